@@ -1,0 +1,73 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The GEMM micro-kernels are compiled once per instruction set, each in its own target with its own CPU flag
+// (the Swift compiler emits FMA on wide registers only when told the CPU), and chosen at run time by CPU features.
+#if arch(x86_64)
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Ounchecked"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
+#else
+let avx512Flags: [SwiftSetting] = []
+let avx2Flags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "Cohort",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cohort", targets: ["cohort"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Collectives", targets: ["Collectives"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // C shims over system libraries.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
+        .target(name: "GEMMKernelAVX512", swiftSettings: avx512Flags),
+        .target(name: "GEMMKernelAVX2", swiftSettings: avx2Flags),
+        .target(
+            name: "Tensors",
+            dependencies: [
+                "GEMMKernelAVX512", "GEMMKernelAVX2",
+                .product(name: "Numerics", package: "swift-numerics"),
+            ],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(
+            name: "NN",
+            dependencies: ["Tensors", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
+
+        // Communication: libzmq → transport → collectives.
+        .target(name: "Transport", dependencies: ["CZeroMQ"]),
+        .target(name: "Collectives", dependencies: ["Transport"]),
+
+        // Cluster runtime and the command-line tool.
+        .target(
+            name: "Runtime",
+            dependencies: ["NN", "Datasets", "Collectives", "Transport", .product(name: "Yams", package: "Yams")]),
+        .executableTarget(
+            name: "cohort",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Tests: one target per module, plus helpers and end-to-end tests of the built binary.
+        .target(name: "CohortTestSupport", dependencies: ["Transport", "Collectives"], path: "Tests/CohortTestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensors"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "CohortTestSupport"]),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CohortTestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "CohortTestSupport"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// Test helpers: ranks as threads, ports, running the built binary.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Cohort needs on Debian 12 (as root) when it is missing: libzmq, zlib, and optionally
+# the Fashion-MNIST data set and Python plotting. Safe to run again: it installs nothing already there.
+#   scripts/setup.sh            build dependencies
+#   scripts/setup.sh --data     also the Fashion-MNIST data set (dataset-fashion-mnist)
+#   scripts/setup.sh --plots    also matplotlib (for scripts/plot_*.py)
+set -euo pipefail
+want_data=0; want_plots=0
+for a in "$@"; do
+  case "$a" in --data) want_data=1 ;; --plots) want_plots=1 ;; *) echo "setup.sh: unknown option $a" >&2; exit 2 ;; esac
+done
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+pkgs=()
+[ -f /usr/include/zmq.h ] || pkgs+=(libzmq3-dev)
+[ -f /usr/include/zlib.h ] || pkgs+=(zlib1g-dev)
+command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+if [ "$want_data" = 1 ] && ! ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null 2>&1; then
+  pkgs+=(dataset-fashion-mnist)
+fi
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "setup: installing ${pkgs[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || true
+  if ! $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null; then
+    # The data set is optional (training falls back to synthetic data); the libraries are not.
+    core=(); for p in "${pkgs[@]}"; do [ "$p" = dataset-fashion-mnist ] || core+=("$p"); done
+    [ ${#core[@]} -eq 0 ] || $SUDO apt-get install -y -qq "${core[@]}" >/dev/null
+    echo "setup: dataset-fashion-mnist could not be installed; training will use synthetic data" >&2
+  fi
+fi
+if [ "$want_plots" = 1 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
+  python3 -m pip install -q matplotlib >/dev/null 2>&1 || echo "setup: matplotlib could not be installed; plots are skipped" >&2
+fi
