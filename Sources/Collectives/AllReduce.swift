@@ -1,0 +1,36 @@
+import Transport
+
+/// Which all-reduce algorithm to run.
+public enum AllReduceAlgorithm: String, Sendable, CaseIterable {
+    /// Recursive doubling up to `options.smallAllReduceBytes`, the ring above.
+    case automatic
+    case ring
+    case recursiveDoubling
+}
+
+extension Communicator {
+    /// Reduces `buffer` across all ranks in place: afterwards every rank holds the same (bitwise identical)
+    /// sum or average. Every rank must pass the same element count.
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum, wire: WirePrecision = .float32,
+                          algorithm: AllReduceAlgorithm = .automatic) throws(CollectiveError) {
+        let useRing: Bool
+        switch algorithm {
+        case .ring: useRing = true
+        case .recursiveDoubling: useRing = false
+        case .automatic: useRing = buffer.count * 4 > options.smallAllReduceBytes
+        }
+        if useRing {
+            try ringAllReduce(buffer, op: op, wire: wire)
+        } else {
+            try recursiveDoublingAllReduce(buffer, op: op, wire: wire)
+        }
+    }
+
+    public func allReduce(_ values: inout [Float], op: ReduceOp = .sum, wire: WirePrecision = .float32,
+                          algorithm: AllReduceAlgorithm = .automatic) throws(CollectiveError) {
+        let result: Result<Void, CollectiveError> = values.withUnsafeMutableBufferPointer { b in
+            do throws(CollectiveError) { try allReduce(b, op: op, wire: wire, algorithm: algorithm); return .success(()) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+}

@@ -1,0 +1,38 @@
+import Transport
+
+/// Tuning and safety knobs of a data plane. Defaults are the values measured best on the development machine
+/// (`cohort bench allreduce`); see the doc comment of each.
+public struct CommunicatorOptions: Sendable {
+    /// Deadline of a whole collective (and of each point-to-point call), in seconds. A dead or hung peer turns
+    /// into a `CollectiveError.peerTimeout` naming it after at most this long.
+    public var timeout: Double = 30
+
+    /// Largest payload frame a rank accepts; bigger frames are refused before any allocation.
+    public var maxFrameBytes: Int = 256 << 20
+
+    /// Ring all-reduce chunk size: each ring segment travels as chunks of about this many bytes, so the next
+    /// chunk is on the wire while this one is reduced.
+    public var chunkBytes: Int = 512 << 10
+
+    /// Buffers up to this many bytes use recursive doubling (log2 N exchanges of the whole buffer) instead of
+    /// the ring (2(N−1) exchanges of 1/N of it): fewer messages wins while latency dominates.
+    public var smallAllReduceBytes: Int = 64 << 10
+
+    /// Frames at least this large are sent zero-copy from the caller's buffer; smaller ones are copied (a copy is
+    /// cheaper than the bookkeeping for small frames).
+    public var zeroCopyMinBytes: Int = 32 << 10
+
+    /// Spin this long on a receive before sleeping in zmq_poll (waking a sleeping thread costs tens of µs).
+    public var spinMicroseconds: Int = 50
+
+    /// libzmq I/O threads of the data plane's context.
+    public var ioThreads: Int = 1
+
+    /// Kernel socket buffer size for tcp/ipc (bytes); -1 = OS default.
+    public var kernelBufferBytes: Int32 = -1
+
+    /// CURVE encryption and authentication of the data plane; nil = plain.
+    public var curve: CurveSecurity? = nil
+
+    public init() {}
+}

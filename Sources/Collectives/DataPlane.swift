@@ -1,0 +1,194 @@
+import Foundation
+import Transport
+
+/// One rank's end of the data plane: a PULL inbox bound at this rank's endpoint, one PUSH socket per peer it
+/// sends to (connected lazily), and a mailbox that sorts arriving frames by (communicator, sender, channel) so
+/// that sub-groups and point-to-point traffic share the sockets without stepping on each other (tag multiplexing).
+///
+/// Every frame is two zmq frames: a `WireHeader` and the payload. Frames from one sender arrive in the order sent
+/// (one PUSH→PULL connection), which is what lets the receiver check sequence and chunk numbers strictly.
+///
+/// Thread safety: sends and receives take internal locks, so communicators sharing this plane (sub-groups) may
+/// be driven from different threads; one communicator must be driven by one thread at a time.
+public final class DataPlane: @unchecked Sendable {
+    public let context: Context
+    public let options: CommunicatorOptions
+    /// The endpoint the inbox is bound to (with the port the OS chose for `tcp://host:0`): what peers connect to.
+    public let endpoint: String
+    /// This process's global rank and the peer table (global rank → endpoint), once known.
+    public private(set) var globalRank: Int = -1
+    public private(set) var peers: [String] = []
+
+    private let inbox: Socket
+    private var outboxes: [Int: Socket] = [:]
+    private var mailbox: [MailKey: ArraySlice<Frame>] = [:]
+    private let receiveLock = NSLock()
+    private let sendLock = NSLock()
+    private let authenticator: CurveAuthenticator?
+
+    struct MailKey: Hashable { var group: UInt32; var sender: UInt32; var channel: UInt8 }
+    struct Frame { var header: WireHeader; var payload: Message }
+
+    /// Binds the inbox. `endpoint` may use port 0 / `*` (tcp); read the bound address from `endpoint`.
+    public init(bind endpoint: String, options: CommunicatorOptions = .init(), context: Context? = nil) throws {
+        self.options = options
+        let ctx = try context ?? Context(ioThreads: options.ioThreads)
+        self.context = ctx
+        if let curve = options.curve {
+            authenticator = try CurveAuthenticator(context: ctx, allowedKeys: [curve.cluster.publicKey])
+        } else {
+            authenticator = nil
+        }
+        inbox = try Socket(ctx, type: .pull, linger: .zero)
+        try inbox.setHighWaterMarks(send: 0, receive: 0)
+        try inbox.setMaxMessageSize(Int64(options.maxFrameBytes))
+        if options.kernelBufferBytes > 0 { try inbox.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes) }
+        if let curve = options.curve { try inbox.makeCurveServer(curve) }
+        inbox.spinMicroseconds = options.spinMicroseconds
+        self.endpoint = try inbox.bind(endpoint)
+    }
+
+    deinit { authenticator?.stop() }
+
+    /// Installs the peer table. Connections are made on first send.
+    public func setPeers(_ peers: [String], globalRank: Int) throws {
+        guard peers.indices.contains(globalRank) else {
+            throw CollectiveError.invalidArgument("rank \(globalRank) is not in a peer table of \(peers.count) ranks")
+        }
+        sendLock.lock(); defer { sendLock.unlock() }
+        self.peers = peers
+        self.globalRank = globalRank
+    }
+
+    func endpoint(of rank: Int) -> String { peers.indices.contains(rank) ? peers[rank] : "unknown endpoint" }
+
+    private func outbox(_ peer: Int) throws -> Socket {
+        if let s = outboxes[peer] { return s }
+        let s = try Socket(context, type: .push, linger: .milliseconds(500))
+        try s.setHighWaterMarks(send: 0, receive: 0)
+        if options.kernelBufferBytes > 0 { try s.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes) }
+        if let curve = options.curve { try s.makeCurveClient(curve) }
+        try s.connect(peers[peer])
+        outboxes[peer] = s
+        return s
+    }
+
+    /// What a frame carries.
+    enum Payload {
+        case empty
+        /// Copied into a libzmq message now; the caller may reuse the memory at once.
+        case copy(UnsafeRawBufferPointer)
+        /// Lent to libzmq; the caller waits on `release` before touching the memory again.
+        case noCopy(UnsafeRawBufferPointer, ZeroCopyRelease)
+        /// A message libzmq owns (encoded frames, forwarded frames).
+        case message(Message)
+    }
+
+    func send(to peer: Int, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
+        sendLock.lock(); defer { sendLock.unlock() }
+        do {
+            let s = try outbox(peer)
+            var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            try withUnsafeMutableBytes(of: &raw) { buf in
+                header.encode(into: buf)
+                try s.send(bytes: UnsafeRawBufferPointer(buf), more: true, deadline: deadline)
+            }
+            switch payload {
+            case .empty: try s.send(bytes: UnsafeRawBufferPointer(start: nil, count: 0), deadline: deadline)
+            case .copy(let b): try s.send(bytes: b, deadline: deadline)
+            case .noCopy(let b, let r): try s.sendNoCopy(b, release: r, deadline: deadline)
+            case .message(let m): try s.send(m, deadline: deadline)
+            }
+        } catch let e as TransportError {
+            throw e
+        } catch {
+            throw TransportError.invalidArgument("\(error)")
+        }
+    }
+
+    enum ReceiveFailure: Error {
+        case timeout
+        case transport(TransportError)
+        case wire(WireError, sender: Int?)
+    }
+
+    /// The next frame for `key`, waiting at most until `deadline`. Frames for other keys that arrive meanwhile
+    /// are queued for their receivers.
+    func receive(_ key: MailKey, deadline: Deadline) throws(ReceiveFailure) -> Frame {
+        var first = true
+        while true {
+            receiveLock.lock()
+            if var q = mailbox[key], let f = q.first {
+                q.removeFirst()
+                mailbox[key] = q.isEmpty ? nil : q
+                receiveLock.unlock()
+                return f
+            }
+            // Wait in short slices so another thread (another sub-group) gets the lock in between.
+            let slice = first ? deadline : min(deadline, .after(seconds: 0.005))
+            if !first { inbox.spinMicroseconds = 0 }
+            defer { inbox.spinMicroseconds = options.spinMicroseconds }
+            first = false
+            do throws(ReceiveFailure) {
+                while let f = try pullOne(deadline: min(slice, deadline)) {
+                    let k = MailKey(group: f.header.group, sender: f.header.sender, channel: Self.channel(f.header.kind))
+                    if k == key { receiveLock.unlock(); return f }
+                    mailbox[k, default: []].append(f)
+                }
+            } catch {
+                receiveLock.unlock()
+                throw error
+            }
+            receiveLock.unlock()
+            if deadline.hasPassed { throw .timeout }
+        }
+    }
+
+    static func channel(_ kind: WireHeader.Kind) -> UInt8 { kind == .pointToPoint ? 1 : 0 }
+
+    /// Reads one header+payload frame from the inbox; nil if nothing came before `deadline`.
+    private func pullOne(deadline: Deadline) throws(ReceiveFailure) -> Frame? {
+        let head: Message
+        do {
+            head = try inbox.receive(deadline: deadline)
+        } catch let e as TransportError {
+            if case .timeout = e { return nil }
+            throw .transport(e)
+        } catch {
+            throw .transport(.invalidArgument("\(error)"))
+        }
+        let header: WireHeader
+        do throws(WireError) {
+            header = try WireHeader.decode(head.bytes, maxLength: options.maxFrameBytes)
+        } catch {
+            drain(after: head)
+            throw .wire(error, sender: nil)
+        }
+        guard head.hasMore else { throw .wire(.missingPayload, sender: Int(header.sender)) }
+        let payload: Message
+        do {
+            // The payload is part of the same multipart message: already here.
+            payload = try inbox.receive(deadline: .after(seconds: 1))
+        } catch let e as TransportError {
+            throw .transport(e)
+        } catch {
+            throw .transport(.invalidArgument("\(error)"))
+        }
+        if payload.hasMore { drain(after: payload); throw .wire(.payloadSizeMismatch(header: header.length, frame: -1), sender: Int(header.sender)) }
+        guard payload.count == Int(header.length) else {
+            throw .wire(.payloadSizeMismatch(header: header.length, frame: payload.count), sender: Int(header.sender))
+        }
+        return Frame(header: header, payload: payload)
+    }
+
+    private func drain(after m: Message) {
+        var last = m
+        while last.hasMore, let next = try? inbox.receive(deadline: .after(seconds: 1)) { last = next }
+    }
+
+    /// Sends raw frames to `peer`'s inbox, as a broken or hostile peer would: for tests of the receiver's checks.
+    public func sendRawFrames(_ frames: [[UInt8]], to peer: Int) throws {
+        sendLock.lock(); defer { sendLock.unlock() }
+        try outbox(peer).sendMultipart(frames, deadline: .after(seconds: 5))
+    }
+}

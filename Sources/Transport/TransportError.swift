@@ -1,0 +1,39 @@
+import CZeroMQ
+
+/// Every failure the transport reports. Each case names the endpoint involved, so an operator reading one line
+/// knows which peer or address to look at.
+public enum TransportError: Error, CustomStringConvertible, Equatable {
+    /// A libzmq call failed; `message` is zmq_strerror's text for `code`.
+    case zmq(operation: String, endpoint: String, code: Int32, message: String)
+    /// Nothing arrived (or could be queued) before the deadline.
+    case timeout(operation: String, endpoint: String, seconds: Double)
+    /// A received message does not fit the caller's buffer or the configured maximum.
+    case messageTooLarge(endpoint: String, size: Int, limit: Int)
+    /// A multipart message had an unexpected number of frames.
+    case unexpectedFrames(endpoint: String, detail: String)
+    /// The socket or context was already closed.
+    case closed(endpoint: String)
+    /// A key or option value was malformed.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .zmq(op, ep, code, msg): return "\(op) on \(ep) failed: \(msg) (errno \(code))"
+        case let .timeout(op, ep, s): return s > 0 ? "\(op) on \(ep) timed out after \(formatSeconds(s))" : "\(op) on \(ep) timed out (deadline passed)"
+        case let .messageTooLarge(ep, size, limit): return "message of \(size) bytes from \(ep) exceeds the limit of \(limit) bytes"
+        case let .unexpectedFrames(ep, detail): return "unexpected frames on \(ep): \(detail)"
+        case let .closed(ep): return "socket \(ep) is closed"
+        case let .invalidArgument(s): return s
+        }
+    }
+
+    /// The error libzmq just reported for `operation` on `endpoint`.
+    static func last(_ operation: String, _ endpoint: String) -> TransportError {
+        let code = zmq_errno()
+        return .zmq(operation: operation, endpoint: endpoint, code: code, message: String(cString: zmq_strerror(code)))
+    }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s < 1 ? "\(Int((s * 1000).rounded())) ms" : "\((s * 100).rounded() / 100) s"
+}
