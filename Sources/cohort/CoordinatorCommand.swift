@@ -1,9 +1,36 @@
 import ArgumentParser
+import Foundation
+import Runtime
 
 struct CoordinatorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator: rendezvous, heartbeats, metrics, checkpoints.")
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator alone: rendezvous, heartbeats, metrics, summary (workers start elsewhere).")
+
+    @Option(name: .long, help: "The cluster file.")
+    var config: String = "cluster.yaml"
+
+    @Option(help: "Bind this endpoint instead of the file's interface and port (e.g. tcp://*:5555).")
+    var bind: String?
+
+    @OptionGroup var overrides: RunOverrides
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        throw CleanExit.message("cohort coordinator: not implemented yet")
+        let cluster = try overrides.apply(to: loadClusterConfig(config))
+        let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind)
+        let display = ProgressDisplay(enabled: true)
+        coordinator.onEvent = { display.show($0) }
+        do {
+            let s = try coordinator.runJob()
+            display.finish(s)
+            if output.json {
+                printJSONLine(["event": "done", "workers": s.workers, "test_accuracy": s.testAccuracy ?? .nan,
+                               "samples_per_s": s.samplesPerSecond, "weight_checksums": s.weightChecksums])
+            }
+        } catch {
+            display.clear()
+            throw CohortFailure("\(error)")
+        }
     }
 }

@@ -1,9 +1,57 @@
 import ArgumentParser
+import Foundation
+import Runtime
 
 struct Launch: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "launch", abstract: "Start the coordinator and all workers of a cluster.yaml.")
+    static let configuration = CommandConfiguration(
+        abstract: "Start the coordinator and all workers of a cluster.yaml, show live progress, and summarise.",
+        discussion: "Local hosts run as child processes; other hosts are started over ssh. Ctrl-C stops everything.")
+
+    @Argument(help: "The cluster file.")
+    var config: String = "cluster.yaml"
+
+    @OptionGroup var overrides: RunOverrides
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        throw CleanExit.message("cohort launch: not implemented yet")
+        let cluster = try overrides.apply(to: loadClusterConfig(config))
+        let summary = try launchCluster(cluster, run: overrides.runOptions, quiet: output.json)
+        if output.json {
+            printJSONLine(["event": "done", "workers": summary.workers, "test_accuracy": summary.testAccuracy ?? .nan,
+                           "samples_per_s": summary.samplesPerSecond, "steps": summary.steps, "seconds": summary.seconds,
+                           "compute_s": summary.computeSeconds, "allreduce_s": summary.allReduceSeconds,
+                           "wait_s": summary.waitSeconds, "weight_checksums": summary.weightChecksums])
+        }
     }
+}
+
+/// Runs a whole cluster from this process: the coordinator here, the workers as processes. Shared by
+/// `launch` and `bench scaling`.
+func launchCluster(_ cluster: ClusterConfig, run: RunOptions, quiet: Bool) throws -> JobSummary {
+    let coordinator = try Coordinator(config: cluster, run: run)
+    let display = ProgressDisplay(enabled: !quiet)
+    coordinator.onEvent = { display.show($0) }
+    let endpoint = dialableEndpoint(bound: coordinator.endpoint, host: cluster.cluster.coordinator.host)
+    let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint)
+    let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
+    defer { interrupt.cancel() }
+    try launcher.start { planned, status in
+        if status != 0 { display.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)") }
+    }
+    do {
+        let summary = try coordinator.runJob()
+        launcher.waitAll(timeout: 10)
+        display.finish(summary)
+        return summary
+    } catch {
+        launcher.stopAll()
+        display.clear()
+        throw CohortFailure("\(error)")
+    }
+}
+
+/// A wildcard bind (tcp://0.0.0.0:P) is dialled at the configured host name.
+func dialableEndpoint(bound: String, host: String) -> String {
+    guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://*:") else { return bound }
+    return "tcp://\(host):" + bound.split(separator: ":").last!
 }

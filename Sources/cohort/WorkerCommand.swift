@@ -1,9 +1,45 @@
 import ArgumentParser
+import Foundation
+import Runtime
 
 struct WorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run one worker that registers with a coordinator.")
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one worker: register with the coordinator, take a rank, peers and the job, and train.")
+
+    @Option(help: "The coordinator's control endpoint, e.g. tcp://10.0.0.1:5555.")
+    var coordinator: String
+
+    @Option(help: "The address other workers reach this one at (default: 127.0.0.1 for a loopback coordinator, else this host's name).")
+    var host: String?
+
+    @Option(help: "Address or interface name the data-plane socket binds to (default: --host; * for all).")
+    var interface: String?
+
+    @Option(name: .customLong("data-port"), help: "Data-plane port (0: any free port).")
+    var dataPort: Int = 0
+
+    @Option(name: .customLong("local-index"), help: "This worker's index on its host (set by the launcher).")
+    var localIndex: Int?
+
+    @Option(name: .customLong("secret-key-file"), help: "The cluster's CURVE secret key (turns security on).")
+    var secretKeyFile: String?
+
+    @Option(name: .customLong("rendezvous-timeout"), help: "Seconds to wait for the coordinator's assignment.")
+    var rendezvousTimeout: Double = 120
 
     func run() throws {
-        throw CleanExit.message("cohort worker: not implemented yet")
+        let loopback = coordinator.contains("://127.") || coordinator.contains("://localhost")
+        var o = WorkerOptions(coordinator: coordinator, host: host ?? (loopback ? "127.0.0.1" : ProcessInfo.processInfo.hostName))
+        o.interface = interface
+        o.dataPort = dataPort
+        o.localIndex = localIndex
+        o.rendezvousTimeout = rendezvousTimeout
+        do {
+            if let secretKeyFile { o.curve = try loadCurveSecurity(secretKeyFile: secretKeyFile) }
+            _ = try runWorker(o) { printError($0) }
+        } catch {
+            throw CohortFailure("worker on \(o.host): \(error)")
+        }
     }
 }

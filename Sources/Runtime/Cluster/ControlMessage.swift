@@ -1,0 +1,113 @@
+import Foundation
+
+/// The control plane's vocabulary (coordinator ⇄ workers over ROUTER/DEALER). Small JSON messages: the control
+/// plane carries no tensors, so readability and versioning matter more than bytes.
+public enum ControlMessage: Codable, Sendable {
+    case register(Registration)
+    case assign(Assignment)
+    case heartbeat(rank: Int)
+    case progress(ProgressReport)
+    case epoch(EpochReport)
+    case checkpointed(rank: Int, step: Int, path: String)
+    case done(FinalReport)
+    case failed(rank: Int, message: String)
+    case stop(reason: String)
+
+    /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
+    public static let protocolVersion = 1
+
+    public func encoded() -> [UInt8] {
+        // Encoding these plain structs cannot fail.
+        Array(try! JSONEncoder().encode(self))
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer, from peer: String) throws -> ControlMessage {
+        do {
+            return try JSONDecoder().decode(ControlMessage.self, from: Data(bytes))
+        } catch {
+            throw RuntimeError.protocolViolation("malformed control message from \(peer) (\(bytes.count) bytes)")
+        }
+    }
+}
+
+/// What a worker says about itself when it joins.
+public struct Registration: Codable, Sendable {
+    public var host: String
+    public var pid: Int32
+    public var cores: Int
+    public var protocolVersion: Int
+    /// Where its data-plane inbox listens (already bound).
+    public var dataEndpoint: String
+    /// Its index among the workers of its host, when the launcher gave one: fixes rank order.
+    public var localIndex: Int?
+}
+
+/// Everything a worker needs to run: its place in the grid, its peers, and the job.
+public struct Assignment: Codable, Sendable {
+    public var rank: Int
+    public var worldSize: Int
+    public var peers: [String]
+    public var hosts: [String]
+    public var layout: RankLayout
+    public var job: JobSpec
+    public var parallelism: ParallelismSpec
+    public var timeouts: TimeoutSpec
+    public var checkpoint: CheckpointSpec?
+    public var run: RunOptions
+}
+
+/// Switches of one run that are not part of the job's recipe.
+public struct RunOptions: Codable, Sendable, Equatable {
+    /// false: skip the gradient all-reduce (a diagnostic: the compute-only ceiling; replicas then diverge).
+    public var allReduce: Bool = true
+    /// Gradient bucket size for the overlapped all-reduce.
+    public var bucketBytes: Int = 1 << 20
+    /// GEMM threads per worker.
+    public var threads: Int = 1
+    /// Resume from the newest valid checkpoint in the checkpoint directory.
+    public var resume: Bool = false
+    /// Write a Chrome trace of this run's spans.
+    public var tracePath: String? = nil
+    public init() {}
+}
+
+/// Progress since the last report of one rank.
+public struct ProgressReport: Codable, Sendable {
+    public var rank: Int
+    public var epoch: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    public var totalSteps: Int
+    public var steps: Int
+    public var samples: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var seconds: Double
+    public var computeSeconds: Double
+    public var allReduceSeconds: Double
+    public var waitSeconds: Double
+}
+
+/// End-of-epoch figures of one rank: its share of the test set.
+public struct EpochReport: Codable, Sendable {
+    public var rank: Int
+    public var epoch: Int
+    public var trainLoss: Double
+    public var testCorrect: Int
+    public var testCount: Int
+    public var testLossSum: Double
+}
+
+/// One rank's summary when it finishes.
+public struct FinalReport: Codable, Sendable {
+    public var rank: Int
+    public var weightChecksum: String
+    public var steps: Int
+    public var samples: Int
+    public var seconds: Double
+    public var computeSeconds: Double
+    public var allReduceSeconds: Double
+    public var waitSeconds: Double
+    public var testCorrect: Int
+    public var testCount: Int
+}

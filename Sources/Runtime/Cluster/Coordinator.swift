@@ -1,0 +1,257 @@
+import Foundation
+import Transport
+
+/// What the coordinator tells whoever is watching (the launcher's progress display, or a log).
+public enum CoordinatorEvent: Sendable {
+    case listening(endpoint: String, expecting: Int)
+    case registered(rank: Int?, host: String, pid: Int32, count: Int, of: Int)
+    case started(workers: Int, peers: [String])
+    case progress(ClusterProgress)
+    case epoch(epoch: Int, trainLoss: Double, testAccuracy: Double, testLoss: Double)
+    case checkpointed(step: Int, path: String)
+    case warning(String)
+}
+
+/// The cluster's combined progress since the last report.
+public struct ClusterProgress: Sendable, Codable {
+    public var epoch: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    public var totalSteps: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var samplesPerSecond: Double
+    /// Share of the slowest rank's wall time spent in the all-reduce and waiting for it.
+    public var communicationShare: Double
+}
+
+/// The final summary of a run.
+public struct JobSummary: Sendable, Codable {
+    public var workers: Int
+    public var testAccuracy: Double?
+    public var samplesPerSecond: Double
+    public var steps: Int
+    public var seconds: Double
+    public var computeSeconds: Double
+    public var allReduceSeconds: Double
+    public var waitSeconds: Double
+    public var weightChecksums: [String]
+    public var epochs: [EpochSummary]
+}
+
+public struct EpochSummary: Sendable, Codable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var testAccuracy: Double
+    public var testLoss: Double
+}
+
+/// The coordinator: rendezvous (register → ranks → peer table and job), heartbeats both ways, metrics
+/// aggregation, test-set evaluation (each rank scores its share), and the final summary. It never relays tensors.
+///
+/// It runs on the calling thread with one ROUTER socket; every wait has a deadline, so a dead or silent worker is
+/// named (rank, host, pid) within `timeouts.peerDeadline` and the job is stopped.
+public final class Coordinator {
+    public let config: ClusterConfig
+    public let workers: Int
+    public let run: RunOptions
+    public let endpoint: String
+    public var onEvent: (CoordinatorEvent) -> Void = { _ in }
+
+    private let context: Context
+    private let router: Socket
+    private var metrics: MetricsWriter?
+
+    private struct Member {
+        var identity: [UInt8]
+        var registration: Registration
+        var lastSeen: UInt64
+        var final: FinalReport?
+        var latest: ProgressReport?
+    }
+    private var members: [Member] = []
+
+    /// Binds the control endpoint: `bind` if given, else the cluster's interface and coordinator port.
+    public init(config: ClusterConfig, workers: Int? = nil, run: RunOptions = RunOptions(), bind: String? = nil) throws {
+        self.config = config
+        self.workers = workers ?? config.totalWorkers
+        self.run = run
+        guard self.workers >= 1 else { throw RuntimeError.invalid("the cluster has no workers (hosts[].workers)") }
+        context = try Context(ioThreads: 1)
+        router = try Socket(context, type: .router, linger: .milliseconds(500))
+        if let curve = try config.curveSecurity() { try router.makeCurveServer(curve) }
+        let interface = config.cluster.interface
+        let address = bind ?? "tcp://\(interface == "*" ? "*" : interface):\(config.cluster.coordinator.port)"
+        endpoint = try router.bind(address)
+        if let path = config.output.metricsFile { metrics = try MetricsWriter(path: path) }
+    }
+
+    private var timeouts: TimeoutSpec { config.timeouts }
+
+    /// Runs the whole job; returns its summary or throws the first failure (after telling every worker to stop).
+    public func runJob() throws -> JobSummary {
+        onEvent(.listening(endpoint: endpoint, expecting: workers))
+        try rendezvous()
+        do {
+            return try supervise()
+        } catch {
+            broadcast(.stop(reason: "\(error)"))
+            throw error
+        }
+    }
+
+    // MARK: rendezvous
+
+    private func rendezvous() throws {
+        let deadline = Deadline.after(seconds: timeouts.rendezvousTimeout)
+        var arrivals: [Member] = []
+        while arrivals.count < workers {
+            let frames: [Message]
+            do {
+                frames = try router.receiveMultipart(deadline: deadline)
+            } catch TransportError.timeout {
+                throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint) within \(timeouts.rendezvousTimeout) s")
+            }
+            guard frames.count == 2 else { continue }
+            let identity = Array(frames[0].bytes)
+            let message = try? ControlMessage.decode(frames[1].bytes, from: "a worker at \(endpoint)")
+            guard case .register(let reg)? = message else {
+                onEvent(.warning("ignored a message that is not a registration during rendezvous"))
+                continue
+            }
+            guard reg.protocolVersion == ControlMessage.protocolVersion else {
+                send(.stop(reason: "protocol version \(reg.protocolVersion) is not the coordinator's \(ControlMessage.protocolVersion)"), to: identity)
+                onEvent(.warning("refused worker on \(reg.host) (pid \(reg.pid)): protocol version \(reg.protocolVersion), expected \(ControlMessage.protocolVersion)"))
+                continue
+            }
+            arrivals.append(Member(identity: identity, registration: reg, lastSeen: Deadline.nowNanoseconds()))
+            onEvent(.registered(rank: nil, host: reg.host, pid: reg.pid, count: arrivals.count, of: workers))
+        }
+        // Ranks go host by host in cluster.yaml's order, then by the launcher's local index, then by arrival.
+        let hostOrder = Dictionary(config.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { a, _ in a })
+        members = arrivals.enumerated().sorted { a, b in
+            let ka = (hostOrder[a.element.registration.host] ?? Int.max, a.element.registration.localIndex ?? Int.max, a.offset)
+            let kb = (hostOrder[b.element.registration.host] ?? Int.max, b.element.registration.localIndex ?? Int.max, b.offset)
+            return ka < kb
+        }.map(\.element)
+
+        let peers = members.map(\.registration.dataEndpoint)
+        let layout = RankLayout(dataParallel: workers / max(config.parallelism.pipelineStages, 1),
+                                pipelineStages: max(config.parallelism.pipelineStages, 1))
+        for (rank, m) in members.enumerated() {
+            let a = Assignment(rank: rank, worldSize: workers, peers: peers, hosts: members.map(\.registration.host),
+                               layout: layout, job: config.job, parallelism: config.parallelism,
+                               timeouts: timeouts, checkpoint: config.checkpoint, run: run)
+            send(.assign(a), to: m.identity)
+            members[rank].lastSeen = Deadline.nowNanoseconds()
+        }
+        onEvent(.started(workers: workers, peers: peers))
+    }
+
+    // MARK: supervision
+
+    private func supervise() throws -> JobSummary {
+        var rankOf: [[UInt8]: Int] = [:]
+        for (r, m) in members.enumerated() { rankOf[m.identity] = r }
+        var epochReports: [Int: [EpochReport]] = [:]
+        var epochs: [EpochSummary] = []
+        var lastHeartbeat: UInt64 = 0
+        var lastProgressEvent: UInt64 = 0
+        let interval = UInt64(timeouts.heartbeatInterval * 1e9)
+        let deadlineNanos = UInt64(timeouts.peerDeadline * 1e9)
+
+        while members.contains(where: { $0.final == nil }) {
+            let now = Deadline.nowNanoseconds()
+            if now - lastHeartbeat >= interval {
+                for m in members where m.final == nil { send(.heartbeat(rank: -1), to: m.identity) }
+                lastHeartbeat = now
+            }
+            for (r, m) in members.enumerated() where m.final == nil && now > m.lastSeen && now - m.lastSeen > deadlineNanos {
+                let silent = Double(now - m.lastSeen) / 1e9
+                throw RuntimeError.peerDead(rank: r, host: m.registration.host,
+                                            detail: "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)")
+            }
+            let frames: [Message]
+            do {
+                frames = try router.receiveMultipart(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
+            } catch TransportError.timeout {
+                continue
+            }
+            guard frames.count == 2, let rank = rankOf[Array(frames[0].bytes)] else { continue }
+            members[rank].lastSeen = Deadline.nowNanoseconds()
+            let host = members[rank].registration.host
+            switch try ControlMessage.decode(frames[1].bytes, from: "rank \(rank) on \(host)") {
+            case .heartbeat, .register, .assign, .stop:
+                break
+            case .progress(let p):
+                members[rank].latest = p
+                if rank == 0 || Deadline.nowNanoseconds() - lastProgressEvent > 250_000_000 {
+                    lastProgressEvent = Deadline.nowNanoseconds()
+                    let agg = aggregateProgress()
+                    onEvent(.progress(agg))
+                    metrics?.write(["event": "progress", "progress": agg])
+                }
+            case .epoch(let e):
+                epochReports[e.epoch, default: []].append(e)
+                if let all = epochReports[e.epoch], all.count == workers {
+                    let correct = all.reduce(0) { $0 + $1.testCorrect }, count = all.reduce(0) { $0 + $1.testCount }
+                    let loss = all.reduce(0) { $0 + $1.testLossSum } / Double(max(count, 1))
+                    let train = all.reduce(0) { $0 + $1.trainLoss } / Double(all.count)
+                    let summary = EpochSummary(epoch: e.epoch, trainLoss: train,
+                                               testAccuracy: Double(correct) / Double(max(count, 1)), testLoss: loss)
+                    epochs.append(summary)
+                    epochReports[e.epoch] = nil
+                    onEvent(.epoch(epoch: e.epoch, trainLoss: train, testAccuracy: summary.testAccuracy, testLoss: loss))
+                    metrics?.write(["event": "epoch", "epoch": summary])
+                }
+            case .checkpointed(_, let step, let path):
+                onEvent(.checkpointed(step: step, path: path))
+            case .done(let f):
+                members[rank].final = f
+            case .failed(_, let message):
+                throw RuntimeError.workerFailed(rank: rank, host: host, message: message)
+            }
+        }
+        return summarize(epochs: epochs)
+    }
+
+    private func aggregateProgress() -> ClusterProgress {
+        let reports = members.compactMap(\.latest)
+        let first = reports.first!
+        let samples = reports.reduce(0.0) { $0 + Double($1.samples) }
+        let seconds = reports.map(\.seconds).max() ?? 0
+        let slowest = reports.max { $0.seconds < $1.seconds }!
+        let comm = slowest.seconds > 0 ? (slowest.allReduceSeconds + slowest.waitSeconds) / slowest.seconds : 0
+        return ClusterProgress(epoch: first.epoch, step: reports.map(\.step).min() ?? 0, stepsPerEpoch: first.stepsPerEpoch,
+                               totalSteps: first.totalSteps,
+                               loss: reports.reduce(0) { $0 + $1.loss } / Double(reports.count),
+                               accuracy: reports.reduce(0) { $0 + $1.accuracy } / Double(reports.count),
+                               samplesPerSecond: seconds > 0 ? samples / seconds : 0, communicationShare: comm)
+    }
+
+    private func summarize(epochs: [EpochSummary]) -> JobSummary {
+        let finals = members.map { $0.final! }
+        let seconds = finals.map(\.seconds).max() ?? 0
+        let samples = finals.reduce(0) { $0 + $1.samples }
+        let slowest = finals.max { $0.seconds < $1.seconds }!
+        let correct = finals.reduce(0) { $0 + $1.testCorrect }, count = finals.reduce(0) { $0 + $1.testCount }
+        let summary = JobSummary(
+            workers: workers, testAccuracy: count > 0 ? Double(correct) / Double(count) : nil,
+            samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0, steps: finals.map(\.steps).max() ?? 0,
+            seconds: seconds, computeSeconds: slowest.computeSeconds, allReduceSeconds: slowest.allReduceSeconds,
+            waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs)
+        metrics?.write(["event": "done", "summary": summary])
+        return summary
+    }
+
+    // MARK: sending
+
+    private func send(_ message: ControlMessage, to identity: [UInt8]) {
+        // A worker that vanished makes ROUTER drop the message; the heartbeat deadline reports it.
+        try? router.sendMultipart([identity, message.encoded()], deadline: .after(seconds: 1))
+    }
+
+    private func broadcast(_ message: ControlMessage) {
+        for m in members where m.final == nil { send(message, to: m.identity) }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Failures of the cluster runtime, each a one-line message naming the rank, host, file or key concerned.
+public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
+    case rendezvous(String)
+    case peerDead(rank: Int, host: String, detail: String)
+    case workerFailed(rank: Int, host: String, message: String)
+    case protocolViolation(String)
+    case coordinatorLost(endpoint: String, seconds: Double)
+    case stopped(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .rendezvous(let s): return "rendezvous: \(s)"
+        case .peerDead(let rank, let host, let detail): return "worker rank \(rank) on \(host) is dead or silent: \(detail)"
+        case .workerFailed(let rank, let host, let message): return "worker rank \(rank) on \(host) failed: \(message)"
+        case .protocolViolation(let s): return "protocol: \(s)"
+        case .coordinatorLost(let endpoint, let seconds):
+            return "coordinator \(endpoint) sent nothing for \(String(format: "%.1f", seconds)) s; stopping"
+        case .stopped(let reason): return "stopped by the coordinator: \(reason)"
+        case .invalid(let s): return s
+        }
+    }
+    public var errorDescription: String? { description }
+}

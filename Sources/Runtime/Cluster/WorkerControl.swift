@@ -1,0 +1,102 @@
+import Foundation
+import Transport
+
+/// A worker's end of the control plane. One DEALER socket, driven by one dedicated thread (libzmq sockets are not
+/// thread-safe): it sends heartbeats and queued reports, and watches for the coordinator's stop and heartbeats.
+/// The training thread only posts messages and polls `stopReason`.
+public final class WorkerControl: @unchecked Sendable {
+    public let coordinator: String
+    private let context: Context
+    private let dealer: Socket
+    private let lock = NSLock()
+    private var outbox: [ControlMessage] = []
+    private var _stopReason: String?
+    private var running = false
+    private var finished = false
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(coordinator: String, curve: CurveSecurity?) throws {
+        self.coordinator = coordinator
+        context = try Context(ioThreads: 1)
+        dealer = try Socket(context, type: .dealer, linger: .milliseconds(2000))
+        if let curve { try dealer.makeCurveClient(curve) }
+        try dealer.connect(coordinator)
+    }
+
+    /// Registers and waits for the assignment (on the calling thread, before the control thread starts).
+    public func register(_ registration: Registration, timeout: Double) throws -> Assignment {
+        try dealer.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: timeout))
+        let deadline = Deadline.after(seconds: timeout)
+        while true {
+            let m: Message
+            do {
+                m = try dealer.receive(deadline: deadline)
+            } catch TransportError.timeout {
+                throw RuntimeError.rendezvous("no assignment from the coordinator \(coordinator) within \(timeout) s")
+            }
+            switch try ControlMessage.decode(m.bytes, from: "the coordinator \(coordinator)") {
+            case .assign(let a): return a
+            case .stop(let reason): throw RuntimeError.stopped(reason)
+            default: continue
+            }
+        }
+    }
+
+    /// Starts the control thread: heartbeats every `heartbeat` s; the coordinator counts as lost after `deadline` s.
+    public func start(rank: Int, heartbeat: Double, deadline: Double) {
+        lock.lock(); running = true; lock.unlock()
+        let t = Thread { [self] in loop(rank: rank, heartbeat: heartbeat, deadline: deadline); done.signal() }
+        t.name = "cohort-control"
+        t.start()
+        thread = t
+    }
+
+    public func post(_ message: ControlMessage) {
+        lock.lock(); outbox.append(message); lock.unlock()
+    }
+
+    /// Set when the coordinator said stop, or went silent past the deadline.
+    public var stopReason: String? {
+        lock.lock(); defer { lock.unlock() }
+        return _stopReason
+    }
+
+    /// Sends what is queued and stops the thread (at most `timeout` s).
+    public func finish(timeout: Double = 3) {
+        lock.lock(); let wasRunning = running; running = false; lock.unlock()
+        if wasRunning { _ = done.wait(timeout: .now() + timeout) }
+    }
+
+    private func loop(rank: Int, heartbeat: Double, deadline: Double) {
+        var lastSent: UInt64 = 0
+        var lastHeard = Deadline.nowNanoseconds()
+        let interval = UInt64(heartbeat * 1e9)
+        while true {
+            lock.lock()
+            let pending = outbox; outbox.removeAll()
+            let keepRunning = running
+            lock.unlock()
+            for m in pending { try? dealer.send(m.encoded(), deadline: .after(seconds: 1)) }
+            if !keepRunning { return }
+            let now = Deadline.nowNanoseconds()
+            if now - lastSent >= interval {
+                try? dealer.send(ControlMessage.heartbeat(rank: rank).encoded(), deadline: .after(seconds: 0.5))
+                lastSent = now
+            }
+            if let m = try? dealer.receive(deadline: .after(seconds: min(heartbeat / 4, 0.02))) {
+                lastHeard = Deadline.nowNanoseconds()
+                if case .stop(let reason)? = try? ControlMessage.decode(m.bytes, from: coordinator) {
+                    setStop(reason)
+                }
+            } else if Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) {
+                setStop(RuntimeError.coordinatorLost(endpoint: coordinator, seconds: deadline).description)
+                lastHeard = Deadline.nowNanoseconds()
+            }
+        }
+    }
+
+    private func setStop(_ reason: String) {
+        lock.lock(); if _stopReason == nil { _stopReason = reason }; lock.unlock()
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+/// A failure reported as one line on stderr with a non-zero exit, without a stack trace or usage text.
+struct CohortFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+func loadClusterConfig(_ path: String) throws -> ClusterConfig {
+    do {
+        return try ClusterConfig.load(path: path)
+    } catch {
+        throw CohortFailure("\(error)")
+    }
+}
+
+/// One JSON object on one stdout line, keys sorted.
+func printJSONLine(_ object: [String: Any]) {
+    let data = (try? JSONSerialization.data(withJSONObject: object.mapValues(jsonSafe), options: [.sortedKeys])) ?? Data("{}".utf8)
+    print(String(decoding: data, as: UTF8.self))
+    fflush(stdout)
+}
+
+private func jsonSafe(_ v: Any) -> Any {
+    if let d = v as? Double, !d.isFinite { return NSNull() }
+    if let f = v as? Float, !f.isFinite { return NSNull() }
+    return v
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs `action` once on SIGINT or SIGTERM, then exits 130: children are stopped, nothing is orphaned.
+final class InterruptHandler: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                printError("\ncohort: interrupted; stopping all workers")
+                action()
+                exit(130)
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

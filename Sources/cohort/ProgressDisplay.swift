@@ -1,0 +1,74 @@
+import Foundation
+import Runtime
+
+/// Live progress of a cluster on stderr: one redrawn line on a terminal (epoch bar, loss, accuracy, samples/s,
+/// share of time in communication), plain periodic lines otherwise (logs, CI).
+final class ProgressDisplay: @unchecked Sendable {
+    private let enabled: Bool
+    private let tty = isatty(STDERR_FILENO) != 0
+    private let lock = NSLock()
+    private var lastLine = Date.distantPast
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ event: CoordinatorEvent) {
+        guard enabled else { return }
+        switch event {
+        case .listening(let endpoint, let n): line("coordinator: listening on \(endpoint), expecting \(n) workers")
+        case .registered(_, let host, let pid, let count, let of): if !tty || count == of { line("coordinator: \(count)/\(of) workers registered (last: \(host), pid \(pid))") }
+        case .started(let n, _): line("coordinator: all \(n) workers assigned; training")
+        case .progress(let p): bar(p)
+        case .epoch(let e, let train, let acc, let loss):
+            line(String(format: "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f", e + 1, train, loss, acc))
+        case .checkpointed(let step, let path): line("checkpoint at step \(step): \(path)")
+        case .warning(let w): line("warning: \(w)")
+        }
+    }
+
+    func note(_ s: String) { if enabled { line(s) } }
+
+    func finish(_ s: JobSummary) {
+        guard enabled else { return }
+        let acc = s.testAccuracy.map { String(format: "%.4f", $0) } ?? "n/a"
+        let comm = s.seconds > 0 ? 100 * (s.allReduceSeconds + s.waitSeconds) / s.seconds : 0
+        line(String(format: "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, communication %.0f%% of time",
+                    s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm))
+        let same = Set(s.weightChecksums).count == 1
+        line("weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))")
+    }
+
+    func clear() {
+        lock.lock(); defer { lock.unlock() }
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
+    }
+
+    private func bar(_ p: ClusterProgress) {
+        let now = Date()
+        lock.lock()
+        let due = tty ? now.timeIntervalSince(lastLine) > 0.1 : now.timeIntervalSince(lastLine) > 2
+        if due { lastLine = now }
+        lock.unlock()
+        guard due else { return }
+        let inEpoch = p.step - p.epoch * p.stepsPerEpoch
+        let frac = Double(inEpoch) / Double(max(p.stepsPerEpoch, 1))
+        let width = 24, filled = min(width, Int(frac * Double(width)))
+        let text = String(format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm %.0f%%",
+                          p.epoch + 1, String(repeating: "#", count: filled), String(repeating: ".", count: width - filled),
+                          p.step, p.totalSteps, p.loss, p.accuracy, p.samplesPerSecond, 100 * p.communicationShare)
+        lock.lock(); defer { lock.unlock() }
+        if tty {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            drawn = true
+        } else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    private func line(_ s: String) {
+        lock.lock(); defer { lock.unlock() }
+        let prefix = drawn ? "\r\u{1B}[K" : ""
+        drawn = false
+        FileHandle.standardError.write(Data((prefix + s + "\n").utf8))
+    }
+}
