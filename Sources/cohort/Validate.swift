@@ -1,9 +1,36 @@
 import ArgumentParser
+import Foundation
+import Runtime
 
+/// `cohort validate FILE`: decode and check a cluster.yaml without starting anything, so a typo costs a second,
+/// not a failed launch on eight machines.
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check a cluster.yaml.")
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a cluster.yaml: types, unknown or missing keys, and that hosts, workers and parallelism add up.")
+
+    @Argument(help: "The cluster file.")
+    var file: String = "cluster.yaml"
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        throw CleanExit.message("cohort validate: not implemented yet")
+        let config: ClusterConfig
+        do {
+            config = try ClusterConfig.load(path: file)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if output.json {
+            let layout = config.rankLayout
+            let ranks = config.plannedRanks().map {
+                "{\"rank\":\($0.rank),\"host\":\"\($0.address)\",\"local\":\($0.localIndex),\"port\":\($0.dataPort),\"stage\":\($0.coordinates.stage),\"replica\":\($0.coordinates.replica)}"
+            }
+            print("{\"event\":\"valid\",\"file\":\"\(file)\",\"workers\":\(config.totalWorkers),\"hosts\":\(config.hosts.count),\"data_parallel\":\(layout.dataParallel),\"pipeline_stages\":\(layout.pipelineStages),\"ranks\":[\(ranks.joined(separator: ","))]}")
+        } else {
+            print("\(file): valid")
+            for line in config.summary() { print("  " + line) }
+        }
     }
 }

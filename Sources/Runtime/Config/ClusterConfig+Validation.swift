@@ -1,0 +1,140 @@
+/// Semantic checks: values that decode fine but cannot work together. Each issue names the key to fix.
+extension ClusterConfig {
+    /// Names the job's string fields accept; kept here so `cohort validate` catches a typo before a cluster starts.
+    public static let knownWorkloads = ["W1", "W2"]
+    public static let knownOptimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+    public static let knownActivations = ["relu", "sigmoid", "tanh"]
+    public static let knownInitializers = ["uniform", "normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"]
+    public static let knownSchedules = ["constant", "step", "cosine"]
+    public static let knownDatasets = ["fashion-mnist", "synthetic", "csv"]
+
+    public func validationIssues() -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        func check(_ ok: Bool, _ path: [ConfigKey], _ message: @autoclosure () -> String) {
+            if !ok { issues.append(ConfigIssue(path, message())) }
+        }
+        func port(_ value: Int, _ path: [ConfigKey]) {
+            check((1...65535).contains(value), path, "port \(value) is outside 1...65535")
+        }
+        func positive(_ value: Double, _ path: [ConfigKey]) {
+            check(value.isFinite && value > 0, path, "must be a positive number of seconds, got \(value)")
+        }
+        func oneOf(_ value: String, _ allowed: [String], _ path: [ConfigKey]) {
+            check(allowed.contains(value), path, "expected one of \(allowed.joined(separator: ", ")), got \"\(value)\"")
+        }
+
+        // cluster
+        check(!cluster.name.isEmpty, ["cluster", "name"], "must not be empty")
+        check(!cluster.coordinator.host.isEmpty, ["cluster", "coordinator", "host"], "must not be empty")
+        port(cluster.coordinator.port, ["cluster", "coordinator", "port"])
+        let ports = cluster.dataPorts
+        port(ports.first, ["cluster", "data_ports"])
+        if let last = ports.last {
+            port(last, ["cluster", "data_ports"])
+            check(last >= ports.first, ["cluster", "data_ports"], "the range \(ports) ends before it starts")
+        }
+        let mostOnOneHost = hosts.map(\.workers).max() ?? 0
+        if ports.count >= 1 {
+            check(ports.count >= mostOnOneHost, ["cluster", "data_ports"],
+                  "\(ports) has \(ports.count) port\(ports.count == 1 ? "" : "s") but a host runs \(mostOnOneHost) workers (one port each)")
+        }
+        let coordinatorSharesHost = hosts.contains { $0.address == cluster.coordinator.host }
+        if coordinatorSharesHost {
+            let usedPorts = ports.first..<(ports.first + max(mostOnOneHost, 1))
+            check(!usedPorts.contains(cluster.coordinator.port), ["cluster", "data_ports"],
+                  "worker ports \(usedPorts.lowerBound)-\(usedPorts.upperBound - 1) overlap the coordinator port \(cluster.coordinator.port) on \(cluster.coordinator.host)")
+        }
+        check(!cluster.interface.isEmpty, ["cluster", "interface"], "must not be empty (use * for all interfaces)")
+        if cluster.security.curve {
+            check(!(cluster.security.publicKeyFile ?? "").isEmpty, ["cluster", "security", "public_key_file"],
+                  "required when curve is true (create one with `cohort keys`)")
+            check(!(cluster.security.secretKeyFile ?? "").isEmpty, ["cluster", "security", "secret_key_file"],
+                  "required when curve is true (create one with `cohort keys`)")
+        }
+
+        // hosts
+        check(!hosts.isEmpty, ["hosts"], "at least one host is needed")
+        var firstIndexOfAddress: [String: Int] = [:]
+        for (i, host) in hosts.enumerated() {
+            let at: [ConfigKey] = ["hosts", ConfigKey(intValue: i)]
+            check(!host.address.isEmpty, at + ["address"], "must not be empty")
+            if let earlier = firstIndexOfAddress[host.address] {
+                check(false, at + ["address"], "\(host.address) is already hosts[\(earlier)] (list a host once, with all its workers)")
+            } else {
+                firstIndexOfAddress[host.address] = i
+            }
+            check(host.workers >= 1, at + ["workers"], "must be at least 1, got \(host.workers)")
+            if let user = host.sshUser { check(!user.isEmpty, at + ["ssh_user"], "must not be empty (leave it out for the current user)") }
+        }
+
+        // parallelism
+        let total = totalWorkers
+        let stages = parallelism.pipelineStages
+        check(stages >= 1, ["parallelism", "pipeline_stages"], "must be at least 1, got \(stages)")
+        check(parallelism.microBatches >= 1, ["parallelism", "micro_batches"], "must be at least 1, got \(parallelism.microBatches)")
+        if let d = parallelism.dataParallel {
+            check(d >= 1, ["parallelism", "data_parallel"], "must be at least 1, got \(d)")
+            if d >= 1 && stages >= 1 && total >= 1 {
+                check(d * stages == total, ["parallelism", "data_parallel"],
+                      "data_parallel \(d) × pipeline_stages \(stages) = \(d * stages), but the hosts run \(total) workers")
+            }
+        } else if stages >= 1 && total >= 1 {
+            check(total % stages == 0, ["parallelism", "pipeline_stages"],
+                  "\(total) workers cannot be split into \(stages) pipeline stages evenly")
+        }
+
+        // job
+        let d = dataParallelDegree
+        check(job.epochs >= 1, ["job", "epochs"], "must be at least 1, got \(job.epochs)")
+        if let steps = job.steps { check(steps >= 1, ["job", "steps"], "must be at least 1, got \(steps)") }
+        check(job.batchSize >= 1, ["job", "batch_size"], "must be at least 1, got \(job.batchSize)")
+        if job.batchSize >= 1 && d >= 1 {
+            check(job.batchSize % d == 0, ["job", "batch_size"],
+                  "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas")
+            let perReplica = job.batchSize / d
+            if job.batchSize % d == 0 && parallelism.microBatches >= 1 && stages > 1 {
+                check(perReplica % parallelism.microBatches == 0, ["parallelism", "micro_batches"],
+                      "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")
+            }
+        }
+        if let workload = job.workload { oneOf(workload, Self.knownWorkloads, ["job", "workload"]) }
+        let layers = job.model.layers
+        check(layers.count >= 2, ["job", "model", "layers"], "needs at least an input and an output width, got \(layers)")
+        check(layers.allSatisfy { $0 >= 1 }, ["job", "model", "layers"], "every width must be at least 1, got \(layers)")
+        if layers.count >= 2 && stages >= 1 {
+            check(stages <= layers.count - 1, ["parallelism", "pipeline_stages"],
+                  "\(stages) stages but the model has only \(layers.count - 1) layers")
+        }
+        oneOf(job.model.activation, Self.knownActivations, ["job", "model", "activation"])
+        oneOf(job.model.initializer, Self.knownInitializers, ["job", "model", "init"])
+        check((0..<1).contains(job.model.dropout), ["job", "model", "dropout"], "must be in [0, 1), got \(job.model.dropout)")
+        oneOf(job.optimizer.name, Self.knownOptimizers, ["job", "optimizer", "name"])
+        check(job.optimizer.lr.isFinite && job.optimizer.lr > 0, ["job", "optimizer", "lr"], "must be positive, got \(job.optimizer.lr)")
+        oneOf(job.schedule.name, Self.knownSchedules, ["job", "schedule", "name"])
+        oneOf(job.data.dataset, Self.knownDatasets, ["job", "data", "dataset"])
+        check((0..<1).contains(job.data.validationFraction), ["job", "data", "validation_fraction"],
+              "must be in [0, 1), got \(job.data.validationFraction)")
+
+        // checkpoint
+        if let checkpoint {
+            check(!checkpoint.directory.isEmpty, ["checkpoint", "directory"], "must not be empty")
+            if let n = checkpoint.everyEpochs { check(n >= 1, ["checkpoint", "every_epochs"], "must be at least 1, got \(n)") }
+            if let n = checkpoint.everySteps { check(n >= 1, ["checkpoint", "every_steps"], "must be at least 1, got \(n)") }
+            check(checkpoint.keep >= 1, ["checkpoint", "keep"], "must be at least 1, got \(checkpoint.keep)")
+        }
+
+        // timeouts
+        positive(timeouts.heartbeatInterval, ["timeouts", "heartbeat_interval_s"])
+        positive(timeouts.peerDeadline, ["timeouts", "peer_deadline_s"])
+        positive(timeouts.rendezvousTimeout, ["timeouts", "rendezvous_timeout_s"])
+        if timeouts.heartbeatInterval > 0 && timeouts.peerDeadline > 0 {
+            check(timeouts.peerDeadline >= 2 * timeouts.heartbeatInterval, ["timeouts", "peer_deadline_s"],
+                  "\(timeouts.peerDeadline) s must be at least twice heartbeat_interval_s (\(timeouts.heartbeatInterval) s), so one late heartbeat is not a death")
+        }
+
+        // output
+        if let file = output.metricsFile { check(!file.isEmpty, ["output", "metrics_file"], "must not be empty") }
+        if let dir = output.plotDirectory { check(!dir.isEmpty, ["output", "plot_directory"], "must not be empty") }
+        return issues
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+
+/// The schema of cluster.yaml: where the coordinator and workers run, what they train and how.
+/// YAML keys are snake_case. Required: `cluster.coordinator.host/port`, `hosts` (each with `address` and `workers`)
+/// and `job`; everything else has a default. Load with `ClusterConfig.load(path:)`, which also validates.
+public struct ClusterConfig: Codable, Sendable, Equatable {
+    public var cluster: ClusterSection
+    public var hosts: [HostSpec]
+    /// The same `job:` section `cohort train` reads.
+    public var job: JobSpec
+    public var parallelism: ParallelismSpec
+    /// Absent: no checkpoints are written.
+    public var checkpoint: CheckpointSpec?
+    public var timeouts: TimeoutSpec
+    public var output: OutputSpec
+
+    public init(cluster: ClusterSection, hosts: [HostSpec], job: JobSpec = JobSpec(),
+                parallelism: ParallelismSpec = ParallelismSpec(), checkpoint: CheckpointSpec? = nil,
+                timeouts: TimeoutSpec = TimeoutSpec(), output: OutputSpec = OutputSpec()) {
+        self.cluster = cluster
+        self.hosts = hosts
+        self.job = job
+        self.parallelism = parallelism
+        self.checkpoint = checkpoint
+        self.timeouts = timeouts
+        self.output = output
+    }
+
+    enum CodingKeys: String, CodingKey { case cluster, hosts, job, parallelism, checkpoint, timeouts, output }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cluster = try c.decode(ClusterSection.self, forKey: .cluster)
+        hosts = try c.decode([HostSpec].self, forKey: .hosts)
+        job = try c.decode(JobSpec.self, forKey: .job)
+        parallelism = try c.decode(.parallelism, default: ParallelismSpec())
+        checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint)
+        timeouts = try c.decode(.timeouts, default: TimeoutSpec())
+        output = try c.decode(.output, default: OutputSpec())
+    }
+}
+
+/// `cluster:` — the control plane (coordinator) and the data plane (worker-to-worker ports).
+public struct ClusterSection: Codable, Sendable, Equatable {
+    public var name: String
+    public var coordinator: CoordinatorAddress
+    /// Ports the workers of one host listen on for worker-to-worker traffic: local worker i takes `first + i`.
+    public var dataPorts: PortRange
+    /// What workers and the coordinator bind to: `*` (all interfaces), an IP address or an interface name (`eth0`).
+    public var interface: String
+    public var security: SecuritySpec
+
+    public init(name: String = "cohort", coordinator: CoordinatorAddress, dataPorts: PortRange = PortRange(first: 5600),
+                interface: String = "*", security: SecuritySpec = SecuritySpec()) {
+        self.name = name
+        self.coordinator = coordinator
+        self.dataPorts = dataPorts
+        self.interface = interface
+        self.security = security
+    }
+
+    enum CodingKeys: String, CodingKey { case name, coordinator, dataPorts = "data_ports", interface, security }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(.name, default: "cohort")
+        coordinator = try c.decode(CoordinatorAddress.self, forKey: .coordinator)
+        dataPorts = try c.decode(.dataPorts, default: PortRange(first: 5600))
+        interface = try c.decode(.interface, default: "*")
+        security = try c.decode(.security, default: SecuritySpec())
+    }
+}
+
+/// `cluster.coordinator:` — where workers find the coordinator.
+public struct CoordinatorAddress: Codable, Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+    /// The ZeroMQ endpoint workers connect to, e.g. `tcp://127.0.0.1:5555`.
+    public var endpoint: String { "tcp://\(host):\(port)" }
+}
+
+/// A port or an inclusive range of ports. In YAML either `5600` (a base port: as many ports as needed from there)
+/// or `5600-5663` (exactly these ports).
+public struct PortRange: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var first: Int
+    /// nil: open-ended (up to 65535).
+    public var last: Int?
+
+    public init(first: Int, last: Int? = nil) {
+        self.first = first
+        self.last = last
+    }
+
+    /// How many ports the range holds.
+    public var count: Int { (last ?? 65535) - first + 1 }
+
+    public func contains(_ port: Int) -> Bool { port >= first && port <= (last ?? 65535) }
+
+    public var description: String { last.map { "\(first)-\($0)" } ?? "\(first)" }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let port = try? container.decode(Int.self) {
+            self.init(first: port)
+            return
+        }
+        let text = (try? container.decode(String.self)) ?? ""
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let first = parts[0], let last = parts[1] else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a port (5600) or a port range (5600-5663), got \"\(text)\"")
+        }
+        self.init(first: first, last: last)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let last { try container.encode("\(first)-\(last)") } else { try container.encode(first) }
+    }
+}
+
+/// `cluster.security:` — ZeroMQ CURVE encryption and authentication for every socket.
+public struct SecuritySpec: Codable, Sendable, Equatable {
+    public var curve: Bool
+    /// Z85 key files written by `cohort keys` (the cluster's shared key pair); required when `curve` is on.
+    public var publicKeyFile: String?
+    public var secretKeyFile: String?
+
+    public init(curve: Bool = false, publicKeyFile: String? = nil, secretKeyFile: String? = nil) {
+        self.curve = curve
+        self.publicKeyFile = publicKeyFile
+        self.secretKeyFile = secretKeyFile
+    }
+
+    enum CodingKeys: String, CodingKey { case curve, publicKeyFile = "public_key_file", secretKeyFile = "secret_key_file" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        curve = try c.decode(.curve, default: false)
+        publicKeyFile = try c.decodeIfPresent(String.self, forKey: .publicKeyFile)
+        secretKeyFile = try c.decodeIfPresent(String.self, forKey: .secretKeyFile)
+    }
+}
+
+/// One entry of `hosts:` — a machine and how many workers run on it.
+public struct HostSpec: Codable, Sendable, Equatable {
+    /// Address the other members reach this host at (and, unless it is local, where `cohort launch` ssh-es to).
+    public var address: String
+    public var workers: Int
+    /// Login for `cohort launch` over ssh; nil: the current user (or ssh's own config).
+    public var sshUser: String?
+
+    public init(address: String, workers: Int, sshUser: String? = nil) {
+        self.address = address
+        self.workers = workers
+        self.sshUser = sshUser
+    }
+
+    enum CodingKeys: String, CodingKey { case address, workers, sshUser = "ssh_user" }
+}
+
+/// Pipeline schedules: GPipe (all forwards, then all backwards) or 1F1B (one forward, one backward: less memory).
+public enum PipelineSchedule: String, ConfigEnum {
+    case gpipe
+    case oneForwardOneBackward = "1f1b"
+}
+
+/// `parallelism:` — how the workers split the work: `data_parallel` replicas × `pipeline_stages` stages.
+public struct ParallelismSpec: Codable, Sendable, Equatable {
+    /// nil: every worker not needed for pipeline stages is a replica (total workers / pipeline_stages).
+    public var dataParallel: Int?
+    public var pipelineStages: Int
+    /// Micro-batches per replica batch (pipeline only).
+    public var microBatches: Int
+    public var schedule: PipelineSchedule
+
+    public init(dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe) {
+        self.dataParallel = dataParallel
+        self.pipelineStages = pipelineStages
+        self.microBatches = microBatches
+        self.schedule = schedule
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case dataParallel = "data_parallel", pipelineStages = "pipeline_stages", microBatches = "micro_batches", schedule
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataParallel = try c.decodeIfPresent(Int.self, forKey: .dataParallel)
+        pipelineStages = try c.decode(.pipelineStages, default: 1)
+        microBatches = try c.decode(.microBatches, default: 1)
+        schedule = try c.decode(.schedule, default: .gpipe)
+    }
+}
+
+/// `checkpoint:` — where and how often the coordinator has the workers save.
+public struct CheckpointSpec: Codable, Sendable, Equatable {
+    public var directory: String
+    /// Save after every N epochs; default 1 when neither this nor `every_steps` is set.
+    public var everyEpochs: Int?
+    /// Save every N optimizer steps (also mid-epoch).
+    public var everySteps: Int?
+    /// How many of the newest checkpoints to keep.
+    public var keep: Int
+
+    public init(directory: String, everyEpochs: Int? = nil, everySteps: Int? = nil, keep: Int = 3) {
+        self.directory = directory
+        self.everyEpochs = everyEpochs
+        self.everySteps = everySteps
+        self.keep = keep
+    }
+
+    enum CodingKeys: String, CodingKey { case directory, everyEpochs = "every_epochs", everySteps = "every_steps", keep }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        directory = try c.decode(String.self, forKey: .directory)
+        everyEpochs = try c.decodeIfPresent(Int.self, forKey: .everyEpochs)
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps)
+        keep = try c.decode(.keep, default: 3)
+    }
+
+    /// Whether a checkpoint is due after `step` (1-based count of optimizer steps done) or at the end of `epoch`.
+    public func isDue(afterStep step: Int? = nil, afterEpoch epoch: Int? = nil) -> Bool {
+        if let step, let everySteps, step % everySteps == 0 { return true }
+        if let epoch {
+            let every = everyEpochs ?? (everySteps == nil ? 1 : nil)
+            if let every, epoch % every == 0 { return true }
+        }
+        return false
+    }
+}
+
+/// `timeouts:` — in seconds. A peer that sends nothing for `peer_deadline_s` is declared dead.
+public struct TimeoutSpec: Codable, Sendable, Equatable {
+    public var heartbeatInterval: Double
+    public var peerDeadline: Double
+    /// How long the coordinator waits for all workers to register.
+    public var rendezvousTimeout: Double
+
+    public init(heartbeatInterval: Double = 0.5, peerDeadline: Double = 5, rendezvousTimeout: Double = 60) {
+        self.heartbeatInterval = heartbeatInterval
+        self.peerDeadline = peerDeadline
+        self.rendezvousTimeout = rendezvousTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case heartbeatInterval = "heartbeat_interval_s", peerDeadline = "peer_deadline_s", rendezvousTimeout = "rendezvous_timeout_s"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        heartbeatInterval = try c.decode(.heartbeatInterval, default: 0.5)
+        peerDeadline = try c.decode(.peerDeadline, default: 5)
+        rendezvousTimeout = try c.decode(.rendezvousTimeout, default: 60)
+    }
+}
+
+/// `output:` — where the coordinator writes metrics (JSON lines) and plots; nil: not written.
+public struct OutputSpec: Codable, Sendable, Equatable {
+    public var metricsFile: String?
+    public var plotDirectory: String?
+
+    public init(metricsFile: String? = nil, plotDirectory: String? = nil) {
+        self.metricsFile = metricsFile
+        self.plotDirectory = plotDirectory
+    }
+
+    enum CodingKeys: String, CodingKey { case metricsFile = "metrics_file", plotDirectory = "plot_directory" }
+}
