@@ -15,8 +15,7 @@ public final class ReLU: Layer {
     // x: [B, n] → y: [B, n]
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let out = output.view(rows: x.rows, columns: x.columns)
-        let xp = x.pointer, yp = out.pointer
-        for i in 0..<x.count { yp[i] = Swift.max(xp[i], 0) }
+        reluForward(x.pointer, out.pointer, x.count)
         y = out
         return out
     }
@@ -26,8 +25,7 @@ public final class ReLU: Layer {
         guard needInputGradient else { return nil }
         guard let y else { preconditionFailure("ReLU.backward before forward") }
         precondition(dy.count == y.count, "ReLU.backward given \(dy.shape), forward was \(y.shape)")
-        let yp = y.pointer, dp = dy.pointer
-        for i in 0..<dy.count { dp[i] = yp[i] > 0 ? dp[i] : 0 }
+        reluBackward(y.pointer, dy.pointer, dy.count)
         return dy
     }
 }

@@ -69,7 +69,7 @@ public final class Dense: Layer {
         sgemm(transA: .transpose, transB: .none, m: outputs, n: inputs, k: batch, alpha: 1,
               a: dy.pointer, lda: outputs, b: x.pointer, ldb: inputs, beta: accumulate ? 1 : 0,
               c: weightGradient.pointer, ldc: inputs, threads: threads)
-        dy.sumRows(into: biasGradient, accumulate: accumulate)
+        columnSums(dy.pointer, rows: batch, cols: outputs, into: biasGradient.pointer, accumulate: accumulate)
         guard needInputGradient else { return nil }
         let dx = inputGradient.view(rows: batch, columns: inputs)
         sgemm(transA: .none, transB: .none, m: batch, n: inputs, k: outputs, alpha: 1,

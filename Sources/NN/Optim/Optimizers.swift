@@ -9,8 +9,7 @@ import Tensors
 public final class SGD: SlotOptimizer {
     public init(learningRate: Float) { super.init(name: "sgd", learningRate: learningRate, slotNames: []) }
     public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        let lr = learningRate
-        for i in 0..<n { w[i] -= lr * g[i] }
+        sgdUpdate(w, g, n, lr: learningRate)
     }
 }
 
@@ -24,13 +23,7 @@ public final class Momentum: SlotOptimizer {
         super.init(name: nesterov ? "nesterov" : "momentum", learningRate: learningRate, slotNames: ["momentum"])
     }
     public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        let v = slot("momentum", count: n).pointer
-        let lr = learningRate, mu = momentum
-        if nesterov {
-            for i in 0..<n { let vi = mu * v[i] + g[i]; v[i] = vi; w[i] -= lr * (g[i] + mu * vi) }
-        } else {
-            for i in 0..<n { let vi = mu * v[i] + g[i]; v[i] = vi; w[i] -= lr * vi }
-        }
+        momentumUpdate(w, g, slot("momentum", count: n).pointer, n, lr: learningRate, mu: momentum, nesterov: nesterov)
     }
 }
 
