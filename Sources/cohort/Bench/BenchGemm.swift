@@ -16,11 +16,18 @@ struct BenchGemm: ParsableCommand {
     @Option(name: .long, help: "Timed samples per shape (the median is reported).")
     var reps = 7
 
+    @Option(name: .long, help: "Only the shapes with these labels (repeatable; default: all).")
+    var shape: [String] = []
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
+        let labels = Set(GemmBenchShape.all.map(\.label))
+        if let unknown = shape.first(where: { !labels.contains($0) }) {
+            throw ValidationError("--shape \(unknown): expected one of \(GemmBenchShape.all.map(\.label).joined(separator: ", "))")
+        }
         if let kernel {
             guard let k = GEMMKernel(rawValue: kernel) else { throw ValidationError("--kernel \(kernel): expected avx512, avx2 or portable") }
             guard k.isSupported else {
@@ -36,7 +43,7 @@ struct BenchGemm: ParsableCommand {
             print("cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)")
             print("label                                      m     n     k  op    GFLOP/s     min     max  of peak")
         }
-        for shape in GemmBenchShape.all {
+        for shape in GemmBenchShape.all where self.shape.isEmpty || self.shape.contains(shape.label) {
             let r = try shape.measure(kernel: chosen, threads: threads, reps: reps)
             let fraction = peak > 0 ? r.median / peak : 0
             if output.json {

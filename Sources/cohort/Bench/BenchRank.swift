@@ -1,0 +1,272 @@
+import ArgumentParser
+import Collectives
+import Foundation
+import Transport
+
+/// Hidden: one rank process of `bench allreduce` / `bench p2p` and of the multi-process tests. It binds its data
+/// plane, registers at the parent's rendezvous endpoint, runs the requested mode and prints JSON lines (rank 0).
+struct BenchRank: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rank", abstract: "Internal: one rank process of the collective benchmarks and tests.", shouldDisplay: false)
+
+    @Option var mode: String = "allreduce"  // allreduce | p2p | check | die | silent
+    @Option var rank: Int
+    @Option var ranks: Int
+    @Option var rendezvous: String
+    @Option var bind: String = "tcp://127.0.0.1:0"
+    @Option var transport: String = "tcp"
+    @Option var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
+    @Option var timeout: Double = 30
+    @Option var chunkBytes: Int?
+    @Option var smallBytes: Int?
+    @Option var spinUs: Int?
+    @Option var ioThreads: Int?
+    @Option var zeroCopyMin: Int?
+    @Option var sockbuf: Int32?
+    @Option var algorithm: String = "automatic"
+    @Option var wire: String = "float32"
+    @Option var reps: Int = 11
+    @Option var batchSeconds: Double = 0.05
+    /// die mode: how many all-reduces to finish before exiting abruptly (mid-run for the peers).
+    @Option var dieAfter: Int = 3
+
+    func run() throws {
+        var o = CommunicatorOptions()
+        o.timeout = timeout
+        if let v = chunkBytes { o.chunkBytes = v }
+        if let v = smallBytes { o.smallAllReduceBytes = v }
+        if let v = spinUs { o.spinMicroseconds = v }
+        if let v = ioThreads { o.ioThreads = v }
+        if let v = zeroCopyMin { o.zeroCopyMinBytes = v }
+        if let v = sockbuf { o.kernelBufferBytes = v }
+        let plane = try DataPlane(bind: bind, options: o)
+        let table = try Rendezvous.join(server: rendezvous, rank: rank, endpoint: plane.endpoint, context: plane.context,
+                                        deadline: .after(seconds: timeout))
+        let comm = try Communicator(plane: plane, rank: rank, peers: table)
+        guard let algo = AllReduceAlgorithm(rawValue: algorithm) else { throw ValidationError("unknown --algorithm \(algorithm)") }
+        guard let wirePrecision = WirePrecision(rawValue: wire) else { throw ValidationError("unknown --wire \(wire)") }
+        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
+        do {
+            switch mode {
+            case "allreduce": try allReduceBench(comm, sizeList, algo, wirePrecision)
+            case "p2p": try p2pBench(comm, sizeList)
+            case "check": try check(comm)
+            case "die": try die(comm)
+            case "silent": Thread.sleep(forTimeInterval: timeout * 3)  // registers, then never answers
+            default: throw ValidationError("unknown --mode \(mode)")
+            }
+        } catch let e as CollectiveError {
+            FileHandle.standardError.write(Data("cohort: \(e)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+
+    func allReduceBench(_ c: Communicator, _ sizes: [Int], _ algo: AllReduceAlgorithm, _ wire: WirePrecision) throws {
+        let maxCount = (sizes.max() ?? 0) / 4
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, maxCount))
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 0)
+        var one = [Float](repeating: 0, count: 1)
+        for bytes in sizes {
+            let count = bytes / 4
+            let b = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            b.update(repeating: 0)
+            for _ in 0..<3 { try c.allReduce(b, algorithm: algo) }
+            // Iterations per batch: rank 0's probe decides, so every rank runs the same number.
+            try c.barrier()
+            var t0 = Deadline.nowNanoseconds()
+            for _ in 0..<3 { try c.allReduce(b, wire: wire, algorithm: algo) }
+            one[0] = Float(Double(Deadline.nowNanoseconds() - t0) / 3e9)
+            try one.withUnsafeMutableBufferPointer { try c.broadcast($0, root: 0) }
+            let k = max(1, min(20_000, Int(batchSeconds / Double(max(one[0], 1e-7)))))
+            var batches: [Double] = []
+            for _ in 0..<reps {
+                try c.barrier()
+                t0 = Deadline.nowNanoseconds()
+                for _ in 0..<k { try c.allReduce(b, wire: wire, algorithm: algo) }
+                let t = Double(Deadline.nowNanoseconds() - t0) / 1e9 / Double(k)
+                // A batch takes as long as its slowest rank.
+                let all = try c.allGather([Float(t)])
+                batches.append(Double(all.max()!))
+            }
+            // Correctness: every element must be 1 + 2 + … + N on every rank.
+            b.update(repeating: Float(c.rank + 1))
+            try c.allReduce(b, wire: wire, algorithm: algo)
+            let expect = Float(c.size * (c.size + 1) / 2)
+            var ok: Float = b.allSatisfy { $0 == expect } ? 1 : 0
+            var okAll = [ok]
+            try okAll.withUnsafeMutableBufferPointer { try c.allReduce($0) }
+            ok = okAll[0] == Float(c.size) ? 1 : 0
+            b.update(repeating: 0)
+            if c.rank == 0 {
+                batches.sort()
+                let med = batches[batches.count / 2]
+                let algbw = Double(bytes) / med / 1e9
+                let busbw = algbw * 2 * Double(c.size - 1) / Double(c.size)
+                print(jsonLine([("bench", "\"allreduce\""), ("ranks", "\(c.size)"), ("transport", "\"\(transport)\""),
+                                ("bytes", "\(bytes)"), ("latency_us", fmt(med * 1e6, 1)), ("algbw_gbps", fmt(algbw, 3)),
+                                ("busbw_gbps", fmt(busbw, 3)), ("iters", "\(k)"), ("reps", "\(reps)"),
+                                ("algorithm", "\"\(algo.rawValue)\""), ("wire", "\"\(wire.rawValue)\""),
+                                ("check", ok == 1 ? "\"ok\"" : "\"FAIL\"")]))
+                flushOutput()
+            }
+        }
+    }
+
+    /// One-way throughput rank 0 → rank 1, the same way the raw libzmq anchor measures it: the sender streams
+    /// zero-copy frames from one buffer, the receiver timestamps each batch. Here every frame also carries the
+    /// wire header and is checked against it.
+    func p2pBench(_ c: Communicator, _ sizes: [Int]) throws {
+        guard c.size == 2 else { throw ValidationError("p2p needs exactly 2 ranks") }
+        for bytes in sizes {
+            let perBatch = max(8, min(2048, (128 << 20) / bytes))
+            let total = perBatch * (reps + 1)
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
+            defer { raw.deallocate() }
+            raw.initializeMemory(as: UInt8.self, repeating: 0x5a)
+            try c.barrier()
+            if c.rank == 0 {
+                let release = ZeroCopyRelease()
+                for _ in 0..<total { try c.send(UnsafeRawBufferPointer(raw), to: 1, release: release) }
+                _ = release.waitUntilReleased(deadline: .after(seconds: timeout))
+            } else {
+                var bad = 0
+                for _ in 0..<perBatch { let m = try c.receiveMessage(from: 0, expectedBytes: bytes); if m.bytes[bytes - 1] != 0x5a { bad += 1 } }
+                var rates: [Double] = []
+                var t0 = Deadline.nowNanoseconds()
+                for _ in 0..<reps {
+                    for _ in 0..<perBatch {
+                        let m = try c.receiveMessage(from: 0, expectedBytes: bytes)
+                        if m.bytes[bytes - 1] != 0x5a { bad += 1 }
+                    }
+                    let t1 = Deadline.nowNanoseconds()
+                    rates.append(Double(perBatch * bytes) / (Double(t1 - t0) / 1e9) / 1e9)
+                    t0 = t1
+                }
+                rates.sort()
+                print(jsonLine([("bench", "\"p2p\""), ("transport", "\"\(transport)\""), ("bytes", "\(bytes)"),
+                                ("msgs_per_batch", "\(perBatch)"), ("gbps", fmt(rates[rates.count / 2], 3)),
+                                ("gbps_min", fmt(rates.first!, 3)), ("gbps_max", fmt(rates.last!, 3)),
+                                ("check", bad == 0 ? "\"ok\"" : "\"FAIL\"")]))
+                flushOutput()
+            }
+            try c.barrier()
+        }
+    }
+
+    /// Multi-process correctness: every collective over element counts around the group size, checked here
+    /// against directly computed results; exits non-zero on the first mismatch.
+    func check(_ c: Communicator) throws {
+        let n = c.size
+        let value = { (r: Int, i: Int) -> Float in Float((i &* 7 &+ r &* 13) % 61) - 30 }
+        var counts = Array(Set([0, 1, max(0, n - 1), n, n + 1, 1000])).sorted()
+        if n <= 3 { counts.append(1_000_003) }
+        for count in counts {
+            let sum = (0..<count).map { i in (0..<n).reduce(Float(0)) { $0 + value($1, i) } }
+            for algo in [AllReduceAlgorithm.ring, .recursiveDoubling] where !(algo == .recursiveDoubling && count > 100_000) {
+                var v = (0..<count).map { value(c.rank, $0) }
+                try c.allReduce(&v, algorithm: algo)
+                guard v == sum else { throw ValidationError("rank \(c.rank): allreduce \(algo) count \(count) wrong") }
+            }
+            var b = c.rank == n - 1 ? (0..<count).map { value(99, $0) } : [Float](repeating: 0, count: count)
+            try b.withUnsafeMutableBufferPointer { try c.broadcast($0, root: n - 1) }
+            guard b == (0..<count).map({ value(99, $0) }) else { throw ValidationError("rank \(c.rank): broadcast count \(count) wrong") }
+            let g = try c.allGather((0..<count).map { value(c.rank, $0) })
+            guard g == (0..<n).flatMap({ r in (0..<count).map { value(r, $0) } }) else { throw ValidationError("rank \(c.rank): allgather count \(count) wrong") }
+            var rs = (0..<count).map { value(c.rank, $0) }
+            let mine = try rs.withUnsafeMutableBufferPointer { try c.reduceScatter($0) }
+            guard Array(rs[mine]) == Array(sum[mine]) else { throw ValidationError("rank \(c.rank): reducescatter count \(count) wrong") }
+            try c.barrier()
+        }
+        // Bitwise agreement of a non-exact average: everyone's result must equal rank 0's.
+        var avg = (0..<10_000).map { Float(($0 * 31 + c.rank * 17) % 101) * 0.37 }
+        try c.allReduce(&avg, op: .average)
+        var first = avg
+        try first.withUnsafeMutableBufferPointer { try c.broadcast($0, root: 0) }
+        guard first == avg else { throw ValidationError("rank \(c.rank): average differs bitwise from rank 0") }
+        if c.rank == 0 { print("{\"check\":\"ok\",\"ranks\":\(n)}") }
+    }
+
+    /// Runs all-reduces; the last rank exits abruptly after `dieAfter` of them, mid-run for everyone else.
+    func die(_ c: Communicator) throws {
+        var v = [Float](repeating: 1, count: 1 << 20)
+        var i = 0
+        while true {
+            if c.rank == c.size - 1 && i == dieAfter { Foundation.exit(9) }
+            try c.allReduce(&v)
+            i += 1
+        }
+    }
+}
+
+func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+
+func jsonLine(_ fields: [(String, String)]) -> String {
+    "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+}
+
+/// Starts N rank processes of this same binary (`cohort bench rank …`) on this machine, acts as their
+/// rendezvous server, and streams rank 0's JSON lines back to the caller.
+enum RankLauncher {
+    static func executable() -> URL {
+        let proc = URL(fileURLWithPath: "/proc/self/exe")
+        if FileManager.default.fileExists(atPath: proc.path) { return proc.resolvingSymlinksInPath() }
+        return URL(fileURLWithPath: CommandLine.arguments[0])
+    }
+
+    static func bindEndpoint(transport: String, rank: Int) throws -> String {
+        switch transport {
+        case "tcp": return "tcp://127.0.0.1:0"
+        case "ipc": return "ipc:///tmp/cohort-\(getpid())-\(rank).ipc"
+        default: throw ValidationError("--transport must be tcp or ipc, got \(transport)")
+        }
+    }
+
+    /// Runs the ranks; calls `line` with each line rank 0 prints. Throws if any rank fails or time runs out.
+    static func run(mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, line: (String) -> Void) throws {
+        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
+        let context = try Context()
+        let server = try Rendezvous.Server(context: context)
+        var processes: [Process] = []
+        let out = Pipe()
+        defer {
+            for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            if transport == "ipc" { for r in 0..<ranks { unlink("/tmp/cohort-\(getpid())-\(r).ipc") } }
+        }
+        for r in 0..<ranks {
+            let p = Process()
+            p.executableURL = executable()
+            p.arguments = ["bench", "rank", "--mode", mode, "--rank", "\(r)", "--ranks", "\(ranks)", "--rendezvous", server.endpoint,
+                           "--bind", try bindEndpoint(transport: transport, rank: r), "--transport", transport] + extra
+            p.standardOutput = r == 0 ? out : FileHandle.nullDevice
+            try p.run()
+            processes.append(p)
+        }
+        _ = try server.collect(size: ranks, deadline: .after(seconds: 30))
+        var pending = Data()
+        let handle = out.fileHandleForReading
+        while true {
+            let d = handle.availableData
+            if d.isEmpty { break }
+            pending.append(d)
+            while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                line(String(decoding: pending[pending.startIndex..<nl], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...nl)
+            }
+        }
+        let end = Date().addingTimeInterval(timeout)
+        for (r, p) in processes.enumerated() {
+            while p.isRunning && Date() < end { usleep(10_000) }
+            if p.isRunning { throw ValidationError("rank \(r) did not finish within \(Int(timeout)) s") }
+            if p.terminationStatus != 0 { throw ValidationError("rank \(r) exited with status \(p.terminationStatus)") }
+        }
+    }
+
+    /// Options passed through to every rank process.
+    static func passthrough(_ pairs: [(String, String?)]) -> [String] {
+        pairs.flatMap { name, value in value.map { ["--\(name)", $0] } ?? [] }
+    }
+}
+
+/// Flushes stdout so a parent reading a pipe sees each line as soon as it is printed.
+func flushOutput() { fflush(nil) }
