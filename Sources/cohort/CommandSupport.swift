@@ -19,8 +19,7 @@ func loadClusterConfig(_ path: String) throws -> ClusterConfig {
 /// One JSON object on one stdout line, keys sorted.
 func printJSONLine(_ object: [String: Any]) {
     let data = (try? JSONSerialization.data(withJSONObject: object.mapValues(jsonSafe), options: [.sortedKeys])) ?? Data("{}".utf8)
-    print(String(decoding: data, as: UTF8.self))
-    fflush(stdout)
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
 }
 
 private func jsonSafe(_ v: Any) -> Any {
@@ -29,9 +28,6 @@ private func jsonSafe(_ v: Any) -> Any {
     return v
 }
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
 
 /// Runs `action` once on SIGINT or SIGTERM, then exits 130: children are stopped, nothing is orphaned.
 final class InterruptHandler: @unchecked Sendable {
