@@ -31,8 +31,8 @@ final class ProgressDisplay: @unchecked Sendable {
     func finish(_ s: JobSummary) {
         guard enabled else { return }
         let acc = s.testAccuracy.map { String(format: "%.4f", $0) } ?? "n/a"
-        let comm = s.seconds > 0 ? 100 * (s.allReduceSeconds + s.waitSeconds) / s.seconds : 0
-        line(String(format: "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, communication %.0f%% of time",
+        let comm = s.seconds > 0 ? 100 * s.waitSeconds / s.seconds : 0
+        line(String(format: "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, waiting on communication %.0f%% of the time",
                     s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm))
         let same = Set(s.weightChecksums).count == 1
         line("weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))")
@@ -53,7 +53,7 @@ final class ProgressDisplay: @unchecked Sendable {
         let inEpoch = p.step - p.epoch * p.stepsPerEpoch
         let frac = Double(inEpoch) / Double(max(p.stepsPerEpoch, 1))
         let width = 24, filled = min(width, Int(frac * Double(width)))
-        let text = String(format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm %.0f%%",
+        let text = String(format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm wait %.0f%%",
                           p.epoch + 1, String(repeating: "#", count: filled), String(repeating: ".", count: width - filled),
                           p.step, p.totalSteps, p.loss, p.accuracy, p.samplesPerSecond, 100 * p.communicationShare)
         lock.lock(); defer { lock.unlock() }

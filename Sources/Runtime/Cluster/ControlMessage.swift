@@ -54,6 +54,12 @@ public struct Assignment: Codable, Sendable {
     public var timeouts: TimeoutSpec
     public var checkpoint: CheckpointSpec?
     public var run: RunOptions
+
+    public init(rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
+                parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions) {
+        self.rank = rank; self.worldSize = worldSize; self.peers = peers; self.hosts = hosts; self.layout = layout
+        self.job = job; self.parallelism = parallelism; self.timeouts = timeouts; self.checkpoint = checkpoint; self.run = run
+    }
 }
 
 /// Switches of one run that are not part of the job's recipe.

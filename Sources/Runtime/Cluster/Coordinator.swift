@@ -21,7 +21,7 @@ public struct ClusterProgress: Sendable, Codable {
     public var loss: Double
     public var accuracy: Double
     public var samplesPerSecond: Double
-    /// Share of the slowest rank's wall time spent in the all-reduce and waiting for it.
+    /// Share of the slowest rank's wall time spent waiting for the all-reduce (communication backward did not hide).
     public var communicationShare: Double
 }
 
@@ -221,7 +221,7 @@ public final class Coordinator {
         let samples = reports.reduce(0.0) { $0 + Double($1.samples) }
         let seconds = reports.map(\.seconds).max() ?? 0
         let slowest = reports.max { $0.seconds < $1.seconds }!
-        let comm = slowest.seconds > 0 ? (slowest.allReduceSeconds + slowest.waitSeconds) / slowest.seconds : 0
+        let comm = slowest.seconds > 0 ? slowest.waitSeconds / slowest.seconds : 0
         return ClusterProgress(epoch: first.epoch, step: reports.map(\.step).min() ?? 0, stepsPerEpoch: first.stepsPerEpoch,
                                totalSteps: first.totalSteps,
                                loss: reports.reduce(0) { $0 + $1.loss } / Double(reports.count),
