@@ -60,7 +60,7 @@ extension GEMMKernel {
         #if arch(x86_64)
         case .avx512:
             return GEMMBlocking(
-                mr: 12, nr: 32, kc: 256, mc: 960, nc: 512, kernel: sgemmMicroKernelAVX512,
+                mr: 12, nr: 32, kc: 384, mc: 960, nc: 384, kernel: sgemmMicroKernelAVX512,
                 edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
                               .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
                               .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)])

@@ -28,7 +28,7 @@ struct GemmBenchShape {
 
     /// Checks the result against the Float64 reference (every entry up to 512³, a deterministic sample of
     /// entries of the full-size result above, where the naive loop would take minutes), then times it.
-    func measure(kernel: GEMMKernel, threads: Int, reps: Int) throws -> Result {
+    func measure(kernel: GEMMKernel, threads: Int, reps: Int, clock now: () -> Double) throws -> Result {
         let aStored = transA ? Tensor(shape: [k, m]) : Tensor(shape: [m, k])
         let bStored = transB ? Tensor(shape: [n, k]) : Tensor(shape: [k, n])
         var seed: UInt64 = 0x2545_F491_4F6C_DD1D
@@ -89,4 +89,11 @@ struct GemmBenchShape {
     }
 }
 
-private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// CPU time of the calling thread: excludes the time other processes hold the core.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
