@@ -74,14 +74,16 @@ struct GemmBenchShape {
             for s in 0..<512 { entries.append(((s * 7919 + 13) % m, (s * 104_729 + 7) % n)) }
         }
         let eps = Double(Float.ulpOfOne)
+        let pa = a.pointer, pb = b.pointer, pc = c.pointer
+        let lda = a.columns, ldb = b.columns
         for (i, j) in entries {
             var dot = 0.0, mag = 0.0
             for p in 0..<k {
-                let av = Double(transA ? a[p, i] : a[i, p]), bv = Double(transB ? b[j, p] : b[p, j])
+                let av = Double(transA ? pa[p * lda + i] : pa[i * lda + p]), bv = Double(transB ? pb[j * ldb + p] : pb[p * ldb + j])
                 dot += av * bv
                 mag += abs(av * bv)
             }
-            let got = Double(c[i, j])
+            let got = Double(pc[i * n + j])
             guard abs(got - dot) <= 2 * eps * Double(k + 4) * mag + 1e-30 else {
                 throw CheckFailure(description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
             }
