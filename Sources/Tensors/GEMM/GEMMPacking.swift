@@ -70,15 +70,27 @@ func packTransposing(
     while j < count {
         let live = min(width, count - j)
         var c = 0
+        // 8 source rows at a time: more independent read streams in flight, which is what bounds this loop.
+        while c + 8 <= live {
+            let r0 = src + (j + c) * ld
+            var p = 0
+            while p + 4 <= depth {
+                transpose4x4(r0 + p, ld: ld, to: panel + p * width + c, width: width)
+                transpose4x4(r0 + 4 * ld + p, ld: ld, to: panel + p * width + c + 4, width: width)
+                p += 4
+            }
+            while p < depth {
+                let out = panel + p * width + c
+                for r in 0..<8 { out[r] = r0[r * ld + p] }
+                p += 1
+            }
+            c += 8
+        }
         while c + 4 <= live {
             let r0 = src + (j + c) * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
             var p = 0
             while p + 4 <= depth {
-                let x0 = loadVector4(r0 + p), x1 = loadVector4(r1 + p), x2 = loadVector4(r2 + p), x3 = loadVector4(r3 + p)
-                storeVector4(SIMD4(x0[0], x1[0], x2[0], x3[0]), panel + p * width + c)
-                storeVector4(SIMD4(x0[1], x1[1], x2[1], x3[1]), panel + (p + 1) * width + c)
-                storeVector4(SIMD4(x0[2], x1[2], x2[2], x3[2]), panel + (p + 2) * width + c)
-                storeVector4(SIMD4(x0[3], x1[3], x2[3], x3[3]), panel + (p + 3) * width + c)
+                transpose4x4(r0 + p, ld: ld, to: panel + p * width + c, width: width)
                 p += 4
             }
             while p < depth {
@@ -99,6 +111,16 @@ func packTransposing(
         panel += width * depth
         j += width
     }
+}
+
+/// Reads 4 floats from each of 4 rows `ld` apart and writes them as 4 columns `width` apart.
+@inline(__always)
+func transpose4x4(_ src: UnsafePointer<Float>, ld: Int, to dst: UnsafeMutablePointer<Float>, width: Int) {
+    let x0 = loadVector4(src), x1 = loadVector4(src + ld), x2 = loadVector4(src + 2 * ld), x3 = loadVector4(src + 3 * ld)
+    storeVector4(SIMD4(x0[0], x1[0], x2[0], x3[0]), dst)
+    storeVector4(SIMD4(x0[1], x1[1], x2[1], x3[1]), dst + width)
+    storeVector4(SIMD4(x0[2], x1[2], x2[2], x3[2]), dst + 2 * width)
+    storeVector4(SIMD4(x0[3], x1[3], x2[3], x3[3]), dst + 3 * width)
 }
 
 @inline(__always)
