@@ -63,6 +63,26 @@ struct GEMMTests {
         }
     }
 
+    /// Helper threads are parked and reused between calls: many calls in a row, from several test threads at
+    /// once, must each finish and give the same bits as a single-threaded call.
+    @Test(.timeLimit(.minutes(1)), arguments: GEMMKernel.supported)
+    func repeatedThreadedCallsAgreeWithOneThread(kernel: GEMMKernel) {
+        let m = 64, n = 128, k = 512
+        var rng = TestRandom(seed: 9)
+        let a = (0..<m * k).map { _ in rng.float() }, b = (0..<k * n).map { _ in rng.float() }
+        var single = [Float](repeating: 0, count: m * n)
+        sgemm(transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+              c: &single, ldc: n, threads: 1, kernel: kernel)
+        var mismatches = 0
+        for call in 0..<100 {
+            var c = [Float](repeating: .nan, count: m * n)
+            sgemm(transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+                  c: &c, ldc: n, threads: 2 + call % 2, kernel: kernel)
+            if c != single { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
     /// α = 0 and k = 0 leave only β·C; β = 0 then clears C even where it held NaN.
     @Test(arguments: GEMMKernel.supported)
     func degenerateProductsOnlyScaleC(kernel: GEMMKernel) {
