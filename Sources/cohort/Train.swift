@@ -44,6 +44,8 @@ struct JobOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Standardise inputs with the training set's mean and std.") var standardize: Bool?
     @Flag(inversion: .prefixedNo, help: "Use synthetic data when the data set is missing.") var syntheticFallback: Bool?
     @Flag(inversion: .prefixedNo, help: "Skip each epoch's last short batch.") var dropLast: Bool?
+    @Option(help: "Use at most N training examples (synthetic: generate N).") var maxTrainExamples: Int?
+    @Option(help: "Use at most N test examples.") var maxTestExamples: Int?
 
     /// defaults → --config's job: → --workload → single flags.
     func jobSpec() throws -> JobSpec {
@@ -89,6 +91,8 @@ struct JobOptions: ParsableArguments {
         if let standardize { job.data.standardize = standardize }
         if let syntheticFallback { job.data.syntheticFallback = syntheticFallback }
         if let dropLast { job.data.dropLast = dropLast }
+        if let maxTrainExamples { job.data.maxTrainExamples = maxTrainExamples }
+        if let maxTestExamples { job.data.maxTestExamples = maxTestExamples }
         try job.validate()
         return job
     }
