@@ -5,7 +5,7 @@
 /// `a` holds 12 floats per step (one per tile row, broadcast), `b` holds 32 floats per step (vector loads);
 /// β = 0 stores without reading C, so NaN there is ignored.
 /// Compiled with an AVX-512 target CPU: the step is 2 vector loads and 24 vfmadd231ps on zmm with
-/// embedded broadcasts (24 of the 32 zmm registers hold the tile).
+/// broadcasts (24 of the 32 zmm registers hold the tile).
 @inline(never)
 public func sgemmMicroKernelAVX512(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -145,6 +145,278 @@ public func sgemmMicroKernelAVX512(
         let r11 = UnsafeMutableRawPointer(c + 11 * ldc)
         r11.storeBytes(of: (c11_0 * va).addingProduct(vb, r11.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
         r11.storeBytes(of: (c11_1 * va).addingProduct(vb, r11.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// AVX-512 edge kernel: the first 8 rows × 32 columns of a 12×32 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX512_8x32(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+    var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>()
+    var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
+    var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
+    var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD16<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD16<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD16<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        let a4 = SIMD16<Float>(repeating: pa[4])
+        c4_0 = c4_0.addingProduct(a4, b0)
+        c4_1 = c4_1.addingProduct(a4, b1)
+        let a5 = SIMD16<Float>(repeating: pa[5])
+        c5_0 = c5_0.addingProduct(a5, b0)
+        c5_1 = c5_1.addingProduct(a5, b1)
+        let a6 = SIMD16<Float>(repeating: pa[6])
+        c6_0 = c6_0.addingProduct(a6, b0)
+        c6_1 = c6_1.addingProduct(a6, b1)
+        let a7 = SIMD16<Float>(repeating: pa[7])
+        c7_0 = c7_0.addingProduct(a7, b0)
+        c7_1 = c7_1.addingProduct(a7, b1)
+        pa += 12
+        pb += 128
+        p += 1
+    }
+    let va = SIMD16<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r4.storeBytes(of: c4_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r5.storeBytes(of: c5_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r6 = UnsafeMutableRawPointer(c + 6 * ldc)
+        r6.storeBytes(of: c6_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r6.storeBytes(of: c6_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r7 = UnsafeMutableRawPointer(c + 7 * ldc)
+        r7.storeBytes(of: c7_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r7.storeBytes(of: c7_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        let vb = SIMD16<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r4.storeBytes(of: (c4_1 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r5.storeBytes(of: (c5_1 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r6 = UnsafeMutableRawPointer(c + 6 * ldc)
+        r6.storeBytes(of: (c6_0 * va).addingProduct(vb, r6.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r6.storeBytes(of: (c6_1 * va).addingProduct(vb, r6.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r7 = UnsafeMutableRawPointer(c + 7 * ldc)
+        r7.storeBytes(of: (c7_0 * va).addingProduct(vb, r7.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r7.storeBytes(of: (c7_1 * va).addingProduct(vb, r7.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// AVX-512 edge kernel: the first 4 rows × 32 columns of a 12×32 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX512_4x32(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD16<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD16<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD16<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        pa += 12
+        pb += 128
+        p += 1
+    }
+    let va = SIMD16<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        let vb = SIMD16<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)), toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}
+
+/// AVX-512 edge kernel: the first 12 rows × 16 columns of a 12×32 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX512_12x16(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>()
+    var c4_0 = SIMD16<Float>()
+    var c5_0 = SIMD16<Float>()
+    var c6_0 = SIMD16<Float>()
+    var c7_0 = SIMD16<Float>()
+    var c8_0 = SIMD16<Float>()
+    var c9_0 = SIMD16<Float>()
+    var c10_0 = SIMD16<Float>()
+    var c11_0 = SIMD16<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        let a1 = SIMD16<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        let a2 = SIMD16<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        let a3 = SIMD16<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        let a4 = SIMD16<Float>(repeating: pa[4])
+        c4_0 = c4_0.addingProduct(a4, b0)
+        let a5 = SIMD16<Float>(repeating: pa[5])
+        c5_0 = c5_0.addingProduct(a5, b0)
+        let a6 = SIMD16<Float>(repeating: pa[6])
+        c6_0 = c6_0.addingProduct(a6, b0)
+        let a7 = SIMD16<Float>(repeating: pa[7])
+        c7_0 = c7_0.addingProduct(a7, b0)
+        let a8 = SIMD16<Float>(repeating: pa[8])
+        c8_0 = c8_0.addingProduct(a8, b0)
+        let a9 = SIMD16<Float>(repeating: pa[9])
+        c9_0 = c9_0.addingProduct(a9, b0)
+        let a10 = SIMD16<Float>(repeating: pa[10])
+        c10_0 = c10_0.addingProduct(a10, b0)
+        let a11 = SIMD16<Float>(repeating: pa[11])
+        c11_0 = c11_0.addingProduct(a11, b0)
+        pa += 12
+        pb += 128
+        p += 1
+    }
+    let va = SIMD16<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r6 = UnsafeMutableRawPointer(c + 6 * ldc)
+        r6.storeBytes(of: c6_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r7 = UnsafeMutableRawPointer(c + 7 * ldc)
+        r7.storeBytes(of: c7_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r8 = UnsafeMutableRawPointer(c + 8 * ldc)
+        r8.storeBytes(of: c8_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r9 = UnsafeMutableRawPointer(c + 9 * ldc)
+        r9.storeBytes(of: c9_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r10 = UnsafeMutableRawPointer(c + 10 * ldc)
+        r10.storeBytes(of: c10_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+        let r11 = UnsafeMutableRawPointer(c + 11 * ldc)
+        r11.storeBytes(of: c11_0 * va, toByteOffset: 0, as: SIMD16<Float>.self)
+    } else {
+        let vb = SIMD16<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r6 = UnsafeMutableRawPointer(c + 6 * ldc)
+        r6.storeBytes(of: (c6_0 * va).addingProduct(vb, r6.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r7 = UnsafeMutableRawPointer(c + 7 * ldc)
+        r7.storeBytes(of: (c7_0 * va).addingProduct(vb, r7.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r8 = UnsafeMutableRawPointer(c + 8 * ldc)
+        r8.storeBytes(of: (c8_0 * va).addingProduct(vb, r8.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r9 = UnsafeMutableRawPointer(c + 9 * ldc)
+        r9.storeBytes(of: (c9_0 * va).addingProduct(vb, r9.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r10 = UnsafeMutableRawPointer(c + 10 * ldc)
+        r10.storeBytes(of: (c10_0 * va).addingProduct(vb, r10.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
+        let r11 = UnsafeMutableRawPointer(c + 11 * ldc)
+        r11.storeBytes(of: (c11_0 * va).addingProduct(vb, r11.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)), toByteOffset: 0, as: SIMD16<Float>.self)
     }
 }
 #endif

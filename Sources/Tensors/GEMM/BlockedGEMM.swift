@@ -63,15 +63,13 @@ func blockedSgemm(
                         if rows == mr && cols == nr {
                             kernel(kcb, aPanel, bPanel, cTile, ldc, alpha, betaBlock)
                         } else {
-                            // Edge: compute the whole padded tile aside, then merge the part inside C.
-                            kernel(kcb, aPanel, bPanel, tile, nr, alpha, 0)
-                            for r in 0..<rows {
-                                let out = cTile + r * ldc, t = tile + r * nr
-                                if betaBlock == 0 {
-                                    for j in 0..<cols { out[j] = t[j] }
-                                } else {
-                                    for j in 0..<cols { out[j] = t[j] + betaBlock * out[j] }
-                                }
+                            let edge = blk.edgeKernel(rows: rows, cols: cols)
+                            if edge.rows == rows && edge.cols == cols {
+                                edge.kernel(kcb, aPanel, bPanel, cTile, ldc, alpha, betaBlock)
+                            } else {
+                                // Compute the covering tile aside, then merge the part inside C.
+                                edge.kernel(kcb, aPanel, bPanel, tile, nr, alpha, 0)
+                                mergeTile(tile, ldt: nr, into: cTile, ldc: ldc, rows: rows, cols: cols, beta: betaBlock)
                             }
                         }
                         jr += nr
@@ -83,5 +81,19 @@ func blockedSgemm(
             pc += kcb
         }
         ic += mcb
+    }
+}
+
+/// C[0..<rows, 0..<cols] = T + β·C (β = 0: C = T, ignoring what C held).
+@inline(__always)
+func mergeTile(_ t: UnsafeMutablePointer<Float>, ldt: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+               rows: Int, cols: Int, beta: Float) {
+    for r in 0..<rows {
+        let out = c + r * ldc, src = t + r * ldt
+        if beta == 0 {
+            for j in 0..<cols { out[j] = src[j] }
+        } else {
+            for j in 0..<cols { out[j] = src[j] + beta * out[j] }
+        }
     }
 }
