@@ -160,7 +160,7 @@ struct Train: ParsableCommand {
         })
         let test = loop.trainer.evaluate(data.test)
         if let output {
-            try saveWeights(model, to: output)
+            try saveWeights(model, to: output, job: spec)
         }
         if loop.stoppedEarly, !json, let stopper = loop.earlyStopping {
             print("early stopping: restored the weights of epoch \(stopper.bestEpoch ?? 0) (validation loss \(stopper.bestLoss))")
@@ -176,10 +176,11 @@ struct Train: ParsableCommand {
         }
     }
 
-    func saveWeights(_ model: Sequential, to path: String) throws {
-        // TODO(config branch): call the safetensors writer from Sources/NN/Serialization/SafeTensors.swift once merged,
-        // with model.namedParameters ("0.weight" [out, in], "0.bias" [out], …) as F32 tensors.
-        throw JobError("output", "saving safetensors is not available yet in this build (writer pending); \(path) not written")
+    func saveWeights(_ model: Sequential, to path: String, job: JobSpec) throws {
+        try model.saveSafeTensors(to: path, metadata: [
+            "format": "pt", "producer": "cohort train", "layers": job.model.layers.map(String.init).joined(separator: ","),
+            "activation": job.model.activation, "seed": String(job.seed),
+        ])
     }
 }
 
