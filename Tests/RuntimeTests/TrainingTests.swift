@@ -112,3 +112,17 @@ func smallSyntheticJob() -> JobSpec {
         #expect(abs(loop.trainer.evaluate(data.validation!).loss - best.validationLoss!) < 1e-5)
     }
 }
+
+@Suite struct EmptyShardTests {
+    /// A rank whose micro-slice of a short last batch is empty must contribute a zero gradient (and not crash).
+    @Test func emptyMicroBatchGivesZeroGradient() throws {
+        let job = smallSyntheticJob()
+        let t = Trainer(model: try job.makeModel(), optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: 1))
+        t.model.gradients.fill(7)
+        let x = Tensor(shape: [0, 784])
+        let labels: [Int32] = []
+        let r = labels.withUnsafeBufferPointer { t.computeGradients(x: x, labels: $0, normalizer: 64) }
+        #expect(r.loss == 0 && r.correct == 0)
+        #expect(t.model.gradients.array.allSatisfy { $0 == 0 })
+    }
+}
