@@ -160,7 +160,7 @@ struct Train: ParsableCommand {
         })
         let test = loop.trainer.evaluate(data.test)
         if let output {
-            try saveWeights(model, to: output, job: spec)
+            try saveWeights(model, to: output, job: spec, data: data)
         }
         if loop.stoppedEarly, !json, let stopper = loop.earlyStopping {
             print("early stopping: restored the weights of epoch \(stopper.bestEpoch ?? 0) (validation loss \(stopper.bestLoss))")
@@ -176,11 +176,17 @@ struct Train: ParsableCommand {
         }
     }
 
-    func saveWeights(_ model: Sequential, to path: String, job: JobSpec) throws {
-        try model.saveSafeTensors(to: path, metadata: [
+    /// PyTorch-named weights plus what a reader needs to reproduce the inputs (the standardisation constants).
+    func saveWeights(_ model: Sequential, to path: String, job: JobSpec, data: JobData) throws {
+        var metadata = [
             "format": "pt", "producer": "cohort train", "layers": job.model.layers.map(String.init).joined(separator: ","),
-            "activation": job.model.activation, "seed": String(job.seed),
-        ])
+            "activation": job.model.activation, "seed": String(job.seed), "dataset": data.train.name,
+        ]
+        if let s = data.standardizer {
+            metadata["input_mean"] = "\(s.mean)"
+            metadata["input_std"] = "\(s.std)"
+        }
+        try model.saveSafeTensors(to: path, metadata: metadata)
     }
 }
 

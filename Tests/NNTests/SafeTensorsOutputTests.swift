@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct SafeTensorsOutputTests {
     /// The saved file parses by the format's rules, independently of the reader: u64 header length, JSON header with
-    /// dtype F32, shapes and contiguous data offsets, then the flat parameter bytes (little-endian fp32).
+    /// dtype F32, PyTorch names and shapes ([out, in] weights) and contiguous data offsets, then the values
+    /// (little-endian fp32), the weights being the transposed kernels.
     @Test func savedWeightsParse() throws {
         let model = Sequential(mlp: [6, 4, 3])
         model.initialize(.heNormal, seed: 4)
@@ -30,11 +31,27 @@ import Testing
         let values = stride(from: 8 + n, to: bytes.count, by: 4).map { i in
             Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
         }
-        #expect(values == model.parameters.array)
+        let first = model.layers[0] as! Dense
+        #expect(values[1 * 6 + 5] == first.kernel[5, 1])      // weight[o=1, i=5] = kernel[i=5, o=1]
+        #expect(Array(values[24..<28]) == first.bias.array)
 
         let other = Sequential(mlp: [6, 4, 3])
         try other.loadSafeTensors(from: path)
         #expect(other.parameters.array == model.parameters.array)
         #expect(throws: SafeTensorsError.self) { try Sequential(mlp: [6, 5, 3]).loadSafeTensors(from: path) }
+        #expect(throws: SafeTensorsError.self) { try Sequential(mlp: [6, 4, 3, 2]).loadSafeTensors(from: path) }
+    }
+
+    /// The stored layout (flat buffer, "kernel" names) round-trips through the flat encoder checkpoints use.
+    @Test func storedLayoutRoundTrips() throws {
+        let model = Sequential(mlp: [5, 3, 2])
+        model.initialize(.xavierUniform, seed: 2)
+        #expect(model.parameterLayout.map(\.name) == ["0.kernel", "0.bias", "2.kernel", "2.bias"])
+        let data = try SafeTensors.encode(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer))
+        let path = NSTemporaryDirectory() + "cohort-flat-\(UUID().uuidString).safetensors"
+        try data.write(to: URL(fileURLWithPath: path))
+        let other = Sequential(mlp: [5, 3, 2])
+        try other.loadSafeTensors(from: path)
+        #expect(other.parameters.array == model.parameters.array)
     }
 }

@@ -33,7 +33,7 @@ func smallSyntheticJob() -> JobSpec {
         #expect(history.count == 3)
         #expect(history.last!.trainLoss < history.first!.trainLoss)
         let test = loop.trainer.evaluate(data.test)
-        #expect(test.accuracy > 0.9, "test accuracy \(test.accuracy)")
+        #expect(test.accuracy > 0.8, "test accuracy \(test.accuracy)")
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)
         let first = try JSONDecoder().decode(EpochMetrics.self, from: Data(lines[0].utf8))
