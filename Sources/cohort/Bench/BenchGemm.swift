@@ -19,10 +19,14 @@ struct BenchGemm: ParsableCommand {
     @Option(name: .long, help: "Only the shapes with these labels (repeatable; default: all).")
     var shape: [String] = []
 
+    @Flag(name: .long, help: "Time with the calling thread's CPU clock instead of the wall clock: for tuning on a shared machine, where other processes take turns on the core (1 thread only).")
+    var cpuTime = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard !cpuTime || threads == 1 else { throw ValidationError("--cpu-time measures one thread; use it with --threads 1") }
         guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
         let labels = Set(GemmBenchShape.all.map(\.label))
         if let unknown = shape.first(where: { !labels.contains($0) }) {
@@ -38,13 +42,13 @@ struct BenchGemm: ParsableCommand {
 
     func run() throws {
         let chosen = kernel.flatMap(GEMMKernel.init(rawValue:)) ?? .selected
-        let peak = measureFMAPeak(kernel: chosen, threads: threads)
+        let peak = measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime)
         if !output.json {
             print("cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)")
             print("label                                      m     n     k  op    GFLOP/s     min     max  of peak")
         }
         for shape in GemmBenchShape.all where self.shape.isEmpty || self.shape.contains(shape.label) {
-            let r = try shape.measure(kernel: chosen, threads: threads, reps: reps)
+            let r = try shape.measure(kernel: chosen, threads: threads, reps: reps, clock: cpuTime ? threadCPUSeconds : wallSeconds)
             let fraction = peak > 0 ? r.median / peak : 0
             if output.json {
                 print("{\"bench\":\"gemm\",\"m\":\(shape.m),\"n\":\(shape.n),\"k\":\(shape.k),\"trans_a\":\(shape.transA),"
