@@ -5,10 +5,11 @@ public enum Transpose: Sendable {
 
 /// C = α·op(A)·op(B) + β·C on row-major fp32 matrices.
 ///
-/// op(A) is m×k, op(B) is k×n, C is m×n; `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
-/// β = 0 overwrites C without reading it (NaN in C is ignored), as BLAS does.
-///
-/// PLACEHOLDER: calls the reference kernel until the blocked SIMD path lands.
+/// op(A) is m×k, op(B) is k×n, C is m×n; `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored
+/// (A is m×k stored, or k×m when transposed). Any m, n, k ≥ 0. β = 0 overwrites C without reading it
+/// (NaN in C is ignored), as BLAS does. `threads` > 1 splits C into that many column (or row) strips, one per
+/// thread; the default is 1 because a Cohort worker process normally owns one core.
+/// The micro-kernel is `GEMMKernel.selected` (the best one for this CPU, or `COHORT_GEMM_KERNEL`).
 public func sgemm(
     transA: Transpose, transB: Transpose,
     m: Int, n: Int, k: Int,
@@ -19,6 +20,102 @@ public func sgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     threads: Int = 1
 ) {
-    referenceSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                   a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+          beta: beta, c: c, ldc: ldc, threads: threads, kernel: .selected)
+}
+
+/// `sgemm` with a named micro-kernel (tests and benchmarks force each one); it must be supported by this CPU.
+public func sgemm(
+    transA: Transpose, transB: Transpose,
+    m: Int, n: Int, k: Int,
+    alpha: Float,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    threads: Int = 1,
+    kernel: GEMMKernel
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
+    precondition(ldc >= max(1, n), "sgemm: ldc=\(ldc) < n=\(n)")
+    precondition(lda >= max(1, transA == .none ? k : m), "sgemm: lda=\(lda) too small")
+    precondition(ldb >= max(1, transB == .none ? n : k), "sgemm: ldb=\(ldb) too small")
+    precondition(kernel.isSupported, "sgemm: kernel \(kernel) is not supported by this CPU")
+    if m == 0 || n == 0 { return }
+    if k == 0 || alpha == 0 {
+        scaleMatrix(c, rows: m, cols: n, ldc: ldc, by: beta)
+        return
+    }
+    let blk = kernel.blocking
+    let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
+    let work = SendableGEMM(transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                            beta: beta, c: c, ldc: ldc)
+    runParallel(parts.count) { t in
+        let (rows, cols) = parts.part(t)
+        work.run(blk, rows: rows, cols: cols, k: k)
+    }
+}
+
+/// C = β·C over an m×n window (β = 0 writes zeros, ignoring NaN).
+func scaleMatrix(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: Int, by beta: Float) {
+    if beta == 1 { return }
+    for i in 0..<rows {
+        let row = c + i * ldc
+        if beta == 0 {
+            row.update(repeating: 0, count: cols)
+        } else {
+            for j in 0..<cols { row[j] *= beta }
+        }
+    }
+}
+
+/// The operands of one call, carried to worker threads. Threads write disjoint strips of C, so sharing is safe.
+struct SendableGEMM: @unchecked Sendable {
+    let transA: Transpose, transB: Transpose
+    let alpha: Float
+    let a: UnsafePointer<Float>, lda: Int
+    let b: UnsafePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+
+    /// Runs the rows × cols sub-block of C on this thread.
+    func run(_ blk: GEMMBlocking, rows: Range<Int>, cols: Range<Int>, k: Int) {
+        if rows.isEmpty || cols.isEmpty { return }
+        let aSub = transA == .none ? a + rows.lowerBound * lda : a + rows.lowerBound
+        let bSub = transB == .none ? b + cols.lowerBound : b + cols.lowerBound * ldb
+        blockedSgemm(blk, transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+                     a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
+                     c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+    }
+}
+
+/// How C is split among threads: into strips along whichever dimension has more register tiles, each strip a
+/// whole number of tiles, so every thread runs the full blocked algorithm on its own strip with its own packing.
+struct GEMMPartition {
+    let m: Int, n: Int
+    let alongColumns: Bool
+    let step: Int
+    let count: Int
+
+    /// Below this many flops per thread, thread start-up costs more than it saves.
+    static let minFlopsPerThread = 4_000_000
+
+    init(m: Int, n: Int, k: Int, mr: Int, nr: Int, threads: Int) {
+        self.m = m
+        self.n = n
+        let rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr
+        alongColumns = colTiles >= rowTiles
+        let tiles = alongColumns ? colTiles : rowTiles
+        let byWork = max(1, 2 * m * n * k / GEMMPartition.minFlopsPerThread)
+        let wanted = max(1, min(threads, tiles, byWork))
+        let tilesPerPart = (tiles + wanted - 1) / wanted
+        step = tilesPerPart * (alongColumns ? nr : mr)
+        count = ((alongColumns ? n : m) + step - 1) / step
+    }
+
+    func part(_ t: Int) -> (rows: Range<Int>, cols: Range<Int>) {
+        let extent = alongColumns ? n : m
+        let range = (t * step)..<min(extent, (t + 1) * step)
+        return alongColumns ? (0..<m, range) : (range, 0..<n)
+    }
 }

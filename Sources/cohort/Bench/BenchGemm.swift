@@ -1,9 +1,65 @@
 import ArgumentParser
+import Foundation
+import Tensors
 
+/// `cohort bench gemm`: sgemm GFLOP/s on square and MLP-training shapes, each result checked against the
+/// reference before it is timed, each figure also given as a fraction of this CPU's measured FMA peak.
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gemm", abstract: "GEMM GFLOP/s against the measured FMA peak.")
 
+    @Option(name: .long, help: "Threads per sgemm call.")
+    var threads = 1
+
+    @Option(name: .long, help: "Micro-kernel: avx512, avx2 or portable (default: the best this CPU runs, or COHORT_GEMM_KERNEL).")
+    var kernel: String?
+
+    @Option(name: .long, help: "Timed samples per shape (the median is reported).")
+    var reps = 7
+
+    @Option(name: .long, help: "Only the shapes with these labels (repeatable; default: all).")
+    var shape: [String] = []
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
+        let labels = Set(GemmBenchShape.all.map(\.label))
+        if let unknown = shape.first(where: { !labels.contains($0) }) {
+            throw ValidationError("--shape \(unknown): expected one of \(GemmBenchShape.all.map(\.label).joined(separator: ", "))")
+        }
+        if let kernel {
+            guard let k = GEMMKernel(rawValue: kernel) else { throw ValidationError("--kernel \(kernel): expected avx512, avx2 or portable") }
+            guard k.isSupported else {
+                throw ValidationError("--kernel \(kernel): this CPU supports only \(GEMMKernel.supported.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+    }
+
     func run() throws {
-        throw CleanExit.message("cohort gemm: not implemented yet")
+        let chosen = kernel.flatMap(GEMMKernel.init(rawValue:)) ?? .selected
+        let peak = measureFMAPeak(kernel: chosen, threads: threads)
+        if !output.json {
+            print("cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)")
+            print("label                                      m     n     k  op    GFLOP/s     min     max  of peak")
+        }
+        for shape in GemmBenchShape.all where self.shape.isEmpty || self.shape.contains(shape.label) {
+            let r = try shape.measure(kernel: chosen, threads: threads, reps: reps)
+            let fraction = peak > 0 ? r.median / peak : 0
+            if output.json {
+                print("{\"bench\":\"gemm\",\"m\":\(shape.m),\"n\":\(shape.n),\"k\":\(shape.k),\"trans_a\":\(shape.transA),"
+                      + "\"trans_b\":\(shape.transB),\"threads\":\(threads),\"gflops\":\(String(format: "%.2f", r.median)),"
+                      + "\"peak_gflops\":\(String(format: "%.2f", peak)),\"fraction_of_peak\":\(String(format: "%.4f", fraction)),"
+                      + "\"kernel\":\"\(chosen)\",\"label\":\"\(shape.label)\"}")
+            } else {
+                let op = (shape.transA ? "T" : "N") + (shape.transB ? "T" : "N")
+                print(shape.label.padding(toLength: 38, withPad: " ", startingAt: 0)
+                      + String(format: " %5d %5d %5d  %@  %9.1f %7.1f %7.1f  %6.1f%%", shape.m, shape.n, shape.k, op,
+                               r.median, r.min, r.max, fraction * 100))
+            }
+            fflushStdout()
+        }
     }
 }
+
+private func fflushStdout() { FileHandle.standardOutput.synchronizeFile() }

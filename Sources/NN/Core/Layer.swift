@@ -1,0 +1,61 @@
+import Tensors
+
+/// One step of a `Sequential` model: a forward/backward pair on batches of row vectors ([batch, features],
+/// row-major).
+///
+/// A layer does not own its parameters: the model allocates one flat parameter buffer and one flat gradient
+/// buffer for all layers and hands each layer a slice of `parameterCount` elements of each (`bind`). That is
+/// what makes a model's gradient one contiguous all-reduce and a range of layers one pipeline stage.
+///
+/// Buffers: a layer keeps its output and input-gradient buffers between steps (sized by the largest batch seen),
+/// so a steady-state training step allocates no tensor memory. The tensor a layer returns stays valid until the
+/// layer's next call of the same kind.
+public protocol Layer: AnyObject {
+    /// A short kind name ("dense", "relu", …) used in parameter names and summaries.
+    var kind: String { get }
+    /// Number of Float parameters in this layer's slice of the flat buffers (0 for activations).
+    var parameterCount: Int { get }
+    /// The output width for an input width; `nil` when the layer cannot take that input (e.g. a Dense of other width).
+    func outputFeatures(forInput inputFeatures: Int) -> Int?
+    /// Hands the layer its views into the model's flat buffers, each `parameterCount` long.
+    func bind(parameters: Tensor, gradients: Tensor)
+    /// Named views of the parameters (e.g. "weight" [out, in], "bias" [out]), in flat-buffer order.
+    var namedParameters: [(name: String, tensor: Tensor)] { get }
+    /// Draws initial parameters; `weights` for matrices, biases start at zero.
+    func initialize(_ weights: Initializer, rng: inout Xoshiro256)
+    /// x: [batch, in] → y: [batch, out]. `training` switches dropout on.
+    func forward(_ x: Tensor, training: Bool) -> Tensor
+    /// dy: [batch, out] (∂loss/∂y for the batch of the last forward) → dx: [batch, in], or nil when
+    /// `needInputGradient` is false (the first layer of a model: nobody needs ∂loss/∂input).
+    /// Parameter gradients are written into the bound gradient slice (or added to it when `accumulate`).
+    /// May overwrite `dy`.
+    func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor?
+    /// GEMM threads for this layer's matrix products.
+    var threads: Int { get set }
+}
+
+extension Layer {
+    public var parameterCount: Int { 0 }
+    public func bind(parameters: Tensor, gradients: Tensor) {}
+    public var namedParameters: [(name: String, tensor: Tensor)] { [] }
+    public func initialize(_ weights: Initializer, rng: inout Xoshiro256) {}
+    public var threads: Int { get { 1 } set {} }
+}
+
+/// A [rows, columns] buffer reused across steps: grows when a larger batch arrives, and hands out the same view
+/// while the shape stays the same (so steady-state steps allocate nothing).
+public final class ReusableBuffer: @unchecked Sendable {
+    private var storage: TensorStorage?
+    private var cached: Tensor?
+
+    public init() {}
+
+    public func view(rows: Int, columns: Int) -> Tensor {
+        if let c = cached, c.shape[0] == rows, c.shape[1] == columns { return c }
+        let n = rows * columns
+        if storage == nil || storage!.count < n { storage = TensorStorage(count: n) }
+        let t = Tensor(storage: storage!, offset: 0, shape: [rows, columns])
+        cached = t
+        return t
+    }
+}

@@ -1,0 +1,103 @@
+import Tensors
+
+/// An optimizer's serialisable state: the step count and its per-parameter slot buffers (e.g. "momentum",
+/// "m", "v"), each as long as the flat parameter buffer. Codable, for checkpoints.
+public struct OptimizerState: Codable, Sendable, Equatable {
+    public var name: String
+    public var step: Int
+    public var slots: [String: [Float]]
+    public init(name: String, step: Int, slots: [String: [Float]]) {
+        self.name = name
+        self.step = step
+        self.slots = slots
+    }
+}
+
+public enum OptimizerError: Error, CustomStringConvertible, Equatable {
+    case wrongOptimizer(expected: String, found: String)
+    case slotSize(slot: String, expected: Int, found: Int)
+    case missingSlot(String)
+    case unknown(String)
+
+    public var description: String {
+        switch self {
+        case .wrongOptimizer(let e, let f): return "optimizer state is for '\(f)', expected '\(e)'"
+        case .slotSize(let s, let e, let f): return "optimizer slot '\(s)' has \(f) values, expected \(e)"
+        case .missingSlot(let s): return "optimizer state lacks slot '\(s)'"
+        case .unknown(let n): return "unknown optimizer '\(n)' (sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw)"
+        }
+    }
+}
+
+/// Updates a model's flat parameter buffer from its flat gradient buffer, in place: one pass over contiguous
+/// memory per step whatever the model, and the same code for a whole model or a pipeline stage's slice.
+public protocol Optimizer: AnyObject {
+    var name: String { get }
+    /// The rate for the next `update`; a schedule sets it before each step.
+    var learningRate: Float { get set }
+    /// Updates done so far.
+    var step: Int { get }
+    /// One update: parameters ← f(parameters, gradients, state). Both tensors have the same count on every call.
+    func update(parameters: Tensor, gradients: Tensor)
+    func state() -> OptimizerState
+    func load(_ state: OptimizerState) throws
+}
+
+/// Shared bookkeeping: named slot buffers allocated on the first update (sized by the parameters) and reused.
+open class SlotOptimizer: Optimizer {
+    public let name: String
+    public var learningRate: Float
+    public private(set) var step = 0
+    private let slotNames: [String]
+    private var slots: [String: Tensor] = [:]
+
+    init(name: String, learningRate: Float, slotNames: [String]) {
+        self.name = name
+        self.learningRate = learningRate
+        self.slotNames = slotNames
+    }
+
+    /// The slot named `name` for `count` parameters (zero on first use).
+    final func slot(_ name: String, count: Int) -> Tensor {
+        if let s = slots[name], s.count == count { return s }
+        let s = Tensor(shape: [count])
+        slots[name] = s
+        return s
+    }
+
+    public final func update(parameters: Tensor, gradients: Tensor) {
+        precondition(parameters.count == gradients.count, "optimizer: \(parameters.count) parameters, \(gradients.count) gradients")
+        step += 1
+        apply(parameters.pointer, gradients.pointer, parameters.count)
+    }
+
+    /// The update rule on raw pointers; `step` is already the 1-based number of this update.
+    open func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
+        fatalError("subclass")
+    }
+
+    public final func state() -> OptimizerState {
+        var out: [String: [Float]] = [:]
+        for (k, v) in slots { out[k] = v.array }
+        return OptimizerState(name: name, step: step, slots: out)
+    }
+
+    public final func load(_ state: OptimizerState) throws {
+        guard state.name == name else { throw OptimizerError.wrongOptimizer(expected: name, found: state.name) }
+        var restored: [String: Tensor] = [:]
+        let sizes = Set(state.slots.values.map(\.count))
+        if sizes.count > 1 {
+            let (k, v) = state.slots.first!
+            throw OptimizerError.slotSize(slot: k, expected: sizes.max()!, found: v.count)
+        }
+        for (k, v) in state.slots {
+            guard slotNames.contains(k) else { throw OptimizerError.missingSlot(k) }
+            restored[k] = Tensor(shape: [v.count], values: v)
+        }
+        if state.step > 0, let missing = slotNames.first(where: { restored[$0] == nil }) {
+            throw OptimizerError.missingSlot(missing)
+        }
+        slots = restored
+        step = state.step
+    }
+}

@@ -1,0 +1,72 @@
+import NN
+
+/// Turning a job spec into the NN objects that train it. Every unknown name or impossible value is a `JobError`
+/// naming its key.
+extension JobSpec {
+    /// Checks the settings that do not depend on data.
+    public func validate() throws {
+        guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
+            throw JobError("model.layers", "needs at least an input and an output width, each ≥ 1, got \(model.layers)")
+        }
+        guard Activation(rawValue: model.activation) != nil else {
+            throw JobError("model.activation", "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model.activation)\"")
+        }
+        guard Initializer(name: model.initializer) != nil else {
+            throw JobError("model.init", "expected one of \(Initializer.names.joined(separator: ", ")), got \"\(model.initializer)\"")
+        }
+        guard (0..<1).contains(model.dropout) else { throw JobError("model.dropout", "must be in [0, 1), got \(model.dropout)") }
+        guard optimizer.lr.isFinite && optimizer.lr > 0 else { throw JobError("optimizer.lr", "must be positive, got \(optimizer.lr)") }
+        do { _ = try makeOptimizer() } catch let e as OptimizerError { throw JobError("optimizer.name", e.description) }
+        guard ["constant", "step", "cosine"].contains(schedule.name) else {
+            throw JobError("schedule.name", "expected one of constant, step, cosine, got \"\(schedule.name)\"")
+        }
+        guard schedule.warmupSteps >= 0 else { throw JobError("schedule.warmup_steps", "must be ≥ 0") }
+        guard schedule.stepSize >= 1 else { throw JobError("schedule.step_size", "must be ≥ 1") }
+        guard regularization.l1 >= 0, regularization.l2 >= 0 else { throw JobError("regularization", "l1 and l2 must be ≥ 0") }
+        if let c = regularization.clipNorm, !(c > 0) { throw JobError("regularization.clip_norm", "must be positive, got \(c)") }
+        guard epochs >= 1 else { throw JobError("epochs", "must be at least 1, got \(epochs)") }
+        if let steps, steps < 1 { throw JobError("steps", "must be at least 1, got \(steps)") }
+        guard batchSize >= 1 else { throw JobError("batch_size", "must be at least 1, got \(batchSize)") }
+        guard (0..<1).contains(data.validationFraction) else {
+            throw JobError("data.validation_fraction", "must be in [0, 1), got \(data.validationFraction)")
+        }
+        if let n = data.maxTrainExamples, n < 1 { throw JobError("data.max_train_examples", "must be at least 1, got \(n)") }
+        if let n = data.maxTestExamples, n < 1 { throw JobError("data.max_test_examples", "must be at least 1, got \(n)") }
+        if let p = earlyStoppingPatience {
+            guard p >= 1 else { throw JobError("early_stopping_patience", "must be at least 1, got \(p)") }
+            guard data.validationFraction > 0 else {
+                throw JobError("early_stopping_patience", "needs a validation set: set data.validation_fraction > 0")
+            }
+        }
+    }
+
+    /// The model, initialised from `seed`.
+    public func makeModel() throws -> Sequential {
+        try validate()
+        let model = Sequential(mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
+                               dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
+        model.initialize(Initializer(name: self.model.initializer)!, seed: seed)
+        return model
+    }
+
+    public func makeOptimizer() throws -> Optimizer {
+        try NN.makeOptimizer(name: optimizer.name, learningRate: optimizer.lr, momentum: optimizer.momentum,
+                             beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.eps,
+                             weightDecay: optimizer.weightDecay)
+    }
+
+    /// The schedule over a run of `totalSteps` optimizer steps (cosine decays to min_lr at the last one).
+    public func makeSchedule(totalSteps: Int) -> LearningRateSchedule {
+        let decay: LearningRateSchedule.Decay
+        switch schedule.name {
+        case "step": decay = .step(every: schedule.stepSize, gamma: schedule.gamma)
+        case "cosine": decay = .cosine(totalSteps: totalSteps, minimum: schedule.minLR)
+        default: decay = .constant
+        }
+        return LearningRateSchedule(base: optimizer.lr, decay: decay, warmupSteps: schedule.warmupSteps)
+    }
+
+    public func makeRegularization() -> Regularization {
+        Regularization(l1: regularization.l1, l2: regularization.l2, clipNorm: regularization.clipNorm)
+    }
+}

@@ -1,0 +1,74 @@
+import Datasets
+import NN
+import Tensors
+
+/// One model's training step, split where a data-parallel trainer needs to step in:
+/// `computeGradients` (forward + backward on this process's rows) → [all-reduce `model.gradients`] →
+/// `applyUpdate` (regularisation, clipping, learning rate from the schedule, optimizer step).
+/// A single process simply calls `trainStep`.
+public final class Trainer {
+    public let model: Sequential
+    public let optimizer: Optimizer
+    public let schedule: LearningRateSchedule
+    public let regularization: Regularization
+    public let loss = SoftmaxCrossEntropy()
+    /// Optimizer steps taken (drives the schedule).
+    public private(set) var step = 0
+
+    public init(model: Sequential, optimizer: Optimizer, schedule: LearningRateSchedule,
+                regularization: Regularization = Regularization()) {
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.regularization = regularization
+    }
+
+    /// Forward and backward on x [b, D] with its labels; parameter gradients land in `model.gradients`.
+    /// `normalizer`: the number of examples the loss is averaged over (the GLOBAL batch under data parallelism;
+    /// default b). Returns the mean loss over these b rows and how many of them were classified correctly.
+    @discardableResult
+    public func computeGradients(x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int? = nil) -> (loss: Float, correct: Int) {
+        let logits = model.forward(x, training: true)
+        let l = loss.forward(logits: logits, labels: labels)
+        let correct = correctPredictions(logits, labels: labels)
+        model.backward(loss.backward(normalizer: normalizer))
+        return (l, correct)
+    }
+
+    /// The rate the next `applyUpdate` uses.
+    public var currentLearningRate: Float { schedule.rate(at: step) }
+
+    /// Regularise and clip `model.gradients`, then one optimizer step at the scheduled rate.
+    public func applyUpdate() {
+        regularization.apply(parameters: model.parameters, gradients: model.gradients)
+        optimizer.learningRate = schedule.rate(at: step)
+        optimizer.update(parameters: model.parameters, gradients: model.gradients)
+        step += 1
+    }
+
+    @discardableResult
+    public func trainStep(x: Tensor, labels: UnsafeBufferPointer<Int32>) -> (loss: Float, correct: Int) {
+        let r = computeGradients(x: x, labels: labels)
+        applyUpdate()
+        return r
+    }
+
+    /// Mean loss and accuracy over a whole data set, in evaluation mode (no dropout), in batches.
+    public func evaluate(_ data: LabeledDataset, batchSize: Int = 1000) -> (loss: Float, accuracy: Float) {
+        guard data.count > 0 else { return (0, 0) }
+        let buffer = BatchBuffer(capacity: batchSize, featureCount: data.featureCount)
+        let eval = SoftmaxCrossEntropy()
+        var total = 0.0, correct = 0
+        var lo = 0
+        let indices = Array(0..<data.count)
+        while lo < data.count {
+            let hi = min(lo + batchSize, data.count)
+            let (x, y) = buffer.load(indices[lo..<hi], from: data)
+            let logits = model.forward(x, training: false)
+            total += Double(eval.forward(logits: logits, labels: y)) * Double(hi - lo)
+            correct += correctPredictions(logits, labels: y)
+            lo = hi
+        }
+        return (Float(total / Double(data.count)), Float(correct) / Float(data.count))
+    }
+}

@@ -1,0 +1,99 @@
+/// Scratch memory for one thread's packed blocks and edge tile, 64-byte aligned so packed panels start on cache lines.
+final class GEMMWorkspace {
+    let packedA: UnsafeMutablePointer<Float>
+    let packedB: UnsafeMutablePointer<Float>
+    let tile: UnsafeMutablePointer<Float>
+    private let raw: UnsafeMutableRawPointer
+
+    init(_ blk: GEMMBlocking, m: Int, n: Int, k: Int) {
+        let kc = min(blk.kc, k)
+        let aCount = roundUp(min(blk.mc, m), blk.mr) * kc
+        let bCount = roundUp(min(blk.nc, n), blk.nr) * kc
+        let tCount = blk.mr * blk.nr
+        let aBytes = roundUp(aCount * 4, 64), bBytes = roundUp(bCount * 4, 64)
+        raw = UnsafeMutableRawPointer.allocate(byteCount: aBytes + bBytes + tCount * 4, alignment: 64)
+        packedA = raw.bindMemory(to: Float.self, capacity: aCount)
+        packedB = (raw + aBytes).bindMemory(to: Float.self, capacity: bCount)
+        tile = (raw + aBytes + bBytes).bindMemory(to: Float.self, capacity: tCount)
+    }
+
+    deinit { raw.deallocate() }
+}
+
+@inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
+
+/// The BLIS loop nest on one thread, for m, n, k ≥ 1:
+///   ic (mc rows of A) → pc (kc deep) → pack A → jc (nc columns of B) → pack B → ir (mr) → jr (nr) → micro-kernel.
+/// The A micro-panel (mr × kc) stays in L1 across the jr sweep; the packed B block (kc × nc) stays in L2 across
+/// the ir sweep. β applies on the first kc block only; later blocks accumulate (β = 1).
+func blockedSgemm(
+    _ blk: GEMMBlocking,
+    transA: Transpose, transB: Transpose,
+    m: Int, n: Int, k: Int,
+    alpha: Float,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let ws = GEMMWorkspace(blk, m: m, n: n, k: k)
+    let mr = blk.mr, nr = blk.nr, kernel = blk.kernel
+    let tile = ws.tile
+    var ic = 0
+    while ic < m {
+        let mcb = min(blk.mc, m - ic)
+        var pc = 0
+        while pc < k {
+            let kcb = min(blk.kc, k - pc)
+            let betaBlock: Float = pc == 0 ? beta : 1
+            packA(transA, a, lda: lda, i0: ic, rows: mcb, p0: pc, depth: kcb, mr: mr, into: ws.packedA)
+            var jc = 0
+            while jc < n {
+                let ncb = min(blk.nc, n - jc)
+                packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc, cols: ncb, nr: nr, into: ws.packedB)
+                var ir = 0
+                while ir < mcb {
+                    let rows = min(mr, mcb - ir)
+                    let aPanel = UnsafePointer(ws.packedA + ir * kcb)
+                    var jr = 0
+                    while jr < ncb {
+                        let cols = min(nr, ncb - jr)
+                        let bPanel = UnsafePointer(ws.packedB + jr * kcb)
+                        let cTile = c + (ic + ir) * ldc + jc + jr
+                        if rows == mr && cols == nr {
+                            kernel(kcb, aPanel, bPanel, cTile, ldc, alpha, betaBlock)
+                        } else {
+                            let edge = blk.edgeKernel(rows: rows, cols: cols)
+                            if edge.rows == rows && edge.cols == cols {
+                                edge.kernel(kcb, aPanel, bPanel, cTile, ldc, alpha, betaBlock)
+                            } else {
+                                // Compute the covering tile aside, then merge the part inside C.
+                                edge.kernel(kcb, aPanel, bPanel, tile, nr, alpha, 0)
+                                mergeTile(tile, ldt: nr, into: cTile, ldc: ldc, rows: rows, cols: cols, beta: betaBlock)
+                            }
+                        }
+                        jr += nr
+                    }
+                    ir += mr
+                }
+                jc += ncb
+            }
+            pc += kcb
+        }
+        ic += mcb
+    }
+}
+
+/// C[0..<rows, 0..<cols] = T + β·C (β = 0: C = T, ignoring what C held).
+@inline(__always)
+func mergeTile(_ t: UnsafeMutablePointer<Float>, ldt: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+               rows: Int, cols: Int, beta: Float) {
+    for r in 0..<rows {
+        let out = c + r * ldc, src = t + r * ldt
+        if beta == 0 {
+            for j in 0..<cols { out[j] = src[j] }
+        } else {
+            for j in 0..<cols { out[j] = src[j] + beta * out[j] }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+#if arch(x86_64)
+import GEMMKernelAVX512
+import GEMMKernelAVX2
+#endif
+
+/// This CPU's fp32 FMA peak in GFLOP/s, measured, not looked up: `threads` threads each run many independent
+/// chains of the widest FMA the kernel's instruction set has (the ceiling for that kernel), for about
+/// `seconds`; the median of 5 samples is returned. The portable kernel has no FMA loop and reports the AVX2 (or,
+/// off x86, 0) figure.
+public func measureFMAPeak(kernel: GEMMKernel = .selected, threads: Int = 1, seconds: Double = 0.25) -> Double {
+    #if arch(x86_64)
+    let useAVX512 = kernel == .avx512 && GEMMKernel.avx512.isSupported
+    guard useAVX512 || GEMMKernel.avx2.isSupported else { return 0 }
+    let flopsPerRound = useAVX512 ? 512.0 : 256.0
+    let round: @Sendable (Int) -> Float = { iterations in
+        useAVX512 ? fmaPeakLoopAVX512(iterations: iterations, seed: 1) : fmaPeakLoopAVX2(iterations: iterations, seed: 1)
+    }
+    // Size one sample to `seconds / 5` from a short calibration run.
+    var iterations = 100_000
+    while true {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = round(iterations)
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        if dt > 0.01 { iterations = max(1, Int(Double(iterations) * seconds / 5 / dt)); break }
+        iterations *= 4
+    }
+    let n = iterations
+    let count = max(1, threads)
+    var samples: [Double] = []
+    for _ in 0..<5 {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        runParallel(count) { _ in _ = round(n) }
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        samples.append(Double(count) * Double(n) * flopsPerRound / dt / 1e9)
+    }
+    return samples.sorted()[samples.count / 2]
+    #else
+    return 0
+    #endif
+}

@@ -1,0 +1,77 @@
+import Foundation
+#if arch(x86_64)
+import GEMMKernelAVX512
+import GEMMKernelAVX2
+#endif
+
+/// A micro-kernel: C[0..<mr, 0..<nr] = α·(Ã·B̃) + β·C over `kc` steps of packed panels (see MicroKernelPortable).
+typealias MicroKernel = @Sendable (
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
+) -> Void
+
+/// One kernel's register tile and cache blocking.
+///
+/// - `mr × nr`: the register tile (fixed by the kernel source, see scripts/gen-gemm-kernels.py).
+/// - `kc`: depth of one packed block; an A micro-panel (mr × kc) stays in L1 while the kernel sweeps B.
+/// - `nc`: columns of one packed B block (kc × nc), sized to stay in L2 while every A micro-panel passes over it.
+/// - `mc`: rows of one packed A block (mc × kc), sized for L3 (or all of A when it is small).
+struct GEMMBlocking: Sendable {
+    let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
+    let kernel: MicroKernel
+    /// Kernels for part of a tile (first `rows` × `cols` of the same packed panels), cheaper at the edges of C.
+    var edgeKernels: [EdgeKernel] = []
+
+    struct EdgeKernel: Sendable {
+        let rows: Int, cols: Int
+        let kernel: MicroKernel
+    }
+
+    /// The cheapest kernel covering a rows × cols edge tile.
+    func edgeKernel(rows: Int, cols: Int) -> EdgeKernel {
+        var best = EdgeKernel(rows: mr, cols: nr, kernel: kernel)
+        for e in edgeKernels where e.rows >= rows && e.cols >= cols && e.rows * e.cols < best.rows * best.cols {
+            best = e
+        }
+        return best
+    }
+}
+
+extension GEMMKernel {
+    /// The table entry, or `COHORT_GEMM_BLOCKS=kc,mc,nc` in its place: a knob for tuning experiments only,
+    /// so one binary can try block sizes without rebuilding (malformed values are ignored).
+    var blocking: GEMMBlocking {
+        let b = tableBlocking
+        guard let v = GEMMKernel.blockOverride else { return b }
+        return GEMMBlocking(mr: b.mr, nr: b.nr, kc: v.kc, mc: roundUp(v.mc, b.mr), nc: roundUp(v.nc, b.nr),
+                            kernel: b.kernel, edgeKernels: b.edgeKernels)
+    }
+
+    private static let blockOverride: (kc: Int, mc: Int, nc: Int)? = {
+        guard let raw = getenv("COHORT_GEMM_BLOCKS") else { return nil }
+        let v = String(cString: raw).split(separator: ",").compactMap { Int($0) }
+        guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { return nil }
+        return (v[0], v[1], v[2])
+    }()
+
+    /// THE block-size table. Tuned on AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core) with `cohort bench gemm`.
+    var tableBlocking: GEMMBlocking {
+        switch self {
+        #if arch(x86_64)
+        case .avx512:
+            return GEMMBlocking(
+                mr: 12, nr: 32, kc: 256, mc: 960, nc: 512, kernel: sgemmMicroKernelAVX512,
+                edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
+                              .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
+                              .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)])
+        case .avx2:
+            return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 512, kernel: sgemmMicroKernelAVX2)
+        #else
+        case .avx512, .avx2:
+            preconditionFailure("GEMM kernel \(self) exists only on x86-64")
+        #endif
+        case .portable:
+            return GEMMBlocking(mr: 4, nr: 8, kc: 256, mc: 512, nc: 512, kernel: sgemmMicroKernelPortable)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Tensors
+
+/// One benchmarked product op(A)·op(B), m×k · k×n. Labels match ../shared/anchors/gemm_openblas.py so
+/// scripts/bench-gemm.sh can pair each shape with its OpenBLAS figure.
+struct GemmBenchShape {
+    let label: String
+    let m: Int, n: Int, k: Int
+    let transA: Bool, transB: Bool
+
+    static let all: [GemmBenchShape] = [128, 256, 512, 1024, 2048].map {
+        GemmBenchShape(label: "square\($0)", m: $0, n: $0, k: $0, transA: false, transB: false)
+    } + [
+        GemmBenchShape(label: "fwd_128x784.784x256", m: 128, n: 256, k: 784, transA: false, transB: false),
+        GemmBenchShape(label: "fwd_128x1024.1024x1024", m: 128, n: 1024, k: 1024, transA: false, transB: false),
+        GemmBenchShape(label: "bwd_dW_1024x128.128x1024_contig", m: 1024, n: 1024, k: 128, transA: false, transB: false),
+        GemmBenchShape(label: "bwd_dW_xT(1024x128).dy(128x1024)_TN", m: 1024, n: 1024, k: 128, transA: true, transB: false),
+        GemmBenchShape(label: "bwd_dx_dy(128x1024).wT(1024x1024)_NT", m: 128, n: 1024, k: 1024, transA: false, transB: true),
+        GemmBenchShape(label: "bwd_dW_xT(784x128).dy(128x256)_TN", m: 784, n: 256, k: 128, transA: true, transB: false),
+        GemmBenchShape(label: "bwd_dx_dy(128x256).wT(256x784)_NT", m: 128, n: 784, k: 256, transA: false, transB: true),
+    ]
+
+    struct Result { let median: Double, min: Double, max: Double }
+
+    struct CheckFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Checks the result against the Float64 reference (every entry up to 512³, a deterministic sample of
+    /// entries of the full-size result above, where the naive loop would take minutes), then times it.
+    func measure(kernel: GEMMKernel, threads: Int, reps: Int) throws -> Result {
+        let aStored = transA ? Tensor(shape: [k, m]) : Tensor(shape: [m, k])
+        let bStored = transB ? Tensor(shape: [n, k]) : Tensor(shape: [k, n])
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D
+        for t in [aStored, bStored] {
+            let p = t.pointer
+            for i in 0..<t.count {
+                seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+                p[i] = Float(Int(seed % 2001) - 1000) / 1000
+            }
+        }
+        let c = Tensor(shape: [m, n], repeating: .nan)
+        let lda = aStored.columns, ldb = bStored.columns
+        let ta: Transpose = transA ? .transpose : .none, tb: Transpose = transB ? .transpose : .none
+        let call = {
+            sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: aStored.pointer, lda: lda,
+                  b: bStored.pointer, ldb: ldb, beta: 0, c: c.pointer, ldc: n, threads: threads, kernel: kernel)
+        }
+        call()
+        try check(c, a: aStored, b: bStored, kernel: kernel)
+
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        // Warm-up: at least 3 calls and 0.2 s; then samples of an inner loop of at least 50 ms each.
+        let w0 = now()
+        var calls = 0
+        while calls < 3 || now() - w0 < 0.2 { call(); calls += 1 }
+        let inner = max(1, Int(0.05 / ((now() - w0) / Double(calls))))
+        var gflops: [Double] = []
+        for _ in 0..<reps {
+            let t0 = now()
+            for _ in 0..<inner { call() }
+            gflops.append(flops / ((now() - t0) / Double(inner)) / 1e9)
+        }
+        gflops.sort()
+        return Result(median: gflops[gflops.count / 2], min: gflops.first!, max: gflops.last!)
+    }
+
+    private func check(_ c: Tensor, a: Tensor, b: Tensor, kernel: GEMMKernel) throws {
+        let full = m * n * k <= 512 * 512 * 512
+        var entries: [(Int, Int)] = [(0, 0), (m - 1, n - 1), (m - 1, 0), (0, n - 1)]
+        if full {
+            for i in 0..<m { for j in 0..<n { entries.append((i, j)) } }
+        } else {
+            for s in 0..<512 { entries.append(((s * 7919 + 13) % m, (s * 104_729 + 7) % n)) }
+        }
+        let eps = Double(Float.ulpOfOne)
+        for (i, j) in entries {
+            var dot = 0.0, mag = 0.0
+            for p in 0..<k {
+                let av = Double(transA ? a[p, i] : a[i, p]), bv = Double(transB ? b[j, p] : b[p, j])
+                dot += av * bv
+                mag += abs(av * bv)
+            }
+            let got = Double(c[i, j])
+            guard abs(got - dot) <= 2 * eps * Double(k + 4) * mag + 1e-30 else {
+                throw CheckFailure(description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
+            }
+        }
+    }
+}
+
+private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }

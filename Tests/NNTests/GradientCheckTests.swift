@@ -1,0 +1,125 @@
+import NN
+import Tensors
+import Testing
+
+@Suite struct GradientCheckTests {
+    let tolerance = 5e-3
+
+    @Test func dense() {
+        let model = Sequential([Dense(7, 5)], inputFeatures: 7)
+        var probe = Probe(seed: 2)
+        model.parameters.assign(probe.tensor([model.parameterCount]))
+        let e = checkModel(model, input: probe.tensor([4, 7]), seed: 3)
+        #expect(e.params < tolerance && e.input < tolerance, "dense: \(e)")
+    }
+
+    @Test(arguments: ["relu", "sigmoid", "tanh", "softmax"])
+    func activation(_ name: String) {
+        let layer: Layer
+        switch name {
+        case "relu": layer = ReLU()
+        case "sigmoid": layer = Sigmoid()
+        case "tanh": layer = Tanh()
+        default: layer = Softmax()
+        }
+        let model = Sequential([layer], inputFeatures: 6)
+        var probe = Probe(seed: 4)
+        // Keep ReLU inputs away from its kink so ±h never crosses it.
+        let x = probe.tensor([5, 6], scale: 2, awayFromZero: 0.05)
+        let e = checkModel(model, input: x, seed: 5)
+        #expect(e.input < tolerance, "\(name): \(e)")
+    }
+
+    @Test func dropoutWithFixedMask() {
+        let dropout = Dropout(0.3, seed: 9)
+        let model = Sequential([dropout], inputFeatures: 8)
+        var probe = Probe(seed: 6)
+        let saved = dropout.rng
+        // Re-seed before every forward so the numeric derivative sees the same mask as backward.
+        let e = checkModel(model, input: probe.tensor([4, 8]), seed: 7, prepare: { dropout.rng = saved })
+        #expect(e.input < tolerance, "dropout: \(e)")
+    }
+
+    @Test func wholeMLPWithHooksInBackwardOrder() {
+        let model = Sequential(mlp: [6, 8, 5, 3], activation: .tanh)
+        model.initialize(.xavierUniform, seed: 11)
+        var seen: [Int] = []
+        model.onLayerGradientsReady = { seen.append($0) }
+        var probe = Probe(seed: 12)
+        let e = checkModel(model, input: probe.tensor([5, 6]), seed: 13)
+        #expect(e.params < tolerance && e.input < tolerance, "mlp: \(e)")
+        #expect(Array(seen.prefix(model.layers.count)) == Array((0..<model.layers.count).reversed()))
+    }
+
+    @Test func softmaxCrossEntropyGradient() {
+        var probe = Probe(seed: 21)
+        let logits = probe.tensor([6, 4], scale: 3)
+        let labels: [Int32] = [0, 3, 1, 2, 2, 0]
+        let loss = SoftmaxCrossEntropy()
+        _ = loss.forward(logits: logits, labels: labels)
+        let g = loss.backward().array
+        let e = worstError(variable: logits, analytic: g, indices: Array(0..<logits.count), h: 1e-2) {
+            Double(loss.forward(logits: logits, labels: labels))
+        }
+        #expect(e < tolerance, "softmax CE: \(e)")
+    }
+
+    @Test func meanSquaredErrorGradient() {
+        var probe = Probe(seed: 22)
+        let prediction = probe.tensor([5, 3]), target = probe.tensor([5, 3])
+        let loss = MeanSquaredError()
+        _ = loss.forward(prediction: prediction, target: target)
+        let g = loss.backward().array
+        let e = worstError(variable: prediction, analytic: g, indices: Array(0..<prediction.count), h: 1e-2) {
+            Double(loss.forward(prediction: prediction, target: target))
+        }
+        #expect(e < tolerance, "mse: \(e)")
+    }
+
+    @Test func crossEntropyOnProbabilitiesGradient() {
+        var probe = Probe(seed: 23)
+        let p = probe.tensor([4, 5]).map { 0.5 + 0.2 * $0 }   // positive "probabilities"
+        let labels: [Int32] = [4, 0, 2, 1]
+        let loss = CrossEntropy()
+        _ = loss.forward(probabilities: p, labels: labels)
+        let g = loss.backward().array
+        let e = worstError(variable: p, analytic: g, indices: Array(0..<p.count), h: 1e-3) {
+            Double(loss.forward(probabilities: p, labels: labels))
+        }
+        #expect(e < tolerance, "cross entropy: \(e)")
+    }
+
+    /// The fused softmax–cross-entropy must equal Softmax followed by CrossEntropy, in loss and in ∂loss/∂logits.
+    @Test func fusedMatchesUnfused() {
+        var probe = Probe(seed: 24)
+        let logits = probe.tensor([7, 10], scale: 4)
+        let labels: [Int32] = [0, 9, 3, 3, 5, 1, 7]
+        let fused = SoftmaxCrossEntropy()
+        let lf = fused.forward(logits: logits, labels: labels)
+        let gf = fused.backward(normalizer: 7).array
+
+        let softmax = Sequential([Softmax()], inputFeatures: 10)
+        softmax.computesInputGradient = true
+        let ce = CrossEntropy()
+        let lu = ce.forward(probabilities: softmax.forward(logits, training: true), labels: labels)
+        let gu = softmax.backward(ce.backward())!.array
+        #expect(abs(lf - lu) < 1e-5 * max(1, abs(lf)))
+        #expect(zip(gf, gu).allSatisfy { abs($0 - $1) < 1e-5 }, "fused \(gf.prefix(5)) vs \(gu.prefix(5))")
+    }
+
+    /// With `normalizer` = global batch, the gradients of two halves add up to the gradient of the whole batch:
+    /// what data-parallel training relies on.
+    @Test func normalizerMakesShardGradientsSum() {
+        var probe = Probe(seed: 25)
+        let logits = probe.tensor([6, 3])
+        let labels: [Int32] = [0, 1, 2, 2, 1, 0]
+        let whole = SoftmaxCrossEntropy()
+        _ = whole.forward(logits: logits, labels: labels)
+        let g = whole.backward().array
+        let a = SoftmaxCrossEntropy(), b = SoftmaxCrossEntropy()
+        _ = a.forward(logits: logits.rows(0..<2).copy(), labels: Array(labels[0..<2]))
+        _ = b.forward(logits: logits.rows(2..<6).copy(), labels: Array(labels[2..<6]))
+        let parts = a.backward(normalizer: 6).array + b.backward(normalizer: 6).array
+        #expect(zip(g, parts).allSatisfy { abs($0 - $1) < 1e-7 })
+    }
+}

@@ -1,0 +1,108 @@
+import Testing
+import Tensors
+
+/// Sizes around the register tiles of every kernel (4×8, 6×16, 12×32, and the AVX-512 edge tiles 8×32, 4×32,
+/// 12×16, exact and partial): 0, 1, primes, and non-multiples.
+private let edgeSizes = [0, 1, 2, 5, 7, 13, 16, 20, 31, 33, 37, 67]
+private let transposes: [(Transpose, Transpose)] = [(.none, .none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose)]
+private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (-0.5, 1), (1.25, 0.75), (2, 0)]
+
+@Suite(.timeLimit(.minutes(2)))
+struct GEMMTests {
+    /// Every m, n, k from the edge sizes under every transpose pair, cycling through α/β, leading-dimension
+    /// padding and 1-float misalignment, on each kernel this CPU supports.
+    @Test(arguments: GEMMKernel.supported)
+    func edgeShapesMatchFloat64Reference(kernel: GEMMKernel) {
+        var index = 0
+        for m in edgeSizes {
+            for n in edgeSizes {
+                for k in edgeSizes {
+                    for (ta, tb) in transposes {
+                        let s = scalings[index % scalings.count]
+                        let t = GEMMCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: s.alpha, beta: s.beta,
+                                         ldPad: [0, 1, 5][index % 3], offset: (index / 2) % 2)
+                        let r = runGEMMCase(t, kernel: kernel, seed: UInt64(index))
+                        #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                        #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+                        index += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sizes past one cache block in every dimension (k > kc: β applies once, later blocks accumulate;
+    /// m > mc and n > nc: several packed blocks), with every transpose pair.
+    @Test(arguments: GEMMKernel.supported)
+    func multiBlockShapesMatchFloat64Reference(kernel: GEMMKernel) {
+        let shapes = [(m: 71, n: 70, k: 600), (m: 1000, n: 37, k: 61), (m: 13, n: 1100, k: 300)]
+        for (i, s) in shapes.enumerated() {
+            for (j, (ta, tb)) in transposes.enumerated() {
+                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 0.5, beta: j % 2 == 0 ? 0 : -1,
+                                 ldPad: 3, offset: j % 2)
+                let r = runGEMMCase(t, kernel: kernel, seed: UInt64(100 + i * 4 + j))
+                #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+            }
+        }
+    }
+
+    /// Several threads split C into strips (by columns or by rows); the result must not depend on it.
+    @Test(arguments: GEMMKernel.supported)
+    func threadedMatchesFloat64Reference(kernel: GEMMKernel) {
+        let shapes = [(m: 150, n: 290, k: 100), (m: 301, n: 77, k: 129), (m: 64, n: 64, k: 700)]
+        for (i, s) in shapes.enumerated() {
+            for threads in [2, 3] {
+                let (ta, tb) = transposes[(i + threads) % 4]
+                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1, beta: threads == 2 ? 0 : 0.5,
+                                 ldPad: 1, offset: threads % 2, threads: threads)
+                let r = runGEMMCase(t, kernel: kernel, seed: UInt64(200 + i * 4 + threads))
+                #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+            }
+        }
+    }
+
+    /// α = 0 and k = 0 leave only β·C; β = 0 then clears C even where it held NaN.
+    @Test(arguments: GEMMKernel.supported)
+    func degenerateProductsOnlyScaleC(kernel: GEMMKernel) {
+        for (alpha, k) in [(Float(0), 9), (Float(1), 0)] {
+            for beta in [Float(0), 1, -2] {
+                let t = GEMMCase(transA: .none, transB: .none, m: 5, n: 11, k: k, alpha: alpha, beta: beta, ldPad: 2)
+                let r = runGEMMCase(t, kernel: kernel, seed: 7)
+                #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+            }
+        }
+    }
+
+    @Test func selectedKernelIsSupportedAndPortableAlwaysIs() {
+        #expect(GEMMKernel.selected.isSupported)
+        #expect(GEMMKernel.supported.contains(.portable))
+        #expect(GEMMKernel.best == GEMMKernel.supported[0])
+    }
+
+    /// The Tensor wrapper passes shapes and transposes through: Xᵀ·dY and dY·Wᵀ as the NN layers use them.
+    @Test func tensorMatmulMatchesReference() {
+        var rng = TestRandom(seed: 42)
+        let x = Tensor(shape: [7, 5], values: (0..<35).map { _ in rng.float() })
+        let w = Tensor(shape: [5, 3], values: (0..<15).map { _ in rng.float() })
+        let dy = Tensor(shape: [7, 3], values: (0..<21).map { _ in rng.float() })
+        func ref(_ a: Tensor, _ ta: Bool, _ b: Tensor, _ tb: Bool) -> [Float] {
+            let m = ta ? a.columns : a.rows, k = ta ? a.rows : a.columns, n = tb ? b.rows : b.columns
+            return (0..<m * n).map { idx in
+                let i = idx / n, j = idx % n
+                var s = 0.0
+                for p in 0..<k { s += Double(ta ? a[p, i] : a[i, p]) * Double(tb ? b[j, p] : b[p, j]) }
+                return Float(s)
+            }
+        }
+        func close(_ x: [Float], _ y: [Float]) -> Bool { zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 } }
+        #expect(close(x.matmul(w).array, ref(x, false, w, false)))
+        #expect(close(x.matmul(dy, transA: .transpose).array, ref(x, true, dy, false)))
+        #expect(close(dy.matmul(w, transB: .transpose).array, ref(dy, false, w, true)))
+        let acc = Tensor(shape: [7, 3], repeating: 1)
+        Tensor.matmul(x, w, beta: 1, into: acc)
+        #expect(close(acc.array, ref(x, false, w, false).map { $0 + 1 }))
+    }
+}
