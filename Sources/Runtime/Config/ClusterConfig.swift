@@ -108,7 +108,10 @@ public struct PortRange: Codable, Sendable, Equatable, CustomStringConvertible {
             self.init(first: port)
             return
         }
-        let text = (try? container.decode(String.self)) ?? ""
+        guard let text = try? container.decode(String.self) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a port (5600) or a port range (5600-5663)")
+        }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
             .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let first = parts[0], let last = parts[1] else {
