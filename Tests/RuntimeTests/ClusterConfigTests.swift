@@ -73,7 +73,7 @@ import Testing
         BadCase(old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 0.6", keyPath: "timeouts.peer_deadline_s", message: "at least twice heartbeat_interval_s", lineMarker: "peer_deadline_s: 0.6"),
         BadCase(old: "  batch_size: 128", new: "  batch_size: 127", keyPath: "job.batch_size", message: "does not split evenly over 2", lineMarker: "batch_size: 127"),
         BadCase(old: "  keep: 3", new: "  keep: 0", keyPath: "checkpoint.keep", message: "must be at least 1", lineMarker: "keep: 0"),
-        BadCase(old: "curve: false", new: "curve: true", keyPath: "cluster.security.public_key_file", message: "required when curve is true", lineMarker: "curve: true"),
+        BadCase(old: "curve: false", new: "curve: true", keyPath: "cluster.security.key_file", message: "required when curve is true", lineMarker: "curve: true"),
         BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    name: adamm\n", keyPath: "job.optimizer.name", message: "adamm", lineMarker: "name: adamm"),
         BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 0, 10]\n", keyPath: "job.model.layers", message: "each ≥ 1", lineMarker: "layers: [784, 0, 10]"),
         BadCase(old: "  pipeline_stages: 1", new: "  pipeline_stages: 4", keyPath: "parallelism.data_parallel", message: "= 8, but the hosts run 2 workers", lineMarker: "data_parallel: 2"),
@@ -144,7 +144,7 @@ import Testing
             cluster: ClusterSection(
                 name: "lab", coordinator: CoordinatorAddress(host: "10.0.0.1", port: 6000),
                 dataPorts: PortRange(first: 7000, last: 7015), interface: "eth0",
-                security: SecuritySpec(curve: true, publicKeyFile: "/k.pub", secretKeyFile: "/k")),
+                security: SecuritySpec(curve: true, keyFile: "/etc/cohort/cluster.keys")),
             hosts: [HostSpec(address: "10.0.0.2", workers: 2, sshUser: "ml"), HostSpec(address: "10.0.0.3", workers: 2)],
             job: job,
             parallelism: ParallelismSpec(dataParallel: 2, pipelineStages: 2, microBatches: 4, schedule: .oneForwardOneBackward),
@@ -209,6 +209,24 @@ import Testing
         do { _ = try ClusterConfig.parse("- a\n- b\n", file: "list.yaml"); Issue.record("expected an error") } catch {
             #expect(error.line == 1)
             #expect(error.message == "expected a mapping of keys, got a list")
+        }
+    }
+
+    @Test func curveKeyFileIsReadStrictly() throws {
+        let dir = try TestFiles.scratchDirectory("keys")
+        defer { TestFiles.cleanup(dir) }
+        let path = dir.appendingPathComponent("cluster.keys").path
+        let publicKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", secretKey = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+        try "curve_public_key: \"\(publicKey)\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try SecuritySpec(curve: true, keyFile: path).loadKeys() == CurveKeyFile(publicKey: publicKey, secretKey: secretKey))
+        #expect(try SecuritySpec(curve: false, keyFile: path).loadKeys() == nil)
+        try "curve_public_key: \"short\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError(file: path, line: 1, keyPath: "curve_public_key", message: "expected a 40-character Z85 key, got 5 characters")) {
+            try SecuritySpec(curve: true, keyFile: path).loadKeys()
+        }
+        try "curve_public_key: \"\(publicKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError(file: path, line: 1, keyPath: "curve_secret_key", message: "missing required key")) {
+            try SecuritySpec(curve: true, keyFile: path).loadKeys()
         }
     }
 

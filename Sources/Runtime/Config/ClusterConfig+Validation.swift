@@ -35,10 +35,8 @@ extension ClusterConfig {
         }
         check(!cluster.interface.isEmpty, ["cluster", "interface"], "must not be empty (use * for all interfaces)")
         if cluster.security.curve {
-            check(!(cluster.security.publicKeyFile ?? "").isEmpty, ["cluster", "security", "public_key_file"],
-                  "required when curve is true (create one with `cohort keys`)")
-            check(!(cluster.security.secretKeyFile ?? "").isEmpty, ["cluster", "security", "secret_key_file"],
-                  "required when curve is true (create one with `cohort keys`)")
+            check(!(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],
+                  "required when curve is true (create one with `cohort keys --output FILE`)")
         }
 
         // hosts
