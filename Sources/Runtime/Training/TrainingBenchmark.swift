@@ -33,7 +33,9 @@ public struct TrainingBenchmark: Sendable {
         spec.seed = seed
         let model = try spec.makeModel()
         model.threads = threads
-        let trainer = Trainer(model: model, optimizer: try spec.makeOptimizer(),
+        let optimizer = try spec.makeOptimizer()
+        optimizer.threads = threads
+        let trainer = Trainer(model: model, optimizer: optimizer,
                               schedule: spec.makeSchedule(totalSteps: warmupSteps + steps),
                               regularization: spec.makeRegularization())
         let b = spec.batchSize, d = spec.model.layers.first!, classes = spec.model.layers.last!
