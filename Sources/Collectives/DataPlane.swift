@@ -159,7 +159,8 @@ public final class DataPlane: @unchecked Sendable {
         }
         let header: WireHeader
         do throws(WireError) {
-            header = try WireHeader.decode(head.bytes, maxLength: options.maxFrameBytes)
+            let max = options.maxFrameBytes
+            header = try head.withBytes { (b) throws(WireError) in try WireHeader.decode(b, maxLength: max) }
         } catch {
             drain(after: head)
             throw .wire(error, sender: nil)

@@ -242,7 +242,7 @@ public final class Socket: @unchecked Sendable {
     public func receive(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
         let m = try receive(deadline: deadline)
         guard m.count <= buffer.count else { throw TransportError.messageTooLarge(endpoint: endpoint, size: m.count, limit: buffer.count) }
-        if m.count > 0 { buffer.baseAddress!.copyMemory(from: m.bytes.baseAddress!, byteCount: m.count) }
+        if m.count > 0 { m.withBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return m.count
     }
 
