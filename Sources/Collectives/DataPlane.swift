@@ -113,8 +113,9 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// The next frame for `key`, waiting at most until `deadline`. Frames for other keys that arrive meanwhile
-    /// are queued for their receivers.
-    func receive(_ key: MailKey, deadline: Deadline) throws(ReceiveFailure) -> Frame {
+    /// are queued for their receivers. `spin`: busy-poll briefly first (small frames, where waking up dominates);
+    /// large transfers don't spin, so the CPU stays with libzmq's I/O thread.
+    func receive(_ key: MailKey, deadline: Deadline, spin: Bool = true) throws(ReceiveFailure) -> Frame {
         var first = true
         while true {
             receiveLock.lock()
@@ -126,8 +127,7 @@ public final class DataPlane: @unchecked Sendable {
             }
             // Wait in short slices so another thread (another sub-group) gets the lock in between.
             let slice = first ? deadline : min(deadline, .after(seconds: 0.005))
-            if !first { inbox.spinMicroseconds = 0 }
-            defer { inbox.spinMicroseconds = options.spinMicroseconds }
+            inbox.spinMicroseconds = first && spin ? options.spinMicroseconds : 0
             first = false
             do throws(ReceiveFailure) {
                 while let f = try pullOne(deadline: min(slice, deadline)) {
