@@ -229,7 +229,7 @@ public final class Socket: @unchecked Sendable {
             if spinMicroseconds > 0 {
                 let now = Deadline.nowNanoseconds()
                 if spunUntil == 0 { spunUntil = now + UInt64(spinMicroseconds) * 1000 }
-                if now < spunUntil { continue }
+                if now < spunUntil { sched_yield(); continue }
             }
             if try !wait(Int16(ZMQ_POLLIN), deadline: deadline) {
                 throw TransportError.timeout(operation: "receive", endpoint: endpoint, seconds: 0)
