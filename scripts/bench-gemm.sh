@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cohort's sgemm beside numpy's OpenBLAS (1 thread, AVX-512 path), in one sitting, and the ratio per shape.
 #   scripts/bench-gemm.sh [extra `cohort bench gemm` options, e.g. --threads 2 --kernel avx2]
+#   ROUNDS=3 scripts/bench-gemm.sh   alternate the two ROUNDS times; per shape, the median of the per-round
+#                                    figures and ratios (a shared machine's load then hits both sides alike)
 # The anchors live at ../shared/anchors relative to the repository root (resolved from this script's folder).
 # OpenBLAS runs with the same thread count as Cohort (--threads N, default 1).
 set -euo pipefail
@@ -18,20 +20,33 @@ cd "$ROOT"
 swift build -c release --product cohort 2>&1 | grep -E 'error|warning: unre' || true
 test -x .build/release/cohort || { echo "bench-gemm.sh: build failed" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-.build/release/cohort bench gemm --json "$@" | tee "$tmp/cohort.jsonl"
-bash "$ANCHORS/run.sh" gemm "$threads" | tee "$tmp/openblas.txt"
-python3 - "$tmp/cohort.jsonl" "$tmp/openblas.txt" <<'PY'
-import json, re, sys
-cohort = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-blas = {}
-for line in open(sys.argv[2]):
-    m = re.match(r"gemm label=(\S+) .*GFLOPs median=([\d.]+)", line)
-    if m: blas[m.group(1)] = float(m.group(2))
-print(f"\n{'shape':38} {'op':>3} {'thr':>3} {'Cohort':>8} {'OpenBLAS':>9} {'ratio':>6} {'of peak':>8}")
-for r in cohort:
-    ob = blas.get(r["label"])
-    op = ("T" if r["trans_a"] else "N") + ("T" if r["trans_b"] else "N")
-    ratio = f"{r['gflops'] / ob:6.2f}" if ob else "     -"
-    obs = f"{ob:9.1f}" if ob else "        -"
-    print(f"{r['label']:38} {op:>3} {r['threads']:3d} {r['gflops']:8.1f} {obs} {ratio} {100 * r['gflops'] / r['peak_gflops']:7.1f}%")
+rounds=${ROUNDS:-1}
+for ((r = 1; r <= rounds; r++)); do
+  .build/release/cohort bench gemm --json "$@" | tee "$tmp/cohort.$r.jsonl"
+  bash "$ANCHORS/run.sh" gemm "$threads" | tee "$tmp/openblas.$r.txt"
+done
+python3 - "$tmp" "$rounds" <<'PY'
+import json, re, statistics, sys
+folder, rounds = sys.argv[1], int(sys.argv[2])
+rows = {}  # label -> list of (cohort record, openblas gflops or None), one per round
+for r in range(1, rounds + 1):
+    blas = {}
+    for line in open(f"{folder}/openblas.{r}.txt"):
+        m = re.match(r"gemm label=(\S+) .*GFLOPs median=([\d.]+)", line)
+        if m: blas[m.group(1)] = float(m.group(2))
+    for line in open(f"{folder}/cohort.{r}.jsonl"):
+        if line.startswith("{"):
+            rec = json.loads(line)
+            rows.setdefault(rec["label"], []).append((rec, blas.get(rec["label"])))
+med = statistics.median
+print(f"\n{'shape':38} {'op':>3} {'thr':>3} {'Cohort':>8} {'OpenBLAS':>9} {'ratio':>6} {'of peak':>8}   (medians of {rounds} round(s))")
+for label, runs in rows.items():
+    rec = runs[0][0]
+    op = ("T" if rec["trans_a"] else "N") + ("T" if rec["trans_b"] else "N")
+    cohort = med([x["gflops"] for x, _ in runs])
+    frac = med([x["gflops"] / x["peak_gflops"] for x, _ in runs if x["peak_gflops"] > 0] or [0])
+    paired = [(x["gflops"], ob) for x, ob in runs if ob]
+    obs = f"{med([ob for _, ob in paired]):9.1f}" if paired else "        -"
+    ratio = f"{med([g / ob for g, ob in paired]):6.2f}" if paired else "     -"
+    print(f"{label:38} {op:>3} {rec['threads']:3d} {cohort:8.1f} {obs} {ratio} {100 * frac:7.1f}%")
 PY

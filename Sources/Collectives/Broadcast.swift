@@ -32,7 +32,7 @@ extension Communicator {
                         try sendFrame(to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c, length: bytes,
                                       payload: .message(forward), operation: operation, deadline: deadline)
                     }
-                    ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, from: m.bytes.baseAddress!, count: range.count)
+                    m.withBytes { ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, from: $0.baseAddress!, count: range.count) }
                 }
             }
         } catch {

@@ -129,7 +129,7 @@ public final class Communicator: @unchecked Sendable {
         let key = DataPlane.MailKey(group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
         let frame: DataPlane.Frame
         do throws(DataPlane.ReceiveFailure) {
-            frame = try plane.receive(key, deadline: deadline)
+            frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10)
         } catch {
             switch error {
             case .timeout:
@@ -184,7 +184,7 @@ public final class Communicator: @unchecked Sendable {
     /// Receives the next point-to-point message from `peer` into `buffer`, which must have exactly its size.
     public func receive(into buffer: UnsafeMutableRawBufferPointer, from peer: Int) throws(CollectiveError) {
         let m = try receiveMessage(from: peer, expectedBytes: buffer.count)
-        if m.count > 0 { buffer.baseAddress!.copyMemory(from: m.bytes.baseAddress!, byteCount: m.count) }
+        if m.count > 0 { m.withBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
     }
 
     /// Receives the next point-to-point message from `peer` as a libzmq message (no copy out).

@@ -10,6 +10,24 @@ import Transport
 ///
 /// Thread safety: sends and receives take internal locks, so communicators sharing this plane (sub-groups) may
 /// be driven from different threads; one communicator must be driven by one thread at a time.
+/// See `CommunicatorOptions.tuneAllocator`.
+enum AllocatorTuning {
+    static let applied: Bool = {
+        #if os(Linux)
+        // mallopt lives in <malloc.h>, which Swift's Glibc module doesn't export: look it up at run time.
+        // A process that tuned malloc through MALLOC_*_ variables keeps its settings.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
+        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(M_MMAP_THRESHOLD, 32 << 20) }
+        if getenv("MALLOC_TRIM_THRESHOLD_") == nil { _ = mallopt(M_TRIM_THRESHOLD, 512 << 20) }
+        #endif
+        return true
+    }()
+    static func apply() { _ = applied }
+}
+
 public final class DataPlane: @unchecked Sendable {
     public let context: Context
     public let options: CommunicatorOptions
@@ -32,6 +50,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Binds the inbox. `endpoint` may use port 0 / `*` (tcp); read the bound address from `endpoint`.
     public init(bind endpoint: String, options: CommunicatorOptions = .init(), context: Context? = nil) throws {
         self.options = options
+        if options.tuneAllocator { AllocatorTuning.apply() }
         let ctx = try context ?? Context(ioThreads: options.ioThreads)
         self.context = ctx
         if let curve = options.curve {
@@ -113,8 +132,9 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// The next frame for `key`, waiting at most until `deadline`. Frames for other keys that arrive meanwhile
-    /// are queued for their receivers.
-    func receive(_ key: MailKey, deadline: Deadline) throws(ReceiveFailure) -> Frame {
+    /// are queued for their receivers. `spin`: busy-poll briefly first (small frames, where waking up dominates);
+    /// large transfers don't spin, so the CPU stays with libzmq's I/O thread.
+    func receive(_ key: MailKey, deadline: Deadline, spin: Bool = true) throws(ReceiveFailure) -> Frame {
         var first = true
         while true {
             receiveLock.lock()
@@ -126,8 +146,7 @@ public final class DataPlane: @unchecked Sendable {
             }
             // Wait in short slices so another thread (another sub-group) gets the lock in between.
             let slice = first ? deadline : min(deadline, .after(seconds: 0.005))
-            if !first { inbox.spinMicroseconds = 0 }
-            defer { inbox.spinMicroseconds = options.spinMicroseconds }
+            inbox.spinMicroseconds = first && spin ? options.spinMicroseconds : 0
             first = false
             do throws(ReceiveFailure) {
                 while let f = try pullOne(deadline: min(slice, deadline)) {
@@ -159,7 +178,8 @@ public final class DataPlane: @unchecked Sendable {
         }
         let header: WireHeader
         do throws(WireError) {
-            header = try WireHeader.decode(head.bytes, maxLength: options.maxFrameBytes)
+            let max = options.maxFrameBytes
+            header = try head.withBytes { (b) throws(WireError) in try WireHeader.decode(b, maxLength: max) }
         } catch {
             drain(after: head)
             throw .wire(error, sender: nil)

@@ -47,7 +47,7 @@ extension Communicator {
             } else {
                 let m = try exchange(with: r - 1, send: false, receive: true)!
                 ReduceKernels.quantize(base, count: count, wire: wire)
-                ReduceKernels.add(into: base, fromWire: m.bytes.baseAddress!, count: count, wire: wire)
+                m.withBytes { ReduceKernels.add(into: base, fromWire: $0.baseAddress!, count: count, wire: wire) }
                 newRank = r / 2
             }
         } else {
@@ -60,7 +60,7 @@ extension Communicator {
                 let partnerNew = newRank ^ mask
                 let partner = partnerNew < extra ? partnerNew * 2 + 1 : partnerNew + extra
                 let m = try exchange(with: partner, send: true, receive: true)!
-                ReduceKernels.add(into: base, fromWire: m.bytes.baseAddress!, count: count, wire: wire)
+                m.withBytes { ReduceKernels.add(into: base, fromWire: $0.baseAddress!, count: count, wire: wire) }
                 mask <<= 1
             }
         }
@@ -72,7 +72,7 @@ extension Communicator {
                 _ = try exchange(with: r - 1, send: true, receive: false)
             } else {
                 let m = try exchange(with: r + 1, send: false, receive: true)!
-                ReduceKernels.copy(into: base, fromWire: m.bytes.baseAddress!, count: count, wire: wire)
+                m.withBytes { ReduceKernels.copy(into: base, fromWire: $0.baseAddress!, count: count, wire: wire) }
             }
         } else if wire != .float32 {
             ReduceKernels.quantize(base, count: count, wire: wire)
@@ -90,7 +90,7 @@ extension Communicator {
             do { m = try Message(size: count * 2) } catch {
                 throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error as! TransportError)
             }
-            ReduceKernels.encode(base, count: count, as: wire, into: m.mutableBytes.baseAddress!)
+            m.withMutableBytes { ReduceKernels.encode(base, count: count, as: wire, into: $0.baseAddress!) }
             try sendFrame(to: peer, kind: .reduce, dtype: wire.dtype, sequence: sequence, chunk: chunk, length: count * 2,
                           payload: .message(m), operation: operation, deadline: deadline)
         }

@@ -31,11 +31,11 @@ public enum Rendezvous {
                     let missing = table.indices.filter { table[$0] == nil }
                     throw CollectiveError.invalidArgument("rendezvous on \(endpoint): ranks \(missing) did not register in time")
                 }
-                let text = frames.map { String(decoding: $0.bytes, as: UTF8.self) }
+                let text = frames.map(\.text)
                 guard frames.count == 4, text[1] == protocolTag, let r = Int(text[2]), (0..<size).contains(r), table[r] == nil else {
                     continue  // not ours, or a duplicate: ignore rather than let a stray client break the group
                 }
-                identities[r] = Array(frames[0].bytes)
+                identities[r] = frames[0].byteArray
                 table[r] = text[3]
             }
             let full = table.map { $0! }
@@ -56,9 +56,9 @@ public enum Rendezvous {
         do { frames = try s.receiveMultipart(deadline: deadline, maxFrames: 4097) } catch TransportError.timeout {
             throw CollectiveError.invalidArgument("rank \(rank): no peer table from the rendezvous server \(server) in time")
         }
-        guard frames.count >= 2, String(decoding: frames[0].bytes, as: UTF8.self) == protocolTag else {
+        guard frames.count >= 2, frames[0].text == protocolTag else {
             throw CollectiveError.invalidArgument("rank \(rank): malformed peer table from \(server)")
         }
-        return frames.dropFirst().map { String(decoding: $0.bytes, as: UTF8.self) }
+        return frames.dropFirst().map(\.text)
     }
 }

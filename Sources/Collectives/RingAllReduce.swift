@@ -41,7 +41,7 @@ extension Communicator {
             do { m = try Message(size: range.count * 2) } catch {
                 throw .transport(operation: operation, me: rank, peer: right, endpoint: endpoint(of: right), error: error as! TransportError)
             }
-            ReduceKernels.encode(base, count: range.count, as: wire, into: m.mutableBytes.baseAddress!)
+            m.withMutableBytes { ReduceKernels.encode(base, count: range.count, as: wire, into: $0.baseAddress!) }
             try sendFrame(to: right, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index, length: range.count * 2,
                           payload: .message(m), operation: operation, deadline: deadline)
         }
@@ -72,9 +72,9 @@ extension Communicator {
                                          length: range.count * esize, operation: operation, deadline: deadline)
                 let dst = buffer.baseAddress! + range.lowerBound
                 if last && op == .average {
-                    ReduceKernels.addAndDivide(into: dst, fromWire: m.bytes.baseAddress!, count: range.count, wire: wire, divisor: Float(n))
+                    m.withBytes { ReduceKernels.addAndDivide(into: dst, fromWire: $0.baseAddress!, count: range.count, wire: wire, divisor: Float(n)) }
                 } else {
-                    ReduceKernels.add(into: dst, fromWire: m.bytes.baseAddress!, count: range.count, wire: wire)
+                    m.withBytes { ReduceKernels.add(into: dst, fromWire: $0.baseAddress!, count: range.count, wire: wire) }
                 }
                 if !last {
                     try sendChunk(buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: (k + 1) * C + c,
@@ -120,7 +120,7 @@ extension Communicator {
                     try sendFrame(to: right, kind: .gather, dtype: dtype, sequence: sequence, chunk: (k + 1) * C + c,
                                   length: range.count * esize, payload: .message(forward), operation: operation, deadline: deadline)
                 }
-                ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, fromWire: m.bytes.baseAddress!, count: range.count, wire: wire)
+                m.withBytes { ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, fromWire: $0.baseAddress!, count: range.count, wire: wire) }
             }
         }
     }

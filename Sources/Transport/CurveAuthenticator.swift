@@ -44,10 +44,10 @@ public final class CurveAuthenticator: @unchecked Sendable {
             guard let frames = try? socket.receiveMultipart(deadline: .after(seconds: 0.05)) else { continue }
             // version, request id, domain, address, routing id, mechanism, credentials…
             guard frames.count >= 6 else { continue }
-            let requestID = Array(frames[1].bytes)
-            let mechanism = String(decoding: frames[5].bytes, as: UTF8.self)
+            let requestID = frames[1].byteArray
+            let mechanism = frames[5].text
             var ok = false
-            if mechanism == "CURVE", frames.count >= 7 { ok = allowed.contains(Array(frames[6].bytes)) }
+            if mechanism == "CURVE", frames.count >= 7 { ok = allowed.contains(frames[6].byteArray) }
             let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
                                     Array((ok ? "OK" : "client key is not the cluster key").utf8), [], []]
             try? socket.sendMultipart(reply, deadline: .after(seconds: 1))

@@ -56,6 +56,8 @@ public final class Message: @unchecked Sendable {
 
     public var count: Int { zmq_msg_size(pointer) }
 
+    /// The frame's bytes. Valid only while this message is alive: Swift may release an object right after its
+    /// last use, so prefer `withBytes`, which keeps the message alive for the closure's duration.
     public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: zmq_msg_data(pointer), count: zmq_msg_size(pointer))
     }
@@ -63,6 +65,25 @@ public final class Message: @unchecked Sendable {
     public var mutableBytes: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: zmq_msg_data(pointer), count: zmq_msg_size(pointer))
     }
+
+    /// Calls `body` with the frame's bytes, keeping the message alive until it returns.
+    @inline(__always)
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(self) {} }
+        return try body(bytes)
+    }
+
+    @inline(__always)
+    public func withMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(self) {} }
+        return try body(mutableBytes)
+    }
+
+    /// A copy of the frame's bytes.
+    public var byteArray: [UInt8] { withBytes { Array($0) } }
+
+    /// The frame as UTF-8 text.
+    public var text: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 
     /// Whether another frame of the same multipart message follows.
     public var hasMore: Bool { zmq_msg_more(pointer) != 0 }

@@ -229,7 +229,7 @@ public final class Socket: @unchecked Sendable {
             if spinMicroseconds > 0 {
                 let now = Deadline.nowNanoseconds()
                 if spunUntil == 0 { spunUntil = now + UInt64(spinMicroseconds) * 1000 }
-                if now < spunUntil { continue }
+                if now < spunUntil { sched_yield(); continue }
             }
             if try !wait(Int16(ZMQ_POLLIN), deadline: deadline) {
                 throw TransportError.timeout(operation: "receive", endpoint: endpoint, seconds: 0)
@@ -242,7 +242,7 @@ public final class Socket: @unchecked Sendable {
     public func receive(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
         let m = try receive(deadline: deadline)
         guard m.count <= buffer.count else { throw TransportError.messageTooLarge(endpoint: endpoint, size: m.count, limit: buffer.count) }
-        if m.count > 0 { buffer.baseAddress!.copyMemory(from: m.bytes.baseAddress!, byteCount: m.count) }
+        if m.count > 0 { m.withBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return m.count
     }
 

@@ -44,6 +44,8 @@ struct JobOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Standardise inputs with the training set's mean and std.") var standardize: Bool?
     @Flag(inversion: .prefixedNo, help: "Use synthetic data when the data set is missing.") var syntheticFallback: Bool?
     @Flag(inversion: .prefixedNo, help: "Skip each epoch's last short batch.") var dropLast: Bool?
+    @Option(help: "Use at most N training examples (synthetic: generate N).") var maxTrainExamples: Int?
+    @Option(help: "Use at most N test examples.") var maxTestExamples: Int?
 
     /// defaults → --config's job: → --workload → single flags.
     func jobSpec() throws -> JobSpec {
@@ -89,6 +91,8 @@ struct JobOptions: ParsableArguments {
         if let standardize { job.data.standardize = standardize }
         if let syntheticFallback { job.data.syntheticFallback = syntheticFallback }
         if let dropLast { job.data.dropLast = dropLast }
+        if let maxTrainExamples { job.data.maxTrainExamples = maxTrainExamples }
+        if let maxTestExamples { job.data.maxTestExamples = maxTestExamples }
         try job.validate()
         return job
     }
@@ -156,7 +160,7 @@ struct Train: ParsableCommand {
         })
         let test = loop.trainer.evaluate(data.test)
         if let output {
-            try saveWeights(model, to: output)
+            try saveWeights(model, to: output, job: spec, data: data)
         }
         if loop.stoppedEarly, !json, let stopper = loop.earlyStopping {
             print("early stopping: restored the weights of epoch \(stopper.bestEpoch ?? 0) (validation loss \(stopper.bestLoss))")
@@ -172,10 +176,17 @@ struct Train: ParsableCommand {
         }
     }
 
-    func saveWeights(_ model: Sequential, to path: String) throws {
-        // TODO(config branch): call the safetensors writer from Sources/NN/Serialization/SafeTensors.swift once merged,
-        // with model.namedParameters ("0.weight" [out, in], "0.bias" [out], …) as F32 tensors.
-        throw JobError("output", "saving safetensors is not available yet in this build (writer pending); \(path) not written")
+    /// PyTorch-named weights plus what a reader needs to reproduce the inputs (the standardisation constants).
+    func saveWeights(_ model: Sequential, to path: String, job: JobSpec, data: JobData) throws {
+        var metadata = [
+            "format": "pt", "producer": "cohort train", "layers": job.model.layers.map(String.init).joined(separator: ","),
+            "activation": job.model.activation, "seed": String(job.seed), "dataset": data.train.name,
+        ]
+        if let s = data.standardizer {
+            metadata["input_mean"] = "\(s.mean)"
+            metadata["input_std"] = "\(s.std)"
+        }
+        try model.saveSafeTensors(to: path, metadata: metadata)
     }
 }
 

@@ -116,3 +116,28 @@ public final class ChildProcess: @unchecked Sendable {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     }
 }
+
+/// Starts `ranks` processes of the built binary's hidden `bench rank` subcommand over tcp://127.0.0.1 (each
+/// binds port 0 and registers at a rendezvous server run here), and waits for them. Returns each rank's exit
+/// status (nil = killed at the timeout) and output, and how long it took.
+public func runRankProcesses(mode: String, ranks: Int, extra: [String] = [], timeout: Double = 60, modeOverride: [Int: String] = [:])
+    throws -> (results: [(status: Int32?, output: String)], seconds: Double)
+{
+    guard let binary = cohortBinary() else { throw TestFailure("build .build/release/cohort first (swift build -c release)") }
+    let context = try Context()
+    let server = try Rendezvous.Server(context: context)
+    let start = Date()
+    let children = try (0..<ranks).map { r in
+        try ChildProcess(binary, ["bench", "rank", "--mode", modeOverride[r] ?? mode, "--rank", "\(r)", "--ranks", "\(ranks)",
+                                  "--rendezvous", server.endpoint, "--bind", "tcp://127.0.0.1:0"] + extra)
+    }
+    _ = try server.collect(size: ranks, deadline: .after(seconds: timeout))
+    let end = start.addingTimeInterval(timeout)
+    let results = children.map { c in (status: c.wait(timeout: max(0.1, end.timeIntervalSinceNow)), output: c.output) }
+    return (results, Date().timeIntervalSince(start))
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

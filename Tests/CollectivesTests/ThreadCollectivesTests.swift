@@ -158,7 +158,3 @@ struct ThreadCollectivesTests {
     }
 }
 
-public struct TestFailure: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

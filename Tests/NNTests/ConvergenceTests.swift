@@ -60,6 +60,6 @@ import Testing
         }
         #expect(last < 1e-4)
         let d = model.layers[0] as! Dense
-        #expect(abs(d.weight[0, 0] - 2) < 0.01 && abs(d.bias[0] - 1) < 0.01)
+        #expect(abs(d.kernel[0, 0] - 2) < 0.01 && abs(d.bias[0] - 1) < 0.01)
     }
 }

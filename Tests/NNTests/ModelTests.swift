@@ -55,10 +55,10 @@ import Testing
         #expect(model.layerRanges == [0..<15, 15..<15, 15..<23])
         let dense = model.layers[2] as! Dense
         model.parameters[15] = 7
-        #expect(dense.weight[0, 0] == 7)
+        #expect(dense.kernel[0, 0] == 7)
         dense.bias[1] = 5
         #expect(model.parameters[22] == 5)
-        #expect(model.namedParameters.map(\.name) == ["0.weight", "0.bias", "2.weight", "2.bias"])
+        #expect(model.namedParameters.map(\.name) == ["0.kernel", "0.bias", "2.kernel", "2.bias"])
     }
 
     /// Two stages run one after the other give the whole model's output and gradients, in the whole model's

@@ -115,6 +115,26 @@ import Testing
         #expect(throws: OptimizerError.self) { try SGD(learningRate: 1).load(a.state()) }
     }
 
+    /// Split over threads, every optimizer gives bit-identical results (disjoint ranges, same arithmetic).
+    @Test(arguments: ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+    func threadedUpdateMatchesSingleThread(_ name: String) throws {
+        let n = (1 << 19) + 37
+        var rng = Xoshiro256(seed: 8)
+        let w0 = Tensor(shape: [n]), g = Tensor(shape: [n])
+        for i in 0..<n { w0[i] = rng.nextUnitFloat() - 0.5; g[i] = rng.nextUnitFloat() - 0.5 }
+        var results: [[Float]] = []
+        for threads in [1, 2] {
+            let opt = try makeOptimizer(name: name, learningRate: 0.01, weightDecay: 0.01)
+            opt.threads = threads
+            let w = w0.copy()
+            opt.update(parameters: w, gradients: g)
+            opt.update(parameters: w, gradients: g)
+            results.append(w.array)
+        }
+        #expect(results[0] == results[1])
+        #expect(results[0] != w0.array)
+    }
+
     @Test func unknownOptimizerNameIsAnError() {
         #expect(throws: OptimizerError.unknown("lion")) { try makeOptimizer(name: "lion", learningRate: 1) }
     }

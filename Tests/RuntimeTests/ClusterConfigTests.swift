@@ -31,15 +31,16 @@ import Testing
     }
 
     static let badValues: [BadCase] = [
-        BadCase(old: "lr: 0.05", new: "lr: fast", keyPath: "job.optimizer.lr", message: "expected a number, got \"fast\"", lineMarker: "lr: fast"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: fast\n", keyPath: "job.optimizer.lr", message: "expected a number, got \"fast\"", lineMarker: "lr: fast"),
         BadCase(old: "    port: 5555", new: "    port: 5555.5", keyPath: "cluster.coordinator.port", message: "expected an integer, got \"5555.5\"", lineMarker: "port: 5555.5"),
         BadCase(old: "    port: 5555", new: "    port: \"5555\"", keyPath: "cluster.coordinator.port", message: "expected an integer, got \"5555\" (quoted", lineMarker: "port: \"5555\""),
         BadCase(old: "    workers: 2", new: "    workers: two", keyPath: "hosts[0].workers", message: "expected an integer, got \"two\"", lineMarker: "workers: two"),
         BadCase(old: "curve: false", new: "curve: maybe", keyPath: "cluster.security.curve", message: "expected true or false, got \"maybe\"", lineMarker: "curve: maybe"),
         BadCase(old: "  name: local", new: "  name: {a: 1}", keyPath: "cluster.name", message: "expected a string, got a mapping", lineMarker: "name: {a: 1}"),
         BadCase(old: "    host: 127.0.0.1", new: "    host: ~", keyPath: "cluster.coordinator.host", message: "expected a string, got null", lineMarker: "host: ~"),
-        BadCase(old: "layers: [784, 256, 128, 10]", new: "layers: 784", keyPath: "job.model.layers", message: "expected a list, got \"784\"", lineMarker: "layers: 784"),
-        BadCase(old: "layers: [784, 256, 128, 10]", new: "layers: [784, 256, x, 10]", keyPath: "job.model.layers[2]", message: "expected an integer, got \"x\"", lineMarker: "layers: [784, 256, x"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: 784\n", keyPath: "job.model.layers", message: "expected a list, got \"784\"", lineMarker: "layers: 784"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 256, x, 10]\n", keyPath: "job.model.layers[2]", message: "expected an integer, got \"x\"", lineMarker: "layers: [784, 256, x"),
+        BadCase(old: "  workload: W1", new: "  workload: W9", keyPath: "job.workload", message: "expected one of W1, W2, got \"W9\"", lineMarker: "workload: W9"),
         BadCase(old: "  seed: 1", new: "  seed: -1", keyPath: "job.seed", message: "expected a non-negative integer, got \"-1\"", lineMarker: "seed: -1"),
         BadCase(old: "  epochs: 10", new: "  epochs: 99999999999999999999", keyPath: "job.epochs", message: "is out of range", lineMarker: "epochs: 9999"),
         BadCase(old: "  epochs: 10", new: "  epochs: [10]", keyPath: "job.epochs", message: "expected an integer, got a list", lineMarker: "epochs: [10]"),
@@ -53,7 +54,7 @@ import Testing
         BadCase(old: "  interface: 127.0.0.1", new: "  interfce: 127.0.0.1", keyPath: "cluster.interfce", message: "unknown key", lineMarker: "interfce:"),
         BadCase(old: "output:", new: "outptu:", keyPath: "outptu", message: "unknown key", lineMarker: "outptu:"),
         BadCase(old: "    workers: 2", new: "    workers: 2\n    ssh_usr: me", keyPath: "hosts[0].ssh_usr", message: "unknown key", lineMarker: "ssh_usr:"),
-        BadCase(old: "    lr: 0.05", new: "    lr: 0.05\n    learning_rate: 0.1", keyPath: "job.optimizer.learning_rate", message: "unknown key", lineMarker: "learning_rate:"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: 0.05\n    learning_rate: 0.1\n", keyPath: "job.optimizer.learning_rate", message: "unknown key", lineMarker: "learning_rate:"),
         BadCase(old: "  epochs: 10", new: "  epochs: 10\n  epochs: 3", keyPath: "job.epochs", message: "duplicate key", lineMarker: "epochs: 3"),
     ]
 
@@ -72,8 +73,9 @@ import Testing
         BadCase(old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 0.6", keyPath: "timeouts.peer_deadline_s", message: "at least twice heartbeat_interval_s", lineMarker: "peer_deadline_s: 0.6"),
         BadCase(old: "  batch_size: 128", new: "  batch_size: 127", keyPath: "job.batch_size", message: "does not split evenly over 2", lineMarker: "batch_size: 127"),
         BadCase(old: "  keep: 3", new: "  keep: 0", keyPath: "checkpoint.keep", message: "must be at least 1", lineMarker: "keep: 0"),
-        BadCase(old: "curve: false", new: "curve: true", keyPath: "cluster.security.public_key_file", message: "required when curve is true", lineMarker: "curve: true"),
-        BadCase(old: "    name: momentum", new: "    name: adamm", keyPath: "job.optimizer.name", message: "expected one of sgd, momentum", lineMarker: "name: adamm"),
+        BadCase(old: "curve: false", new: "curve: true", keyPath: "cluster.security.key_file", message: "required when curve is true", lineMarker: "curve: true"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    name: adamm\n", keyPath: "job.optimizer.name", message: "adamm", lineMarker: "name: adamm"),
+        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 0, 10]\n", keyPath: "job.model.layers", message: "each ≥ 1", lineMarker: "layers: [784, 0, 10]"),
         BadCase(old: "  pipeline_stages: 1", new: "  pipeline_stages: 4", keyPath: "parallelism.data_parallel", message: "= 8, but the hosts run 2 workers", lineMarker: "data_parallel: 2"),
     ]
 
@@ -99,7 +101,7 @@ import Testing
     @Test(arguments: semanticErrors) func inconsistentValuesAreErrors(_ c: BadCase) { expectError(c) }
 
     @Test func exactMessageOfTheIssueExample() throws {
-        let text = Self.mutated("lr: 0.05", "lr: fast")
+        let text = Self.mutated("  seed: 1\n", "  seed: 1\n  optimizer:\n    lr: fast\n")
         let line = Self.line(of: "lr: fast", in: text)
         #expect(throws: ConfigError.self) { try ClusterConfig.parse(text, file: "cluster.yaml") }
         do { _ = try ClusterConfig.parse(text, file: "cluster.yaml") } catch {
@@ -136,12 +138,13 @@ import Testing
         job.optimizer.lr = 0.1 / 3
         job.regularization.clipNorm = 1.25
         job.earlyStoppingPatience = 4
+        job.data.validationFraction = 0.1
         job.model.layers = [784, 64, 64, 10]
         let config = ClusterConfig(
             cluster: ClusterSection(
                 name: "lab", coordinator: CoordinatorAddress(host: "10.0.0.1", port: 6000),
                 dataPorts: PortRange(first: 7000, last: 7015), interface: "eth0",
-                security: SecuritySpec(curve: true, publicKeyFile: "/k.pub", secretKeyFile: "/k")),
+                security: SecuritySpec(curve: true, keyFile: "/etc/cohort/cluster.keys")),
             hosts: [HostSpec(address: "10.0.0.2", workers: 2, sshUser: "ml"), HostSpec(address: "10.0.0.3", workers: 2)],
             job: job,
             parallelism: ParallelismSpec(dataParallel: 2, pipelineStages: 2, microBatches: 4, schedule: .oneForwardOneBackward),
@@ -206,6 +209,24 @@ import Testing
         do { _ = try ClusterConfig.parse("- a\n- b\n", file: "list.yaml"); Issue.record("expected an error") } catch {
             #expect(error.line == 1)
             #expect(error.message == "expected a mapping of keys, got a list")
+        }
+    }
+
+    @Test func curveKeyFileIsReadStrictly() throws {
+        let dir = try TestFiles.scratchDirectory("keys")
+        defer { TestFiles.cleanup(dir) }
+        let path = dir.appendingPathComponent("cluster.keys").path
+        let publicKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", secretKey = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+        try "curve_public_key: \"\(publicKey)\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try SecuritySpec(curve: true, keyFile: path).loadKeys() == CurveKeyFile(publicKey: publicKey, secretKey: secretKey))
+        #expect(try SecuritySpec(curve: false, keyFile: path).loadKeys() == nil)
+        try "curve_public_key: \"short\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError(file: path, line: 1, keyPath: "curve_public_key", message: "expected a 40-character Z85 key, got 5 characters")) {
+            try SecuritySpec(curve: true, keyFile: path).loadKeys()
+        }
+        try "curve_public_key: \"\(publicKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError(file: path, line: 1, keyPath: "curve_secret_key", message: "missing required key")) {
+            try SecuritySpec(curve: true, keyFile: path).loadKeys()
         }
     }
 

@@ -19,8 +19,13 @@ public protocol Layer: AnyObject {
     func outputFeatures(forInput inputFeatures: Int) -> Int?
     /// Hands the layer its views into the model's flat buffers, each `parameterCount` long.
     func bind(parameters: Tensor, gradients: Tensor)
-    /// Named views of the parameters (e.g. "weight" [out, in], "bias" [out]), in flat-buffer order.
+    /// Named views of the parameters as stored (e.g. Dense: "kernel" [in, out], "bias" [out]), in flat-buffer order.
     var namedParameters: [(name: String, tensor: Tensor)] { get }
+    /// Copies of the parameters under PyTorch's names and orientation (Dense: "weight" [out, in], "bias"), for
+    /// interchange files. Defaults to `namedParameters`.
+    var exportedParameters: [(name: String, shape: [Int], values: [Float])] { get }
+    /// Sets one parameter from an exported or stored name and shape; false when the layer has no such parameter.
+    func importParameter(name: String, shape: [Int], values: [Float]) -> Bool
     /// Draws initial parameters; `weights` for matrices, biases start at zero.
     func initialize(_ weights: Initializer, rng: inout Xoshiro256)
     /// x: [batch, in] → y: [batch, out]. `training` switches dropout on.
@@ -38,6 +43,14 @@ extension Layer {
     public var parameterCount: Int { 0 }
     public func bind(parameters: Tensor, gradients: Tensor) {}
     public var namedParameters: [(name: String, tensor: Tensor)] { [] }
+    public var exportedParameters: [(name: String, shape: [Int], values: [Float])] {
+        namedParameters.map { ($0.name, $0.tensor.shape, $0.tensor.array) }
+    }
+    public func importParameter(name: String, shape: [Int], values: [Float]) -> Bool {
+        guard let t = namedParameters.first(where: { $0.name == name })?.tensor, t.shape == shape else { return false }
+        values.withUnsafeBufferPointer { t.pointer.update(from: $0.baseAddress!, count: values.count) }
+        return true
+    }
     public func initialize(_ weights: Initializer, rng: inout Xoshiro256) {}
     public var threads: Int { get { 1 } set {} }
 }

@@ -2,7 +2,7 @@ import Tensors
 
 /// A chain of layers whose parameters live in ONE flat buffer and whose gradients live in another.
 ///
-/// Layout: layer by layer in order, each layer's slice laid out as the layer says (Dense: W [out, in] then b [out]).
+/// Layout: layer by layer in order, each layer's slice laid out as the layer says (Dense: K [in, out] then b [out]).
 /// So:
 ///  - the whole gradient is one contiguous buffer (`gradients`) for a data-parallel all-reduce;
 ///  - any contiguous range of layers is one contiguous slice (`parameterRange(layers:)`), i.e. a pipeline stage
@@ -142,8 +142,8 @@ public final class Sequential {
 
     public func zeroGradients() { gradients.zero() }
 
-    /// Parameter views named "<layer index>.<name>" (e.g. "0.weight", "0.bias", "2.weight"), in buffer order:
-    /// the names PyTorch gives an `nn.Sequential` with the same layers.
+    /// Parameter views as stored, named "<layer index>.<name>" ("0.kernel" [in, out], "0.bias", "2.kernel", …), in
+    /// flat-buffer order. (`saveSafeTensors` writes PyTorch's "0.weight" [out, in] instead.)
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var out: [(name: String, tensor: Tensor)] = []
         for (i, layer) in layers.enumerated() {

@@ -28,21 +28,15 @@ func reluBackward(_ y: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _
     while i < n { if !(y[i] > 0) { d[i] = 0 }; i += 1 }
 }
 
-/// out[j] (+)= Σ_r m[r, j] over a [rows, cols] matrix (bias gradients).
+/// out[j] (+)= Σ_r m[r, j] over a [rows, cols] matrix (bias gradients). Row by row, so the matrix streams
+/// sequentially while `out` stays in L1.
 func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
     if !accumulate { out.update(repeating: 0, count: cols) }
-    var j = 0
-    while j + 8 <= cols {
-        var acc = load(out + j)
-        for r in 0..<rows { acc += load(m + r * cols + j) }
-        store(acc, out + j)
-        j += 8
-    }
-    while j < cols {
-        var s = out[j]
-        for r in 0..<rows { s += m[r * cols + j] }
-        out[j] = s
-        j += 1
+    for r in 0..<rows {
+        let row = m + r * cols
+        var j = 0
+        while j + 8 <= cols { store(load(out + j) + load(row + j), out + j); j += 8 }
+        while j < cols { out[j] += row[j]; j += 1 }
     }
 }
 

@@ -37,6 +37,8 @@ public protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
     /// Updates done so far.
     var step: Int { get }
+    /// Threads for the element-wise update of large buffers (it is memory-bound, so a second core adds bandwidth).
+    var threads: Int { get set }
     /// One update: parameters ← f(parameters, gradients, state). Both tensors have the same count on every call.
     func update(parameters: Tensor, gradients: Tensor)
     func state() -> OptimizerState
@@ -48,6 +50,7 @@ open class SlotOptimizer: Optimizer {
     public let name: String
     public var learningRate: Float
     public private(set) var step = 0
+    public var threads = 1
     private let slotNames: [String]
     private var slots: [String: Tensor] = [:]
 
@@ -65,14 +68,35 @@ open class SlotOptimizer: Optimizer {
         return s
     }
 
+    /// Below this many parameters a second thread costs more than it saves.
+    static let minimumPerThread = 1 << 18
+
     public final func update(parameters: Tensor, gradients: Tensor) {
         precondition(parameters.count == gradients.count, "optimizer: \(parameters.count) parameters, \(gradients.count) gradients")
         step += 1
-        apply(parameters.pointer, gradients.pointer, parameters.count)
+        let n = parameters.count
+        let w = parameters.pointer, g = gradients.pointer
+        let s = slotNames.map { slot($0, count: n).pointer }   // allocated here, before any thread starts
+        let parts = max(1, min(threads, n / SlotOptimizer.minimumPerThread))
+        if parts == 1 {
+            apply(w, g, s, n)
+            return
+        }
+        // Chunks of whole SIMD vectors; each thread updates its own disjoint range of every buffer.
+        let chunk = ((n + parts - 1) / parts + 15) & ~15
+        let work = UnsafeSendable((self, w, g, s))
+        parallelFor(parts) { t in
+            let (opt, w, g, s) = work.value
+            let lo = min(t * chunk, n), hi = min(lo + chunk, n)
+            if lo < hi { opt.apply(w + lo, g + lo, s.map { $0 + lo }, hi - lo) }
+        }
     }
 
-    /// The update rule on raw pointers; `step` is already the 1-based number of this update.
-    open func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
+    /// The update rule on raw pointers to `n` elements of the parameters, gradients and each slot (in the
+    /// order of `slotNames`); `step` is already the 1-based number of this update. May run on several threads
+    /// at once on disjoint ranges.
+    open func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                    _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
         fatalError("subclass")
     }
 

@@ -8,7 +8,8 @@ import Tensors
 /// w ← w − lr·g
 public final class SGD: SlotOptimizer {
     public init(learningRate: Float) { super.init(name: "sgd", learningRate: learningRate, slotNames: []) }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
+    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
         sgdUpdate(w, g, n, lr: learningRate)
     }
 }
@@ -22,8 +23,9 @@ public final class Momentum: SlotOptimizer {
         self.nesterov = nesterov
         super.init(name: nesterov ? "nesterov" : "momentum", learningRate: learningRate, slotNames: ["momentum"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        momentumUpdate(w, g, slot("momentum", count: n).pointer, n, lr: learningRate, mu: momentum, nesterov: nesterov)
+    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+        momentumUpdate(w, g, slots[0], n, lr: learningRate, mu: momentum, nesterov: nesterov)
     }
 }
 
@@ -34,8 +36,9 @@ public final class Adagrad: SlotOptimizer {
         self.epsilon = epsilon
         super.init(name: "adagrad", learningRate: learningRate, slotNames: ["sum_squares"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        let s = slot("sum_squares", count: n).pointer
+    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+        let s = slots[0]
         let lr = learningRate, eps = epsilon
         for i in 0..<n { let si = s[i] + g[i] * g[i]; s[i] = si; w[i] -= lr * g[i] / (si.squareRoot() + eps) }
     }
@@ -50,8 +53,9 @@ public final class RMSProp: SlotOptimizer {
         self.epsilon = epsilon
         super.init(name: "rmsprop", learningRate: learningRate, slotNames: ["square_avg"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        let s = slot("square_avg", count: n).pointer
+    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+        let s = slots[0]
         let lr = learningRate, a = alpha, eps = epsilon
         for i in 0..<n {
             let si = a * s[i] + (1 - a) * g[i] * g[i]
@@ -87,8 +91,9 @@ public final class Adam: SlotOptimizer {
              decoupledWeightDecay: weightDecay, name: "adamw")
     }
 
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
-        let m = slot("m", count: n).pointer, v = slot("v", count: n).pointer
+    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+        let m = slots[0], v = slots[1]
         let t = Double(step)
         let c1 = Float(1 - Double.pow(Double(beta1), t)), c2 = Float(1 - Double.pow(Double(beta2), t))
         let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon

@@ -1,13 +1,5 @@
 /// Semantic checks: values that decode fine but cannot work together. Each issue names the key to fix.
 extension ClusterConfig {
-    /// Names the job's string fields accept; kept here so `cohort validate` catches a typo before a cluster starts.
-    public static let knownWorkloads = ["W1", "W2"]
-    public static let knownOptimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
-    public static let knownActivations = ["relu", "sigmoid", "tanh"]
-    public static let knownInitializers = ["uniform", "normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"]
-    public static let knownSchedules = ["constant", "step", "cosine"]
-    public static let knownDatasets = ["fashion-mnist", "synthetic", "csv"]
-
     public func validationIssues() -> [ConfigIssue] {
         var issues: [ConfigIssue] = []
         func check(_ ok: Bool, _ path: [ConfigKey], _ message: @autoclosure () -> String) {
@@ -18,9 +10,6 @@ extension ClusterConfig {
         }
         func positive(_ value: Double, _ path: [ConfigKey]) {
             check(value.isFinite && value > 0, path, "must be a positive number of seconds, got \(value)")
-        }
-        func oneOf(_ value: String, _ allowed: [String], _ path: [ConfigKey]) {
-            check(allowed.contains(value), path, "expected one of \(allowed.joined(separator: ", ")), got \"\(value)\"")
         }
 
         // cluster
@@ -46,10 +35,8 @@ extension ClusterConfig {
         }
         check(!cluster.interface.isEmpty, ["cluster", "interface"], "must not be empty (use * for all interfaces)")
         if cluster.security.curve {
-            check(!(cluster.security.publicKeyFile ?? "").isEmpty, ["cluster", "security", "public_key_file"],
-                  "required when curve is true (create one with `cohort keys`)")
-            check(!(cluster.security.secretKeyFile ?? "").isEmpty, ["cluster", "security", "secret_key_file"],
-                  "required when curve is true (create one with `cohort keys`)")
+            check(!(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],
+                  "required when curve is true (create one with `cohort keys --output FILE`)")
         }
 
         // hosts
@@ -83,11 +70,16 @@ extension ClusterConfig {
                   "\(total) workers cannot be split into \(stages) pipeline stages evenly")
         }
 
-        // job
+        // job: its own checks (names, ranges), then what only the cluster knows (how the batch splits).
+        do {
+            try job.validate()
+        } catch let error as JobError {
+            let path = [ConfigKey("job")] + error.keyPath.split(separator: ".").map { ConfigKey(stringValue: String($0)) }
+            issues.append(ConfigIssue(path, error.message))
+        } catch {
+            issues.append(ConfigIssue(["job"], "\(error)"))
+        }
         let d = dataParallelDegree
-        check(job.epochs >= 1, ["job", "epochs"], "must be at least 1, got \(job.epochs)")
-        if let steps = job.steps { check(steps >= 1, ["job", "steps"], "must be at least 1, got \(steps)") }
-        check(job.batchSize >= 1, ["job", "batch_size"], "must be at least 1, got \(job.batchSize)")
         if job.batchSize >= 1 && d >= 1 {
             check(job.batchSize % d == 0, ["job", "batch_size"],
                   "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas")
@@ -97,23 +89,11 @@ extension ClusterConfig {
                       "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")
             }
         }
-        if let workload = job.workload { oneOf(workload, Self.knownWorkloads, ["job", "workload"]) }
         let layers = job.model.layers
-        check(layers.count >= 2, ["job", "model", "layers"], "needs at least an input and an output width, got \(layers)")
-        check(layers.allSatisfy { $0 >= 1 }, ["job", "model", "layers"], "every width must be at least 1, got \(layers)")
         if layers.count >= 2 && stages >= 1 {
             check(stages <= layers.count - 1, ["parallelism", "pipeline_stages"],
                   "\(stages) stages but the model has only \(layers.count - 1) layers")
         }
-        oneOf(job.model.activation, Self.knownActivations, ["job", "model", "activation"])
-        oneOf(job.model.initializer, Self.knownInitializers, ["job", "model", "init"])
-        check((0..<1).contains(job.model.dropout), ["job", "model", "dropout"], "must be in [0, 1), got \(job.model.dropout)")
-        oneOf(job.optimizer.name, Self.knownOptimizers, ["job", "optimizer", "name"])
-        check(job.optimizer.lr.isFinite && job.optimizer.lr > 0, ["job", "optimizer", "lr"], "must be positive, got \(job.optimizer.lr)")
-        oneOf(job.schedule.name, Self.knownSchedules, ["job", "schedule", "name"])
-        oneOf(job.data.dataset, Self.knownDatasets, ["job", "data", "dataset"])
-        check((0..<1).contains(job.data.validationFraction), ["job", "data", "validation_fraction"],
-              "must be in [0, 1), got \(job.data.validationFraction)")
 
         // checkpoint
         if let checkpoint {

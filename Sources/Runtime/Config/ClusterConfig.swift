@@ -108,7 +108,10 @@ public struct PortRange: Codable, Sendable, Equatable, CustomStringConvertible {
             self.init(first: port)
             return
         }
-        let text = (try? container.decode(String.self)) ?? ""
+        guard let text = try? container.decode(String.self) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a port (5600) or a port range (5600-5663)")
+        }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
             .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let first = parts[0], let last = parts[1] else {
@@ -127,24 +130,57 @@ public struct PortRange: Codable, Sendable, Equatable, CustomStringConvertible {
 /// `cluster.security:` — ZeroMQ CURVE encryption and authentication for every socket.
 public struct SecuritySpec: Codable, Sendable, Equatable {
     public var curve: Bool
-    /// Z85 key files written by `cohort keys` (the cluster's shared key pair); required when `curve` is on.
-    public var publicKeyFile: String?
-    public var secretKeyFile: String?
+    /// The cluster's key pair, as written by `cohort keys --output FILE` (`curve_public_key:` and
+    /// `curve_secret_key:` in Z85). Every member holds the same pair; required when `curve` is on.
+    public var keyFile: String?
 
-    public init(curve: Bool = false, publicKeyFile: String? = nil, secretKeyFile: String? = nil) {
+    public init(curve: Bool = false, keyFile: String? = nil) {
         self.curve = curve
-        self.publicKeyFile = publicKeyFile
-        self.secretKeyFile = secretKeyFile
+        self.keyFile = keyFile
     }
 
-    enum CodingKeys: String, CodingKey { case curve, publicKeyFile = "public_key_file", secretKeyFile = "secret_key_file" }
+    enum CodingKeys: String, CodingKey { case curve, keyFile = "key_file" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         curve = try c.decode(.curve, default: false)
-        publicKeyFile = try c.decodeIfPresent(String.self, forKey: .publicKeyFile)
-        secretKeyFile = try c.decodeIfPresent(String.self, forKey: .secretKeyFile)
+        keyFile = try c.decodeIfPresent(String.self, forKey: .keyFile)
     }
+
+    /// Reads `key_file` (strictly: unknown keys or malformed keys are `ConfigError`s naming that file).
+    /// nil when CURVE is off.
+    public func loadKeys() throws(ConfigError) -> CurveKeyFile? {
+        guard curve else { return nil }
+        guard let keyFile, !keyFile.isEmpty else {
+            throw ConfigError(file: "cluster.yaml", line: nil, keyPath: "cluster.security.key_file", message: "required when curve is true")
+        }
+        let text: String
+        do { text = try String(contentsOfFile: keyFile, encoding: .utf8) } catch {
+            throw ConfigError(file: keyFile, line: nil, keyPath: "",
+                              message: FileManager.default.fileExists(atPath: keyFile) ? "cannot read the key file" : "no such file (create it with `cohort keys --output \(keyFile)`)")
+        }
+        let root = try StrictYAMLDecoder.compose(text, file: keyFile)
+        let keys = try StrictYAMLDecoder().decode(CurveKeyFile.self, from: root, file: keyFile)
+        for (key, value) in [("curve_public_key", keys.publicKey), ("curve_secret_key", keys.secretKey)] where !CurveKeyFile.isZ85Key(value) {
+            throw ConfigError(file: keyFile, line: StrictYAMLDecoder.line(of: [ConfigKey(stringValue: key)], in: root), keyPath: key,
+                              message: "expected a 40-character Z85 key, got \(value.count) characters")
+        }
+        return keys
+    }
+}
+
+/// The contents of a `cohort keys` file: the cluster's CURVE key pair in Z85 (40 characters each).
+public struct CurveKeyFile: Codable, Sendable, Equatable {
+    public var publicKey: String
+    public var secretKey: String
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+    enum CodingKeys: String, CodingKey { case publicKey = "curve_public_key", secretKey = "curve_secret_key" }
+
+    static let z85Alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+    static func isZ85Key(_ text: String) -> Bool { text.count == 40 && text.allSatisfy { z85Alphabet.contains($0) } }
 }
 
 /// One entry of `hosts:` — a machine and how many workers run on it.

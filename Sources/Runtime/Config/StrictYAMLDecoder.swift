@@ -59,23 +59,19 @@ public struct StrictYAMLDecoder: Sendable {
     }
 
     static func configError(from error: DecodingError, root: Node, file: String) -> ConfigError {
-        let context: DecodingError.Context
-        var message: String
-        var path: [any CodingKey]
+        let message: String
+        let path: [any CodingKey]
         switch error {
         case .typeMismatch(let type, let c):
-            context = c; message = "expected a value of type \(type)"; path = c.codingPath
+            (message, path) = (c.debugDescription.isEmpty ? "expected a value of type \(type)" : c.debugDescription, c.codingPath)
         case .valueNotFound(let type, let c):
-            context = c; message = "expected a value of type \(type), got null"; path = c.codingPath
+            (message, path) = ("expected a value of type \(type), got null", c.codingPath)
         case .keyNotFound(let key, let c):
-            context = c; message = "missing required key"; path = c.codingPath + [key]
+            (message, path) = ("missing required key", c.codingPath + [key])
         case .dataCorrupted(let c):
-            context = c; message = c.debugDescription; path = c.codingPath
+            (message, path) = (c.debugDescription, c.codingPath)
         @unknown default:
             return ConfigError(file: file, line: nil, keyPath: "", message: "\(error)")
-        }
-        if case .dataCorrupted = error {} else if !context.debugDescription.isEmpty, message.isEmpty {
-            message = context.debugDescription
         }
         return ConfigError(file: file, line: line(of: path, in: root), keyPath: renderKeyPath(path), message: message)
     }
@@ -85,7 +81,7 @@ public struct StrictYAMLDecoder: Sendable {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let detail = context.map { "\(problem) \($0.text)" } ?? problem
+            let detail = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
             return ConfigError(file: file, line: mark.line, keyPath: "", message: "YAML syntax error: \(detail)")
         case .reader(let problem, _, _, _):
             return ConfigError(file: file, line: nil, keyPath: "", message: "cannot read YAML: \(problem)")

@@ -24,7 +24,8 @@ extension JobSpec {
         var train: LabeledDataset, test: LabeledDataset
         let inputs = model.layers.first!, classes = model.layers.last!
         func synthetic() -> (LabeledDataset, LabeledDataset) {
-            let s = Synthetic.classification(trainCount: Self.syntheticTrainCount, testCount: Self.syntheticTestCount,
+            let s = Synthetic.classification(trainCount: data.maxTrainExamples ?? Self.syntheticTrainCount,
+                                             testCount: data.maxTestExamples ?? Self.syntheticTestCount,
                                              featureCount: inputs, classCount: classes, seed: seed)
             return (s.train, s.test)
         }
@@ -50,6 +51,9 @@ extension JobSpec {
         default:
             throw JobError("data.dataset", "expected one of fashion-mnist, synthetic, csv, got \"\(data.dataset)\"")
         }
+        if let n = data.maxTrainExamples, n < train.count { train = train.subset(Array(0..<n)) }
+        if let n = data.maxTestExamples, n < test.count { test = test.subset(Array(0..<n)) }
+        guard train.count > 0 else { throw JobError("data", "\(train.name) has no examples") }
         guard train.featureCount == inputs else {
             throw JobError("model.layers", "input width \(inputs) but \(train.name) has \(train.featureCount) features")
         }

@@ -30,6 +30,8 @@ extension JobSpec {
         guard (0..<1).contains(data.validationFraction) else {
             throw JobError("data.validation_fraction", "must be in [0, 1), got \(data.validationFraction)")
         }
+        if let n = data.maxTrainExamples, n < 1 { throw JobError("data.max_train_examples", "must be at least 1, got \(n)") }
+        if let n = data.maxTestExamples, n < 1 { throw JobError("data.max_test_examples", "must be at least 1, got \(n)") }
         if let p = earlyStoppingPatience {
             guard p >= 1 else { throw JobError("early_stopping_patience", "must be at least 1, got \(p)") }
             guard data.validationFraction > 0 else {

@@ -170,10 +170,14 @@ public struct DataSpec: Codable, Sendable, Equatable {
     public var syntheticFallback: Bool = true
     /// Skip each epoch's last, short global batch (DistributedSampler(drop_last=True)); by default it is trained on.
     public var dropLast: Bool = false
+    /// Use at most this many training (and test) examples: the first ones of a file, or how many synthetic examples
+    /// to generate (default 60,000 and 10,000). For quick runs and tests.
+    public var maxTrainExamples: Int? = nil
+    public var maxTestExamples: Int? = nil
     public init() {}
     enum CodingKeys: String, CodingKey {
         case dataset, path, standardize, validationFraction = "validation_fraction", syntheticFallback = "synthetic_fallback"
-        case dropLast = "drop_last"
+        case dropLast = "drop_last", maxTrainExamples = "max_train_examples", maxTestExamples = "max_test_examples"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -189,5 +193,7 @@ public struct DataSpec: Codable, Sendable, Equatable {
         validationFraction = try c.decodeIfPresent(Float.self, forKey: .validationFraction) ?? validationFraction
         syntheticFallback = try c.decodeIfPresent(Bool.self, forKey: .syntheticFallback) ?? syntheticFallback
         dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? dropLast
+        maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples) ?? maxTrainExamples
+        maxTestExamples = try c.decodeIfPresent(Int.self, forKey: .maxTestExamples) ?? maxTestExamples
     }
 }

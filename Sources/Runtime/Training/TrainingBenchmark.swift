@@ -19,13 +19,23 @@ public struct TrainingBenchmark: Sendable {
         self.steps = steps
     }
 
-    /// One run's samples per second.
-    public func run(seed: UInt64) throws -> Double {
+    public struct Result: Sendable {
+        /// Wall-clock throughput: the benchmark's number.
+        public var samplesPerSecond: Double
+        /// Process CPU time / (wall time × threads) over the timed steps: well below 1 means other processes took
+        /// the cores (or threads idled), so the wall-clock figure understates the code.
+        public var cpuShare: Double
+    }
+
+    /// One run.
+    public func run(seed: UInt64) throws -> Result {
         var spec = job
         spec.seed = seed
         let model = try spec.makeModel()
         model.threads = threads
-        let trainer = Trainer(model: model, optimizer: try spec.makeOptimizer(),
+        let optimizer = try spec.makeOptimizer()
+        optimizer.threads = threads
+        let trainer = Trainer(model: model, optimizer: optimizer,
                               schedule: spec.makeSchedule(totalSteps: warmupSteps + steps),
                               regularization: spec.makeRegularization())
         let b = spec.batchSize, d = spec.model.layers.first!, classes = spec.model.layers.last!
@@ -33,16 +43,25 @@ public struct TrainingBenchmark: Sendable {
         Standardizer(fitting: pool).apply(to: pool)
         let batches = (0..<4).map { pool.features.rows(($0 * b)..<(($0 + 1) * b)) }
         let labels = pool.labels
-        return labels.withUnsafeBufferPointer { all -> Double in
+        return labels.withUnsafeBufferPointer { all -> Result in
             func step(_ i: Int) {
                 let k = i % 4
                 trainer.trainStep(x: batches[k], labels: UnsafeBufferPointer(rebasing: all[(k * b)..<((k + 1) * b)]))
             }
             for i in 0..<warmupSteps { step(i) }
+            let c0 = processCPUSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             for i in 0..<steps { step(i) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            return Double(steps * b) / seconds
+            let cpu = processCPUSeconds() - c0
+            return Result(samplesPerSecond: Double(steps * b) / seconds, cpuShare: cpu / (seconds * Double(threads)))
         }
     }
+}
+
+/// CPU time of this process (all threads), in seconds.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

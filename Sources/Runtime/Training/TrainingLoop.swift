@@ -29,7 +29,9 @@ public final class TrainingLoop {
             throw JobError("batch_size", "\(job.batchSize) with drop_last leaves no step in \(data.train.count) examples")
         }
         let total = job.steps ?? job.epochs * plan.stepsPerEpoch
-        let trainer = Trainer(model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: total),
+        let optimizer = try job.makeOptimizer()
+        optimizer.threads = threads
+        let trainer = Trainer(model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: total),
                               regularization: job.makeRegularization())
         let epochs = job.steps.map { ($0 + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch } ?? job.epochs
         self.init(trainer: trainer, data: data, plan: plan, epochs: epochs, maxSteps: job.steps,

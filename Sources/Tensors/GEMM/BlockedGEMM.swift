@@ -1,23 +1,56 @@
-/// Scratch memory for one thread's packed blocks and edge tile, 64-byte aligned so packed panels start on cache lines.
-final class GEMMWorkspace {
+import Foundation
+
+/// Scratch memory for one thread's packed blocks and edge tile, 64-byte aligned so packed panels start on cache
+/// lines. Sized for the largest blocks of a kernel's table, and recycled through `GEMMWorkspace.pool`: a fresh
+/// megabyte per call would cost page faults comparable to a whole small product.
+final class GEMMWorkspace: @unchecked Sendable {
     let packedA: UnsafeMutablePointer<Float>
     let packedB: UnsafeMutablePointer<Float>
     let tile: UnsafeMutablePointer<Float>
+    let aCapacity: Int, bCapacity: Int, tileCapacity: Int
     private let raw: UnsafeMutableRawPointer
 
-    init(_ blk: GEMMBlocking, m: Int, n: Int, k: Int) {
-        let kc = min(blk.kc, k)
-        let aCount = roundUp(min(blk.mc, m), blk.mr) * kc
-        let bCount = roundUp(min(blk.nc, n), blk.nr) * kc
-        let tCount = blk.mr * blk.nr
+    init(aCount: Int, bCount: Int, tileCount: Int) {
+        aCapacity = aCount; bCapacity = bCount; tileCapacity = tileCount
         let aBytes = roundUp(aCount * 4, 64), bBytes = roundUp(bCount * 4, 64)
-        raw = UnsafeMutableRawPointer.allocate(byteCount: aBytes + bBytes + tCount * 4, alignment: 64)
+        raw = UnsafeMutableRawPointer.allocate(byteCount: aBytes + bBytes + tileCount * 4, alignment: 64)
         packedA = raw.bindMemory(to: Float.self, capacity: aCount)
         packedB = (raw + aBytes).bindMemory(to: Float.self, capacity: bCount)
-        tile = (raw + aBytes + bBytes).bindMemory(to: Float.self, capacity: tCount)
+        tile = (raw + aBytes + bBytes).bindMemory(to: Float.self, capacity: tileCount)
     }
 
     deinit { raw.deallocate() }
+
+    func fits(aCount: Int, bCount: Int, tileCount: Int) -> Bool {
+        aCount <= aCapacity && bCount <= bCapacity && tileCount <= tileCapacity
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var free: [GEMMWorkspace] = []
+
+    /// Runs `body` with a workspace of at least the given sizes, taken from (and returned to) the pool.
+    static func with<R>(aCount: Int, bCount: Int, tileCount: Int, _ body: (GEMMWorkspace) -> R) -> R {
+        lock.lock()
+        let index = free.firstIndex { $0.fits(aCount: aCount, bCount: bCount, tileCount: tileCount) }
+        let ws = index.map { free.remove(at: $0) }
+        lock.unlock()
+        let workspace = ws ?? GEMMWorkspace(aCount: aCount, bCount: bCount, tileCount: tileCount)
+        defer {
+            lock.lock()
+            if free.count < 8 { free.append(workspace) }
+            lock.unlock()
+        }
+        return body(workspace)
+    }
+}
+
+/// Splits `extent` into the fewest blocks of at most `limit` (a multiple of `unit`), all of about equal size and
+/// rounded up to `unit`: k = 784 with kc = 384 becomes 3 × 264 rather than 384 + 384 + 16, whose 16-deep block would
+/// cost as many C updates as a full one for 4% of the work.
+@inline(__always)
+func evenBlock(_ extent: Int, limit: Int, unit: Int) -> Int {
+    let blocks = (extent + limit - 1) / limit
+    return min(limit, roundUp((extent + blocks - 1) / blocks, unit))
 }
 
 @inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }
@@ -36,20 +69,23 @@ func blockedSgemm(
     beta: Float,
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    let ws = GEMMWorkspace(blk, m: m, n: n, k: k)
     let mr = blk.mr, nr = blk.nr, kernel = blk.kernel
+    let kcMax = evenBlock(k, limit: blk.kc, unit: 4)
+    let mcMax = evenBlock(m, limit: blk.mc, unit: mr)
+    let ncMax = evenBlock(n, limit: blk.nc, unit: nr)
+    GEMMWorkspace.with(aCount: roundUp(mcMax, mr) * kcMax, bCount: roundUp(ncMax, nr) * kcMax, tileCount: mr * nr) { ws in
     let tile = ws.tile
     var ic = 0
     while ic < m {
-        let mcb = min(blk.mc, m - ic)
+        let mcb = min(mcMax, m - ic)
         var pc = 0
         while pc < k {
-            let kcb = min(blk.kc, k - pc)
+            let kcb = min(kcMax, k - pc)
             let betaBlock: Float = pc == 0 ? beta : 1
             packA(transA, a, lda: lda, i0: ic, rows: mcb, p0: pc, depth: kcb, mr: mr, into: ws.packedA)
             var jc = 0
             while jc < n {
-                let ncb = min(blk.nc, n - jc)
+                let ncb = min(ncMax, n - jc)
                 packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc, cols: ncb, nr: nr, into: ws.packedB)
                 var ir = 0
                 while ir < mcb {
@@ -81,6 +117,7 @@ func blockedSgemm(
             pc += kcb
         }
         ic += mcb
+    }
     }
 }
 

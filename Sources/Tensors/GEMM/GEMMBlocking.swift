@@ -54,18 +54,22 @@ extension GEMMKernel {
         return (v[0], v[1], v[2])
     }()
 
-    /// THE block-size table. Tuned on AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core) with `cohort bench gemm`.
+    /// THE block-size table. AVX-512 entry tuned on AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core) with
+    /// `COHORT_GEMM_BLOCKS=kc,mc,nc cohort bench gemm --cpu-time`, alternating candidates over several rounds:
+    /// kc=256 / nc=1024 beat 384/384, 192/512 and 320/768 on the square and m=128 shapes. A wide nc lets packing
+    /// read B in whole 4 KiB rows (what the prefetcher follows), which mattered more than keeping kc × nc well
+    /// inside L2. The AVX2 and portable entries are scaled from it, not tuned (no such machine here).
     var tableBlocking: GEMMBlocking {
         switch self {
         #if arch(x86_64)
         case .avx512:
             return GEMMBlocking(
-                mr: 12, nr: 32, kc: 256, mc: 960, nc: 512, kernel: sgemmMicroKernelAVX512,
+                mr: 12, nr: 32, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX512,
                 edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
                               .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
                               .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)])
         case .avx2:
-            return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 512, kernel: sgemmMicroKernelAVX2)
+            return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX2)
         #else
         case .avx512, .avx2:
             preconditionFailure("GEMM kernel \(self) exists only on x86-64")

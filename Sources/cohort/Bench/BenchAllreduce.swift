@@ -21,6 +21,11 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Timed batches per size (median reported).") var reps: Int = 11
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc, got \(transport)") }
+        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+    }
+
     func run() throws {
         let extra = RankLauncher.passthrough([
             ("sizes", sizes), ("algorithm", algorithm), ("wire", wire), ("chunk-bytes", chunkBytes.map(String.init)),

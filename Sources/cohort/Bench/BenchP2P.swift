@@ -13,6 +13,10 @@ struct BenchP2P: ParsableCommand {
     @Option(help: "Kernel socket buffer bytes (ZMQ_SNDBUF/RCVBUF).") var sockbuf: Int?
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc, got \(transport)") }
+    }
+
     func run() throws {
         let extra = RankLauncher.passthrough([("sizes", sizes), ("reps", String(reps)), ("sockbuf", sockbuf.map(String.init))])
         if !output.json {

@@ -113,7 +113,7 @@ struct BenchRank: ParsableCommand {
         }
     }
 
-    /// One-way throughput rank 0 → rank 1, the same way the raw libzmq anchor measures it: the sender streams
+    /// One-way throughput rank 1 → rank 0 (rank 0 reports), the same way the raw libzmq anchor measures it: the sender streams
     /// zero-copy frames from one buffer, the receiver timestamps each batch. Here every frame also carries the
     /// wire header and is checked against it.
     func p2pBench(_ c: Communicator, _ sizes: [Int]) throws {
@@ -125,19 +125,19 @@ struct BenchRank: ParsableCommand {
             defer { raw.deallocate() }
             raw.initializeMemory(as: UInt8.self, repeating: 0x5a)
             try c.barrier()
-            if c.rank == 0 {
+            if c.rank == 1 {
                 let release = ZeroCopyRelease()
-                for _ in 0..<total { try c.send(UnsafeRawBufferPointer(raw), to: 1, release: release) }
+                for _ in 0..<total { try c.send(UnsafeRawBufferPointer(raw), to: 0, release: release) }
                 _ = release.waitUntilReleased(deadline: .after(seconds: timeout))
             } else {
                 var bad = 0
-                for _ in 0..<perBatch { let m = try c.receiveMessage(from: 0, expectedBytes: bytes); if m.bytes[bytes - 1] != 0x5a { bad += 1 } }
+                for _ in 0..<perBatch { let m = try c.receiveMessage(from: 1, expectedBytes: bytes); if m.withBytes({ $0[bytes - 1] }) != 0x5a { bad += 1 } }
                 var rates: [Double] = []
                 var t0 = Deadline.nowNanoseconds()
                 for _ in 0..<reps {
                     for _ in 0..<perBatch {
-                        let m = try c.receiveMessage(from: 0, expectedBytes: bytes)
-                        if m.bytes[bytes - 1] != 0x5a { bad += 1 }
+                        let m = try c.receiveMessage(from: 1, expectedBytes: bytes)
+                        if m.withBytes({ $0[bytes - 1] }) != 0x5a { bad += 1 }
                     }
                     let t1 = Deadline.nowNanoseconds()
                     rates.append(Double(perBatch * bytes) / (Double(t1 - t0) / 1e9) / 1e9)

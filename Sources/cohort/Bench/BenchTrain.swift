@@ -26,22 +26,26 @@ struct BenchTrain: ParsableCommand {
         guard runs >= 1, steps >= 1, warmup >= 0 else { throw ValidationError("--runs and --steps must be ≥ 1, --warmup ≥ 0") }
         let bench = TrainingBenchmark(job: job, threads: threads, warmupSteps: warmup, steps: steps)
         var results: [Double] = []
+        var shares: [Double] = []
         for r in 0..<runs {
-            let s = try bench.run(seed: UInt64(r + 1))
-            results.append(s)
+            let result = try bench.run(seed: UInt64(r + 1))
+            results.append(result.samplesPerSecond)
+            shares.append(result.cpuShare)
             if !output.json {
-                FileHandle.standardError.write(Data(String(format: "run %d: %.0f samples/s\n", r + 1, s).utf8))
+                FileHandle.standardError.write(Data(String(format: "run %d: %.0f samples/s (CPU share %.2f)\n",
+                                                           r + 1, result.samplesPerSecond, result.cpuShare).utf8))
             }
         }
+        let share = shares.sorted()[shares.count / 2]
         let sorted = results.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         if output.json {
             let runsJSON = results.map { String(format: "%.1f", $0) }.joined(separator: ",")
             print("{\"bench\":\"train\",\"workload\":\"\(name)\",\"threads\":\(threads),\"samples_per_s\":\(String(format: "%.1f", median))," +
-                  "\"batch\":\(job.batchSize),\"steps\":\(steps),\"runs\":[\(runsJSON)]}")
+                  "\"batch\":\(job.batchSize),\"steps\":\(steps),\"runs\":[\(runsJSON)],\"cpu_share\":\(String(format: "%.2f", share))}")
         } else {
-            print(String(format: "train %@ (batch %d, %d steps × %d runs, %d thread(s)): median %.0f samples/s (min %.0f, max %.0f)",
-                         name, job.batchSize, steps, runs, threads, median, sorted.first!, sorted.last!))
+            print(String(format: "train %@ (batch %d, %d steps × %d runs, %d thread(s)): median %.0f samples/s (min %.0f, max %.0f; CPU share %.2f)",
+                         name, job.batchSize, steps, runs, threads, median, sorted.first!, sorted.last!, share))
         }
     }
 }

@@ -28,7 +28,7 @@ struct GemmBenchShape {
 
     /// Checks the result against the Float64 reference (every entry up to 512³, a deterministic sample of
     /// entries of the full-size result above, where the naive loop would take minutes), then times it.
-    func measure(kernel: GEMMKernel, threads: Int, reps: Int) throws -> Result {
+    func measure(kernel: GEMMKernel, threads: Int, reps: Int, clock now: () -> Double) throws -> Result {
         let aStored = transA ? Tensor(shape: [k, m]) : Tensor(shape: [m, k])
         let bStored = transB ? Tensor(shape: [n, k]) : Tensor(shape: [k, n])
         var seed: UInt64 = 0x2545_F491_4F6C_DD1D
@@ -74,14 +74,16 @@ struct GemmBenchShape {
             for s in 0..<512 { entries.append(((s * 7919 + 13) % m, (s * 104_729 + 7) % n)) }
         }
         let eps = Double(Float.ulpOfOne)
+        let pa = a.pointer, pb = b.pointer, pc = c.pointer
+        let lda = a.columns, ldb = b.columns
         for (i, j) in entries {
             var dot = 0.0, mag = 0.0
             for p in 0..<k {
-                let av = Double(transA ? a[p, i] : a[i, p]), bv = Double(transB ? b[j, p] : b[p, j])
+                let av = Double(transA ? pa[p * lda + i] : pa[i * lda + p]), bv = Double(transB ? pb[j * ldb + p] : pb[p * ldb + j])
                 dot += av * bv
                 mag += abs(av * bv)
             }
-            let got = Double(c[i, j])
+            let got = Double(pc[i * n + j])
             guard abs(got - dot) <= 2 * eps * Double(k + 4) * mag + 1e-30 else {
                 throw CheckFailure(description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
             }
@@ -89,4 +91,11 @@ struct GemmBenchShape {
     }
 }
 
-private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// CPU time of the calling thread: excludes the time other processes hold the core.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
