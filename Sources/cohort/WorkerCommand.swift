@@ -22,8 +22,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("local-index"), help: "This worker's index on its host (set by the launcher).")
     var localIndex: Int?
 
-    @Option(name: .customLong("secret-key-file"), help: "The cluster's CURVE secret key (turns security on).")
-    var secretKeyFile: String?
+    @Option(name: .customLong("key-file"), help: "The cluster's CURVE key file from `cohort keys` (turns security on).")
+    var keyFile: String?
 
     @Option(name: .customLong("rendezvous-timeout"), help: "Seconds to wait for the coordinator's assignment.")
     var rendezvousTimeout: Double = 120
@@ -36,7 +36,7 @@ struct WorkerCommand: ParsableCommand {
         o.localIndex = localIndex
         o.rendezvousTimeout = rendezvousTimeout
         do {
-            if let secretKeyFile { o.curve = try loadCurveSecurity(secretKeyFile: secretKeyFile) }
+            if let keyFile { o.curve = try loadCurveSecurity(keyFile: keyFile) }
             _ = try runWorker(o) { printError($0) }
         } catch {
             throw CohortFailure("worker on \(o.host): \(error)")

@@ -8,8 +8,8 @@ func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline
     let yaml = """
     cluster:
       name: test
-      coordinator: {host: 127.0.0.1, port: 0}
-      data_ports: 0
+      coordinator: {host: 127.0.0.1, port: 5555}
+      data_ports: 5600
       interface: 127.0.0.1
     hosts:
       - address: 127.0.0.1
@@ -18,7 +18,7 @@ func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline
       model: {layers: [32, 48, 10], activation: relu, init: he_normal}
       optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
       data: {dataset: synthetic}
-      batch_size: 64
+      batch_size: 60
       epochs: \(epochs)
     \(stepsLine)  seed: 3
     parallelism: {data_parallel: \(workers)}
@@ -49,7 +49,7 @@ struct ClusterProcessTests {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 3, epochs: 3, dir: dir)
-        let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json"], timeout: 120)
+        let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json", "--ephemeral-ports"], timeout: 120)
         #expect(r.status == 0, "launch failed: \(r.stderr)")
         let done = try #require(lastJSONLine(r.stdout), "no JSON summary in: \(r.stdout)")
         #expect(done["event"] as? String == "done")
@@ -71,7 +71,7 @@ struct ClusterProcessTests {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 2, steps: 10_000_000, deadline: 2, dir: dir)
-        let launch = try ChildProcess(binary, ["launch", config.path])
+        let launch = try ChildProcess(binary, ["launch", config.path, "--ephemeral-ports"])
         // Wait until both workers exist and training has begun.
         var workers: [Int32] = []
         let start = Date()

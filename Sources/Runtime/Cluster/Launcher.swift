@@ -34,7 +34,7 @@ public final class Launcher: @unchecked Sendable {
             if config.cluster.interface != "*" && Launcher.isLocal(planned.address) {
                 args += ["--interface", planned.address]
             }
-            if let key = config.cluster.security.secretKeyFile, config.cluster.security.curve { args += ["--secret-key-file", key] }
+            if let key = config.cluster.security.keyFile, config.cluster.security.curve { args += ["--key-file", key] }
             args += extra
             let p = Process()
             if Launcher.isLocal(planned.address) {
