@@ -85,7 +85,7 @@ func smallClusterYAML(workers: Int, steps: Int = 20, security: String? = nil, di
       model: {layers: [16, 24, 4], activation: relu, init: he_normal}
       optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
       data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
-      batch_size: 32
+      batch_size: \(16 * workers)
       steps: \(steps)
       seed: 7
     parallelism: {data_parallel: \(workers)}

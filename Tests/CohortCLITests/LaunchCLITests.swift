@@ -103,9 +103,8 @@ struct LaunchCLITests {
         let config = dir.appendingPathComponent("cluster.yaml").path
         try smallClusterYAML(workers: 1, steps: 5, security: "{curve: true, key_file: \(right)}", dir: dir)
             .replacingOccurrences(of: "rendezvous_timeout_s: 20", with: "rendezvous_timeout_s: 4")
-            .replacingOccurrences(of: "port: 5555", with: "port: 0")
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let coordinator = try ChildProcess(binary, ["coordinator", "--config", config])
+        let coordinator = try ChildProcess(binary, ["coordinator", "--config", config, "--ephemeral-ports"])
         defer { coordinator.kill() }
         var endpoint: String?
         let start = Date()
