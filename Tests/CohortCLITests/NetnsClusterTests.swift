@@ -40,7 +40,7 @@ struct NetnsClusterTests {
         p.arguments = [script.path, "--binary", binary.path, "--steps", "40", "--timeout", "50", "--rate", "1gbit",
                        "--json", "--keep", dir.path]
         let log = dir.appendingPathComponent("script.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let out = try FileHandle(forWritingTo: log)
         p.standardOutput = out
         p.standardError = out
