@@ -21,8 +21,19 @@ public final class Context: @unchecked Sendable {
         // sockets enforce their own limits (ZMQ_MAXMSGSIZE) where untrusted peers can connect.
     }
 
+    private var terminated = false
+
     deinit {
         // All sockets are closed (they retain us) and each was given a finite linger, so this returns.
+        if !terminated { while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {} }
+    }
+
+    /// Terminates now instead of at deinit: blocks until messages still queued on the (already closed) sockets
+    /// are sent or their linger runs out. A process that is about to exit calls this so its last messages leave;
+    /// exit() alone kills the I/O threads with them still queued. Every socket of this context must be closed.
+    public func terminate() {
+        guard !terminated else { return }
+        terminated = true
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
     }
 

@@ -67,7 +67,12 @@ public final class WorkerControl: @unchecked Sendable {
     /// Sends what is queued and stops the thread (at most `timeout` s).
     public func finish(timeout: Double = 3) {
         lock.lock(); let wasRunning = running; running = false; lock.unlock()
-        if wasRunning { _ = done.wait(timeout: .now() + timeout) }
+        guard wasRunning, done.wait(timeout: .now() + timeout) == .success else { return }
+        // zmq_send only queues: flush now (close, then terminate the context, bounded by the linger), or the
+        // process may exit with its final `.epoch`/`.done` reports still queued and the coordinator would see a
+        // silent, "dead" rank at the very end of a successful job.
+        dealer.close()
+        context.terminate()
     }
 
     private func loop(rank: Int, heartbeat: Double, deadline: Double) {
