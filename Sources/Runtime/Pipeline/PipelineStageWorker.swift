@@ -338,9 +338,24 @@ public final class PipelineStageWorker {
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
         // Samples are counted once per replica (on its last stage), so the cluster's throughput is not K-fold.
-        return FinalReport(rank: rank, weightChecksum: weightChecksum(parameters), steps: step, samples: isLast ? total.samples : 0,
+        return FinalReport(rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
                            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
                            waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+    }
+
+    /// The checksums of the replica's stages, first to last, joined by "/": the same string on every stage of a
+    /// replica, and equal across replicas exactly when their weights are (what the launcher compares).
+    public func replicaChecksum() throws -> String {
+        var sums = [UInt64](repeating: 0, count: stages)
+        sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
+        // Up the pipeline, each stage adding its own; then the full list back down.
+        if let previous { try sums.withUnsafeMutableBytes { try receiveRaw($0, from: previous) }; sums[stage] = UInt64(weightChecksum(parameters), radix: 16)! }
+        if let next {
+            try sums.withUnsafeBytes { try comm!.send($0, to: next) }
+            try sums.withUnsafeMutableBytes { try receiveRaw($0, from: next) }
+        }
+        if let previous { try sums.withUnsafeBytes { try comm!.send($0, to: previous) } }
+        return sums.map { String(format: "%016llx", $0) }.joined(separator: "/")
     }
 
     /// Scores this replica's contiguous share of `set` by pushing it through the pipeline in evaluation mode, in
