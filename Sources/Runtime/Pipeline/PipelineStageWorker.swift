@@ -193,8 +193,11 @@ public final class PipelineStageWorker {
                     } else {
                         input = x!.rows(r)
                     }
+                    // The span is the compute alone: stamped before the send, which may wake the receiver and
+                    // get this thread preempted on a busy machine.
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     if r.isEmpty {
+                        timing.spans.append((op, t0, t0))
                         if let next { try sendEmpty(to: next) }
                     } else {
                         let out = slot.model.forward(input, training: true)
@@ -202,12 +205,13 @@ public final class PipelineStageWorker {
                             let y = UnsafeBufferPointer(rebasing: allLabels[r])
                             lossSum += Double(slot.loss.forward(logits: out, labels: y)) * Double(r.count)
                             correct += correctPredictions(out, labels: y)
-                        } else if let next {
+                        }
+                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
+                        if let next {
                             try comm!.send(raw(out), to: next, release: slot.activationSent)
                             timing.bytesSent += out.count * 4
                         }
                     }
-                    timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
                 case .backward:
                     let k = slotOf[m]
                     let slot = slots[k]
@@ -220,16 +224,17 @@ public final class PipelineStageWorker {
                     }
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     if r.isEmpty {
+                        timing.spans.append((op, t0, t0))
                         if let previous { try sendEmpty(to: previous) }
                     } else {
                         if isLast { dy = slot.loss.backward(normalizer: globalRows) }
                         let dx = slot.model.backward(dy!)
+                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
                         if let previous, let dx {
                             try comm!.send(raw(dx), to: previous, release: slot.gradientSent)
                             timing.bytesSent += dx.count * 4
                         }
                     }
-                    timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
                     free.append(k)
                 }
             }

@@ -62,8 +62,9 @@ struct BenchPipeline: ParsableCommand {
             ]
             records.append(rec)
             if output.json { printJSONLine(rec) } else {
-                print(String(format: "%2d %3d  %-8@ %8.2f %10.0f  %11.3f  %10.3f  %13.3f  %-7@  %11d  %10d", k, m, s.rawValue as NSString,
-                             r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory, verdict as NSString, r.maxStashed, r.bytesPerStep))
+                print(String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8) + String(format: " %8.2f %10.0f  %11.3f  %10.3f  %13.3f  ",
+                             r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory)
+                      + pad(verdict, 7) + String(format: "  %11d  %10d", r.maxStashed, r.bytesPerStep))
             }
             flushOutput()
         } } }
@@ -84,13 +85,16 @@ struct BenchPipeline: ParsableCommand {
                 ]
                 records.append(rec)
                 if output.json { printJSONLine(rec) } else {
-                    print(String(format: "%2d %3d  %-8@ %8.2f %10@  %11@  %10.3f  %13.3f  %-7@  %11d", k, m, s.rawValue as NSString,
-                                 sim.makespan * 1e3, "-" as NSString, "-" as NSString, sim.bubble, theory, "sim" as NSString, sim.maxStashed.max()!))
+                    print(String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8) + String(format: " %8.2f ", sim.makespan * 1e3)
+                          + "         -            -" + String(format: "  %10.3f  %13.3f  ", sim.bubble, theory)
+                          + pad("sim", 7) + String(format: "  %11d", sim.maxStashed.max()!))
                 }
             } } }
         }
         if let csv { try writeCSV(records, to: csv) }
     }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
     private func fmt(_ x: Double) -> String { String(format: "%.2e", x) }
 
