@@ -116,21 +116,21 @@ struct BenchScaling: ParsableCommand {
                 print(jsonLine([("bench", "\"scaling\""), ("workload", "\"\(name)\""), ("workers", "\(m.workers)"),
                                 ("samples_per_s", num(m.samplesPerSecond, 1)), ("ceiling_samples_per_s", num(m.ceilingSamplesPerSecond, 1)),
                                 ("speedup", num(speedup(m), 3)), ("efficiency", num(speedup(m) / Double(m.workers), 3)),
-                                ("measured_step_s", num(m.stepSeconds, 6)), ("predicted_step_s", num(p, 6)),
+                                ("measured_step_s", num(m.stepSeconds, 9)), ("predicted_step_s", num(p, 9)),
                                 ("prediction_error", num(p / m.stepSeconds - 1, 3)),
-                                ("mean_step_s", num(m.meanStepSeconds, 6)), ("ceiling_step_s", num(m.ceilingStepSeconds, 6)),
-                                ("compute_s", num(m.computePerStep, 6)),
-                                ("allreduce_s", num(m.allReducePerStep, 6)), ("wait_s", num(m.waitPerStep, 6)),
+                                ("mean_step_s", num(m.meanStepSeconds, 9)), ("ceiling_step_s", num(m.ceilingStepSeconds, 9)),
+                                ("compute_s", num(m.computePerStep, 9)),
+                                ("allreduce_s", num(m.allReducePerStep, 9)), ("wait_s", num(m.waitPerStep, 9)),
                                 ("kind", "\"measured\"")]))
             }
             for n in predictedCounts {
                 print(jsonLine([("bench", "\"scaling\""), ("kind", "\"prediction\""), ("workload", "\"\(name)\""), ("workers", "\(n)"),
-                                ("predicted_step_s", num(predictor.stepSeconds(workers: n), 6)),
+                                ("predicted_step_s", num(predictor.stepSeconds(workers: n), 9)),
                                 ("predicted_samples_per_s", num(predictor.samplesPerSecond(workers: n), 1)),
                                 ("predicted_speedup", num(predictor.speedup(workers: n), 3)),
                                 ("predicted_efficiency", num(predictor.speedup(workers: n) / Double(n), 3)),
-                                ("compute_s", num(predictor.computeSeconds(workers: n), 6)),
-                                ("allreduce_s", num(predictor.allReduceSeconds(workers: n), 6))]))
+                                ("compute_s", num(predictor.computeSeconds(workers: n), 9)),
+                                ("allreduce_s", num(predictor.allReduceSeconds(workers: n), 9))]))
             }
             flushOutput()
         } else {
