@@ -134,6 +134,8 @@ public struct StepWindow: Codable, Sendable, Equatable {
     public var waitSeconds: Double = 0
     /// The median of the steps' wall times: robust to the bursts other processes on a shared machine cause.
     public var medianStepSeconds: Double? = nil
+    /// The median of the steps' compute times (step minus the wait for the all-reduce), for the same reason.
+    public var medianComputeSeconds: Double? = nil
     public init() {}
     public init(steps: Int, samples: Int, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double) {
         self.steps = steps; self.samples = samples; self.seconds = seconds

@@ -248,12 +248,11 @@ public final class Coordinator {
         return summary
     }
 
-    /// The cluster's steady window: a step takes as long as its slowest rank (by median step, else total);
-    /// samples add up over ranks.
+    /// The cluster's steady window: the slowest rank's (by its steps' total time: ranks that do not all-reduce
+    /// run apart, and a job ends with its slowest); samples add up over ranks.
     private func steadyWindow(_ finals: [FinalReport]) -> StepWindow? {
         let windows = finals.compactMap(\.steady)
-        let key = { (w: StepWindow) in w.medianStepSeconds ?? w.seconds / Double(max(w.steps, 1)) }
-        guard windows.count == finals.count, var slowest = windows.max(by: { key($0) < key($1) }) else { return nil }
+        guard windows.count == finals.count, var slowest = windows.max(by: { $0.seconds < $1.seconds }) else { return nil }
         slowest.samples = windows.reduce(0) { $0 + $1.samples }
         return slowest
     }

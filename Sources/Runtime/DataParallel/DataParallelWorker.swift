@@ -64,7 +64,7 @@ public final class DataParallelWorker {
         var testCorrect = 0, testCount = 0
         let warmup = assignment.run.warmupSteps
         var steady = StepWindow()
-        var steadySteps: [Double] = []
+        var steadySteps: [Double] = [], steadyCompute: [Double] = []
 
         for epoch in 0..<epochs {
             let perm = plan.permutation(epoch: epoch)
@@ -92,6 +92,7 @@ public final class DataParallelWorker {
                     steady.samples += x.rows
                     steady.seconds += Double(t2 - tStart) / 1e9
                     steadySteps.append(Double(t2 - tStart) / 1e9)
+                    steadyCompute.append(stepTotals.compute)
                     steady.computeSeconds += stepTotals.compute
                     steady.allReduceSeconds += reduce
                     steady.waitSeconds += wait
@@ -111,7 +112,10 @@ public final class DataParallelWorker {
                                              testCorrect: correct, testCount: count, testLossSum: lossSum)))
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
-        if !steadySteps.isEmpty { steady.medianStepSeconds = steadySteps.sorted()[steadySteps.count / 2] }
+        if !steadySteps.isEmpty {
+            steady.medianStepSeconds = steadySteps.sorted()[steadySteps.count / 2]
+            steady.medianComputeSeconds = steadyCompute.sorted()[steadyCompute.count / 2]
+        }
         return FinalReport(rank: rank, weightChecksum: weightChecksum(model.parameters), steps: step, samples: total.samples,
                            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
                            waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount,

@@ -2,8 +2,8 @@
 ///
 ///     t(N) = t_compute(N) + max(0, t_allreduce(N) − overlap · t_backward(N))
 ///
-/// t_compute(N) is the compute time per step measured at N (`bench scaling` takes it from the run itself: the
-/// step minus the wait for the all-reduce, so batch loading, the optimizer update and whatever the
+/// t_compute(N) is the compute time per step measured at N (`bench scaling` takes the median from the run itself:
+/// the step minus the wait for the all-reduce, so batch loading, the optimizer update and whatever the
 /// communication thread takes from the cores are in it), else compute(1)/N: each worker takes 1/N of the batch.
 /// t_allreduce is the α–β ring cost of the whole gradient in its buckets, with the α and β fitted at that N
 /// where they were measured (N ranks on one machine share its cores), else the default link's. Backward is taken as 2/3 of the

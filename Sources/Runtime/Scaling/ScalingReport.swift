@@ -13,15 +13,21 @@ public struct ScalingMeasurement: Sendable {
         self.ceiling = ceiling
     }
 
-    /// Median step seconds (the slowest rank's), else the mean: other processes on a shared machine add bursts.
-    public var stepSeconds: Double { Self.step(run) }
-    public var ceilingStepSeconds: Double { Self.step(ceiling) }
-    /// The global batch over the step time.
+    /// Median step seconds (the slowest rank's), else the mean: other processes on a shared machine add bursts
+    /// that the median leaves out. The ranks of a run step together (the all-reduce joins them), so a rank
+    /// descheduled for another shows in every step and so in the median too.
+    public var stepSeconds: Double { run.medianStepSeconds ?? meanStepSeconds }
+    /// The global batch over the median step time.
     public var samplesPerSecond: Double { Self.batch(run) / stepSeconds }
-    public var ceilingSamplesPerSecond: Double { Self.batch(ceiling) / ceilingStepSeconds }
     public var meanStepSeconds: Double { run.seconds / Double(max(run.steps, 1)) }
+    /// The ceiling's ranks do not step together: with more workers than cores one is descheduled while the
+    /// others run, which short steps' medians would hide, so the ceiling is all samples over the slowest
+    /// rank's total time.
+    public var ceilingStepSeconds: Double { ceiling.seconds / Double(max(ceiling.steps, 1)) }
+    public var ceilingSamplesPerSecond: Double { Double(ceiling.samples) / ceiling.seconds }
+    /// Median compute seconds per step (step minus the wait for the all-reduce), else the mean.
+    public var medianComputePerStep: Double { run.medianComputeSeconds ?? computePerStep }
 
-    static func step(_ w: StepWindow) -> Double { w.medianStepSeconds ?? w.seconds / Double(max(w.steps, 1)) }
     static func batch(_ w: StepWindow) -> Double { Double(w.samples) / Double(max(w.steps, 1)) }
     public var computePerStep: Double { run.computeSeconds / Double(max(run.steps, 1)) }
     public var allReducePerStep: Double { run.allReduceSeconds / Double(max(run.steps, 1)) }

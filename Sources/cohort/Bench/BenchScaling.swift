@@ -80,7 +80,7 @@ struct BenchScaling: ParsableCommand {
 
         let predictor = ScalingPredictor(model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
                                          globalBatch: base.job.batchSize,
-                                         measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.computePerStep) }),
+                                         measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
                                          overlap: overlap, modelsByWorkers: fits)
         let reference = measured[0]
         let speedup = { (m: ScalingMeasurement) in m.samplesPerSecond / reference.samplesPerSecond * Double(reference.workers) }
@@ -119,7 +119,7 @@ struct BenchScaling: ParsableCommand {
                                 ("measured_step_s", num(m.stepSeconds, 9)), ("predicted_step_s", num(p, 9)),
                                 ("prediction_error", num(p / m.stepSeconds - 1, 3)),
                                 ("mean_step_s", num(m.meanStepSeconds, 9)), ("ceiling_step_s", num(m.ceilingStepSeconds, 9)),
-                                ("compute_s", num(m.computePerStep, 9)),
+                                ("compute_s", num(m.computePerStep, 9)), ("median_compute_s", num(m.medianComputePerStep, 9)),
                                 ("allreduce_s", num(m.allReducePerStep, 9)), ("wait_s", num(m.waitPerStep, 9)),
                                 ("kind", "\"measured\"")]))
             }
