@@ -174,10 +174,12 @@ struct BenchScaling: ParsableCommand {
     }
 
     /// α and β: both flags given → those; else measured with `ranks` rank processes over tcp (ring, as the
-    /// gradient buckets use it) at small sizes, the bucket sizes and the whole gradient, then overridden per flag.
+    /// gradient buckets use it) at small and mid sizes, the bucket sizes and the whole gradient, then overridden
+    /// per flag.
     func alphaBetaModel(ranks: Int, gradientBytes: Int, bucketBytes: [Int]) throws -> AlphaBetaModel {
         if let bandwidth, let latencyUs { return AlphaBetaModel(latencyMicroseconds: latencyUs, bandwidthGBps: bandwidth) }
-        let sizes = Array(Set([4096, 65536, gradientBytes] + bucketBytes)).sorted()
+        // 1 and 4 MiB too: a small gradient alone would leave the bandwidth term lost in the latency's noise.
+        let sizes = Array(Set([4096, 65536, 1 << 20, 4 << 20, gradientBytes] + bucketBytes)).sorted()
         var samples: [(bytes: Double, seconds: Double)] = []
         let extra = RankLauncher.passthrough([("sizes", sizes.map(String.init).joined(separator: ",")), ("algorithm", "ring"),
                                               ("reps", "5")])
