@@ -67,6 +67,9 @@ public final class DataParallelWorker {
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
         var testCorrect = 0, testCount = 0
+        let warmup = assignment.run.warmupSteps
+        var steady = StepWindow()
+        var steadySteps: [Double] = []
 
         for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
             let perm = plan.permutation(epoch: epoch)
@@ -75,6 +78,7 @@ public final class DataParallelWorker {
             for s in first..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
                 let globalRows = plan.globalBatchRange(step: s).count
+                let tStart = DispatchTime.now().uptimeNanoseconds
                 let (x, labels) = buffer.load(plan.rankBatch(step: s, rank: rank, permutation: perm), from: data.train)
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: globalRows)
@@ -89,6 +93,15 @@ public final class DataParallelWorker {
                                         compute: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait,
                                         allReduce: reduce, wait: wait)
                 total.add(stepTotals)
+                if let warmup, step > warmup {
+                    steady.steps += 1
+                    steady.samples += x.rows
+                    steady.seconds += Double(t2 - tStart) / 1e9
+                    steadySteps.append(Double(t2 - tStart) / 1e9)
+                    steady.computeSeconds += stepTotals.compute
+                    steady.allReduceSeconds += reduce
+                    steady.waitSeconds += wait
+                }
                 window.add(stepTotals)
                 if t2 - lastReport > 250_000_000 || step == totalSteps {
                     window.seconds = Double(t2 - lastReport) / 1e9
@@ -113,9 +126,11 @@ public final class DataParallelWorker {
             }
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        if !steadySteps.isEmpty { steady.medianStepSeconds = steadySteps.sorted()[steadySteps.count / 2] }
         return FinalReport(rank: rank, weightChecksum: weightChecksum(model.parameters), steps: step, samples: total.samples,
                            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
-                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount,
+                           steady: warmup == nil ? nil : steady)
     }
 
     /// This rank's contiguous share of the test set: correct predictions, count, and summed loss.
