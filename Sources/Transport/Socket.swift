@@ -43,6 +43,11 @@ public final class Socket: @unchecked Sendable {
         self.type = type
         guard let h = zmq_socket(context.handle, type.raw) else { throw TransportError.last("zmq_socket", "context") }
         handle = h
+        try setLinger(linger)
+    }
+
+    /// How long close() waits to flush unsent messages; zero drops them (e.g. a registration nobody will read).
+    public func setLinger(_ linger: Duration) throws {
         try setOption(ZMQ_LINGER, Int32(linger.components.seconds * 1000 + linger.components.attoseconds / 1_000_000_000_000_000))
     }
 

@@ -67,7 +67,7 @@ public struct RunOptions: Codable, Sendable, Equatable {
     /// false: skip the gradient all-reduce (a diagnostic: the compute-only ceiling; replicas then diverge).
     public var allReduce: Bool = true
     /// Gradient bucket size for the overlapped all-reduce.
-    public var bucketBytes: Int = 1 << 20
+    public var bucketBytes: Int = 128 << 10
     /// GEMM threads per worker.
     public var threads: Int = 1
     /// Resume from the newest valid checkpoint in the checkpoint directory.

@@ -33,6 +33,8 @@ public final class WorkerControl: @unchecked Sendable {
             do {
                 m = try dealer.receive(deadline: deadline)
             } catch TransportError.timeout {
+                // Nobody answered: don't hold the exit for the socket's linger trying to deliver the registration.
+                try? dealer.setLinger(.zero)
                 throw RuntimeError.rendezvous("no assignment from the coordinator \(coordinator) within \(timeout) s")
             }
             switch try ControlMessage.decode(m.bytes, from: "the coordinator \(coordinator)") {

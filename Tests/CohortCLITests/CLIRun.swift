@@ -1,0 +1,124 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+/// What one run of the built `cohort` binary did.
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+    var timedOut: Bool
+
+    /// stderr split in non-empty lines (a one-line error has exactly one).
+    var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
+}
+
+/// The built release binary. These tests exercise exactly what a user runs, so a missing binary is a failure
+/// that names the command to fix it, not a skip.
+func requireBinary() throws -> URL {
+    guard let binary = cohortBinary() else {
+        throw TestFailure("\(packageRoot().path)/.build/release/cohort is missing: build it first (swift build -c release)")
+    }
+    return binary
+}
+
+/// Runs `cohort ARGS` to completion under a hard deadline (SIGKILL past it); stdout and stderr go to files, so a
+/// chatty child never blocks on a full pipe.
+func cohort(_ arguments: [String], timeout: Double = 30) throws -> CLIResult {
+    let binary = try requireBinary()
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-\(UUID().uuidString)")
+    let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    let start = Date()
+    try process.run()
+    var timedOut = false
+    while process.isRunning {
+        if Date().timeIntervalSince(start) > timeout {
+            timedOut = true
+            kill(process.processIdentifier, SIGKILL)
+            break
+        }
+        usleep(10_000)
+    }
+    process.waitUntilExit()
+    let seconds = Date().timeIntervalSince(start)
+    try? out.close()
+    try? err.close()
+    return CLIResult(status: process.terminationStatus,
+                     stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                     stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+                     seconds: seconds, timedOut: timedOut)
+}
+
+/// A fresh scratch directory (the caller removes it).
+func scratchDirectory(_ label: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("cohort-cli-\(label)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A small cluster on 127.0.0.1 with synthetic data (a few hundred examples, so a launch takes about a second).
+/// A big `steps` makes a job that runs until interrupted. `security` is a flow mapping for `cluster.security`.
+func smallClusterYAML(workers: Int, steps: Int = 20, security: String? = nil, dir: URL) -> String {
+    let securityLine = security.map { "  security: \($0)\n" } ?? ""
+    return """
+    cluster:
+      name: cli-test
+      coordinator: {host: 127.0.0.1, port: 5555}
+      data_ports: 5600
+      interface: 127.0.0.1
+    \(securityLine)hosts:
+      - address: 127.0.0.1
+        workers: \(workers)
+    job:
+      model: {layers: [16, 24, 4], activation: relu, init: he_normal}
+      optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+      data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
+      batch_size: \(16 * workers)
+      steps: \(steps)
+      seed: 7
+    parallelism: {data_parallel: \(workers)}
+    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 5, rendezvous_timeout_s: 20}
+    output: {metrics_file: \(dir.path)/metrics.jsonl}
+
+    """
+}
+
+/// The last line of `text` that parses as a JSON object.
+func lastJSONObject(_ text: String) -> [String: Any]? {
+    for line in text.split(separator: "\n").reversed() where line.hasPrefix("{") {
+        if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { return o }
+    }
+    return nil
+}
+
+/// The 1-based number of the first line of `text` that contains `marker`.
+func lineNumber(of marker: String, in text: String) -> Int? {
+    text.components(separatedBy: "\n").firstIndex { $0.contains(marker) }.map { $0 + 1 }
+}
+
+/// Direct children of `pid` (Linux /proc).
+func childPids(of pid: Int32) -> [Int32] {
+    let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").compactMap { Int32($0) }
+}
+
+/// Whether `pid` is a live process; a zombie (exited, not yet reaped) counts as gone.
+func isAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    guard let close = stat.lastIndex(of: ")"), stat.distance(from: close, to: stat.endIndex) > 2 else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}

@@ -1,0 +1,125 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+/// `cohort launch`, `cohort worker` and `cohort keys` as a user runs them: real processes over tcp://127.0.0.1
+/// with OS-chosen ports (--ephemeral-ports), small synthetic jobs.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct LaunchCLITests {
+    @Test func missingClusterFileIsOneLineError() throws {
+        let r = try cohort(["launch", "/nonexistent/cluster.yaml", "--ephemeral-ports"], timeout: 20)
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("/nonexistent/cluster.yaml"), "\(r.stderr)")
+        #expect(r.seconds < 10)
+    }
+
+    @Test func workerWithNobodyAtTheCoordinatorGivesUpInTime() throws {
+        let endpoint = "tcp://127.0.0.1:1"
+        let r = try cohort(["worker", "--coordinator", endpoint, "--rendezvous-timeout", "1.5"], timeout: 20)
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderr.contains(endpoint), "the error must name the coordinator: \(r.stderr)")
+        #expect(r.stderrLines.count == 1, "\(r.stderr)")
+        // The rendezvous timeout plus process start: no 120 s default, no waiting on the socket's linger.
+        #expect(r.seconds >= 1.4 && r.seconds < 3, "took \(r.seconds) s with a 1.5 s rendezvous timeout")
+    }
+
+    @Test func twoWorkerLaunchPrintsDoneLineWithIdenticalWeights() throws {
+        let dir = try scratchDirectory("launch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 2, steps: 30, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try cohort(["launch", config, "--json", "--ephemeral-ports"], timeout: 45)
+        #expect(r.status == 0, "\(r.stderr)")
+        let done = try #require(lastJSONObject(r.stdout), "no JSON: \(r.stdout) \(r.stderr)")
+        #expect(done["event"] as? String == "done")
+        #expect(done["workers"] as? Int == 2)
+        #expect(done["steps"] as? Int == 30)
+        let sums = try #require(done["weight_checksums"] as? [String])
+        #expect(sums.count == 2 && Set(sums).count == 1, "weights differ: \(sums)")
+    }
+
+    /// Ctrl-C on `cohort launch` mid-training: it exits non-zero within a few seconds and no worker outlives it.
+    @Test func interruptStopsEveryWorker() throws {
+        let binary = try requireBinary()
+        let dir = try scratchDirectory("sigint")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
+        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        defer { launch.kill() }
+        let pid = launch.process.processIdentifier
+        var workers: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            workers = childPids(of: pid)
+            if workers.count == 2 && launch.output.contains("training") { break }
+            usleep(50_000)
+        }
+        try #require(workers.count == 2 && launch.output.contains("training"), "training did not start: \(launch.output)")
+        usleep(500_000)
+        #expect(workers.allSatisfy(isAlive), "a worker died before the signal: \(launch.output)")
+        kill(pid, SIGINT)
+        let signalled = Date()
+        let status = launch.wait(timeout: 15)
+        let elapsed = Date().timeIntervalSince(signalled)
+        #expect(status != nil && status != 0, "launch exit status after SIGINT: \(String(describing: status))")
+        #expect(elapsed < 5, "took \(elapsed) s to stop after SIGINT")
+        #expect(launch.output.contains("interrupted"), "\(launch.output)")
+        let orphans = workers.filter(isAlive)
+        for w in orphans { kill(w, SIGKILL) }
+        #expect(orphans.isEmpty, "workers \(orphans) outlived the launch")
+    }
+
+    /// `cohort keys` writes the cluster's key file; a launch with CURVE on trains with it.
+    @Test func curveSecuredLaunchTrains() throws {
+        let dir = try scratchDirectory("curve")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keyFile = dir.appendingPathComponent("cluster.keys").path
+        let keys = try cohort(["keys", "--output", keyFile])
+        #expect(keys.status == 0, "\(keys.stderr)")
+        let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "key file mode \(String(describing: mode))")
+        #expect(keys.stdout.contains("curve_secret_key"))
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 2, steps: 20, security: "{curve: true, key_file: \(keyFile)}", dir: dir)
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try cohort(["launch", config, "--json", "--ephemeral-ports"], timeout: 45)
+        #expect(r.status == 0, "\(r.stderr)")
+        let done = try #require(lastJSONObject(r.stdout), "no JSON: \(r.stdout) \(r.stderr)")
+        #expect(done["event"] as? String == "done")
+        let sums = try #require(done["weight_checksums"] as? [String])
+        #expect(sums.count == 2 && Set(sums).count == 1, "weights differ: \(sums)")
+    }
+
+    /// A worker holding a different key than the cluster's cannot join: it gives up at its rendezvous timeout
+    /// (CURVE drops the handshake, so nothing reaches the coordinator) with an error naming the coordinator.
+    @Test func workerWithTheWrongKeyCannotJoin() throws {
+        let binary = try requireBinary()
+        let dir = try scratchDirectory("curve-wrong")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let right = dir.appendingPathComponent("right.keys").path, wrong = dir.appendingPathComponent("wrong.keys").path
+        #expect(try cohort(["keys", "--output", right]).status == 0)
+        #expect(try cohort(["keys", "--output", wrong]).status == 0)
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 1, steps: 5, security: "{curve: true, key_file: \(right)}", dir: dir)
+            .replacingOccurrences(of: "rendezvous_timeout_s: 20", with: "rendezvous_timeout_s: 4")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let coordinator = try ChildProcess(binary, ["coordinator", "--config", config, "--ephemeral-ports"])
+        defer { coordinator.kill() }
+        var endpoint: String?
+        let start = Date()
+        while endpoint == nil && Date().timeIntervalSince(start) < 10 {
+            if let range = coordinator.output.range(of: #"tcp://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                endpoint = String(coordinator.output[range])
+            }
+            usleep(20_000)
+        }
+        let coord = try #require(endpoint, "the coordinator did not say where it listens: \(coordinator.output)")
+        let r = try cohort(["worker", "--coordinator", coord, "--key-file", wrong, "--rendezvous-timeout", "1.5"], timeout: 20)
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains(coord), "\(r.stderr)")
+        let coordinatorStatus = coordinator.wait(timeout: 15)
+        #expect(coordinatorStatus != nil && coordinatorStatus != 0, "the coordinator must fail its rendezvous")
+        #expect(coordinator.output.contains("0 of 1 workers registered"), "\(coordinator.output)")
+    }
+}

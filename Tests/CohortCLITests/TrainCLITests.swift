@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// `cohort train` end to end: bad input is one line and a non-zero exit (never a crash: a crash is a signal
+/// status, which these tests would see), and a short job prints its `done` line.
+@Suite(.timeLimit(.minutes(1)))
+struct TrainCLITests {
+    @Test func badFlagValueIsOneLineError() throws {
+        let r = try cohort(["train", "--lr", "fast", "--dataset", "synthetic", "--steps", "1"])
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderrLines.count == 1 && r.stderr.hasPrefix("cohort: "), "expected one line: \(r.stderr)")
+        #expect(r.stderr.contains("--lr") && r.stderr.contains("fast"), "\(r.stderr)")
+        #expect(!r.stdout.contains("done"))
+    }
+
+    @Test func unknownFlagIsAnError() throws {
+        let r = try cohort(["train", "--learning-rate", "0.1"])
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("--learning-rate"), "\(r.stderr)")
+    }
+
+    @Test func badRecipeIsAnError() throws {
+        let r = try cohort(["train", "--workload", "W9", "--steps", "1"])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("--workload") && r.stderr.contains("W9"), "\(r.stderr)")
+    }
+
+    @Test func badYAMLNamesFileLineAndKey() throws {
+        let dir = try scratchDirectory("train")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("job.yaml").path
+        let yaml = "job:\n  epochs: 1\n  optimizer:\n    name: momentum\n    lr: quick\n"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try cohort(["train", "--config", path, "--dataset", "synthetic"])
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderrLines.count == 1, "expected one line: \(r.stderr)")
+        #expect(r.stderr.contains("\(path):5") && r.stderr.contains("job.optimizer.lr"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty, "\(r.stdout)")
+    }
+
+    @Test func missingConfigFileIsOneLine() throws {
+        let r = try cohort(["train", "--config", "/nonexistent/job.yaml"])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderrLines.count == 1 && r.stderr.contains("/nonexistent/job.yaml"), "\(r.stderr)")
+    }
+
+    @Test func shortSyntheticJobEndsWithDoneLine() throws {
+        let r = try cohort(["train", "--dataset", "synthetic", "--layers", "32,64,4", "--max-train-examples", "2000",
+                            "--max-test-examples", "500", "--batch-size", "50", "--epochs", "3", "--lr", "0.05",
+                            "--optimizer", "momentum", "--json", "--quiet"], timeout: 40)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        let done = try #require(lastJSONObject(r.stdout), "no JSON: \(r.stdout)")
+        #expect(lines.last.map(String.init).flatMap { $0.hasPrefix("{") ? $0 : nil } != nil, "the done line must be last")
+        #expect(done["event"] as? String == "done")
+        #expect(done["epochs"] as? Int == 3)
+        #expect(done["steps"] as? Int == 120)   // 2000 / 50 × 3
+        #expect(done["synthetic"] as? Bool == true)
+        let accuracy = try #require(done["test_accuracy"] as? Double)
+        // 4 classes: chance is 0.25; three epochs on the synthetic task must beat it clearly.
+        #expect(accuracy > 0.35 && accuracy <= 1, "test accuracy \(accuracy)")
+        #expect((done["samples_per_s"] as? Double ?? 0) > 0)
+        // One JSON line per epoch before the done line.
+        let epochs = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(epochs.map { $0["event"] as? String } == ["epoch", "epoch", "epoch"], "\(r.stdout)")
+        let losses = epochs.compactMap { $0["train_loss"] as? Double }
+        #expect(losses.count == 3 && losses[2] < losses[0], "training loss did not fall: \(losses)")
+    }
+}
