@@ -20,7 +20,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Timed optimizer steps per run (default: the job's steps, else 200).") var steps: Int?
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
     @Option(help: "GEMM threads per worker.") var threads: Int = 1
-    @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB.") var bucketKB: Int = 1024
+    @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB (as launch).") var bucketKB: Int = RunOptions().bucketBytes / 1024
     @Option(help: "Link bandwidth for the prediction, GB/s (default: measured here).") var bandwidth: Double?
     @Option(name: .customLong("latency-us"), help: "Per-message latency for the prediction, µs (default: measured here).") var latencyUs: Double?
     @Option(help: "Share of backward that hides the all-reduce in the prediction, 0…1.") var overlap: Double = 0
