@@ -16,7 +16,8 @@ public struct ScalingMeasurement: Sendable {
     /// Median step seconds (the slowest rank's), else the mean: other processes on a shared machine add bursts
     /// that the median leaves out. The ranks of a run step together (the all-reduce joins them), so a rank
     /// descheduled for another shows in every step and so in the median too.
-    public var stepSeconds: Double { run.medianStepSeconds ?? meanStepSeconds }
+    public var stepSeconds: Double { Self.stepSeconds(run) }
+    public static func stepSeconds(_ w: StepWindow) -> Double { w.medianStepSeconds ?? w.seconds / Double(max(w.steps, 1)) }
     /// The global batch over the median step time.
     public var samplesPerSecond: Double { Self.batch(run) / stepSeconds }
     public var meanStepSeconds: Double { run.seconds / Double(max(run.steps, 1)) }

@@ -19,6 +19,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Comma-separated worker counts.") var workers: String = "1,2,4"
     @Option(help: "Timed optimizer steps per run (default: the job's steps, else 200).") var steps: Int?
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
+    @Option(help: "Runs per worker count, in rounds; the median run counts.") var repeats: Int = 1
     @Option(help: "GEMM threads per worker.") var threads: Int = 1
     @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB (as launch).") var bucketKB: Int = RunOptions().bucketBytes / 1024
     @Option(help: "Link bandwidth for the prediction, GB/s (default: measured here).") var bandwidth: Double?
@@ -32,6 +33,7 @@ struct BenchScaling: ParsableCommand {
     func validate() throws {
         guard (try? workerCounts()) != nil else { throw ValidationError("--workers: expected comma-separated counts ≥ 1, got \(workers)") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be positive GB/s, got \(bandwidth)") }
         if let latencyUs, !(latencyUs >= 0) { throw ValidationError("--latency-us must not be negative, got \(latencyUs)") }
@@ -69,13 +71,22 @@ struct BenchScaling: ParsableCommand {
         }
         let alphaBeta = fits[2]!
 
-        var measured: [ScalingMeasurement] = []
-        for n in counts {
-            if !output.json { printError("bench scaling: \(n) worker(s)…") }
-            let run = try steadyRun(base, workers: n, allReduce: true)
-            // One worker does no all-reduce, so its run is its own ceiling.
-            let ceiling = n == 1 ? run : try steadyRun(base, workers: n, allReduce: false)
-            measured.append(ScalingMeasurement(workers: n, run: run, ceiling: ceiling))
+        // Rounds over all counts, so a burst of load elsewhere spreads over the counts instead of hitting one;
+        // each count keeps its median run and median ceiling.
+        var runs: [Int: [StepWindow]] = [:], ceilings: [Int: [StepWindow]] = [:]
+        for round in 0..<repeats {
+            for n in counts {
+                if !output.json { printError("bench scaling: \(n) worker(s)\(repeats > 1 ? ", round \(round + 1) of \(repeats)" : "")…") }
+                let run = try steadyRun(base, workers: n, allReduce: true)
+                runs[n, default: []].append(run)
+                // One worker does no all-reduce, so its run is its own ceiling.
+                ceilings[n, default: []].append(n == 1 ? run : try steadyRun(base, workers: n, allReduce: false))
+            }
+        }
+        let measured = counts.map { n in
+            let run = runs[n]!.sorted { ScalingMeasurement.stepSeconds($0) < ScalingMeasurement.stepSeconds($1) }[repeats / 2]
+            let ceiling = ceilings[n]!.sorted { $0.seconds / Double($0.steps) < $1.seconds / Double($1.steps) }[repeats / 2]
+            return ScalingMeasurement(workers: n, run: run, ceiling: ceiling)
         }
 
         let predictor = ScalingPredictor(model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
