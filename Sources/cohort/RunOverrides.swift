@@ -19,7 +19,7 @@ struct RunOverrides: ParsableArguments {
     var threads: Int = 1
 
     @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB.")
-    var bucketKB: Int = 1024
+    var bucketKB: Int = 128
 
     @Flag(help: "Resume from the newest valid checkpoint.")
     var resume = false

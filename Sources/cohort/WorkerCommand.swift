@@ -31,7 +31,10 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         let loopback = coordinator.contains("://127.") || coordinator.contains("://localhost")
         var o = WorkerOptions(coordinator: coordinator, host: host ?? (loopback ? "127.0.0.1" : ProcessInfo.processInfo.hostName))
-        o.interface = interface
+        // zmq binds to an address or interface name, not a host name: a worker known by name listens on all
+        // interfaces unless --interface says which.
+        let isAddress = (o.host.contains(".") || o.host.contains(":")) && o.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
+        o.interface = interface ?? (isAddress ? o.host : "*")
         o.dataPort = dataPort
         o.localIndex = localIndex
         o.rendezvousTimeout = rendezvousTimeout

@@ -1,5 +1,6 @@
 import CohortTestSupport
 import Foundation
+import Runtime
 import Testing
 
 /// A cluster file for real processes on 127.0.0.1 with OS-chosen ports and synthetic data.
@@ -24,6 +25,7 @@ func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline
     parallelism: {data_parallel: \(workers)}
     timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
     output: {metrics_file: \(dir.path)/metrics.jsonl}
+    checkpoint: {directory: \(dir.path)/checkpoints, every_steps: 100, keep: 2}
     """
     let url = dir.appendingPathComponent("cluster.yaml")
     try yaml.write(to: url, atomically: true, encoding: .utf8)
@@ -94,6 +96,9 @@ struct ClusterProcessTests {
         #expect(out.contains("rank") && out.contains("127.0.0.1"), "the error must name the rank and host: \(out)")
         usleep(500_000)
         for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) outlived the job") }
+        // Rank 0 checkpointed every 100 steps while it trained: the newest one is intact and loads.
+        let checkpoint = latestValidCheckpoint(in: dir.appendingPathComponent("checkpoints").path)
+        #expect(checkpoint != nil && checkpoint!.step > 0, "no valid checkpoint survived the failure")
     }
 }
 

@@ -67,13 +67,16 @@ public struct RunOptions: Codable, Sendable, Equatable {
     /// false: skip the gradient all-reduce (a diagnostic: the compute-only ceiling; replicas then diverge).
     public var allReduce: Bool = true
     /// Gradient bucket size for the overlapped all-reduce.
-    public var bucketBytes: Int = 1 << 20
+    public var bucketBytes: Int = 128 << 10
     /// GEMM threads per worker.
     public var threads: Int = 1
     /// Resume from the newest valid checkpoint in the checkpoint directory.
     public var resume: Bool = false
     /// Write a Chrome trace of this run's spans.
     public var tracePath: String? = nil
+    /// Steps at the start that the steady-state window (`FinalReport.steady`) leaves out: start-up, first-touch
+    /// page faults and socket warm-up make them slower than the rest (`bench scaling`). nil: no window.
+    public var warmupSteps: Int? = nil
     public init() {}
 }
 
@@ -116,4 +119,26 @@ public struct FinalReport: Codable, Sendable {
     public var waitSeconds: Double
     public var testCorrect: Int
     public var testCount: Int
+    /// The steps after `RunOptions.warmupSteps` (nil when no warm-up was asked for).
+    public var steady: StepWindow? = nil
+}
+
+/// Sums over a run of training steps of one rank, for steady-state step times. `seconds` is the steps' own
+/// wall time (batch loading to optimizer update), so epoch-end evaluation is not in it.
+public struct StepWindow: Codable, Sendable, Equatable {
+    public var steps: Int = 0
+    public var samples: Int = 0
+    public var seconds: Double = 0
+    public var computeSeconds: Double = 0
+    public var allReduceSeconds: Double = 0
+    public var waitSeconds: Double = 0
+    /// The median of the steps' wall times: robust to the bursts other processes on a shared machine cause.
+    public var medianStepSeconds: Double? = nil
+    /// The median of the steps' compute times (step minus the wait for the all-reduce), for the same reason.
+    public var medianComputeSeconds: Double? = nil
+    public init() {}
+    public init(steps: Int, samples: Int, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double) {
+        self.steps = steps; self.samples = samples; self.seconds = seconds
+        self.computeSeconds = computeSeconds; self.allReduceSeconds = allReduceSeconds; self.waitSeconds = waitSeconds
+    }
 }

@@ -37,6 +37,9 @@ public struct JobSummary: Sendable, Codable {
     public var waitSeconds: Double
     public var weightChecksums: [String]
     public var epochs: [EpochSummary]
+    /// The steady-state window (after `RunOptions.warmupSteps`): the slowest rank's seconds and time split,
+    /// every rank's samples. nil when no warm-up was asked for.
+    public var steady: StepWindow? = nil
 }
 
 public struct EpochSummary: Sendable, Codable {
@@ -239,9 +242,19 @@ public final class Coordinator {
             workers: workers, testAccuracy: count > 0 ? Double(correct) / Double(count) : nil,
             samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0, steps: finals.map(\.steps).max() ?? 0,
             seconds: seconds, computeSeconds: slowest.computeSeconds, allReduceSeconds: slowest.allReduceSeconds,
-            waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs)
+            waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs,
+            steady: steadyWindow(finals))
         metrics?.write(["event": "done", "summary": summary])
         return summary
+    }
+
+    /// The cluster's steady window: the slowest rank's (by its steps' total time: ranks that do not all-reduce
+    /// run apart, and a job ends with its slowest); samples add up over ranks.
+    private func steadyWindow(_ finals: [FinalReport]) -> StepWindow? {
+        let windows = finals.compactMap(\.steady)
+        guard windows.count == finals.count, var slowest = windows.max(by: { $0.seconds < $1.seconds }) else { return nil }
+        slowest.samples = windows.reduce(0) { $0 + $1.samples }
+        return slowest
     }
 
     // MARK: sending

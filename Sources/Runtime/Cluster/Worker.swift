@@ -53,8 +53,14 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
             c.options.timeout = assignment.timeouts.peerDeadline
             communicator = c
         }
-        let worker = try DataParallelWorker(assignment: assignment, data: data, communicator: communicator, control: control)
-        let report = try worker.run()
+        let report: FinalReport
+        if assignment.layout.pipelineStages > 1 {
+            let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
+            report = try worker.run()
+        } else {
+            let worker = try DataParallelWorker(assignment: assignment, data: data, communicator: communicator, control: control)
+            report = try worker.run()
+        }
         control.post(.done(report))
         return report
     } catch {

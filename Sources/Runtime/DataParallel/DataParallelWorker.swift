@@ -50,25 +50,35 @@ public final class DataParallelWorker {
     /// Trains the whole job; reports progress and epochs through the control plane.
     public func run() throws -> FinalReport {
         let model = trainer.model
+        let checkpoints = assignment.checkpoint.map(TrainingCheckpoints.init(spec:))
+        var resumeAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
+        if assignment.run.resume, let checkpoints {
+            if let point = try checkpoints.restoreLatest(into: trainer) { resumeAt = point }
+        }
         // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
         if let communicator {
             try communicator.broadcast(model.parameters.buffer, root: 0)
         }
         let buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
         let epochs = (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch
-        var step = 0
+        var step = resumeAt.step
         var total = Totals()
         var window = Totals()
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
         var testCorrect = 0, testCount = 0
+        let warmup = assignment.run.warmupSteps
+        var steady = StepWindow()
+        var steadySteps: [Double] = [], steadyCompute: [Double] = []
 
-        for epoch in 0..<epochs {
+        for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
             let perm = plan.permutation(epoch: epoch)
             var epochLoss = 0.0, epochSteps = 0
-            for s in 0..<plan.stepsPerEpoch where step < totalSteps {
+            let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
+            for s in first..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
                 let globalRows = plan.globalBatchRange(step: s).count
+                let tStart = DispatchTime.now().uptimeNanoseconds
                 let (x, labels) = buffer.load(plan.rankBatch(step: s, rank: rank, permutation: perm), from: data.train)
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: globalRows)
@@ -83,6 +93,16 @@ public final class DataParallelWorker {
                                         compute: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait,
                                         allReduce: reduce, wait: wait)
                 total.add(stepTotals)
+                if let warmup, step > warmup {
+                    steady.steps += 1
+                    steady.samples += x.rows
+                    steady.seconds += Double(t2 - tStart) / 1e9
+                    steadySteps.append(Double(t2 - tStart) / 1e9)
+                    steadyCompute.append(stepTotals.compute)
+                    steady.computeSeconds += stepTotals.compute
+                    steady.allReduceSeconds += reduce
+                    steady.waitSeconds += wait
+                }
                 window.add(stepTotals)
                 if t2 - lastReport > 250_000_000 || step == totalSteps {
                     window.seconds = Double(t2 - lastReport) / 1e9
@@ -90,17 +110,31 @@ public final class DataParallelWorker {
                     window = Totals()
                     lastReport = t2
                 }
+                if let checkpoints, rank == 0, let every = checkpoints.spec.everySteps, every > 0, step % every == 0 {
+                    let path = try checkpoints.save(trainer, epoch: epoch, stepInEpoch: s + 1, seed: assignment.job.seed)
+                    control?.post(.checkpointed(rank: rank, step: step, path: path))
+                }
             }
             let (correct, count, lossSum) = evaluateTestShard()
             testCorrect = correct
             testCount = count
             control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
                                              testCorrect: correct, testCount: count, testLossSum: lossSum)))
+            if let checkpoints, rank == 0, checkpoints.spec.everySteps == nil || checkpoints.spec.everyEpochs != nil,
+               (epoch + 1) % max(checkpoints.spec.everyEpochs ?? 1, 1) == 0 {
+                let path = try checkpoints.save(trainer, epoch: epoch + 1, stepInEpoch: 0, seed: assignment.job.seed)
+                control?.post(.checkpointed(rank: rank, step: step, path: path))
+            }
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        if !steadySteps.isEmpty {
+            steady.medianStepSeconds = steadySteps.sorted()[steadySteps.count / 2]
+            steady.medianComputeSeconds = steadyCompute.sorted()[steadyCompute.count / 2]
+        }
         return FinalReport(rank: rank, weightChecksum: weightChecksum(model.parameters), steps: step, samples: total.samples,
                            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
-                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount,
+                           steady: warmup == nil ? nil : steady)
     }
 
     /// This rank's contiguous share of the test set: correct predictions, count, and summed loss.

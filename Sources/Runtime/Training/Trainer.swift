@@ -35,6 +35,9 @@ public final class Trainer {
         return (l, correct)
     }
 
+    /// Continues a run restored from a checkpoint at optimizer step `step` (the schedule's position).
+    public func resume(atStep step: Int) { self.step = step }
+
     /// The rate the next `applyUpdate` uses.
     public var currentLearningRate: Float { schedule.rate(at: step) }
 

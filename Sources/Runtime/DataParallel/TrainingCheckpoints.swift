@@ -1,0 +1,45 @@
+import Foundation
+import NN
+
+/// Where a restored run picks up: the epoch and the step within it (the data cursor).
+public struct ResumePoint: Sendable, Equatable {
+    public var step: Int
+    public var epoch: Int
+    public var stepInEpoch: Int
+}
+
+/// Saves and restores a trainer through a `CheckpointStore`: the weights as safetensors (the flat buffer's
+/// layout), the optimizer's slots, its name and step, and the data cursor. Written by one rank; the replicas'
+/// weights are identical, so any rank's copy is the cluster's.
+public struct TrainingCheckpoints: Sendable {
+    public let store: CheckpointStore
+    public let spec: CheckpointSpec
+
+    public init(spec: CheckpointSpec) {
+        self.spec = spec
+        store = CheckpointStore(directory: spec.directory, keep: spec.keep)
+    }
+
+    @discardableResult
+    public func save(_ trainer: Trainer, epoch: Int, stepInEpoch: Int, seed: UInt64) throws -> String {
+        let opt = trainer.optimizer.state()
+        let state = CheckpointState(step: trainer.step, epoch: epoch, dataCursor: stepInEpoch, rngState: [seed],
+                                    optimizerState: opt.slots,
+                                    info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
+        let model = trainer.model
+        return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
+    }
+
+    /// Loads the newest valid checkpoint into `trainer`; nil when there is none.
+    public func restoreLatest(into trainer: Trainer) throws -> ResumePoint? {
+        guard let c = store.latestValid() else { return nil }
+        let model = trainer.model
+        let values = try c.weights.flatValues(layout: model.parameterLayout, file: c.weightsPath)
+        model.load(values)
+        let name = c.state.info["optimizer"] ?? trainer.optimizer.name
+        let optStep = Int(c.state.info["optimizer_step"] ?? "") ?? c.state.step
+        try trainer.optimizer.load(OptimizerState(name: name, step: optStep, slots: c.state.optimizerState))
+        trainer.resume(atStep: c.state.step)
+        return ResumePoint(step: c.state.step, epoch: c.state.epoch, stepInEpoch: c.state.dataCursor)
+    }
+}

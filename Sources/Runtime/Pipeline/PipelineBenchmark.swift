@@ -1,0 +1,147 @@
+import Collectives
+import Datasets
+import Foundation
+import NN
+
+/// The measured figures of one pipeline configuration (medians over the timed steps).
+public struct PipelineMeasurement: Sendable {
+    public var stages: Int
+    public var microBatches: Int
+    public var schedule: PipelineSchedule
+    /// Whole step: first stage's start to the last optimizer step's end.
+    public var stepSeconds: Double
+    /// Start to flush (the forward/backward phase the bubble is defined on).
+    public var pipelineSeconds: Double
+    /// Mean over stages of 1 − busy / pipeline time.
+    public var bubble: Double
+    public var samplesPerSecond: Double
+    /// Micro-batches' activations the busiest stage held at once (its slot count).
+    public var maxStashed: Int
+    /// Bytes sent between stages per step (activations + gradients, all stages).
+    public var bytesPerStep: Int
+    /// Per-stage medians, the simulator's input.
+    public var costs: [StageCosts]
+}
+
+/// Runs K stages as threads of this process over inproc:// (one replica, the real `PipelineStageWorker`), with a
+/// barrier before each step so the stages start together, and measures step time, the bubble and the per-stage
+/// forward/backward/transfer times. Stages beyond the core count share cores (reported, not judged).
+public enum PipelineBenchmark {
+    /// A model of four equally expensive Dense blocks: the first layer is 1.5× wider, since the first stage skips
+    /// the input-gradient product (4·in·out instead of 6·in·out FLOPs per example).
+    public static func balancedJob(width: Int = 256, batch: Int = 1024) -> JobSpec {
+        var job = JobSpec()
+        job.model.layers = [width * 3 / 2, width, width, width, width]
+        job.model.activation = "relu"
+        job.data.dataset = "synthetic"
+        job.data.maxTrainExamples = batch * 4
+        job.data.maxTestExamples = 100
+        job.batchSize = batch
+        job.steps = 1_000_000
+        job.seed = 11
+        job.optimizer.name = "momentum"
+        job.optimizer.lr = 0.01
+        return job
+    }
+
+    public static func measure(job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
+                               warmup: Int, steps: Int) throws -> PipelineMeasurement {
+        let layout = RankLayout(dataParallel: 1, pipelineStages: k)
+        let comms = try Communicator.local(size: k)
+        for c in comms { c.options.timeout = 60 }
+        let box = TimingBox(stages: k)
+        let group = DispatchGroup()
+        for comm in comms {
+            group.enter()
+            let t = Thread {
+                defer { group.leave() }
+                do {
+                    let a = Assignment(rank: comm.rank, worldSize: k, peers: [], hosts: Array(repeating: "localhost", count: k),
+                                       layout: layout, job: job,
+                                       parallelism: ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule),
+                                       timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
+                    let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
+                    let batch = BatchBuffer(capacity: job.batchSize, featureCount: data.train.featureCount)
+                    let perm = w.plan.permutation(epoch: 0)
+                    var timings: [PipelineStepTiming] = []
+                    for i in 0..<(warmup + steps) {
+                        try comm.barrier()
+                        let r = try w.trainStep(step: i % w.plan.stepsPerEpoch, permutation: perm, batch: batch)
+                        if i >= warmup { timings.append(r.timing) }
+                    }
+                    box.set(comm.rank, timings, slots: w.slotCount)
+                } catch {
+                    box.fail(error)
+                }
+            }
+            t.stackSize = 4 << 20
+            t.start()
+        }
+        group.wait()
+        let (all, slots) = try box.result()
+        var stepS: [Double] = [], pipeS: [Double] = [], bubbles: [Double] = [], bytes: [Int] = []
+        for i in 0..<steps {
+            let t = all.map { $0[i] }
+            let start = t.map(\.start).min()!
+            let pipe = Double(t.map(\.flushed).max()! - start) / 1e9
+            stepS.append(Double(t.map(\.end).max()! - start) / 1e9)
+            pipeS.append(pipe)
+            bubbles.append(t.reduce(0.0) { $0 + (1 - $1.busySeconds / pipe) } / Double(k))
+            bytes.append(t.reduce(0) { $0 + $1.bytesSent })
+        }
+        let rows = job.batchSize
+        return PipelineMeasurement(stages: k, microBatches: m, schedule: schedule, stepSeconds: median(stepS),
+                                   pipelineSeconds: median(pipeS), bubble: median(bubbles),
+                                   samplesPerSecond: Double(rows) / median(stepS), maxStashed: slots.max()!,
+                                   bytesPerStep: bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
+    }
+
+    /// Per stage: median forward and backward op time; transfer latency as the median gap between a sender's op
+    /// end and the receiver's op start, over the ops where the receiver was already idle, waiting.
+    static func stageCosts(_ all: [[PipelineStepTiming]]) -> [StageCosts] {
+        let k = all.count
+        var costs: [StageCosts] = []
+        for s in 0..<k {
+            var f: [Double] = [], b: [Double] = [], act: [Double] = [], grad: [Double] = []
+            for (i, t) in all[s].enumerated() {
+                for span in t.spans {
+                    let d = Double(span.end - span.start) / 1e9
+                    if span.op.isForward { f.append(d) } else { b.append(d) }
+                    // Latency of what this stage sent: measured at the receiver.
+                    if span.op.isForward, s + 1 < k, let r = all[s + 1][i].spans.first(where: { $0.op == span.op }) {
+                        let prevEnd = all[s + 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s + 1][i].spans[$0 - 1].end : all[s + 1][i].start }!
+                        if prevEnd <= span.end && r.start >= span.end { act.append(Double(r.start - span.end) / 1e9) }
+                    }
+                    if !span.op.isForward, s > 0, let r = all[s - 1][i].spans.first(where: { $0.op == span.op }) {
+                        let prevEnd = all[s - 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s - 1][i].spans[$0 - 1].end : all[s - 1][i].start }!
+                        if prevEnd <= span.end && r.start >= span.end { grad.append(Double(r.start - span.end) / 1e9) }
+                    }
+                }
+            }
+            costs.append(StageCosts(forward: median(f), backward: median(b),
+                                    sendActivation: act.isEmpty ? 0 : median(act), sendGradient: grad.isEmpty ? 0 : median(grad)))
+        }
+        return costs
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return 0 }
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
+
+private final class TimingBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var timings: [[PipelineStepTiming]]
+    private var slots: [Int]
+    private var error: Error?
+    init(stages: Int) { timings = Array(repeating: [], count: stages); slots = Array(repeating: 0, count: stages) }
+    func set(_ s: Int, _ t: [PipelineStepTiming], slots n: Int) { lock.lock(); timings[s] = t; slots[s] = n; lock.unlock() }
+    func fail(_ e: Error) { lock.lock(); error = error ?? e; lock.unlock() }
+    func result() throws -> ([[PipelineStepTiming]], [Int]) {
+        lock.lock(); defer { lock.unlock() }
+        if let error { throw error }
+        return (timings, slots)
+    }
+}

@@ -1,0 +1,401 @@
+import Collectives
+import Datasets
+import Foundation
+import NN
+import Tensors
+import Transport
+
+/// Timings of one pipeline step on one stage (monotonic nanoseconds, comparable across threads and processes of
+/// one host), for the benchmark, the simulator and traces.
+public struct PipelineStepTiming: Sendable {
+    /// When the stage began the step (after loading its data).
+    public var start: UInt64 = 0
+    /// When its last forward/backward op ended (the flush).
+    public var flushed: UInt64 = 0
+    /// When the optimizer step ended.
+    public var end: UInt64 = 0
+    /// Per op, in execution order: the op, when its compute began (after its input arrived) and ended.
+    public var spans: [(op: PipelineOp, start: UInt64, end: UInt64)] = []
+    /// Seconds in the data-parallel all-reduce of this stage's gradients.
+    public var allReduceSeconds = 0.0
+    /// Bytes this stage sent to its neighbours (activations forward, gradients backward).
+    public var bytesSent = 0
+    /// Seconds spent in forward and backward compute.
+    public var busySeconds: Double { Double(spans.reduce(0) { $0 + ($1.end - $1.start) }) / 1e9 }
+}
+
+/// One pipeline stage of one data-parallel replica: layers `partition.layerRanges[stage]` of the job's model.
+///
+/// Per global batch, the replica's rows are cut into M micro-batches and run in the schedule's op order
+/// (`PipelineSchedules`): a forward receives its input from the previous stage (the first stage loads data) and
+/// sends its output on; a backward receives ∂loss/∂output from the next stage (the last stage takes it from the loss,
+/// averaged over the GLOBAL batch) and sends ∂loss/∂input back. Transfers are point-to-point between neighbour
+/// workers, zero-copy from the layer's output buffer, under the peer deadline. Parameter gradients accumulate over
+/// the micro-batches; after the flush each stage all-reduces its slice within its data-parallel group and takes one
+/// optimizer step, so the update equals one non-pipelined step on the same global batch.
+///
+/// Activations of in-flight micro-batches: each in-flight micro-batch runs on its own copy of the stage's layer
+/// objects (a "slot") bound to the same parameter and gradient buffers, so its layers' saved inputs and outputs
+/// stay intact until its backward; the schedule fixes how many slots a stage needs (GPipe M, 1F1B ≤ K).
+/// (Dropout masks therefore come from per-slot generators and differ from a non-pipelined run's.)
+public final class PipelineStageWorker {
+    public let assignment: Assignment
+    public let data: JobData
+    public let stage: Int
+    public let stages: Int
+    public let replica: Int
+    public let partition: StagePartition
+    public let ops: [PipelineOp]
+    public let microBatches: Int
+    public let trainer: Trainer
+    public let plan: EpochPlan
+    /// The stage's parameters (a view into the full model's flat buffer).
+    public var parameters: Tensor { trainer.model.parameters }
+    /// Activation slots this stage holds at most (= the schedule's in-flight peak).
+    public var slotCount: Int { slots.count }
+
+    private let comm: Communicator?
+    private let dataParallelGroup: Communicator?
+    private let pipelineGroup: Communicator?
+    private let control: WorkerControl?
+    private let clipNorm: Float?
+    /// L1/L2 penalties (element-wise: a stage applies them to its own slice); the trainer itself has none.
+    private let penalties: Regularization
+    private let totalSteps: Int
+    private let previous: Int?
+    private let next: Int?
+
+    private struct Slot {
+        let model: Sequential
+        let loss: SoftmaxCrossEntropy
+        let input: Tensor          // received activations [maxRows, inputFeatures] (stage > 0)
+        let outputGradient: Tensor // received ∂loss/∂output [maxRows, outputFeatures] (not the last stage)
+        let activationSent = ZeroCopyRelease()
+        let gradientSent = ZeroCopyRelease()
+    }
+    private let slots: [Slot]
+    private let maxRows: Int
+
+    public var rank: Int { assignment.rank }
+    public var isFirst: Bool { stage == 0 }
+    public var isLast: Bool { stage == stages - 1 }
+
+    /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: balanced
+    /// by estimated FLOPs.
+    public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
+                partition: StagePartition? = nil) throws {
+        let layout = assignment.layout
+        self.assignment = assignment
+        self.data = data
+        self.control = control
+        let coords = layout.coordinates(ofRank: assignment.rank)
+        stage = coords.stage
+        stages = layout.pipelineStages
+        replica = coords.replica
+        let job = assignment.job
+        let full = try job.makeModel()
+        let part = try partition ?? StagePartition.balanced(full, stages: stages)
+        guard part.stages == stages else {
+            throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
+        }
+        self.partition = part
+        microBatches = assignment.parallelism.microBatches
+        guard microBatches >= 1 else { throw RuntimeError.invalid("parallelism.micro_batches: must be at least 1, got \(microBatches)") }
+        ops = PipelineSchedules.ops(assignment.parallelism.schedule, stage: stage, stages: stages, microBatches: microBatches)
+        plan = EpochPlan(exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: layout.dataParallel,
+                         seed: job.seed, dropLast: job.data.dropLast)
+        guard plan.stepsPerEpoch > 0 else {
+            throw RuntimeError.invalid("job.batch_size: \(job.batchSize) leaves no step in \(data.train.count) examples")
+        }
+        totalSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
+        maxRows = (job.batchSize + layout.dataParallel - 1) / layout.dataParallel
+        let range = part.layerRanges[stage]
+
+        var slots: [Slot] = []
+        for i in 0..<PipelineSchedules.maxInFlight(ops) {
+            // Slot 0 uses the full model's own layers; the others fresh layer objects bound to the same buffers.
+            let owner = i == 0 ? full : try job.makeModel()
+            if i > 0 {
+                for l in range {
+                    owner.layers[l].bind(parameters: slice(full.parameters, full.layerRanges[l]),
+                                         gradients: slice(full.gradients, full.layerRanges[l]))
+                }
+            }
+            let m = owner.stage(range)
+            m.threads = assignment.run.threads
+            m.accumulatesGradients = true
+            m.computesInputGradient = coords.stage > 0
+            slots.append(Slot(model: m, loss: SoftmaxCrossEntropy(),
+                              input: Tensor(shape: [coords.stage > 0 ? maxRows : 0, m.inputFeatures]),
+                              outputGradient: Tensor(shape: [coords.stage < stages - 1 ? maxRows : 0, m.outputFeatures])))
+        }
+        self.slots = slots
+        let stageModel = slots[0].model
+        let optimizer = try job.makeOptimizer()
+        optimizer.threads = assignment.run.threads
+        var regularization = job.makeRegularization()
+        clipNorm = regularization.clipNorm
+        regularization.clipNorm = nil   // clipped here over the whole pipeline's gradient
+        penalties = regularization
+        trainer = Trainer(model: stageModel, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps))
+
+        comm = communicator
+        previous = layout.previousStage(ofRank: assignment.rank)
+        next = layout.nextStage(ofRank: assignment.rank)
+        if (previous != nil || next != nil || layout.dataParallel > 1) && communicator == nil {
+            throw RuntimeError.invalid("pipeline stage \(stage) of replica \(replica) needs a communicator")
+        }
+        if let communicator, layout.dataParallel > 1, assignment.run.allReduce {
+            dataParallelGroup = try communicator.subgroup(ranks: layout.dataParallelGroup(stage: stage), tag: 0x5050)
+        } else {
+            dataParallelGroup = nil
+        }
+        if let communicator, stages > 1, clipNorm != nil {
+            pipelineGroup = try communicator.subgroup(ranks: layout.pipeline(replica: replica), tag: 0x5051)
+        } else {
+            pipelineGroup = nil
+        }
+    }
+
+    // MARK: one step
+
+    /// Runs one global batch `step` of `permutation`'s epoch through this stage and updates its parameters.
+    /// Returns the batch's loss (mean over the replica's rows; known on every stage: the last stage passes it back)
+    /// and the replica's correct predictions, with this stage's timings.
+    public func trainStep(step s: Int, permutation: [Int], batch: BatchBuffer) throws -> (loss: Float, correct: Int, rows: Int, timing: PipelineStepTiming) {
+        let indices = plan.rankBatch(step: s, rank: replica, permutation: permutation)
+        let globalRows = plan.globalBatchRange(step: s).count
+        var x: Tensor? = nil
+        var labels: [Int32] = []
+        if isFirst { x = batch.load(indices, from: data.train).x }
+        if isLast { labels = indices.map { data.train.labels[$0] } }
+        var timing = PipelineStepTiming()
+        timing.start = DispatchTime.now().uptimeNanoseconds
+        trainer.model.zeroGradients()
+        let rows = indices.count
+        var slotOf = [Int](repeating: -1, count: microBatches)
+        var free = Array(slots.indices.reversed())
+        var lossSum = 0.0, correct = 0
+        try labels.withUnsafeBufferPointer { allLabels in
+            for op in ops {
+                let m = op.microBatch
+                let r = EpochPlan.shardRows(batchSize: rows, rank: m, ranks: microBatches)
+                switch op {
+                case .forward:
+                    let k = free.removeLast()
+                    slotOf[m] = k
+                    let slot = slots[k]
+                    try wait(slot.activationSent, peer: next)
+                    let input: Tensor
+                    if let previous {
+                        input = slot.input.rows(0..<r.count)
+                        try receive(into: input, from: previous)
+                    } else {
+                        input = x!.rows(r)
+                    }
+                    // The span is the compute alone: stamped before the send, which may wake the receiver and
+                    // get this thread preempted on a busy machine.
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    if r.isEmpty {
+                        timing.spans.append((op, t0, t0))
+                        if let next { try sendEmpty(to: next) }
+                    } else {
+                        let out = slot.model.forward(input, training: true)
+                        if isLast {
+                            let y = UnsafeBufferPointer(rebasing: allLabels[r])
+                            lossSum += Double(slot.loss.forward(logits: out, labels: y)) * Double(r.count)
+                            correct += correctPredictions(out, labels: y)
+                        }
+                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
+                        if let next {
+                            try comm!.send(raw(out), to: next, release: slot.activationSent)
+                            timing.bytesSent += out.count * 4
+                        }
+                    }
+                case .backward:
+                    let k = slotOf[m]
+                    let slot = slots[k]
+                    try wait(slot.gradientSent, peer: previous)
+                    var dy: Tensor? = nil
+                    if let next {
+                        let g = slot.outputGradient.rows(0..<r.count)
+                        try receive(into: g, from: next)
+                        dy = g
+                    }
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    if r.isEmpty {
+                        timing.spans.append((op, t0, t0))
+                        if let previous { try sendEmpty(to: previous) }
+                    } else {
+                        if isLast { dy = slot.loss.backward(normalizer: globalRows) }
+                        let dx = slot.model.backward(dy!)
+                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
+                        if let previous, let dx {
+                            try comm!.send(raw(dx), to: previous, release: slot.gradientSent)
+                            timing.bytesSent += dx.count * 4
+                        }
+                    }
+                    free.append(k)
+                }
+            }
+        }
+        for slot in slots {
+            try wait(slot.activationSent, peer: next)
+            try wait(slot.gradientSent, peer: previous)
+        }
+        timing.flushed = DispatchTime.now().uptimeNanoseconds
+        // The replica's loss lives on the last stage: pass it back so every stage reports the same figures.
+        var summary: [Float] = [Float(lossSum), Float(correct)]
+        if let next { try summary.withUnsafeMutableBytes { try receiveRaw($0, from: next) } }
+        if let previous { try summary.withUnsafeBytes { try comm!.send($0, to: previous) } }
+
+        if let group = dataParallelGroup {
+            let t = DispatchTime.now().uptimeNanoseconds
+            try group.allReduce(trainer.model.gradients.buffer, op: .sum)
+            timing.allReduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+        }
+        try update()
+        timing.end = DispatchTime.now().uptimeNanoseconds
+        let lossMean = rows > 0 ? summary[0] / Float(rows) : 0
+        return (lossMean, Int(summary[1]), rows, timing)
+    }
+
+    /// Penalties, clipping by the norm of the WHOLE model's gradient (summed over the pipeline's stages), then the
+    /// optimizer step on this stage's slice.
+    private func update() throws {
+        let g = trainer.model.gradients
+        penalties.apply(parameters: trainer.model.parameters, gradients: g)
+        if let maxNorm = clipNorm {
+            var sq = [g.squaredNorm()]
+            if let pipelineGroup { try pipelineGroup.allReduce(&sq, op: .sum) }
+            let norm = sq[0].squareRoot()
+            if norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
+        }
+        trainer.applyUpdate()
+    }
+
+    // MARK: transfers
+
+    private func raw(_ t: Tensor) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
+    }
+
+    private func receive(into t: Tensor, from peer: Int) throws {
+        try comm!.receive(into: UnsafeMutableRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride), from: peer)
+    }
+
+    private func receiveRaw(_ b: UnsafeMutableRawBufferPointer, from peer: Int) throws {
+        try comm!.receive(into: b, from: peer)
+    }
+
+    private func sendEmpty(to peer: Int) throws {
+        try comm!.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer)
+    }
+
+    /// Before a slot's buffer is written again: every frame lent from it must be released by libzmq.
+    private func wait(_ release: ZeroCopyRelease, peer: Int?) throws {
+        guard let peer, release.pending > 0, let comm else { return }
+        if !release.waitUntilReleased(deadline: .after(seconds: comm.options.timeout)) {
+            throw CollectiveError.peerTimeout(operation: "pipeline send (flushing)", me: comm.rank, peer: peer,
+                                              endpoint: comm.endpoint(of: peer), seconds: comm.options.timeout)
+        }
+    }
+
+    // MARK: the whole job
+
+    /// Trains the whole job; reports progress and epochs through the control plane, like the data-parallel worker.
+    public func run() throws -> FinalReport {
+        if let group = dataParallelGroup { try group.broadcast(parameters.buffer, root: 0) }
+        let batch = BatchBuffer(capacity: maxRows, featureCount: data.train.featureCount)
+        let epochs = (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch
+        var step = 0
+        var total = Totals(), window = Totals()
+        var lastReport = DispatchTime.now().uptimeNanoseconds
+        let runStart = lastReport
+        var testCorrect = 0, testCount = 0
+        for epoch in 0..<epochs {
+            let perm = plan.permutation(epoch: epoch)
+            var epochLoss = 0.0, epochSteps = 0
+            for s in 0..<plan.stepsPerEpoch where step < totalSteps {
+                if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
+                let (loss, correct, rows, t) = try trainStep(step: s, permutation: perm, batch: batch)
+                step += 1
+                epochSteps += 1
+                epochLoss += Double(loss)
+                let busy = t.busySeconds
+                let stepTotals = Totals(steps: 1, samples: rows, correct: correct, lossSum: Double(loss),
+                                        compute: busy, allReduce: t.allReduceSeconds,
+                                        wait: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds)
+                total.add(stepTotals)
+                window.add(stepTotals)
+                if t.end - lastReport > 250_000_000 || step == totalSteps {
+                    window.seconds = Double(t.end - lastReport) / 1e9
+                    control?.post(.progress(window.report(rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
+                    window = Totals()
+                    lastReport = t.end
+                }
+            }
+            let (correct, count, lossSum) = try evaluate(data.test)
+            testCorrect = correct
+            testCount = count
+            control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
+                                             testCorrect: correct, testCount: count, testLossSum: lossSum)))
+        }
+        total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        // Samples are counted once per replica (on its last stage), so the cluster's throughput is not K-fold.
+        return FinalReport(rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
+                           seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
+                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+    }
+
+    /// The checksums of the replica's stages, first to last, joined by "/": the same string on every stage of a
+    /// replica, and equal across replicas exactly when their weights are (what the launcher compares).
+    public func replicaChecksum() throws -> String {
+        var sums = [UInt64](repeating: 0, count: stages)
+        sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
+        // Up the pipeline, each stage adding its own; then the full list back down.
+        if let previous { try sums.withUnsafeMutableBytes { try receiveRaw($0, from: previous) }; sums[stage] = UInt64(weightChecksum(parameters), radix: 16)! }
+        if let next {
+            try sums.withUnsafeBytes { try comm!.send($0, to: next) }
+            try sums.withUnsafeMutableBytes { try receiveRaw($0, from: next) }
+        }
+        if let previous { try sums.withUnsafeBytes { try comm!.send($0, to: previous) } }
+        return sums.map { String(format: "%016llx", $0) }.joined(separator: "/")
+    }
+
+    /// Scores this replica's contiguous share of `set` by pushing it through the pipeline in evaluation mode, in
+    /// chunks of up to `chunk` rows. Only the last stage sees the predictions: it returns (correct, count, loss sum);
+    /// the other stages return zeros, so the coordinator's sums over ranks count every test example once.
+    public func evaluate(_ set: LabeledDataset, chunk: Int = 1000) throws -> (Int, Int, Double) {
+        let share = EpochPlan.shardRows(batchSize: set.count, rank: replica, ranks: assignment.layout.dataParallel)
+        guard !share.isEmpty else { return (0, 0, 0) }
+        let model = slots[0].model
+        let input = Tensor(shape: [isFirst ? 0 : min(chunk, share.count), model.inputFeatures])
+        let buffer = BatchBuffer(capacity: isFirst ? min(chunk, share.count) : 0, featureCount: set.featureCount)
+        let loss = SoftmaxCrossEntropy()
+        var correct = 0, lossSum = 0.0
+        var lo = share.lowerBound
+        while lo < share.upperBound {
+            let hi = min(lo + chunk, share.upperBound)
+            let x: Tensor
+            if let previous {
+                x = input.rows(0..<(hi - lo))
+                try receive(into: x, from: previous)
+            } else {
+                x = buffer.load(Array(lo..<hi)[...], from: set).x
+            }
+            let out = model.forward(x, training: false)
+            if let next {
+                try comm!.send(raw(out), to: next)
+            } else {
+                let y = Array(set.labels[lo..<hi])
+                try y.withUnsafeBufferPointer { y in
+                    lossSum += Double(loss.forward(logits: out, labels: y)) * Double(hi - lo)
+                    correct += correctPredictions(out, labels: y)
+                }
+            }
+            lo = hi
+        }
+        return isLast ? (correct, share.count, lossSum) : (0, 0, 0)
+    }
+}

@@ -1,0 +1,85 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+/// A cluster file for a real D × K pipeline on 127.0.0.1 (synthetic data, OS-chosen ports).
+func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m: Int, schedule: String,
+                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 5, dir: URL, name: String) throws -> URL {
+    let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
+    let yaml = """
+    cluster:
+      name: pp
+      coordinator: {host: 127.0.0.1, port: 5555}
+      data_ports: 5600
+      interface: 127.0.0.1
+    hosts:
+      - address: 127.0.0.1
+        workers: \(d * k)
+    job:
+      model: {layers: [32, 48, 32, 10], activation: relu, init: he_normal}
+      optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+      data: {dataset: synthetic}
+      batch_size: 64
+      epochs: \(epochs)
+    \(stepsLine)  seed: 3
+    parallelism: {pipeline_stages: \(k), micro_batches: \(m), schedule: \(schedule), data_parallel: \(d)}
+    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
+    """
+    let url = dir.appendingPathComponent(name)
+    try yaml.write(to: url, atomically: true, encoding: .utf8)
+    return url
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct PipelineProcessTests {
+    /// Real worker processes: a 2-stage pipeline (and 2 × 2 DP × PP) reaches the same test accuracy as one
+    /// process training the same job, and DP replicas end with identical weights.
+    @Test(arguments: [(1, 2, 4, "1f1b"), (2, 2, 2, "gpipe")])
+    func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String) throws {
+        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let dir = try temporaryDirectory()
+        let pipeline = try writePipelineClusterFile(dataParallel: d, stages: k, microBatches: m, schedule: schedule, dir: dir, name: "pp.yaml")
+        let single = try writePipelineClusterFile(dataParallel: 1, stages: 1, microBatches: 1, schedule: "gpipe", dir: dir, name: "one.yaml")
+        let p = try ProcessRunner.run(binary.path, ["launch", pipeline.path, "--json", "--ephemeral-ports"], timeout: 120)
+        #expect(p.status == 0, "pipeline launch failed: \(p.stderr)")
+        let o = try ProcessRunner.run(binary.path, ["launch", single.path, "--json", "--ephemeral-ports"], timeout: 120)
+        #expect(o.status == 0, "single launch failed: \(o.stderr)")
+        let pd = try #require(lastJSONLine(p.stdout)), od = try #require(lastJSONLine(o.stdout))
+        #expect(pd["workers"] as? Int == d * k)
+        let pa = try #require(pd["test_accuracy"] as? Double), oa = try #require(od["test_accuracy"] as? Double)
+        #expect(abs(pa - oa) <= 0.002, "pipeline accuracy \(pa) vs one process \(oa)")
+        let sums = try #require(pd["weight_checksums"] as? [String])
+        #expect(Set(sums).count == 1, "every stage reports its replica's stage checksums; replicas must agree: \(sums)")
+        #expect(sums.first?.split(separator: "/").count == k)
+    }
+
+    /// Killing one stage's process: the job fails within a few deadlines, naming a rank and its host, and no
+    /// worker outlives it.
+    @Test func killedStageIsNamedAndEveryoneStops() throws {
+        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let dir = try temporaryDirectory()
+        let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b",
+                                                  steps: 10_000_000, deadline: 2, dir: dir, name: "pp.yaml")
+        let launch = try ChildProcess(binary, ["launch", config.path, "--ephemeral-ports"])
+        var workers: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            workers = childPids(of: launch.process.processIdentifier)
+            if workers.count == 2 && launch.output.contains("training") { break }
+            usleep(100_000)
+        }
+        #expect(workers.count == 2, "workers did not start: \(launch.output)")
+        guard workers.count == 2 else { launch.kill(); return }
+        usleep(1_000_000)
+        kill(workers.max()!, SIGKILL)
+        let killedAt = Date()
+        let status = launch.wait(timeout: 30)
+        let elapsed = Date().timeIntervalSince(killedAt)
+        #expect(status != nil && status != 0, "launch should fail after a stage dies")
+        #expect(elapsed < 10, "took \(elapsed) s to notice a dead stage with a 2 s deadline")
+        let out = launch.output
+        #expect(out.contains("rank") && out.contains("127.0.0.1"), "the error must name the rank and host: \(out)")
+        usleep(500_000)
+        for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) outlived the job") }
+    }
+}
