@@ -80,8 +80,8 @@ public final class PipelineStageWorker {
     public var isFirst: Bool { stage == 0 }
     public var isLast: Bool { stage == stages - 1 }
 
-    /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: balanced
-    /// by estimated FLOPs.
+    /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: the
+    /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs.
     public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
                 partition: StagePartition? = nil) throws {
         let layout = assignment.layout
@@ -94,7 +94,8 @@ public final class PipelineStageWorker {
         replica = coords.replica
         let job = assignment.job
         let full = try job.makeModel()
-        let part = try partition ?? StagePartition.balanced(full, stages: stages)
+        let part = try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
+            ?? StagePartition.balanced(full, stages: stages)
         guard part.stages == stages else {
             throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
         }
