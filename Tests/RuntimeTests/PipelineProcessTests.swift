@@ -56,6 +56,26 @@ struct PipelineProcessTests {
         #expect(sums.first?.split(separator: "/").count == k)
     }
 
+    /// `launch --trace FILE`: one Chrome trace with every stage's forward, backward, send and receive spans.
+    @Test func launchWritesAChromeTrace() throws {
+        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let dir = try temporaryDirectory()
+        let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b", steps: 3,
+                                                  dir: dir, name: "pp.yaml")
+        let trace = dir.appendingPathComponent("trace.json").path
+        let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json", "--ephemeral-ports", "--trace", trace], timeout: 120)
+        #expect(r.status == 0, "launch failed: \(r.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: trace), "no trace at \(trace)")
+        let o = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let events = try #require(o["traceEvents"] as? [[String: Any]])
+        for rank in 0..<2 {
+            let cats = Set(events.filter { $0["pid"] as? Int == rank }.compactMap { $0["cat"] as? String })
+            #expect(cats.isSuperset(of: ["forward", "backward", "send", "receive"]), "rank \(rank): \(cats)")
+            // 3 steps × 4 micro-batches of forwards on each stage.
+            #expect(events.filter { $0["pid"] as? Int == rank && $0["cat"] as? String == "forward" }.count == 12)
+        }
+    }
+
     /// Killing one stage's process: the job fails within a few deadlines, naming a rank and its host, and no
     /// worker outlives it.
     @Test func killedStageIsNamedAndEveryoneStops() throws {
