@@ -15,7 +15,13 @@ struct Launch: ParsableCommand {
 
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
-        let summary = try launchCluster(cluster, run: overrides.runOptions, quiet: output.json)
+        let run = overrides.runOptions
+        let summary = try launchCluster(cluster, run: run, quiet: output.json)
+        if let path = run.tracePath {
+            // Each rank wrote its own file; join those of this host (remote hosts keep theirs).
+            let merged = try mergeChromeTraces(path: path, ranks: summary.workers)
+            if !output.json { print("trace: \(merged) rank(s) in \(path)") }
+        }
         if output.json {
             printJSONLine(["event": "done", "workers": summary.workers, "test_accuracy": summary.testAccuracy ?? .nan,
                            "samples_per_s": summary.samplesPerSecond, "steps": summary.steps, "seconds": summary.seconds,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Runtime
 
 /// Options that change one run of a cluster.yaml without editing it (launch, coordinator, bench scaling).
@@ -27,6 +28,9 @@ struct RunOverrides: ParsableArguments {
     @Flag(name: .customLong("no-allreduce"), help: "Diagnostic: skip the gradient all-reduce (the compute-only ceiling; replicas diverge).")
     var noAllReduce = false
 
+    @Option(help: "Write a Chrome trace (Perfetto, chrome://tracing) of every pipeline stage's forward, backward, send, receive and all-reduce spans to this file.")
+    var trace: String?
+
     @Flag(name: .customLong("ephemeral-ports"), help: "Let the OS pick the coordinator and data-plane ports (several clusters on one machine).")
     var ephemeralPorts = false
 
@@ -54,6 +58,7 @@ struct RunOverrides: ParsableArguments {
         r.bucketBytes = max(bucketKB, 1) * 1024
         r.threads = threads
         r.resume = resume
+        r.tracePath = trace.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         return r
     }
 }

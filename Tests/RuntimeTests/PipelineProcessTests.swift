@@ -4,7 +4,9 @@ import Testing
 
 /// A cluster file for a real D × K pipeline on 127.0.0.1 (synthetic data, OS-chosen ports).
 func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m: Int, schedule: String,
-                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 5, dir: URL, name: String) throws -> URL {
+                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 5, stageLayers: String? = nil,
+                              dir: URL, name: String) throws -> URL {
+    let split = stageLayers.map { ", stage_layers: \($0)" } ?? ""
     let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
     let yaml = """
     cluster:
@@ -22,7 +24,7 @@ func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m
       batch_size: 64
       epochs: \(epochs)
     \(stepsLine)  seed: 3
-    parallelism: {pipeline_stages: \(k), micro_batches: \(m), schedule: \(schedule), data_parallel: \(d)}
+    parallelism: {pipeline_stages: \(k), micro_batches: \(m), schedule: \(schedule), data_parallel: \(d)\(split)}
     timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
     """
     let url = dir.appendingPathComponent(name)
@@ -34,11 +36,12 @@ func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m
 struct PipelineProcessTests {
     /// Real worker processes: a 2-stage pipeline (and 2 × 2 DP × PP) reaches the same test accuracy as one
     /// process training the same job, and DP replicas end with identical weights.
-    @Test(arguments: [(1, 2, 4, "1f1b"), (2, 2, 2, "gpipe")])
-    func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String) throws {
+    @Test(arguments: [(1, 2, 4, "1f1b", nil), (2, 2, 2, "gpipe", "[2, 1]")])
+    func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String, stageLayers: String?) throws {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
-        let pipeline = try writePipelineClusterFile(dataParallel: d, stages: k, microBatches: m, schedule: schedule, dir: dir, name: "pp.yaml")
+        let pipeline = try writePipelineClusterFile(dataParallel: d, stages: k, microBatches: m, schedule: schedule,
+                                                    stageLayers: stageLayers, dir: dir, name: "pp.yaml")
         let single = try writePipelineClusterFile(dataParallel: 1, stages: 1, microBatches: 1, schedule: "gpipe", dir: dir, name: "one.yaml")
         let p = try ProcessRunner.run(binary.path, ["launch", pipeline.path, "--json", "--ephemeral-ports"], timeout: 120)
         #expect(p.status == 0, "pipeline launch failed: \(p.stderr)")
@@ -51,6 +54,26 @@ struct PipelineProcessTests {
         let sums = try #require(pd["weight_checksums"] as? [String])
         #expect(Set(sums).count == 1, "every stage reports its replica's stage checksums; replicas must agree: \(sums)")
         #expect(sums.first?.split(separator: "/").count == k)
+    }
+
+    /// `launch --trace FILE`: one Chrome trace with every stage's forward, backward, send and receive spans.
+    @Test func launchWritesAChromeTrace() throws {
+        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let dir = try temporaryDirectory()
+        let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b", steps: 3,
+                                                  dir: dir, name: "pp.yaml")
+        let trace = dir.appendingPathComponent("trace.json").path
+        let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json", "--ephemeral-ports", "--trace", trace], timeout: 120)
+        #expect(r.status == 0, "launch failed: \(r.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: trace), "no trace at \(trace)")
+        let o = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let events = try #require(o["traceEvents"] as? [[String: Any]])
+        for rank in 0..<2 {
+            let cats = Set(events.filter { $0["pid"] as? Int == rank }.compactMap { $0["cat"] as? String })
+            #expect(cats.isSuperset(of: ["forward", "backward", "send", "receive"]), "rank \(rank): \(cats)")
+            // 3 steps × 4 micro-batches of forwards on each stage.
+            #expect(events.filter { $0["pid"] as? Int == rank && $0["cat"] as? String == "forward" }.count == 12)
+        }
     }
 
     /// Killing one stage's process: the job fails within a few deadlines, naming a rank and its host, and no

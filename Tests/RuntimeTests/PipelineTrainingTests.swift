@@ -118,3 +118,43 @@ struct PipelineTrainingTests {
         #expect(abs(accuracy - Double(expected.accuracy)) <= 1.5 / Double(count), "pipeline \(accuracy) vs single \(expected.accuracy)")
     }
 }
+
+struct PipelinePartitionConfigTests {
+    /// `parallelism.stage_layers` splits the model explicitly; training still equals one process.
+    @Test func explicitStageLayersTrainLikeOneProcess() throws {
+        let job = smallJob(steps: 20, batch: 30, layers: [16, 24, 20, 12, 5])
+        let data = try job.loadData()
+        let single = try TrainingLoop(job: job, data: data)
+        try single.run()
+        let reference = single.trainer.model.parameters.array
+        let layout = RankLayout(dataParallel: 1, pipelineStages: 2)
+        let comms = try Communicator.local(size: 2)
+        let results = runRanks(comms) { comm in
+            var a = pipelineAssignment(rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            a.parallelism.stageLayers = [3, 1]
+            let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
+            _ = try w.run()
+            return (w.partition.layerRanges.map { [$0.lowerBound, $0.upperBound] }, w.parameters.array)
+        }
+        let r = try results.map { try $0.get() }
+        #expect(r[0].0 == [[0, 6], [6, 7]])
+        let params = r[0].1 + r[1].1
+        var worst: Float = 0
+        for (a, b) in zip(params, reference) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
+        #expect(params.count == reference.count && worst <= 1e-5, "largest relative difference \(worst)")
+    }
+
+    @Test func stageLayersMustCoverTheModel() throws {
+        var job = JobSpec()
+        job.model.layers = [16, 24, 20, 5]
+        job.data.dataset = "synthetic"
+        job.batchSize = 32
+        for (split, ok) in [([2, 1], true), ([1, 1], false), ([3, 0], false), ([1, 1, 1], false)] {
+            let config = ClusterConfig(cluster: ClusterSection(coordinator: CoordinatorAddress(host: "127.0.0.1", port: 5555)),
+                                       hosts: [HostSpec(address: "127.0.0.1", workers: 2)], job: job,
+                                       parallelism: ParallelismSpec(pipelineStages: 2, microBatches: 2, stageLayers: split))
+            let issues = config.validationIssues().filter { "\($0)".contains("stage_layers") }
+            #expect(issues.isEmpty == ok, "stage_layers \(split): \(issues)")
+        }
+    }
+}

@@ -94,6 +94,11 @@ extension ClusterConfig {
             check(stages <= layers.count - 1, ["parallelism", "pipeline_stages"],
                   "\(stages) stages but the model has only \(layers.count - 1) layers")
         }
+        if let split = parallelism.stageLayers {
+            check(split.count == stages && split.allSatisfy { $0 >= 1 } && split.reduce(0, +) == layers.count - 1,
+                  ["parallelism", "stage_layers"],
+                  "\(split) must give each of the \(stages) stages at least one layer, \(layers.count - 1) layers in all")
+        }
 
         // checkpoint
         if let checkpoint {

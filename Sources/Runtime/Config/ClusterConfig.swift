@@ -214,16 +214,22 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     /// Micro-batches per replica batch (pipeline only).
     public var microBatches: Int
     public var schedule: PipelineSchedule
+    /// An explicit split: how many Dense layers (each with its activation) each stage runs, first stage first.
+    /// nil: balanced automatically by estimated FLOPs.
+    public var stageLayers: [Int]?
 
-    public init(dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe) {
+    public init(dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe,
+                stageLayers: [Int]? = nil) {
         self.dataParallel = dataParallel
         self.pipelineStages = pipelineStages
         self.microBatches = microBatches
         self.schedule = schedule
+        self.stageLayers = stageLayers
     }
 
     enum CodingKeys: String, CodingKey {
         case dataParallel = "data_parallel", pipelineStages = "pipeline_stages", microBatches = "micro_batches", schedule
+        case stageLayers = "stage_layers"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -232,6 +238,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         pipelineStages = try c.decode(.pipelineStages, default: 1)
         microBatches = try c.decode(.microBatches, default: 1)
         schedule = try c.decode(.schedule, default: .gpipe)
+        stageLayers = try c.decodeIfPresent([Int].self, forKey: .stageLayers)
     }
 }
 

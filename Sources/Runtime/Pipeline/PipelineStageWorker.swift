@@ -20,6 +20,12 @@ public struct PipelineStepTiming: Sendable {
     public var allReduceSeconds = 0.0
     /// Bytes this stage sent to its neighbours (activations forward, gradients backward).
     public var bytesSent = 0
+    /// Waits for a neighbour's activations or gradients, per op.
+    public var receives: [(op: PipelineOp, start: UInt64, end: UInt64)] = []
+    /// Handing each op's output to the transport (zero-copy: returns before the bytes are on the wire).
+    public var sends: [(op: PipelineOp, start: UInt64, end: UInt64, bytes: Int)] = []
+    /// The data-parallel all-reduce of this stage's gradients, if any.
+    public var allReduceSpan: (start: UInt64, end: UInt64)?
     /// Seconds spent in forward and backward compute.
     public var busySeconds: Double { Double(spans.reduce(0) { $0 + ($1.end - $1.start) }) / 1e9 }
 }
@@ -80,8 +86,8 @@ public final class PipelineStageWorker {
     public var isFirst: Bool { stage == 0 }
     public var isLast: Bool { stage == stages - 1 }
 
-    /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: balanced
-    /// by estimated FLOPs.
+    /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: the
+    /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs.
     public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
                 partition: StagePartition? = nil) throws {
         let layout = assignment.layout
@@ -94,7 +100,8 @@ public final class PipelineStageWorker {
         replica = coords.replica
         let job = assignment.job
         let full = try job.makeModel()
-        let part = try partition ?? StagePartition.balanced(full, stages: stages)
+        let part = try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
+            ?? StagePartition.balanced(full, stages: stages)
         guard part.stages == stages else {
             throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
         }
@@ -189,7 +196,9 @@ public final class PipelineStageWorker {
                     let input: Tensor
                     if let previous {
                         input = slot.input.rows(0..<r.count)
+                        let w = DispatchTime.now().uptimeNanoseconds
                         try receive(into: input, from: previous)
+                        timing.receives.append((op, w, DispatchTime.now().uptimeNanoseconds))
                     } else {
                         input = x!.rows(r)
                     }
@@ -208,8 +217,10 @@ public final class PipelineStageWorker {
                         }
                         timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
                         if let next {
+                            let w = DispatchTime.now().uptimeNanoseconds
                             try comm!.send(raw(out), to: next, release: slot.activationSent)
                             timing.bytesSent += out.count * 4
+                            timing.sends.append((op, w, DispatchTime.now().uptimeNanoseconds, out.count * 4))
                         }
                     }
                 case .backward:
@@ -219,7 +230,9 @@ public final class PipelineStageWorker {
                     var dy: Tensor? = nil
                     if let next {
                         let g = slot.outputGradient.rows(0..<r.count)
+                        let w = DispatchTime.now().uptimeNanoseconds
                         try receive(into: g, from: next)
+                        timing.receives.append((op, w, DispatchTime.now().uptimeNanoseconds))
                         dy = g
                     }
                     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -231,8 +244,10 @@ public final class PipelineStageWorker {
                         let dx = slot.model.backward(dy!)
                         timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
                         if let previous, let dx {
+                            let w = DispatchTime.now().uptimeNanoseconds
                             try comm!.send(raw(dx), to: previous, release: slot.gradientSent)
                             timing.bytesSent += dx.count * 4
+                            timing.sends.append((op, w, DispatchTime.now().uptimeNanoseconds, dx.count * 4))
                         }
                     }
                     free.append(k)
@@ -252,7 +267,9 @@ public final class PipelineStageWorker {
         if let group = dataParallelGroup {
             let t = DispatchTime.now().uptimeNanoseconds
             try group.allReduce(trainer.model.gradients.buffer, op: .sum)
-            timing.allReduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+            let e = DispatchTime.now().uptimeNanoseconds
+            timing.allReduceSeconds = Double(e - t) / 1e9
+            timing.allReduceSpan = (t, e)
         }
         try update()
         timing.end = DispatchTime.now().uptimeNanoseconds
@@ -313,12 +330,14 @@ public final class PipelineStageWorker {
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
         var testCorrect = 0, testCount = 0
+        let trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
         for epoch in 0..<epochs {
             let perm = plan.permutation(epoch: epoch)
             var epochLoss = 0.0, epochSteps = 0
             for s in 0..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
                 let (loss, correct, rows, t) = try trainStep(step: s, permutation: perm, batch: batch)
+                trace?.add(step: step, t)
                 step += 1
                 epochSteps += 1
                 epochLoss += Double(loss)
@@ -342,6 +361,11 @@ public final class PipelineStageWorker {
                                              testCorrect: correct, testCount: count, testLossSum: lossSum)))
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        if let trace, let path = assignment.run.tracePath {
+            do { try trace.write(to: ChromeTrace.rankFile(path, rank: rank)) } catch {
+                throw RuntimeError.invalid("--trace: cannot write \(ChromeTrace.rankFile(path, rank: rank)): \(error.localizedDescription)")
+            }
+        }
         // Samples are counted once per replica (on its last stage), so the cluster's throughput is not K-fold.
         return FinalReport(rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
                            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
