@@ -7,15 +7,16 @@ import Runtime
 /// barrier before each step). Reports step time, throughput, the measured bubble beside (K−1)/(M+K−1) and beside
 /// the discrete-event simulator fed with the same run's per-stage forward/backward/transfer medians, the most
 /// micro-batches a stage held, and bytes sent between stages. `--simulate` adds simulated-only rows for K and M
-/// up to 64, with each stage as heavy as a measured K=2 stage.
+/// up to 64, with each stage as heavy as a measured K=2 stage. Defaults: width 512, batch 2048, so that an op's
+/// compute (milliseconds) dwarfs the per-op transfer overhead.
 struct BenchPipeline: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "Pipeline schedules: step time, bubble, activation memory.")
 
     @Option(help: "Comma-separated stage counts.") var stages: String = "1,2,4"
     @Option(help: "Comma-separated micro-batch counts.") var microBatches: String = "1,2,4,8,16"
     @Option(help: "Comma-separated schedules (gpipe, 1f1b).") var schedules: String = "gpipe,1f1b"
-    @Option(help: "Global batch (rows per step).") var batch: Int = 1024
-    @Option(help: "Width of the balanced model's hidden layers.") var width: Int = 256
+    @Option(help: "Global batch (rows per step).") var batch: Int = 2048
+    @Option(help: "Width of the balanced model's hidden layers (the first is 1.5x).") var width: Int = 512
     @Option(help: "Timed steps per configuration (medians reported).") var steps: Int = 10
     @Option(help: "Untimed warm-up steps per configuration.") var warmup: Int = 3
     @Flag(help: "Also simulate K and M up to 64 from the measured stage costs.") var simulate = false
