@@ -89,7 +89,7 @@ func smallClusterYAML(workers: Int, steps: Int = 20, security: String? = nil, di
       steps: \(steps)
       seed: 7
     parallelism: {data_parallel: \(workers)}
-    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 5, rendezvous_timeout_s: 20}
+    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}
     output: {metrics_file: \(dir.path)/metrics.jsonl}
 
     """

@@ -48,7 +48,7 @@ struct ValidateCLITests {
         let dir = try scratchDirectory("unused")
         defer { try? FileManager.default.removeItem(at: dir) }
         let yaml = smallClusterYAML(workers: 2, dir: dir)
-            .replacingOccurrences(of: "peer_deadline_s: 5", with: "peer_deadline_s: soon")
+            .replacingOccurrences(of: "peer_deadline_s: 15", with: "peer_deadline_s: soon")
         try expectOneLineError(yaml, marker: "peer_deadline_s: soon", keyPath: "timeouts.peer_deadline_s", message: "expected a number")
     }
 

@@ -4,7 +4,7 @@ import Runtime
 import Testing
 
 /// A cluster file for real processes on 127.0.0.1 with OS-chosen ports and synthetic data.
-func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline: Double = 5, dir: URL) throws -> URL {
+func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline: Double = 15, dir: URL) throws -> URL {
     let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
     let yaml = """
     cluster:

@@ -4,7 +4,7 @@ import Testing
 
 /// A cluster file for a real D × K pipeline on 127.0.0.1 (synthetic data, OS-chosen ports).
 func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m: Int, schedule: String,
-                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 5, stageLayers: String? = nil,
+                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 15, stageLayers: String? = nil,
                               dir: URL, name: String) throws -> URL {
     let split = stageLayers.map { ", stage_layers: \($0)" } ?? ""
     let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
