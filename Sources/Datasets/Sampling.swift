@@ -1,3 +1,4 @@
+import Tensors
 /// Seeded shuffling and sharding.
 ///
 /// Scheme (the one that makes data-parallel training testable against single-process training):
@@ -80,50 +81,17 @@ public struct EpochPlan: Sendable, Equatable {
     }
 }
 
-/// SplitMix64: tiny, seedable and stable across platforms and Swift versions (unlike the system generator), so a
-/// seed means the same data order everywhere.
-public struct SplitMixGenerator: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<n without modulo bias (Lemire's method).
-    public mutating func next(below n: Int) -> Int {
-        precondition(n > 0)
-        let bound = UInt64(n)
-        var m = next().multipliedFullWidth(by: bound)
-        if m.low < bound {
-            let threshold = (0 &- bound) % bound
-            while m.low < threshold { m = next().multipliedFullWidth(by: bound) }
-        }
-        return Int(m.high)
-    }
-
-    /// A standard normal sample (Box–Muller).
-    public mutating func nextNormal() -> Double {
-        var u1 = Double(next() >> 11) * 0x1p-53
-        while u1 <= 0 { u1 = Double(next() >> 11) * 0x1p-53 }
-        let u2 = Double(next() >> 11) * 0x1p-53
-        return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
-    }
-}
 
 /// A per-epoch seed from the run seed: independent streams for nearby epochs.
 func epochSeed(_ seed: UInt64, _ epoch: Int) -> UInt64 {
-    var g = SplitMixGenerator(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
+    var g = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
     return g.next()
 }
 
 /// Fisher–Yates with a seeded SplitMix64.
 public func seededPermutation(count: Int, seed: UInt64) -> [Int] {
     var p = Array(0..<count)
-    var g = SplitMixGenerator(seed: seed)
+    var g = SplitMix64(seed: seed)
     var i = count - 1
     while i > 0 {
         let j = g.next(below: i + 1)

@@ -8,11 +8,11 @@ public enum Synthetic {
     /// The default shape is Fashion-MNIST's (784 features, 10 classes), so the W1/W2 models apply unchanged.
     public static func classification(trainCount: Int, testCount: Int, featureCount: Int = 784, classCount: Int = 10,
                                       separation: Float = 0.15, seed: UInt64) -> (train: LabeledDataset, test: LabeledDataset) {
-        var protoRNG = SplitMixGenerator(seed: seed ^ 0x5EED_0F_C1A5_5E5)
+        var protoRNG = SplitMix64(seed: seed ^ 0x5EED_0F_C1A5_5E5)
         let prototypes = Tensor(shape: [classCount, featureCount])
         for i in 0..<prototypes.count { prototypes[i] = Float(protoRNG.nextNormal()) * separation }
         func make(_ n: Int, stream: UInt64, name: String) -> LabeledDataset {
-            var rng = SplitMixGenerator(seed: seed &+ stream &* 0x9E37_79B9_7F4A_7C15)
+            var rng = SplitMix64(seed: seed &+ stream &* 0x9E37_79B9_7F4A_7C15)
             let x = Tensor(shape: [n, featureCount])
             var y = [Int32](repeating: 0, count: n)
             for r in 0..<n {

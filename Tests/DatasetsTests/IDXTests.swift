@@ -1,3 +1,4 @@
+import Tensors
 import Datasets
 import Foundation
 import Testing
@@ -79,7 +80,7 @@ func temporaryDirectory() -> String {
     @Test func truncatedGzipStream() throws {
         let dir = temporaryDirectory()
         let path = "\(dir)/big.gz"
-        var rng = SplitMixGenerator(seed: 1)
+        var rng = SplitMix64(seed: 1)
         let big = IDXArray(dimensions: [200, 28, 28], bytes: (0..<(200 * 784)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         try IDX.write(big, to: path, compressed: true)
         let raw = try Data(contentsOf: URL(fileURLWithPath: path))

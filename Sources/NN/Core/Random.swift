@@ -1,3 +1,4 @@
+import Tensors
 import RealModule
 
 /// A small, fast, seedable PRNG whose whole state is four words, so it can be saved in a checkpoint and
@@ -53,23 +54,4 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Sendable, Equatable {
     }
 }
 
-/// SplitMix64: used to expand a 64-bit seed into generator state, and to derive independent seeds
-/// (e.g. one per epoch) from a base seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A seed derived from `base` and a stream index, e.g. (seed, epoch).
-    public static func derive(_ base: UInt64, _ stream: UInt64) -> UInt64 {
-        var sm = SplitMix64(seed: base ^ (stream &* 0xD1B5_4A32_D192_ED03))
-        return sm.next()
-    }
-}
 
