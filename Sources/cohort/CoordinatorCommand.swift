@@ -25,8 +25,7 @@ struct CoordinatorCommand: ParsableCommand {
             let s = try coordinator.runJob()
             display.finish(s)
             if output.json {
-                printJSONLine(["event": "done", "workers": s.workers, "test_accuracy": s.testAccuracy ?? .nan,
-                               "samples_per_s": s.samplesPerSecond, "weight_checksums": s.weightChecksums])
+                printDoneLine(s)
             }
         } catch {
             display.clear()

@@ -23,10 +23,7 @@ struct Launch: ParsableCommand {
             if !output.json { print("trace: \(merged) rank(s) in \(path)") }
         }
         if output.json {
-            printJSONLine(["event": "done", "workers": summary.workers, "test_accuracy": summary.testAccuracy ?? .nan,
-                           "samples_per_s": summary.samplesPerSecond, "steps": summary.steps, "seconds": summary.seconds,
-                           "compute_s": summary.computeSeconds, "allreduce_s": summary.allReduceSeconds,
-                           "wait_s": summary.waitSeconds, "weight_checksums": summary.weightChecksums])
+            printDoneLine(summary)
         }
     }
 }
@@ -54,6 +51,14 @@ func launchCluster(_ cluster: ClusterConfig, run: RunOptions, quiet: Bool) throw
         display.clear()
         throw CohortFailure("\(error)")
     }
+}
+
+/// The last stdout line of `launch --json` and `coordinator --json`.
+func printDoneLine(_ s: JobSummary) {
+    printJSONLine(["event": "done", "workers": s.workers, "test_accuracy": s.testAccuracy ?? .nan,
+                   "samples_per_s": s.samplesPerSecond, "steps": s.steps, "seconds": s.seconds,
+                   "compute_s": s.computeSeconds, "allreduce_s": s.allReduceSeconds,
+                   "wait_s": s.waitSeconds, "weight_checksums": s.weightChecksums])
 }
 
 /// A wildcard bind (tcp://0.0.0.0:P) is dialled at the configured host name.

@@ -73,33 +73,38 @@ struct ClusterProcessTests {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 2, steps: 10_000_000, deadline: 2, dir: dir)
-        let launch = try ChildProcess(binary, ["launch", config.path, "--ephemeral-ports"])
-        // Wait until both workers exist and training has begun.
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: launch.process.processIdentifier)
-            if workers.count == 2 && launch.output.contains("training") { break }
-            usleep(100_000)
-        }
-        #expect(workers.count == 2, "workers did not start: \(launch.output)")
-        guard workers.count == 2 else { launch.kill(); return }
-        usleep(1_000_000)
-        let victim = workers.max()!
-        kill(victim, SIGKILL)
-        let killedAt = Date()
-        let status = launch.wait(timeout: 30)
-        let elapsed = Date().timeIntervalSince(killedAt)
-        #expect(status != nil && status != 0, "launch should fail after a worker dies")
-        #expect(elapsed < 10, "took \(elapsed) s to notice a dead worker with a 2 s deadline")
-        let out = launch.output
-        #expect(out.contains("rank") && out.contains("127.0.0.1"), "the error must name the rank and host: \(out)")
-        usleep(500_000)
-        for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) outlived the job") }
+        try killOneWorkerAndExpectCleanFailure(binary: binary, config: config, what: "worker")
         // Rank 0 checkpointed every 100 steps while it trained: the newest one is intact and loads.
         let checkpoint = latestValidCheckpoint(in: dir.appendingPathComponent("checkpoints").path)
         #expect(checkpoint != nil && checkpoint!.step > 0, "no valid checkpoint survived the failure")
     }
+}
+
+/// Launches a 2-worker cluster (2 s peer deadline), SIGKILLs one worker once training runs, and expects the
+/// launch to fail within a few deadlines naming a rank and its host, with no worker left alive.
+func killOneWorkerAndExpectCleanFailure(binary: URL, config: URL, what: String) throws {
+    let launch = try ChildProcess(binary, ["launch", config.path, "--ephemeral-ports"])
+    // Wait until both workers exist and training has begun.
+    var workers: [Int32] = []
+    let start = Date()
+    while Date().timeIntervalSince(start) < 30 {
+        workers = childPids(of: launch.process.processIdentifier)
+        if workers.count == 2 && launch.output.contains("training") { break }
+        usleep(100_000)
+    }
+    #expect(workers.count == 2, "workers did not start: \(launch.output)")
+    guard workers.count == 2 else { launch.kill(); return }
+    usleep(1_000_000)
+    kill(workers.max()!, SIGKILL)
+    let killedAt = Date()
+    let status = launch.wait(timeout: 30)
+    let elapsed = Date().timeIntervalSince(killedAt)
+    #expect(status != nil && status != 0, "launch should fail after a \(what) dies")
+    #expect(elapsed < 10, "took \(elapsed) s to notice a dead \(what) with a 2 s deadline")
+    let out = launch.output
+    #expect(out.contains("rank") && out.contains("127.0.0.1"), "the error must name the rank and host: \(out)")
+    usleep(500_000)
+    for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) outlived the job") }
 }
 
 /// Child processes of `pid` (from /proc).

@@ -83,26 +83,6 @@ struct PipelineProcessTests {
         let dir = try temporaryDirectory()
         let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b",
                                                   steps: 10_000_000, deadline: 2, dir: dir, name: "pp.yaml")
-        let launch = try ChildProcess(binary, ["launch", config.path, "--ephemeral-ports"])
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: launch.process.processIdentifier)
-            if workers.count == 2 && launch.output.contains("training") { break }
-            usleep(100_000)
-        }
-        #expect(workers.count == 2, "workers did not start: \(launch.output)")
-        guard workers.count == 2 else { launch.kill(); return }
-        usleep(1_000_000)
-        kill(workers.max()!, SIGKILL)
-        let killedAt = Date()
-        let status = launch.wait(timeout: 30)
-        let elapsed = Date().timeIntervalSince(killedAt)
-        #expect(status != nil && status != 0, "launch should fail after a stage dies")
-        #expect(elapsed < 10, "took \(elapsed) s to notice a dead stage with a 2 s deadline")
-        let out = launch.output
-        #expect(out.contains("rank") && out.contains("127.0.0.1"), "the error must name the rank and host: \(out)")
-        usleep(500_000)
-        for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) outlived the job") }
+        try killOneWorkerAndExpectCleanFailure(binary: binary, config: config, what: "stage")
     }
 }
