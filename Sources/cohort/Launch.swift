@@ -64,5 +64,5 @@ func printDoneLine(_ s: JobSummary) {
 /// A wildcard bind (tcp://0.0.0.0:P) is dialled at the configured host name.
 func dialableEndpoint(bound: String, host: String) -> String {
     guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://*:") else { return bound }
-    return "tcp://\(host):" + bound.split(separator: ":").last!
+    return advertisedEndpoint(bound: bound, host: host)
 }

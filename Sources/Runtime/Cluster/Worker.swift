@@ -70,7 +70,7 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
 }
 
 /// The endpoint peers should dial: the bound port on the advertised host (a wildcard bind reports 0.0.0.0).
-func advertisedEndpoint(bound: String, host: String) -> String {
+public func advertisedEndpoint(bound: String, host: String) -> String {
     guard let colon = bound.lastIndex(of: ":") else { return bound }
     let port = bound[bound.index(after: colon)...]
     let h = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
