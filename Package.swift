@@ -29,6 +29,7 @@ let package = Package(
     targets: [
         // C shims over system libraries.
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CSharedMemory"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
@@ -48,7 +49,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
         // Communication: libzmq → transport → collectives.
-        .target(name: "Transport", dependencies: ["CZeroMQ"]),
+        .target(name: "Transport", dependencies: ["CZeroMQ", "CSharedMemory"]),
         .target(name: "Collectives", dependencies: ["Transport"]),
 
         // Cluster runtime and the command-line tool.

@@ -17,7 +17,9 @@ extension Communicator {
         do {
             try ringAllGather(output, wire: .float32, sequence: seq, partition: partition, release: release,
                               deadline: deadline, operation: "allgather", sendOwnFirst: true)
+            try flushRingSends(operation: "allgather", deadline: deadline)
         } catch {
+            ringLinks?.dropPending()
             _ = release.waitUntilReleased(deadline: .after(seconds: 0.5))
             throw error
         }

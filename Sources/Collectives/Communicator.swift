@@ -20,6 +20,8 @@ public final class Communicator: @unchecked Sendable {
     public let groupTag: UInt32
     /// Collectives this communicator has run; the next one's sequence number.
     public private(set) var sequence: UInt64 = 0
+    /// The shared-memory rings to the ring neighbours, once the first ring collective has negotiated them.
+    var ringLinks: RingLinks?
     private var p2pSent: [Int: UInt64] = [:]
     private var p2pReceived: [Int: UInt64] = [:]
 

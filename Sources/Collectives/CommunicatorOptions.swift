@@ -1,3 +1,4 @@
+import Foundation
 import Transport
 
 /// Tuning and safety knobs of a data plane. Defaults are the values measured best on the development machine
@@ -38,6 +39,15 @@ public struct CommunicatorOptions: Sendable {
     /// mmap, page-faulted in by the kernel copy and unmapped after the reduce — measured ~1.5× busbw at
     /// 1–16 MiB on np=2 tcp when off (`MALLOC_MMAP_THRESHOLD_` A/B). Process-wide, set once.
     public var tuneAllocator: Bool = true
+
+    /// Ring neighbours on the same host exchange ring chunks through shared memory (`SharedMemoryRing`) instead
+    /// of loopback TCP/ipc: one copy instead of three, no I/O thread, no system call while both keep up. Ranks
+    /// find out on their first ring collective (a nonce only the same host can read back); neighbours on other
+    /// hosts keep the sockets. `COHORT_SHARED_MEMORY=0` in the environment turns it off (as NCCL_SHM_DISABLE).
+    public var sharedMemory: Bool = getenv("COHORT_SHARED_MEMORY").map { String(cString: $0) != "0" } ?? true
+
+    /// Slots per shared-memory ring (each `chunkBytes` long): chunks the sender may run ahead of the receiver.
+    public var sharedMemorySlots: Int = 8
 
     /// CURVE encryption and authentication of the data plane; nil = plain.
     public var curve: CurveSecurity? = nil

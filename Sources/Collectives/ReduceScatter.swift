@@ -20,7 +20,9 @@ extension Communicator {
         do {
             try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
                                   deadline: deadline, operation: "reducescatter", gatherAfter: false)
+            try flushRingSends(operation: "reducescatter", deadline: deadline)
         } catch {
+            ringLinks?.dropPending()
             _ = release.waitUntilReleased(deadline: .after(seconds: 0.5))
             throw error
         }

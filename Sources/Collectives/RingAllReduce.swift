@@ -21,7 +21,9 @@ extension Communicator {
                                   deadline: deadline, operation: "allreduce", gatherAfter: true)
             try ringAllGather(buffer, wire: wire, sequence: seq, partition: partition, release: release,
                               deadline: deadline, operation: "allreduce", sendOwnFirst: false)
+            try flushRingSends(operation: "allreduce", deadline: deadline)
         } catch {
+            ringLinks?.dropPending()
             _ = release.waitUntilReleased(deadline: .after(seconds: 0.5))
             throw error
         }
@@ -32,6 +34,17 @@ extension Communicator {
     func sendChunk(_ buffer: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>, kind: WireHeader.Kind, wire: WirePrecision,
                    sequence: UInt64, index: Int, release: ZeroCopyRelease, deadline: Deadline, operation: String) throws(CollectiveError) {
         let base = buffer.baseAddress! + range.lowerBound
+        if let ring = ringLinks?.outbound {
+            try sendThroughRing(ring, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index,
+                                length: range.count * (wire == .float32 ? 4 : 2), operation: operation, deadline: deadline) { slot in
+                if wire == .float32 {
+                    slot.copyMemory(from: base, byteCount: range.count * 4)
+                } else {
+                    ReduceKernels.encode(base, count: range.count, as: wire, into: slot)
+                }
+            }
+            return
+        }
         if wire == .float32 {
             try sendBytes(to: right, kind: kind, dtype: .float32, sequence: sequence, chunk: index,
                           bytes: UnsafeRawBufferPointer(start: base, count: range.count * 4), release: release,
@@ -56,6 +69,7 @@ extension Communicator {
         let n = size, r = rank, C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
+        _ = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
         for c in 0..<C {
             let range = partition.chunk(mod(r - 1, n), c)
             if range.isEmpty { continue }
@@ -68,13 +82,14 @@ extension Communicator {
             for c in 0..<C {
                 let range = partition.chunk(seg, c)
                 if range.isEmpty { continue }
-                let m = try receiveFrame(from: left, kind: .reduce, dtype: dtype, sequence: sequence, chunk: k * C + c,
-                                         length: range.count * esize, operation: operation, deadline: deadline)
                 let dst = buffer.baseAddress! + range.lowerBound
-                if last && op == .average {
-                    m.withBytes { ReduceKernels.addAndDivide(into: dst, fromWire: $0.baseAddress!, count: range.count, wire: wire, divisor: Float(n)) }
-                } else {
-                    m.withBytes { ReduceKernels.add(into: dst, fromWire: $0.baseAddress!, count: range.count, wire: wire) }
+                try receiveRingChunk(kind: .reduce, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
+                                     operation: operation, deadline: deadline) { src in
+                    if last && op == .average {
+                        ReduceKernels.addAndDivide(into: dst, fromWire: src, count: range.count, wire: wire, divisor: Float(n))
+                    } else {
+                        ReduceKernels.add(into: dst, fromWire: src, count: range.count, wire: wire)
+                    }
                 }
                 if !last {
                     try sendChunk(buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: (k + 1) * C + c,
@@ -96,6 +111,7 @@ extension Communicator {
         let n = size, r = rank, C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
+        let links = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
         if sendOwnFirst {
             for c in 0..<C {
                 let range = partition.chunk(r, c)
@@ -110,6 +126,21 @@ extension Communicator {
             for c in 0..<C {
                 let range = partition.chunk(seg, c)
                 if range.isEmpty { continue }
+                if links.inbound != nil || links.outbound != nil {
+                    // Into place, then on from there: a shared-memory slot goes back to the left neighbour at once
+                    // instead of waiting for the right neighbour to take the chunk, and a chunk bound for a
+                    // shared-memory ring must be written into it anyway.
+                    let dst = buffer.baseAddress! + range.lowerBound
+                    try receiveRingChunk(kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
+                                         operation: operation, deadline: deadline) { src in
+                        ReduceKernels.copy(into: dst, fromWire: src, count: range.count, wire: wire)
+                    }
+                    if k < n - 2 {
+                        try sendChunk(buffer, range, kind: .gather, wire: wire, sequence: sequence, index: (k + 1) * C + c,
+                                      release: release, deadline: deadline, operation: operation)
+                    }
+                    continue
+                }
                 let m = try receiveFrame(from: left, kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c,
                                          length: range.count * esize, operation: operation, deadline: deadline)
                 if k < n - 2 {

@@ -13,6 +13,8 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
     case unexpectedFrames(endpoint: String, detail: String)
     /// The socket or context was already closed.
     case closed(endpoint: String)
+    /// The peer process on the other end of a shared-memory ring no longer exists.
+    case peerExited(endpoint: String, pid: Int32)
     /// A key or option value was malformed.
     case invalidArgument(String)
 
@@ -23,6 +25,7 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
         case let .messageTooLarge(ep, size, limit): return "message of \(size) bytes from \(ep) exceeds the limit of \(limit) bytes"
         case let .unexpectedFrames(ep, detail): return "unexpected frames on \(ep): \(detail)"
         case let .closed(ep): return "socket \(ep) is closed"
+        case let .peerExited(ep, pid): return "the peer process \(pid) behind \(ep) has exited"
         case let .invalidArgument(s): return s
         }
     }

@@ -16,7 +16,8 @@ public struct WireHeader: Sendable, Equatable {
     public static let size = 32
 
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case reduce = 1, gather = 2, broadcast = 3, barrier = 4, pointToPoint = 5
+        /// `link`: ring neighbours agreeing on a same-host shared-memory path (Collectives/SharedMemoryLinks.swift).
+        case reduce = 1, gather = 2, broadcast = 3, barrier = 4, pointToPoint = 5, link = 6
     }
 
     public enum DType: UInt8, Sendable, CaseIterable {

@@ -12,6 +12,7 @@ struct TCPCurveTests {
         var o = CommunicatorOptions()
         o.timeout = 10
         o.curve = curve
+        o.sharedMemory = false  // the point is the sockets (and CURVE on them), not the same-host shortcut
         let planes = try (0..<size).map { _ in try DataPlane(bind: "tcp://127.0.0.1:0", options: o) }
         let table = planes.map(\.endpoint)
         return try planes.enumerated().map { try Communicator(plane: $1, rank: $0, peers: table) }

@@ -9,16 +9,17 @@ import Transport
 struct ThreadCollectivesTests {
     static func counts(_ n: Int) -> [Int] { Array(Set([0, 1, max(0, n - 1), n, n + 1, 1000])).sorted() }
 
-    static func fastOptions() -> CommunicatorOptions {
+    static func fastOptions(sharedMemory: Bool = true) -> CommunicatorOptions {
         var o = CommunicatorOptions()
+        o.sharedMemory = sharedMemory
         o.timeout = 20
         o.chunkBytes = 64 << 10  // small chunks so the tests cover multi-chunk pipelining on small buffers
         return o
     }
 
-    @Test(arguments: 1...8)
-    func allReduceSumAllSizesBothAlgorithms(size: Int) throws {
-        let comms = try Communicator.local(size: size, options: Self.fastOptions())
+    @Test(arguments: 1...8, [false, true])
+    func allReduceSumAllSizesBothAlgorithms(size: Int, sharedMemory: Bool) throws {
+        let comms = try Communicator.local(size: size, options: Self.fastOptions(sharedMemory: sharedMemory))
         var countList = Self.counts(size)
         if size == 2 || size == 3 || size == 8 { countList.append(1_000_003) }
         let counts = countList
@@ -69,9 +70,9 @@ struct ThreadCollectivesTests {
         }
     }
 
-    @Test(arguments: [(WirePrecision.bfloat16, 2), (.bfloat16, 5), (.float16, 3), (.float16, 8)])
-    func reducedPrecisionWireWithinToleranceAndIdentical(wire: WirePrecision, size: Int) throws {
-        let comms = try Communicator.local(size: size, options: Self.fastOptions())
+    @Test(arguments: [(WirePrecision.bfloat16, 2, true), (.bfloat16, 5, true), (.bfloat16, 3, false), (.float16, 3, false), (.float16, 8, true)])
+    func reducedPrecisionWireWithinToleranceAndIdentical(wire: WirePrecision, size: Int, sharedMemory: Bool) throws {
+        let comms = try Communicator.local(size: size, options: Self.fastOptions(sharedMemory: sharedMemory))
         let count = 200_001
         let input: @Sendable (Int) -> [Float] = { rank in
             (0..<count).map { i -> Float in Float(sin(Double(i &* 3 &+ rank))) * 10 }
@@ -98,9 +99,9 @@ struct ThreadCollectivesTests {
         }
     }
 
-    @Test(arguments: 1...8)
-    func broadcastAllGatherReduceScatterBarrier(size: Int) throws {
-        let comms = try Communicator.local(size: size, options: Self.fastOptions())
+    @Test(arguments: 1...8, [false, true])
+    func broadcastAllGatherReduceScatterBarrier(size: Int, sharedMemory: Bool) throws {
+        let comms = try Communicator.local(size: size, options: Self.fastOptions(sharedMemory: sharedMemory))
         var countList = Self.counts(size)
         if size == 3 { countList.append(1_000_003) }
         let counts = countList
@@ -127,6 +128,34 @@ struct ThreadCollectivesTests {
         }
         for (rank, r) in results.enumerated() {
             do { _ = try r.get() } catch { Issue.record("rank \(rank): \(error)") }
+        }
+    }
+
+    /// Ranks that turn shared memory off keep the sockets on both their links, the others pair up where they can:
+    /// a ring that mixes both kinds of link (as one spanning hosts does) gives the same sums, and each link is
+    /// shared memory exactly where both ends wanted it.
+    @Test(arguments: [[1, 2], [0], [3], [1, 3]])
+    func mixedSharedMemoryAndSocketLinks(socketsOnly: [Int]) throws {
+        let comms = try Communicator.local(size: 4, options: Self.fastOptions())
+        for r in socketsOnly { comms[r].options.sharedMemory = false }
+        let count = 1_000_003
+        let results = runRanks(comms) { c -> [Float] in
+            var v = testInput(rank: c.rank, count: count)
+            try c.allReduce(&v, op: .sum, algorithm: .ring)
+            var w = testInput(rank: c.rank, count: 77)
+            try c.allReduce(&w, op: .sum, algorithm: .ring)
+            return v + w
+        }
+        let expected = expectedSum(size: 4, count: count) + expectedSum(size: 4, count: 77)
+        for (rank, r) in results.enumerated() {
+            let got = try r.get()
+            #expect(got == expected, "rank \(rank)")
+        }
+        for r in 0..<4 {
+            let right = (r + 1) % 4
+            let wanted = !socketsOnly.contains(r) && !socketsOnly.contains(right)
+            #expect(comms[r].sharedMemoryLinks.outbound == wanted, "link \(r)→\(right)")
+            #expect(comms[right].sharedMemoryLinks.inbound == wanted, "link \(r)→\(right)")
         }
     }
 

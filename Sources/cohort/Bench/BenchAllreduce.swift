@@ -8,7 +8,8 @@ struct BenchAllreduce: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "allreduce", abstract: "All-reduce latency and bus bandwidth across rank processes.")
 
     @Option(help: "Rank processes to start.") var ranks: Int = 2
-    @Option(help: "tcp (127.0.0.1) or ipc (unix sockets).") var transport: String = "tcp"
+    @Option(help: "tcp (127.0.0.1), ipc (unix sockets), or shm (ring chunks through shared memory, as ranks on one host of a cluster do by default).")
+    var transport: String = "tcp"
     @Option(help: "Comma-separated sizes in bytes.") var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
     @Option(help: "automatic | ring | recursiveDoubling") var algorithm: String = "automatic"
     @Option(help: "Wire precision: float32 | bfloat16 | float16") var wire: String = "float32"
@@ -22,7 +23,7 @@ struct BenchAllreduce: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc, got \(transport)") }
+        guard ["tcp", "ipc", "shm"].contains(transport) else { throw ValidationError("--transport must be tcp, ipc or shm, got \(transport)") }
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
     }
 
@@ -32,6 +33,7 @@ struct BenchAllreduce: ParsableCommand {
             ("small-bytes", smallBytes.map(String.init)), ("spin-us", spinUs.map(String.init)),
             ("io-threads", ioThreads.map(String.init)), ("zero-copy-min", zeroCopyMin.map(String.init)),
             ("sockbuf", sockbuf.map(String.init)), ("reps", String(reps)),
+            ("shared-memory", transport == "shm" ? "true" : "false"),
         ])
         if !output.json {
             print("allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)")

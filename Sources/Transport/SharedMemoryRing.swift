@@ -1,0 +1,249 @@
+import CSharedMemory
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A one-way ring of fixed-size slots in a shared-memory file, from one process (the sender) to another on the
+/// same host (the receiver): the same-host data path of the collectives, as NCCL's SHM transport or Open MPI's
+/// vader BTL. Over loopback TCP each byte is copied twice by the kernel and once more by libzmq, and an I/O
+/// thread wakes for every frame; here the sender copies a chunk into a slot once and the receiver reduces
+/// straight out of it, with no system call at all while both sides keep up (a futex only when one must sleep).
+///
+/// Layout (byte offsets; the two counters on cache lines of their own so the sides don't false-share):
+///
+///     0    magic u64 "CHRTSHM1"    64   tail u32: slots published by the sender     68  receiver sleeping u32
+///     8    nonce u64               128  head u32: slots released by the receiver    132 sender sleeping u32
+///     16   slot count u32          192  closed u32 (either side is gone)
+///     20   slot bytes u32          256  slots: count × (64 bytes for a `WireHeader` + slot bytes of payload)
+///     24   receiver pid i32
+///     28   sender pid i32
+///
+/// The receiver creates the file and sends its path and nonce to the sender over the network; the sender maps
+/// it only if the nonce matches, which proves both see the same memory (so the same host), and the receiver
+/// unlinks the name at once, leaving nothing in /dev/shm once the processes end. The file is 0600: only the
+/// same user's processes can map it, which keeps the data plane as private as the CURVE-secured sockets.
+///
+/// Liveness: a wait sleeps in slices of at most 20 ms and checks the deadline and whether the peer process
+/// still exists, so a killed peer is reported within a slice, and a hung one by the caller's deadline.
+public final class SharedMemoryRing: @unchecked Sendable {
+    public enum Role: Sendable { case receiver, sender }
+
+    public let role: Role
+    /// Where the file was created (its name is gone once `unlinkName` ran): for messages.
+    public let path: String
+    public let nonce: UInt64
+    public let slotCount: Int
+    public let slotBytes: Int
+    /// How long a side spins before it sleeps on the futex.
+    public var spinNanoseconds: UInt64 = 20_000
+
+    private let base: UnsafeMutableRawPointer
+    private let mappedBytes: Int
+    private var ownCounter: UInt32 = 0  // tail for the sender, head for the receiver
+    private var linked: Bool
+
+    static let magic: UInt64 = 0x3148_534D_5452_4843  // "CHRTSHM1" in memory order
+    static let headerBytes = 256
+    static let slotHeaderBytes = 64
+
+    /// Whether this platform has the futexes the ring sleeps on (Linux).
+    public static var isSupported: Bool { cohort_shm_supported() != 0 }
+
+    private var tail: UnsafeMutablePointer<UInt32> { (base + 64).assumingMemoryBound(to: UInt32.self) }
+    private var receiverSleeping: UnsafeMutablePointer<UInt32> { (base + 68).assumingMemoryBound(to: UInt32.self) }
+    private var head: UnsafeMutablePointer<UInt32> { (base + 128).assumingMemoryBound(to: UInt32.self) }
+    private var senderSleeping: UnsafeMutablePointer<UInt32> { (base + 132).assumingMemoryBound(to: UInt32.self) }
+    private var closedFlag: UnsafeMutablePointer<UInt32> { (base + 192).assumingMemoryBound(to: UInt32.self) }
+    private var peerPid: pid_t { base.load(fromByteOffset: role == .receiver ? 28 : 24, as: Int32.self) }
+
+    private init(role: Role, path: String, nonce: UInt64, slotCount: Int, slotBytes: Int, base: UnsafeMutableRawPointer, mappedBytes: Int) {
+        self.role = role; self.path = path; self.nonce = nonce
+        self.slotCount = slotCount; self.slotBytes = slotBytes
+        self.base = base; self.mappedBytes = mappedBytes
+        linked = role == .receiver
+    }
+
+    deinit {
+        cohort_shm_store(closedFlag, 1)
+        cohort_shm_wake(tail)
+        cohort_shm_wake(head)
+        if linked { unlink(path) }
+        munmap(base, mappedBytes)
+    }
+
+    static func mappedSize(slotCount: Int, slotBytes: Int) -> Int { headerBytes + slotCount * (slotHeaderBytes + slotBytes) }
+
+    /// The receiver's side: creates and maps a new ring file in `directory` (tmpfs). `slotBytes` is rounded up to 64.
+    public static func create(slotCount: Int, slotBytes: Int, directory: String = "/dev/shm") throws(TransportError) -> SharedMemoryRing {
+        guard isSupported else { throw .invalidArgument("shared-memory rings need Linux futexes") }
+        guard slotCount >= 1, slotBytes >= 1, slotBytes <= Int(UInt32.max) - 64 else {
+            throw .invalidArgument("shared-memory ring of \(slotCount) slots × \(slotBytes) bytes")
+        }
+        let bytes = (slotBytes + 63) / 64 * 64
+        let nonce = UInt64.random(in: 1...UInt64.max)
+        let path = "\(directory)/cohort-\(getpid())-\(String(nonce, radix: 16))"
+        let fd = posixOpen(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Self.failure("create", path) }
+        defer { close(fd) }
+        let size = mappedSize(slotCount: slotCount, slotBytes: bytes)
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let e = Self.failure("size", path)
+            unlink(path)
+            throw e
+        }
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            let e = Self.failure("map", path)
+            unlink(path)
+            throw e
+        }
+        p.storeBytes(of: nonce, toByteOffset: 8, as: UInt64.self)
+        p.storeBytes(of: UInt32(slotCount), toByteOffset: 16, as: UInt32.self)
+        p.storeBytes(of: UInt32(bytes), toByteOffset: 20, as: UInt32.self)
+        p.storeBytes(of: getpid(), toByteOffset: 24, as: Int32.self)
+        // The magic last: a sender that maps a half-written file refuses it.
+        p.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)
+        return SharedMemoryRing(role: .receiver, path: path, nonce: nonce, slotCount: slotCount, slotBytes: bytes, base: p, mappedBytes: size)
+    }
+
+    /// The sender's side: maps the ring the receiver announced, if it exists here and carries `nonce`.
+    public static func open(path: String, nonce: UInt64) throws(TransportError) -> SharedMemoryRing {
+        guard isSupported else { throw .invalidArgument("shared-memory rings need Linux futexes") }
+        guard path.hasPrefix("/"), !path.contains("/../") else { throw .invalidArgument("shared-memory path \(path) is not absolute") }
+        let fd = posixOpen(path, O_RDWR | O_CLOEXEC, 0)
+        guard fd >= 0 else { throw Self.failure("open", path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) >= headerBytes else {
+            throw .invalidArgument("shared-memory ring \(path) is too small to be one")
+        }
+        let size = Int(st.st_size)
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else { throw Self.failure("map", path) }
+        let count = Int(p.load(fromByteOffset: 16, as: UInt32.self)), bytes = Int(p.load(fromByteOffset: 20, as: UInt32.self))
+        guard p.load(fromByteOffset: 0, as: UInt64.self) == magic, p.load(fromByteOffset: 8, as: UInt64.self) == nonce,
+              count >= 1, bytes % 64 == 0, mappedSize(slotCount: count, slotBytes: bytes) == size else {
+            munmap(p, size)
+            throw .invalidArgument("shared-memory ring \(path) is not the one announced (magic, nonce or size differ)")
+        }
+        p.storeBytes(of: getpid(), toByteOffset: 28, as: Int32.self)
+        return SharedMemoryRing(role: .sender, path: path, nonce: nonce, slotCount: count, slotBytes: bytes, base: p, mappedBytes: size)
+    }
+
+    /// Removes the file's name (the mappings stay): call once the sender has mapped it.
+    public func unlinkName() {
+        if linked { unlink(path); linked = false }
+    }
+
+    private static func failure(_ what: String, _ path: String) -> TransportError {
+        let code = errno
+        return .zmq(operation: "shared memory \(what)", endpoint: path, code: code, message: String(cString: strerror(code)))
+    }
+
+    private func slot(_ counter: UInt32) -> UnsafeMutableRawPointer {
+        base + Self.headerBytes + Int(counter % UInt32(slotCount)) * (Self.slotHeaderBytes + slotBytes)
+    }
+
+    // MARK: sender
+
+    /// Waits for a free slot, lets `fill` write the header (32 bytes) and up to `slotBytes` of payload, then
+    /// publishes it to the receiver.
+    public func send(deadline: Deadline, operation: String,
+                     _ fill: (_ header: UnsafeMutableRawBufferPointer, _ payload: UnsafeMutableRawPointer) -> Void) throws(TransportError) {
+        precondition(role == .sender)
+        let t = ownCounter
+        try wait(operation: operation, deadline: deadline, word: head, sleeping: senderSleeping) { t &- $0 < UInt32(slotCount) }
+        publish(fill)
+    }
+
+    /// Like `send` if a slot is free now; false (and nothing written) if the ring is full.
+    public func trySend(_ fill: (_ header: UnsafeMutableRawBufferPointer, _ payload: UnsafeMutableRawPointer) -> Void) -> Bool {
+        precondition(role == .sender)
+        guard ownCounter &- cohort_shm_load(head) < UInt32(slotCount) else { return false }
+        publish(fill)
+        return true
+    }
+
+    private func publish(_ fill: (_ header: UnsafeMutableRawBufferPointer, _ payload: UnsafeMutableRawPointer) -> Void) {
+        let t = ownCounter
+        let s = slot(t)
+        fill(UnsafeMutableRawBufferPointer(start: s, count: WireHeader.size), s + Self.slotHeaderBytes)
+        ownCounter = t &+ 1
+        cohort_shm_store(tail, ownCounter)
+        if cohort_shm_load(receiverSleeping) != 0 { cohort_shm_wake(tail) }
+    }
+
+    // MARK: receiver
+
+    /// Waits for the next published slot and hands its 32 header bytes and its payload area to `body`; the slot
+    /// goes back to the sender when `body` returns, so `body` must be done with the memory by then.
+    ///
+    /// `progress`, while waiting: other work that must go on meanwhile (this rank's own pending sends to its
+    /// next neighbour); it returns whether work is left, and while it is, the wait polls instead of sleeping.
+    public func receive<R>(deadline: Deadline, operation: String, progress: (() -> Bool)? = nil,
+                           _ body: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawPointer) throws(TransportError) -> R) throws(TransportError) -> R {
+        precondition(role == .receiver)
+        let h = ownCounter
+        try wait(operation: operation, deadline: deadline, word: tail, sleeping: receiverSleeping, progress: progress) { $0 != h }
+        let s = slot(h)
+        defer {
+            ownCounter = h &+ 1
+            cohort_shm_store(head, ownCounter)
+            if cohort_shm_load(senderSleeping) != 0 { cohort_shm_wake(head) }
+        }
+        return try body(UnsafeRawBufferPointer(start: s, count: WireHeader.size), UnsafeRawPointer(s + Self.slotHeaderBytes))
+    }
+
+    // MARK: waiting
+
+    /// Returns once `ready(word)` holds: spins briefly, then sleeps on the futex in slices, announcing the sleep
+    /// in `sleeping` so the other side knows to wake it (both sides use sequentially consistent accesses, so
+    /// either the waker sees the flag or the sleeper sees the new value).
+    private func wait(operation: String, deadline: Deadline, word: UnsafeMutablePointer<UInt32>,
+                      sleeping: UnsafeMutablePointer<UInt32>, progress: (() -> Bool)? = nil,
+                      ready: (UInt32) -> Bool) throws(TransportError) {
+        if ready(cohort_shm_load(word)) { return }
+        let spinUntil = Deadline.nowNanoseconds() &+ spinNanoseconds
+        var n = 0
+        var busy = progress?() ?? false
+        while true {
+            cohort_shm_pause()
+            if ready(cohort_shm_load(word)) { return }
+            n += 1
+            if n & 63 == 0 {
+                if let progress { busy = progress() }
+                if Deadline.nowNanoseconds() >= spinUntil { break }
+            }
+        }
+        // Other work pending: poll it and the ring, yielding the CPU in between, until one of them moves.
+        while busy {
+            if ready(cohort_shm_load(word)) { return }
+            busy = progress?() ?? false
+            if deadline.hasPassed { throw .timeout(operation: operation, endpoint: "shm:\(path)", seconds: 0) }
+            sched_yield()
+        }
+        while true {
+            cohort_shm_store(sleeping, 1)
+            let seen = cohort_shm_load(word)
+            if ready(seen) { cohort_shm_store(sleeping, 0); return }
+            let left = deadline.nanoseconds > Deadline.nowNanoseconds() ? deadline.nanoseconds - Deadline.nowNanoseconds() : 0
+            if left == 0 {
+                cohort_shm_store(sleeping, 0)
+                throw .timeout(operation: operation, endpoint: "shm:\(path)", seconds: 0)
+            }
+            _ = cohort_shm_wait(word, seen, Int64(min(left, 20_000_000)))
+            cohort_shm_store(sleeping, 0)
+            if ready(cohort_shm_load(word)) { return }
+            if cohort_shm_load(closedFlag) != 0 {
+                throw .closed(endpoint: "shm:\(path) (the peer closed its end)")
+            }
+            let pid = peerPid
+            if pid > 0, kill(pid, 0) != 0, errno == ESRCH {
+                throw .peerExited(endpoint: "shm:\(path)", pid: pid)
+            }
+        }
+    }
+}
+
+/// open(2), out of reach of `SharedMemoryRing.open`'s shadowing.
+private func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
