@@ -2,7 +2,8 @@ import Transport
 
 /// Which all-reduce algorithm to run.
 public enum AllReduceAlgorithm: String, Sendable, CaseIterable {
-    /// Recursive doubling up to `options.smallAllReduceBytes`, the ring above.
+    /// Recursive doubling up to `options.smallAllReduceBytes`, the ring above; the ring at every size when every
+    /// link of the ring is shared memory.
     case automatic
     case ring
     case recursiveDoubling
@@ -17,7 +18,13 @@ extension Communicator {
         switch algorithm {
         case .ring: useRing = true
         case .recursiveDoubling: useRing = false
-        case .automatic: useRing = buffer.count * 4 > options.smallAllReduceBytes
+        case .automatic:
+            var everyLinkShared = false
+            if size > 1 {
+                if ringLinks == nil { _ = try establishRingLinks(sequence: nextSequence(), deadline: deadline(), operation: "allreduce") }
+                everyLinkShared = ringLinks?.everyLinkShared ?? false
+            }
+            useRing = everyLinkShared || buffer.count * 4 > options.smallAllReduceBytes
         }
         if useRing {
             try ringAllReduce(buffer, op: op, wire: wire)

@@ -12,6 +12,9 @@ import Transport
 final class RingLinks {
     let inbound: SharedMemoryRing?
     let outbound: SharedMemoryRing?
+    /// Every link of the ring is shared memory (all ranks agree on this): then even small all-reduces take the
+    /// ring, whose 2(N−1) steps cost well under a microsecond each, instead of recursive doubling's socket frames.
+    var everyLinkShared = false
     var pending: [PendingSend] = []
     var pendingStart = 0
 
@@ -101,6 +104,18 @@ extension Communicator {
         outbound?.spinNanoseconds = spin
         let links = RingLinks(inbound: inbound, outbound: outbound)
         ringLinks = links
+        // Agree on whether the whole ring is shared memory: a sum of "my outbound link is not" over the sockets.
+        var notShared: [Float] = [outbound == nil ? 1 : 0]
+        let agreed: Result<Void, CollectiveError> = notShared.withUnsafeMutableBufferPointer { b in
+            do throws(CollectiveError) {
+                try recursiveDoublingAllReduce(b, op: .sum, wire: .float32)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try agreed.get()
+        links.everyLinkShared = notShared[0] == 0
         return links
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Collectives
 import Runtime
 
 /// `cohort bench scaling [cluster.yaml] --workers 1,2,4`: the same job (same GLOBAL batch) at each worker count,
@@ -184,7 +185,7 @@ struct BenchScaling: ParsableCommand {
         return steady
     }
 
-    /// α and β: both flags given → those; else measured with `ranks` rank processes over tcp (ring, as the
+    /// α and β: both flags given → those; else measured with `ranks` rank processes over tcp or shared memory (ring, as the
     /// gradient buckets use it) at small and mid sizes, the bucket sizes and the whole gradient, then overridden
     /// per flag.
     func alphaBetaModel(ranks: Int, gradientBytes: Int, bucketBytes: [Int]) throws -> AlphaBetaModel {
@@ -192,13 +193,16 @@ struct BenchScaling: ParsableCommand {
         // 1 and 4 MiB too: a small gradient alone would leave the bandwidth term lost in the latency's noise.
         let sizes = Array(Set([4096, 65536, 1 << 20, 4 << 20, gradientBytes] + bucketBytes)).sorted()
         var samples: [(bytes: Double, seconds: Double)] = []
+        // The workers of a local run pair up over shared memory unless COHORT_SHARED_MEMORY=0: measure that path.
+        let shm = CommunicatorOptions().sharedMemory
+        let path = shm ? "shm" : "tcp"
         let extra = RankLauncher.passthrough([("sizes", sizes.map(String.init).joined(separator: ",")), ("algorithm", "ring"),
-                                              ("reps", "5")])
-        try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: "tcp", extra: extra, timeout: 120) { line in
+                                              ("reps", "5"), ("shared-memory", String(shm))])
+        try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: path, extra: extra, timeout: 120) { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let bytes = (o["bytes"] as? NSNumber)?.doubleValue, let us = (o["latency_us"] as? NSNumber)?.doubleValue else { return }
             samples.append((bytes, us * 1e-6))
-            if !output.json { print(String(format: "  allreduce %d ranks tcp ring %10.0f B  %9.1f µs", ranks, bytes, us)) }
+            if !output.json { print(String(format: "  allreduce %d ranks %@ ring %10.0f B  %9.1f µs", ranks, path, bytes, us)) }
         }
         var m = try AlphaBetaModel.fit(workers: ranks, samples: samples)
         if let latencyUs { m.alpha = latencyUs * 1e-6 }
