@@ -3,6 +3,7 @@
 #   scripts/bench-allreduce.sh [RANKS...]        (default: 2 4)
 # Runs, for each N:  cohort bench allreduce --ranks N --transport tcp   vs  anchors/run.sh mpi N tcp
 # then for N=2:      cohort bench allreduce --ranks 2 --transport ipc   vs  anchors/run.sh mpi 2 shm
+# for each N:        cohort bench allreduce --ranks N --transport shm   vs  anchors/run.sh mpi N shm
 # and                cohort bench p2p --transport tcp                   vs  anchors/run.sh zmq tcp (zero-copy rows)
 # Prints every raw line, then a table of busbw ratios (cohort / reference) per size. Needs a release build.
 set -euo pipefail
@@ -40,6 +41,13 @@ echo "## np=2 ipc vs OpenMPI shared memory"
 "$COHORT" bench allreduce --ranks 2 --transport ipc --json | tee "$OUT/cohort-ipc-2.json"
 "$ANCHORS/run.sh" mpi 2 shm | tee "$OUT/mpi-shm-2.txt"
 compare "$OUT/cohort-ipc-2.json" "$OUT/mpi-shm-2.txt" "np=2 ipc vs OpenMPI shm"
+
+for n in "${RANKS[@]}"; do
+  echo "## np=$n shared memory (Cohort's same-host ring links) vs OpenMPI shared memory"
+  "$COHORT" bench allreduce --ranks "$n" --transport shm --json | tee "$OUT/cohort-shm-$n.json"
+  "$ANCHORS/run.sh" mpi "$n" shm | tee "$OUT/mpi-shm-$n.txt"
+  compare "$OUT/cohort-shm-$n.json" "$OUT/mpi-shm-$n.txt" "np=$n shm vs OpenMPI shm"
+done
 
 echo "## p2p tcp vs raw libzmq (zero-copy)"
 "$COHORT" bench p2p --transport tcp --json | tee "$OUT/p2p.json"
