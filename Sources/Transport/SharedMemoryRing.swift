@@ -82,16 +82,22 @@ public final class SharedMemoryRing: @unchecked Sendable {
             throw .invalidArgument("shared-memory ring of \(slotCount) slots × \(slotBytes) bytes")
         }
         let bytes = (slotBytes + 63) / 64 * 64
+        // A power of two, so slot = counter % count stays continuous when the 32-bit counters wrap.
+        var slotCount = slotCount
+        if slotCount & (slotCount - 1) != 0 { slotCount = 1 << (Int.bitWidth - (slotCount - 1).leadingZeroBitCount) }
         let nonce = UInt64.random(in: 1...UInt64.max)
         let path = "\(directory)/cohort-\(getpid())-\(String(nonce, radix: 16))"
         let fd = posixOpen(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Self.failure("create", path) }
         defer { close(fd) }
         let size = mappedSize(slotCount: slotCount, slotBytes: bytes)
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let e = Self.failure("size", path)
+        // Reserve the pages now: a full tmpfs (Docker's /dev/shm is 64 MiB by default) must fail here, cleanly,
+        // rather than with SIGBUS on a later write into a hole.
+        let reserved = posix_fallocate(fd, 0, off_t(size))
+        guard reserved == 0 else {
             unlink(path)
-            throw e
+            throw .zmq(operation: "shared memory reserve \(size) bytes", endpoint: path, code: reserved,
+                       message: String(cString: strerror(reserved)))
         }
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             let e = Self.failure("map", path)
