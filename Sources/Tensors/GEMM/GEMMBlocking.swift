@@ -10,6 +10,19 @@ typealias MicroKernel = @Sendable (
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
 ) -> Void
 
+/// A micro-kernel that also packs: reads the B panel from its source rows (`ldb` apart, B not transposed) and
+/// writes the packed panel to `packedB` as it goes (see `blockedSgemm`, first row panel of a block).
+typealias PackingBMicroKernel = @Sendable (
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int, _ packedB: UnsafeMutablePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
+) -> Void
+
+/// The same for A transposed as stored: step p's mr floats are read at `a + p·lda` and written to `packedA`.
+typealias PackingAMicroKernel = @Sendable (
+    _ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedA: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
+) -> Void
+
 /// One kernel's register tile and cache blocking.
 ///
 /// - `mr × nr`: the register tile (fixed by the kernel source, see scripts/gen-gemm-kernels.py).
@@ -21,6 +34,10 @@ struct GEMMBlocking: Sendable {
     let kernel: MicroKernel
     /// Kernels for part of a tile (first `rows` × `cols` of the same packed panels), cheaper at the edges of C.
     var edgeKernels: [EdgeKernel] = []
+    /// The full-tile kernel that packs B on the fly, where the ISA has one.
+    var packingBKernel: PackingBMicroKernel? = nil
+    /// The full-tile kernel that packs Aᵀ on the fly, where the ISA has one.
+    var packingAKernel: PackingAMicroKernel? = nil
 
     struct EdgeKernel: Sendable {
         let rows: Int, cols: Int
@@ -44,8 +61,13 @@ extension GEMMKernel {
         let b = tableBlocking
         guard let v = GEMMKernel.blockOverride else { return b }
         return GEMMBlocking(mr: b.mr, nr: b.nr, kc: v.kc, mc: roundUp(v.mc, b.mr), nc: roundUp(v.nc, b.nr),
-                            kernel: b.kernel, edgeKernels: b.edgeKernels)
+                            kernel: b.kernel, edgeKernels: b.edgeKernels,
+                            packingBKernel: b.packingBKernel, packingAKernel: b.packingAKernel)
     }
+
+    static let fuseA: Bool = getenv("COHORT_GEMM_FUSEA").map { String(cString: $0) != "0" } ?? true
+    static let fuseSpan: Int = getenv("COHORT_GEMM_FUSESPAN").flatMap { Int(String(cString: $0)) } ?? 131072
+    static let fuseB: Bool = getenv("COHORT_GEMM_FUSEB").map { String(cString: $0) != "0" } ?? true
 
     private static let blockOverride: (kc: Int, mc: Int, nc: Int)? = {
         guard let raw = getenv("COHORT_GEMM_BLOCKS") else { return nil }
@@ -67,7 +89,9 @@ extension GEMMKernel {
                 mr: 12, nr: 32, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX512,
                 edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
                               .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
-                              .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)])
+                              .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)],
+                packingBKernel: GEMMKernel.fuseB ? sgemmMicroKernelAVX512PackingB : nil,
+                packingAKernel: GEMMKernel.fuseA ? sgemmMicroKernelAVX512PackingA : nil)
         case .avx2:
             return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX2)
         #else
