@@ -39,6 +39,13 @@ struct GEMMBlocking: Sendable {
     /// The full-tile kernel that packs Aᵀ on the fly, where the ISA has one.
     var packingAKernel: PackingAMicroKernel? = nil
 
+    /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats) that a packing kernel reads
+    /// in panel order. Measured on Zen 4 (`cohort bench gemm --cpu-time`, A/B in one run): packing on the fly
+    /// won 3–5% where that block spans ≤ 512 KiB (128×784·784×256, 784×128ᵀ·128×256) and lost 4–10% at
+    /// 1 MiB and a 4 KiB row stride (128×1024·1024×1024, 1024²), where a sequential packing pass keeps the
+    /// hardware prefetcher streaming whole rows and the panel-order reads cannot.
+    static let onTheFlyPackingLimit = 131_072
+
     struct EdgeKernel: Sendable {
         let rows: Int, cols: Int
         let kernel: MicroKernel
@@ -65,10 +72,6 @@ extension GEMMKernel {
                             packingBKernel: b.packingBKernel, packingAKernel: b.packingAKernel)
     }
 
-    static let fuseA: Bool = getenv("COHORT_GEMM_FUSEA").map { String(cString: $0) != "0" } ?? true
-    static let fuseSpan: Int = getenv("COHORT_GEMM_FUSESPAN").flatMap { Int(String(cString: $0)) } ?? 131072
-    static let fuseB: Bool = getenv("COHORT_GEMM_FUSEB").map { String(cString: $0) != "0" } ?? true
-
     private static let blockOverride: (kc: Int, mc: Int, nc: Int)? = {
         guard let raw = getenv("COHORT_GEMM_BLOCKS") else { return nil }
         let v = String(cString: raw).split(separator: ",").compactMap { Int($0) }
@@ -90,8 +93,7 @@ extension GEMMKernel {
                 edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
                               .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
                               .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)],
-                packingBKernel: GEMMKernel.fuseB ? sgemmMicroKernelAVX512PackingB : nil,
-                packingAKernel: GEMMKernel.fuseA ? sgemmMicroKernelAVX512PackingA : nil)
+                packingBKernel: sgemmMicroKernelAVX512PackingB, packingAKernel: sgemmMicroKernelAVX512PackingA)
         case .avx2:
             return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX2)
         #else
