@@ -7,19 +7,40 @@ is error-prone; this script writes them identically for every ISA.  Run from the
     python3 scripts/gen-gemm-kernels.py
 """
 
-def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None):
+def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False):
+    """pack_b: B is read from its source rows (`ldb` floats apart, as stored, not transposed) and each step's
+    nr floats are also written to `packedB`, so the first row panel packs B as a side effect of its FMAs.
+    pack_a: likewise for A transposed as stored: step p's mr floats are contiguous at `a + p·lda`, and are also
+    written to `packedA`, so the first column panel packs A."""
     astride = astride or mr
     nr = nvec * lanes
     bstride = bstride_override.get(name, nr)
+    bparams = "b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>," if pack_b else "b: UnsafePointer<Float>,"
+    aparams = "a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>," if pack_a else "a: UnsafePointer<Float>,"
     L = [doc, "@inline(never)", f"public func {name}(",
-         "    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,",
+         f"    kc: Int, {aparams} {bparams}",
          "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float",
          ") {"]
     for r in range(mr):
         L.append("    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)))
-    L += ["    var pa = a", "    var pb = UnsafeRawPointer(b)", "    var p = 0", "    while p < kc {"]
+    L += ["    var pa = a", "    var pb = UnsafeRawPointer(b)"]
+    if pack_b:
+        L += ["    let bStep = ldb &* 4", "    var pd = UnsafeMutableRawPointer(packedB)"]
+    if pack_a:
+        L += ["    var pda = UnsafeMutableRawPointer(packedA)"]
+    L += ["    var p = 0", "    while p < kc {"]
+    if pack_a:  # the step's mr floats in the widest SIMD pieces
+        off = 0
+        for w in (16, 8, 4):
+            while mr - off >= w:
+                L.append(f"        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: {off * 4}, as: SIMD{w}<Float>.self), toByteOffset: {off * 4}, as: SIMD{w}<Float>.self)")
+                off += w
+        assert off == mr
     for v in range(nvec):
         L.append(f"        let b{v} = pb.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)")
+    if pack_b:
+        for v in range(nvec):
+            L.append(f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
     for r in range(mr):
         L.append(f"        let a{r} = {vt}(repeating: pa[{r}])")
         for v in range(nvec):
@@ -27,7 +48,9 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None):
                 L.append(f"        c{r}_{v} = c{r}_{v}.addingProduct(a{r}, b{v})")
             else:
                 L.append(f"        c{r}_{v} = c{r}_{v} + a{r} * b{v}")
-    L += [f"        pa += {astride}", f"        pb += {bstride * 4}", "        p += 1", "    }",
+    L += ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
+    L += ["        pb += bStep", f"        pd += {bstride * 4}"] if pack_b else [f"        pb += {bstride * 4}"]
+    L += ["        p += 1", "    }",
           f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
     for r in range(mr):
         L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
@@ -73,6 +96,14 @@ for rows, vecs in [(8, 2), (4, 2), (12, 1)]:
     bstride_override[name] = nv * ln
     text += "\n" + kernel(name, rows, vecs, vt, ln, True,
         f"/// AVX-512 edge kernel: the first {rows} rows × {vecs * ln} columns of a 12×32 packed tile.", astride=mr)
+text += "\n" + kernel("sgemmMicroKernelAVX512PackingB", mr, nv, vt, ln, True,
+    "/// The AVX-512 micro-kernel for the first row panel of a block: B comes straight from its rows (`ldb` apart,\n"
+    "/// as stored) and each step's 32 floats are also written to `packedB`, so packing B costs no pass of its own\n"
+    "/// and its memory traffic overlaps the FMAs. Later row panels read the packed copy.", pack_b=True)
+text += "\n" + kernel("sgemmMicroKernelAVX512PackingA", mr, nv, vt, ln, True,
+    "/// The AVX-512 micro-kernel for the first column panel when A is transposed as stored: step p's 12 floats come\n"
+    "/// straight from `a + p·lda` and are also written to `packedA`, so packing A costs no pass of its own.\n"
+    "/// Later column panels read the packed copy.", pack_a=True)
 write("Sources/GEMMKernelAVX512/MicroKernelAVX512.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["avx2"]
 write("Sources/GEMMKernelAVX2/MicroKernelAVX2.swift",

@@ -47,6 +47,25 @@ struct GEMMTests {
         }
     }
 
+    /// The paths where the first row (column) panel's kernel packs B (Aᵀ) as it reads it from the source: small m
+    /// with several kc blocks, a partial last column (row) panel packed apart, power-of-two leading dimensions
+    /// (ldb = 256 for B as stored, lda = 128 for Aᵀ), m exactly one tile, and n past nc (only the first column
+    /// block packs A on the fly; later ones reuse it).
+    @Test(arguments: GEMMKernel.supported)
+    func onTheFlyPackingShapesMatchFloat64Reference(kernel: GEMMKernel) {
+        let shapes = [(m: 128, n: 250, k: 300, pad: 6), (m: 122, n: 96, k: 200, pad: 6), (m: 12, n: 64, k: 33, pad: 0),
+                      (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2)]
+        for (i, s) in shapes.enumerated() {
+            for (j, (ta, tb)) in transposes.enumerated() {
+                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1.5, beta: j % 2 == 0 ? 0 : 0.5,
+                                 ldPad: s.pad, offset: i % 2)
+                let r = runGEMMCase(t, kernel: kernel, seed: UInt64(300 + i * 4 + j))
+                #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+            }
+        }
+    }
+
     /// Several threads split C into strips (by columns or by rows); the result must not depend on it.
     @Test(arguments: GEMMKernel.supported)
     func threadedMatchesFloat64Reference(kernel: GEMMKernel) {

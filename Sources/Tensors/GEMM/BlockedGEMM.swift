@@ -57,6 +57,10 @@ func evenBlock(_ extent: Int, limit: Int, unit: Int) -> Int {
 
 /// The BLIS loop nest on one thread, for m, n, k ≥ 1:
 ///   ic (mc rows of A) → pc (kc deep) → pack A → jc (nc columns of B) → pack B → ir (mr) → jr (nr) → micro-kernel.
+/// Where the kernel family has packing kernels and the source block is small enough
+/// (`GEMMBlocking.onTheFlyPackingLimit`), B as stored is packed by the first row panel's kernel calls and Aᵀ as
+/// stored by the first column panel's, instead of in passes of their own: at m = 128 the B pass is amortised over
+/// only 11 row panels, and folding it into the FMAs hides its memory traffic.
 /// The A micro-panel (mr × kc) stays in L1 across the jr sweep; the packed B block (kc × nc) stays in L2 across
 /// the ir sweep. β applies on the first kc block only; later blocks accumulate (β = 1).
 func blockedSgemm(
@@ -82,11 +86,36 @@ func blockedSgemm(
         while pc < k {
             let kcb = min(kcMax, k - pc)
             let betaBlock: Float = pc == 0 ? beta : 1
-            packA(transA, a, lda: lda, i0: ic, rows: mcb, p0: pc, depth: kcb, mr: mr, into: ws.packedA)
+            // Aᵀ as stored, with a whole first column panel: the first column panel's kernel calls pack the full
+            // row panels of A as they go; only a partial last row panel (zero-padded) is packed here.
+            let packingA = transA == .transpose && min(ncMax, n) >= nr && kcb * lda <= GEMMBlocking.onTheFlyPackingLimit
+                ? blk.packingAKernel : nil
+            let fullRows = packingA == nil ? 0 : mcb / mr * mr
+            if fullRows < mcb {
+                packA(transA, a, lda: lda, i0: ic + fullRows, rows: mcb - fullRows, p0: pc, depth: kcb, mr: mr,
+                      into: ws.packedA + fullRows * kcb)
+            }
             var jc = 0
             while jc < n {
                 let ncb = min(ncMax, n - jc)
-                packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc, cols: ncb, nr: nr, into: ws.packedB)
+                let packingAHere = jc == 0 ? packingA : nil
+                // B as stored with a whole first row panel: the first row panel's kernel calls pack its full column
+                // panels as they go (but the first one when those calls pack A); the rest is packed here.
+                let packingB = transB == .none && mcb >= mr && kcb * ldb <= GEMMBlocking.onTheFlyPackingLimit ? blk.packingBKernel : nil
+                let firstFused = packingAHere == nil ? 0 : nr
+                let fusedCols = packingB == nil ? 0..<0 : firstFused..<max(firstFused, ncb / nr * nr)
+                if fusedCols.isEmpty {
+                    packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc, cols: ncb, nr: nr, into: ws.packedB)
+                } else {
+                    if fusedCols.lowerBound > 0 {
+                        packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc, cols: fusedCols.lowerBound, nr: nr,
+                              into: ws.packedB)
+                    }
+                    if fusedCols.upperBound < ncb {
+                        packB(transB, b, ldb: ldb, p0: pc, depth: kcb, j0: jc + fusedCols.upperBound,
+                              cols: ncb - fusedCols.upperBound, nr: nr, into: ws.packedB + fusedCols.upperBound * kcb)
+                    }
+                }
                 var ir = 0
                 while ir < mcb {
                     let rows = min(mr, mcb - ir)
@@ -96,7 +125,13 @@ func blockedSgemm(
                         let cols = min(nr, ncb - jr)
                         let bPanel = UnsafePointer(ws.packedB + jr * kcb)
                         let cTile = c + (ic + ir) * ldc + jc + jr
-                        if rows == mr && cols == nr {
+                        if jr == 0, ir < fullRows, let packingAHere {
+                            packingAHere(kcb, a + pc * lda + ic + ir, lda, ws.packedA + ir * kcb, bPanel, cTile, ldc,
+                                         alpha, betaBlock)
+                        } else if ir == 0, fusedCols.contains(jr), let packingB {
+                            packingB(kcb, aPanel, b + pc * ldb + jc + jr, ldb, ws.packedB + jr * kcb, cTile, ldc,
+                                     alpha, betaBlock)
+                        } else if rows == mr && cols == nr {
                             kernel(kcb, aPanel, bPanel, cTile, ldc, alpha, betaBlock)
                         } else {
                             let edge = blk.edgeKernel(rows: rows, cols: cols)
