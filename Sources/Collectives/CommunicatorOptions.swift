@@ -26,7 +26,8 @@ public struct CommunicatorOptions: Sendable {
     public var zeroCopyMinBytes: Int = 32 << 10
 
     /// Spin this long on a receive before sleeping in zmq_poll (waking a sleeping thread costs tens of µs).
-    public var spinMicroseconds: Int = 50
+    /// `COHORT_SPIN_US` in the environment sets the default.
+    public var spinMicroseconds: Int = getenv("COHORT_SPIN_US").flatMap { Int(String(cString: $0)) } ?? 50
 
     /// libzmq I/O threads of the data plane's context.
     public var ioThreads: Int = 1
