@@ -131,7 +131,7 @@ public final class Communicator: @unchecked Sendable {
         let key = DataPlane.MailKey(group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
         let frame: DataPlane.Frame
         do throws(DataPlane.ReceiveFailure) {
-            frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10)
+            frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10 || plane.isInproc)
         } catch {
             switch error {
             case .timeout:

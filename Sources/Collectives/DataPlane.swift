@@ -37,6 +37,10 @@ public final class DataPlane: @unchecked Sendable {
     public private(set) var globalRank: Int = -1
     public private(set) var peers: [String] = []
 
+    /// Ranks as threads of one process: no I/O thread carries the frames, so a receiver may spin on any frame
+    /// size without taking the CPU from anyone but itself.
+    public var isInproc: Bool { endpoint.hasPrefix("inproc://") }
+
     private let inbox: Socket
     private var outboxes: [Int: Socket] = [:]
     private var mailbox: [MailKey: ArraySlice<Frame>] = [:]
