@@ -29,9 +29,10 @@ public struct PipelineMeasurement: Sendable {
 public enum PipelineBenchmark {
     /// A model of four equally expensive Dense blocks: the first layer is 1.5× wider, since the first stage skips
     /// the input-gradient product (4·in·out instead of 6·in·out FLOPs per example).
-    public static func balancedJob(width: Int = 256, batch: Int = 1024) -> JobSpec {
+    /// `inputWidth` (default 1.5 × width) is the knob a measured balance turns (`balancedInputWidth`).
+    public static func balancedJob(width: Int = 256, batch: Int = 1024, inputWidth: Int? = nil) -> JobSpec {
         var job = JobSpec()
-        job.model.layers = [width * 3 / 2, width, width, width, width]
+        job.model.layers = [inputWidth ?? width * 3 / 2, width, width, width, width]
         job.model.activation = "relu"
         job.data.dataset = "synthetic"
         job.data.maxTrainExamples = batch * 4
@@ -44,11 +45,33 @@ public enum PipelineBenchmark {
         return job
     }
 
+    /// The input width that makes the two halves of the model cost the same on this machine, from one measured
+    /// K = 2 run: FLOPs say 1.5 × width, but the last stage also runs the loss, and the GEMM shapes of the two
+    /// halves run at different speeds, so the FLOP balance leaves one stage a few per cent slower — and the
+    /// (K−1)/(M+K−1) bubble assumes balanced stages. Stage 0 costs a·(4·in·w + 6·w²) per row (the first layer
+    /// needs no input gradient); `a` comes from the measurement, and `in` is solved for stage 1's cost.
+    public static func balancedInputWidth(width w: Int, batch: Int, microBatches: Int = 8, warmup: Int = 2, steps: Int = 5) throws
+        -> (inputWidth: Int, stageSeconds: [Double])
+    {
+        let start = w * 3 / 2
+        let job = balancedJob(width: w, batch: batch, inputWidth: start)
+        let r = try measure(job: job, data: job.loadData(), stages: 2, microBatches: microBatches, schedule: .oneForwardOneBackward,
+                            warmup: warmup, steps: steps)
+        let t = r.costs.map { $0.forward + $0.backward }
+        let a = t[0] / Double(4 * start * w + 6 * w * w)
+        let solved = (t[1] / a - Double(6 * w * w)) / Double(4 * w)
+        let width = max(w / 2, min(3 * w, Int((solved / 16).rounded()) * 16))
+        return (width, t)
+    }
+
     public static func measure(job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
                                warmup: Int, steps: Int) throws -> PipelineMeasurement {
         let layout = RankLayout(dataParallel: 1, pipelineStages: k)
         let comms = try Communicator.local(size: k)
-        for c in comms { c.options.timeout = 60 }
+        // A stage with a core of its own has nothing else to do while it waits for its neighbour: spinning up to
+        // a millisecond takes the frame without a wake-up (tens of µs here, on every op's critical path).
+        let spin = k <= ProcessInfo.processInfo.activeProcessorCount ? 1000 : 50
+        for c in comms { c.options.timeout = 60; c.options.spinMicroseconds = spin }
         let box = TimingBox(stages: k)
         let group = DispatchGroup()
         for comm in comms {

@@ -19,6 +19,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Width of the balanced model's hidden layers (the first is 1.5x).") var width: Int = 512
     @Option(help: "Timed steps per configuration (medians reported).") var steps: Int = 10
     @Option(help: "Untimed warm-up steps per configuration.") var warmup: Int = 3
+    @Option(help: "Input width of the model (default: balanced by a measured K = 2 run; FLOPs alone say 1.5 × width).")
+    var inputWidth: Int?
     @Flag(help: "Also simulate K and M up to 64 from the measured stage costs.") var simulate = false
     @Option(help: "Write every record as CSV to this file.") var csv: String?
     @OptionGroup var output: OutputOptions
@@ -38,7 +40,17 @@ struct BenchPipeline: ParsableCommand {
         guard let kMax = ks.max(), kMax <= 4 else { throw ValidationError("--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)") }
         for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let job = PipelineBenchmark.balancedJob(width: width, batch: batch)
+        var firstWidth = inputWidth
+        if firstWidth == nil, ks.contains(where: { $0 > 1 }) {
+            let (w, t) = try PipelineBenchmark.balancedInputWidth(width: width, batch: batch)
+            if !output.json {
+                print(String(format: "balance: stage costs %.2f / %.2f ms per micro-batch with input width %d → input width %d",
+                             t[0] * 1e3, t[1] * 1e3, width * 3 / 2, w))
+            }
+            firstWidth = w
+        }
+        guard (firstWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
+        let job = PipelineBenchmark.balancedJob(width: width, batch: batch, inputWidth: firstWidth)
         let data = try job.loadData()
         var records: [[String: Any]] = []
         if !output.json {
