@@ -30,24 +30,17 @@ compare() {  # $1 = cohort json file, $2 = mpi output file, $3 = label
   done < "$1"
 }
 
-for n in "${RANKS[@]}"; do
-  echo "## np=$n tcp"
-  "$COHORT" bench allreduce --ranks "$n" --transport tcp --json | tee "$OUT/cohort-tcp-$n.json"
-  "$ANCHORS/run.sh" mpi "$n" tcp | tee "$OUT/mpi-tcp-$n.txt"
-  compare "$OUT/cohort-tcp-$n.json" "$OUT/mpi-tcp-$n.txt" "np=$n tcp vs OpenMPI tcp"
-done
+side_by_side() {  # $1 = ranks, $2 = cohort transport, $3 = OpenMPI transport, $4 = heading
+  echo "## $4"
+  "$COHORT" bench allreduce --ranks "$1" --transport "$2" --json | tee "$OUT/cohort-$2-$1.json"
+  "$ANCHORS/run.sh" mpi "$1" "$3" | tee "$OUT/mpi-$3-$1.txt"
+  compare "$OUT/cohort-$2-$1.json" "$OUT/mpi-$3-$1.txt" "np=$1 $2 vs OpenMPI $3"
+}
 
-echo "## np=2 ipc vs OpenMPI shared memory"
-"$COHORT" bench allreduce --ranks 2 --transport ipc --json | tee "$OUT/cohort-ipc-2.json"
-"$ANCHORS/run.sh" mpi 2 shm | tee "$OUT/mpi-shm-2.txt"
-compare "$OUT/cohort-ipc-2.json" "$OUT/mpi-shm-2.txt" "np=2 ipc vs OpenMPI shm"
+for n in "${RANKS[@]}"; do side_by_side "$n" tcp tcp "np=$n tcp"; done
 
-for n in "${RANKS[@]}"; do
-  echo "## np=$n shared memory (Cohort's same-host ring links) vs OpenMPI shared memory"
-  "$COHORT" bench allreduce --ranks "$n" --transport shm --json | tee "$OUT/cohort-shm-$n.json"
-  "$ANCHORS/run.sh" mpi "$n" shm | tee "$OUT/mpi-shm-$n.txt"
-  compare "$OUT/cohort-shm-$n.json" "$OUT/mpi-shm-$n.txt" "np=$n shm vs OpenMPI shm"
-done
+side_by_side 2 ipc shm "np=2 ipc (unix sockets) vs OpenMPI shared memory"
+for n in "${RANKS[@]}"; do side_by_side "$n" shm shm "np=$n shared memory (Cohort's same-host ring links) vs OpenMPI shared memory"; done
 
 echo "## p2p tcp vs raw libzmq (zero-copy)"
 "$COHORT" bench p2p --transport tcp --json | tee "$OUT/p2p.json"
