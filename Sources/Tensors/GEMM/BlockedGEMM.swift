@@ -86,12 +86,12 @@ func blockedSgemm(
         while pc < k {
             let kcb = min(kcMax, k - pc)
             let betaBlock: Float = pc == 0 ? beta : 1
-            // With a whole first column panel, its kernel calls pack the full row panels of A (Aᵀ as stored, or A
-            // as stored whose mc rows span at most the limit) as they go; only a partial last row panel
+            // With a whole first column panel, its kernel calls pack the full row panels of A (A as stored, or Aᵀ
+            // whose kc-row source block spans at most the limit) as they go; only a partial last row panel
             // (zero-padded) is packed here.
             let packingA = min(ncMax, n) < nr ? nil
                 : transA == .transpose ? (kcb * lda <= GEMMBlocking.onTheFlyPackingLimit ? blk.packingAKernel : nil)
-                : (mcb * lda <= GEMMBlocking.onTheFlyPackingLimit ? blk.packingARowsKernel : nil)
+                : blk.packingARowsKernel
             let fullRows = packingA == nil ? 0 : mcb / mr * mr
             if fullRows < mcb {
                 packA(transA, a, lda: lda, i0: ic + fullRows, rows: mcb - fullRows, p0: pc, depth: kcb, mr: mr,
@@ -172,4 +172,3 @@ func mergeTile(_ t: UnsafeMutablePointer<Float>, ldt: Int, into c: UnsafeMutable
         }
     }
 }
-

@@ -46,13 +46,14 @@ struct GEMMBlocking: Sendable {
     /// The full-tile kernel that packs A as stored (not transposed) on the fly, where the ISA has one.
     var packingARowsKernel: PackingAMicroKernel? = nil
 
-    /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats; for A as stored, its mc rows,
-    /// mc·ld floats) that a packing kernel reads in panel order. Measured on Zen 4 (`cohort bench gemm
-    /// --cpu-time`, A/B in one run): packing on the fly won 3–5% where that block spans ≤ 512 KiB
-    /// (128×784·784×256, 784×128ᵀ·128×256) and lost 4–10% at 1 MiB and a 4 KiB row stride
-    /// (128×1024·1024×1024, 1024²), where a sequential packing pass keeps the hardware prefetcher streaming whole
-    /// rows and the panel-order reads cannot. Packing A as stored on the fly won 2–3% at 128×784·784×256, 128²
-    /// and 256², and ±1% at 128×1024·1024×1024 and 1024×128·128×1024.
+    /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats) that a packing kernel for
+    /// B as stored or Aᵀ reads in panel order. Measured on Zen 4 (`cohort bench gemm --cpu-time`, A/B in one
+    /// run): packing on the fly won 3–5% where that block spans ≤ 512 KiB (128×784·784×256, 784×128ᵀ·128×256)
+    /// and lost 4–10% at 1 MiB and a 4 KiB row stride (128×1024·1024×1024, 1024²), where a sequential packing
+    /// pass keeps the hardware prefetcher streaming whole rows and the panel-order reads cannot.
+    /// A as stored has no limit: its kernel reads 12 rows, each a sequential stream the prefetcher follows, and
+    /// packing it on the fly won at every size measured (128×784·784×256 +2–3%, 512² +4%, 1024² and 2048²
+    /// about +1%), where the separate pass transposed 4 × 4 blocks across rows.
     static let onTheFlyPackingLimit = 131_072
 
     struct EdgeKernel: Sendable {
