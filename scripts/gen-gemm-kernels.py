@@ -7,27 +7,34 @@ is error-prone; this script writes them identically for every ISA.  Run from the
     python3 scripts/gen-gemm-kernels.py
 """
 
-def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False):
+def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False, pack_a_rows=False):
     """pack_b: B is read from its source rows (`ldb` floats apart, as stored, not transposed) and each step's
     nr floats are also written to `packedB`, so the first row panel packs B as a side effect of its FMAs.
     pack_a: likewise for A transposed as stored: step p's mr floats are contiguous at `a + p·lda`, and are also
-    written to `packedA`, so the first column panel packs A."""
+    written to `packedA`, so the first column panel packs A.
+    pack_a_rows: likewise for A as stored (not transposed): tile row r's step p is `a[r·lda + p]`, read from mr
+    source rows (each a sequential stream) and written as the packed step's mr floats."""
     astride = astride or mr
     nr = nvec * lanes
     bstride = bstride_override.get(name, nr)
     bparams = "b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>," if pack_b else "b: UnsafePointer<Float>,"
-    aparams = "a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>," if pack_a else "a: UnsafePointer<Float>,"
+    aparams = "a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>," if pack_a or pack_a_rows else "a: UnsafePointer<Float>,"
     L = [doc, "@inline(never)", f"public func {name}(",
          f"    kc: Int, {aparams} {bparams}",
          "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float",
          ") {"]
     for r in range(mr):
         L.append("    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)))
-    L += ["    var pa = a", "    var pb = UnsafeRawPointer(b)"]
+    L += (["    var pa = a"] if not pack_a_rows else []) + ["    var pb = UnsafeRawPointer(b)"]
     if pack_b:
         L += ["    let bStep = ldb &* 4", "    var pd = UnsafeMutableRawPointer(packedB)"]
-    if pack_a:
+    if pack_a or pack_a_rows:
         L += ["    var pda = UnsafeMutableRawPointer(packedA)"]
+    if pack_a_rows:  # rows 3q..3q+2 read at q-th base + 0, l1, l2 bytes: few registers for mr row streams
+        assert mr % 3 == 0
+        L += ["    let l1 = lda &* 4, l2 = lda &* 8"]
+        for q in range(mr // 3):
+            L.append(f"    var q{q} = UnsafeRawPointer(a) + {3 * q} &* l1")
     L += ["    var p = 0", "    while p < kc {"]
     if pack_a:  # the step's mr floats in the widest SIMD pieces
         off = 0
@@ -42,13 +49,20 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
         for v in range(nvec):
             L.append(f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
     for r in range(mr):
-        L.append(f"        let a{r} = {vt}(repeating: pa[{r}])")
+        if pack_a_rows:  # after the B loads, so the stores (which may alias them) do not hold every row's value live
+            off = ["", "fromByteOffset: l1, ", "fromByteOffset: l2, "][r % 3]
+            L.append(f"        let s{r} = q{r // 3}.load({off}as: Float.self)")
+            L.append(f"        pda.storeBytes(of: s{r}, toByteOffset: {r * 4}, as: Float.self)")
+        L.append(f"        let a{r} = {vt}(repeating: {f's{r}' if pack_a_rows else f'pa[{r}]'})")
         for v in range(nvec):
             if fused:
                 L.append(f"        c{r}_{v} = c{r}_{v}.addingProduct(a{r}, b{v})")
             else:
                 L.append(f"        c{r}_{v} = c{r}_{v} + a{r} * b{v}")
-    L += ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
+    if pack_a_rows:
+        L += [f"        q{q} += 4" for q in range(mr // 3)] + [f"        pda += {astride * 4}"]
+    else:
+        L += ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
     L += ["        pb += bStep", f"        pd += {bstride * 4}"] if pack_b else [f"        pb += {bstride * 4}"]
     L += ["        p += 1", "    }",
           f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
@@ -104,6 +118,10 @@ text += "\n" + kernel("sgemmMicroKernelAVX512PackingA", mr, nv, vt, ln, True,
     "/// The AVX-512 micro-kernel for the first column panel when A is transposed as stored: step p's 12 floats come\n"
     "/// straight from `a + p·lda` and are also written to `packedA`, so packing A costs no pass of its own.\n"
     "/// Later column panels read the packed copy.", pack_a=True)
+text += "\n" + kernel("sgemmMicroKernelAVX512PackingARows", mr, nv, vt, ln, True,
+    "/// The AVX-512 micro-kernel for the first column panel when A is as stored (not transposed): tile row r's step p\n"
+    "/// is broadcast straight from `a[r·lda + p]` (12 sequential row streams) and also written to `packedA`, so\n"
+    "/// packing A costs no pass of its own. Later column panels read the packed copy.", pack_a_rows=True)
 write("Sources/GEMMKernelAVX512/MicroKernelAVX512.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["avx2"]
 write("Sources/GEMMKernelAVX2/MicroKernelAVX2.swift",

@@ -50,11 +50,14 @@ struct GEMMTests {
     /// The paths where the first row (column) panel's kernel packs B (Aᵀ) as it reads it from the source: small m
     /// with several kc blocks, a partial last column (row) panel packed apart, power-of-two leading dimensions
     /// (ldb = 256 for B as stored, lda = 128 for Aᵀ), m exactly one tile, and n past nc (only the first column
-    /// block packs A on the fly; later ones reuse it).
+    /// block packs A on the fly; later ones reuse it). A as stored is packed on the fly too (the NN and NT cases),
+    /// also with m past mc (1000 rows: several row blocks), rows spanning more than the B/Aᵀ limit (300 × 600),
+    /// and k split into two uneven blocks deeper than kc (785).
     @Test(arguments: GEMMKernel.supported)
     func onTheFlyPackingShapesMatchFloat64Reference(kernel: GEMMKernel) {
         let shapes = [(m: 128, n: 250, k: 300, pad: 6), (m: 122, n: 96, k: 200, pad: 6), (m: 12, n: 64, k: 33, pad: 0),
-                      (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2)]
+                      (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2), (m: 1000, n: 40, k: 20, pad: 1),
+                      (m: 128, n: 256, k: 785, pad: 0), (m: 300, n: 64, k: 600, pad: 0)]
         for (i, s) in shapes.enumerated() {
             for (j, (ta, tb)) in transposes.enumerated() {
                 let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1.5, beta: j % 2 == 0 ? 0 : 0.5,

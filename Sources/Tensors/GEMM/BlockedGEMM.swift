@@ -74,7 +74,7 @@ func blockedSgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     let mr = blk.mr, nr = blk.nr, kernel = blk.kernel
-    let kcMax = evenBlock(k, limit: blk.kc, unit: 4)
+    let kcMax = k <= 2 * blk.kcShallow ? evenBlock(k, limit: blk.kcShallow, unit: 4) : evenBlock(k, limit: blk.kc, unit: 4)
     let mcMax = evenBlock(m, limit: blk.mc, unit: mr)
     let ncMax = evenBlock(n, limit: blk.nc, unit: nr)
     GEMMWorkspace.with(aCount: roundUp(mcMax, mr) * kcMax, bCount: roundUp(ncMax, nr) * kcMax, tileCount: mr * nr) { ws in
@@ -86,10 +86,12 @@ func blockedSgemm(
         while pc < k {
             let kcb = min(kcMax, k - pc)
             let betaBlock: Float = pc == 0 ? beta : 1
-            // Aᵀ as stored, with a whole first column panel: the first column panel's kernel calls pack the full
-            // row panels of A as they go; only a partial last row panel (zero-padded) is packed here.
-            let packingA = transA == .transpose && min(ncMax, n) >= nr && kcb * lda <= GEMMBlocking.onTheFlyPackingLimit
-                ? blk.packingAKernel : nil
+            // With a whole first column panel, its kernel calls pack the full row panels of A (A as stored, or Aᵀ
+            // whose kc-row source block spans at most the limit) as they go; only a partial last row panel
+            // (zero-padded) is packed here.
+            let packingA = min(ncMax, n) < nr ? nil
+                : transA == .transpose ? (kcb * lda <= GEMMBlocking.onTheFlyPackingLimit ? blk.packingAKernel : nil)
+                : blk.packingARowsKernel
             let fullRows = packingA == nil ? 0 : mcb / mr * mr
             if fullRows < mcb {
                 packA(transA, a, lda: lda, i0: ic + fullRows, rows: mcb - fullRows, p0: pc, depth: kcb, mr: mr,
@@ -126,7 +128,8 @@ func blockedSgemm(
                         let bPanel = UnsafePointer(ws.packedB + jr * kcb)
                         let cTile = c + (ic + ir) * ldc + jc + jr
                         if jr == 0, ir < fullRows, let packingAHere {
-                            packingAHere(kcb, a + pc * lda + ic + ir, lda, ws.packedA + ir * kcb, bPanel, cTile, ldc,
+                            let aSource = transA == .transpose ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
+                            packingAHere(kcb, aSource, lda, ws.packedA + ir * kcb, bPanel, cTile, ldc,
                                          alpha, betaBlock)
                         } else if ir == 0, fusedCols.contains(jr), let packingB {
                             packingB(kcb, aPanel, b + pc * ldb + jc + jr, ldb, ws.packedB + jr * kcb, cTile, ldc,

@@ -31,6 +31,11 @@ typealias PackingAMicroKernel = @Sendable (
 /// - `mc`: rows of one packed A block (mc × kc), sized for L3 (or all of A when it is small).
 struct GEMMBlocking: Sendable {
     let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
+    /// The deepest block when k fits in two of them: then k is split into (at most) two even blocks up to this
+    /// deep rather than blocks of at most `kc`. Measured on Zen 4 (A/B in one run, `--cpu-time`): k = 784 as
+    /// 2 × 392 beat 4 × 196 by 1–2% at 128×784·784×256 (half the C updates and kernel calls, and a 12 × 392
+    /// A micro-panel still fits L1), while deeper blocks at larger k lost on the square shapes (kc = 256 there).
+    var kcShallow: Int { max(kc, 400) }
     let kernel: MicroKernel
     /// Kernels for part of a tile (first `rows` × `cols` of the same packed panels), cheaper at the edges of C.
     var edgeKernels: [EdgeKernel] = []
@@ -38,12 +43,17 @@ struct GEMMBlocking: Sendable {
     var packingBKernel: PackingBMicroKernel? = nil
     /// The full-tile kernel that packs Aᵀ on the fly, where the ISA has one.
     var packingAKernel: PackingAMicroKernel? = nil
+    /// The full-tile kernel that packs A as stored (not transposed) on the fly, where the ISA has one.
+    var packingARowsKernel: PackingAMicroKernel? = nil
 
-    /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats) that a packing kernel reads
-    /// in panel order. Measured on Zen 4 (`cohort bench gemm --cpu-time`, A/B in one run): packing on the fly
-    /// won 3–5% where that block spans ≤ 512 KiB (128×784·784×256, 784×128ᵀ·128×256) and lost 4–10% at
-    /// 1 MiB and a 4 KiB row stride (128×1024·1024×1024, 1024²), where a sequential packing pass keeps the
-    /// hardware prefetcher streaming whole rows and the panel-order reads cannot.
+    /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats) that a packing kernel for
+    /// B as stored or Aᵀ reads in panel order. Measured on Zen 4 (`cohort bench gemm --cpu-time`, A/B in one
+    /// run): packing on the fly won 3–5% where that block spans ≤ 512 KiB (128×784·784×256, 784×128ᵀ·128×256)
+    /// and lost 4–10% at 1 MiB and a 4 KiB row stride (128×1024·1024×1024, 1024²), where a sequential packing
+    /// pass keeps the hardware prefetcher streaming whole rows and the panel-order reads cannot.
+    /// A as stored has no limit: its kernel reads 12 rows, each a sequential stream the prefetcher follows, and
+    /// packing it on the fly won at every size measured (128×784·784×256 +2–3%, 512² +4%, 1024² and 2048²
+    /// about +1%), where the separate pass transposed 4 × 4 blocks across rows.
     static let onTheFlyPackingLimit = 131_072
 
     struct EdgeKernel: Sendable {
@@ -69,7 +79,8 @@ extension GEMMKernel {
         guard let v = GEMMKernel.blockOverride else { return b }
         return GEMMBlocking(mr: b.mr, nr: b.nr, kc: v.kc, mc: roundUp(v.mc, b.mr), nc: roundUp(v.nc, b.nr),
                             kernel: b.kernel, edgeKernels: b.edgeKernels,
-                            packingBKernel: b.packingBKernel, packingAKernel: b.packingAKernel)
+                            packingBKernel: b.packingBKernel, packingAKernel: b.packingAKernel,
+                            packingARowsKernel: b.packingARowsKernel)
     }
 
     private static let blockOverride: (kc: Int, mc: Int, nc: Int)? = {
@@ -93,7 +104,8 @@ extension GEMMKernel {
                 edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
                               .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
                               .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)],
-                packingBKernel: sgemmMicroKernelAVX512PackingB, packingAKernel: sgemmMicroKernelAVX512PackingA)
+                packingBKernel: sgemmMicroKernelAVX512PackingB, packingAKernel: sgemmMicroKernelAVX512PackingA,
+                packingARowsKernel: sgemmMicroKernelAVX512PackingARows)
         case .avx2:
             return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX2)
         #else
