@@ -213,10 +213,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
         var n = 0
         var busy = progress?() ?? false
         while true {
-            // A few pause-spins, then yield-spins: with more ranks than cores the peer we wait for may be the
-            // thread that this one keeps off the CPU, and sched_yield hands it the core (and returns at once
-            // when nothing else wants it).
-            if n < 256 { cohort_shm_pause() } else { sched_yield() }
+            cohort_shm_pause()
             if ready(cohort_shm_load(word)) { return }
             n += 1
             if n & 63 == 0 {
