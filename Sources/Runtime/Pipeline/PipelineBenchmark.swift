@@ -119,8 +119,9 @@ public enum PipelineBenchmark {
                                    bytesPerStep: bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
     }
 
-    /// Per stage: median forward and backward op time; transfer latency as the median gap between a sender's op
-    /// end and the receiver's op start, over the ops where the receiver was already idle, waiting.
+    /// Per stage: median forward and backward op time (compute plus the op's own copy-in and hand-off, the work
+    /// the bubble does not count as idle); transfer latency as the median gap between a sender's op end and the
+    /// receiver's op start, less that work, over the ops where the receiver was already idle, waiting.
     static func stageCosts(_ all: [[PipelineStepTiming]]) -> [StageCosts] {
         let k = all.count
         var costs: [StageCosts] = []
@@ -128,16 +129,20 @@ public enum PipelineBenchmark {
             var f: [Double] = [], b: [Double] = [], act: [Double] = [], grad: [Double] = []
             for (i, t) in all[s].enumerated() {
                 for span in t.spans {
-                    let d = Double(span.end - span.start) / 1e9
+                    let d = Double(span.end - span.start) / 1e9 + t.transferWork(of: span.op)
                     if span.op.isForward { f.append(d) } else { b.append(d) }
                     // Latency of what this stage sent: measured at the receiver.
                     if span.op.isForward, s + 1 < k, let r = all[s + 1][i].spans.first(where: { $0.op == span.op }) {
                         let prevEnd = all[s + 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s + 1][i].spans[$0 - 1].end : all[s + 1][i].start }!
-                        if prevEnd <= span.end && r.start >= span.end { act.append(Double(r.start - span.end) / 1e9) }
+                        if prevEnd <= span.end && r.start >= span.end {
+                            act.append(max(0, Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op) - all[s + 1][i].transferWork(of: span.op)))
+                        }
                     }
                     if !span.op.isForward, s > 0, let r = all[s - 1][i].spans.first(where: { $0.op == span.op }) {
                         let prevEnd = all[s - 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s - 1][i].spans[$0 - 1].end : all[s - 1][i].start }!
-                        if prevEnd <= span.end && r.start >= span.end { grad.append(Double(r.start - span.end) / 1e9) }
+                        if prevEnd <= span.end && r.start >= span.end {
+                            grad.append(max(0, Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op) - all[s - 1][i].transferWork(of: span.op)))
+                        }
                     }
                 }
             }

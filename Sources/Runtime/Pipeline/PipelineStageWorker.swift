@@ -26,8 +26,23 @@ public struct PipelineStepTiming: Sendable {
     public var sends: [(op: PipelineOp, start: UInt64, end: UInt64, bytes: Int)] = []
     /// The data-parallel all-reduce of this stage's gradients, if any.
     public var allReduceSpan: (start: UInt64, end: UInt64)?
-    /// Seconds spent in forward and backward compute.
-    public var busySeconds: Double { Double(spans.reduce(0) { $0 + ($1.end - $1.start) }) / 1e9 }
+    /// Copying each arrived frame into the stage's own buffer, per op (work the stage does, not waiting).
+    public var copies: [(op: PipelineOp, start: UInt64, end: UInt64)] = []
+    /// Seconds the stage worked: forward and backward compute, copying arrived inputs in, and handing outputs to
+    /// the transport. The rest of the flush window it was idle, waiting for a neighbour: that is the bubble.
+    public var busySeconds: Double {
+        let compute = spans.reduce(UInt64(0)) { $0 + ($1.end - $1.start) }
+        let copy = copies.reduce(UInt64(0)) { $0 + ($1.end - $1.start) }
+        let send = sends.reduce(UInt64(0)) { $0 + ($1.end - $1.start) }
+        return Double(compute + copy + send) / 1e9
+    }
+
+    /// Seconds of the stage's own transfer work (copy in, hand off) for `op`.
+    public func transferWork(of op: PipelineOp) -> Double {
+        let c = copies.first { $0.op == op }.map { $0.end - $0.start } ?? 0
+        let s = sends.first { $0.op == op }.map { $0.end - $0.start } ?? 0
+        return Double(c + s) / 1e9
+    }
 }
 
 /// One pipeline stage of one data-parallel replica: layers `partition.layerRanges[stage]` of the job's model.
@@ -197,8 +212,10 @@ public final class PipelineStageWorker {
                     if let previous {
                         input = slot.input.rows(0..<r.count)
                         let w = DispatchTime.now().uptimeNanoseconds
-                        try receive(into: input, from: previous)
-                        timing.receives.append((op, w, DispatchTime.now().uptimeNanoseconds))
+                        let arrived = try receive(into: input, from: previous)
+                        let done = DispatchTime.now().uptimeNanoseconds
+                        timing.receives.append((op, w, done))
+                        timing.copies.append((op, arrived, done))
                     } else {
                         input = x!.rows(r)
                     }
@@ -231,8 +248,10 @@ public final class PipelineStageWorker {
                     if let next {
                         let g = slot.outputGradient.rows(0..<r.count)
                         let w = DispatchTime.now().uptimeNanoseconds
-                        try receive(into: g, from: next)
-                        timing.receives.append((op, w, DispatchTime.now().uptimeNanoseconds))
+                        let arrived = try receive(into: g, from: next)
+                        let done = DispatchTime.now().uptimeNanoseconds
+                        timing.receives.append((op, w, done))
+                        timing.copies.append((op, arrived, done))
                         dy = g
                     }
                     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -297,8 +316,14 @@ public final class PipelineStageWorker {
         UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
     }
 
-    private func receive(into t: Tensor, from peer: Int) throws {
-        try comm!.receive(into: UnsafeMutableRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride), from: peer)
+    /// Receives into `t`; returns when the frame had arrived (the copy into `t` starts then).
+    @discardableResult
+    private func receive(into t: Tensor, from peer: Int) throws -> UInt64 {
+        let bytes = t.count * MemoryLayout<Float>.stride
+        let m = try comm!.receiveMessage(from: peer, expectedBytes: bytes)
+        let arrived = DispatchTime.now().uptimeNanoseconds
+        if bytes > 0 { m.withBytes { UnsafeMutableRawPointer(t.pointer).copyMemory(from: $0.baseAddress!, byteCount: bytes) } }
+        return arrived
     }
 
     private func receiveRaw(_ b: UnsafeMutableRawBufferPointer, from peer: Int) throws {
