@@ -13,7 +13,8 @@ extension Communicator {
         }
         guard size > 1, input.count > 0 else { return }
         let deadline = deadline(), release = ZeroCopyRelease()
-        let partition = RingPartition(count: output.count, parts: size, chunkElements: max(1, options.chunkBytes / 4))
+        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "allgather")
+        let partition = ringPartition(count: output.count)
         do {
             try ringAllGather(output, wire: .float32, sequence: seq, partition: partition, release: release,
                               deadline: deadline, operation: "allgather", sendOwnFirst: true)

@@ -47,6 +47,13 @@ public struct CommunicatorOptions: Sendable {
     /// hosts keep the sockets. `COHORT_SHARED_MEMORY=0` in the environment turns it off (as NCCL_SHM_DISABLE).
     public var sharedMemory: Bool = getenv("COHORT_SHARED_MEMORY").map { String(cString: $0) != "0" } ?? true
 
+    /// Chunk size of ring collectives when every link of the ring is shared memory. Smaller than `chunkBytes`:
+    /// a chunk that stays in L2 while it is copied and reduced leaves the compute threads' caches alone. W2 with
+    /// 2 workers (`bench scaling`), alternating 4 rounds: 256 KiB median 9765 samples/s, 512 KiB 9566; a first
+    /// sweep (chunk and slot size together, 3 rounds each) gave 128 KiB 10215, 256 KiB 10242, 512 KiB 9966,
+    /// 2048 KiB 9939, and 64 KiB 8753 (too many hand-offs). Near the noise. `COHORT_SHM_CHUNK_KB` sets the default.
+    public var sharedMemoryChunkBytes: Int = getenv("COHORT_SHM_CHUNK_KB").flatMap { Int(String(cString: $0)) }.map { max(1, $0) << 10 } ?? 256 << 10
+
     /// Slots per shared-memory ring (each `chunkBytes` long): chunks the sender may run ahead of the receiver.
     public var sharedMemorySlots: Int = 8
 

@@ -16,7 +16,8 @@ extension Communicator {
         let mine = reduceScatterRange(count: buffer.count, rank: rank)
         guard size > 1, buffer.count > 0 else { return mine }
         let deadline = deadline(), release = ZeroCopyRelease()
-        let partition = RingPartition(count: buffer.count, parts: size, chunkElements: max(1, options.chunkBytes / 4))
+        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "reducescatter")
+        let partition = ringPartition(count: buffer.count)
         do {
             try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
                                   deadline: deadline, operation: "reducescatter", gatherAfter: false)

@@ -15,7 +15,8 @@ extension Communicator {
         let seq = nextSequence()
         guard size > 1, buffer.count > 0 else { return }
         let deadline = deadline(), release = ZeroCopyRelease()
-        let partition = RingPartition(count: buffer.count, parts: size, chunkElements: max(1, options.chunkBytes / 4))
+        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "allreduce")
+        let partition = ringPartition(count: buffer.count)
         do {
             try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
                                   deadline: deadline, operation: "allreduce", gatherAfter: true)

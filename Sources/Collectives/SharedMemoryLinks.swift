@@ -68,7 +68,7 @@ extension Communicator {
             return none
         }
         let enabled = options.sharedMemory && SharedMemoryRing.isSupported
-        let slotBytes = max(64, options.chunkBytes)
+        let slotBytes = max(64, options.chunkBytes, options.sharedMemoryChunkBytes)
         var inbound = enabled ? try? SharedMemoryRing.create(slotCount: max(2, options.sharedMemorySlots), slotBytes: slotBytes) : nil
         var offer = [UInt8](repeating: 0, count: Self.offerBytes)
         if let ring = inbound, ring.path.utf8.count <= Self.offerPathBytes {
@@ -131,6 +131,13 @@ extension Communicator {
             }
         }
         try sent.get()
+    }
+
+    /// The ring partition of `count` elements: chunks of `sharedMemoryChunkBytes` when every link is shared
+    /// memory (all ranks agree on that), else of `chunkBytes`.
+    func ringPartition(count: Int) -> RingPartition {
+        let bytes = ringLinks?.everyLinkShared == true ? options.sharedMemoryChunkBytes : options.chunkBytes
+        return RingPartition(count: count, parts: size, chunkElements: max(1, bytes / 4))
     }
 
     /// Whether ring chunks to the right / from the left neighbour go through shared memory (after negotiation).

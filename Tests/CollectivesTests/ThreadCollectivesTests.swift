@@ -14,6 +14,7 @@ struct ThreadCollectivesTests {
         o.sharedMemory = sharedMemory
         o.timeout = 20
         o.chunkBytes = 64 << 10  // small chunks so the tests cover multi-chunk pipelining on small buffers
+        o.sharedMemoryChunkBytes = 64 << 10  // and more chunks than shared-memory slots (sends queue up)
         return o
     }
 
