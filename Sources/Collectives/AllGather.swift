@@ -13,8 +13,7 @@ extension Communicator {
         }
         guard size > 1, input.count > 0 else { return }
         let deadline = deadline(), release = ZeroCopyRelease()
-        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "allgather")
-        let partition = ringPartition(count: output.count)
+        let partition = try ringPartition(count: output.count, sequence: seq, deadline: deadline, operation: "allgather")
         do {
             try ringAllGather(output, wire: .float32, sequence: seq, partition: partition, release: release,
                               deadline: deadline, operation: "allgather", sendOwnFirst: true)

@@ -39,7 +39,7 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Ranks as threads of one process: no I/O thread carries the frames, so a receiver may spin on any frame
     /// size without taking the CPU from anyone but itself.
-    public var isInproc: Bool { endpoint.hasPrefix("inproc://") }
+    public let isInproc: Bool
 
     private let inbox: Socket
     private var outboxes: [Int: Socket] = [:]
@@ -69,6 +69,7 @@ public final class DataPlane: @unchecked Sendable {
         if let curve = options.curve { try inbox.makeCurveServer(curve) }
         inbox.spinMicroseconds = options.spinMicroseconds
         self.endpoint = try inbox.bind(endpoint)
+        isInproc = self.endpoint.hasPrefix("inproc://")
     }
 
     deinit { authenticator?.stop() }

@@ -16,8 +16,7 @@ extension Communicator {
         let mine = reduceScatterRange(count: buffer.count, rank: rank)
         guard size > 1, buffer.count > 0 else { return mine }
         let deadline = deadline(), release = ZeroCopyRelease()
-        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "reducescatter")
-        let partition = ringPartition(count: buffer.count)
+        let partition = try ringPartition(count: buffer.count, sequence: seq, deadline: deadline, operation: "reducescatter")
         do {
             try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
                                   deadline: deadline, operation: "reducescatter", gatherAfter: false)

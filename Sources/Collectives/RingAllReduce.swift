@@ -15,8 +15,7 @@ extension Communicator {
         let seq = nextSequence()
         guard size > 1, buffer.count > 0 else { return }
         let deadline = deadline(), release = ZeroCopyRelease()
-        _ = try establishRingLinks(sequence: seq, deadline: deadline, operation: "allreduce")
-        let partition = ringPartition(count: buffer.count)
+        let partition = try ringPartition(count: buffer.count, sequence: seq, deadline: deadline, operation: "allreduce")
         do {
             try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
                                   deadline: deadline, operation: "allreduce", gatherAfter: true)
@@ -35,9 +34,9 @@ extension Communicator {
     func sendChunk(_ buffer: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>, kind: WireHeader.Kind, wire: WirePrecision,
                    sequence: UInt64, index: Int, release: ZeroCopyRelease, deadline: Deadline, operation: String) throws(CollectiveError) {
         let base = buffer.baseAddress! + range.lowerBound
-        if let ring = ringLinks?.outbound {
-            try sendThroughRing(ring, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index,
-                                length: range.count * (wire == .float32 ? 4 : 2), operation: operation, deadline: deadline) { slot in
+        if let links = ringLinks, let ring = links.outbound {
+            try sendThroughRing(links, ring, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index,
+                                length: range.count * (wire == .float32 ? 4 : 2), operation: operation) { slot in
                 if wire == .float32 {
                     slot.copyMemory(from: base, byteCount: range.count * 4)
                 } else {
@@ -70,7 +69,6 @@ extension Communicator {
         let n = size, r = rank, C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
-        _ = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
         for c in 0..<C {
             let range = partition.chunk(mod(r - 1, n), c)
             if range.isEmpty { continue }
@@ -112,7 +110,7 @@ extension Communicator {
         let n = size, r = rank, C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
-        let links = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
+        let viaSharedMemory = ringLinks?.inbound != nil || ringLinks?.outbound != nil
         if sendOwnFirst {
             for c in 0..<C {
                 let range = partition.chunk(r, c)
@@ -127,7 +125,7 @@ extension Communicator {
             for c in 0..<C {
                 let range = partition.chunk(seg, c)
                 if range.isEmpty { continue }
-                if links.inbound != nil || links.outbound != nil {
+                if viaSharedMemory {
                     // Into place, then on from there: a shared-memory slot goes back to the left neighbour at once
                     // instead of waiting for the right neighbour to take the chunk, and a chunk bound for a
                     // shared-memory ring must be written into it anyway.

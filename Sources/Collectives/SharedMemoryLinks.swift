@@ -133,10 +133,12 @@ extension Communicator {
         try sent.get()
     }
 
-    /// The ring partition of `count` elements: chunks of `sharedMemoryChunkBytes` when every link is shared
-    /// memory (all ranks agree on that), else of `chunkBytes`.
-    func ringPartition(count: Int) -> RingPartition {
-        let bytes = ringLinks?.everyLinkShared == true ? options.sharedMemoryChunkBytes : options.chunkBytes
+    /// The ring partition of `count` elements, after negotiating the links if this is the group's first ring
+    /// collective: chunks of `sharedMemoryChunkBytes` when every link is shared memory (all ranks agree on that),
+    /// else of `chunkBytes`. Every ring collective starts here, so the ring algorithms can take the links as known.
+    func ringPartition(count: Int, sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) -> RingPartition {
+        let links = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
+        let bytes = links.everyLinkShared ? options.sharedMemoryChunkBytes : options.chunkBytes
         return RingPartition(count: count, parts: size, chunkElements: max(1, bytes / 4))
     }
 
@@ -145,16 +147,16 @@ extension Communicator {
         (ringLinks?.inbound != nil, ringLinks?.outbound != nil)
     }
 
-    /// Sends one ring chunk through the outbound ring: `fill` writes `length` payload bytes into the slot.
-    func sendThroughRing(_ ring: SharedMemoryRing, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
-                         length: Int, operation: String, deadline: Deadline,
+    /// Queues one ring chunk for the outbound ring (`links.outbound`) and moves what fits into free slots:
+    /// `fill` writes `length` payload bytes into the slot.
+    func sendThroughRing(_ links: RingLinks, _ ring: SharedMemoryRing, kind: WireHeader.Kind, dtype: WireHeader.DType,
+                         sequence: UInt64, chunk: Int, length: Int, operation: String,
                          fill: @escaping (UnsafeMutableRawPointer) -> Void) throws(CollectiveError) {
         guard length <= ring.slotBytes else {
             throw .invalidArgument("rank \(rank): \(operation): a chunk of \(length) bytes exceeds the \(ring.slotBytes)-byte shared-memory slot (chunk size changed after the first collective)")
         }
         let header = WireHeader(kind: kind, dtype: dtype, group: groupTag, sender: UInt32(globalRank), sequence: sequence,
                                 chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
-        guard let links = ringLinks else { return }
         links.pending.append(.init(header: header, fill: fill))
         links.pushPending()
     }

@@ -46,12 +46,7 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
         var communicator: Communicator? = nil
         if assignment.worldSize > 1 {
             let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers)
-            // More workers than cores on this host: a spinning rank keeps the core from the very peer it waits
-            // for, so sleep at once (W2, 4 workers on 2 cores: 7154 vs 6691 samples/s). COHORT_SPIN_US overrides.
-            let local = assignment.hosts.filter { $0 == assignment.hosts[rank] }.count
-            if local > ProcessInfo.processInfo.activeProcessorCount, getenv("COHORT_SPIN_US") == nil {
-                c.options.spinMicroseconds = 0
-            }
+            c.options.adaptSpin(ranksOnHost: assignment.hosts.filter { $0 == assignment.hosts[rank] }.count)
             // Start-up (loading data) may skew ranks by seconds: meet once with the rendezvous deadline,
             // then every collective runs under the peer deadline.
             c.options.timeout = assignment.timeouts.rendezvousTimeout

@@ -39,11 +39,7 @@ struct BenchRank: ParsableCommand {
         o.sharedMemory = sharedMemory
         if let v = chunkBytes { o.chunkBytes = v }
         if let v = smallBytes { o.smallAllReduceBytes = v }
-        if let v = spinUs {
-            o.spinMicroseconds = v
-        } else if ranks > ProcessInfo.processInfo.activeProcessorCount, getenv("COHORT_SPIN_US") == nil {
-            o.spinMicroseconds = 0  // as the workers do: more ranks than cores, so never spin
-        }
+        if let v = spinUs { o.spinMicroseconds = v } else { o.adaptSpin(ranksOnHost: ranks) }
         if let v = ioThreads { o.ioThreads = v }
         if let v = zeroCopyMin { o.zeroCopyMinBytes = v }
         if let v = sockbuf { o.kernelBufferBytes = v }
