@@ -33,12 +33,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
-        .target(name: "GEMMKernelAVX512", swiftSettings: avx512Flags),
-        .target(name: "GEMMKernelAVX2", swiftSettings: avx2Flags),
+        .target(name: "VectorMath", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "GEMMKernelAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
+        .target(name: "GEMMKernelAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
         .target(
             name: "Tensors",
             dependencies: [
-                "GEMMKernelAVX512", "GEMMKernelAVX2",
+                "GEMMKernelAVX512", "GEMMKernelAVX2", "VectorMath",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),

@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import Tensors
 import Testing
@@ -121,5 +122,48 @@ import Testing
         _ = b.forward(logits: logits.rows(2..<6).copy(), labels: Array(labels[2..<6]))
         let parts = a.backward(normalizer: 6).array + b.backward(normalizer: 6).array
         #expect(zip(g, parts).allSatisfy { abs($0 - $1) < 1e-7 })
+    }
+}
+
+@Suite struct SoftmaxReferenceTests {
+    /// The vectorised exp inside softmax against a Float64 reference: wide rows (not a multiple of 8 lanes), logits
+    /// spread so that some terms underflow to 0, one row with −∞ entries, and the loss it feeds.
+    @Test func wideRowsMatchFloat64() {
+        let rows = 7, cols = 1003
+        var state: UInt64 = 99
+        var values = [Float](repeating: 0, count: rows * cols)
+        for i in values.indices {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let u = Double(state >> 11) / Double(1 << 53)
+            values[i] = Float(u * 130 - 100) * (i / cols == 3 ? 0.01 : 1)   // row 3: nearly flat
+        }
+        values[5 * cols + 17] = -.infinity
+        values[5 * cols + 1000] = -.infinity
+        let x = Tensor(shape: [rows, cols], values: values)
+        let y = Softmax().forward(x, training: false).array
+        var worst = 0.0
+        for r in 0..<rows {
+            let row = values[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let m = row.max()!
+            let s = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+            for j in 0..<cols {
+                let ref = Foundation.exp(row[j] - m) / s
+                let err = abs(Double(y[r * cols + j]) - ref)
+                // 1e-5 relative (the float sum of 1003 terms), plus the smallest normal float absolute (terms below it are 0).
+                worst = max(worst, err / (1e-5 * ref + 2 * Double(Float.leastNormalMagnitude)))
+            }
+        }
+        #expect(worst < 1, "softmax vs Float64: worst error \(worst) of the allowed")
+        let labels = (0..<rows).map { Int32($0 * 131 % cols) }
+        let loss = SoftmaxCrossEntropy().forward(logits: x, labels: labels)
+        var ref = 0.0
+        for r in 0..<rows {
+            let row = values[(r * cols)..<((r + 1) * cols)].map(Double.init)
+            let m = row.max()!
+            let lse = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
+            // The loss floors p at the smallest normal float, as its −log would otherwise be unbounded.
+            ref += min(lse - row[Int(labels[r])], -Foundation.log(Double(Float.leastNormalMagnitude))) / Double(rows)
+        }
+        #expect(abs(Double(loss) - ref) <= 1e-5 * max(1, ref), "loss \(loss) vs \(ref)")
     }
 }

@@ -68,3 +68,14 @@ func sgdUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float
     while i + 8 <= n { store(load(w + i) - lrv * load(g + i), w + i); i += 8 }
     while i < n { w[i] -= lr * g[i]; i += 1 }
 }
+
+/// max over n elements (−∞ for none; NaN-free inputs assumed, as in softmax's shift).
+func maxElement(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var i = 0
+    var acc = Vec(repeating: -.infinity)
+    // A compare and a select: `pointwiseMax` keeps IEEE maxNum's NaN rules and is not one instruction (5× slower).
+    while i + 8 <= n { let v = load(x + i); acc = acc.replacing(with: v, where: v .> acc); i += 8 }
+    var m = acc.max()
+    while i < n { m = Swift.max(m, x[i]); i += 1 }
+    return m
+}

@@ -118,11 +118,8 @@ func softmaxRows(_ x: Tensor, into y: Tensor) {
     let n = x.columns
     for r in 0..<x.rows {
         let xp = x.pointer + r * n, yp = y.pointer + r * n
-        var m = -Float.infinity
-        for j in 0..<n { m = Swift.max(m, xp[j]) }
-        var s: Float = 0
-        for j in 0..<n { let e = Float.exp(xp[j] - m); yp[j] = e; s += e }
-        let inv = 1 / s
+        let m = maxElement(xp, n)
+        let inv = 1 / expShifted(xp, into: yp, count: n, shift: m)
         for j in 0..<n { yp[j] *= inv }
     }
 }

@@ -120,9 +120,11 @@ public func correctPredictions(_ scores: Tensor, labels: UnsafeBufferPointer<Int
     let c = scores.columns
     var correct = 0
     for r in 0..<scores.rows {
+        // The first index holding the row's maximum: a vector max, then a short scan (no dependent branch chain).
         let p = scores.pointer + r * c
+        let m = maxElement(p, c)
         var best = 0
-        for j in 1..<c where p[j] > p[best] { best = j }
+        while best < c - 1 && p[best] != m { best += 1 }
         if best == Int(labels[r]) { correct += 1 }
     }
     return correct

@@ -27,12 +27,16 @@ public struct PipelineMeasurement: Sendable {
 /// barrier before each step so the stages start together, and measures step time, the bubble and the per-stage
 /// forward/backward/transfer times. Stages beyond the core count share cores (reported, not judged).
 public enum PipelineBenchmark {
-    /// A model of four equally expensive Dense blocks: the first layer is 1.5× wider, since the first stage skips
-    /// the input-gradient product (4·in·out instead of 6·in·out FLOPs per example).
-    /// `inputWidth` (default 1.5 × width) is the knob a measured balance turns (`balancedInputWidth`).
+    /// A model of four identical Dense blocks (width → width, ReLU between), run with `uniformStages` so that the
+    /// first stage, like every other, computes its input gradient: K stages of 4/K blocks each then do the same
+    /// work in forward and in backward, which is what (K−1)/(M+K−1) assumes. (Balancing only the totals, with a
+    /// wider first layer to make up for the skipped input gradient, leaves stage 0 heavier in forward and lighter
+    /// in backward: GPipe then idles through both phases, 0.09 above theory at K=2, M=16.) The last stage's extra
+    /// work is the softmax cross-entropy over `width` classes, ~1% of a block. `inputWidth` (default `width`)
+    /// unbalances the first stage on purpose.
     public static func balancedJob(width: Int = 256, batch: Int = 1024, inputWidth: Int? = nil) -> JobSpec {
         var job = JobSpec()
-        job.model.layers = [inputWidth ?? width * 3 / 2, width, width, width, width]
+        job.model.layers = [inputWidth ?? width, width, width, width, width]
         job.model.activation = "relu"
         job.data.dataset = "synthetic"
         job.data.maxTrainExamples = batch * 4
@@ -43,25 +47,6 @@ public enum PipelineBenchmark {
         job.optimizer.name = "momentum"
         job.optimizer.lr = 0.01
         return job
-    }
-
-    /// The input width that makes the two halves of the model cost the same on this machine, from one measured
-    /// K = 2 run: FLOPs say 1.5 × width, but the last stage also runs the loss, and the GEMM shapes of the two
-    /// halves run at different speeds, so the FLOP balance leaves one stage a few per cent slower — and the
-    /// (K−1)/(M+K−1) bubble assumes balanced stages. Stage 0 costs a·(4·in·w + 6·w²) per row (the first layer
-    /// needs no input gradient); `a` comes from the measurement, and `in` is solved for stage 1's cost.
-    public static func balancedInputWidth(width w: Int, batch: Int, microBatches: Int = 8, warmup: Int = 2, steps: Int = 5) throws
-        -> (inputWidth: Int, stageSeconds: [Double])
-    {
-        let start = w * 3 / 2
-        let job = balancedJob(width: w, batch: batch, inputWidth: start)
-        let r = try measure(job: job, data: job.loadData(), stages: 2, microBatches: microBatches, schedule: .oneForwardOneBackward,
-                            warmup: warmup, steps: steps)
-        let t = r.costs.map { $0.forward + $0.backward }
-        let a = t[0] / Double(4 * start * w + 6 * w * w)
-        let solved = (t[1] / a - Double(6 * w * w)) / Double(4 * w)
-        let width = max(w / 2, min(3 * w, Int((solved / 16).rounded()) * 16))
-        return (width, t)
     }
 
     public static func measure(job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
@@ -83,7 +68,7 @@ public enum PipelineBenchmark {
                                        layout: layout, job: job,
                                        parallelism: ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule),
                                        timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
-                    let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
+                    let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil, uniformStages: true)
                     let batch = BatchBuffer(capacity: job.batchSize, featureCount: data.train.featureCount)
                     let perm = w.plan.permutation(epoch: 0)
                     var timings: [PipelineStepTiming] = []
@@ -105,7 +90,9 @@ public enum PipelineBenchmark {
         var stepS: [Double] = [], pipeS: [Double] = [], bubbles: [Double] = [], bytes: [Int] = []
         for i in 0..<steps {
             let t = all.map { $0[i] }
-            let start = t.map(\.start).min()!
+            // The step begins when its first stage does (data enters the pipeline): a later stage that left the
+            // barrier earlier was only waiting for the step to begin, as the simulator's stages do from time 0.
+            let start = t[0].start
             let pipe = Double(t.map(\.flushed).max()! - start) / 1e9
             stepS.append(Double(t.map(\.end).max()! - start) / 1e9)
             pipeS.append(pipe)

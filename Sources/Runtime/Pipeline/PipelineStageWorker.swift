@@ -102,9 +102,11 @@ public final class PipelineStageWorker {
     public var isLast: Bool { stage == stages - 1 }
 
     /// `communicator`: the world communicator (nil only for one stage and one replica). `partition` nil: the
-    /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs.
+    /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs. `uniformStages`: the first
+    /// stage also computes ∂loss/∂input (and discards it), so that stages holding identical layers do identical
+    /// work in both directions — the balanced pipeline the (K−1)/(M+K−1) bubble is defined on (the benchmark's).
     public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
-                partition: StagePartition? = nil) throws {
+                partition: StagePartition? = nil, uniformStages: Bool = false) throws {
         let layout = assignment.layout
         self.assignment = assignment
         self.data = data
@@ -146,7 +148,7 @@ public final class PipelineStageWorker {
             let m = owner.stage(range)
             m.threads = assignment.run.threads
             m.accumulatesGradients = true
-            m.computesInputGradient = coords.stage > 0
+            m.computesInputGradient = coords.stage > 0 || uniformStages
             slots.append(Slot(model: m, loss: SoftmaxCrossEntropy(),
                               input: Tensor(shape: [coords.stage > 0 ? maxRows : 0, m.inputFeatures]),
                               outputGradient: Tensor(shape: [coords.stage < stages - 1 ? maxRows : 0, m.outputFeatures])))

@@ -7,8 +7,10 @@ import Runtime
 /// barrier before each step). Reports step time, throughput, the measured bubble beside (K−1)/(M+K−1) and beside
 /// the discrete-event simulator fed with the same run's per-stage forward/backward/transfer medians, the most
 /// micro-batches a stage held, and bytes sent between stages. `--simulate` adds simulated-only rows for K and M
-/// up to 64, with each stage as heavy as a measured K=2 stage. Defaults: width 512, batch 2048, so that an op's
-/// compute (milliseconds) dwarfs the per-op transfer overhead.
+/// up to 64, with each stage as heavy as a measured K=2 stage. Defaults: width 1024, batch 2048, so that an op's
+/// compute (≥ 5 ms at M = 16) dwarfs what a stage does per micro-batch besides its GEMMs — the last stage's
+/// softmax over `width` classes, copying the arrived tensor in, the hand-off (at width 512, M = 16 these put
+/// the measured bubble 0.01–0.03 above theory).
 struct BenchPipeline: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "Pipeline schedules: step time, bubble, activation memory.")
 
@@ -16,10 +18,10 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Comma-separated micro-batch counts.") var microBatches: String = "1,2,4,8,16"
     @Option(help: "Comma-separated schedules (gpipe, 1f1b).") var schedules: String = "gpipe,1f1b"
     @Option(help: "Global batch (rows per step).") var batch: Int = 2048
-    @Option(help: "Width of the balanced model's hidden layers (the first is 1.5x).") var width: Int = 512
-    @Option(help: "Timed steps per configuration (medians reported).") var steps: Int = 10
-    @Option(help: "Untimed warm-up steps per configuration.") var warmup: Int = 3
-    @Option(help: "Input width of the model (default: balanced by a measured K = 2 run; FLOPs alone say 1.5 × width).")
+    @Option(help: "Width of the balanced model's four identical blocks.") var width: Int = 1024
+    @Option(help: "Timed steps per configuration (medians reported).") var steps: Int = 8
+    @Option(help: "Untimed warm-up steps per configuration.") var warmup: Int = 2
+    @Option(help: "Input width of the model (default: the width, so every stage does the same work).")
     var inputWidth: Int?
     @Flag(help: "Also simulate K and M up to 64 from the measured stage costs.") var simulate = false
     @Option(help: "Write every record as CSV to this file.") var csv: String?
@@ -40,17 +42,8 @@ struct BenchPipeline: ParsableCommand {
         guard let kMax = ks.max(), kMax <= 4 else { throw ValidationError("--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)") }
         for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        var firstWidth = inputWidth
-        if firstWidth == nil, ks.contains(where: { $0 > 1 }) {
-            let (w, t) = try PipelineBenchmark.balancedInputWidth(width: width, batch: batch)
-            if !output.json {
-                print(String(format: "balance: stage costs %.2f / %.2f ms per micro-batch with input width %d → input width %d",
-                             t[0] * 1e3, t[1] * 1e3, width * 3 / 2, w))
-            }
-            firstWidth = w
-        }
-        guard (firstWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
-        let job = PipelineBenchmark.balancedJob(width: width, batch: batch, inputWidth: firstWidth)
+        guard (inputWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
+        let job = PipelineBenchmark.balancedJob(width: width, batch: batch, inputWidth: inputWidth)
         let data = try job.loadData()
         var records: [[String: Any]] = []
         if !output.json {
