@@ -167,3 +167,20 @@ import Testing
         #expect(abs(Double(loss) - ref) <= 1e-5 * max(1, ref), "loss \(loss) vs \(ref)")
     }
 }
+
+@Suite struct ArgmaxTests {
+    /// `correctPredictions` counts a row as right when its FIRST maximal column is the label, as a scalar scan
+    /// would: ties go to the lower index, whether the maximum sits in a vector body or in the tail.
+    @Test func firstMaximumWins() {
+        let cols = 21
+        var values = [Float](repeating: -1, count: 4 * cols)
+        values[0 * cols + 3] = 2; values[0 * cols + 17] = 2          // tie: column 3
+        values[1 * cols + 20] = 5                                    // in the tail (past 16 lanes)
+        values[2 * cols + 9] = 0.5; values[2 * cols + 8] = 0.25
+        for j in 0..<cols { values[3 * cols + j] = 7 }               // all equal: column 0
+        let x = Tensor(shape: [4, cols], values: values)
+        let right: [Int32] = [3, 20, 9, 0], wrong: [Int32] = [17, 19, 8, 1]
+        #expect(right.withUnsafeBufferPointer { correctPredictions(x, labels: $0) } == 4)
+        #expect(wrong.withUnsafeBufferPointer { correctPredictions(x, labels: $0) } == 0)
+    }
+}
