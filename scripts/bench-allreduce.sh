@@ -5,6 +5,7 @@
 # then for N=2:      cohort bench allreduce --ranks 2 --transport ipc   vs  anchors/run.sh mpi 2 shm
 # for each N:        cohort bench allreduce --ranks N --transport shm   vs  anchors/run.sh mpi N shm
 # and                cohort bench p2p --transport tcp                   vs  anchors/run.sh zmq tcp (zero-copy rows)
+# and, for each N,   the tcp busbw beside N raw libzmq streams at once   (scripts/zmq-streams.sh N)
 # Prints every raw line, then a table of busbw ratios (cohort / reference) per size. Needs a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,3 +56,14 @@ while read -r line; do
     "$(awk -v a="$c" -v b="$z" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')" "${a:--}" \
     "$(awk -v a="$a" -v b="$z" 'BEGIN{ if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }')"
 done < "$OUT/p2p.json"
+
+echo "## tcp all-reduce busbw vs what N raw libzmq streams carry at once (scripts/zmq-streams.sh: the ring's ceiling)"
+bash scripts/zmq-streams.sh "${RANKS[@]}" | tee "$OUT/streams.txt"
+printf '%6s %10s %12s %19s %8s\n' ranks bytes cohort_GBps best_per_stream_GBps ratio
+for n in "${RANKS[@]}"; do
+  s=$(grep "^streams=$n best_per_stream_GBps=" "$OUT/streams.txt" | field best_per_stream_GBps || true)
+  while read -r line; do
+    b=$(echo "$line" | field bytes); c=$(echo "$line" | field busbw_gbps)
+    printf '%6s %10s %12s %19s %8s\n' "$n" "$b" "$c" "${s:--}" "$(awk -v a="$c" -v b="$s" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')"
+  done < "$OUT/cohort-tcp-$n.json"
+done
