@@ -180,6 +180,16 @@ public struct CheckpointStore: Sendable {
         return nil
     }
 
+    /// The checkpoint of `step`, if one verifies (`rejected` collects the damaged ones of that step).
+    public func valid(step: Int, rejected: inout [RejectedCheckpoint]) -> Checkpoint? {
+        for entry in manifests() where entry.manifest?.step == step {
+            do { return try load(manifestPath: entry.path) } catch {
+                rejected.append(RejectedCheckpoint(manifestPath: entry.path, reason: error.message))
+            }
+        }
+        return nil
+    }
+
     public func latestValid() -> Checkpoint? {
         var ignored: [RejectedCheckpoint] = []
         return latestValid(rejected: &ignored)

@@ -110,8 +110,8 @@ public final class DataParallelWorker {
                     window = Totals()
                     lastReport = t2
                 }
-                if let checkpoints, rank == 0, let every = checkpoints.spec.everySteps, every > 0, step % every == 0 {
-                    let path = try checkpoints.save(trainer, epoch: epoch, stepInEpoch: s + 1, seed: assignment.job.seed)
+                if rank == 0, let path = try checkpoints?.saveIfDue(trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
+                                                                    seed: assignment.job.seed) {
                     control?.post(.checkpointed(rank: rank, step: step, path: path))
                 }
             }
@@ -120,9 +120,7 @@ public final class DataParallelWorker {
             testCount = count
             control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
                                              testCorrect: correct, testCount: count, testLossSum: lossSum)))
-            if let checkpoints, rank == 0, checkpoints.spec.everySteps == nil || checkpoints.spec.everyEpochs != nil,
-               (epoch + 1) % max(checkpoints.spec.everyEpochs ?? 1, 1) == 0 {
-                let path = try checkpoints.save(trainer, epoch: epoch + 1, stepInEpoch: 0, seed: assignment.job.seed)
+            if rank == 0, let path = try checkpoints?.saveIfDue(trainer, afterEpoch: epoch, seed: assignment.job.seed) {
                 control?.post(.checkpointed(rank: rank, step: step, path: path))
             }
         }

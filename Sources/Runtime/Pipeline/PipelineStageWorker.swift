@@ -75,16 +75,16 @@ public final class PipelineStageWorker {
     /// Activation slots this stage holds at most (= the schedule's in-flight peak).
     public var slotCount: Int { slots.count }
 
-    private let comm: Communicator?
-    private let dataParallelGroup: Communicator?
+    let comm: Communicator?
+    let dataParallelGroup: Communicator?
     private let pipelineGroup: Communicator?
     private let control: WorkerControl?
     private let clipNorm: Float?
     /// L1/L2 penalties (element-wise: a stage applies them to its own slice); the trainer itself has none.
     private let penalties: Regularization
     private let totalSteps: Int
-    private let previous: Int?
-    private let next: Int?
+    let previous: Int?
+    let next: Int?
 
     private struct Slot {
         let model: Sequential
@@ -349,19 +349,23 @@ public final class PipelineStageWorker {
 
     /// Trains the whole job; reports progress and epochs through the control plane, like the data-parallel worker.
     public func run() throws -> FinalReport {
+        let checkpoints = assignment.checkpoint.map { TrainingCheckpoints(spec: stageCheckpointSpec($0)) }
+        var resumeAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
+        if assignment.run.resume, let checkpoints, let point = try restoreCommonCheckpoint(checkpoints) { resumeAt = point }
         if let group = dataParallelGroup { try group.broadcast(parameters.buffer, root: 0) }
         let batch = BatchBuffer(capacity: maxRows, featureCount: data.train.featureCount)
         let epochs = (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch
-        var step = 0
+        var step = resumeAt.step
         var total = Totals(), window = Totals()
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
         var testCorrect = 0, testCount = 0
         let trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
-        for epoch in 0..<epochs {
+        for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
             let perm = plan.permutation(epoch: epoch)
             var epochLoss = 0.0, epochSteps = 0
-            for s in 0..<plan.stepsPerEpoch where step < totalSteps {
+            let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
+            for s in first..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
                 let (loss, correct, rows, t) = try trainStep(step: s, permutation: perm, batch: batch)
                 trace?.add(step: step, t)
@@ -380,12 +384,20 @@ public final class PipelineStageWorker {
                     window = Totals()
                     lastReport = t.end
                 }
+                // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
+                if replica == 0, let path = try checkpoints?.saveIfDue(trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
+                                                                       seed: assignment.job.seed) {
+                    control?.post(.checkpointed(rank: rank, step: step, path: path))
+                }
             }
             let (correct, count, lossSum) = try evaluate(data.test)
             testCorrect = correct
             testCount = count
             control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
                                              testCorrect: correct, testCount: count, testLossSum: lossSum)))
+            if replica == 0, let path = try checkpoints?.saveIfDue(trainer, afterEpoch: epoch, seed: assignment.job.seed) {
+                control?.post(.checkpointed(rank: rank, step: step, path: path))
+            }
         }
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
         if let trace, let path = assignment.run.tracePath {
