@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Plot `cohort bench pipeline --csv FILE` output: bubble fraction vs micro-batches per K, measured (markers),
-simulated (solid) and (K-1)/(M+K-1) (dashed), one panel per schedule; plus max stashed activations.
+"""Plot `cohort bench pipeline --csv FILE` output: bubble fraction vs micro-batches per K, measured (dots), the
+simulator fed with the same run's costs (crosses), `--simulate`-only rows (solid) and (K-1)/(M+K-1) (dashed), one
+panel per schedule; plus the most micro-batches' activations a stage held.
 
 usage: scripts/plot_pipeline.py pipeline.csv [out.png]
 """
@@ -34,9 +35,11 @@ def main():
                 if sim_flag == "false":
                     ax.plot(ms, [float(r["bubble_measured"]) for _, r in pts], "o", label=f"K={k} measured")
                     ax.plot(ms, [float(r["bubble_theory"]) for _, r in pts], "k--", lw=0.6)
+                    ax.plot(ms, [float(r["bubble_simulated"]) for _, r in pts], "x", label=f"K={k} simulated (same costs)")
+                    mem.plot(ms, [int(r["max_stashed"]) for _, r in pts], "o", label=f"K={k} measured")
                 else:
                     ax.plot(ms, [float(r["bubble_simulated"]) for _, r in pts], "-", lw=1, label=f"K={k} simulated")
-                    mem.plot(ms, [int(r["max_stashed"]) for _, r in pts], "-", label=f"K={k}")
+                    mem.plot(ms, [int(r["max_stashed"]) for _, r in pts], "-", label=f"K={k} simulated")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("micro-batches M")
         ax.set_ylabel("bubble (idle) fraction")
