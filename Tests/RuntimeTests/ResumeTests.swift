@@ -1,3 +1,5 @@
+import Collectives
+import CohortTestSupport
 import Foundation
 import Runtime
 import Testing
@@ -30,5 +32,48 @@ struct ResumeTests {
         let report = try resumed.run()
         #expect(report.steps == 20)
         #expect(resumed.trainer.model.parameters.array == straight.trainer.model.parameters.array)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct DataParallelResumeTests {
+    func run(_ job: JobSpec, _ data: JobData, ranks: Int, steps: Int, directories: [String], every: Int, resume: Bool,
+             timeout: Double = 20) throws -> [Result<[Float], any Error>] {
+        let comms = try Communicator.local(size: ranks)
+        for c in comms { c.options.timeout = timeout }
+        return runRanks(comms) { comm in
+            var a = assignment(rank: comm.rank, ranks: ranks, job: job)
+            a.job.steps = steps
+            a.checkpoint = CheckpointSpec(directory: directories[comm.rank], everySteps: every, keep: 2)
+            a.run.resume = resume
+            let w = try DataParallelWorker(assignment: a, data: data, communicator: comm, control: nil)
+            let report = try w.run()
+            #expect(report.steps == steps)
+            return w.trainer.model.parameters.array
+        }
+    }
+
+    /// Two ranks, 10 steps, then 10 more resumed: bitwise the weights of 20 uninterrupted steps on both ranks.
+    @Test func twoRanksResumeBitwise() throws {
+        let dir = try temporaryDirectory().path
+        let job = smallJob(steps: 20, batch: 30)
+        let data = try job.loadData()
+        let straight = try run(job, data, ranks: 2, steps: 20, directories: [dir + "/unused", dir + "/unused"], every: 100, resume: false)
+            .map { try $0.get() }
+        _ = try run(job, data, ranks: 2, steps: 10, directories: [dir, dir], every: 5, resume: false).map { try $0.get() }
+        let resumed = try run(job, data, ranks: 2, steps: 20, directories: [dir, dir], every: 5, resume: true).map { try $0.get() }
+        #expect(resumed == straight)
+    }
+
+    /// A rank whose copy of the directory lacks rank 0's newest step (another host, a stale copy) fails naming
+    /// itself and the step, instead of resuming with other optimizer moments than rank 0's.
+    @Test func aRankWithoutRankZerosStepFailsClearly() throws {
+        let dir = try temporaryDirectory().path
+        let job = smallJob(steps: 20, batch: 30)
+        let data = try job.loadData()
+        _ = try run(job, data, ranks: 2, steps: 10, directories: [dir, dir], every: 5, resume: false).map { try $0.get() }
+        let results = try run(job, data, ranks: 2, steps: 20, directories: [dir, dir + "/elsewhere"], every: 5, resume: true, timeout: 2)
+        guard case .failure(let e) = results[1] else { Issue.record("rank 1 resumed without the checkpoint"); return }
+        #expect("\(e)".contains("rank 1") && "\(e)".contains("step 10"), "\(e)")
     }
 }

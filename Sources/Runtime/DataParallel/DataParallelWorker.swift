@@ -52,8 +52,8 @@ public final class DataParallelWorker {
         let model = trainer.model
         let checkpoints = assignment.checkpoint.map(TrainingCheckpoints.init(spec:))
         var resumeAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
-        if assignment.run.resume, let checkpoints {
-            if let point = try checkpoints.restoreLatest(into: trainer) { resumeAt = point }
+        if assignment.run.resume, let checkpoints, let point = try checkpoints.restoreAgreed(with: communicator, into: trainer) {
+            resumeAt = point
         }
         // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
         if let communicator {
