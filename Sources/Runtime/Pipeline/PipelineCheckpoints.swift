@@ -20,18 +20,18 @@ extension PipelineStageWorker {
     /// error when the stages have checkpoints but none in common, rather than silently starting over.
     func restoreCommonCheckpoint(_ checkpoints: TrainingCheckpoints) throws -> ResumePoint? {
         let mine = Array(checkpoints.store.validSteps().prefix(Self.agreedStepWindow))
-        // Up the pipeline: the steps valid on every stage so far (−1 pads), and whether any stage had one.
+        // Up the pipeline: [whether any stage so far has a checkpoint] + the steps valid on all of them (−1 pads).
+        var common = mine.map(Int64.init), any = !mine.isEmpty
         var up = [Int64](repeating: -1, count: Self.agreedStepWindow + 1)
         if let previous {
             try up.withUnsafeMutableBytes { try comm!.receive(into: $0, from: previous) }
-            let common = Set(up.dropFirst().filter { $0 >= 0 })
-            let kept = mine.map(Int64.init).filter(common.contains)
-            up = [up[0] > 0 || !mine.isEmpty ? 1 : 0] + kept + Array(repeating: -1, count: Self.agreedStepWindow - kept.count)
-        } else {
-            up = [mine.isEmpty ? 0 : 1] + mine.map(Int64.init) + Array(repeating: -1, count: Self.agreedStepWindow - mine.count)
+            let before = Set(up.dropFirst().filter { $0 >= 0 })
+            common = common.filter(before.contains)
+            any = any || up[0] != 0
         }
+        up = [any ? 1 : 0] + common + Array(repeating: -1, count: Self.agreedStepWindow - common.count)
         // The last stage decides (the newest common step) and the answer comes back down: [step or −1, any].
-        var answer: [Int64] = [up.dropFirst().max() ?? -1, up[0]]
+        var answer: [Int64] = [common.max() ?? -1, any ? 1 : 0]
         if let next {
             try up.withUnsafeBytes { try comm!.send($0, to: next) }
             try answer.withUnsafeMutableBytes { try comm!.receive(into: $0, from: next) }
