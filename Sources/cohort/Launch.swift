@@ -38,8 +38,12 @@ func launchCluster(_ cluster: ClusterConfig, run: RunOptions, quiet: Bool) throw
     let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint)
     let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
     defer { interrupt.cancel() }
+    let abandon = coordinator.rendezvousAbandon
     try launcher.start { planned, status in
-        if status != 0 { display.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)") }
+        if status != 0 {
+            display.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
+            abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
+        }
     }
     do {
         let summary = try coordinator.runJob()

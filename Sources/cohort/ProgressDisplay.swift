@@ -52,7 +52,7 @@ final class ProgressDisplay: @unchecked Sendable {
         guard due else { return }
         let inEpoch = p.step - p.epoch * p.stepsPerEpoch
         let frac = Double(inEpoch) / Double(max(p.stepsPerEpoch, 1))
-        let width = 24, filled = min(width, Int(frac * Double(width)))
+        let width = 24, filled = max(0, min(width, Int(frac * Double(width))))
         let text = String(format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm wait %.0f%%",
                           p.epoch + 1, String(repeating: "#", count: filled), String(repeating: ".", count: width - filled),
                           p.step, p.totalSteps, p.loss, p.accuracy, p.samplesPerSecond, 100 * p.communicationShare)

@@ -1,5 +1,8 @@
 import CohortTestSupport
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// `cohort launch`, `cohort worker` and `cohort keys` as a user runs them: real processes over tcp://127.0.0.1
@@ -122,4 +125,49 @@ struct LaunchCLITests {
         #expect(coordinatorStatus != nil && coordinatorStatus != 0, "the coordinator must fail its rendezvous")
         #expect(coordinator.output.contains("0 of 1 workers registered"), "\(coordinator.output)")
     }
+
+    /// A worker that cannot start (its data port is taken) ends the launch at once, naming the rank and host,
+    /// instead of the coordinator waiting out the whole rendezvous timeout (20 s here) for it.
+    @Test func workerThatCannotStartEndsTheRendezvousAtOnce() throws {
+        let dir = try scratchDirectory("port-taken")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let taken = try TCPPortHolder(), free = try TCPPortHolder()
+        let coordinatorPort = free.port
+        free.close()
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 1, steps: 5, dir: dir)
+            .replacingOccurrences(of: "port: 5555", with: "port: \(coordinatorPort)")
+            .replacingOccurrences(of: "data_ports: 5600", with: "data_ports: \(taken.port)")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try cohort(["launch", config], timeout: 30)
+        taken.close()
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("worker rank 0 on 127.0.0.1 exited with status"), "\(r.stderr)")
+        #expect(r.stderr.contains("Address already in use"), "the worker's own error must show: \(r.stderr)")
+        #expect(r.seconds < 8, "took \(r.seconds) s: the rendezvous waited for a worker that had exited")
+    }
+}
+
+/// A listening TCP socket on 127.0.0.1 with an OS-chosen port, held until `close`.
+final class TCPPortHolder {
+    private var fd: Int32
+    let port: Int
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, len) == 0 && listen(fd, 1) == 0 && getsockname(fd, sa, &len) == 0
+            }
+        }
+        guard fd >= 0, ok else { throw CocoaError(.fileWriteUnknown) }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+    func close() { if fd >= 0 { _ = Glibc.close(fd); fd = -1 } }
+    deinit { close() }
 }

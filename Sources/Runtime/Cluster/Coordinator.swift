@@ -73,6 +73,10 @@ public final class Coordinator {
         var latest: ProgressReport?
     }
     private var members: [Member] = []
+    /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
+    /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
+    /// where heartbeats and the workers' own failure reports name the rank.
+    public let rendezvousAbandon = Abandonment()
 
     /// Binds the control endpoint: `bind` if given, else the cluster's interface and coordinator port.
     public init(config: ClusterConfig, workers: Int? = nil, run: RunOptions = RunOptions(), bind: String? = nil) throws {
@@ -111,9 +115,16 @@ public final class Coordinator {
         while arrivals.count < workers {
             let frames: [Message]
             do {
-                frames = try router.receiveMultipart(deadline: deadline)
+                // In slices, so that a worker the launcher saw exit ends the wait.
+                frames = try router.receiveMultipart(deadline: min(deadline, .after(seconds: 0.2)))
             } catch TransportError.timeout {
-                throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint) within \(timeouts.rendezvousTimeout) s")
+                if let reason = rendezvousAbandon.reason {
+                    throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint): \(reason)")
+                }
+                if deadline.hasPassed {
+                    throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint) within \(timeouts.rendezvousTimeout) s")
+                }
+                continue
             }
             guard frames.count == 2 else { continue }
             let identity = Array(frames[0].bytes)
@@ -220,12 +231,13 @@ public final class Coordinator {
 
     private func aggregateProgress() -> ClusterProgress {
         let reports = members.compactMap(\.latest)
-        let first = reports.first!
+        // The slowest rank's position: its epoch goes with its step (another rank may be in the next epoch).
+        let first = reports.min { $0.step < $1.step }!
         let samples = reports.reduce(0.0) { $0 + Double($1.samples) }
         let seconds = reports.map(\.seconds).max() ?? 0
         let slowest = reports.max { $0.seconds < $1.seconds }!
         let comm = slowest.seconds > 0 ? slowest.waitSeconds / slowest.seconds : 0
-        return ClusterProgress(epoch: first.epoch, step: reports.map(\.step).min() ?? 0, stepsPerEpoch: first.stepsPerEpoch,
+        return ClusterProgress(epoch: first.epoch, step: first.step, stepsPerEpoch: first.stepsPerEpoch,
                                totalSteps: first.totalSteps,
                                loss: reports.reduce(0) { $0 + $1.loss } / Double(reports.count),
                                accuracy: reports.reduce(0) { $0 + $1.accuracy } / Double(reports.count),
@@ -266,5 +278,20 @@ public final class Coordinator {
 
     private func broadcast(_ message: ControlMessage) {
         for m in members where m.final == nil { send(message, to: m.identity) }
+    }
+}
+
+/// A reason to stop, set once from any thread and read by the thread doing the work.
+public final class Abandonment: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+    public init() {}
+    public func abandon(_ reason: String) {
+        lock.lock(); defer { lock.unlock() }
+        if stored == nil { stored = reason }
+    }
+    public var reason: String? {
+        lock.lock(); defer { lock.unlock() }
+        return stored
     }
 }
