@@ -23,7 +23,6 @@ public final class GradientBuckets: @unchecked Sendable {
     private var failure: Error?
     private var shuttingDown = false
     private var reduceNanos: UInt64 = 0
-    private var thread: Thread?
 
     /// `communicator` nil: no all-reduce (the compute-only diagnostic).
     public init(model: Sequential, bucketBytes: Int, communicator: Communicator?) {
@@ -54,10 +53,12 @@ public final class GradientBuckets: @unchecked Sendable {
         self.gradients = model.gradients
         self.communicator = communicator
         if communicator != nil {
-            let t = Thread { [unowned self] in self.serve() }
+            // The thread holds the buckets until `shutdown` lets it return: a worker that fails right after
+            // building them (a resume that finds no checkpoint) is freed while the thread may not even have run,
+            // and an unowned capture then read a freed object.
+            let t = Thread { [self] in self.serve() }
             t.name = "cohort-allreduce"
             t.start()
-            thread = t
         }
     }
 
