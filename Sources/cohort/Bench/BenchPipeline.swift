@@ -38,7 +38,7 @@ struct BenchPipeline: ParsableCommand {
             guard let s = PipelineSchedule(rawValue: String(name)) else { throw ValidationError("--schedules: unknown schedule \"\(name)\" (gpipe, 1f1b)") }
             return s
         }
-        guard steps >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1") }
+        guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else { throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1") }
         guard let kMax = ks.max(), kMax <= 4 else { throw ValidationError("--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)") }
         for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
