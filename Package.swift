@@ -30,6 +30,7 @@ let package = Package(
         // C shims over system libraries.
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CSharedMemory"),
+        .systemLibrary(name: "CProcess"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
@@ -59,7 +60,7 @@ let package = Package(
             dependencies: ["NN", "Datasets", "Collectives", "Transport", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "cohort",
-            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Runtime", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests: one target per module, plus helpers and end-to-end tests of the built binary.
         .target(name: "CohortTestSupport", dependencies: ["Transport", "Collectives"], path: "Tests/CohortTestSupport"),

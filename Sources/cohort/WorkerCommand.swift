@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Foundation
 import Runtime
 
@@ -29,6 +30,12 @@ struct WorkerCommand: ParsableCommand {
     var rendezvousTimeout: Double = 120
 
     func run() throws {
+        // Started by `cohort launch` on this host: end with the launcher, even if it dies by SIGKILL or a crash,
+        // instead of outliving it for a peer deadline while holding the data port a new launch wants.
+        if let raw = ProcessInfo.processInfo.environment[Launcher.parentVariable], let parent = Int32(raw),
+           cohort_exit_with_parent(parent) == 1 {
+            throw CohortFailure("worker: the launcher (pid \(parent)) exited before this worker started")
+        }
         let loopback = coordinator.contains("://127.") || coordinator.contains("://localhost")
         var o = WorkerOptions(coordinator: coordinator, host: host ?? (loopback ? "127.0.0.1" : ProcessInfo.processInfo.hostName))
         // zmq binds to an address or interface name, not a host name: a worker known by name listens on all

@@ -73,6 +73,34 @@ struct LaunchCLITests {
         #expect(orphans.isEmpty, "workers \(orphans) outlived the launch")
     }
 
+    /// `cohort launch` killed with SIGKILL (no chance to stop anyone): its local workers end with it, within a
+    /// second, instead of training on for a peer deadline while holding the ports a new launch needs.
+    @Test func workersEndWithAKilledLauncher() throws {
+        let binary = try requireBinary()
+        let dir = try scratchDirectory("sigkill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
+        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        defer { launch.kill() }
+        let pid = launch.process.processIdentifier
+        var workers: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            workers = childPids(of: pid)
+            if workers.count == 2 && launch.output.contains("training") { break }
+            usleep(50_000)
+        }
+        try #require(workers.count == 2 && launch.output.contains("training"), "training did not start: \(launch.output)")
+        kill(pid, SIGKILL)
+        let killed = Date()
+        while workers.contains(where: isAlive) && Date().timeIntervalSince(killed) < 5 { usleep(20_000) }
+        let elapsed = Date().timeIntervalSince(killed)
+        let orphans = workers.filter(isAlive)
+        for w in orphans { kill(w, SIGKILL) }
+        #expect(orphans.isEmpty && elapsed < 1, "workers \(orphans) outlived the killed launcher (\(elapsed) s; peer deadline 15 s)")
+    }
+
     /// `cohort keys` writes the cluster's key file; a launch with CURVE on trains with it.
     @Test func curveSecuredLaunchTrains() throws {
         let dir = try scratchDirectory("curve")

@@ -25,6 +25,9 @@ public final class Launcher: @unchecked Sendable {
         return address == ProcessInfo.processInfo.hostName
     }
 
+    /// Set for local workers to the launcher's pid: they exit with it, even when it is killed with SIGKILL.
+    public static let parentVariable = "COHORT_LAUNCHER_PID"
+
     /// Starts every planned worker; `extra` arguments go to each `cohort worker`.
     /// `onExit` is called when a worker process ends (its rank plan and exit status).
     public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32) -> Void) throws {
@@ -40,6 +43,8 @@ public final class Launcher: @unchecked Sendable {
             if Launcher.isLocal(planned.address) {
                 p.executableURL = URL(fileURLWithPath: executable)
                 p.arguments = args
+                // The worker asks to be ended with this process (`cohort worker` reads it at start).
+                p.environment = ProcessInfo.processInfo.environment.merging([Launcher.parentVariable: "\(getpid())"]) { $1 }
             } else {
                 let user = config.hosts[planned.hostIndex].sshUser.map { "\($0)@" } ?? ""
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
