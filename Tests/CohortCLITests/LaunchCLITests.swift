@@ -43,22 +43,11 @@ struct LaunchCLITests {
 
     /// Ctrl-C on `cohort launch` mid-training: it exits non-zero within a few seconds and no worker outlives it.
     @Test func interruptStopsEveryWorker() throws {
-        let binary = try requireBinary()
         let dir = try scratchDirectory("sigint")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = dir.appendingPathComponent("cluster.yaml").path
-        try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
-        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        let (launch, workers) = try launchTwoTrainingWorkers(dir: dir)
         defer { launch.kill() }
         let pid = launch.process.processIdentifier
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: pid)
-            if workers.count == 2 && launch.output.contains("training") { break }
-            usleep(50_000)
-        }
-        try #require(workers.count == 2 && launch.output.contains("training"), "training did not start: \(launch.output)")
         usleep(500_000)
         #expect(workers.allSatisfy(isAlive), "a worker died before the signal: \(launch.output)")
         kill(pid, SIGINT)
@@ -76,22 +65,11 @@ struct LaunchCLITests {
     /// `cohort launch` killed with SIGKILL (no chance to stop anyone): its local workers end with it, within a
     /// second, instead of training on for a peer deadline while holding the ports a new launch needs.
     @Test func workersEndWithAKilledLauncher() throws {
-        let binary = try requireBinary()
         let dir = try scratchDirectory("sigkill")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = dir.appendingPathComponent("cluster.yaml").path
-        try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
-        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        let (launch, workers) = try launchTwoTrainingWorkers(dir: dir)
         defer { launch.kill() }
         let pid = launch.process.processIdentifier
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: pid)
-            if workers.count == 2 && launch.output.contains("training") { break }
-            usleep(50_000)
-        }
-        try #require(workers.count == 2 && launch.output.contains("training"), "training did not start: \(launch.output)")
         kill(pid, SIGKILL)
         let killed = Date()
         while workers.contains(where: isAlive) && Date().timeIntervalSince(killed) < 5 { usleep(20_000) }
@@ -174,6 +152,27 @@ struct LaunchCLITests {
         #expect(r.stderr.contains("Address already in use"), "the worker's own error must show: \(r.stderr)")
         #expect(r.seconds < 8, "took \(r.seconds) s: the rendezvous waited for a worker that had exited")
     }
+}
+
+/// `cohort launch` of a 2-worker job that trains (practically) forever, once both workers run and training began.
+func launchTwoTrainingWorkers(dir: URL) throws -> (ChildProcess, [Int32]) {
+    let binary = try requireBinary()
+    let config = dir.appendingPathComponent("cluster.yaml").path
+    try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
+    let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+    let pid = launch.process.processIdentifier
+    var workers: [Int32] = []
+    let start = Date()
+    while Date().timeIntervalSince(start) < 30 {
+        workers = childPids(of: pid)
+        if workers.count == 2 && launch.output.contains("training") { break }
+        usleep(50_000)
+    }
+    guard workers.count == 2 && launch.output.contains("training") else {
+        launch.kill()
+        throw TestFailure("training did not start: \(launch.output)")
+    }
+    return (launch, workers)
 }
 
 /// A listening TCP socket on 127.0.0.1 with an OS-chosen port, held until `close`.
