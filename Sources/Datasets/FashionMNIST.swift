@@ -19,6 +19,11 @@ public enum FashionMNIST {
                                  in: directory, name: "fashion-mnist-train")
         let test = try loadPair(images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte",
                                 in: directory, name: "fashion-mnist-test")
+        // The model reads every row as train's width: a narrower test set would be read past its end.
+        guard test.featureCount == train.featureCount else {
+            let path = (try? locate("t10k-images-idx3-ubyte", in: directory)) ?? directory
+            throw DatasetError(file: path, "test images have \(test.featureCount) pixels each, the training images \(train.featureCount)")
+        }
         return (train, test)
     }
 
@@ -45,6 +50,7 @@ public enum FashionMNIST {
         guard img.dimensions[0] == lab.dimensions[0] else {
             throw DatasetError(file: labelPath, "\(lab.dimensions[0]) labels but \(imagePath) has \(img.dimensions[0]) images")
         }
+        // IDX.read bounds the product of the dimensions, so this cannot overflow.
         let n = img.dimensions[0], d = img.dimensions[1] * img.dimensions[2]
         let x = Tensor(shape: [n, d])
         let p = x.pointer

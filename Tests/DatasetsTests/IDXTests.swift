@@ -88,6 +88,37 @@ func temporaryDirectory() -> String {
         expectError(path, containing: "truncated")
     }
 
+    /// A gzip bomb: 64 MiB of zeros after a header that claims 4 bytes. Reading stops one byte past the claim
+    /// (the error counts at most 1 MiB + 1 of the rest), instead of inflating everything first.
+    @Test func gzipBombStopsAtTheHeadersSize() throws {
+        let dir = temporaryDirectory()
+        let bomb = [0, 0, 8, 1, 0, 0, 0, 4] + [UInt8](repeating: 0, count: 64 << 20)
+        try IDX.writeAllBytes(bomb, to: "\(dir)/bomb.gz", compressed: true)
+        expectError("\(dir)/bomb.gz", containing: "\((1 << 20) + 1) or more bytes after the data")
+    }
+
+    @Test func dimensionsBeyondTheCapAreAnError() throws {
+        let dir = temporaryDirectory()
+        try IDX.writeAllBytes([0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1], to: "\(dir)/huge", compressed: false)
+        expectError("\(dir)/huge", containing: "describe more than")
+    }
+
+    /// A test set narrower than the training set would be read past its rows' end by the -Ounchecked math.
+    @Test func testImagesOfAnotherSizeAreAnError() throws {
+        let dir = temporaryDirectory()
+        try IDX.write(images, to: "\(dir)/train-images-idx3-ubyte", compressed: false)
+        try IDX.write(labels, to: "\(dir)/train-labels-idx1-ubyte", compressed: false)
+        try IDX.write(IDXArray(dimensions: [3, 2, 2], bytes: [UInt8](repeating: 1, count: 12)), to: "\(dir)/t10k-images-idx3-ubyte", compressed: false)
+        try IDX.write(labels, to: "\(dir)/t10k-labels-idx1-ubyte", compressed: false)
+        do {
+            _ = try FashionMNIST.load(from: dir)
+            Issue.record("a 2×2 test set beside 2×4 training images loaded")
+        } catch let e as DatasetError {
+            #expect(e.file.hasSuffix("t10k-images-idx3-ubyte"))
+            #expect(e.problem.contains("4 pixels each, the training images 8"), "\(e)")
+        }
+    }
+
     @Test func missingFile() {
         expectError("/nonexistent/cohort/x-idx3-ubyte.gz", containing: "no such file")
         #expect(!FashionMNIST.isAvailable(in: "/nonexistent/cohort"))
