@@ -43,7 +43,7 @@ extension ClusterConfig {
     }
 
     /// Workers over all hosts.
-    public var totalWorkers: Int { hosts.reduce(0) { $0 + max($1.workers, 0) } }
+    public var totalWorkers: Int { hosts.reduce(0) { $0 + min(max($1.workers, 0), ConfigLimits.maximumWorkersPerHost) } }
 
     /// The resolved data-parallel degree: `parallelism.data_parallel`, or all workers over the pipeline stages.
     public var dataParallelDegree: Int {

@@ -9,7 +9,8 @@ extension ClusterConfig {
             check((1...65535).contains(value), path, "port \(value) is outside 1...65535")
         }
         func positive(_ value: Double, _ path: [ConfigKey]) {
-            check(value.isFinite && value > 0, path, "must be a positive number of seconds, got \(value)")
+            check(value.isFinite && value > 0 && value <= ConfigLimits.maximumSeconds, path,
+                  "must be a positive number of seconds up to \(Int(ConfigLimits.maximumSeconds)) (one day), got \(value)")
         }
 
         // cluster
@@ -22,7 +23,7 @@ extension ClusterConfig {
             port(last, ["cluster", "data_ports"])
             check(last >= ports.first, ["cluster", "data_ports"], "the range \(ports) ends before it starts")
         }
-        let mostOnOneHost = hosts.map(\.workers).max() ?? 0
+        let mostOnOneHost = min(hosts.map(\.workers).max() ?? 0, ConfigLimits.maximumWorkersPerHost)
         if ports.count >= 1 {
             check(ports.count >= mostOnOneHost, ["cluster", "data_ports"],
                   "\(ports) has \(ports.count) port\(ports.count == 1 ? "" : "s") but a host runs \(mostOnOneHost) workers (one port each)")
@@ -45,13 +46,21 @@ extension ClusterConfig {
         for (i, host) in hosts.enumerated() {
             let at: [ConfigKey] = ["hosts", ConfigKey(intValue: i)]
             check(!host.address.isEmpty, at + ["address"], "must not be empty")
+            check(host.address.isEmpty || ConfigLimits.isHostName(host.address), at + ["address"],
+                  "\(host.address) is not a host name or address (letters, digits, '.', '-', ':', '_'; not starting with '-')")
             if let earlier = firstIndexOfAddress[host.address] {
                 check(false, at + ["address"], "\(host.address) is already hosts[\(earlier)] (list a host once, with all its workers)")
             } else {
                 firstIndexOfAddress[host.address] = i
             }
             check(host.workers >= 1, at + ["workers"], "must be at least 1, got \(host.workers)")
-            if let user = host.sshUser { check(!user.isEmpty, at + ["ssh_user"], "must not be empty (leave it out for the current user)") }
+            check(host.workers <= ConfigLimits.maximumWorkersPerHost, at + ["workers"],
+                  "must be at most \(ConfigLimits.maximumWorkersPerHost), got \(host.workers)")
+            if let user = host.sshUser {
+                check(!user.isEmpty, at + ["ssh_user"], "must not be empty (leave it out for the current user)")
+                check(user.isEmpty || ConfigLimits.isUserName(user), at + ["ssh_user"],
+                      "\(user) is not a user name (letters, digits, '.', '-', '_'; not starting with '-')")
+            }
         }
 
         // parallelism
@@ -62,8 +71,10 @@ extension ClusterConfig {
         if let d = parallelism.dataParallel {
             check(d >= 1, ["parallelism", "data_parallel"], "must be at least 1, got \(d)")
             if d >= 1 && stages >= 1 && total >= 1 {
-                check(d * stages == total, ["parallelism", "data_parallel"],
-                      "data_parallel \(d) × pipeline_stages \(stages) = \(d * stages), but the hosts run \(total) workers")
+                let (product, overflow) = d.multipliedReportingOverflow(by: stages)
+                check(!overflow && product == total, ["parallelism", "data_parallel"],
+                      overflow ? "data_parallel \(d) × pipeline_stages \(stages) overflows, but the hosts run \(total) workers"
+                               : "data_parallel \(d) × pipeline_stages \(stages) = \(product), but the hosts run \(total) workers")
             }
         } else if stages >= 1 && total >= 1 {
             check(total % stages == 0, ["parallelism", "pipeline_stages"],

@@ -28,6 +28,7 @@ public struct StrictYAMLDecoder: Sendable {
 
     /// Parses YAML text into a node tree; an empty document is an error (a config file must say something).
     public static func compose(_ yaml: String, file: String) throws(ConfigError) -> Node {
+        try YAMLLimits.check(yaml, file: file)
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)

@@ -105,11 +105,14 @@ extension YAMLNodeDecoder: SingleValueDecodingContainer {
         let scalar = try scalar(expected: "a number")
         if isPlain(scalar) {
             let text = scalar.string.replacingOccurrences(of: "_", with: "")
-            switch text.lowercased() {
-            case ".inf", "+.inf": return .infinity
-            case "-.inf": return -.infinity
-            case ".nan": return .nan
-            default: if let value = Double(text) { return value }
+            // No setting means anything as ∞ or NaN, and NaN would pass every later range check (all comparisons
+            // are false): non-finite numbers stop here, with the line.
+            if [".inf", "+.inf", "-.inf", ".nan"].contains(text.lowercased()) {
+                throw error(at: node, path: codingPath, "must be a finite number, got \(text)")
+            }
+            if let value = Double(text) {
+                guard value.isFinite else { throw error(at: node, path: codingPath, "\(text) is out of the range of a 64-bit float") }
+                return value
             }
         }
         throw error(expected: "a number", node: node, path: codingPath)
