@@ -92,6 +92,7 @@ public final class DataPlane: @unchecked Sendable {
     /// another process: unless the table and epoch are unchanged, every outbox is closed (libzmq still delivers
     /// what they hold, within their linger) and reconnected on first send. Queued frames of earlier epochs can
     /// never be received and are dropped (counted in `staleFramesDropped`). The epoch never goes back.
+    /// Call it once the old membership's communicators are done with: their frames are no longer delivered.
     public func resetPeers(_ peers: [String], globalRank: Int, epoch: UInt32) throws {
         guard peers.indices.contains(globalRank) else {
             throw CollectiveError.invalidArgument("rank \(globalRank) is not in a peer table of \(peers.count) ranks")

@@ -72,6 +72,7 @@ public final class Coordinator {
         var final: FinalReport?
         var latest: ProgressReport?
     }
+    /// The current membership's workers, in rank order.
     private var members: [Member] = []
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
     /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
