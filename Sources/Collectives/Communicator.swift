@@ -18,6 +18,9 @@ public final class Communicator: @unchecked Sendable {
     public var options: CommunicatorOptions
     /// The tag that keeps this group's frames apart from other groups' on the shared sockets.
     public let groupTag: UInt32
+    /// The membership this communicator was formed in: stamped on every frame it sends, and the only epoch its
+    /// receives match. A re-formed membership gets a new communicator (sequence numbers start again).
+    public let epoch: UInt32
     /// Collectives this communicator has run; the next one's sequence number.
     public private(set) var sequence: UInt64 = 0
     /// The shared-memory rings to the ring neighbours, once the first ring collective has negotiated them.
@@ -29,18 +32,24 @@ public final class Communicator: @unchecked Sendable {
     public var right: Int { (rank + 1) % size }
     public var globalRank: Int { members[rank] }
 
-    /// The world communicator over a bound data plane and the full peer table.
-    public init(plane: DataPlane, rank: Int, peers: [String]) throws {
+    /// The world communicator over a bound data plane and the full peer table. `epoch`: the membership it forms
+    /// (`Assignment.membershipEpoch`), installed with `DataPlane.resetPeers`; nil keeps the plane's current one.
+    public init(plane: DataPlane, rank: Int, peers: [String], epoch: UInt32? = nil) throws {
         guard peers.indices.contains(rank) else {
             throw CollectiveError.invalidArgument("rank \(rank) is outside the peer table of \(peers.count) ranks")
         }
-        try plane.setPeers(peers, globalRank: rank)
+        if let epoch {
+            try plane.resetPeers(peers, globalRank: rank, epoch: epoch)
+        } else {
+            try plane.setPeers(peers, globalRank: rank)
+        }
         self.plane = plane
         self.rank = rank
         self.size = peers.count
         self.members = Array(peers.indices)
         self.options = plane.options
         self.groupTag = 0
+        self.epoch = epoch ?? plane.epoch
     }
 
     private init(parent: Communicator, members: [Int], rank: Int, tag: UInt32) {
@@ -50,6 +59,7 @@ public final class Communicator: @unchecked Sendable {
         self.rank = rank
         size = members.count
         groupTag = tag
+        epoch = parent.epoch
     }
 
     /// Binds `bind` (default: this rank's own entry of the table) and joins the group. For tcp with port 0, bind
@@ -102,10 +112,15 @@ public final class Communicator: @unchecked Sendable {
 
     func deadline() -> Deadline { .after(seconds: options.timeout) }
 
+    /// The header of a frame this rank sends in this group and membership.
+    func wireHeader(kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int, length: Int) -> WireHeader {
+        WireHeader(kind: kind, dtype: dtype, group: groupTag, epoch: epoch, sender: UInt32(globalRank), sequence: sequence,
+                   chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
+    }
+
     func sendFrame(to peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
                    length: Int, payload: DataPlane.Payload, operation: String, deadline: Deadline) throws(CollectiveError) {
-        let header = WireHeader(kind: kind, dtype: dtype, group: groupTag, sender: UInt32(globalRank), sequence: sequence,
-                                chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
+        let header = wireHeader(kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length)
         do throws(TransportError) {
             try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
         } catch {
@@ -128,7 +143,7 @@ public final class Communicator: @unchecked Sendable {
     /// Receives the frame `peer` must send next and checks it is exactly the one expected.
     func receiveFrame(from peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
                       length: Int, operation: String, deadline: Deadline) throws(CollectiveError) -> Message {
-        let key = DataPlane.MailKey(group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
+        let key = DataPlane.MailKey(epoch: epoch, group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
         let frame: DataPlane.Frame
         do throws(DataPlane.ReceiveFailure) {
             frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10 || plane.isInproc)

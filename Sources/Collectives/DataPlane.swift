@@ -36,6 +36,11 @@ public final class DataPlane: @unchecked Sendable {
     /// This process's global rank and the peer table (global rank → endpoint), once known.
     public private(set) var globalRank: Int = -1
     public private(set) var peers: [String] = []
+    /// The current membership (`WireHeader.firstEpoch` until `resetPeers` says otherwise).
+    public var epoch: UInt32 {
+        receiveLock.lock(); defer { receiveLock.unlock() }
+        return mailboxEpoch
+    }
 
     /// Ranks as threads of one process: no I/O thread carries the frames, so a receiver may spin on any frame
     /// size without taking the CPU from anyone but itself.
@@ -44,11 +49,14 @@ public final class DataPlane: @unchecked Sendable {
     private let inbox: Socket
     private var outboxes: [Int: Socket] = [:]
     private var mailbox: [MailKey: ArraySlice<Frame>] = [:]
+    private var staleDropped = 0
+    /// `epoch`, guarded by `receiveLock` (the receive path compares every frame's epoch with it).
+    private var mailboxEpoch: UInt32 = WireHeader.firstEpoch
     private let receiveLock = NSLock()
     private let sendLock = NSLock()
     private let authenticator: CurveAuthenticator?
 
-    struct MailKey: Hashable { var group: UInt32; var sender: UInt32; var channel: UInt8 }
+    struct MailKey: Hashable { var epoch: UInt32; var group: UInt32; var sender: UInt32; var channel: UInt8 }
     struct Frame { var header: WireHeader; var payload: Message }
 
     /// Binds the inbox. `endpoint` may use port 0 / `*` (tcp); read the bound address from `endpoint`.
@@ -74,14 +82,50 @@ public final class DataPlane: @unchecked Sendable {
 
     deinit { authenticator?.stop() }
 
-    /// Installs the peer table. Connections are made on first send.
+    /// Installs the peer table of the current membership (the first one, for a plane just bound). Connections are
+    /// made on first send.
     public func setPeers(_ peers: [String], globalRank: Int) throws {
+        try resetPeers(peers, globalRank: globalRank, epoch: self.epoch)
+    }
+
+    /// Replaces the peer table with a new membership's. The outboxes are keyed by rank, and a rank may now be
+    /// another process: unless the table and epoch are unchanged, every outbox is closed (libzmq still delivers
+    /// what they hold, within their linger) and reconnected on first send. Queued frames of earlier epochs can
+    /// never be received and are dropped (counted in `staleFramesDropped`). The epoch never goes back.
+    /// Call it once the old membership's communicators are done with: their frames are no longer delivered.
+    public func resetPeers(_ peers: [String], globalRank: Int, epoch: UInt32) throws {
         guard peers.indices.contains(globalRank) else {
             throw CollectiveError.invalidArgument("rank \(globalRank) is not in a peer table of \(peers.count) ranks")
         }
-        sendLock.lock(); defer { sendLock.unlock() }
+        let current = self.epoch
+        guard epoch >= current else {
+            throw CollectiveError.invalidArgument("membership epoch \(epoch) is older than the data plane's current \(current)")
+        }
+        sendLock.lock()
+        let unchanged = epoch == current && peers == self.peers
+        let retired = unchanged ? [] : Array(outboxes.values)
+        if !unchanged { outboxes.removeAll() }
         self.peers = peers
         self.globalRank = globalRank
+        sendLock.unlock()
+        for socket in retired { socket.close() }
+        dropFrames(before: epoch)
+    }
+
+    /// Moves the mailbox to `epoch`: what is queued for earlier ones is dropped, later ones keep waiting.
+    private func dropFrames(before epoch: UInt32) {
+        receiveLock.lock(); defer { receiveLock.unlock() }
+        mailboxEpoch = epoch
+        for (key, queue) in mailbox where key.epoch < epoch {
+            staleDropped += queue.count
+            mailbox[key] = nil
+        }
+    }
+
+    /// Frames of an earlier membership discarded so far (arrived after `resetPeers`, or queued when it ran).
+    public var staleFramesDropped: Int {
+        receiveLock.lock(); defer { receiveLock.unlock() }
+        return staleDropped
     }
 
     func endpoint(of rank: Int) -> String { peers.indices.contains(rank) ? peers[rank] : "unknown endpoint" }
@@ -155,7 +199,10 @@ public final class DataPlane: @unchecked Sendable {
             first = false
             do throws(ReceiveFailure) {
                 while let f = try pullOne(deadline: min(slice, deadline)) {
-                    let k = MailKey(group: f.header.group, sender: f.header.sender, channel: Self.channel(f.header.kind))
+                    // An earlier membership's frame: no receive will ever want it.
+                    if f.header.epoch < mailboxEpoch { staleDropped += 1; continue }
+                    let k = MailKey(epoch: f.header.epoch, group: f.header.group, sender: f.header.sender,
+                                    channel: Self.channel(f.header.kind))
                     if k == key { receiveLock.unlock(); return f }
                     mailbox[k, default: []].append(f)
                 }

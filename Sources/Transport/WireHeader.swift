@@ -1,12 +1,18 @@
 /// The header in front of every data-plane frame. Fixed 32 bytes (so libzmq stores it inline in the message,
 /// without an allocation), little-endian:
 ///
-///     0  magic    u32  "CHRT"       16 sequence  u64  collective sequence number
-///     4  version  u16               24 chunk     u32  chunk index within the collective
-///     6  kind     u8                28 length    u32  payload bytes in the next frame
-///     7  dtype    u8
+///     0  magic    u32  "CHRT"       16 sequence  u32  collective sequence number, low 32 bits
+///     4  version  u16               20 epoch     u32  membership epoch (`Assignment.membershipEpoch`)
+///     6  kind     u8                24 chunk     u32  chunk index within the collective
+///     7  dtype    u8                28 length    u32  payload bytes in the next frame
 ///     8  group    u32  communicator (sub-group) tag
 ///    12  sender   u32  sender's global rank
+///
+/// The epoch took the sequence number's high half, so the header stays 32 bytes (33 is libzmq's inline limit:
+/// one byte more and every frame would cost an allocation). Only equality of sequence numbers is ever checked,
+/// on frames that arrive in the order sent, so 32 bits of it lose nothing: a frame 2^32 collectives stale cannot
+/// be in flight. For the same reason the version stays 1: a frame of the earlier layout (a u64 sequence) reads as
+/// the same sequence at epoch 0, the first membership.
 ///
 /// `decode` checks every field before anything trusts `length`, so a corrupt or hostile frame is refused with a
 /// message that says what was expected, never used to size an allocation or a copy.
@@ -34,7 +40,11 @@ public struct WireHeader: Sendable, Equatable {
     public var kind: Kind
     public var dtype: DType
     public var group: UInt32
+    /// The membership the frame belongs to: the data plane drops frames of an earlier one (`DataPlane.resetPeers`)
+    /// and never matches a frame to a receive of another.
+    public var epoch: UInt32
     public var sender: UInt32
+    /// The sequence number's low 32 bits (what travels); `init` and `expect` truncate theirs alike.
     public var sequence: UInt64
     public var chunk: UInt32
     public var length: UInt64
@@ -42,11 +52,19 @@ public struct WireHeader: Sendable, Equatable {
     /// Largest payload one frame can announce (the length field is 32 bits).
     public static let maxLength = Int(UInt32.max)
 
-    public init(kind: Kind, dtype: DType, group: UInt32, sender: UInt32, sequence: UInt64, chunk: UInt32, length: UInt64) {
+    /// The first membership's epoch, and the default: a frame built without one belongs to it.
+    public static let firstEpoch: UInt32 = 0
+
+    public init(kind: Kind, dtype: DType, group: UInt32, epoch: UInt32 = WireHeader.firstEpoch, sender: UInt32,
+                sequence: UInt64, chunk: UInt32, length: UInt64) {
         precondition(length <= UInt64(UInt32.max), "frame payload exceeds 4 GiB")
-        self.kind = kind; self.dtype = dtype; self.group = group; self.sender = sender
-        self.sequence = sequence; self.chunk = chunk; self.length = length
+        self.kind = kind; self.dtype = dtype; self.group = group; self.epoch = epoch; self.sender = sender
+        self.sequence = WireHeader.wireSequence(sequence); self.chunk = chunk; self.length = length
     }
+
+    /// The part of a sequence number that travels.
+    @inlinable
+    public static func wireSequence(_ sequence: UInt64) -> UInt64 { sequence & 0xFFFF_FFFF }
 
     /// Writes the 32 header bytes into `out` (which must hold at least `size` bytes).
     public func encode(into out: UnsafeMutableRawBufferPointer) {
@@ -57,7 +75,8 @@ public struct WireHeader: Sendable, Equatable {
         out.storeBytes(of: dtype.rawValue, toByteOffset: 7, as: UInt8.self)
         out.storeBytes(of: group.littleEndian, toByteOffset: 8, as: UInt32.self)
         out.storeBytes(of: sender.littleEndian, toByteOffset: 12, as: UInt32.self)
-        out.storeBytes(of: sequence.littleEndian, toByteOffset: 16, as: UInt64.self)
+        out.storeBytes(of: UInt32(truncatingIfNeeded: sequence).littleEndian, toByteOffset: 16, as: UInt32.self)
+        out.storeBytes(of: epoch.littleEndian, toByteOffset: 20, as: UInt32.self)
         out.storeBytes(of: chunk.littleEndian, toByteOffset: 24, as: UInt32.self)
         out.storeBytes(of: UInt32(truncatingIfNeeded: length).littleEndian, toByteOffset: 28, as: UInt32.self)
     }
@@ -85,8 +104,9 @@ public struct WireHeader: Sendable, Equatable {
         return WireHeader(
             kind: kind, dtype: dtype,
             group: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
+            epoch: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 20, as: UInt32.self)),
             sender: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self)),
-            sequence: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            sequence: UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt32.self))),
             chunk: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self)),
             length: length)
     }
@@ -98,10 +118,13 @@ public struct WireHeader: Sendable, Equatable {
         return try result.get()
     }
 
-    /// Checks that this header is the frame the receiver is waiting for.
+    /// Checks that this header is the frame the receiver is waiting for. The epoch is not checked here: the data
+    /// plane's mailbox sorts frames by epoch, and a shared-memory ring belongs to one communicator (so one
+    /// membership), so a frame of another membership never reaches this check.
     public func expect(kind: Kind, group: UInt32, sender: UInt32, sequence: UInt64, chunk: UInt32, dtype: DType, length: Int) throws(WireError) {
         guard self.group == group else { throw .unexpected(field: "group", expected: UInt64(group), got: UInt64(self.group)) }
         guard self.sender == sender else { throw .unexpected(field: "sender rank", expected: UInt64(sender), got: UInt64(self.sender)) }
+        let sequence = WireHeader.wireSequence(sequence)
         guard self.sequence == sequence else { throw .unexpected(field: "sequence number", expected: sequence, got: self.sequence) }
         guard self.kind == kind else { throw .unexpected(field: "kind", expected: UInt64(kind.rawValue), got: UInt64(self.kind.rawValue)) }
         guard self.chunk == chunk else { throw .unexpected(field: "chunk index", expected: UInt64(chunk), got: UInt64(self.chunk)) }

@@ -27,29 +27,3 @@ private func jsonSafe(_ v: Any) -> Any {
     if let f = v as? Float, !f.isFinite { return NSNull() }
     return v
 }
-
-
-/// Runs `action` once on SIGINT or SIGTERM, then exits 130: children are stopped, nothing is orphaned.
-final class InterruptHandler: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-
-    init(_ action: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler {
-                printError("\ncohort: interrupted; stopping all workers")
-                action()
-                exit(130)
-            }
-            s.resume()
-            sources.append(s)
-        }
-    }
-
-    func cancel() {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-    }
-}

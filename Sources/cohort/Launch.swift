@@ -16,7 +16,7 @@ struct Launch: ParsableCommand {
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
         let run = overrides.runOptions
-        let summary = try launchCluster(cluster, run: run, quiet: output.json)
+        let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json))
         if let path = run.tracePath {
             // Each rank wrote its own file; join those of this host (remote hosts keep theirs).
             let merged = try mergeChromeTraces(path: path, ranks: summary.workers)
@@ -28,34 +28,8 @@ struct Launch: ParsableCommand {
     }
 }
 
-/// Runs a whole cluster from this process: the coordinator here, the workers as processes. Shared by
-/// `launch` and `bench scaling`.
-func launchCluster(_ cluster: ClusterConfig, run: RunOptions, quiet: Bool) throws -> JobSummary {
-    let coordinator = try Coordinator(config: cluster, run: run)
-    let display = ProgressDisplay(enabled: !quiet)
-    coordinator.onEvent = { display.show($0) }
-    let endpoint = dialableEndpoint(bound: coordinator.endpoint, host: cluster.cluster.coordinator.host)
-    let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint)
-    let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
-    defer { interrupt.cancel() }
-    let abandon = coordinator.rendezvousAbandon
-    try launcher.start { planned, status in
-        if status != 0 {
-            display.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
-            abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
-        }
-    }
-    do {
-        let summary = try coordinator.runJob()
-        launcher.waitAll(timeout: 10)
-        display.finish(summary)
-        return summary
-    } catch {
-        launcher.stopAll()
-        display.clear()
-        throw CohortFailure("\(error)")
-    }
-}
+/// The launch's live output is the progress display's (`ProgressDisplay(enabled: false)` for none).
+extension ProgressDisplay: ClusterLaunchObserver {}
 
 /// The last stdout line of `launch --json` and `coordinator --json`.
 func printDoneLine(_ s: JobSummary) {
@@ -63,10 +37,4 @@ func printDoneLine(_ s: JobSummary) {
                    "samples_per_s": s.samplesPerSecond, "steps": s.steps, "seconds": s.seconds,
                    "compute_s": s.computeSeconds, "allreduce_s": s.allReduceSeconds,
                    "wait_s": s.waitSeconds, "weight_checksums": s.weightChecksums])
-}
-
-/// A wildcard bind (tcp://0.0.0.0:P) is dialled at the configured host name.
-func dialableEndpoint(bound: String, host: String) -> String {
-    guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://*:") else { return bound }
-    return advertisedEndpoint(bound: bound, host: host)
 }

@@ -12,6 +12,22 @@ import Transport
         #expect(try WireHeader.decode(bytes, maxLength: 1 << 20) == sample)
     }
 
+    /// The epoch sits where the earlier layout had the sequence's high half: a header without one reads as the
+    /// first membership, and only the sequence's low 32 bits travel (compared alike on both ends).
+    @Test func carriesTheMembershipEpochInThe32Bytes() throws {
+        var h = sample
+        h.epoch = 0x0102_0304
+        let bytes = h.bytes
+        #expect(bytes.count == 32)
+        #expect(Array(bytes[20..<24]) == [4, 3, 2, 1])
+        let back = try WireHeader.decode(bytes, maxLength: 1 << 20)
+        #expect(back.epoch == 0x0102_0304 && back == h)
+        #expect(sample.epoch == WireHeader.firstEpoch && WireHeader.firstEpoch == 0)
+        #expect(sample.sequence == 0x89AB_CDEF)
+        try back.expect(kind: .reduce, group: sample.group, sender: 7, sequence: 0x0123_4567_89AB_CDEF, chunk: 42,
+                        dtype: .float32, length: 4096)
+    }
+
     @Test func refusesEachMalformedField() {
         func refuse(_ mutate: (inout [UInt8]) -> Void, maxLength: Int = 1 << 20, _ expected: WireError) {
             var b = sample.bytes

@@ -1,4 +1,5 @@
 import Foundation
+import Transport
 
 /// The control plane's vocabulary (coordinator ⇄ workers over ROUTER/DEALER). Small JSON messages: the control
 /// plane carries no tensors, so readability and versioning matter more than bytes.
@@ -14,7 +15,7 @@ public enum ControlMessage: Codable, Sendable {
     case stop(reason: String)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
-    public static let protocolVersion = 1
+    public static let protocolVersion = 2
 
     public func encoded() -> [UInt8] {
         // Encoding these plain structs cannot fail.
@@ -44,6 +45,10 @@ public struct Registration: Codable, Sendable {
 
 /// Everything a worker needs to run: its place in the grid, its peers, and the job.
 public struct Assignment: Codable, Sendable {
+    /// Which membership of the job this is: `WireHeader.firstEpoch` (0) for the first, one more for each
+    /// re-formed one. Every data-plane frame carries it, so frames of an earlier membership are never taken for
+    /// this one's. A job holds one membership today.
+    public var membershipEpoch: UInt32
     public var rank: Int
     public var worldSize: Int
     public var peers: [String]
@@ -56,7 +61,9 @@ public struct Assignment: Codable, Sendable {
     public var run: RunOptions
 
     public init(rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
-                parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions) {
+                parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions,
+                membershipEpoch: UInt32 = WireHeader.firstEpoch) {
+        self.membershipEpoch = membershipEpoch
         self.rank = rank; self.worldSize = worldSize; self.peers = peers; self.hosts = hosts; self.layout = layout
         self.job = job; self.parallelism = parallelism; self.timeouts = timeouts; self.checkpoint = checkpoint; self.run = run
     }

@@ -72,6 +72,7 @@ public final class Coordinator {
         var final: FinalReport?
         var latest: ProgressReport?
     }
+    /// The current membership's workers, in rank order.
     private var members: [Member] = []
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
     /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
@@ -95,10 +96,22 @@ public final class Coordinator {
 
     private var timeouts: TimeoutSpec { config.timeouts }
 
-    /// Runs the whole job; returns its summary or throws the first failure (after telling every worker to stop).
+    /// Runs the whole job, membership by membership; returns its summary or throws the first failure (after
+    /// telling every worker to stop). A job holds one membership today (`MembershipEpochs`).
     public func runJob() throws -> JobSummary {
         onEvent(.listening(endpoint: endpoint, expecting: workers))
-        try rendezvous()
+        var summary: JobSummary?
+        for epoch in MembershipEpochs() {
+            summary = try runMembership(epoch: epoch)
+        }
+        guard let summary else { throw RuntimeError.invalid("the job formed no membership") }
+        return summary
+    }
+
+    /// One membership: rendezvous, assignments, then supervision until every member is done. Its first failure
+    /// stops every worker and ends the job.
+    private func runMembership(epoch: UInt32) throws -> JobSummary {
+        try rendezvous(epoch: epoch)
         do {
             return try supervise()
         } catch {
@@ -109,7 +122,13 @@ public final class Coordinator {
 
     // MARK: rendezvous
 
-    private func rendezvous() throws {
+    private func rendezvous(epoch: UInt32) throws {
+        members = rankOrder(try collectRegistrations())
+        assignRanks(epoch: epoch)
+    }
+
+    /// Waits for `workers` registrations (refusing other protocol versions), in arrival order.
+    private func collectRegistrations() throws -> [Member] {
         let deadline = Deadline.after(seconds: timeouts.rendezvousTimeout)
         var arrivals: [Member] = []
         while arrivals.count < workers {
@@ -126,36 +145,50 @@ public final class Coordinator {
                 }
                 continue
             }
-            guard frames.count == 2 else { continue }
-            let identity = Array(frames[0].bytes)
-            let message = try? ControlMessage.decode(frames[1].bytes, from: "a worker at \(endpoint)")
-            guard case .register(let reg)? = message else {
-                onEvent(.warning("ignored a message that is not a registration during rendezvous"))
-                continue
-            }
-            guard reg.protocolVersion == ControlMessage.protocolVersion else {
-                send(.stop(reason: "protocol version \(reg.protocolVersion) is not the coordinator's \(ControlMessage.protocolVersion)"), to: identity)
-                onEvent(.warning("refused worker on \(reg.host) (pid \(reg.pid)): protocol version \(reg.protocolVersion), expected \(ControlMessage.protocolVersion)"))
-                continue
-            }
-            arrivals.append(Member(identity: identity, registration: reg, lastSeen: Deadline.nowNanoseconds()))
-            onEvent(.registered(rank: nil, host: reg.host, pid: reg.pid, count: arrivals.count, of: workers))
+            guard let member = admit(frames) else { continue }
+            arrivals.append(member)
+            onEvent(.registered(rank: nil, host: member.registration.host, pid: member.registration.pid,
+                                count: arrivals.count, of: workers))
         }
-        // Ranks go host by host in cluster.yaml's order, then by the launcher's local index, then by arrival.
+        return arrivals
+    }
+
+    /// The member a registration message makes, or nil for anything else (warned about; another version refused).
+    private func admit(_ frames: [Message]) -> Member? {
+        guard frames.count == 2 else { return nil }
+        let identity = Array(frames[0].bytes)
+        let message = try? ControlMessage.decode(frames[1].bytes, from: "a worker at \(endpoint)")
+        guard case .register(let reg)? = message else {
+            onEvent(.warning("ignored a message that is not a registration during rendezvous"))
+            return nil
+        }
+        guard reg.protocolVersion == ControlMessage.protocolVersion else {
+            send(.stop(reason: "protocol version \(reg.protocolVersion) is not the coordinator's \(ControlMessage.protocolVersion)"), to: identity)
+            onEvent(.warning("refused worker on \(reg.host) (pid \(reg.pid)): protocol version \(reg.protocolVersion), expected \(ControlMessage.protocolVersion)"))
+            return nil
+        }
+        return Member(identity: identity, registration: reg, lastSeen: Deadline.nowNanoseconds())
+    }
+
+    /// Ranks go host by host in cluster.yaml's order, then by the launcher's local index, then by arrival.
+    private func rankOrder(_ arrivals: [Member]) -> [Member] {
         let hostOrder = Dictionary(config.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { a, _ in a })
-        members = arrivals.enumerated().sorted { a, b in
+        return arrivals.enumerated().sorted { a, b in
             let ka = (hostOrder[a.element.registration.host] ?? Int.max, a.element.registration.localIndex ?? Int.max, a.offset)
             let kb = (hostOrder[b.element.registration.host] ?? Int.max, b.element.registration.localIndex ?? Int.max, b.offset)
             return ka < kb
         }.map(\.element)
+    }
 
+    /// Sends every member its assignment in membership `epoch`: rank, the peer table, and the job.
+    private func assignRanks(epoch: UInt32) {
         let peers = members.map(\.registration.dataEndpoint)
         let layout = RankLayout(dataParallel: workers / max(config.parallelism.pipelineStages, 1),
                                 pipelineStages: max(config.parallelism.pipelineStages, 1))
         for (rank, m) in members.enumerated() {
             let a = Assignment(rank: rank, worldSize: workers, peers: peers, hosts: members.map(\.registration.host),
                                layout: layout, job: config.job, parallelism: config.parallelism,
-                               timeouts: timeouts, checkpoint: config.checkpoint, run: run)
+                               timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
@@ -164,69 +197,87 @@ public final class Coordinator {
 
     // MARK: supervision
 
-    private func supervise() throws -> JobSummary {
+    /// What supervising one membership accumulates between messages.
+    private struct Supervision {
         var rankOf: [[UInt8]: Int] = [:]
-        for (r, m) in members.enumerated() { rankOf[m.identity] = r }
         var epochReports: [Int: [EpochReport]] = [:]
         var epochs: [EpochSummary] = []
         var lastHeartbeat: UInt64 = 0
         var lastProgressEvent: UInt64 = 0
-        let interval = UInt64(timeouts.heartbeatInterval * 1e9)
-        let deadlineNanos = UInt64(timeouts.peerDeadline * 1e9)
+    }
 
+    /// Heartbeats, deadlines and the members' reports until every member is done; the first death or failure
+    /// is thrown.
+    private func supervise() throws -> JobSummary {
+        var state = Supervision()
+        for (r, m) in members.enumerated() { state.rankOf[m.identity] = r }
         while members.contains(where: { $0.final == nil }) {
             let now = Deadline.nowNanoseconds()
-            if now - lastHeartbeat >= interval {
+            if now - state.lastHeartbeat >= UInt64(timeouts.heartbeatInterval * 1e9) {
                 for m in members where m.final == nil { send(.heartbeat(rank: -1), to: m.identity) }
-                lastHeartbeat = now
+                state.lastHeartbeat = now
             }
-            for (r, m) in members.enumerated() where m.final == nil && now > m.lastSeen && now - m.lastSeen > deadlineNanos {
-                let silent = Double(now - m.lastSeen) / 1e9
-                throw RuntimeError.peerDead(rank: r, host: m.registration.host,
-                                            detail: "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)")
-            }
+            try checkDeadlines(now: now)
             let frames: [Message]
             do {
                 frames = try router.receiveMultipart(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
             } catch TransportError.timeout {
                 continue
             }
-            guard frames.count == 2, let rank = rankOf[Array(frames[0].bytes)] else { continue }
+            guard frames.count == 2, let rank = state.rankOf[Array(frames[0].bytes)] else { continue }
             members[rank].lastSeen = Deadline.nowNanoseconds()
             let host = members[rank].registration.host
-            switch try ControlMessage.decode(frames[1].bytes, from: "rank \(rank) on \(host)") {
-            case .heartbeat, .register, .assign, .stop:
-                break
-            case .progress(let p):
-                members[rank].latest = p
-                if rank == 0 || Deadline.nowNanoseconds() - lastProgressEvent > 250_000_000 {
-                    lastProgressEvent = Deadline.nowNanoseconds()
-                    let agg = aggregateProgress()
-                    onEvent(.progress(agg))
-                    metrics?.write(["event": "progress", "progress": agg])
-                }
-            case .epoch(let e):
-                epochReports[e.epoch, default: []].append(e)
-                if let all = epochReports[e.epoch], all.count == workers {
-                    let correct = all.reduce(0) { $0 + $1.testCorrect }, count = all.reduce(0) { $0 + $1.testCount }
-                    let loss = all.reduce(0) { $0 + $1.testLossSum } / Double(max(count, 1))
-                    let train = all.reduce(0) { $0 + $1.trainLoss } / Double(all.count)
-                    let summary = EpochSummary(epoch: e.epoch, trainLoss: train,
-                                               testAccuracy: Double(correct) / Double(max(count, 1)), testLoss: loss)
-                    epochs.append(summary)
-                    epochReports[e.epoch] = nil
-                    onEvent(.epoch(epoch: e.epoch, trainLoss: train, testAccuracy: summary.testAccuracy, testLoss: loss))
-                    metrics?.write(["event": "epoch", "epoch": summary])
-                }
-            case .checkpointed(_, let step, let path):
-                onEvent(.checkpointed(step: step, path: path))
-            case .done(let f):
-                members[rank].final = f
-            case .failed(_, let message):
-                throw RuntimeError.workerFailed(rank: rank, host: host, message: message)
-            }
+            try handle(ControlMessage.decode(frames[1].bytes, from: "rank \(rank) on \(host)"), from: rank, &state)
         }
-        return summarize(epochs: epochs)
+        return summarize(epochs: state.epochs)
+    }
+
+    /// A member silent past the peer deadline is dead: named, and the job ends.
+    private func checkDeadlines(now: UInt64) throws {
+        let deadlineNanos = UInt64(timeouts.peerDeadline * 1e9)
+        for (r, m) in members.enumerated() where m.final == nil && now > m.lastSeen && now - m.lastSeen > deadlineNanos {
+            let silent = Double(now - m.lastSeen) / 1e9
+            throw RuntimeError.peerDead(rank: r, host: m.registration.host,
+                                        detail: "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)")
+        }
+    }
+
+    private func handle(_ message: ControlMessage, from rank: Int, _ state: inout Supervision) throws {
+        switch message {
+        case .heartbeat, .register, .assign, .stop:
+            break
+        case .progress(let p):
+            members[rank].latest = p
+            if rank == 0 || Deadline.nowNanoseconds() - state.lastProgressEvent > 250_000_000 {
+                state.lastProgressEvent = Deadline.nowNanoseconds()
+                let agg = aggregateProgress()
+                onEvent(.progress(agg))
+                metrics?.write(["event": "progress", "progress": agg])
+            }
+        case .epoch(let e):
+            record(e, &state)
+        case .checkpointed(_, let step, let path):
+            onEvent(.checkpointed(step: step, path: path))
+        case .done(let f):
+            members[rank].final = f
+        case .failed(_, let message):
+            throw RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
+        }
+    }
+
+    /// One rank's end-of-epoch figures; once every rank's are in, the epoch's test-set summary.
+    private func record(_ e: EpochReport, _ state: inout Supervision) {
+        state.epochReports[e.epoch, default: []].append(e)
+        guard let all = state.epochReports[e.epoch], all.count == workers else { return }
+        let correct = all.reduce(0) { $0 + $1.testCorrect }, count = all.reduce(0) { $0 + $1.testCount }
+        let loss = all.reduce(0) { $0 + $1.testLossSum } / Double(max(count, 1))
+        let train = all.reduce(0) { $0 + $1.trainLoss } / Double(all.count)
+        let summary = EpochSummary(epoch: e.epoch, trainLoss: train,
+                                   testAccuracy: Double(correct) / Double(max(count, 1)), testLoss: loss)
+        state.epochs.append(summary)
+        state.epochReports[e.epoch] = nil
+        onEvent(.epoch(epoch: e.epoch, trainLoss: train, testAccuracy: summary.testAccuracy, testLoss: loss))
+        metrics?.write(["event": "epoch", "epoch": summary])
     }
 
     private func aggregateProgress() -> ClusterProgress {
@@ -278,6 +329,19 @@ public final class Coordinator {
 
     private func broadcast(_ message: ControlMessage) {
         for m in members where m.final == nil { send(message, to: m.identity) }
+    }
+}
+
+/// The memberships (epochs) a job runs through, in order. Today a job holds exactly one, `WireHeader.firstEpoch`:
+/// it ends when that membership finishes, and its first death ends the job. Elastic training changes this rule
+/// (a membership that lost a rank is followed by the next epoch with the survivors); the loops over memberships in
+/// the coordinator and the worker stay as they are.
+public struct MembershipEpochs: Sequence, IteratorProtocol {
+    private var upcoming: UInt32? = WireHeader.firstEpoch
+    public init() {}
+    public mutating func next() -> UInt32? {
+        defer { upcoming = nil }
+        return upcoming
     }
 }
 

@@ -23,8 +23,9 @@ public struct WorkerOptions: Sendable {
     }
 }
 
-/// A worker process's life: bind the data plane, register, take rank/peers/job, load data, train, report.
-/// Any failure is reported to the coordinator (which stops the others) before it is rethrown.
+/// A worker process's life: bind the data plane, register, then for each membership the coordinator forms:
+/// take rank/peers/job, form the communicator, load data, train, report. A job holds one membership today, so
+/// the loop runs once. Any failure is reported to the coordinator (which stops the others) before it is rethrown.
 public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
     var commOptions = CommunicatorOptions()
     commOptions.curve = options.curve
@@ -36,24 +37,50 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
     let registration = Registration(host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
                                     protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,
                                     localIndex: options.localIndex)
-    let assignment = try control.register(registration, timeout: options.rendezvousTimeout)
-    let rank = assignment.rank
-    control.start(rank: rank, heartbeat: assignment.timeouts.heartbeatInterval, deadline: assignment.timeouts.peerDeadline)
+    var memberships = WorkerMemberships(control: control, registration: registration, timeout: options.rendezvousTimeout)
     defer { control.finish() }
+    var report: FinalReport?
+    while let assignment = try memberships.next() {
+        report = try runMembership(assignment, plane: plane, control: control, log: log)
+    }
+    guard let report else { throw RuntimeError.rendezvous("no assignment from the coordinator \(options.coordinator)") }
+    return report
+}
+
+/// The memberships a worker takes part in, as the coordinator forms them. The first assignment answers the
+/// registration; today there is no second, because a job is one membership: it ends when that one finishes, and
+/// the first death ends the job. Elastic training makes `next` wait for the coordinator's next `.assign` (a
+/// higher `membershipEpoch`) on the control channel instead.
+struct WorkerMemberships {
+    let control: WorkerControl
+    let registration: Registration
+    let timeout: Double
+    private var joined = false
+
+    init(control: WorkerControl, registration: Registration, timeout: Double) {
+        self.control = control; self.registration = registration; self.timeout = timeout
+    }
+
+    /// The next membership's assignment, or nil when the job is over. The control thread (heartbeats) starts with
+    /// the first membership and runs until the worker ends.
+    mutating func next() throws -> Assignment? {
+        guard !joined else { return nil }
+        joined = true
+        let assignment = try control.register(registration, timeout: timeout)
+        control.start(rank: assignment.rank, heartbeat: assignment.timeouts.heartbeatInterval,
+                      deadline: assignment.timeouts.peerDeadline)
+        return assignment
+    }
+}
+
+/// One membership: load the data, form the communicator, train, and report the outcome to the coordinator.
+private func runMembership(_ assignment: Assignment, plane: DataPlane, control: WorkerControl,
+                   log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
+    let rank = assignment.rank
     do {
         let data = try assignment.job.loadData()
         if let notice = data.notice, rank == 0 { log(notice) }
-        var communicator: Communicator? = nil
-        if assignment.worldSize > 1 {
-            let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers)
-            c.options.adaptSpin(ranksOnHost: assignment.hosts.filter { $0 == assignment.hosts[rank] }.count)
-            // Start-up (loading data) may skew ranks by seconds: meet once with the rendezvous deadline,
-            // then every collective runs under the peer deadline.
-            c.options.timeout = assignment.timeouts.rendezvousTimeout
-            try c.barrier()
-            c.options.timeout = assignment.timeouts.peerDeadline
-            communicator = c
-        }
+        let communicator = try formCommunicator(assignment, plane: plane)
         let report: FinalReport
         if assignment.layout.pipelineStages > 1 {
             let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
@@ -68,6 +95,21 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
         control.post(.failed(rank: rank, message: "\(error)"))
         throw error
     }
+}
+
+/// The membership's communicator over the process's data plane (nil for a world of one): the peer table and
+/// epoch go in with `DataPlane.resetPeers`, then all ranks meet once.
+private func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
+    guard assignment.worldSize > 1 else { return nil }
+    let rank = assignment.rank
+    let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers, epoch: assignment.membershipEpoch)
+    c.options.adaptSpin(ranksOnHost: assignment.hosts.filter { $0 == assignment.hosts[rank] }.count)
+    // Start-up (loading data) may skew ranks by seconds: meet once with the rendezvous deadline,
+    // then every collective runs under the peer deadline.
+    c.options.timeout = assignment.timeouts.rendezvousTimeout
+    try c.barrier()
+    c.options.timeout = assignment.timeouts.peerDeadline
+    return c
 }
 
 /// The endpoint peers should dial: the bound port on the advertised host (a wildcard bind reports 0.0.0.0).

@@ -178,7 +178,7 @@ struct BenchScaling: ParsableCommand {
         options.bucketBytes = max(bucketKB, 1) * 1024
         options.threads = threads
         options.warmupSteps = warmup
-        let summary = try launchCluster(base.withWorkers(n), run: options, quiet: true)
+        let summary = try launchCluster(base.withWorkers(n), run: options, observer: ProgressDisplay(enabled: false))
         guard let steady = summary.steady, steady.steps > 0, steady.seconds > 0 else {
             throw CohortFailure("bench scaling: the \(n)-worker run reported no steady-state steps")
         }

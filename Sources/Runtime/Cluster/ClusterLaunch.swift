@@ -1,0 +1,81 @@
+import Foundation
+
+/// What a launch shows while it runs. The CLI's progress display is one; a caller that wants silence (a benchmark)
+/// passes one that does nothing. Called from the launching thread and from process-exit handlers, so it is
+/// `Sendable` and must lock what it shares.
+public protocol ClusterLaunchObserver: AnyObject, Sendable {
+    /// Everything the coordinator reports (rendezvous, progress, epochs, checkpoints, warnings).
+    func show(_ event: CoordinatorEvent)
+    /// A line about the worker processes themselves (one exited with a failure status).
+    func note(_ line: String)
+    /// The job succeeded: its summary.
+    func finish(_ summary: JobSummary)
+    /// The job failed: end whatever is half drawn, before the error is printed.
+    func clear()
+}
+
+/// Runs a whole cluster from this process: the coordinator here, the workers as processes (local ones as
+/// children, remote ones over ssh). The launch and its workers share one fate:
+/// - a worker process that exits with a failure status during the rendezvous ends it at once (no waiting out
+///   `rendezvous_timeout_s`), named by rank and host;
+/// - SIGINT or SIGTERM stops every worker and exits this process with status 130;
+/// - a failed job stops the workers still running before its error is rethrown.
+/// Used by `cohort launch` and `cohort bench scaling`.
+public func launchCluster(_ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver) throws -> JobSummary {
+    let coordinator = try Coordinator(config: cluster, run: run)
+    coordinator.onEvent = { observer.show($0) }
+    let endpoint = dialableEndpoint(bound: coordinator.endpoint, host: cluster.cluster.coordinator.host)
+    let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint)
+    let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
+    defer { interrupt.cancel() }
+    let abandon = coordinator.rendezvousAbandon
+    try launcher.start { planned, status in
+        if status != 0 {
+            observer.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
+            abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
+        }
+    }
+    do {
+        let summary = try coordinator.runJob()
+        launcher.waitAll(timeout: 10)
+        observer.finish(summary)
+        return summary
+    } catch {
+        launcher.stopAll()
+        observer.clear()
+        throw error
+    }
+}
+
+/// A wildcard bind (tcp://0.0.0.0:P) is dialled at the configured host name.
+func dialableEndpoint(bound: String, host: String) -> String {
+    guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://*:") else { return bound }
+    return advertisedEndpoint(bound: bound, host: host)
+}
+
+/// Runs `action` once on SIGINT or SIGTERM, then exits 130: children are stopped, nothing is orphaned.
+final class InterruptHandler: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                // Byte for byte what the CLI printed when this lived there: its `printError` ("cohort: " + the
+                // message) of "\ncohort: interrupted; …", where the newline was meant to end a redrawn progress line.
+                FileHandle.standardError.write(Data("cohort: \ncohort: interrupted; stopping all workers\n".utf8))
+                action()
+                exit(130)
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
