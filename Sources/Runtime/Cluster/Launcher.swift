@@ -48,7 +48,9 @@ public final class Launcher: @unchecked Sendable {
             } else {
                 let user = config.hosts[planned.hostIndex].sshUser.map { "\($0)@" } ?? ""
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
-                p.arguments = ["-o", "BatchMode=yes", "\(user)\(planned.address)", "cohort"] + args.map(shellQuote)
+                // `--` ends ssh's options: a destination can never be read as one (validation also refuses a
+                // host or user starting with '-').
+                p.arguments = ["-o", "BatchMode=yes", "--", "\(user)\(planned.address)", "cohort"] + args.map(shellQuote)
             }
             p.terminationHandler = { proc in onExit(planned, proc.terminationStatus) }
             do {
