@@ -35,12 +35,12 @@ let package = Package(
 
         // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
         .target(name: "VectorMath", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "GEMMKernelAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
-        .target(name: "GEMMKernelAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
+        .target(name: "KernelsAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
+        .target(name: "KernelsAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
         .target(
             name: "Tensors",
             dependencies: [
-                "GEMMKernelAVX512", "GEMMKernelAVX2", "VectorMath",
+                "KernelsAVX512", "KernelsAVX2", "VectorMath",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),

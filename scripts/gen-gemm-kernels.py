@@ -3,9 +3,16 @@
 
 Why generated: a register tile needs MR×(NR/lanes) accumulators held in named locals so the optimiser keeps
 them all in registers (arrays or tuples indexed in loops are not reliably promoted). Writing 24 of them by hand
-is error-prone; this script writes them identically for every ISA.  Run from the repository root:
-    python3 scripts/gen-gemm-kernels.py
+is error-prone; this script writes them identically for every ISA.  Paths are relative to the repository root
+(found from this script's location, so it runs from any directory):
+    python3 scripts/gen-gemm-kernels.py           # rewrites the generated files
+    python3 scripts/gen-gemm-kernels.py --check   # exits 1, naming the first stale file, if any differs (CI)
 """
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False, pack_a_rows=False):
     """pack_b: B is read from its source rows (`ldb` floats apart, as stored, not transposed) and each step's
@@ -89,9 +96,11 @@ def doc(mr, nr, isa, extra):
             f"/// `a` holds {mr} floats per step (one per tile row, broadcast), `b` holds {nr} floats per step (vector loads);\n"
             f"/// β = 0 stores without reading C, so NaN there is ignored.{extra}")
 
+OUTPUTS = {}  # path relative to ROOT -> the text the generator produces for it
+
+
 def write(path, text):
-    with open(path, "w") as f:
-        f.write(HEADER + text)
+    OUTPUTS[path] = HEADER + text
 
 TILES = {  # the register tiles; the block-size table in Sources/Tensors/GEMM/GEMMBlocking.swift must agree
     "avx512": (12, 2, "SIMD16<Float>", 16),
@@ -122,9 +131,9 @@ text += "\n" + kernel("sgemmMicroKernelAVX512PackingARows", mr, nv, vt, ln, True
     "/// The AVX-512 micro-kernel for the first column panel when A is as stored (not transposed): tile row r's step p\n"
     "/// is broadcast straight from `a[r·lda + p]` (12 sequential row streams) and also written to `packedA`, so\n"
     "/// packing A costs no pass of its own. Later column panels read the packed copy.", pack_a_rows=True)
-write("Sources/GEMMKernelAVX512/MicroKernelAVX512.swift", text + "#endif\n")
+write("Sources/KernelsAVX512/MicroKernelAVX512.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["avx2"]
-write("Sources/GEMMKernelAVX2/MicroKernelAVX2.swift",
+write("Sources/KernelsAVX2/MicroKernelAVX2.swift",
       "#if arch(x86_64)\n" + kernel("sgemmMicroKernelAVX2", mr, nv, vt, ln, True,
       doc(mr, nv * ln, "AVX2+FMA", "\n/// Compiled with a Haswell target CPU: 12 of the 16 ymm registers hold the tile.")) + "#endif\n")
 mr, nv, vt, ln = TILES["portable"]
@@ -132,3 +141,30 @@ write("Sources/Tensors/GEMM/MicroKernelPortable.swift",
       kernel("sgemmMicroKernelPortable", mr, nv, vt, ln, False,
       doc(mr, nv * ln, "portable", "\n/// Built for the baseline CPU, so it multiplies and adds separately: `addingProduct` would become\n"
           "/// one libm `fmaf` call per lane where the baseline has no FMA instruction.")).replace("public func", "func"))
+
+
+def main(argv):
+    """Writes every output, or with --check compares them with the tree; one line on stderr when they differ,
+    so CI shows which file was edited by hand (or which generator change was not regenerated)."""
+    if argv not in ([], ["--check"]):
+        print("usage: gen-gemm-kernels.py [--check]", file=sys.stderr)
+        return 2
+    for path, text in OUTPUTS.items():
+        full = os.path.join(ROOT, path)
+        if argv:
+            try:
+                with open(full) as f:
+                    same = f.read() == text
+            except FileNotFoundError:
+                same = False
+            if not same:
+                print(f"gen-gemm-kernels.py --check: {path} differs from the generator's output "
+                      "(run python3 scripts/gen-gemm-kernels.py and commit the result)", file=sys.stderr)
+                return 1
+        else:
+            with open(full, "w") as f:
+                f.write(text)
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

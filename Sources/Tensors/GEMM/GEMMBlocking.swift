@@ -1,7 +1,7 @@
 import Foundation
 #if arch(x86_64)
-import GEMMKernelAVX512
-import GEMMKernelAVX2
+import KernelsAVX512
+import KernelsAVX2
 #endif
 
 /// A micro-kernel: C[0..<mr, 0..<nr] = α·(Ã·B̃) + β·C over `kc` steps of packed panels (see MicroKernelPortable).
