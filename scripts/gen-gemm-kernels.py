@@ -102,7 +102,7 @@ OUTPUTS = {}  # path relative to ROOT -> the text the generator produces for it
 def write(path, text):
     OUTPUTS[path] = HEADER + text
 
-TILES = {  # the register tiles; the block-size table in Sources/Tensors/GEMM/GEMMBlocking.swift must agree
+TILES = {  # the register tiles; mr/nr in Sources/Tensors/GEMM/Float32Kernels.swift must agree
     "avx512": (12, 2, "SIMD16<Float>", 16),
     "avx2": (6, 2, "SIMD8<Float>", 8),
     "portable": (4, 2, "SIMD4<Float>", 4),
