@@ -22,16 +22,25 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
     pack_a_rows: likewise for A as stored (not transposed): tile row r's step p is `a[r·lda + p]`, read from mr
     source rows (each a sequential stream) and written as the packed step's mr floats."""
     astride = astride or mr
-    nr = nvec * lanes
-    bstride = bstride_override.get(name, nr)
+    bstride = bstride_override.get(name, nvec * lanes)
     bparams = "b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>," if pack_b else "b: UnsafePointer<Float>,"
     aparams = "a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>," if pack_a or pack_a_rows else "a: UnsafePointer<Float>,"
     L = [doc, "@inline(never)", f"public func {name}(",
          f"    kc: Int, {aparams} {bparams}",
          "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float",
          ") {"]
-    for r in range(mr):
-        L.append("    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)))
+    L += prologue(mr, nvec, vt, pack_b, pack_a, pack_a_rows)
+    L += ["    var p = 0", "    while p < kc {"]
+    L += step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows)
+    L += advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows)
+    L += ["        p += 1", "    }"]
+    L += epilogue(mr, nvec, vt, lanes, fused)
+    return "\n".join(L) + "\n"
+
+
+def prologue(mr, nvec, vt, pack_b, pack_a, pack_a_rows):
+    """The zeroed accumulators and the source and destination pointers."""
+    L = ["    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)) for r in range(mr)]
     L += (["    var pa = a"] if not pack_a_rows else []) + ["    var pb = UnsafeRawPointer(b)"]
     if pack_b:
         L += ["    let bStep = ldb &* 4", "    var pd = UnsafeMutableRawPointer(packedB)"]
@@ -40,9 +49,13 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
     if pack_a_rows:  # rows 3q..3q+2 read at q-th base + 0, l1, l2 bytes: few registers for mr row streams
         assert mr % 3 == 0
         L += ["    let l1 = lda &* 4, l2 = lda &* 8"]
-        for q in range(mr // 3):
-            L.append(f"    var q{q} = UnsafeRawPointer(a) + {3 * q} &* l1")
-    L += ["    var p = 0", "    while p < kc {"]
+        L += [f"    var q{q} = UnsafeRawPointer(a) + {3 * q} &* l1" for q in range(mr // 3)]
+    return L
+
+
+def step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows):
+    """One k step: load (and maybe store) the B vectors and A scalars, then the tile's FMAs row by row."""
+    L = []
     if pack_a:  # the step's mr floats in the widest SIMD pieces
         off = 0
         for w in (16, 8, 4):
@@ -50,11 +63,9 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
                 L.append(f"        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: {off * 4}, as: SIMD{w}<Float>.self), toByteOffset: {off * 4}, as: SIMD{w}<Float>.self)")
                 off += w
         assert off == mr
-    for v in range(nvec):
-        L.append(f"        let b{v} = pb.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)")
+    L += [f"        let b{v} = pb.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
     if pack_b:
-        for v in range(nvec):
-            L.append(f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
+        L += [f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
     for r in range(mr):
         if pack_a_rows:  # after the B loads, so the stores (which may alias them) do not hold every row's value live
             off = ["", "fromByteOffset: l1, ", "fromByteOffset: l2, "][r % 3]
@@ -66,13 +77,22 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
                 L.append(f"        c{r}_{v} = c{r}_{v}.addingProduct(a{r}, b{v})")
             else:
                 L.append(f"        c{r}_{v} = c{r}_{v} + a{r} * b{v}")
+    return L
+
+
+def advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows):
+    """Moves every pointer to the next k step."""
     if pack_a_rows:
-        L += [f"        q{q} += 4" for q in range(mr // 3)] + [f"        pda += {astride * 4}"]
+        L = [f"        q{q} += 4" for q in range(mr // 3)] + [f"        pda += {astride * 4}"]
     else:
-        L += ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
+        L = ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
     L += ["        pb += bStep", f"        pd += {bstride * 4}"] if pack_b else [f"        pb += {bstride * 4}"]
-    L += ["        p += 1", "    }",
-          f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
+    return L
+
+
+def epilogue(mr, nvec, vt, lanes, fused):
+    """C = α·tile (β = 0: C is not read, so NaN there is ignored) or C = α·tile + β·C."""
+    L = [f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
     for r in range(mr):
         L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
         for v in range(nvec):
@@ -84,8 +104,8 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
             old = f"r{r}.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)"
             expr = f"(c{r}_{v} * va).addingProduct(vb, {old})" if fused else f"c{r}_{v} * va + vb * {old}"
             L.append(f"        r{r}.storeBytes(of: {expr}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
-    L += ["    }", "}"]
-    return "\n".join(L) + "\n"
+    return L + ["    }", "}"]
+
 
 bstride_override = {}
 
