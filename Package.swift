@@ -1,8 +1,9 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The GEMM micro-kernels are compiled once per instruction set, each in its own target with its own CPU flag
-// (the Swift compiler emits FMA on wide registers only when told the CPU), and chosen at run time by CPU features.
+// The kernels (GEMM micro-kernels, vector exp, the FMA-peak loop) are compiled once per instruction set, each in its
+// own target with its own CPU flag (the Swift compiler emits FMA on wide registers only when told the CPU), and
+// chosen at run time by CPU features.
 #if arch(x86_64)
 let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Ounchecked"])]
 let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
@@ -33,14 +34,14 @@ let package = Package(
         .systemLibrary(name: "CProcess"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // Math: tensors and the GEMM kernel (micro-kernels per ISA below).
+        // Math: tensors, GEMM and the per-ISA kernel targets it dispatches to.
         .target(name: "VectorMath", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "GEMMKernelAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
-        .target(name: "GEMMKernelAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
+        .target(name: "KernelsAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
+        .target(name: "KernelsAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
         .target(
             name: "Tensors",
             dependencies: [
-                "GEMMKernelAVX512", "GEMMKernelAVX2", "VectorMath",
+                "KernelsAVX512", "KernelsAVX2", "VectorMath",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),

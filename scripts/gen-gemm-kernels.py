@@ -3,9 +3,16 @@
 
 Why generated: a register tile needs MR×(NR/lanes) accumulators held in named locals so the optimiser keeps
 them all in registers (arrays or tuples indexed in loops are not reliably promoted). Writing 24 of them by hand
-is error-prone; this script writes them identically for every ISA.  Run from the repository root:
-    python3 scripts/gen-gemm-kernels.py
+is error-prone; this script writes them identically for every ISA.  Paths are relative to the repository root
+(found from this script's location, so it runs from any directory):
+    python3 scripts/gen-gemm-kernels.py           # rewrites the generated files
+    python3 scripts/gen-gemm-kernels.py --check   # exits 1, naming the first stale file, if any differs (CI)
 """
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False, pack_a_rows=False):
     """pack_b: B is read from its source rows (`ldb` floats apart, as stored, not transposed) and each step's
@@ -15,16 +22,25 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
     pack_a_rows: likewise for A as stored (not transposed): tile row r's step p is `a[r·lda + p]`, read from mr
     source rows (each a sequential stream) and written as the packed step's mr floats."""
     astride = astride or mr
-    nr = nvec * lanes
-    bstride = bstride_override.get(name, nr)
+    bstride = bstride_override.get(name, nvec * lanes)
     bparams = "b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>," if pack_b else "b: UnsafePointer<Float>,"
     aparams = "a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>," if pack_a or pack_a_rows else "a: UnsafePointer<Float>,"
     L = [doc, "@inline(never)", f"public func {name}(",
          f"    kc: Int, {aparams} {bparams}",
          "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float",
          ") {"]
-    for r in range(mr):
-        L.append("    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)))
+    L += prologue(mr, nvec, vt, pack_b, pack_a, pack_a_rows)
+    L += ["    var p = 0", "    while p < kc {"]
+    L += step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows)
+    L += advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows)
+    L += ["        p += 1", "    }"]
+    L += epilogue(mr, nvec, vt, lanes, fused)
+    return "\n".join(L) + "\n"
+
+
+def prologue(mr, nvec, vt, pack_b, pack_a, pack_a_rows):
+    """The zeroed accumulators and the source and destination pointers."""
+    L = ["    " + "; ".join(f"var c{r}_{v} = {vt}()" for v in range(nvec)) for r in range(mr)]
     L += (["    var pa = a"] if not pack_a_rows else []) + ["    var pb = UnsafeRawPointer(b)"]
     if pack_b:
         L += ["    let bStep = ldb &* 4", "    var pd = UnsafeMutableRawPointer(packedB)"]
@@ -33,9 +49,13 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
     if pack_a_rows:  # rows 3q..3q+2 read at q-th base + 0, l1, l2 bytes: few registers for mr row streams
         assert mr % 3 == 0
         L += ["    let l1 = lda &* 4, l2 = lda &* 8"]
-        for q in range(mr // 3):
-            L.append(f"    var q{q} = UnsafeRawPointer(a) + {3 * q} &* l1")
-    L += ["    var p = 0", "    while p < kc {"]
+        L += [f"    var q{q} = UnsafeRawPointer(a) + {3 * q} &* l1" for q in range(mr // 3)]
+    return L
+
+
+def step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows):
+    """One k step: load (and maybe store) the B vectors and A scalars, then the tile's FMAs row by row."""
+    L = []
     if pack_a:  # the step's mr floats in the widest SIMD pieces
         off = 0
         for w in (16, 8, 4):
@@ -43,11 +63,9 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
                 L.append(f"        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: {off * 4}, as: SIMD{w}<Float>.self), toByteOffset: {off * 4}, as: SIMD{w}<Float>.self)")
                 off += w
         assert off == mr
-    for v in range(nvec):
-        L.append(f"        let b{v} = pb.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)")
+    L += [f"        let b{v} = pb.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
     if pack_b:
-        for v in range(nvec):
-            L.append(f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
+        L += [f"        pd.storeBytes(of: b{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
     for r in range(mr):
         if pack_a_rows:  # after the B loads, so the stores (which may alias them) do not hold every row's value live
             off = ["", "fromByteOffset: l1, ", "fromByteOffset: l2, "][r % 3]
@@ -59,13 +77,22 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
                 L.append(f"        c{r}_{v} = c{r}_{v}.addingProduct(a{r}, b{v})")
             else:
                 L.append(f"        c{r}_{v} = c{r}_{v} + a{r} * b{v}")
+    return L
+
+
+def advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows):
+    """Moves every pointer to the next k step."""
     if pack_a_rows:
-        L += [f"        q{q} += 4" for q in range(mr // 3)] + [f"        pda += {astride * 4}"]
+        L = [f"        q{q} += 4" for q in range(mr // 3)] + [f"        pda += {astride * 4}"]
     else:
-        L += ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
+        L = ["        pa += lda", f"        pda += {astride * 4}"] if pack_a else [f"        pa += {astride}"]
     L += ["        pb += bStep", f"        pd += {bstride * 4}"] if pack_b else [f"        pb += {bstride * 4}"]
-    L += ["        p += 1", "    }",
-          f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
+    return L
+
+
+def epilogue(mr, nvec, vt, lanes, fused):
+    """C = α·tile (β = 0: C is not read, so NaN there is ignored) or C = α·tile + β·C."""
+    L = [f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
     for r in range(mr):
         L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
         for v in range(nvec):
@@ -77,8 +104,8 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
             old = f"r{r}.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)"
             expr = f"(c{r}_{v} * va).addingProduct(vb, {old})" if fused else f"c{r}_{v} * va + vb * {old}"
             L.append(f"        r{r}.storeBytes(of: {expr}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
-    L += ["    }", "}"]
-    return "\n".join(L) + "\n"
+    return L + ["    }", "}"]
+
 
 bstride_override = {}
 
@@ -89,11 +116,13 @@ def doc(mr, nr, isa, extra):
             f"/// `a` holds {mr} floats per step (one per tile row, broadcast), `b` holds {nr} floats per step (vector loads);\n"
             f"/// β = 0 stores without reading C, so NaN there is ignored.{extra}")
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(HEADER + text)
+OUTPUTS = {}  # path relative to ROOT -> the text the generator produces for it
 
-TILES = {  # the register tiles; the block-size table in Sources/Tensors/GEMM/GEMMBlocking.swift must agree
+
+def write(path, text):
+    OUTPUTS[path] = HEADER + text
+
+TILES = {  # the register tiles; mr/nr in Sources/Tensors/GEMM/Float32Kernels.swift must agree
     "avx512": (12, 2, "SIMD16<Float>", 16),
     "avx2": (6, 2, "SIMD8<Float>", 8),
     "portable": (4, 2, "SIMD4<Float>", 4),
@@ -122,9 +151,9 @@ text += "\n" + kernel("sgemmMicroKernelAVX512PackingARows", mr, nv, vt, ln, True
     "/// The AVX-512 micro-kernel for the first column panel when A is as stored (not transposed): tile row r's step p\n"
     "/// is broadcast straight from `a[r·lda + p]` (12 sequential row streams) and also written to `packedA`, so\n"
     "/// packing A costs no pass of its own. Later column panels read the packed copy.", pack_a_rows=True)
-write("Sources/GEMMKernelAVX512/MicroKernelAVX512.swift", text + "#endif\n")
+write("Sources/KernelsAVX512/MicroKernelAVX512.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["avx2"]
-write("Sources/GEMMKernelAVX2/MicroKernelAVX2.swift",
+write("Sources/KernelsAVX2/MicroKernelAVX2.swift",
       "#if arch(x86_64)\n" + kernel("sgemmMicroKernelAVX2", mr, nv, vt, ln, True,
       doc(mr, nv * ln, "AVX2+FMA", "\n/// Compiled with a Haswell target CPU: 12 of the 16 ymm registers hold the tile.")) + "#endif\n")
 mr, nv, vt, ln = TILES["portable"]
@@ -132,3 +161,30 @@ write("Sources/Tensors/GEMM/MicroKernelPortable.swift",
       kernel("sgemmMicroKernelPortable", mr, nv, vt, ln, False,
       doc(mr, nv * ln, "portable", "\n/// Built for the baseline CPU, so it multiplies and adds separately: `addingProduct` would become\n"
           "/// one libm `fmaf` call per lane where the baseline has no FMA instruction.")).replace("public func", "func"))
+
+
+def main(argv):
+    """Writes every output, or with --check compares them with the tree; one line on stderr when they differ,
+    so CI shows which file was edited by hand (or which generator change was not regenerated)."""
+    if argv not in ([], ["--check"]):
+        print("usage: gen-gemm-kernels.py [--check]", file=sys.stderr)
+        return 2
+    for path, text in OUTPUTS.items():
+        full = os.path.join(ROOT, path)
+        if argv:
+            try:
+                with open(full) as f:
+                    same = f.read() == text
+            except FileNotFoundError:
+                same = False
+            if not same:
+                print(f"gen-gemm-kernels.py --check: {path} differs from the generator's output "
+                      "(run python3 scripts/gen-gemm-kernels.py and commit the result)", file=sys.stderr)
+                return 1
+        else:
+            with open(full, "w") as f:
+                f.write(text)
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

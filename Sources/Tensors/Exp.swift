@@ -1,5 +1,5 @@
-import GEMMKernelAVX2
-import GEMMKernelAVX512
+import KernelsAVX2
+import KernelsAVX512
 import VectorMath
 
 /// y[i] = e^(x[i] − shift) for i < n, returning Σ y: softmax's inner loop, on the widest vectors this CPU has (the

@@ -1,7 +1,7 @@
 import Foundation
 #if arch(x86_64)
-import GEMMKernelAVX512
-import GEMMKernelAVX2
+import KernelsAVX512
+import KernelsAVX2
 #endif
 
 /// This CPU's fp32 FMA peak in GFLOP/s, measured, not looked up: `threads` threads each run many independent

@@ -46,13 +46,17 @@ public func sgemm(
         scaleMatrix(c, rows: m, cols: n, ldc: ldc, by: beta)
         return
     }
-    let blk = kernel.blocking
+    guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
+        preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
+    }
+    let blk = entry.blocking, kernels = entry.kernels
     let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
-    let work = SendableGEMM(transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc)
+    let op = GEMMOperands(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     runParallel(parts.count) { t in
         let (rows, cols) = parts.part(t)
-        work.run(blk, rows: rows, cols: cols, k: k)
+        if rows.isEmpty || cols.isEmpty { return }
+        kernels.runBlocked(blk, op.strip(rows: rows, cols: cols))
     }
 }
 
@@ -69,23 +73,24 @@ func scaleMatrix(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: In
     }
 }
 
-/// The operands of one call, carried to worker threads. Threads write disjoint strips of C, so sharing is safe.
-struct SendableGEMM: @unchecked Sendable {
+/// The operands of one call, or of one thread's strip of it, carried to worker threads. Threads write disjoint
+/// strips of C, so sharing is safe.
+struct GEMMOperands: @unchecked Sendable {
     let transA: Transpose, transB: Transpose
+    let m: Int, n: Int, k: Int
     let alpha: Float
     let a: UnsafePointer<Float>, lda: Int
     let b: UnsafePointer<Float>, ldb: Int
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
 
-    /// Runs the rows × cols sub-block of C on this thread.
-    func run(_ blk: GEMMBlocking, rows: Range<Int>, cols: Range<Int>, k: Int) {
-        if rows.isEmpty || cols.isEmpty { return }
+    /// The rows × cols sub-block of C, with the parts of op(A) and op(B) it reads.
+    func strip(rows: Range<Int>, cols: Range<Int>) -> GEMMOperands {
         let aSub = transA == .none ? a + rows.lowerBound * lda : a + rows.lowerBound
         let bSub = transB == .none ? b + cols.lowerBound : b + cols.lowerBound * ldb
-        blockedSgemm(blk, transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
-                     a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
-                     c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+        return GEMMOperands(transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+                            a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
+                            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
 }
 

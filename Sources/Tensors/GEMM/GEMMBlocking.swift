@@ -1,29 +1,6 @@
 import Foundation
-#if arch(x86_64)
-import GEMMKernelAVX512
-import GEMMKernelAVX2
-#endif
 
-/// A micro-kernel: C[0..<mr, 0..<nr] = α·(Ã·B̃) + β·C over `kc` steps of packed panels (see MicroKernelPortable).
-typealias MicroKernel = @Sendable (
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
-) -> Void
-
-/// A micro-kernel that also packs: reads the B panel from its source rows (`ldb` apart, B not transposed) and
-/// writes the packed panel to `packedB` as it goes (see `blockedSgemm`, first row panel of a block).
-typealias PackingBMicroKernel = @Sendable (
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int, _ packedB: UnsafeMutablePointer<Float>,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
-) -> Void
-
-/// The same for A transposed as stored: step p's mr floats are read at `a + p·lda` and written to `packedA`.
-typealias PackingAMicroKernel = @Sendable (
-    _ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ packedA: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
-) -> Void
-
-/// One kernel's register tile and cache blocking.
+/// One kernel family's register tile and cache blocking (its entry in `KernelRegistry.sgemm`).
 ///
 /// - `mr × nr`: the register tile (fixed by the kernel source, see scripts/gen-gemm-kernels.py).
 /// - `kc`: depth of one packed block; an A micro-panel (mr × kc) stays in L1 while the kernel sweeps B.
@@ -36,15 +13,6 @@ struct GEMMBlocking: Sendable {
     /// 2 × 392 beat 4 × 196 by 1–2% at 128×784·784×256 (half the C updates and kernel calls, and a 12 × 392
     /// A micro-panel still fits L1), while deeper blocks at larger k lost on the square shapes (kc = 256 there).
     var kcShallow: Int { max(kc, 400) }
-    let kernel: MicroKernel
-    /// Kernels for part of a tile (first `rows` × `cols` of the same packed panels), cheaper at the edges of C.
-    var edgeKernels: [EdgeKernel] = []
-    /// The full-tile kernel that packs B on the fly, where the ISA has one.
-    var packingBKernel: PackingBMicroKernel? = nil
-    /// The full-tile kernel that packs Aᵀ on the fly, where the ISA has one.
-    var packingAKernel: PackingAMicroKernel? = nil
-    /// The full-tile kernel that packs A as stored (not transposed) on the fly, where the ISA has one.
-    var packingARowsKernel: PackingAMicroKernel? = nil
 
     /// The largest strided source block (kc rows `ld` floats apart, so kc·ld floats) that a packing kernel for
     /// B as stored or Aᵀ reads in panel order. Measured on Zen 4 (`cohort bench gemm --cpu-time`, A/B in one
@@ -56,31 +24,17 @@ struct GEMMBlocking: Sendable {
     /// about +1%), where the separate pass transposed 4 × 4 blocks across rows.
     static let onTheFlyPackingLimit = 131_072
 
-    struct EdgeKernel: Sendable {
-        let rows: Int, cols: Int
-        let kernel: MicroKernel
+    /// The block sizes for one thread's m × n × k product: the fewest even blocks within the limits above.
+    func blockSizes(m: Int, n: Int, k: Int) -> (kc: Int, mc: Int, nc: Int) {
+        let kcMax = k <= 2 * kcShallow ? evenBlock(k, limit: kcShallow, unit: 4) : evenBlock(k, limit: kc, unit: 4)
+        return (kcMax, evenBlock(m, limit: mc, unit: mr), evenBlock(n, limit: nc, unit: nr))
     }
 
-    /// The cheapest kernel covering a rows × cols edge tile.
-    func edgeKernel(rows: Int, cols: Int) -> EdgeKernel {
-        var best = EdgeKernel(rows: mr, cols: nr, kernel: kernel)
-        for e in edgeKernels where e.rows >= rows && e.cols >= cols && e.rows * e.cols < best.rows * best.cols {
-            best = e
-        }
-        return best
-    }
-}
-
-extension GEMMKernel {
-    /// The table entry, or `COHORT_GEMM_BLOCKS=kc,mc,nc` in its place: a knob for tuning experiments only,
-    /// so one binary can try block sizes without rebuilding (malformed values are ignored).
-    var blocking: GEMMBlocking {
-        let b = tableBlocking
-        guard let v = GEMMKernel.blockOverride else { return b }
-        return GEMMBlocking(mr: b.mr, nr: b.nr, kc: v.kc, mc: roundUp(v.mc, b.mr), nc: roundUp(v.nc, b.nr),
-                            kernel: b.kernel, edgeKernels: b.edgeKernels,
-                            packingBKernel: b.packingBKernel, packingAKernel: b.packingAKernel,
-                            packingARowsKernel: b.packingARowsKernel)
+    /// This entry, or `COHORT_GEMM_BLOCKS=kc,mc,nc` in its place: a knob for tuning experiments only, so one
+    /// binary can try block sizes without rebuilding (malformed values are ignored; read once per process).
+    var overridden: GEMMBlocking {
+        guard let v = GEMMBlocking.blockOverride else { return self }
+        return GEMMBlocking(mr: mr, nr: nr, kc: v.kc, mc: roundUp(v.mc, mr), nc: roundUp(v.nc, nr))
     }
 
     private static let blockOverride: (kc: Int, mc: Int, nc: Int)? = {
@@ -89,33 +43,15 @@ extension GEMMKernel {
         guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { return nil }
         return (v[0], v[1], v[2])
     }()
-
-    /// THE block-size table. AVX-512 entry tuned on AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core) with
-    /// `COHORT_GEMM_BLOCKS=kc,mc,nc cohort bench gemm --cpu-time`, alternating candidates over several rounds:
-    /// kc=256 / nc=1024 beat 384/384, 192/512 and 320/768 on the square and m=128 shapes. A wide nc lets packing
-    /// read B in whole 4 KiB rows (what the prefetcher follows), which mattered more than keeping kc × nc well
-    /// inside L2. mc = 1032 (86 × 12) rather than 960 keeps m = 1024 in one row block, so B is packed once:
-    /// alternating 3 rounds, square1024 106.7 vs 105.5 and square2048 104.6 vs 102.6 GFLOP/s (medians), the
-    /// 1024×128·128×1024 training shape unchanged. The AVX2 and portable entries are scaled from it, not tuned (no such machine here).
-    var tableBlocking: GEMMBlocking {
-        switch self {
-        #if arch(x86_64)
-        case .avx512:
-            return GEMMBlocking(
-                mr: 12, nr: 32, kc: 256, mc: 1032, nc: 1024, kernel: sgemmMicroKernelAVX512,
-                edgeKernels: [.init(rows: 8, cols: 32, kernel: sgemmMicroKernelAVX512_8x32),
-                              .init(rows: 4, cols: 32, kernel: sgemmMicroKernelAVX512_4x32),
-                              .init(rows: 12, cols: 16, kernel: sgemmMicroKernelAVX512_12x16)],
-                packingBKernel: sgemmMicroKernelAVX512PackingB, packingAKernel: sgemmMicroKernelAVX512PackingA,
-                packingARowsKernel: sgemmMicroKernelAVX512PackingARows)
-        case .avx2:
-            return GEMMBlocking(mr: 6, nr: 16, kc: 256, mc: 960, nc: 1024, kernel: sgemmMicroKernelAVX2)
-        #else
-        case .avx512, .avx2:
-            preconditionFailure("GEMM kernel \(self) exists only on x86-64")
-        #endif
-        case .portable:
-            return GEMMBlocking(mr: 4, nr: 8, kc: 256, mc: 512, nc: 512, kernel: sgemmMicroKernelPortable)
-        }
-    }
 }
+
+/// Splits `extent` into the fewest blocks of at most `limit` (a multiple of `unit`), all of about equal size and
+/// rounded up to `unit`: k = 784 with kc = 384 becomes 3 × 264 rather than 384 + 384 + 16, whose 16-deep block would
+/// cost as many C updates as a full one for 4% of the work.
+@inline(__always)
+func evenBlock(_ extent: Int, limit: Int, unit: Int) -> Int {
+    let blocks = (extent + limit - 1) / limit
+    return min(limit, roundUp((extent + blocks - 1) / blocks, unit))
+}
+
+@inline(__always) func roundUp(_ x: Int, _ multiple: Int) -> Int { (x + multiple - 1) / multiple * multiple }

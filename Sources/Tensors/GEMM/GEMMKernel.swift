@@ -5,8 +5,10 @@ import Glibc
 import Darwin
 #endif
 
-/// The micro-kernel families, one per instruction set. The same Swift source is compiled once per family in its
-/// own target with its own `-target-cpu`, and one is chosen at run time, so a single binary runs on any x86-64.
+/// The kernel families, one per instruction set: the `family` half of a `KernelKey`. The same Swift source is
+/// compiled once per family in its own target (KernelsAVX512, KernelsAVX2; the portable kernels live in Tensors)
+/// with its own `-target-cpu`, and one family is chosen at run time, so a single binary runs on any x86-64. The
+/// choice covers every kernel of the family: GEMM, and the vector exp that softmax uses.
 public enum GEMMKernel: String, CaseIterable, Sendable, CustomStringConvertible {
     case avx512, avx2, portable
 

@@ -1,0 +1,86 @@
+/// What a kernel computes on. Only fp32 today; an int8 GEMM (int32 accumulators) gets its own case and its own
+/// table, because its kernels have other signatures and its entries other blockings.
+public enum KernelElement: String, CaseIterable, Sendable, CustomStringConvertible {
+    case float32
+
+    public var description: String { rawValue }
+}
+
+/// The key every kernel table is indexed by: the instruction-set family the kernel was compiled for, and the
+/// element type it computes on. BLIS registers its kernels per (architecture, datatype) the same way, so a new
+/// datatype adds entries without touching the dispatch of the existing ones.
+public struct KernelKey: Hashable, Sendable, CustomStringConvertible {
+    public let family: GEMMKernel
+    public let element: KernelElement
+
+    public init(family: GEMMKernel, element: KernelElement) {
+        self.family = family
+        self.element = element
+    }
+
+    public var description: String { "\(family)/\(element)" }
+}
+
+/// One element type's kernels, an entry per family this build has (the AVX families exist only on x86-64).
+/// Stored as an array indexed by family rather than a dictionary: `sgemm` reads it on every call, and a lookup
+/// must cost nothing next to a millisecond-sized product.
+struct KernelTable<Entry: Sendable>: Sendable {
+    let element: KernelElement
+    private let entries: [Entry?]
+
+    init(element: KernelElement, _ byFamily: [GEMMKernel: Entry]) {
+        self.element = element
+        entries = GEMMKernel.allCases.map { byFamily[$0] }
+    }
+
+    /// The entry for `key`, or nil when this build has no such kernel (or the key is another element's).
+    subscript(key: KernelKey) -> Entry? {
+        key.element == element ? entries[key.family.tableIndex] : nil
+    }
+}
+
+extension GEMMKernel {
+    /// The family's position in `allCases`, written out so a table lookup is a constant-time index.
+    var tableIndex: Int {
+        switch self {
+        case .avx512: return 0
+        case .avx2: return 1
+        case .portable: return 2
+        }
+    }
+}
+
+/// One entry of the fp32 GEMM table: a family's micro-kernels and the cache blocking tuned for them.
+struct SgemmEntry: Sendable {
+    let kernels: any Float32MicroKernels.Type
+    let blocking: GEMMBlocking
+
+    /// `kc`, `mc`, `nc` from the block-size table below, or `COHORT_GEMM_BLOCKS` in their place; mr × nr is the
+    /// kernels' register tile.
+    init<K: Float32MicroKernels>(_ kernels: K.Type, kc: Int, mc: Int, nc: Int) {
+        self.kernels = kernels
+        blocking = GEMMBlocking(mr: K.mr, nr: K.nr, kc: kc, mc: mc, nc: nc).overridden
+    }
+}
+
+/// The kernel tables that run-time dispatch reads (`sgemm` with `KernelKey(family:element: .float32)`).
+enum KernelRegistry {
+    /// fp32 GEMM, and THE block-size table. AVX-512 entry tuned on AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core) with
+    /// `COHORT_GEMM_BLOCKS=kc,mc,nc cohort bench gemm --cpu-time`, alternating candidates over several rounds:
+    /// kc=256 / nc=1024 beat 384/384, 192/512 and 320/768 on the square and m=128 shapes. A wide nc lets packing
+    /// read B in whole 4 KiB rows (what the prefetcher follows), which mattered more than keeping kc × nc well
+    /// inside L2. mc = 1032 (86 × 12) rather than 960 keeps m = 1024 in one row block, so B is packed once:
+    /// alternating 3 rounds, square1024 106.7 vs 105.5 and square2048 104.6 vs 102.6 GFLOP/s (medians), the
+    /// 1024×128·128×1024 training shape unchanged. The AVX2 and portable entries are scaled from it, not tuned
+    /// (no such machine here).
+    static let sgemm: KernelTable<SgemmEntry> = {
+        var entries: [GEMMKernel: SgemmEntry] = [
+            .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512),
+        ]
+        #if arch(x86_64)
+        entries[.avx512] = SgemmEntry(AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
+        entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 960, nc: 1024)
+        #endif
+        return KernelTable(element: .float32, entries)
+    }()
+}
