@@ -17,14 +17,30 @@ public enum ControlMessage: Codable, Sendable {
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
     public static let protocolVersion = 2
 
+    /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
+    /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).
+    static let nonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
     public func encoded() -> [UInt8] {
-        // Encoding these plain structs cannot fail.
-        Array(try! JSONEncoder().encode(self))
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity, nan: Self.nonFinite.nan)
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            // Unreachable with the strategy above (plain structs, every float representable); a message that says
+            // so is better than a crash.
+            let text = "\(error)".replacingOccurrences(of: "\"", with: "'")
+            return Array("{\"failed\":{\"rank\":-1,\"message\":\"cannot encode a control message: \(text)\"}}".utf8)
+        }
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, from peer: String) throws -> ControlMessage {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity, nan: nonFinite.nan)
         do {
-            return try JSONDecoder().decode(ControlMessage.self, from: Data(bytes))
+            return try decoder.decode(ControlMessage.self, from: Data(bytes))
         } catch {
             throw RuntimeError.protocolViolation("malformed control message from \(peer) (\(bytes.count) bytes)")
         }
@@ -102,6 +118,23 @@ public struct ProgressReport: Codable, Sendable {
     public var computeSeconds: Double
     public var allReduceSeconds: Double
     public var waitSeconds: Double
+
+    public init(rank: Int, epoch: Int, step: Int, stepsPerEpoch: Int, totalSteps: Int, steps: Int, samples: Int, loss: Double,
+                accuracy: Double, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double) {
+        self.rank = rank
+        self.epoch = epoch
+        self.step = step
+        self.stepsPerEpoch = stepsPerEpoch
+        self.totalSteps = totalSteps
+        self.steps = steps
+        self.samples = samples
+        self.loss = loss
+        self.accuracy = accuracy
+        self.seconds = seconds
+        self.computeSeconds = computeSeconds
+        self.allReduceSeconds = allReduceSeconds
+        self.waitSeconds = waitSeconds
+    }
 }
 
 /// End-of-epoch figures of one rank: its share of the test set.
