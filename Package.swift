@@ -5,11 +5,11 @@ import PackageDescription
 // own target with its own CPU flag (the Swift compiler emits FMA on wide registers only when told the CPU), and
 // chosen at run time by CPU features.
 #if arch(x86_64)
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Ounchecked"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
+    let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Ounchecked"])]
+    let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
 #else
-let avx512Flags: [SwiftSetting] = []
-let avx2Flags: [SwiftSetting] = []
+    let avx512Flags: [SwiftSetting] = []
+    let avx2Flags: [SwiftSetting] = []
 #endif
 
 let package = Package(

@@ -12,8 +12,10 @@ public enum AllReduceAlgorithm: String, Sendable, CaseIterable {
 extension Communicator {
     /// Reduces `buffer` across all ranks in place: afterwards every rank holds the same (bitwise identical)
     /// sum or average. Every rank must pass the same element count.
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum, wire: WirePrecision = .float32,
-                          algorithm: AllReduceAlgorithm = .automatic) throws(CollectiveError) {
+    public func allReduce(
+        _ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum, wire: WirePrecision = .float32,
+        algorithm: AllReduceAlgorithm = .automatic
+    ) throws(CollectiveError) {
         let useRing: Bool
         switch algorithm {
         case .ring: useRing = true
@@ -21,7 +23,9 @@ extension Communicator {
         case .automatic:
             var everyLinkShared = false
             if size > 1 {
-                if ringLinks == nil { _ = try establishRingLinks(sequence: nextSequence(), deadline: deadline(), operation: "allreduce") }
+                if ringLinks == nil {
+                    _ = try establishRingLinks(sequence: nextSequence(), deadline: deadline(), operation: "allreduce")
+                }
                 everyLinkShared = ringLinks?.everyLinkShared ?? false
             }
             useRing = everyLinkShared || buffer.count * 4 > options.smallAllReduceBytes
@@ -33,10 +37,15 @@ extension Communicator {
         }
     }
 
-    public func allReduce(_ values: inout [Float], op: ReduceOp = .sum, wire: WirePrecision = .float32,
-                          algorithm: AllReduceAlgorithm = .automatic) throws(CollectiveError) {
+    public func allReduce(
+        _ values: inout [Float], op: ReduceOp = .sum, wire: WirePrecision = .float32,
+        algorithm: AllReduceAlgorithm = .automatic
+    ) throws(CollectiveError) {
         let result: Result<Void, CollectiveError> = values.withUnsafeMutableBufferPointer { b in
-            do throws(CollectiveError) { try allReduce(b, op: op, wire: wire, algorithm: algorithm); return .success(()) } catch { return .failure(error) }
+            do throws(CollectiveError) {
+                try allReduce(b, op: op, wire: wire, algorithm: algorithm)
+                return .success(())
+            } catch { return .failure(error) }
         }
         try result.get()
     }

@@ -7,13 +7,17 @@ extension Communicator {
         let seq = nextSequence()
         guard size > 1 else { return }
         let deadline = deadline()
-        var distance = 1, round = 0
+        var distance = 1
+        var round = 0
         while distance < size {
-            let to = (rank + distance) % size, from = mod(rank - distance, size)
-            try sendFrame(to: to, kind: .barrier, dtype: .bytes, sequence: seq, chunk: round, length: 0,
-                          payload: .empty, operation: "barrier", deadline: deadline)
-            _ = try receiveFrame(from: from, kind: .barrier, dtype: .bytes, sequence: seq, chunk: round, length: 0,
-                                 operation: "barrier", deadline: deadline)
+            let to = (rank + distance) % size
+            let from = mod(rank - distance, size)
+            try sendFrame(
+                to: to, kind: .barrier, dtype: .bytes, sequence: seq, chunk: round, length: 0,
+                payload: .empty, operation: "barrier", deadline: deadline)
+            _ = try receiveFrame(
+                from: from, kind: .barrier, dtype: .bytes, sequence: seq, chunk: round, length: 0,
+                operation: "barrier", deadline: deadline)
             distance *= 2
             round += 1
         }

@@ -6,9 +6,13 @@ extension Communicator {
     /// transfer plus (N−2) chunk hops rather than log2 N whole-buffer hops.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws(CollectiveError) {
         let seq = nextSequence()
-        guard (0..<size).contains(root) else { throw .invalidArgument("rank \(rank): broadcast root \(root) is not a rank of a group of \(size)") }
+        guard (0..<size).contains(root) else {
+            throw .invalidArgument("rank \(rank): broadcast root \(root) is not a rank of a group of \(size)")
+        }
         guard size > 1, buffer.count > 0 else { return }
-        let deadline = deadline(), release = ZeroCopyRelease(), operation = "broadcast"
+        let deadline = deadline()
+        let release = ZeroCopyRelease()
+        let operation = "broadcast"
         let partition = RingPartition(count: buffer.count, parts: 1, chunkElements: max(1, options.chunkBytes / 4))
         let position = mod(rank - root, size)  // 0 = root, size-1 = end of the chain
         let isLast = position == size - 1
@@ -18,21 +22,29 @@ extension Communicator {
                 if range.isEmpty { continue }
                 let bytes = range.count * 4
                 if position == 0 {
-                    try sendBytes(to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c,
-                                  bytes: UnsafeRawBufferPointer(start: buffer.baseAddress! + range.lowerBound, count: bytes),
-                                  release: release, operation: operation, deadline: deadline)
+                    try sendBytes(
+                        to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c,
+                        bytes: UnsafeRawBufferPointer(start: buffer.baseAddress! + range.lowerBound, count: bytes),
+                        release: release, operation: operation, deadline: deadline)
                 } else {
-                    let m = try receiveFrame(from: left, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c,
-                                             length: bytes, operation: operation, deadline: deadline)
+                    let m = try receiveFrame(
+                        from: left, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c,
+                        length: bytes, operation: operation, deadline: deadline)
                     if !isLast {
                         let forward: Message
                         do { forward = try m.shared() } catch {
-                            throw CollectiveError.transport(operation: operation, me: rank, peer: right, endpoint: endpoint(of: right), error: error as! TransportError)
+                            throw CollectiveError.transport(
+                                operation: operation, me: rank, peer: right, endpoint: endpoint(of: right),
+                                error: error as! TransportError)
                         }
-                        try sendFrame(to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c, length: bytes,
-                                      payload: .message(forward), operation: operation, deadline: deadline)
+                        try sendFrame(
+                            to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c, length: bytes,
+                            payload: .message(forward), operation: operation, deadline: deadline)
                     }
-                    m.withBytes { ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, from: $0.baseAddress!, count: range.count) }
+                    m.withBytes {
+                        ReduceKernels.copy(
+                            into: buffer.baseAddress! + range.lowerBound, from: $0.baseAddress!, count: range.count)
+                    }
                 }
             }
         } catch {

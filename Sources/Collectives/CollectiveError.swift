@@ -16,27 +16,27 @@ public enum CollectiveError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .peerTimeout(op, me, peer, ep, s):
+        case .peerTimeout(let op, let me, let peer, let ep, let s):
             return "rank \(me): \(op): rank \(peer) (\(ep)) did not answer within \(formatSeconds(s))"
-        case let .peerGone(op, me, peer, ep, detail):
+        case .peerGone(let op, let me, let peer, let ep, let detail):
             return "rank \(me): \(op): rank \(peer) (\(ep)) is gone: \(detail)"
-        case let .protocolViolation(op, me, peer, ep, e):
+        case .protocolViolation(let op, let me, let peer, let ep, let e):
             let who = peer.map { "rank \($0) (\(ep))" } ?? ep
             return "rank \(me): \(op): refused a frame from \(who): \(e)"
-        case let .transport(op, me, peer, ep, e):
+        case .transport(let op, let me, let peer, let ep, let e):
             let who = peer.map { "rank \($0) (\(ep))" } ?? ep
             return "rank \(me): \(op): transport error with \(who): \(e)"
-        case let .invalidArgument(s): return s
+        case .invalidArgument(let s): return s
         }
     }
 
     /// The rank this error blames, if any.
     public var peer: Int? {
         switch self {
-        case let .peerTimeout(_, _, p, _, _): return p
-        case let .peerGone(_, _, p, _, _): return p
-        case let .protocolViolation(_, _, p, _, _): return p
-        case let .transport(_, _, p, _, _): return p
+        case .peerTimeout(_, _, let p, _, _): return p
+        case .peerGone(_, _, let p, _, _): return p
+        case .protocolViolation(_, _, let p, _, _): return p
+        case .transport(_, _, let p, _, _): return p
         case .invalidArgument: return nil
         }
     }

@@ -64,7 +64,9 @@ public final class Communicator: @unchecked Sendable {
 
     /// Binds `bind` (default: this rank's own entry of the table) and joins the group. For tcp with port 0, bind
     /// a `DataPlane` first, publish its `endpoint`, and use `init(plane:rank:peers:)` once the table is known.
-    public convenience init(rank: Int, peers: [String], bind: String? = nil, options: CommunicatorOptions = .init(), context: Context? = nil) throws {
+    public convenience init(
+        rank: Int, peers: [String], bind: String? = nil, options: CommunicatorOptions = .init(), context: Context? = nil
+    ) throws {
         guard peers.indices.contains(rank) else {
             throw CollectiveError.invalidArgument("rank \(rank) is outside the peer table of \(peers.count) ranks")
         }
@@ -114,18 +116,22 @@ public final class Communicator: @unchecked Sendable {
 
     /// The header of a frame this rank sends in this group and membership.
     func wireHeader(kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int, length: Int) -> WireHeader {
-        WireHeader(kind: kind, dtype: dtype, group: groupTag, epoch: epoch, sender: UInt32(globalRank), sequence: sequence,
-                   chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
+        WireHeader(
+            kind: kind, dtype: dtype, group: groupTag, epoch: epoch, sender: UInt32(globalRank), sequence: sequence,
+            chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
     }
 
-    func sendFrame(to peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
-                   length: Int, payload: DataPlane.Payload, operation: String, deadline: Deadline) throws(CollectiveError) {
+    func sendFrame(
+        to peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
+        length: Int, payload: DataPlane.Payload, operation: String, deadline: Deadline
+    ) throws(CollectiveError) {
         let header = wireHeader(kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length)
         do throws(TransportError) {
             try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
         } catch {
             if case .timeout = error {
-                throw .peerTimeout(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
+                throw .peerTimeout(
+                    operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
             }
             throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error)
         }
@@ -133,35 +139,45 @@ public final class Communicator: @unchecked Sendable {
 
     /// Sends `bytes` from memory the caller keeps unchanged until `release` is drained (zero-copy for large
     /// frames, copied for small ones).
-    func sendBytes(to peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
-                   bytes: UnsafeRawBufferPointer, release: ZeroCopyRelease, operation: String, deadline: Deadline) throws(CollectiveError) {
-        let payload: DataPlane.Payload = bytes.count >= options.zeroCopyMinBytes ? .noCopy(bytes, release) : (bytes.count == 0 ? .empty : .copy(bytes))
-        try sendFrame(to: peer, kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: bytes.count,
-                      payload: payload, operation: operation, deadline: deadline)
+    func sendBytes(
+        to peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
+        bytes: UnsafeRawBufferPointer, release: ZeroCopyRelease, operation: String, deadline: Deadline
+    ) throws(CollectiveError) {
+        let payload: DataPlane.Payload =
+            bytes.count >= options.zeroCopyMinBytes ? .noCopy(bytes, release) : (bytes.count == 0 ? .empty : .copy(bytes))
+        try sendFrame(
+            to: peer, kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: bytes.count,
+            payload: payload, operation: operation, deadline: deadline)
     }
 
     /// Receives the frame `peer` must send next and checks it is exactly the one expected.
-    func receiveFrame(from peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
-                      length: Int, operation: String, deadline: Deadline) throws(CollectiveError) -> Message {
-        let key = DataPlane.MailKey(epoch: epoch, group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
+    func receiveFrame(
+        from peer: Int, kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int,
+        length: Int, operation: String, deadline: Deadline
+    ) throws(CollectiveError) -> Message {
+        let key = DataPlane.MailKey(
+            epoch: epoch, group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
         let frame: DataPlane.Frame
         do throws(DataPlane.ReceiveFailure) {
             frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10 || plane.isInproc)
         } catch {
             switch error {
             case .timeout:
-                throw .peerTimeout(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
+                throw .peerTimeout(
+                    operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
             case .transport(let e):
                 throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: e)
             case .wire(let e, let sender):
                 let who = sender.flatMap { s in members.firstIndex(of: s) }
-                throw .protocolViolation(operation: operation, me: rank, peer: who ?? sender,
-                                         endpoint: sender.map { plane.endpoint(of: $0) } ?? plane.endpoint, error: e)
+                throw .protocolViolation(
+                    operation: operation, me: rank, peer: who ?? sender,
+                    endpoint: sender.map { plane.endpoint(of: $0) } ?? plane.endpoint, error: e)
             }
         }
         do throws(WireError) {
-            try frame.header.expect(kind: kind, group: groupTag, sender: UInt32(members[peer]), sequence: sequence,
-                                    chunk: UInt32(truncatingIfNeeded: chunk), dtype: dtype, length: length)
+            try frame.header.expect(
+                kind: kind, group: groupTag, sender: UInt32(members[peer]), sequence: sequence,
+                chunk: UInt32(truncatingIfNeeded: chunk), dtype: dtype, length: length)
         } catch {
             throw .protocolViolation(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error)
         }
@@ -171,7 +187,9 @@ public final class Communicator: @unchecked Sendable {
     /// Waits until libzmq no longer reads any buffer this call lent it, so the caller may modify it.
     func drain(_ release: ZeroCopyRelease, operation: String, peer: Int, deadline: Deadline) throws(CollectiveError) {
         if !release.waitUntilReleased(deadline: deadline) {
-            throw .peerTimeout(operation: operation + " (flushing sends)", me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
+            throw .peerTimeout(
+                operation: operation + " (flushing sends)", me: rank, peer: peer, endpoint: endpoint(of: peer),
+                seconds: options.timeout)
         }
     }
 
@@ -182,9 +200,11 @@ public final class Communicator: @unchecked Sendable {
         try checkPeer(peer)
         let seq = p2pSent[peer, default: 0] &+ 1
         p2pSent[peer] = seq
-        let release = ZeroCopyRelease(), deadline = deadline()
-        try sendBytes(to: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0, bytes: bytes,
-                      release: release, operation: "send", deadline: deadline)
+        let release = ZeroCopyRelease()
+        let deadline = deadline()
+        try sendBytes(
+            to: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0, bytes: bytes,
+            release: release, operation: "send", deadline: deadline)
         try drain(release, operation: "send", peer: peer, deadline: deadline)
     }
 
@@ -194,8 +214,9 @@ public final class Communicator: @unchecked Sendable {
         try checkPeer(peer)
         let seq = p2pSent[peer, default: 0] &+ 1
         p2pSent[peer] = seq
-        try sendFrame(to: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0, length: bytes.count,
-                      payload: .noCopy(bytes, release), operation: "send", deadline: deadline())
+        try sendFrame(
+            to: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0, length: bytes.count,
+            payload: .noCopy(bytes, release), operation: "send", deadline: deadline())
     }
 
     /// Receives the next point-to-point message from `peer` into `buffer`, which must have exactly its size.
@@ -209,8 +230,9 @@ public final class Communicator: @unchecked Sendable {
         try checkPeer(peer)
         let seq = p2pReceived[peer, default: 0] &+ 1
         p2pReceived[peer] = seq
-        return try receiveFrame(from: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0,
-                                length: expectedBytes, operation: "receive", deadline: deadline())
+        return try receiveFrame(
+            from: peer, kind: .pointToPoint, dtype: .bytes, sequence: seq, chunk: 0,
+            length: expectedBytes, operation: "receive", deadline: deadline())
     }
 
     public func send(_ values: UnsafeBufferPointer<Float>, to peer: Int) throws(CollectiveError) {

@@ -52,7 +52,8 @@ public struct CommunicatorOptions: Sendable {
     /// 2 workers (`bench scaling`), alternating 4 rounds: 256 KiB median 9765 samples/s, 512 KiB 9566; a first
     /// sweep (chunk and slot size together, 3 rounds each) gave 128 KiB 10215, 256 KiB 10242, 512 KiB 9966,
     /// 2048 KiB 9939, and 64 KiB 8753 (too many hand-offs). Near the noise. `COHORT_SHM_CHUNK_KB` sets the default.
-    public var sharedMemoryChunkBytes: Int = getenv("COHORT_SHM_CHUNK_KB").flatMap { Int(String(cString: $0)) }.map { max(1, $0) << 10 } ?? 256 << 10
+    public var sharedMemoryChunkBytes: Int =
+        getenv("COHORT_SHM_CHUNK_KB").flatMap { Int(String(cString: $0)) }.map { max(1, $0) << 10 } ?? 256 << 10
 
     /// Slots per shared-memory ring (each `chunkBytes` long): chunks the sender may run ahead of the receiver.
     public var sharedMemorySlots: Int = 8

@@ -14,14 +14,15 @@ import Transport
 enum AllocatorTuning {
     static let applied: Bool = {
         #if os(Linux)
-        // mallopt lives in <malloc.h>, which Swift's Glibc module doesn't export: look it up at run time.
-        // A process that tuned malloc through MALLOC_*_ variables keeps its settings.
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
-        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
-        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
-        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(M_MMAP_THRESHOLD, 32 << 20) }
-        if getenv("MALLOC_TRIM_THRESHOLD_") == nil { _ = mallopt(M_TRIM_THRESHOLD, 512 << 20) }
+            // mallopt lives in <malloc.h>, which Swift's Glibc module doesn't export: look it up at run time.
+            // A process that tuned malloc through MALLOC_*_ variables keeps its settings.
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+            let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+            let M_TRIM_THRESHOLD: Int32 = -1
+            let M_MMAP_THRESHOLD: Int32 = -3
+            if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(M_MMAP_THRESHOLD, 32 << 20) }
+            if getenv("MALLOC_TRIM_THRESHOLD_") == nil { _ = mallopt(M_TRIM_THRESHOLD, 512 << 20) }
         #endif
         return true
     }()
@@ -38,7 +39,8 @@ public final class DataPlane: @unchecked Sendable {
     public private(set) var peers: [String] = []
     /// The current membership (`WireHeader.firstEpoch` until `resetPeers` says otherwise).
     public var epoch: UInt32 {
-        receiveLock.lock(); defer { receiveLock.unlock() }
+        receiveLock.lock()
+        defer { receiveLock.unlock() }
         return mailboxEpoch
     }
 
@@ -56,8 +58,16 @@ public final class DataPlane: @unchecked Sendable {
     private let sendLock = NSLock()
     private let authenticator: CurveAuthenticator?
 
-    struct MailKey: Hashable { var epoch: UInt32; var group: UInt32; var sender: UInt32; var channel: UInt8 }
-    struct Frame { var header: WireHeader; var payload: Message }
+    struct MailKey: Hashable {
+        var epoch: UInt32
+        var group: UInt32
+        var sender: UInt32
+        var channel: UInt8
+    }
+    struct Frame {
+        var header: WireHeader
+        var payload: Message
+    }
 
     /// Binds the inbox. `endpoint` may use port 0 / `*` (tcp); read the bound address from `endpoint`.
     public init(bind endpoint: String, options: CommunicatorOptions = .init(), context: Context? = nil) throws {
@@ -73,7 +83,9 @@ public final class DataPlane: @unchecked Sendable {
         inbox = try Socket(ctx, type: .pull, linger: .zero)
         try inbox.setHighWaterMarks(send: 0, receive: 0)
         try inbox.setMaxMessageSize(Int64(options.maxFrameBytes))
-        if options.kernelBufferBytes > 0 { try inbox.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes) }
+        if options.kernelBufferBytes > 0 {
+            try inbox.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes)
+        }
         if let curve = options.curve { try inbox.makeCurveServer(curve) }
         inbox.spinMicroseconds = options.spinMicroseconds
         self.endpoint = try inbox.bind(endpoint)
@@ -114,7 +126,8 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Moves the mailbox to `epoch`: what is queued for earlier ones is dropped, later ones keep waiting.
     private func dropFrames(before epoch: UInt32) {
-        receiveLock.lock(); defer { receiveLock.unlock() }
+        receiveLock.lock()
+        defer { receiveLock.unlock() }
         mailboxEpoch = epoch
         for (key, queue) in mailbox where key.epoch < epoch {
             staleDropped += queue.count
@@ -124,7 +137,8 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Frames of an earlier membership discarded so far (arrived after `resetPeers`, or queued when it ran).
     public var staleFramesDropped: Int {
-        receiveLock.lock(); defer { receiveLock.unlock() }
+        receiveLock.lock()
+        defer { receiveLock.unlock() }
         return staleDropped
     }
 
@@ -134,7 +148,9 @@ public final class DataPlane: @unchecked Sendable {
         if let s = outboxes[peer] { return s }
         let s = try Socket(context, type: .push, linger: .milliseconds(500))
         try s.setHighWaterMarks(send: 0, receive: 0)
-        if options.kernelBufferBytes > 0 { try s.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes) }
+        if options.kernelBufferBytes > 0 {
+            try s.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes)
+        }
         if let curve = options.curve { try s.makeCurveClient(curve) }
         try s.connect(peers[peer])
         outboxes[peer] = s
@@ -153,7 +169,8 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     func send(to peer: Int, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
-        sendLock.lock(); defer { sendLock.unlock() }
+        sendLock.lock()
+        defer { sendLock.unlock() }
         do {
             let s = try outbox(peer)
             var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
@@ -200,10 +217,17 @@ public final class DataPlane: @unchecked Sendable {
             do throws(ReceiveFailure) {
                 while let f = try pullOne(deadline: min(slice, deadline)) {
                     // An earlier membership's frame: no receive will ever want it.
-                    if f.header.epoch < mailboxEpoch { staleDropped += 1; continue }
-                    let k = MailKey(epoch: f.header.epoch, group: f.header.group, sender: f.header.sender,
-                                    channel: Self.channel(f.header.kind))
-                    if k == key { receiveLock.unlock(); return f }
+                    if f.header.epoch < mailboxEpoch {
+                        staleDropped += 1
+                        continue
+                    }
+                    let k = MailKey(
+                        epoch: f.header.epoch, group: f.header.group, sender: f.header.sender,
+                        channel: Self.channel(f.header.kind))
+                    if k == key {
+                        receiveLock.unlock()
+                        return f
+                    }
                     mailbox[k, default: []].append(f)
                 }
             } catch {
@@ -246,7 +270,10 @@ public final class DataPlane: @unchecked Sendable {
         } catch {
             throw .transport(.invalidArgument("\(error)"))
         }
-        if payload.hasMore { drain(after: payload); throw .wire(.payloadSizeMismatch(header: header.length, frame: -1), sender: Int(header.sender)) }
+        if payload.hasMore {
+            drain(after: payload)
+            throw .wire(.payloadSizeMismatch(header: header.length, frame: -1), sender: Int(header.sender))
+        }
         guard payload.count == Int(header.length) else {
             throw .wire(.payloadSizeMismatch(header: header.length, frame: payload.count), sender: Int(header.sender))
         }
@@ -260,7 +287,8 @@ public final class DataPlane: @unchecked Sendable {
 
     /// Sends raw frames to `peer`'s inbox, as a broken or hostile peer would: for tests of the receiver's checks.
     public func sendRawFrames(_ frames: [[UInt8]], to peer: Int) throws {
-        sendLock.lock(); defer { sendLock.unlock() }
+        sendLock.lock()
+        defer { sendLock.unlock() }
         try outbox(peer).sendMultipart(frames, deadline: .after(seconds: 5))
     }
 }

@@ -12,11 +12,16 @@ import Transport
 /// With a reduced-precision wire each rank first rounds its own value to the wire type, so partners add the
 /// same two numbers.
 extension Communicator {
-    func recursiveDoublingAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp, wire: WirePrecision) throws(CollectiveError) {
+    func recursiveDoublingAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp, wire: WirePrecision)
+        throws(CollectiveError)
+    {
         let seq = nextSequence()
         guard size > 1, buffer.count > 0 else { return }
-        let deadline = deadline(), operation = "allreduce"
-        let n = size, r = rank, count = buffer.count
+        let deadline = deadline()
+        let operation = "allreduce"
+        let n = size
+        let r = rank
+        let count = buffer.count
         var p = 1
         while p * 2 <= n { p *= 2 }
         let extra = n - p
@@ -27,13 +32,15 @@ extension Communicator {
         func exchange(with peer: Int, send: Bool, receive: Bool) throws(CollectiveError) -> Message? {
             if send {
                 ReduceKernels.quantize(base, count: count, wire: wire)
-                try sendCopy(to: peer, sequence: seq, chunk: step, wire: wire, base: base, count: count,
-                             operation: operation, deadline: deadline)
+                try sendCopy(
+                    to: peer, sequence: seq, chunk: step, wire: wire, base: base, count: count,
+                    operation: operation, deadline: deadline)
             }
             var m: Message? = nil
             if receive {
-                m = try receiveFrame(from: peer, kind: .reduce, dtype: wire.dtype, sequence: seq, chunk: step,
-                                     length: count * esize, operation: operation, deadline: deadline)
+                m = try receiveFrame(
+                    from: peer, kind: .reduce, dtype: wire.dtype, sequence: seq, chunk: step,
+                    length: count * esize, operation: operation, deadline: deadline)
             }
             step += 1
             return m
@@ -80,19 +87,24 @@ extension Communicator {
     }
 
     /// Sends `count` floats as a copied frame (small buffers: a copy is cheaper than waiting for a zero-copy release).
-    func sendCopy(to peer: Int, sequence: UInt64, chunk: Int, wire: WirePrecision, base: UnsafeMutablePointer<Float>, count: Int,
-                  operation: String, deadline: Deadline) throws(CollectiveError) {
+    func sendCopy(
+        to peer: Int, sequence: UInt64, chunk: Int, wire: WirePrecision, base: UnsafeMutablePointer<Float>, count: Int,
+        operation: String, deadline: Deadline
+    ) throws(CollectiveError) {
         if wire == .float32 {
-            try sendFrame(to: peer, kind: .reduce, dtype: .float32, sequence: sequence, chunk: chunk, length: count * 4,
-                          payload: .copy(UnsafeRawBufferPointer(start: base, count: count * 4)), operation: operation, deadline: deadline)
+            try sendFrame(
+                to: peer, kind: .reduce, dtype: .float32, sequence: sequence, chunk: chunk, length: count * 4,
+                payload: .copy(UnsafeRawBufferPointer(start: base, count: count * 4)), operation: operation, deadline: deadline)
         } else {
             let m: Message
             do { m = try Message(size: count * 2) } catch {
-                throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error as! TransportError)
+                throw .transport(
+                    operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error as! TransportError)
             }
             m.withMutableBytes { ReduceKernels.encode(base, count: count, as: wire, into: $0.baseAddress!) }
-            try sendFrame(to: peer, kind: .reduce, dtype: wire.dtype, sequence: sequence, chunk: chunk, length: count * 2,
-                          payload: .message(m), operation: operation, deadline: deadline)
+            try sendFrame(
+                to: peer, kind: .reduce, dtype: wire.dtype, sequence: sequence, chunk: chunk, length: count * 2,
+                payload: .message(m), operation: operation, deadline: deadline)
         }
     }
 }

@@ -86,7 +86,9 @@ enum ReduceKernels {
         for i in 0..<count { dst[i] += decode(src, i, wire) }
     }
 
-    static func addAndDivide(into dst: UnsafeMutablePointer<Float>, fromWire src: UnsafeRawPointer, count: Int, wire: WirePrecision, divisor: Float) {
+    static func addAndDivide(
+        into dst: UnsafeMutablePointer<Float>, fromWire src: UnsafeRawPointer, count: Int, wire: WirePrecision, divisor: Float
+    ) {
         if wire == .float32 { return addAndDivide(into: dst, from: src, count: count, divisor: divisor) }
         for i in 0..<count { dst[i] = (dst[i] + decode(src, i, wire)) / divisor }
     }

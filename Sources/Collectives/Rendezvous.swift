@@ -32,7 +32,8 @@ public enum Rendezvous {
                     throw CollectiveError.invalidArgument("rendezvous on \(endpoint): ranks \(missing) did not register in time")
                 }
                 let text = frames.map(\.text)
-                guard frames.count == 4, text[1] == protocolTag, let r = Int(text[2]), (0..<size).contains(r), table[r] == nil else {
+                guard frames.count == 4, text[1] == protocolTag, let r = Int(text[2]), (0..<size).contains(r), table[r] == nil
+                else {
                     continue  // not ours, or a duplicate: ignore rather than let a stray client break the group
                 }
                 identities[r] = frames[0].byteArray
@@ -47,7 +48,8 @@ public enum Rendezvous {
     }
 
     /// The worker side: registers `endpoint` as rank `rank` at `server` and returns the table.
-    public static func join(server: String, rank: Int, endpoint: String, context: Context, deadline: Deadline) throws -> [String] {
+    public static func join(server: String, rank: Int, endpoint: String, context: Context, deadline: Deadline) throws -> [String]
+    {
         let s = try Socket(context, type: .dealer, linger: .milliseconds(200))
         try s.setMaxMessageSize(1 << 20)
         try s.connect(server)

@@ -14,13 +14,16 @@ extension Communicator {
     func ringAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp, wire: WirePrecision) throws(CollectiveError) {
         let seq = nextSequence()
         guard size > 1, buffer.count > 0 else { return }
-        let deadline = deadline(), release = ZeroCopyRelease()
+        let deadline = deadline()
+        let release = ZeroCopyRelease()
         let partition = try ringPartition(count: buffer.count, sequence: seq, deadline: deadline, operation: "allreduce")
         do {
-            try ringReduceScatter(buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
-                                  deadline: deadline, operation: "allreduce", gatherAfter: true)
-            try ringAllGather(buffer, wire: wire, sequence: seq, partition: partition, release: release,
-                              deadline: deadline, operation: "allreduce", sendOwnFirst: false)
+            try ringReduceScatter(
+                buffer, op: op, wire: wire, sequence: seq, partition: partition, release: release,
+                deadline: deadline, operation: "allreduce", gatherAfter: true)
+            try ringAllGather(
+                buffer, wire: wire, sequence: seq, partition: partition, release: release,
+                deadline: deadline, operation: "allreduce", sendOwnFirst: false)
             try flushRingSends(operation: "allreduce", deadline: deadline)
         } catch {
             ringLinks?.dropPending()
@@ -31,12 +34,16 @@ extension Communicator {
     }
 
     /// Sends chunk `c` of segment `segment` to the right neighbour in the wire precision.
-    func sendChunk(_ buffer: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>, kind: WireHeader.Kind, wire: WirePrecision,
-                   sequence: UInt64, index: Int, release: ZeroCopyRelease, deadline: Deadline, operation: String) throws(CollectiveError) {
+    func sendChunk(
+        _ buffer: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>, kind: WireHeader.Kind, wire: WirePrecision,
+        sequence: UInt64, index: Int, release: ZeroCopyRelease, deadline: Deadline, operation: String
+    ) throws(CollectiveError) {
         let base = buffer.baseAddress! + range.lowerBound
         if let links = ringLinks, let ring = links.outbound {
-            try sendThroughRing(links, ring, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index,
-                                length: range.count * (wire == .float32 ? 4 : 2), operation: operation) { slot in
+            try sendThroughRing(
+                links, ring, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index,
+                length: range.count * (wire == .float32 ? 4 : 2), operation: operation
+            ) { slot in
                 if wire == .float32 {
                     slot.copyMemory(from: base, byteCount: range.count * 4)
                 } else {
@@ -46,34 +53,42 @@ extension Communicator {
             return
         }
         if wire == .float32 {
-            try sendBytes(to: right, kind: kind, dtype: .float32, sequence: sequence, chunk: index,
-                          bytes: UnsafeRawBufferPointer(start: base, count: range.count * 4), release: release,
-                          operation: operation, deadline: deadline)
+            try sendBytes(
+                to: right, kind: kind, dtype: .float32, sequence: sequence, chunk: index,
+                bytes: UnsafeRawBufferPointer(start: base, count: range.count * 4), release: release,
+                operation: operation, deadline: deadline)
         } else {
             let m: Message
             do { m = try Message(size: range.count * 2) } catch {
-                throw .transport(operation: operation, me: rank, peer: right, endpoint: endpoint(of: right), error: error as! TransportError)
+                throw .transport(
+                    operation: operation, me: rank, peer: right, endpoint: endpoint(of: right), error: error as! TransportError)
             }
             m.withMutableBytes { ReduceKernels.encode(base, count: range.count, as: wire, into: $0.baseAddress!) }
-            try sendFrame(to: right, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index, length: range.count * 2,
-                          payload: .message(m), operation: operation, deadline: deadline)
+            try sendFrame(
+                to: right, kind: kind, dtype: wire.dtype, sequence: sequence, chunk: index, length: range.count * 2,
+                payload: .message(m), operation: operation, deadline: deadline)
         }
     }
 
     /// Reduce-scatter along the ring. Step k: send segment r−k−1, receive segment r−k−2 and add it in; after
     /// N−1 steps rank r holds the reduced segment r. With `gatherAfter`, each finished chunk of segment r leaves
     /// at once as the all-gather's first step.
-    func ringReduceScatter(_ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp, wire: WirePrecision, sequence: UInt64,
-                           partition: RingPartition, release: ZeroCopyRelease, deadline: Deadline, operation: String,
-                           gatherAfter: Bool) throws(CollectiveError) {
-        let n = size, r = rank, C = partition.chunks
+    func ringReduceScatter(
+        _ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp, wire: WirePrecision, sequence: UInt64,
+        partition: RingPartition, release: ZeroCopyRelease, deadline: Deadline, operation: String,
+        gatherAfter: Bool
+    ) throws(CollectiveError) {
+        let n = size
+        let r = rank
+        let C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
         for c in 0..<C {
             let range = partition.chunk(mod(r - 1, n), c)
             if range.isEmpty { continue }
-            try sendChunk(buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: c, release: release,
-                          deadline: deadline, operation: operation)
+            try sendChunk(
+                buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: c, release: release,
+                deadline: deadline, operation: operation)
         }
         for k in 0..<(n - 1) {
             let seg = mod(r - k - 2, n)
@@ -82,8 +97,10 @@ extension Communicator {
                 let range = partition.chunk(seg, c)
                 if range.isEmpty { continue }
                 let dst = buffer.baseAddress! + range.lowerBound
-                try receiveRingChunk(kind: .reduce, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
-                                     operation: operation, deadline: deadline) { src in
+                try receiveRingChunk(
+                    kind: .reduce, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
+                    operation: operation, deadline: deadline
+                ) { src in
                     if last && op == .average {
                         ReduceKernels.addAndDivide(into: dst, fromWire: src, count: range.count, wire: wire, divisor: Float(n))
                     } else {
@@ -91,13 +108,15 @@ extension Communicator {
                     }
                 }
                 if !last {
-                    try sendChunk(buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: (k + 1) * C + c,
-                                  release: release, deadline: deadline, operation: operation)
+                    try sendChunk(
+                        buffer, range, kind: .reduce, wire: wire, sequence: sequence, index: (k + 1) * C + c,
+                        release: release, deadline: deadline, operation: operation)
                 } else if gatherAfter {
                     // The owner keeps exactly what its peers will receive.
                     ReduceKernels.quantize(dst, count: range.count, wire: wire)
-                    try sendChunk(buffer, range, kind: .gather, wire: wire, sequence: sequence, index: c,
-                                  release: release, deadline: deadline, operation: operation)
+                    try sendChunk(
+                        buffer, range, kind: .gather, wire: wire, sequence: sequence, index: c,
+                        release: release, deadline: deadline, operation: operation)
                 }
             }
         }
@@ -105,9 +124,13 @@ extension Communicator {
 
     /// All-gather along the ring. Step k: send segment r−k, receive segment r−k−1. Received frames are forwarded
     /// as they are (libzmq reference counting, no copy) before being copied into the buffer.
-    func ringAllGather(_ buffer: UnsafeMutableBufferPointer<Float>, wire: WirePrecision, sequence: UInt64, partition: RingPartition,
-                       release: ZeroCopyRelease, deadline: Deadline, operation: String, sendOwnFirst: Bool) throws(CollectiveError) {
-        let n = size, r = rank, C = partition.chunks
+    func ringAllGather(
+        _ buffer: UnsafeMutableBufferPointer<Float>, wire: WirePrecision, sequence: UInt64, partition: RingPartition,
+        release: ZeroCopyRelease, deadline: Deadline, operation: String, sendOwnFirst: Bool
+    ) throws(CollectiveError) {
+        let n = size
+        let r = rank
+        let C = partition.chunks
         let dtype = wire.dtype
         let esize = wire == .float32 ? 4 : 2
         let viaSharedMemory = ringLinks?.inbound != nil || ringLinks?.outbound != nil
@@ -116,8 +139,9 @@ extension Communicator {
                 let range = partition.chunk(r, c)
                 if range.isEmpty { continue }
                 ReduceKernels.quantize(buffer.baseAddress! + range.lowerBound, count: range.count, wire: wire)
-                try sendChunk(buffer, range, kind: .gather, wire: wire, sequence: sequence, index: c, release: release,
-                              deadline: deadline, operation: operation)
+                try sendChunk(
+                    buffer, range, kind: .gather, wire: wire, sequence: sequence, index: c, release: release,
+                    deadline: deadline, operation: operation)
             }
         }
         for k in 0..<(n - 1) {
@@ -130,27 +154,37 @@ extension Communicator {
                     // instead of waiting for the right neighbour to take the chunk, and a chunk bound for a
                     // shared-memory ring must be written into it anyway.
                     let dst = buffer.baseAddress! + range.lowerBound
-                    try receiveRingChunk(kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
-                                         operation: operation, deadline: deadline) { src in
+                    try receiveRingChunk(
+                        kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c, length: range.count * esize,
+                        operation: operation, deadline: deadline
+                    ) { src in
                         ReduceKernels.copy(into: dst, fromWire: src, count: range.count, wire: wire)
                     }
                     if k < n - 2 {
-                        try sendChunk(buffer, range, kind: .gather, wire: wire, sequence: sequence, index: (k + 1) * C + c,
-                                      release: release, deadline: deadline, operation: operation)
+                        try sendChunk(
+                            buffer, range, kind: .gather, wire: wire, sequence: sequence, index: (k + 1) * C + c,
+                            release: release, deadline: deadline, operation: operation)
                     }
                     continue
                 }
-                let m = try receiveFrame(from: left, kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c,
-                                         length: range.count * esize, operation: operation, deadline: deadline)
+                let m = try receiveFrame(
+                    from: left, kind: .gather, dtype: dtype, sequence: sequence, chunk: k * C + c,
+                    length: range.count * esize, operation: operation, deadline: deadline)
                 if k < n - 2 {
                     let forward: Message
                     do { forward = try m.shared() } catch {
-                        throw .transport(operation: operation, me: rank, peer: right, endpoint: endpoint(of: right), error: error as! TransportError)
+                        throw .transport(
+                            operation: operation, me: rank, peer: right, endpoint: endpoint(of: right),
+                            error: error as! TransportError)
                     }
-                    try sendFrame(to: right, kind: .gather, dtype: dtype, sequence: sequence, chunk: (k + 1) * C + c,
-                                  length: range.count * esize, payload: .message(forward), operation: operation, deadline: deadline)
+                    try sendFrame(
+                        to: right, kind: .gather, dtype: dtype, sequence: sequence, chunk: (k + 1) * C + c,
+                        length: range.count * esize, payload: .message(forward), operation: operation, deadline: deadline)
                 }
-                m.withBytes { ReduceKernels.copy(into: buffer.baseAddress! + range.lowerBound, fromWire: $0.baseAddress!, count: range.count, wire: wire) }
+                m.withBytes {
+                    ReduceKernels.copy(
+                        into: buffer.baseAddress! + range.lowerBound, fromWire: $0.baseAddress!, count: range.count, wire: wire)
+                }
             }
         }
     }

@@ -23,12 +23,18 @@ final class RingLinks {
         let fill: (UnsafeMutableRawPointer) -> Void
     }
 
-    init(inbound: SharedMemoryRing?, outbound: SharedMemoryRing?) { self.inbound = inbound; self.outbound = outbound }
+    init(inbound: SharedMemoryRing?, outbound: SharedMemoryRing?) {
+        self.inbound = inbound
+        self.outbound = outbound
+    }
 
     var hasPending: Bool { pendingStart < pending.count }
 
     /// After a failed collective: the chunks will never be wanted, and their memory goes back to the caller.
-    func dropPending() { pending.removeAll(); pendingStart = 0 }
+    func dropPending() {
+        pending.removeAll()
+        pendingStart = 0
+    }
 
     /// Moves pending chunks into free slots without waiting; whether some are still pending.
     @discardableResult
@@ -69,31 +75,38 @@ extension Communicator {
         }
         let enabled = options.sharedMemory && SharedMemoryRing.isSupported
         let slotBytes = max(64, options.chunkBytes, options.sharedMemoryChunkBytes)
-        var inbound = enabled ? try? SharedMemoryRing.create(slotCount: max(2, options.sharedMemorySlots), slotBytes: slotBytes) : nil
+        var inbound =
+            enabled ? try? SharedMemoryRing.create(slotCount: max(2, options.sharedMemorySlots), slotBytes: slotBytes) : nil
         var offer = [UInt8](repeating: 0, count: Self.offerBytes)
         if let ring = inbound, ring.path.utf8.count <= Self.offerPathBytes {
             offer.replaceSubrange(0..<ring.path.utf8.count, with: Array(ring.path.utf8))
-            withUnsafeBytes(of: ring.nonce.littleEndian) { offer.replaceSubrange(Self.offerPathBytes..<Self.offerBytes, with: $0) }
+            withUnsafeBytes(of: ring.nonce.littleEndian) {
+                offer.replaceSubrange(Self.offerPathBytes..<Self.offerBytes, with: $0)
+            }
         } else {
             inbound = nil
         }
         try sendLinkFrame(offer, to: left, sequence: sequence, chunk: 0, operation: operation, deadline: deadline)
-        let theirs = try receiveFrame(from: right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
-                                      length: Self.offerBytes, operation: operation + " (link setup)", deadline: deadline)
+        let theirs = try receiveFrame(
+            from: right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
+            length: Self.offerBytes, operation: operation + " (link setup)", deadline: deadline)
         var outbound: SharedMemoryRing?
         if enabled {
             let (path, nonce): (String, UInt64) = theirs.withBytes { b in
                 let raw = b.prefix(Self.offerPathBytes)
                 let end = raw.firstIndex(of: 0) ?? raw.endIndex
-                return (String(decoding: raw[..<end], as: UTF8.self),
-                        UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.offerPathBytes, as: UInt64.self)))
+                return (
+                    String(decoding: raw[..<end], as: UTF8.self),
+                    UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.offerPathBytes, as: UInt64.self))
+                )
             }
             if !path.isEmpty, nonce != 0 { outbound = try? SharedMemoryRing.open(path: path, nonce: nonce) }
         }
         let answer: [UInt8] = [outbound == nil ? 0 : 1]
         try sendLinkFrame(answer, to: right, sequence: sequence, chunk: 1, operation: operation, deadline: deadline)
-        let reply = try receiveFrame(from: left, kind: .link, dtype: .bytes, sequence: sequence, chunk: 1, length: 1,
-                                     operation: operation + " (link setup)", deadline: deadline)
+        let reply = try receiveFrame(
+            from: left, kind: .link, dtype: .bytes, sequence: sequence, chunk: 1, length: 1,
+            operation: operation + " (link setup)", deadline: deadline)
         if reply.withBytes({ $0[0] }) == 1, let ring = inbound {
             ring.unlinkName()
         } else {
@@ -119,12 +132,15 @@ extension Communicator {
         return links
     }
 
-    private func sendLinkFrame(_ bytes: [UInt8], to peer: Int, sequence: UInt64, chunk: Int, operation: String,
-                               deadline: Deadline) throws(CollectiveError) {
+    private func sendLinkFrame(
+        _ bytes: [UInt8], to peer: Int, sequence: UInt64, chunk: Int, operation: String,
+        deadline: Deadline
+    ) throws(CollectiveError) {
         let sent: Result<Void, CollectiveError> = bytes.withUnsafeBytes { b in
             do throws(CollectiveError) {
-                try sendFrame(to: peer, kind: .link, dtype: .bytes, sequence: sequence, chunk: chunk, length: b.count,
-                              payload: .copy(b), operation: operation + " (link setup)", deadline: deadline)
+                try sendFrame(
+                    to: peer, kind: .link, dtype: .bytes, sequence: sequence, chunk: chunk, length: b.count,
+                    payload: .copy(b), operation: operation + " (link setup)", deadline: deadline)
                 return .success(())
             } catch {
                 return .failure(error)
@@ -136,7 +152,9 @@ extension Communicator {
     /// The ring partition of `count` elements, after negotiating the links if this is the group's first ring
     /// collective: chunks of `sharedMemoryChunkBytes` when every link is shared memory (all ranks agree on that),
     /// else of `chunkBytes`. Every ring collective starts here, so the ring algorithms can take the links as known.
-    func ringPartition(count: Int, sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) -> RingPartition {
+    func ringPartition(count: Int, sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError)
+        -> RingPartition
+    {
         let links = try establishRingLinks(sequence: sequence, deadline: deadline, operation: operation)
         let bytes = links.everyLinkShared ? options.sharedMemoryChunkBytes : options.chunkBytes
         return RingPartition(count: count, parts: size, chunkElements: max(1, bytes / 4))
@@ -149,14 +167,19 @@ extension Communicator {
 
     /// Queues one ring chunk for the outbound ring (`links.outbound`) and moves what fits into free slots:
     /// `fill` writes `length` payload bytes into the slot.
-    func sendThroughRing(_ links: RingLinks, _ ring: SharedMemoryRing, kind: WireHeader.Kind, dtype: WireHeader.DType,
-                         sequence: UInt64, chunk: Int, length: Int, operation: String,
-                         fill: @escaping (UnsafeMutableRawPointer) -> Void) throws(CollectiveError) {
+    func sendThroughRing(
+        _ links: RingLinks, _ ring: SharedMemoryRing, kind: WireHeader.Kind, dtype: WireHeader.DType,
+        sequence: UInt64, chunk: Int, length: Int, operation: String,
+        fill: @escaping (UnsafeMutableRawPointer) -> Void
+    ) throws(CollectiveError) {
         guard length <= ring.slotBytes else {
-            throw .invalidArgument("rank \(rank): \(operation): a chunk of \(length) bytes exceeds the \(ring.slotBytes)-byte shared-memory slot (chunk size changed after the first collective)")
+            throw .invalidArgument(
+                "rank \(rank): \(operation): a chunk of \(length) bytes exceeds the \(ring.slotBytes)-byte shared-memory slot (chunk size changed after the first collective)"
+            )
         }
-        let header = WireHeader(kind: kind, dtype: dtype, group: groupTag, sender: UInt32(globalRank), sequence: sequence,
-                                chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
+        let header = WireHeader(
+            kind: kind, dtype: dtype, group: groupTag, sender: UInt32(globalRank), sequence: sequence,
+            chunk: UInt32(truncatingIfNeeded: chunk), length: UInt64(length))
         links.pending.append(.init(header: header, fill: fill))
         links.pushPending()
     }
@@ -180,14 +203,17 @@ extension Communicator {
 
     /// Receives the next ring chunk from the left neighbour (through the inbound ring if there is one, else the
     /// sockets), checks it is the one expected, and hands its payload to `body` without copying it out.
-    func receiveRingChunk(kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int, length: Int,
-                          operation: String, deadline: Deadline, _ body: (UnsafeRawPointer) -> Void) throws(CollectiveError) {
+    func receiveRingChunk(
+        kind: WireHeader.Kind, dtype: WireHeader.DType, sequence: UInt64, chunk: Int, length: Int,
+        operation: String, deadline: Deadline, _ body: (UnsafeRawPointer) -> Void
+    ) throws(CollectiveError) {
         guard let links = ringLinks, let ring = links.inbound else {
             // From the sockets: nothing here can move our pending shared-memory sends, so they go out first
             // (the right neighbour takes them: it never waits on a send of its own).
             try flushRingSends(operation: operation, deadline: deadline)
-            let m = try receiveFrame(from: left, kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length,
-                                     operation: operation, deadline: deadline)
+            let m = try receiveFrame(
+                from: left, kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length,
+                operation: operation, deadline: deadline)
             m.withBytes { body($0.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!) }
             return
         }
@@ -195,12 +221,15 @@ extension Communicator {
         let group = groupTag
         let refused: WireError?
         do throws(TransportError) {
-            refused = try ring.receive(deadline: deadline, operation: operation,
-                                       progress: links.hasPending ? { links.pushPending() } : nil) { raw, payload -> WireError? in
+            refused = try ring.receive(
+                deadline: deadline, operation: operation,
+                progress: links.hasPending ? { links.pushPending() } : nil
+            ) { raw, payload -> WireError? in
                 do throws(WireError) {
                     let header = try WireHeader.decode(raw, maxLength: ring.slotBytes)
-                    try header.expect(kind: kind, group: group, sender: expectedSender, sequence: sequence,
-                                      chunk: UInt32(truncatingIfNeeded: chunk), dtype: dtype, length: length)
+                    try header.expect(
+                        kind: kind, group: group, sender: expectedSender, sequence: sequence,
+                        chunk: UInt32(truncatingIfNeeded: chunk), dtype: dtype, length: length)
                 } catch {
                     return error
                 }
@@ -218,11 +247,16 @@ extension Communicator {
     private func mapRingError(_ error: TransportError, operation: String, peer: Int) -> CollectiveError {
         switch error {
         case .timeout:
-            return .peerTimeout(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
+            return .peerTimeout(
+                operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
         case .peerExited(_, let pid):
-            return .peerGone(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), detail: "its process (pid \(pid)) exited")
+            return .peerGone(
+                operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer),
+                detail: "its process (pid \(pid)) exited")
         case .closed:
-            return .peerGone(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), detail: "it closed its shared-memory link (it failed or finished first)")
+            return .peerGone(
+                operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer),
+                detail: "it closed its shared-memory link (it failed or finished first)")
         default: break
         }
         return .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error)

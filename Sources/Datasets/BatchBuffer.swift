@@ -24,7 +24,9 @@ public final class BatchBuffer: @unchecked Sendable {
         precondition(indices.count <= capacity, "batch of \(indices.count) exceeds buffer capacity \(capacity)")
         precondition(data.featureCount == featureCount, "\(data.name) has \(data.featureCount) features, buffer \(featureCount)")
         let x: Tensor
-        if let c = cached, c.shape[0] == indices.count { x = c } else {
+        if let c = cached, c.shape[0] == indices.count {
+            x = c
+        } else {
             x = Tensor(storage: storage, offset: 0, shape: [indices.count, featureCount])
             cached = x
         }

@@ -8,7 +8,8 @@ public enum CSVDataset {
     public static func read(_ path: String, labelColumn: Int = 0, classCount: Int? = nil) throws -> LabeledDataset {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw DatasetError(file: path, FileManager.default.fileExists(atPath: path) ? "not readable as UTF-8 text" : "no such file")
+            throw DatasetError(
+                file: path, FileManager.default.fileExists(atPath: path) ? "not readable as UTF-8 text" : "no such file")
         }
         var values: [Float] = []
         var labels: [Int32] = []
@@ -18,10 +19,15 @@ public enum CSVDataset {
             lineNumber += 1
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             let numbers = fields.map { Float($0) }
             if numbers.contains(where: { $0 == nil }) {
-                if labels.isEmpty && width == nil { width = fields.count; continue }   // header
+                if labels.isEmpty && width == nil {
+                    width = fields.count
+                    continue
+                }  // header
                 let bad = fields[numbers.firstIndex(where: { $0 == nil })!]
                 throw DatasetError(file: path, "line \(lineNumber): '\(bad)' is not a number")
             }

@@ -31,17 +31,20 @@ public enum IDX {
         let rank = try validateMagic(magic, path: path, expectedRank: expectedRank)
         let dimensionBytes = try reader.read(upTo: 4 * rank)
         guard dimensionBytes.count == 4 * rank else {
-            throw DatasetError(file: path, "truncated IDX header: \(4 + dimensionBytes.count) bytes, need \(4 + 4 * rank) for rank \(rank)")
+            throw DatasetError(
+                file: path, "truncated IDX header: \(4 + dimensionBytes.count) bytes, need \(4 + 4 * rank) for rank \(rank)")
         }
         let dims = (0..<rank).map { d in
             let o = 4 * d
-            return Int(UInt32(dimensionBytes[o]) << 24 | UInt32(dimensionBytes[o + 1]) << 16
-                | UInt32(dimensionBytes[o + 2]) << 8 | UInt32(dimensionBytes[o + 3]))
+            return Int(
+                UInt32(dimensionBytes[o]) << 24 | UInt32(dimensionBytes[o + 1]) << 16
+                    | UInt32(dimensionBytes[o + 2]) << 8 | UInt32(dimensionBytes[o + 3]))
         }
         let expected = try elementCount(dims, path: path)
         let payload = try reader.read(upTo: expected + 1)
         if payload.count < expected {
-            throw DatasetError(file: path, "truncated: dimensions \(dims) need \(expected) bytes of data, file has \(payload.count)")
+            throw DatasetError(
+                file: path, "truncated: dimensions \(dims) need \(expected) bytes of data, file has \(payload.count)")
         }
         if payload.count > expected {
             let rest = try reader.read(upTo: 1 << 20).count
@@ -55,11 +58,15 @@ public enum IDX {
     private static func validateMagic(_ data: [UInt8], path: String, expectedRank: Int?) throws -> Int {
         guard data.count >= 4 else { throw DatasetError(file: path, "too short for an IDX header (\(data.count) bytes)") }
         guard data[0] == 0, data[1] == 0 else {
-            throw DatasetError(file: path, String(format: "bad IDX magic number 0x%02x%02x%02x%02x (expected 0x0000TTRR)",
-                                                  data[0], data[1], data[2], data[3]))
+            throw DatasetError(
+                file: path,
+                String(
+                    format: "bad IDX magic number 0x%02x%02x%02x%02x (expected 0x0000TTRR)",
+                    data[0], data[1], data[2], data[3]))
         }
         guard data[2] == unsignedByteType else {
-            throw DatasetError(file: path, String(format: "IDX element type 0x%02x not supported (only 0x08, unsigned byte)", data[2]))
+            throw DatasetError(
+                file: path, String(format: "IDX element type 0x%02x not supported (only 0x08, unsigned byte)", data[2]))
         }
         let rank = Int(data[3])
         guard rank >= 1 else { throw DatasetError(file: path, "IDX rank 0") }
@@ -123,7 +130,9 @@ final class GzipReader {
 
     init(_ path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError(file: path, "no such file") }
-        guard let gz = gzopen(path, "rb") else { throw DatasetError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard let gz = gzopen(path, "rb") else {
+            throw DatasetError(file: path, "cannot open: \(String(cString: strerror(errno)))")
+        }
         gzbuffer(gz, 1 << 20)
         self.path = path
         self.gz = gz

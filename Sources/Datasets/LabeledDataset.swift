@@ -9,8 +9,9 @@ public struct LabeledDataset: Sendable {
     public var classCount: Int
 
     public init(name: String, features: Tensor, labels: [Int32], classCount: Int) {
-        precondition(features.rank == 2 && features.rows == labels.count,
-                     "\(name): \(labels.count) labels for features \(features.shape)")
+        precondition(
+            features.rank == 2 && features.rows == labels.count,
+            "\(name): \(labels.count) labels for features \(features.shape)")
         self.name = name
         self.features = features
         self.labels = labels
@@ -32,7 +33,8 @@ public struct LabeledDataset: Sendable {
     public func gather(_ indices: ArraySlice<Int>, into x: Tensor, labels out: UnsafeMutablePointer<Int32>) {
         let d = featureCount
         precondition(x.count >= indices.count * d, "gather: buffer \(x.shape) too small for \(indices.count) rows")
-        let src = features.pointer, dst = x.pointer
+        let src = features.pointer
+        let dst = x.pointer
         for (row, i) in indices.enumerated() {
             (dst + row * d).update(from: src + i * d, count: d)
             out[row] = labels[i]
@@ -42,7 +44,8 @@ public struct LabeledDataset: Sendable {
     /// Splits off the last `validationFraction` of a seeded permutation as a validation set (the training part
     /// keeps the permutation's order of the rest, sorted back so it does not depend on the split seed's order).
     public func split(validationFraction: Double, seed: UInt64) -> (train: LabeledDataset, validation: LabeledDataset) {
-        precondition(validationFraction >= 0 && validationFraction < 1, "validation fraction \(validationFraction) must be in [0, 1)")
+        precondition(
+            validationFraction >= 0 && validationFraction < 1, "validation fraction \(validationFraction) must be in [0, 1)")
         let validationCount = Int((Double(count) * validationFraction).rounded())
         let perm = seededPermutation(count: count, seed: seed)
         let train = perm[..<(count - validationCount)].sorted()
@@ -66,8 +69,13 @@ public struct Standardizer: Codable, Sendable, Equatable {
     public init(fitting data: LabeledDataset) {
         let p = data.features.pointer
         let n = data.features.count
-        var s = 0.0, s2 = 0.0
-        for i in 0..<n { let v = Double(p[i]); s += v; s2 += v * v }
+        var s = 0.0
+        var s2 = 0.0
+        for i in 0..<n {
+            let v = Double(p[i])
+            s += v
+            s2 += v * v
+        }
         let m = n > 0 ? s / Double(n) : 0
         let variance = n > 0 ? max(s2 / Double(n) - m * m, 0) : 1
         mean = Float(m)
@@ -78,7 +86,8 @@ public struct Standardizer: Codable, Sendable, Equatable {
     /// x ← (x − mean) / std, in place (the features tensor is shared, so every copy of `data` sees it).
     public func apply(to data: LabeledDataset) {
         let p = data.features.pointer
-        let inv = 1 / std, m = mean
+        let inv = 1 / std
+        let m = mean
         for i in 0..<data.features.count { p[i] = (p[i] - m) * inv }
     }
 }

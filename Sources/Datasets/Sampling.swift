@@ -1,4 +1,6 @@
+import Foundation
 import Tensors
+
 /// Seeded shuffling and sharding.
 ///
 /// Scheme (the one that makes data-parallel training testable against single-process training):
@@ -24,10 +26,13 @@ public struct EpochPlan: Sendable, Equatable {
     public let shuffle: Bool
     public let dropLast: Bool
 
-    public init(exampleCount: Int, globalBatchSize: Int, ranks: Int = 1, seed: UInt64, shuffle: Bool = true,
-                dropLast: Bool = false) {
-        precondition(exampleCount >= 0 && globalBatchSize > 0 && ranks > 0,
-                     "EpochPlan: \(exampleCount) examples, batch \(globalBatchSize), \(ranks) ranks")
+    public init(
+        exampleCount: Int, globalBatchSize: Int, ranks: Int = 1, seed: UInt64, shuffle: Bool = true,
+        dropLast: Bool = false
+    ) {
+        precondition(
+            exampleCount >= 0 && globalBatchSize > 0 && ranks > 0,
+            "EpochPlan: \(exampleCount) examples, batch \(globalBatchSize), \(ranks) ranks")
         self.exampleCount = exampleCount
         self.globalBatchSize = globalBatchSize
         self.ranks = ranks
@@ -81,7 +86,6 @@ public struct EpochPlan: Sendable, Equatable {
     }
 }
 
-
 /// A per-epoch seed from the run seed: independent streams for nearby epochs.
 func epochSeed(_ seed: UInt64, _ epoch: Int) -> UInt64 {
     var g = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
@@ -101,6 +105,5 @@ public func seededPermutation(count: Int, seed: UInt64) -> [Int] {
     return p
 }
 
-import Foundation
 @inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { Foundation.cos(x) }

@@ -6,8 +6,10 @@ public enum Synthetic {
     /// and every example = its class's prototype · `separation` + N(0, 1) noise. Learnable but not trivially
     /// (the overlap grows as `separation` shrinks). Train and test share the prototypes and use disjoint noise.
     /// The default shape is Fashion-MNIST's (784 features, 10 classes), so the W1/W2 models apply unchanged.
-    public static func classification(trainCount: Int, testCount: Int, featureCount: Int = 784, classCount: Int = 10,
-                                      separation: Float = 0.15, seed: UInt64) -> (train: LabeledDataset, test: LabeledDataset) {
+    public static func classification(
+        trainCount: Int, testCount: Int, featureCount: Int = 784, classCount: Int = 10,
+        separation: Float = 0.15, seed: UInt64
+    ) -> (train: LabeledDataset, test: LabeledDataset) {
         var protoRNG = SplitMix64(seed: seed ^ 0x5EED_0F_C1A5_5E5)
         let prototypes = Tensor(shape: [classCount, featureCount])
         for i in 0..<prototypes.count { prototypes[i] = Float(protoRNG.nextNormal()) * separation }
@@ -18,7 +20,8 @@ public enum Synthetic {
             for r in 0..<n {
                 let c = rng.next(below: classCount)
                 y[r] = Int32(c)
-                let row = x.pointer + r * featureCount, proto = prototypes.pointer + c * featureCount
+                let row = x.pointer + r * featureCount
+                let proto = prototypes.pointer + c * featureCount
                 for j in 0..<featureCount { row[j] = proto[j] + Float(rng.nextNormal()) }
             }
             return LabeledDataset(name: name, features: x, labels: y, classCount: classCount)

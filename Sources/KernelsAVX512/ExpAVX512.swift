@@ -1,9 +1,10 @@
 #if arch(x86_64)
-import VectorMath
+    import VectorMath
 
-/// `expShiftedSum` compiled for AVX-512 (this target's `-target-cpu`).
-@inline(never)
-public func expShiftedSumAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
-    expShiftedSum(x, y, n, shift: shift)
-}
+    /// `expShiftedSum` compiled for AVX-512 (this target's `-target-cpu`).
+    @inline(never)
+    public func expShiftedSumAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float
+    {
+        expShiftedSum(x, y, n, shift: shift)
+    }
 #endif

@@ -16,7 +16,8 @@ extension Tensor {
     /// self += alpha * x
     public func addScaled(_ x: Tensor, _ alpha: Float) {
         precondition(x.count == count, "addScaled: \(x.shape) into \(shape)")
-        let p = pointer, q = x.pointer
+        let p = pointer
+        let q = x.pointer
         for i in 0..<count { p[i] = Relaxed.multiplyAdd(alpha, q[i], p[i]) }
     }
 
@@ -30,7 +31,8 @@ extension Tensor {
     /// self *= x element-wise.
     public func multiply(_ x: Tensor) {
         precondition(x.count == count, "multiply: \(x.shape) into \(shape)")
-        let p = pointer, q = x.pointer
+        let p = pointer
+        let q = x.pointer
         for i in 0..<count { p[i] *= q[i] }
     }
 
@@ -43,7 +45,8 @@ extension Tensor {
 
     public func dot(_ x: Tensor) -> Float {
         precondition(x.count == count, "dot: \(x.shape) with \(shape)")
-        let p = pointer, q = x.pointer
+        let p = pointer
+        let q = x.pointer
         var s: Float = 0
         for i in 0..<count { s = Relaxed.multiplyAdd(p[i], q[i], s) }
         return s
@@ -53,7 +56,8 @@ extension Tensor {
 
     public func map(_ f: (Float) -> Float) -> Tensor {
         let out = Tensor(shape: shape)
-        let p = pointer, q = out.pointer
+        let p = pointer
+        let q = out.pointer
         for i in 0..<count { q[i] = f(p[i]) }
         return out
     }

@@ -6,12 +6,12 @@ import VectorMath
 /// same run-time choice as the GEMM kernel, `GEMMKernel.selected`). Within 2 ulp of `expf`; 0 below −87.3.
 public func expShifted(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
     #if arch(x86_64)
-    switch GEMMKernel.selected {
-    case .avx512: return expShiftedSumAVX512(x, y, n, shift: shift)
-    case .avx2: return expShiftedSumAVX2(x, y, n, shift: shift)
-    case .portable: return expShiftedSum(x, y, n, shift: shift)
-    }
+        switch GEMMKernel.selected {
+        case .avx512: return expShiftedSumAVX512(x, y, n, shift: shift)
+        case .avx2: return expShiftedSumAVX2(x, y, n, shift: shift)
+        case .portable: return expShiftedSum(x, y, n, shift: shift)
+        }
     #else
-    return expShiftedSum(x, y, n, shift: shift)
+        return expShiftedSum(x, y, n, shift: shift)
     #endif
 }

@@ -52,8 +52,14 @@ public struct Tensor: @unchecked Sendable {
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
     public subscript(i: Int) -> Float {
-        get { precondition(i >= 0 && i < count); return pointer[i] }
-        nonmutating set { precondition(i >= 0 && i < count); pointer[i] = newValue }
+        get {
+            precondition(i >= 0 && i < count)
+            return pointer[i]
+        }
+        nonmutating set {
+            precondition(i >= 0 && i < count)
+            pointer[i] = newValue
+        }
     }
 
     public subscript(row: Int, column: Int) -> Float {

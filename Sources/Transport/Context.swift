@@ -1,6 +1,7 @@
 import CZeroMQ
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A libzmq context: owns the I/O threads. Sockets hold a strong reference to their context, so the context is
@@ -39,7 +40,9 @@ public final class Context: @unchecked Sendable {
 
     /// libzmq's version as "major.minor.patch".
     public static var libraryVersion: String {
-        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        var major: Int32 = 0
+        var minor: Int32 = 0
+        var patch: Int32 = 0
         zmq_version(&major, &minor, &patch)
         return "\(major).\(minor).\(patch)"
     }

@@ -6,15 +6,20 @@ public struct CurveKeyPair: Sendable, Equatable {
     public let secretKey: String
 
     public init(publicKey: String, secretKey: String) throws {
-        guard CurveKeyPair.isValidZ85Key(publicKey) else { throw TransportError.invalidArgument("CURVE public key must be 40 Z85 characters") }
-        guard CurveKeyPair.isValidZ85Key(secretKey) else { throw TransportError.invalidArgument("CURVE secret key must be 40 Z85 characters") }
+        guard CurveKeyPair.isValidZ85Key(publicKey) else {
+            throw TransportError.invalidArgument("CURVE public key must be 40 Z85 characters")
+        }
+        guard CurveKeyPair.isValidZ85Key(secretKey) else {
+            throw TransportError.invalidArgument("CURVE secret key must be 40 Z85 characters")
+        }
         self.publicKey = publicKey
         self.secretKey = secretKey
     }
 
     /// A fresh key pair from libzmq (needs libzmq built with libsodium/tweetnacl; Debian's is).
     public static func generate() throws -> CurveKeyPair {
-        var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
+        var pub = [CChar](repeating: 0, count: 41)
+        var sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw TransportError.last("zmq_curve_keypair", "curve") }
         let s = { (a: [CChar]) in String(decoding: a.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
         return try CurveKeyPair(publicKey: s(pub), secretKey: s(sec))

@@ -17,9 +17,13 @@ public final class CurveAuthenticator: @unchecked Sendable {
     public init(context: Context, allowedKeys: [String]) throws {
         var keys = Set<[UInt8]>()
         for k in allowedKeys {
-            guard CurveKeyPair.isValidZ85Key(k) else { throw TransportError.invalidArgument("CURVE allowed key is not 40 Z85 characters") }
+            guard CurveKeyPair.isValidZ85Key(k) else {
+                throw TransportError.invalidArgument("CURVE allowed key is not 40 Z85 characters")
+            }
             var raw = [UInt8](repeating: 0, count: 32)
-            guard zmq_z85_decode(&raw, k) != nil else { throw TransportError.invalidArgument("CURVE allowed key is not valid Z85") }
+            guard zmq_z85_decode(&raw, k) != nil else {
+                throw TransportError.invalidArgument("CURVE allowed key is not valid Z85")
+            }
             keys.insert(raw)
         }
         allowed = keys
@@ -39,7 +43,10 @@ public final class CurveAuthenticator: @unchecked Sendable {
     }
 
     private func serve() {
-        defer { socket.close(); finished.signal() }
+        defer {
+            socket.close()
+            finished.signal()
+        }
         while !stopping.load(ordering: .acquiring) {
             guard let frames = try? socket.receiveMultipart(deadline: .after(seconds: 0.05)) else { continue }
             // version, request id, domain, address, routing id, mechanism, credentials…
@@ -48,8 +55,10 @@ public final class CurveAuthenticator: @unchecked Sendable {
             let mechanism = frames[5].text
             var ok = false
             if mechanism == "CURVE", frames.count >= 7 { ok = allowed.contains(frames[6].byteArray) }
-            let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
-                                    Array((ok ? "OK" : "client key is not the cluster key").utf8), [], []]
+            let reply: [[UInt8]] = [
+                Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
+                Array((ok ? "OK" : "client key is not the cluster key").utf8), [], [],
+            ]
             try? socket.sendMultipart(reply, deadline: .after(seconds: 1))
         }
     }

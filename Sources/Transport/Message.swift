@@ -39,9 +39,13 @@ public final class Message: @unchecked Sendable {
         release.retainedOne()
         let hint = Unmanaged.passRetained(release).toOpaque()
         let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!)
-        guard zmq_msg_init_data(pointer, base, bytes.count, { _, hint in
-            Unmanaged<ZeroCopyRelease>.fromOpaque(hint!).takeRetainedValue().released()
-        }, hint) == 0 else {
+        guard
+            zmq_msg_init_data(
+                pointer, base, bytes.count,
+                { _, hint in
+                    Unmanaged<ZeroCopyRelease>.fromOpaque(hint!).takeRetainedValue().released()
+                }, hint) == 0
+        else {
             Unmanaged<ZeroCopyRelease>.fromOpaque(hint).release()
             release.released()
             pointer.deallocate()

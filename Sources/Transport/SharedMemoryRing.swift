@@ -1,8 +1,9 @@
 import CSharedMemory
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A one-way ring of fixed-size slots in a shared-memory file, from one process (the sender) to another on the
@@ -58,10 +59,16 @@ public final class SharedMemoryRing: @unchecked Sendable {
     private var closedFlag: UnsafeMutablePointer<UInt32> { (base + 192).assumingMemoryBound(to: UInt32.self) }
     private var peerPid: pid_t { base.load(fromByteOffset: role == .receiver ? 28 : 24, as: Int32.self) }
 
-    private init(role: Role, path: String, nonce: UInt64, slotCount: Int, slotBytes: Int, base: UnsafeMutableRawPointer, mappedBytes: Int) {
-        self.role = role; self.path = path; self.nonce = nonce
-        self.slotCount = slotCount; self.slotBytes = slotBytes
-        self.base = base; self.mappedBytes = mappedBytes
+    private init(
+        role: Role, path: String, nonce: UInt64, slotCount: Int, slotBytes: Int, base: UnsafeMutableRawPointer, mappedBytes: Int
+    ) {
+        self.role = role
+        self.path = path
+        self.nonce = nonce
+        self.slotCount = slotCount
+        self.slotBytes = slotBytes
+        self.base = base
+        self.mappedBytes = mappedBytes
         linked = role == .receiver
     }
 
@@ -76,7 +83,9 @@ public final class SharedMemoryRing: @unchecked Sendable {
     static func mappedSize(slotCount: Int, slotBytes: Int) -> Int { headerBytes + slotCount * (slotHeaderBytes + slotBytes) }
 
     /// The receiver's side: creates and maps a new ring file in `directory` (tmpfs). `slotBytes` is rounded up to 64.
-    public static func create(slotCount: Int, slotBytes: Int, directory: String = "/dev/shm") throws(TransportError) -> SharedMemoryRing {
+    public static func create(slotCount: Int, slotBytes: Int, directory: String = "/dev/shm") throws(TransportError)
+        -> SharedMemoryRing
+    {
         guard isSupported else { throw .invalidArgument("shared-memory rings need Linux futexes") }
         guard slotCount >= 1, slotBytes >= 1, slotBytes <= Int(UInt32.max) - 64 else {
             throw .invalidArgument("shared-memory ring of \(slotCount) slots × \(slotBytes) bytes")
@@ -96,8 +105,9 @@ public final class SharedMemoryRing: @unchecked Sendable {
         let reserved = posix_fallocate(fd, 0, off_t(size))
         guard reserved == 0 else {
             unlink(path)
-            throw .zmq(operation: "shared memory reserve \(size) bytes", endpoint: path, code: reserved,
-                       message: String(cString: strerror(reserved)))
+            throw .zmq(
+                operation: "shared memory reserve \(size) bytes", endpoint: path, code: reserved,
+                message: String(cString: strerror(reserved)))
         }
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
             let e = Self.failure("map", path)
@@ -110,13 +120,16 @@ public final class SharedMemoryRing: @unchecked Sendable {
         p.storeBytes(of: getpid(), toByteOffset: 24, as: Int32.self)
         // The magic last: a sender that maps a half-written file refuses it.
         p.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)
-        return SharedMemoryRing(role: .receiver, path: path, nonce: nonce, slotCount: slotCount, slotBytes: bytes, base: p, mappedBytes: size)
+        return SharedMemoryRing(
+            role: .receiver, path: path, nonce: nonce, slotCount: slotCount, slotBytes: bytes, base: p, mappedBytes: size)
     }
 
     /// The sender's side: maps the ring the receiver announced, if it exists here and carries `nonce`.
     public static func open(path: String, nonce: UInt64) throws(TransportError) -> SharedMemoryRing {
         guard isSupported else { throw .invalidArgument("shared-memory rings need Linux futexes") }
-        guard path.hasPrefix("/"), !path.contains("/../") else { throw .invalidArgument("shared-memory path \(path) is not absolute") }
+        guard path.hasPrefix("/"), !path.contains("/../") else {
+            throw .invalidArgument("shared-memory path \(path) is not absolute")
+        }
         let fd = posixOpen(path, O_RDWR | O_CLOEXEC, 0)
         guard fd >= 0 else { throw Self.failure("open", path) }
         defer { close(fd) }
@@ -125,20 +138,28 @@ public final class SharedMemoryRing: @unchecked Sendable {
             throw .invalidArgument("shared-memory ring \(path) is too small to be one")
         }
         let size = Int(st.st_size)
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else { throw Self.failure("map", path) }
-        let count = Int(p.load(fromByteOffset: 16, as: UInt32.self)), bytes = Int(p.load(fromByteOffset: 20, as: UInt32.self))
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            throw Self.failure("map", path)
+        }
+        let count = Int(p.load(fromByteOffset: 16, as: UInt32.self))
+        let bytes = Int(p.load(fromByteOffset: 20, as: UInt32.self))
         guard p.load(fromByteOffset: 0, as: UInt64.self) == magic, p.load(fromByteOffset: 8, as: UInt64.self) == nonce,
-              count >= 1, bytes % 64 == 0, mappedSize(slotCount: count, slotBytes: bytes) == size else {
+            count >= 1, bytes % 64 == 0, mappedSize(slotCount: count, slotBytes: bytes) == size
+        else {
             munmap(p, size)
             throw .invalidArgument("shared-memory ring \(path) is not the one announced (magic, nonce or size differ)")
         }
         p.storeBytes(of: getpid(), toByteOffset: 28, as: Int32.self)
-        return SharedMemoryRing(role: .sender, path: path, nonce: nonce, slotCount: count, slotBytes: bytes, base: p, mappedBytes: size)
+        return SharedMemoryRing(
+            role: .sender, path: path, nonce: nonce, slotCount: count, slotBytes: bytes, base: p, mappedBytes: size)
     }
 
     /// Removes the file's name (the mappings stay): call once the sender has mapped it.
     public func unlinkName() {
-        if linked { unlink(path); linked = false }
+        if linked {
+            unlink(path)
+            linked = false
+        }
     }
 
     private static func failure(_ what: String, _ path: String) -> TransportError {
@@ -154,8 +175,10 @@ public final class SharedMemoryRing: @unchecked Sendable {
 
     /// Waits for a free slot, lets `fill` write the header (32 bytes) and up to `slotBytes` of payload, then
     /// publishes it to the receiver.
-    public func send(deadline: Deadline, operation: String,
-                     _ fill: (_ header: UnsafeMutableRawBufferPointer, _ payload: UnsafeMutableRawPointer) -> Void) throws(TransportError) {
+    public func send(
+        deadline: Deadline, operation: String,
+        _ fill: (_ header: UnsafeMutableRawBufferPointer, _ payload: UnsafeMutableRawPointer) -> Void
+    ) throws(TransportError) {
         precondition(role == .sender)
         let t = ownCounter
         try wait(operation: operation, deadline: deadline, word: head, sleeping: senderSleeping) { t &- $0 < UInt32(slotCount) }
@@ -186,8 +209,10 @@ public final class SharedMemoryRing: @unchecked Sendable {
     ///
     /// `progress`, while waiting: other work that must go on meanwhile (this rank's own pending sends to its
     /// next neighbour); it returns whether work is left, and while it is, the wait polls instead of sleeping.
-    public func receive<R>(deadline: Deadline, operation: String, progress: (() -> Bool)? = nil,
-                           _ body: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawPointer) throws(TransportError) -> R) throws(TransportError) -> R {
+    public func receive<R>(
+        deadline: Deadline, operation: String, progress: (() -> Bool)? = nil,
+        _ body: (_ header: UnsafeRawBufferPointer, _ payload: UnsafeRawPointer) throws(TransportError) -> R
+    ) throws(TransportError) -> R {
         precondition(role == .receiver)
         let h = ownCounter
         try wait(operation: operation, deadline: deadline, word: tail, sleeping: receiverSleeping, progress: progress) { $0 != h }
@@ -205,9 +230,11 @@ public final class SharedMemoryRing: @unchecked Sendable {
     /// Returns once `ready(word)` holds: spins briefly, then sleeps on the futex in slices, announcing the sleep
     /// in `sleeping` so the other side knows to wake it (both sides use sequentially consistent accesses, so
     /// either the waker sees the flag or the sleeper sees the new value).
-    private func wait(operation: String, deadline: Deadline, word: UnsafeMutablePointer<UInt32>,
-                      sleeping: UnsafeMutablePointer<UInt32>, progress: (() -> Bool)? = nil,
-                      ready: (UInt32) -> Bool) throws(TransportError) {
+    private func wait(
+        operation: String, deadline: Deadline, word: UnsafeMutablePointer<UInt32>,
+        sleeping: UnsafeMutablePointer<UInt32>, progress: (() -> Bool)? = nil,
+        ready: (UInt32) -> Bool
+    ) throws(TransportError) {
         if ready(cohort_shm_load(word)) { return }
         let spinUntil = Deadline.nowNanoseconds() &+ spinNanoseconds
         var n = 0
@@ -231,7 +258,10 @@ public final class SharedMemoryRing: @unchecked Sendable {
         while true {
             cohort_shm_store(sleeping, 1)
             let seen = cohort_shm_load(word)
-            if ready(seen) { cohort_shm_store(sleeping, 0); return }
+            if ready(seen) {
+                cohort_shm_store(sleeping, 0)
+                return
+            }
             let left = deadline.nanoseconds > Deadline.nowNanoseconds() ? deadline.nanoseconds - Deadline.nowNanoseconds() : 0
             if left == 0 {
                 cohort_shm_store(sleeping, 0)

@@ -1,6 +1,7 @@
 import CZeroMQ
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The socket types Cohort uses: PUSH/PULL for the data plane (each rank binds one PULL inbox and connects a PUSH
@@ -54,7 +55,10 @@ public final class Socket: @unchecked Sendable {
     deinit { close() }
 
     public func close() {
-        if let h = handle { zmq_close(h); handle = nil }
+        if let h = handle {
+            zmq_close(h)
+            handle = nil
+        }
     }
 
     func live() throws -> UnsafeMutableRawPointer {
@@ -90,7 +94,9 @@ public final class Socket: @unchecked Sendable {
     public func getStringOption(_ option: Int32) throws -> String {
         var buf = [CChar](repeating: 0, count: 1024)
         var size = buf.count
-        if zmq_getsockopt(try live(), option, &buf, &size) != 0 { throw TransportError.last("zmq_getsockopt(\(option))", endpoint) }
+        if zmq_getsockopt(try live(), option, &buf, &size) != 0 {
+            throw TransportError.last("zmq_getsockopt(\(option))", endpoint)
+        }
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -119,8 +125,12 @@ public final class Socket: @unchecked Sendable {
 
     /// tcp keep-alive style liveness: libzmq pings every `interval` and drops a connection silent for `timeout`.
     public func setHeartbeat(interval: Duration, timeout: Duration) throws {
-        try setOption(ZMQ_HEARTBEAT_IVL, Int32(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000))
-        try setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        try setOption(
+            ZMQ_HEARTBEAT_IVL, Int32(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        )
+        try setOption(
+            ZMQ_HEARTBEAT_TIMEOUT,
+            Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
     }
 
     /// A stable identity for DEALER/REQ sockets talking to a ROUTER.
@@ -204,7 +214,9 @@ public final class Socket: @unchecked Sendable {
 
     /// Sends `bytes` without copying: libzmq reads the caller's memory from its I/O thread after this returns.
     /// The caller must keep it alive and unchanged until `release.waitUntilReleased` says libzmq is done.
-    public func sendNoCopy(_ bytes: UnsafeRawBufferPointer, release: ZeroCopyRelease, more: Bool = false, deadline: Deadline = .distantFuture) throws {
+    public func sendNoCopy(
+        _ bytes: UnsafeRawBufferPointer, release: ZeroCopyRelease, more: Bool = false, deadline: Deadline = .distantFuture
+    ) throws {
         let m = try Message(noCopy: bytes, release: release)
         try send(m, more: more, deadline: deadline)
     }
@@ -234,7 +246,10 @@ public final class Socket: @unchecked Sendable {
             if spinMicroseconds > 0 {
                 let now = Deadline.nowNanoseconds()
                 if spunUntil == 0 { spunUntil = now + UInt64(spinMicroseconds) * 1000 }
-                if now < spunUntil { sched_yield(); continue }
+                if now < spunUntil {
+                    sched_yield()
+                    continue
+                }
             }
             if try !wait(Int16(ZMQ_POLLIN), deadline: deadline) {
                 throw TransportError.timeout(operation: "receive", endpoint: endpoint, seconds: 0)
@@ -246,7 +261,9 @@ public final class Socket: @unchecked Sendable {
     /// error (never silently truncated).
     public func receive(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
         let m = try receive(deadline: deadline)
-        guard m.count <= buffer.count else { throw TransportError.messageTooLarge(endpoint: endpoint, size: m.count, limit: buffer.count) }
+        guard m.count <= buffer.count else {
+            throw TransportError.messageTooLarge(endpoint: endpoint, size: m.count, limit: buffer.count)
+        }
         if m.count > 0 { m.withBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return m.count
     }

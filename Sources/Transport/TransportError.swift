@@ -20,13 +20,15 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .zmq(op, ep, code, msg): return "\(op) on \(ep) failed: \(msg) (errno \(code))"
-        case let .timeout(op, ep, s): return s > 0 ? "\(op) on \(ep) timed out after \(formatSeconds(s))" : "\(op) on \(ep) timed out (deadline passed)"
-        case let .messageTooLarge(ep, size, limit): return "message of \(size) bytes from \(ep) exceeds the limit of \(limit) bytes"
-        case let .unexpectedFrames(ep, detail): return "unexpected frames on \(ep): \(detail)"
-        case let .closed(ep): return "socket \(ep) is closed"
-        case let .peerExited(ep, pid): return "the peer process \(pid) behind \(ep) has exited"
-        case let .invalidArgument(s): return s
+        case .zmq(let op, let ep, let code, let msg): return "\(op) on \(ep) failed: \(msg) (errno \(code))"
+        case .timeout(let op, let ep, let s):
+            return s > 0 ? "\(op) on \(ep) timed out after \(formatSeconds(s))" : "\(op) on \(ep) timed out (deadline passed)"
+        case .messageTooLarge(let ep, let size, let limit):
+            return "message of \(size) bytes from \(ep) exceeds the limit of \(limit) bytes"
+        case .unexpectedFrames(let ep, let detail): return "unexpected frames on \(ep): \(detail)"
+        case .closed(let ep): return "socket \(ep) is closed"
+        case .peerExited(let ep, let pid): return "the peer process \(pid) behind \(ep) has exited"
+        case .invalidArgument(let s): return s
         }
     }
 

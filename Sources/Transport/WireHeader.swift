@@ -23,11 +23,19 @@ public struct WireHeader: Sendable, Equatable {
 
     public enum Kind: UInt8, Sendable, CaseIterable {
         /// `link`: ring neighbours agreeing on a same-host shared-memory path (Collectives/SharedMemoryLinks.swift).
-        case reduce = 1, gather = 2, broadcast = 3, barrier = 4, pointToPoint = 5, link = 6
+        case reduce = 1
+        case gather = 2
+        case broadcast = 3
+        case barrier = 4
+        case pointToPoint = 5
+        case link = 6
     }
 
     public enum DType: UInt8, Sendable, CaseIterable {
-        case float32 = 1, bfloat16 = 2, float16 = 3, bytes = 4
+        case float32 = 1
+        case bfloat16 = 2
+        case float16 = 3
+        case bytes = 4
         public var elementSize: Int {
             switch self {
             case .float32: return 4
@@ -55,11 +63,19 @@ public struct WireHeader: Sendable, Equatable {
     /// The first membership's epoch, and the default: a frame built without one belongs to it.
     public static let firstEpoch: UInt32 = 0
 
-    public init(kind: Kind, dtype: DType, group: UInt32, epoch: UInt32 = WireHeader.firstEpoch, sender: UInt32,
-                sequence: UInt64, chunk: UInt32, length: UInt64) {
+    public init(
+        kind: Kind, dtype: DType, group: UInt32, epoch: UInt32 = WireHeader.firstEpoch, sender: UInt32,
+        sequence: UInt64, chunk: UInt32, length: UInt64
+    ) {
         precondition(length <= UInt64(UInt32.max), "frame payload exceeds 4 GiB")
-        self.kind = kind; self.dtype = dtype; self.group = group; self.epoch = epoch; self.sender = sender
-        self.sequence = WireHeader.wireSequence(sequence); self.chunk = chunk; self.length = length
+        self.kind = kind
+        self.dtype = dtype
+        self.group = group
+        self.epoch = epoch
+        self.sender = sender
+        self.sequence = WireHeader.wireSequence(sequence)
+        self.chunk = chunk
+        self.length = length
     }
 
     /// The part of a sequence number that travels.
@@ -121,15 +137,29 @@ public struct WireHeader: Sendable, Equatable {
     /// Checks that this header is the frame the receiver is waiting for. The epoch is not checked here: the data
     /// plane's mailbox sorts frames by epoch, and a shared-memory ring belongs to one communicator (so one
     /// membership), so a frame of another membership never reaches this check.
-    public func expect(kind: Kind, group: UInt32, sender: UInt32, sequence: UInt64, chunk: UInt32, dtype: DType, length: Int) throws(WireError) {
+    public func expect(kind: Kind, group: UInt32, sender: UInt32, sequence: UInt64, chunk: UInt32, dtype: DType, length: Int)
+        throws(WireError)
+    {
         guard self.group == group else { throw .unexpected(field: "group", expected: UInt64(group), got: UInt64(self.group)) }
-        guard self.sender == sender else { throw .unexpected(field: "sender rank", expected: UInt64(sender), got: UInt64(self.sender)) }
+        guard self.sender == sender else {
+            throw .unexpected(field: "sender rank", expected: UInt64(sender), got: UInt64(self.sender))
+        }
         let sequence = WireHeader.wireSequence(sequence)
-        guard self.sequence == sequence else { throw .unexpected(field: "sequence number", expected: sequence, got: self.sequence) }
-        guard self.kind == kind else { throw .unexpected(field: "kind", expected: UInt64(kind.rawValue), got: UInt64(self.kind.rawValue)) }
-        guard self.chunk == chunk else { throw .unexpected(field: "chunk index", expected: UInt64(chunk), got: UInt64(self.chunk)) }
-        guard self.dtype == dtype else { throw .unexpected(field: "dtype", expected: UInt64(dtype.rawValue), got: UInt64(self.dtype.rawValue)) }
-        guard self.length == UInt64(length) else { throw .unexpected(field: "byte length", expected: UInt64(length), got: self.length) }
+        guard self.sequence == sequence else {
+            throw .unexpected(field: "sequence number", expected: sequence, got: self.sequence)
+        }
+        guard self.kind == kind else {
+            throw .unexpected(field: "kind", expected: UInt64(kind.rawValue), got: UInt64(self.kind.rawValue))
+        }
+        guard self.chunk == chunk else {
+            throw .unexpected(field: "chunk index", expected: UInt64(chunk), got: UInt64(self.chunk))
+        }
+        guard self.dtype == dtype else {
+            throw .unexpected(field: "dtype", expected: UInt64(dtype.rawValue), got: UInt64(self.dtype.rawValue))
+        }
+        guard self.length == UInt64(length) else {
+            throw .unexpected(field: "byte length", expected: UInt64(length), got: self.length)
+        }
     }
 }
 
@@ -148,16 +178,20 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .badHeaderSize(e, g): return "wire header is \(g) bytes, expected \(e) (truncated or not a Cohort frame)"
-        case let .badMagic(g): return "wire header magic is 0x\(String(g, radix: 16)), expected 0x\(String(WireHeader.magic, radix: 16)) (not a Cohort frame)"
-        case let .versionMismatch(e, g): return "wire protocol version mismatch: expected \(e), got \(g) (peers run different Cohort versions)"
-        case let .unknownKind(k): return "wire header has unknown kind \(k)"
-        case let .unknownDType(d): return "wire header has unknown dtype \(d)"
-        case let .frameTooLarge(l, limit): return "frame of \(l) bytes exceeds the maximum of \(limit) bytes"
-        case let .lengthNotMultiple(l, d): return "frame length \(l) is not a multiple of the \(d) element size \(d.elementSize)"
-        case let .payloadSizeMismatch(h, f): return "payload frame is \(f) bytes but the header announced \(h)"
+        case .badHeaderSize(let e, let g): return "wire header is \(g) bytes, expected \(e) (truncated or not a Cohort frame)"
+        case .badMagic(let g):
+            return
+                "wire header magic is 0x\(String(g, radix: 16)), expected 0x\(String(WireHeader.magic, radix: 16)) (not a Cohort frame)"
+        case .versionMismatch(let e, let g):
+            return "wire protocol version mismatch: expected \(e), got \(g) (peers run different Cohort versions)"
+        case .unknownKind(let k): return "wire header has unknown kind \(k)"
+        case .unknownDType(let d): return "wire header has unknown dtype \(d)"
+        case .frameTooLarge(let l, let limit): return "frame of \(l) bytes exceeds the maximum of \(limit) bytes"
+        case .lengthNotMultiple(let l, let d):
+            return "frame length \(l) is not a multiple of the \(d) element size \(d.elementSize)"
+        case .payloadSizeMismatch(let h, let f): return "payload frame is \(f) bytes but the header announced \(h)"
         case .missingPayload: return "header frame not followed by a payload frame"
-        case let .unexpected(field, e, g): return "out-of-sequence frame: expected \(field) \(e), got \(g)"
+        case .unexpected(let field, let e, let g): return "out-of-sequence frame: expected \(field) \(e), got \(g)"
         }
     }
 }

@@ -28,6 +28,6 @@ public final class ZeroCopyRelease: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 func sleepMicroseconds(_ us: Int) { usleep(useconds_t(us)) }

@@ -9,7 +9,8 @@
 @inlinable @inline(__always)
 public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     typealias V = SIMD8<Float>
-    let lo = V(repeating: -87.3), hi = V(repeating: 88.3)
+    let lo = V(repeating: -87.3)
+    let hi = V(repeating: 88.3)
     // Compare-and-select clamps: `clamped` follows IEEE min/max NaN rules and compiles to several instructions.
     let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     // round(x·log2 e) by the 1.5·2²³ trick (SSE2 has no round instruction): the integer lands in the low mantissa bits.

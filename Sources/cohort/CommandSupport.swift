@@ -18,7 +18,8 @@ func loadClusterConfig(_ path: String) throws -> ClusterConfig {
 
 /// One JSON object on one stdout line, keys sorted.
 func printJSONLine(_ object: [String: Any]) {
-    let data = (try? JSONSerialization.data(withJSONObject: object.mapValues(jsonSafe), options: [.sortedKeys])) ?? Data("{}".utf8)
+    let data =
+        (try? JSONSerialization.data(withJSONObject: object.mapValues(jsonSafe), options: [.sortedKeys])) ?? Data("{}".utf8)
     FileHandle.standardOutput.write(data + Data("\n".utf8))
 }
 

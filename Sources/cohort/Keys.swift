@@ -13,11 +13,13 @@ struct Keys: ParsableCommand {
 
     func run() throws {
         let pair = try CurveKeyPair.generate()
-        let text = format.json
+        let text =
+            format.json
             ? "{\"curve_public_key\":\"\(pair.publicKey)\",\"curve_secret_key\":\"\(pair.secretKey)\"}\n"
             : "curve_public_key: \"\(pair.publicKey)\"\ncurve_secret_key: \"\(pair.secretKey)\"\n"
         if let path = output {
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw ValidationError("cannot write key file \(path)")
             }
         }

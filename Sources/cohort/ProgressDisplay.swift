@@ -16,7 +16,8 @@ final class ProgressDisplay: @unchecked Sendable {
         guard enabled else { return }
         switch event {
         case .listening(let endpoint, let n): line("coordinator: listening on \(endpoint), expecting \(n) workers")
-        case .registered(_, let host, let pid, let count, let of): if !tty || count == of { line("coordinator: \(count)/\(of) workers registered (last: \(host), pid \(pid))") }
+        case .registered(_, let host, let pid, let count, let of):
+            if !tty || count == of { line("coordinator: \(count)/\(of) workers registered (last: \(host), pid \(pid))") }
         case .started(let n, _): line("coordinator: all \(n) workers assigned; training")
         case .progress(let p): bar(p)
         case .epoch(let e, let train, let acc, let loss):
@@ -32,15 +33,24 @@ final class ProgressDisplay: @unchecked Sendable {
         guard enabled else { return }
         let acc = s.testAccuracy.map { String(format: "%.4f", $0) } ?? "n/a"
         let comm = s.seconds > 0 ? 100 * s.waitSeconds / s.seconds : 0
-        line(String(format: "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, waiting on communication %.0f%% of the time",
-                    s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm))
+        line(
+            String(
+                format:
+                    "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, waiting on communication %.0f%% of the time",
+                s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm))
         let same = Set(s.weightChecksums).count == 1
-        line("weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))")
+        line(
+            "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))"
+        )
     }
 
     func clear() {
-        lock.lock(); defer { lock.unlock() }
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
+        lock.lock()
+        defer { lock.unlock() }
+        if drawn {
+            FileHandle.standardError.write(Data("\n".utf8))
+            drawn = false
+        }
     }
 
     private func bar(_ p: ClusterProgress) {
@@ -52,11 +62,14 @@ final class ProgressDisplay: @unchecked Sendable {
         guard due else { return }
         let inEpoch = p.step - p.epoch * p.stepsPerEpoch
         let frac = Double(inEpoch) / Double(max(p.stepsPerEpoch, 1))
-        let width = 24, filled = max(0, min(width, Int(frac * Double(width))))
-        let text = String(format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm wait %.0f%%",
-                          p.epoch + 1, String(repeating: "#", count: filled), String(repeating: ".", count: width - filled),
-                          p.step, p.totalSteps, p.loss, p.accuracy, p.samplesPerSecond, 100 * p.communicationShare)
-        lock.lock(); defer { lock.unlock() }
+        let width = 24
+        let filled = max(0, min(width, Int(frac * Double(width))))
+        let text = String(
+            format: "epoch %d [%@%@] step %d/%d  loss %.4f  acc %.3f  %.0f samples/s  comm wait %.0f%%",
+            p.epoch + 1, String(repeating: "#", count: filled), String(repeating: ".", count: width - filled),
+            p.step, p.totalSteps, p.loss, p.accuracy, p.samplesPerSecond, 100 * p.communicationShare)
+        lock.lock()
+        defer { lock.unlock() }
         if tty {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
             drawn = true
@@ -66,7 +79,8 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     private func line(_ s: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let prefix = drawn ? "\r\u{1B}[K" : ""
         drawn = false
         FileHandle.standardError.write(Data((prefix + s + "\n").utf8))

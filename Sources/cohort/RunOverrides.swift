@@ -25,26 +25,37 @@ struct RunOverrides: ParsableArguments {
     @Flag(help: "Resume from the newest valid checkpoint.")
     var resume = false
 
-    @Flag(name: .customLong("no-allreduce"), help: "Diagnostic: skip the gradient all-reduce (the compute-only ceiling; replicas diverge).")
+    @Flag(
+        name: .customLong("no-allreduce"),
+        help: "Diagnostic: skip the gradient all-reduce (the compute-only ceiling; replicas diverge).")
     var noAllReduce = false
 
-    @Option(help: "Write a Chrome trace (Perfetto, chrome://tracing) of every pipeline stage's forward, backward, send, receive and all-reduce spans to this file.")
+    @Option(
+        help:
+            "Write a Chrome trace (Perfetto, chrome://tracing) of every pipeline stage's forward, backward, send, receive and all-reduce spans to this file."
+    )
     var trace: String?
 
-    @Flag(name: .customLong("ephemeral-ports"), help: "Let the OS pick the coordinator and data-plane ports (several clusters on one machine).")
+    @Flag(
+        name: .customLong("ephemeral-ports"),
+        help: "Let the OS pick the coordinator and data-plane ports (several clusters on one machine).")
     var ephemeralPorts = false
 
     func apply(to config: ClusterConfig) throws -> ClusterConfig {
         var c = try workers.map { try config.withWorkers($0) } ?? config
         if let workload {
             guard var recipe = JobSpec.recipe(named: workload) else {
-                throw ValidationError("--workload: expected one of \(JobSpec.workloadNames.joined(separator: ", ")), got \(workload)")
+                throw ValidationError(
+                    "--workload: expected one of \(JobSpec.workloadNames.joined(separator: ", ")), got \(workload)")
             }
             recipe.data = c.job.data
             c.job = recipe
         }
         if let steps { c.job.steps = steps }
-        if let epochs { c.job.epochs = epochs; c.job.steps = nil }
+        if let epochs {
+            c.job.epochs = epochs
+            c.job.steps = nil
+        }
         if ephemeralPorts {
             c.cluster.coordinator.port = 0
             c.cluster.dataPorts = PortRange(first: 0)

@@ -36,7 +36,8 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Train for this many steps instead of whole epochs.") var steps: Int?
     @Option(help: "Global batch size.") var batchSize: Int?
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64?
-    @Option(help: "Stop after N epochs without validation improvement; restores the best weights.") var earlyStoppingPatience: Int?
+    @Option(help: "Stop after N epochs without validation improvement; restores the best weights.") var earlyStoppingPatience:
+        Int?
 
     @Option(help: "fashion-mnist | synthetic | csv") var dataset: String?
     @Option(help: "Data folder (fashion-mnist) or file (csv).") var dataPath: String?
@@ -59,7 +60,9 @@ struct JobOptions: ParsableArguments {
         }
         if let layers {
             let widths = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !widths.contains(nil) else { throw ValidationError("--layers: expected comma-separated integers, got \"\(layers)\"") }
+            guard !widths.contains(nil) else {
+                throw ValidationError("--layers: expected comma-separated integers, got \"\(layers)\"")
+            }
             job.model.layers = widths.map { $0! }
         }
         if let activation { job.model.activation = activation }
@@ -80,7 +83,10 @@ struct JobOptions: ParsableArguments {
         if let l1 { job.regularization.l1 = l1 }
         if let l2 { job.regularization.l2 = l2 }
         if let clipNorm { job.regularization.clipNorm = clipNorm }
-        if let epochs { job.epochs = epochs; if steps == nil { job.steps = nil } }
+        if let epochs {
+            job.epochs = epochs
+            if steps == nil { job.steps = nil }
+        }
         if let steps { job.steps = steps }
         if let batchSize { job.batchSize = batchSize }
         if let seed { job.seed = seed }
@@ -106,7 +112,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model in one process (flags or a YAML job: section).",
-        discussion: "Progress goes to stderr; per-epoch summaries to stdout (JSON lines with --json, the last one {\"event\":\"done\",…}).")
+        discussion:
+            "Progress goes to stderr; per-epoch summaries to stdout (JSON lines with --json, the last one {\"event\":\"done\",…})."
+    )
 
     @OptionGroup var job: JobOptions
     @Option(help: "GEMM threads.") var threads: Int = 1
@@ -136,28 +144,36 @@ struct Train: ParsableCommand {
         let writer = try metrics.map { try JSONLinesWriter(path: $0) }
         let model = loop.trainer.model
         if !json {
-            print("training \(spec.workload ?? "custom") model \(spec.model.layers.map(String.init).joined(separator: "→")) " +
-                  "(\(model.parameterCount) parameters) on \(data.train.name) (\(data.train.count) examples), " +
-                  "\(spec.optimizer.name) lr \(spec.optimizer.lr) \(spec.schedule.name), batch \(spec.batchSize), " +
-                  (spec.steps.map { "\($0) steps" } ?? "\(spec.epochs) epochs") + ", \(threads) thread(s)")
+            print(
+                "training \(spec.workload ?? "custom") model \(spec.model.layers.map(String.init).joined(separator: "→")) "
+                    + "(\(model.parameterCount) parameters) on \(data.train.name) (\(data.train.count) examples), "
+                    + "\(spec.optimizer.name) lr \(spec.optimizer.lr) \(spec.schedule.name), batch \(spec.batchSize), "
+                    + (spec.steps.map { "\($0) steps" } ?? "\(spec.epochs) epochs") + ", \(threads) thread(s)")
         }
-        try loop.run(progress: { p in
-            guard !quiet else { return }
-            let line = String(format: "epoch %d step %d/%d  loss %.4f  acc %.4f  %.0f samples/s\n",
-                              p.epoch, p.step, p.stepsInEpoch, p.loss, p.accuracy, p.samplesPerSecond)
-            FileHandle.standardError.write(Data(line.utf8))
-        }, epochDone: { m in
-            try writer?.write(m)
-            if json {
-                print(JSONLinesWriter.line(m))
-            } else {
-                var line = String(format: "epoch %2d  loss %.4f  acc %.4f", m.epoch, m.trainLoss, m.trainAccuracy)
-                if let vl = m.validationLoss, let va = m.validationAccuracy { line += String(format: "  val loss %.4f  val acc %.4f", vl, va) }
-                if let tl = m.testLoss, let ta = m.testAccuracy { line += String(format: "  test loss %.4f  test acc %.4f", tl, ta) }
-                line += String(format: "  lr %.5f  %.0f samples/s", m.learningRate, m.samplesPerSecond)
-                print(line)
-            }
-        })
+        try loop.run(
+            progress: { p in
+                guard !quiet else { return }
+                let line = String(
+                    format: "epoch %d step %d/%d  loss %.4f  acc %.4f  %.0f samples/s\n",
+                    p.epoch, p.step, p.stepsInEpoch, p.loss, p.accuracy, p.samplesPerSecond)
+                FileHandle.standardError.write(Data(line.utf8))
+            },
+            epochDone: { m in
+                try writer?.write(m)
+                if json {
+                    print(JSONLinesWriter.line(m))
+                } else {
+                    var line = String(format: "epoch %2d  loss %.4f  acc %.4f", m.epoch, m.trainLoss, m.trainAccuracy)
+                    if let vl = m.validationLoss, let va = m.validationAccuracy {
+                        line += String(format: "  val loss %.4f  val acc %.4f", vl, va)
+                    }
+                    if let tl = m.testLoss, let ta = m.testAccuracy {
+                        line += String(format: "  test loss %.4f  test acc %.4f", tl, ta)
+                    }
+                    line += String(format: "  lr %.5f  %.0f samples/s", m.learningRate, m.samplesPerSecond)
+                    print(line)
+                }
+            })
         let test = loop.trainer.evaluate(data.test)
         if let output {
             try saveWeights(model, to: output, job: spec, data: data)
@@ -165,14 +181,17 @@ struct Train: ParsableCommand {
         if loop.stoppedEarly, !json, let stopper = loop.earlyStopping {
             print("early stopping: restored the weights of epoch \(stopper.bestEpoch ?? 0) (validation loss \(stopper.bestLoss))")
         }
-        let done = DoneEvent(testAccuracy: test.accuracy, testLoss: test.loss, samplesPerSecond: loop.samplesPerSecond,
-                             epochs: loop.history.count, steps: loop.trainer.step, threads: threads,
-                             synthetic: data.notice != nil || spec.data.dataset == "synthetic", output: output)
+        let done = DoneEvent(
+            testAccuracy: test.accuracy, testLoss: test.loss, samplesPerSecond: loop.samplesPerSecond,
+            epochs: loop.history.count, steps: loop.trainer.step, threads: threads,
+            synthetic: data.notice != nil || spec.data.dataset == "synthetic", output: output)
         if json {
             print(JSONLinesWriter.line(done))
         } else {
-            print(String(format: "test accuracy %.4f  test loss %.4f  %.0f samples/s", test.accuracy, test.loss, loop.samplesPerSecond)
-                  + (output.map { "  weights → \($0)" } ?? ""))
+            print(
+                String(
+                    format: "test accuracy %.4f  test loss %.4f  %.0f samples/s", test.accuracy, test.loss, loop.samplesPerSecond)
+                    + (output.map { "  weights → \($0)" } ?? ""))
         }
     }
 
@@ -201,7 +220,10 @@ struct DoneEvent: Encodable {
     var synthetic: Bool
     var output: String?
     enum CodingKeys: String, CodingKey {
-        case event, testAccuracy = "test_accuracy", testLoss = "test_loss", samplesPerSecond = "samples_per_s"
+        case event
+        case testAccuracy = "test_accuracy"
+        case testLoss = "test_loss"
+        case samplesPerSecond = "samples_per_s"
         case epochs, steps, threads, synthetic, output
     }
 }

@@ -11,7 +11,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's control endpoint, e.g. tcp://10.0.0.1:5555.")
     var coordinator: String
 
-    @Option(help: "The address other workers reach this one at (default: 127.0.0.1 for a loopback coordinator, else this host's name).")
+    @Option(
+        help:
+            "The address other workers reach this one at (default: 127.0.0.1 for a loopback coordinator, else this host's name).")
     var host: String?
 
     @Option(help: "Address or interface name the data-plane socket binds to (default: --host; * for all).")
@@ -33,14 +35,16 @@ struct WorkerCommand: ParsableCommand {
         // Started by `cohort launch` on this host: end with the launcher, even if it dies by SIGKILL or a crash,
         // instead of outliving it for a peer deadline while holding the data port a new launch wants.
         if let raw = ProcessInfo.processInfo.environment[Launcher.parentVariable], let parent = Int32(raw),
-           cohort_exit_with_parent(parent) == 1 {
+            cohort_exit_with_parent(parent) == 1
+        {
             throw CohortFailure("worker: the launcher (pid \(parent)) exited before this worker started")
         }
         let loopback = coordinator.contains("://127.") || coordinator.contains("://localhost")
         var o = WorkerOptions(coordinator: coordinator, host: host ?? (loopback ? "127.0.0.1" : ProcessInfo.processInfo.hostName))
         // zmq binds to an address or interface name, not a host name: a worker known by name listens on all
         // interfaces unless --interface says which.
-        let isAddress = (o.host.contains(".") || o.host.contains(":")) && o.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
+        let isAddress =
+            (o.host.contains(".") || o.host.contains(":")) && o.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
         o.interface = interface ?? (isAddress ? o.host : "*")
         o.dataPort = dataPort
         o.localIndex = localIndex

@@ -31,11 +31,16 @@ func cohort(_ arguments: [String], timeout: Double = 30) throws -> CLIResult {
     process.executableURL = binary
     process.arguments = arguments
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-\(UUID().uuidString)")
-    let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+    let outURL = base.appendingPathExtension("out")
+    let errURL = base.appendingPathExtension("err")
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
     _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    defer {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
@@ -54,10 +59,11 @@ func cohort(_ arguments: [String], timeout: Double = 30) throws -> CLIResult {
     let seconds = Date().timeIntervalSince(start)
     try? out.close()
     try? err.close()
-    return CLIResult(status: process.terminationStatus,
-                     stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                     stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
-                     seconds: seconds, timedOut: timedOut)
+    return CLIResult(
+        status: process.terminationStatus,
+        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+        seconds: seconds, timedOut: timedOut)
 }
 
 /// A fresh scratch directory (the caller removes it).
@@ -73,26 +79,26 @@ func scratchDirectory(_ label: String) throws -> URL {
 func smallClusterYAML(workers: Int, steps: Int = 20, security: String? = nil, dir: URL) -> String {
     let securityLine = security.map { "  security: \($0)\n" } ?? ""
     return """
-    cluster:
-      name: cli-test
-      coordinator: {host: 127.0.0.1, port: 5555}
-      data_ports: 5600
-      interface: 127.0.0.1
-    \(securityLine)hosts:
-      - address: 127.0.0.1
-        workers: \(workers)
-    job:
-      model: {layers: [16, 24, 4], activation: relu, init: he_normal}
-      optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
-      data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
-      batch_size: \(16 * workers)
-      steps: \(steps)
-      seed: 7
-    parallelism: {data_parallel: \(workers)}
-    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}
-    output: {metrics_file: \(dir.path)/metrics.jsonl}
+        cluster:
+          name: cli-test
+          coordinator: {host: 127.0.0.1, port: 5555}
+          data_ports: 5600
+          interface: 127.0.0.1
+        \(securityLine)hosts:
+          - address: 127.0.0.1
+            workers: \(workers)
+        job:
+          model: {layers: [16, 24, 4], activation: relu, init: he_normal}
+          optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+          data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
+          batch_size: \(16 * workers)
+          steps: \(steps)
+          seed: 7
+        parallelism: {data_parallel: \(workers)}
+        timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}
+        output: {metrics_file: \(dir.path)/metrics.jsonl}
 
-    """
+        """
 }
 
 /// The last line of `text` that parses as a JSON object.

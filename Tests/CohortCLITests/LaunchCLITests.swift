@@ -1,9 +1,10 @@
 import CohortTestSupport
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `cohort launch`, `cohort worker` and `cohort keys` as a user runs them: real processes over tcp://127.0.0.1
 /// with OS-chosen ports (--ephemeral-ports), small synthetic jobs.
@@ -76,7 +77,8 @@ struct LaunchCLITests {
         let elapsed = Date().timeIntervalSince(killed)
         let orphans = workers.filter(isAlive)
         for w in orphans { kill(w, SIGKILL) }
-        #expect(orphans.isEmpty && elapsed < 1, "workers \(orphans) outlived the killed launcher (\(elapsed) s; peer deadline 15 s)")
+        #expect(
+            orphans.isEmpty && elapsed < 1, "workers \(orphans) outlived the killed launcher (\(elapsed) s; peer deadline 15 s)")
     }
 
     /// `cohort keys` writes the cluster's key file; a launch with CURVE on trains with it.
@@ -106,7 +108,8 @@ struct LaunchCLITests {
         let binary = try requireBinary()
         let dir = try scratchDirectory("curve-wrong")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let right = dir.appendingPathComponent("right.keys").path, wrong = dir.appendingPathComponent("wrong.keys").path
+        let right = dir.appendingPathComponent("right.keys").path
+        let wrong = dir.appendingPathComponent("wrong.keys").path
         #expect(try cohort(["keys", "--output", right]).status == 0)
         #expect(try cohort(["keys", "--output", wrong]).status == 0)
         let config = dir.appendingPathComponent("cluster.yaml").path
@@ -137,7 +140,8 @@ struct LaunchCLITests {
     @Test func workerThatCannotStartEndsTheRendezvousAtOnce() throws {
         let dir = try scratchDirectory("port-taken")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let taken = try TCPPortHolder(), free = try TCPPortHolder()
+        let taken = try TCPPortHolder()
+        let free = try TCPPortHolder()
         let coordinatorPort = free.port
         free.close()
         let config = dir.appendingPathComponent("cluster.yaml").path
@@ -195,6 +199,11 @@ final class TCPPortHolder {
         self.fd = fd
         port = Int(UInt16(bigEndian: addr.sin_port))
     }
-    func close() { if fd >= 0 { _ = Glibc.close(fd); fd = -1 } }
+    func close() {
+        if fd >= 0 {
+            _ = Glibc.close(fd)
+            fd = -1
+        }
+    }
     deinit { close() }
 }

@@ -5,7 +5,9 @@ import Testing
 /// Whether this process may create network namespaces (root, and a kernel/container that permits it): probed by
 /// creating and deleting one, since being root is not enough inside many containers.
 func networkNamespacesPermitted() -> Bool {
-    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
+    guard getuid() == 0,
+        FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+    else {
         return false
     }
     let ip = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip"
@@ -39,7 +41,8 @@ struct NetnsClusterTests {
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         // The bandwidth limit too, where tc is installed (the tbf qdisc then shapes every host's link).
         let tc = ["/usr/sbin/tc", "/sbin/tc"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-        p.arguments = [script.path, "--binary", binary.path, "--steps", "40", "--timeout", "50", "--json", "--keep", dir.path]
+        p.arguments =
+            [script.path, "--binary", binary.path, "--steps", "40", "--timeout", "50", "--json", "--keep", dir.path]
             + (tc ? ["--rate", "1gbit"] : [])
         let log = dir.appendingPathComponent("script.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -50,7 +53,7 @@ struct NetnsClusterTests {
         try p.run()
         let start = Date()
         while p.isRunning && Date().timeIntervalSince(start) < 60 { usleep(50_000) }
-        if p.isRunning { p.interrupt() }   // SIGINT: the script's trap still tears down
+        if p.isRunning { p.interrupt() }  // SIGINT: the script's trap still tears down
         p.waitUntilExit()
         try? out.close()
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""

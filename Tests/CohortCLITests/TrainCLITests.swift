@@ -45,16 +45,19 @@ struct TrainCLITests {
     }
 
     @Test func shortSyntheticJobEndsWithDoneLine() throws {
-        let r = try cohort(["train", "--dataset", "synthetic", "--layers", "32,64,4", "--max-train-examples", "2000",
-                            "--max-test-examples", "500", "--batch-size", "50", "--epochs", "3", "--lr", "0.05",
-                            "--optimizer", "momentum", "--json", "--quiet"], timeout: 40)
+        let r = try cohort(
+            [
+                "train", "--dataset", "synthetic", "--layers", "32,64,4", "--max-train-examples", "2000",
+                "--max-test-examples", "500", "--batch-size", "50", "--epochs", "3", "--lr", "0.05",
+                "--optimizer", "momentum", "--json", "--quiet",
+            ], timeout: 40)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         let done = try #require(lastJSONObject(r.stdout), "no JSON: \(r.stdout)")
         #expect(lines.last.map(String.init).flatMap { $0.hasPrefix("{") ? $0 : nil } != nil, "the done line must be last")
         #expect(done["event"] as? String == "done")
         #expect(done["epochs"] as? Int == 3)
-        #expect(done["steps"] as? Int == 120)   // 2000 / 50 × 3
+        #expect(done["steps"] as? Int == 120)  // 2000 / 50 × 3
         #expect(done["synthetic"] as? Bool == true)
         let accuracy = try #require(done["test_accuracy"] as? Double)
         // 4 classes: chance is 0.25; three epochs on the synthetic task must beat it clearly.

@@ -49,7 +49,8 @@ struct ValidateCLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let yaml = smallClusterYAML(workers: 2, dir: dir)
             .replacingOccurrences(of: "peer_deadline_s: 15", with: "peer_deadline_s: soon")
-        try expectOneLineError(yaml, marker: "peer_deadline_s: soon", keyPath: "timeouts.peer_deadline_s", message: "expected a number")
+        try expectOneLineError(
+            yaml, marker: "peer_deadline_s: soon", keyPath: "timeouts.peer_deadline_s", message: "expected a number")
     }
 
     @Test func missingRequiredKeyNamesItsPath() throws {

@@ -6,8 +6,10 @@ import Transport
 /// Runs `body` once per communicator, each on its own thread (blocking calls never touch the Swift concurrency
 /// pool), and returns each rank's result. Waits at most `timeout` seconds; a rank still running then is reported
 /// as `RankThreadTimeout` instead of hanging the test.
-public func runRanks<T: Sendable>(_ comms: [Communicator], timeout: Double = 60,
-                                  _ body: @escaping @Sendable (Communicator) throws -> T) -> [Result<T, any Error>] {
+public func runRanks<T: Sendable>(
+    _ comms: [Communicator], timeout: Double = 60,
+    _ body: @escaping @Sendable (Communicator) throws -> T
+) -> [Result<T, any Error>] {
     let box = ResultBox<T>(count: comms.count)
     let group = DispatchGroup()
     for (i, c) in comms.enumerated() {
@@ -34,9 +36,14 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<T, any Error>?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, any Error>) { lock.lock(); slots[i] = r; lock.unlock() }
+    func set(_ i: Int, _ r: Result<T, any Error>) {
+        lock.lock()
+        slots[i] = r
+        lock.unlock()
+    }
     func results() -> [Result<T, any Error>] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return slots.enumerated().map { $1 ?? .failure(RankThreadTimeout(rank: $0)) }
     }
 }
@@ -87,7 +94,9 @@ public final class ChildProcess: @unchecked Sendable {
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.lock(); self.collected.append(d); self.lock.unlock()
+            self.lock.lock()
+            self.collected.append(d)
+            self.lock.unlock()
         }
         try process.run()
     }
@@ -95,7 +104,8 @@ public final class ChildProcess: @unchecked Sendable {
     deinit { kill() }
 
     public var output: String {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return String(decoding: collected, as: UTF8.self)
     }
 
@@ -103,24 +113,34 @@ public final class ChildProcess: @unchecked Sendable {
     public func wait(timeout: Double) -> Int32? {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { usleep(10_000) }
-        if process.isRunning { kill(); return nil }
+        if process.isRunning {
+            kill()
+            return nil
+        }
         process.waitUntilExit()
         usleep(20_000)
         out.fileHandleForReading.readabilityHandler = nil
         let rest = out.fileHandleForReading.readDataToEndOfFile()
-        lock.lock(); collected.append(rest); lock.unlock()
+        lock.lock()
+        collected.append(rest)
+        lock.unlock()
         return process.terminationStatus
     }
 
     public func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 }
 
 /// Starts `ranks` processes of the built binary's hidden `bench rank` subcommand over tcp://127.0.0.1 (each
 /// binds port 0 and registers at a rendezvous server run here), and waits for them. Returns each rank's exit
 /// status (nil = killed at the timeout) and output, and how long it took.
-public func runRankProcesses(mode: String, ranks: Int, extra: [String] = [], timeout: Double = 60, modeOverride: [Int: String] = [:])
+public func runRankProcesses(
+    mode: String, ranks: Int, extra: [String] = [], timeout: Double = 60, modeOverride: [Int: String] = [:]
+)
     throws -> (results: [(status: Int32?, output: String)], seconds: Double)
 {
     guard let binary = cohortBinary() else { throw TestFailure("build .build/release/cohort first (swift build -c release)") }
@@ -128,8 +148,12 @@ public func runRankProcesses(mode: String, ranks: Int, extra: [String] = [], tim
     let server = try Rendezvous.Server(context: context)
     let start = Date()
     let children = try (0..<ranks).map { r in
-        try ChildProcess(binary, ["bench", "rank", "--mode", modeOverride[r] ?? mode, "--rank", "\(r)", "--ranks", "\(ranks)",
-                                  "--rendezvous", server.endpoint, "--bind", "tcp://127.0.0.1:0"] + extra)
+        try ChildProcess(
+            binary,
+            [
+                "bench", "rank", "--mode", modeOverride[r] ?? mode, "--rank", "\(r)", "--ranks", "\(ranks)",
+                "--rendezvous", server.endpoint, "--bind", "tcp://127.0.0.1:0",
+            ] + extra)
     }
     _ = try server.collect(size: ranks, deadline: .after(seconds: timeout))
     let end = start.addingTimeInterval(timeout)

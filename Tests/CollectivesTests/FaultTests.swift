@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import Testing
 import Transport
@@ -73,8 +73,10 @@ struct FaultTests {
         }
     }
 
-    static func header(kind: WireHeader.Kind = .pointToPoint, dtype: WireHeader.DType = .bytes, sender: UInt32 = 1,
-                       sequence: UInt64 = 1, length: UInt64 = 16) -> [UInt8] {
+    static func header(
+        kind: WireHeader.Kind = .pointToPoint, dtype: WireHeader.DType = .bytes, sender: UInt32 = 1,
+        sequence: UInt64 = 1, length: UInt64 = 16
+    ) -> [UInt8] {
         WireHeader(kind: kind, dtype: dtype, group: 0, sender: sender, sequence: sequence, chunk: 0, length: length).bytes
     }
 
@@ -95,7 +97,9 @@ struct FaultTests {
     }
 
     @Test func truncatedPayloadIsRefused() throws {
-        try refused([Self.header(length: 16), [UInt8](repeating: 0, count: 8)]) { $0.contains("payload frame is 8 bytes but the header announced 16") }
+        try refused([Self.header(length: 16), [UInt8](repeating: 0, count: 8)]) {
+            $0.contains("payload frame is 8 bytes but the header announced 16")
+        }
     }
 
     @Test func oversizedFrameIsRefusedBeforeUse() throws {
@@ -105,7 +109,9 @@ struct FaultTests {
     }
 
     @Test func outOfSequenceFrameIsRefusedSayingExpectedAndGot() throws {
-        try refused([Self.header(sequence: 7), [UInt8](repeating: 0, count: 16)]) { $0.contains("expected sequence number 1, got 7") }
+        try refused([Self.header(sequence: 7), [UInt8](repeating: 0, count: 16)]) {
+            $0.contains("expected sequence number 1, got 7")
+        }
     }
 
     @Test func wrongLengthForTheReceiverIsRefused() throws {

@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import Testing
 import Transport
@@ -16,8 +16,9 @@ struct MembershipEpochTests {
 
     /// A point-to-point frame from rank 1 to rank 0 as rank 1's communicator would send it, in `epoch`.
     static func frame(epoch: UInt32, group: UInt32 = 0, sequence: UInt64 = 1, fill: UInt8) -> [[UInt8]] {
-        let h = WireHeader(kind: .pointToPoint, dtype: .bytes, group: group, epoch: epoch, sender: 1, sequence: sequence,
-                           chunk: 0, length: 16)
+        let h = WireHeader(
+            kind: .pointToPoint, dtype: .bytes, group: group, epoch: epoch, sender: 1, sequence: sequence,
+            chunk: 0, length: 16)
         return [h.bytes, [UInt8](repeating: fill, count: 16)]
     }
 

@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import Testing
 
@@ -10,7 +10,8 @@ struct ProcessCollectivesTests {
     /// alone for a few group sizes.
     @Test(arguments: Array((1...8).map { ($0, true) }) + [(2, false), (3, false), (5, false)])
     func everyCollectiveMatchesDirectResults(ranks: Int, sharedMemory: Bool) throws {
-        let (results, _) = try runRankProcesses(mode: "check", ranks: ranks, extra: ["--timeout", "30", "--shared-memory", "\(sharedMemory)"], timeout: 90)
+        let (results, _) = try runRankProcesses(
+            mode: "check", ranks: ranks, extra: ["--timeout", "30", "--shared-memory", "\(sharedMemory)"], timeout: 90)
         for (r, res) in results.enumerated() {
             #expect(res.status == 0, "rank \(r) of \(ranks): status \(String(describing: res.status)): \(res.output)")
         }
@@ -20,7 +21,8 @@ struct ProcessCollectivesTests {
     @Test func survivorsOfAKilledPeerErrorWithinTheDeadline() throws {
         // Rank 3 exits abruptly after 3 all-reduces; ranks 0-2 are mid-collective and must fail, not hang.
         let deadline = 2.0
-        let (results, seconds) = try runRankProcesses(mode: "die", ranks: 4, extra: ["--timeout", "\(deadline)", "--die-after", "3"], timeout: 30)
+        let (results, seconds) = try runRankProcesses(
+            mode: "die", ranks: 4, extra: ["--timeout", "\(deadline)", "--die-after", "3"], timeout: 30)
         #expect(results[3].status == 9)
         for r in 0..<3 {
             #expect(results[r].status == 3, "rank \(r): \(String(describing: results[r].status)) \(results[r].output)")

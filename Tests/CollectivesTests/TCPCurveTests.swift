@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Testing
 import Transport
 

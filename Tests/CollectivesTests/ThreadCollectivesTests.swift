@@ -1,6 +1,6 @@
+import CohortTestSupport
 import Collectives
 import Foundation
-import CohortTestSupport
 import Testing
 import Transport
 
@@ -27,7 +27,8 @@ struct ThreadCollectivesTests {
         let results = runRanks(comms) { c -> [[Float]] in
             var out: [[Float]] = []
             for count in counts {
-                for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling, .automatic] where !(algorithm == .recursiveDoubling && count > 100_000) {
+                for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling, .automatic]
+                where !(algorithm == .recursiveDoubling && count > 100_000) {
                     var v = testInput(rank: c.rank, count: count)
                     try c.allReduce(&v, op: .sum, algorithm: algorithm)
                     out.append(v)
@@ -37,7 +38,8 @@ struct ThreadCollectivesTests {
         }
         var expected: [[Float]] = []
         for count in counts {
-            for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling, .automatic] where !(algorithm == .recursiveDoubling && count > 100_000) {
+            for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling, .automatic]
+            where !(algorithm == .recursiveDoubling && count > 100_000) {
                 _ = algorithm
                 expected.append(expectedSum(size: size, count: count))
             }
@@ -46,7 +48,9 @@ struct ThreadCollectivesTests {
             let got = try r.get()
             #expect(got.count == expected.count)
             for (g, e) in zip(got, expected) where g != e {
-                Issue.record("rank \(rank): size \(size) count \(e.count) differs at \(zip(g, e).enumerated().first { $1.0 != $1.1 }!.offset)")
+                Issue.record(
+                    "rank \(rank): size \(size) count \(e.count) differs at \(zip(g, e).enumerated().first { $1.0 != $1.1 }!.offset)"
+                )
             }
         }
     }
@@ -71,7 +75,9 @@ struct ThreadCollectivesTests {
         }
     }
 
-    @Test(arguments: [(WirePrecision.bfloat16, 2, true), (.bfloat16, 5, true), (.bfloat16, 3, false), (.float16, 3, false), (.float16, 8, true)])
+    @Test(arguments: [
+        (WirePrecision.bfloat16, 2, true), (.bfloat16, 5, true), (.bfloat16, 3, false), (.float16, 3, false), (.float16, 8, true),
+    ])
     func reducedPrecisionWireWithinToleranceAndIdentical(wire: WirePrecision, size: Int, sharedMemory: Bool) throws {
         let comms = try Communicator.local(size: size, options: Self.fastOptions(sharedMemory: sharedMemory))
         let count = 200_001
@@ -111,7 +117,9 @@ struct ThreadCollectivesTests {
                 for root in Array(Set([0, size - 1, size / 2])).sorted() {
                     var v = c.rank == root ? testInput(rank: 100 + root, count: count) : [Float](repeating: -1, count: count)
                     try v.withUnsafeMutableBufferPointer { try c.broadcast($0, root: root) }
-                    guard v == testInput(rank: 100 + root, count: count) else { throw TestFailure("broadcast root \(root) count \(count)") }
+                    guard v == testInput(rank: 100 + root, count: count) else {
+                        throw TestFailure("broadcast root \(root) count \(count)")
+                    }
                 }
                 let gathered = try c.allGather(testInput(rank: c.rank, count: count))
                 let expected = (0..<size).flatMap { testInput(rank: $0, count: count) }
@@ -187,4 +195,3 @@ struct ThreadCollectivesTests {
         }
     }
 }
-

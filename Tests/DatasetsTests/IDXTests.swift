@@ -1,6 +1,6 @@
-import Tensors
 import Datasets
 import Foundation
+import Tensors
 import Testing
 
 /// A fresh temporary folder per test.
@@ -22,11 +22,12 @@ func temporaryDirectory() -> String {
         try IDX.write(labels, to: "\(dir)/train-labels-idx1-ubyte\(suffix)", compressed: compressed)
         #expect(try IDX.read("\(dir)/train-images-idx3-ubyte\(suffix)") == images)
         #expect(try IDX.read("\(dir)/train-labels-idx1-ubyte\(suffix)") == labels)
-        let data = try FashionMNIST.loadPair(images: "train-images-idx3-ubyte", labels: "train-labels-idx1-ubyte",
-                                             in: dir, name: "t")
+        let data = try FashionMNIST.loadPair(
+            images: "train-images-idx3-ubyte", labels: "train-labels-idx1-ubyte",
+            in: dir, name: "t")
         #expect(data.count == 3 && data.featureCount == 8 && data.labels == [7, 0, 9])
         #expect(abs(data.features[1, 0] - 80 / 255) < 1e-6)
-        if compressed {   // really compressed: starts with the gzip magic
+        if compressed {  // really compressed: starts with the gzip magic
             let raw = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/train-images-idx3-ubyte.gz"))
             #expect(raw.prefix(2) == Data([0x1F, 0x8B]))
         }
@@ -81,7 +82,8 @@ func temporaryDirectory() -> String {
         let dir = temporaryDirectory()
         let path = "\(dir)/big.gz"
         var rng = SplitMix64(seed: 1)
-        let big = IDXArray(dimensions: [200, 28, 28], bytes: (0..<(200 * 784)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        let big = IDXArray(
+            dimensions: [200, 28, 28], bytes: (0..<(200 * 784)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         try IDX.write(big, to: path, compressed: true)
         let raw = try Data(contentsOf: URL(fileURLWithPath: path))
         try raw.prefix(raw.count / 2).write(to: URL(fileURLWithPath: path))
@@ -99,7 +101,8 @@ func temporaryDirectory() -> String {
 
     @Test func dimensionsBeyondTheCapAreAnError() throws {
         let dir = temporaryDirectory()
-        try IDX.writeAllBytes([0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1], to: "\(dir)/huge", compressed: false)
+        try IDX.writeAllBytes(
+            [0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 2, 1], to: "\(dir)/huge", compressed: false)
         expectError("\(dir)/huge", containing: "describe more than")
     }
 
@@ -108,7 +111,9 @@ func temporaryDirectory() -> String {
         let dir = temporaryDirectory()
         try IDX.write(images, to: "\(dir)/train-images-idx3-ubyte", compressed: false)
         try IDX.write(labels, to: "\(dir)/train-labels-idx1-ubyte", compressed: false)
-        try IDX.write(IDXArray(dimensions: [3, 2, 2], bytes: [UInt8](repeating: 1, count: 12)), to: "\(dir)/t10k-images-idx3-ubyte", compressed: false)
+        try IDX.write(
+            IDXArray(dimensions: [3, 2, 2], bytes: [UInt8](repeating: 1, count: 12)), to: "\(dir)/t10k-images-idx3-ubyte",
+            compressed: false)
         try IDX.write(labels, to: "\(dir)/t10k-labels-idx1-ubyte", compressed: false)
         do {
             _ = try FashionMNIST.load(from: dir)
@@ -137,8 +142,12 @@ func temporaryDirectory() -> String {
     @Test func badCellNamesFileAndLine() throws {
         let dir = temporaryDirectory()
         try "1,2,3\n0,x,1\n".write(toFile: "\(dir)/bad.csv", atomically: true, encoding: .utf8)
-        #expect(throws: DatasetError(file: "\(dir)/bad.csv", "line 2: 'x' is not a number")) { try CSVDataset.read("\(dir)/bad.csv") }
+        #expect(throws: DatasetError(file: "\(dir)/bad.csv", "line 2: 'x' is not a number")) {
+            try CSVDataset.read("\(dir)/bad.csv")
+        }
         try "1,2,3\n0,1\n".write(toFile: "\(dir)/ragged.csv", atomically: true, encoding: .utf8)
-        #expect(throws: DatasetError(file: "\(dir)/ragged.csv", "line 2: 2 columns, expected 3")) { try CSVDataset.read("\(dir)/ragged.csv") }
+        #expect(throws: DatasetError(file: "\(dir)/ragged.csv", "line 2: 2 columns, expected 3")) {
+            try CSVDataset.read("\(dir)/ragged.csv")
+        }
     }
 }

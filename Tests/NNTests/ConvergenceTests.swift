@@ -29,7 +29,8 @@ import Testing
         model.initialize(.heNormal, seed: 1)
         let opt = try makeOptimizer(name: name, learningRate: Self.rates[name]!, weightDecay: 0.01)
         let loss = SoftmaxCrossEntropy()
-        var first: Float = 0, last: Float = 0
+        var first: Float = 0
+        var last: Float = 0
         for step in 0..<150 {
             last = loss.forward(logits: model.forward(x, training: true), labels: labels)
             if step == 0 { first = last }
@@ -44,7 +45,8 @@ import Testing
     /// MSE regression to a linear target converges too.
     @Test func mseRegression() {
         var rng = Xoshiro256(seed: 5)
-        let x = Tensor(shape: [64, 3]), t = Tensor(shape: [64, 1])
+        let x = Tensor(shape: [64, 3])
+        let t = Tensor(shape: [64, 1])
         for r in 0..<64 {
             for j in 0..<3 { x[r, j] = Float(rng.nextNormal()) }
             t[r, 0] = 2 * x[r, 0] - x[r, 1] + 0.5 * x[r, 2] + 1

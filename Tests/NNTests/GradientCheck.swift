@@ -45,8 +45,10 @@ func worstError(variable: Tensor, analytic: [Float], indices: [Int], h: Float, f
 
 /// Checks one model's parameter gradients and input gradient against central differences.
 /// Returns (worst parameter error, worst input error).
-func checkModel(_ model: Sequential, input x: Tensor, seed: UInt64, h: Float = 1e-2, samples: Int = 60,
-                prepare: () -> Void = {}) -> (params: Double, input: Double) {
+func checkModel(
+    _ model: Sequential, input x: Tensor, seed: UInt64, h: Float = 1e-2, samples: Int = 60,
+    prepare: () -> Void = {}
+) -> (params: Double, input: Double) {
     var probe = Probe(seed: seed)
     model.computesInputGradient = true
     prepare()
@@ -55,7 +57,10 @@ func checkModel(_ model: Sequential, input x: Tensor, seed: UInt64, h: Float = 1
     let dy = r.copy()
     let dx = model.backward(dy)!.array
     let grads = model.gradients.array
-    let f: () -> Double = { prepare(); return objective(model.forward(x, training: true), r) }
+    let f: () -> Double = {
+        prepare()
+        return objective(model.forward(x, training: true), r)
+    }
     var pick = Xoshiro256(seed: seed &+ 1)
     let pIdx = (0..<min(samples, model.parameterCount)).map { _ in Int(pick.next() % UInt64(max(model.parameterCount, 1))) }
     let xIdx = (0..<min(samples, x.count)).map { _ in Int(pick.next() % UInt64(x.count)) }

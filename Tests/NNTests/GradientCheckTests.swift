@@ -67,7 +67,8 @@ import Testing
 
     @Test func meanSquaredErrorGradient() {
         var probe = Probe(seed: 22)
-        let prediction = probe.tensor([5, 3]), target = probe.tensor([5, 3])
+        let prediction = probe.tensor([5, 3])
+        let target = probe.tensor([5, 3])
         let loss = MeanSquaredError()
         _ = loss.forward(prediction: prediction, target: target)
         let g = loss.backward().array
@@ -79,7 +80,7 @@ import Testing
 
     @Test func crossEntropyOnProbabilitiesGradient() {
         var probe = Probe(seed: 23)
-        let p = probe.tensor([4, 5]).map { 0.5 + 0.2 * $0 }   // positive "probabilities"
+        let p = probe.tensor([4, 5]).map { 0.5 + 0.2 * $0 }  // positive "probabilities"
         let labels: [Int32] = [4, 0, 2, 1]
         let loss = CrossEntropy()
         _ = loss.forward(probabilities: p, labels: labels)
@@ -117,7 +118,8 @@ import Testing
         let whole = SoftmaxCrossEntropy()
         _ = whole.forward(logits: logits, labels: labels)
         let g = whole.backward().array
-        let a = SoftmaxCrossEntropy(), b = SoftmaxCrossEntropy()
+        let a = SoftmaxCrossEntropy()
+        let b = SoftmaxCrossEntropy()
         _ = a.forward(logits: logits.rows(0..<2).copy(), labels: Array(labels[0..<2]))
         _ = b.forward(logits: logits.rows(2..<6).copy(), labels: Array(labels[2..<6]))
         let parts = a.backward(normalizer: 6).array + b.backward(normalizer: 6).array
@@ -129,13 +131,14 @@ import Testing
     /// The vectorised exp inside softmax against a Float64 reference: wide rows (not a multiple of 8 lanes), logits
     /// spread so that some terms underflow to 0, one row with −∞ entries, and the loss it feeds.
     @Test func wideRowsMatchFloat64() {
-        let rows = 7, cols = 1003
+        let rows = 7
+        let cols = 1003
         var state: UInt64 = 99
         var values = [Float](repeating: 0, count: rows * cols)
         for i in values.indices {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let u = Double(state >> 11) / Double(1 << 53)
-            values[i] = Float(u * 130 - 100) * (i / cols == 3 ? 0.01 : 1)   // row 3: nearly flat
+            values[i] = Float(u * 130 - 100) * (i / cols == 3 ? 0.01 : 1)  // row 3: nearly flat
         }
         values[5 * cols + 17] = -.infinity
         values[5 * cols + 1000] = -.infinity
@@ -174,12 +177,15 @@ import Testing
     @Test func firstMaximumWins() {
         let cols = 21
         var values = [Float](repeating: -1, count: 4 * cols)
-        values[0 * cols + 3] = 2; values[0 * cols + 17] = 2          // tie: column 3
-        values[1 * cols + 20] = 5                                    // in the tail (past 16 lanes)
-        values[2 * cols + 9] = 0.5; values[2 * cols + 8] = 0.25
-        for j in 0..<cols { values[3 * cols + j] = 7 }               // all equal: column 0
+        values[0 * cols + 3] = 2
+        values[0 * cols + 17] = 2  // tie: column 3
+        values[1 * cols + 20] = 5  // in the tail (past 16 lanes)
+        values[2 * cols + 9] = 0.5
+        values[2 * cols + 8] = 0.25
+        for j in 0..<cols { values[3 * cols + j] = 7 }  // all equal: column 0
         let x = Tensor(shape: [4, cols], values: values)
-        let right: [Int32] = [3, 20, 9, 0], wrong: [Int32] = [17, 19, 8, 1]
+        let right: [Int32] = [3, 20, 9, 0]
+        let wrong: [Int32] = [17, 19, 8, 1]
         #expect(right.withUnsafeBufferPointer { correctPredictions(x, labels: $0) } == 4)
         #expect(wrong.withUnsafeBufferPointer { correctPredictions(x, labels: $0) } == 0)
     }

@@ -25,50 +25,64 @@ import Testing
     }
 
     @Test func momentum() {
-        let lr = 0.1, mu = 0.9
+        let lr = 0.1
+        let mu = 0.9
         let expected = (0..<2).map { i -> Double in
-            let v1 = g1[i], v2 = mu * v1 + g2[i]
+            let v1 = g1[i]
+            let v2 = mu * v1 + g2[i]
             return w0[i] - lr * v1 - lr * v2
         }
         #expect(close(run(Momentum(learningRate: 0.1, momentum: 0.9)), expected))
     }
 
     @Test func nesterov() {
-        let lr = 0.1, mu = 0.9
+        let lr = 0.1
+        let mu = 0.9
         let expected = (0..<2).map { i -> Double in
-            let v1 = g1[i], v2 = mu * v1 + g2[i]
+            let v1 = g1[i]
+            let v2 = mu * v1 + g2[i]
             return w0[i] - lr * (g1[i] + mu * v1) - lr * (g2[i] + mu * v2)
         }
         #expect(close(run(Momentum(learningRate: 0.1, momentum: 0.9, nesterov: true)), expected))
     }
 
     @Test func adagrad() {
-        let lr = 0.1, eps = 1e-10
+        let lr = 0.1
+        let eps = 1e-10
         let expected = (0..<2).map { i -> Double in
-            let s1 = g1[i] * g1[i], s2 = s1 + g2[i] * g2[i]
+            let s1 = g1[i] * g1[i]
+            let s2 = s1 + g2[i] * g2[i]
             return w0[i] - lr * g1[i] / (s1.squareRoot() + eps) - lr * g2[i] / (s2.squareRoot() + eps)
         }
         #expect(close(run(Adagrad(learningRate: 0.1)), expected))
     }
 
     @Test func rmsprop() {
-        let lr = 0.01, a = 0.99, eps = 1e-8
+        let lr = 0.01
+        let a = 0.99
+        let eps = 1e-8
         let expected = (0..<2).map { i -> Double in
-            let s1 = (1 - a) * g1[i] * g1[i], s2 = a * s1 + (1 - a) * g2[i] * g2[i]
+            let s1 = (1 - a) * g1[i] * g1[i]
+            let s2 = a * s1 + (1 - a) * g2[i] * g2[i]
             return w0[i] - lr * g1[i] / (s1.squareRoot() + eps) - lr * g2[i] / (s2.squareRoot() + eps)
         }
         #expect(close(run(RMSProp(learningRate: 0.01)), expected))
     }
 
     func adamExpected(lr: Double, wd: Double) -> [Double] {
-        let b1 = 0.9, b2 = 0.999, eps = 1e-8
+        let b1 = 0.9
+        let b2 = 0.999
+        let eps = 1e-8
         return (0..<2).map { i -> Double in
-            var w = w0[i], m = 0.0, v = 0.0
+            var w = w0[i]
+            var m = 0.0
+            var v = 0.0
             for (t, g) in [g1[i], g2[i]].enumerated() {
                 w *= 1 - lr * wd
                 m = b1 * m + (1 - b1) * g
                 v = b2 * v + (1 - b2) * g * g
-                let mh = m / (1 - pow(b1, Double(t + 1))), vh = v / (1 - pow(b2, Double(t + 1)))
+                let mh = m / (1 - pow(b1, Double(t + 1)))
+                let vh = v / (1 - pow(b2, Double(t + 1)))
                 w -= lr * mh / (vh.squareRoot() + eps)
             }
             return w
@@ -107,7 +121,8 @@ import Testing
         let b = try makeOptimizer(name: name, learningRate: 0.01, weightDecay: 0.01)
         try b.load(JSONDecoder().decode(OptimizerState.self, from: data))
         #expect(b.step == 1)
-        let wa = w.copy(), wb = w.copy()
+        let wa = w.copy()
+        let wb = w.copy()
         let g = Tensor(shape: [2], values: [0.25, 2])
         a.update(parameters: wa, gradients: g)
         b.update(parameters: wb, gradients: g)
@@ -120,8 +135,12 @@ import Testing
     func threadedUpdateMatchesSingleThread(_ name: String) throws {
         let n = (1 << 19) + 37
         var rng = Xoshiro256(seed: 8)
-        let w0 = Tensor(shape: [n]), g = Tensor(shape: [n])
-        for i in 0..<n { w0[i] = rng.nextUnitFloat() - 0.5; g[i] = rng.nextUnitFloat() - 0.5 }
+        let w0 = Tensor(shape: [n])
+        let g = Tensor(shape: [n])
+        for i in 0..<n {
+            w0[i] = rng.nextUnitFloat() - 0.5
+            g[i] = rng.nextUnitFloat() - 0.5
+        }
         var results: [[Float]] = []
         for threads in [1, 2] {
             let opt = try makeOptimizer(name: name, learningRate: 0.01, weightDecay: 0.01)
@@ -165,6 +184,6 @@ import Testing
         let s = LearningRateSchedule(base: 1, decay: .cosine(totalSteps: 14, minimum: 0), warmupSteps: 4)
         #expect([0, 1, 2, 3].map { s.rate(at: $0) } == [0.25, 0.5, 0.75, 1])
         #expect(s.rate(at: 4) == 1)
-        #expect(abs(s.rate(at: 9) - 0.5) < 1e-6)   // half-way through the 10 decay steps
+        #expect(abs(s.rate(at: 9) - 0.5) < 1e-6)  // half-way through the 10 decay steps
     }
 }

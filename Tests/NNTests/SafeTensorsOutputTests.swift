@@ -29,10 +29,12 @@ import Testing
         #expect((header["__metadata__"] as? [String: String])?["producer"] == "test")
         #expect(bytes.count == 8 + n + offset)
         let values = stride(from: 8 + n, to: bytes.count, by: 4).map { i in
-            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+            Float(
+                bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+            )
         }
         let first = model.layers[0] as! Dense
-        #expect(values[1 * 6 + 5] == first.kernel[5, 1])      // weight[o=1, i=5] = kernel[i=5, o=1]
+        #expect(values[1 * 6 + 5] == first.kernel[5, 1])  // weight[o=1, i=5] = kernel[i=5, o=1]
         #expect(Array(values[24..<28]) == first.bias.array)
 
         let other = Sequential(mlp: [6, 4, 3])

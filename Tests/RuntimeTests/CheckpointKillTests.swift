@@ -22,8 +22,10 @@ import Testing
         return values
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment[childDirectoryVariable] != nil,
-                   "runs only as the child process of killedWriterLeavesAValidCheckpoint"))
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment[childDirectoryVariable] != nil,
+            "runs only as the child process of killedWriterLeavesAValidCheckpoint"))
     func childCheckpointWriter() throws {
         let directory = try #require(ProcessInfo.processInfo.environment[Self.childDirectoryVariable])
         let store = CheckpointStore(directory: directory, keep: 3)
@@ -51,12 +53,16 @@ import Testing
             child.standardOutput = FileHandle.nullDevice
             child.standardError = FileHandle.nullDevice
             try child.run()
-            defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) }; child.waitUntilExit() }
+            defer {
+                if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+                child.waitUntilExit()
+            }
             // Let it complete a few saves, then kill it at a moment that differs per trial.
             let deadline = Date().addingTimeInterval(15)
             var newestStep = 0
             while newestStep < 2 + trial && Date() < deadline && child.isRunning {
-                newestStep = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
+                newestStep =
+                    ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
                     .filter { $0.hasSuffix(".manifest.json") }
                     .compactMap { Int($0.dropFirst("ckpt-".count).prefix(12)) }.max() ?? 0
                 usleep(1_000)
@@ -70,7 +76,8 @@ import Testing
 
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
             let manifestSteps = Set(names.filter { $0.hasSuffix(".manifest.json") }.map { $0.prefix(17) })
-            let partial = names.contains { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+            let partial =
+                names.contains { $0.hasPrefix(AtomicFile.temporaryPrefix) }
                 || names.contains { $0.hasPrefix("ckpt-") && !manifestSteps.contains($0.prefix(17)) }
             if partial { leftoversSeen += 1 }
             let store = CheckpointStore(directory: dir.path, keep: 3)

@@ -6,8 +6,10 @@ import Testing
 /// Checkpoints: exact round trips, and that no crash point (simulated or a real SIGKILL) ever makes the newest
 /// usable checkpoint anything but a complete one.
 @Suite struct CheckpointTests {
-    static let layout = [TensorLayout(name: "fc1.weight", shape: [16, 8]), TensorLayout(name: "fc1.bias", shape: [16]),
-                         TensorLayout(name: "fc2.weight", shape: [4, 16]), TensorLayout(name: "fc2.bias", shape: [4])]
+    static let layout = [
+        TensorLayout(name: "fc1.weight", shape: [16, 8]), TensorLayout(name: "fc1.bias", shape: [16]),
+        TensorLayout(name: "fc2.weight", shape: [4, 16]), TensorLayout(name: "fc2.bias", shape: [4]),
+    ]
 
     /// Weights that identify the step they were saved at (so a mix of two saves is detectable).
     static func weights(step: Int) -> [Float] {
@@ -16,17 +18,21 @@ import Testing
     }
 
     static func state(step: Int) -> CheckpointState {
-        CheckpointState(step: step, epoch: step / 10, dataCursor: (step % 10) * 128,
-                        rngState: [UInt64.max, 0, 0x9E37_79B9_7F4A_7C15, UInt64(step)],
-                        optimizerState: ["fc1.weight.momentum": [-0.0, 1e-38, Float.leastNonzeroMagnitude, .infinity, 0.1],
-                                         "adam.v": (0..<5).map { Float($0) / 3 }],
-                        info: ["workload": "W1", "loss": "0.4321"])
+        CheckpointState(
+            step: step, epoch: step / 10, dataCursor: (step % 10) * 128,
+            rngState: [UInt64.max, 0, 0x9E37_79B9_7F4A_7C15, UInt64(step)],
+            optimizerState: [
+                "fc1.weight.momentum": [-0.0, 1e-38, Float.leastNonzeroMagnitude, .infinity, 0.1],
+                "adam.v": (0..<5).map { Float($0) / 3 },
+            ],
+            info: ["workload": "W1", "loss": "0.4321"])
     }
 
     @discardableResult
     static func save(_ store: CheckpointStore, step: Int, crashPoint: CheckpointCrashPoint? = nil) throws -> String {
         try weights(step: step).withUnsafeBufferPointer {
-            try store.save(layout: layout, flat: $0, state: state(step: step), metadata: ["step": "\(step)"], crashPoint: crashPoint)
+            try store.save(
+                layout: layout, flat: $0, state: state(step: step), metadata: ["step": "\(step)"], crashPoint: crashPoint)
         }
     }
 
@@ -104,7 +110,8 @@ import Testing
         // Killed after the weights, after the state (no manifest yet), and mid-write of a file (temp file left).
         try Self.save(store, step: 20, crashPoint: .afterWeights)
         try Self.save(store, step: 30, crashPoint: .afterState)
-        try Data(repeating: 7, count: 1234).write(to: dir.appendingPathComponent(AtomicFile.temporaryPrefix + "ckpt-000000000040-ab.safetensors-1-2"))
+        try Data(repeating: 7, count: 1234).write(
+            to: dir.appendingPathComponent(AtomicFile.temporaryPrefix + "ckpt-000000000040-ab.safetensors-1-2"))
         #expect(store.latestValid()?.step == 10)
         #expect(latestValidCheckpoint(in: dir.path)?.step == 10)
         #expect(store.validSteps() == [10])
@@ -129,7 +136,9 @@ import Testing
         Damage(label: "weights bit flip", file: ".safetensors", damage: { $0[$0.count - 3] ^= 0x10 }, reason: "CRC-32"),
         Damage(label: "state truncated", file: ".state.json", damage: { $0 = $0.prefix(10) }, reason: "truncated"),
         Damage(label: "state emptied", file: ".state.json", damage: { $0 = Data() }, reason: "truncated"),
-        Damage(label: "manifest garbage", file: ".manifest.json", damage: { $0 = Data("{\"format\":".utf8) }, reason: "not valid JSON"),
+        Damage(
+            label: "manifest garbage", file: ".manifest.json", damage: { $0 = Data("{\"format\":".utf8) },
+            reason: "not valid JSON"),
         Damage(label: "weights deleted", file: ".safetensors", damage: { _ in }, reason: "missing"),
     ]
 

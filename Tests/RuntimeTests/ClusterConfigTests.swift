@@ -31,52 +31,123 @@ import Testing
     }
 
     static let badValues: [BadCase] = [
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: fast\n", keyPath: "job.optimizer.lr", message: "expected a number, got \"fast\"", lineMarker: "lr: fast"),
-        BadCase(old: "    port: 5555", new: "    port: 5555.5", keyPath: "cluster.coordinator.port", message: "expected an integer, got \"5555.5\"", lineMarker: "port: 5555.5"),
-        BadCase(old: "    port: 5555", new: "    port: \"5555\"", keyPath: "cluster.coordinator.port", message: "expected an integer, got \"5555\" (quoted", lineMarker: "port: \"5555\""),
-        BadCase(old: "    workers: 2", new: "    workers: two", keyPath: "hosts[0].workers", message: "expected an integer, got \"two\"", lineMarker: "workers: two"),
-        BadCase(old: "curve: false", new: "curve: maybe", keyPath: "cluster.security.curve", message: "expected true or false, got \"maybe\"", lineMarker: "curve: maybe"),
-        BadCase(old: "  name: local", new: "  name: {a: 1}", keyPath: "cluster.name", message: "expected a string, got a mapping", lineMarker: "name: {a: 1}"),
-        BadCase(old: "    host: 127.0.0.1", new: "    host: ~", keyPath: "cluster.coordinator.host", message: "expected a string, got null", lineMarker: "host: ~"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: 784\n", keyPath: "job.model.layers", message: "expected a list, got \"784\"", lineMarker: "layers: 784"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 256, x, 10]\n", keyPath: "job.model.layers[2]", message: "expected an integer, got \"x\"", lineMarker: "layers: [784, 256, x"),
-        BadCase(old: "  workload: W1", new: "  workload: W9", keyPath: "job.workload", message: "expected one of W1, W2, got \"W9\"", lineMarker: "workload: W9"),
-        BadCase(old: "  seed: 1", new: "  seed: -1", keyPath: "job.seed", message: "expected a non-negative integer, got \"-1\"", lineMarker: "seed: -1"),
-        BadCase(old: "  epochs: 10", new: "  epochs: 99999999999999999999", keyPath: "job.epochs", message: "is out of range", lineMarker: "epochs: 9999"),
-        BadCase(old: "  epochs: 10", new: "  epochs: [10]", keyPath: "job.epochs", message: "expected an integer, got a list", lineMarker: "epochs: [10]"),
-        BadCase(old: "schedule: gpipe", new: "schedule: pipedream", keyPath: "parallelism.schedule", message: "expected one of gpipe, 1f1b, got \"pipedream\"", lineMarker: "schedule: pipedream"),
-        BadCase(old: "data_ports: 5600 ", new: "data_ports: 56-00-1 ", keyPath: "cluster.data_ports", message: "expected a port (5600) or a port range", lineMarker: "data_ports: 56-00-1"),
-        BadCase(old: "  heartbeat_interval_s: 0.5", new: "  heartbeat_interval_s: soon", keyPath: "timeouts.heartbeat_interval_s", message: "expected a number", lineMarker: "heartbeat_interval_s: soon"),
-        BadCase(old: "  - address: 127.0.0.1\n    workers: 2\n", new: "#  - address: 127.0.0.1\n#    workers: 2\n", keyPath: "hosts", message: "expected a list, got null", lineMarker: "hosts:"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: fast\n", keyPath: "job.optimizer.lr",
+            message: "expected a number, got \"fast\"", lineMarker: "lr: fast"),
+        BadCase(
+            old: "    port: 5555", new: "    port: 5555.5", keyPath: "cluster.coordinator.port",
+            message: "expected an integer, got \"5555.5\"", lineMarker: "port: 5555.5"),
+        BadCase(
+            old: "    port: 5555", new: "    port: \"5555\"", keyPath: "cluster.coordinator.port",
+            message: "expected an integer, got \"5555\" (quoted", lineMarker: "port: \"5555\""),
+        BadCase(
+            old: "    workers: 2", new: "    workers: two", keyPath: "hosts[0].workers",
+            message: "expected an integer, got \"two\"", lineMarker: "workers: two"),
+        BadCase(
+            old: "curve: false", new: "curve: maybe", keyPath: "cluster.security.curve",
+            message: "expected true or false, got \"maybe\"", lineMarker: "curve: maybe"),
+        BadCase(
+            old: "  name: local", new: "  name: {a: 1}", keyPath: "cluster.name", message: "expected a string, got a mapping",
+            lineMarker: "name: {a: 1}"),
+        BadCase(
+            old: "    host: 127.0.0.1", new: "    host: ~", keyPath: "cluster.coordinator.host",
+            message: "expected a string, got null", lineMarker: "host: ~"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: 784\n", keyPath: "job.model.layers",
+            message: "expected a list, got \"784\"", lineMarker: "layers: 784"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 256, x, 10]\n", keyPath: "job.model.layers[2]",
+            message: "expected an integer, got \"x\"", lineMarker: "layers: [784, 256, x"),
+        BadCase(
+            old: "  workload: W1", new: "  workload: W9", keyPath: "job.workload", message: "expected one of W1, W2, got \"W9\"",
+            lineMarker: "workload: W9"),
+        BadCase(
+            old: "  seed: 1", new: "  seed: -1", keyPath: "job.seed", message: "expected a non-negative integer, got \"-1\"",
+            lineMarker: "seed: -1"),
+        BadCase(
+            old: "  epochs: 10", new: "  epochs: 99999999999999999999", keyPath: "job.epochs", message: "is out of range",
+            lineMarker: "epochs: 9999"),
+        BadCase(
+            old: "  epochs: 10", new: "  epochs: [10]", keyPath: "job.epochs", message: "expected an integer, got a list",
+            lineMarker: "epochs: [10]"),
+        BadCase(
+            old: "schedule: gpipe", new: "schedule: pipedream", keyPath: "parallelism.schedule",
+            message: "expected one of gpipe, 1f1b, got \"pipedream\"", lineMarker: "schedule: pipedream"),
+        BadCase(
+            old: "data_ports: 5600 ", new: "data_ports: 56-00-1 ", keyPath: "cluster.data_ports",
+            message: "expected a port (5600) or a port range", lineMarker: "data_ports: 56-00-1"),
+        BadCase(
+            old: "  heartbeat_interval_s: 0.5", new: "  heartbeat_interval_s: soon", keyPath: "timeouts.heartbeat_interval_s",
+            message: "expected a number", lineMarker: "heartbeat_interval_s: soon"),
+        BadCase(
+            old: "  - address: 127.0.0.1\n    workers: 2\n", new: "#  - address: 127.0.0.1\n#    workers: 2\n", keyPath: "hosts",
+            message: "expected a list, got null", lineMarker: "hosts:"),
     ]
 
     static let unknownKeys: [BadCase] = [
-        BadCase(old: "  interface: 127.0.0.1", new: "  interfce: 127.0.0.1", keyPath: "cluster.interfce", message: "unknown key", lineMarker: "interfce:"),
+        BadCase(
+            old: "  interface: 127.0.0.1", new: "  interfce: 127.0.0.1", keyPath: "cluster.interfce", message: "unknown key",
+            lineMarker: "interfce:"),
         BadCase(old: "output:", new: "outptu:", keyPath: "outptu", message: "unknown key", lineMarker: "outptu:"),
-        BadCase(old: "    workers: 2", new: "    workers: 2\n    ssh_usr: me", keyPath: "hosts[0].ssh_usr", message: "unknown key", lineMarker: "ssh_usr:"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: 0.05\n    learning_rate: 0.1\n", keyPath: "job.optimizer.learning_rate", message: "unknown key", lineMarker: "learning_rate:"),
-        BadCase(old: "  epochs: 10", new: "  epochs: 10\n  epochs: 3", keyPath: "job.epochs", message: "duplicate key", lineMarker: "epochs: 3"),
+        BadCase(
+            old: "    workers: 2", new: "    workers: 2\n    ssh_usr: me", keyPath: "hosts[0].ssh_usr", message: "unknown key",
+            lineMarker: "ssh_usr:"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: 0.05\n    learning_rate: 0.1\n",
+            keyPath: "job.optimizer.learning_rate", message: "unknown key", lineMarker: "learning_rate:"),
+        BadCase(
+            old: "  epochs: 10", new: "  epochs: 10\n  epochs: 3", keyPath: "job.epochs", message: "duplicate key",
+            lineMarker: "epochs: 3"),
     ]
 
     static let missingKeys: [BadCase] = [
-        BadCase(old: "    port: 5555\n", new: "", keyPath: "cluster.coordinator.port", message: "missing required key", lineMarker: "host: 127.0.0.1"),
-        BadCase(old: "    workers: 2\n", new: "", keyPath: "hosts[0].workers", message: "missing required key", lineMarker: "- address: 127.0.0.1"),
-        BadCase(old: "  directory: runs/local/checkpoints\n", new: "", keyPath: "checkpoint.directory", message: "missing required key", lineMarker: "every_epochs: 1"),
+        BadCase(
+            old: "    port: 5555\n", new: "", keyPath: "cluster.coordinator.port", message: "missing required key",
+            lineMarker: "host: 127.0.0.1"),
+        BadCase(
+            old: "    workers: 2\n", new: "", keyPath: "hosts[0].workers", message: "missing required key",
+            lineMarker: "- address: 127.0.0.1"),
+        BadCase(
+            old: "  directory: runs/local/checkpoints\n", new: "", keyPath: "checkpoint.directory",
+            message: "missing required key", lineMarker: "every_epochs: 1"),
     ]
 
     static let semanticErrors: [BadCase] = [
-        BadCase(old: "    workers: 2", new: "    workers: 3", keyPath: "parallelism.data_parallel", message: "data_parallel 2 × pipeline_stages 1 = 2, but the hosts run 3 workers", lineMarker: "data_parallel: 2"),
-        BadCase(old: "    workers: 2", new: "    workers: 0", keyPath: "hosts[0].workers", message: "must be at least 1, got 0", lineMarker: "workers: 0"),
-        BadCase(old: "    port: 5555", new: "    port: 70000", keyPath: "cluster.coordinator.port", message: "port 70000 is outside 1...65535", lineMarker: "port: 70000"),
-        BadCase(old: "    port: 5555", new: "    port: 5601", keyPath: "cluster.data_ports", message: "overlap the coordinator port 5601", lineMarker: "data_ports: 5600"),
-        BadCase(old: "data_ports: 5600 ", new: "data_ports: 5600-5600 ", keyPath: "cluster.data_ports", message: "has 1 port but a host runs 2 workers", lineMarker: "data_ports: 5600-5600"),
-        BadCase(old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 0.6", keyPath: "timeouts.peer_deadline_s", message: "at least twice heartbeat_interval_s", lineMarker: "peer_deadline_s: 0.6"),
-        BadCase(old: "  batch_size: 128", new: "  batch_size: 127", keyPath: "job.batch_size", message: "does not split evenly over 2", lineMarker: "batch_size: 127"),
-        BadCase(old: "  keep: 3", new: "  keep: 0", keyPath: "checkpoint.keep", message: "must be at least 1", lineMarker: "keep: 0"),
-        BadCase(old: "curve: false", new: "curve: true", keyPath: "cluster.security.key_file", message: "required when curve is true", lineMarker: "curve: true"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    name: adamm\n", keyPath: "job.optimizer.name", message: "adamm", lineMarker: "name: adamm"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 0, 10]\n", keyPath: "job.model.layers", message: "each ≥ 1", lineMarker: "layers: [784, 0, 10]"),
-        BadCase(old: "  pipeline_stages: 1", new: "  pipeline_stages: 4", keyPath: "parallelism.data_parallel", message: "= 8, but the hosts run 2 workers", lineMarker: "data_parallel: 2"),
+        BadCase(
+            old: "    workers: 2", new: "    workers: 3", keyPath: "parallelism.data_parallel",
+            message: "data_parallel 2 × pipeline_stages 1 = 2, but the hosts run 3 workers", lineMarker: "data_parallel: 2"),
+        BadCase(
+            old: "    workers: 2", new: "    workers: 0", keyPath: "hosts[0].workers", message: "must be at least 1, got 0",
+            lineMarker: "workers: 0"),
+        BadCase(
+            old: "    port: 5555", new: "    port: 70000", keyPath: "cluster.coordinator.port",
+            message: "port 70000 is outside 1...65535", lineMarker: "port: 70000"),
+        BadCase(
+            old: "    port: 5555", new: "    port: 5601", keyPath: "cluster.data_ports",
+            message: "overlap the coordinator port 5601", lineMarker: "data_ports: 5600"),
+        BadCase(
+            old: "data_ports: 5600 ", new: "data_ports: 5600-5600 ", keyPath: "cluster.data_ports",
+            message: "has 1 port but a host runs 2 workers", lineMarker: "data_ports: 5600-5600"),
+        BadCase(
+            old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 0.6", keyPath: "timeouts.peer_deadline_s",
+            message: "at least twice heartbeat_interval_s", lineMarker: "peer_deadline_s: 0.6"),
+        BadCase(
+            old: "  batch_size: 128", new: "  batch_size: 127", keyPath: "job.batch_size",
+            message: "does not split evenly over 2", lineMarker: "batch_size: 127"),
+        BadCase(
+            old: "  keep: 3", new: "  keep: 0", keyPath: "checkpoint.keep", message: "must be at least 1", lineMarker: "keep: 0"),
+        BadCase(
+            old: "curve: false", new: "curve: true", keyPath: "cluster.security.key_file", message: "required when curve is true",
+            lineMarker: "curve: true"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    name: adamm\n", keyPath: "job.optimizer.name",
+            message: "adamm", lineMarker: "name: adamm"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 0, 10]\n", keyPath: "job.model.layers",
+            message: "each ≥ 1", lineMarker: "layers: [784, 0, 10]"),
+        BadCase(
+            old: "  pipeline_stages: 1", new: "  pipeline_stages: 4", keyPath: "parallelism.data_parallel",
+            message: "= 8, but the hosts run 2 workers", lineMarker: "data_parallel: 2"),
     ]
 
     func expectError(_ c: BadCase) {
@@ -192,7 +263,10 @@ import Testing
 
     @Test func syntaxErrorNamesTheLine() {
         let text = "cluster:\n  name: x\n   bad: indent\n"
-        do { _ = try ClusterConfig.parse(text, file: "broken.yaml"); Issue.record("expected a syntax error") } catch {
+        do {
+            _ = try ClusterConfig.parse(text, file: "broken.yaml")
+            Issue.record("expected a syntax error")
+        } catch {
             #expect(error.file == "broken.yaml")
             #expect(error.line == 3)
             #expect(error.message.hasPrefix("YAML syntax error"))
@@ -200,13 +274,22 @@ import Testing
     }
 
     @Test func emptyAndMissingFiles() throws {
-        do { _ = try ClusterConfig.parse("# only a comment\n", file: "empty.yaml"); Issue.record("expected an error") } catch {
+        do {
+            _ = try ClusterConfig.parse("# only a comment\n", file: "empty.yaml")
+            Issue.record("expected an error")
+        } catch {
             #expect(error.description == "empty.yaml: the file is empty")
         }
-        do { _ = try ClusterConfig.load(path: "/nonexistent/cluster.yaml"); Issue.record("expected an error") } catch {
+        do {
+            _ = try ClusterConfig.load(path: "/nonexistent/cluster.yaml")
+            Issue.record("expected an error")
+        } catch {
             #expect(error.description == "/nonexistent/cluster.yaml: no such file")
         }
-        do { _ = try ClusterConfig.parse("- a\n- b\n", file: "list.yaml"); Issue.record("expected an error") } catch {
+        do {
+            _ = try ClusterConfig.parse("- a\n- b\n", file: "list.yaml")
+            Issue.record("expected an error")
+        } catch {
             #expect(error.line == 1)
             #expect(error.message == "expected a mapping of keys, got a list")
         }
@@ -216,12 +299,19 @@ import Testing
         let dir = try TestFiles.scratchDirectory("keys")
         defer { TestFiles.cleanup(dir) }
         let path = dir.appendingPathComponent("cluster.keys").path
-        let publicKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", secretKey = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
-        try "curve_public_key: \"\(publicKey)\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try SecuritySpec(curve: true, keyFile: path).loadKeys() == CurveKeyFile(publicKey: publicKey, secretKey: secretKey))
+        let publicKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        let secretKey = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+        try "curve_public_key: \"\(publicKey)\"\ncurve_secret_key: \"\(secretKey)\"\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(
+            try SecuritySpec(curve: true, keyFile: path).loadKeys() == CurveKeyFile(publicKey: publicKey, secretKey: secretKey))
         #expect(try SecuritySpec(curve: false, keyFile: path).loadKeys() == nil)
-        try "curve_public_key: \"short\"\ncurve_secret_key: \"\(secretKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: ConfigError(file: path, line: 1, keyPath: "curve_public_key", message: "expected a 40-character Z85 key, got 5 characters")) {
+        try "curve_public_key: \"short\"\ncurve_secret_key: \"\(secretKey)\"\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(
+            throws: ConfigError(
+                file: path, line: 1, keyPath: "curve_public_key", message: "expected a 40-character Z85 key, got 5 characters")
+        ) {
             try SecuritySpec(curve: true, keyFile: path).loadKeys()
         }
         try "curve_public_key: \"\(publicKey)\"\n".write(toFile: path, atomically: true, encoding: .utf8)

@@ -7,26 +7,26 @@ import Testing
 func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline: Double = 15, dir: URL) throws -> URL {
     let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
     let yaml = """
-    cluster:
-      name: test
-      coordinator: {host: 127.0.0.1, port: 5555}
-      data_ports: 5600
-      interface: 127.0.0.1
-    hosts:
-      - address: 127.0.0.1
-        workers: \(workers)
-    job:
-      model: {layers: [32, 48, 10], activation: relu, init: he_normal}
-      optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
-      data: {dataset: synthetic}
-      batch_size: 60
-      epochs: \(epochs)
-    \(stepsLine)  seed: 3
-    parallelism: {data_parallel: \(workers)}
-    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
-    output: {metrics_file: \(dir.path)/metrics.jsonl}
-    checkpoint: {directory: \(dir.path)/checkpoints, every_steps: 100, keep: 2}
-    """
+        cluster:
+          name: test
+          coordinator: {host: 127.0.0.1, port: 5555}
+          data_ports: 5600
+          interface: 127.0.0.1
+        hosts:
+          - address: 127.0.0.1
+            workers: \(workers)
+        job:
+          model: {layers: [32, 48, 10], activation: relu, init: he_normal}
+          optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+          data: {dataset: synthetic}
+          batch_size: 60
+          epochs: \(epochs)
+        \(stepsLine)  seed: 3
+        parallelism: {data_parallel: \(workers)}
+        timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
+        output: {metrics_file: \(dir.path)/metrics.jsonl}
+        checkpoint: {directory: \(dir.path)/checkpoints, every_steps: 100, keep: 2}
+        """
     let url = dir.appendingPathComponent("cluster.yaml")
     try yaml.write(to: url, atomically: true, encoding: .utf8)
     return url
@@ -62,7 +62,8 @@ struct ClusterProcessTests {
         let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         let epochs = metrics.split(separator: "\n").compactMap { line -> Double? in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  o["event"] as? String == "epoch", let e = o["epoch"] as? [String: Any] else { return nil }
+                o["event"] as? String == "epoch", let e = o["epoch"] as? [String: Any]
+            else { return nil }
             return e["trainLoss"] as? Double
         }
         #expect(epochs.count == 3)
@@ -93,7 +94,10 @@ func killOneWorkerAndExpectCleanFailure(binary: URL, config: URL, what: String) 
         usleep(100_000)
     }
     #expect(workers.count == 2, "workers did not start: \(launch.output)")
-    guard workers.count == 2 else { launch.kill(); return }
+    guard workers.count == 2 else {
+        launch.kill()
+        return
+    }
     usleep(1_000_000)
     kill(workers.max()!, SIGKILL)
     let killedAt = Date()

@@ -8,14 +8,32 @@ import Testing
     typealias BadCase = ClusterConfigTests.BadCase
 
     static let cases: [BadCase] = [
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    momentum: .nan\n", keyPath: "job.optimizer.momentum", message: "must be a finite number, got .nan", lineMarker: "momentum: .nan"),
-        BadCase(old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: -.inf\n", keyPath: "job.optimizer.lr", message: "must be a finite number", lineMarker: "lr: -.inf"),
-        BadCase(old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 99999999999999999999", keyPath: "timeouts.peer_deadline_s", message: "up to 86400 (one day)", lineMarker: "peer_deadline_s: 9999"),
-        BadCase(old: "  heartbeat_interval_s: 0.5", new: "  heartbeat_interval_s: 1e400", keyPath: "timeouts.heartbeat_interval_s", message: "out of the range of a 64-bit float", lineMarker: "heartbeat_interval_s: 1e400"),
-        BadCase(old: "  data_parallel: 2        # replicas; data_parallel × pipeline_stages must equal the workers of all hosts\n  pipeline_stages: 1", new: "  data_parallel: 4611686018427387904\n  pipeline_stages: 2", keyPath: "parallelism.data_parallel", message: "overflows", lineMarker: "data_parallel: 4611686018427387904"),
-        BadCase(old: "    workers: 2", new: "    workers: 9223372036854775807", keyPath: "hosts[0].workers", message: "must be at most 4096", lineMarker: "workers: 9223372036854775807"),
-        BadCase(old: "  - address: 127.0.0.1", new: "  - address: \"-oProxyCommand=touch /tmp/x\"", keyPath: "hosts[0].address", message: "is not a host name", lineMarker: "-oProxyCommand"),
-        BadCase(old: "    # ssh_user: cohort", new: "    ssh_user: \"-oX=y\"", keyPath: "hosts[0].ssh_user", message: "is not a user name", lineMarker: "ssh_user: \"-oX"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    momentum: .nan\n", keyPath: "job.optimizer.momentum",
+            message: "must be a finite number, got .nan", lineMarker: "momentum: .nan"),
+        BadCase(
+            old: "  seed: 1\n", new: "  seed: 1\n  optimizer:\n    lr: -.inf\n", keyPath: "job.optimizer.lr",
+            message: "must be a finite number", lineMarker: "lr: -.inf"),
+        BadCase(
+            old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 99999999999999999999", keyPath: "timeouts.peer_deadline_s",
+            message: "up to 86400 (one day)", lineMarker: "peer_deadline_s: 9999"),
+        BadCase(
+            old: "  heartbeat_interval_s: 0.5", new: "  heartbeat_interval_s: 1e400", keyPath: "timeouts.heartbeat_interval_s",
+            message: "out of the range of a 64-bit float", lineMarker: "heartbeat_interval_s: 1e400"),
+        BadCase(
+            old:
+                "  data_parallel: 2        # replicas; data_parallel × pipeline_stages must equal the workers of all hosts\n  pipeline_stages: 1",
+            new: "  data_parallel: 4611686018427387904\n  pipeline_stages: 2", keyPath: "parallelism.data_parallel",
+            message: "overflows", lineMarker: "data_parallel: 4611686018427387904"),
+        BadCase(
+            old: "    workers: 2", new: "    workers: 9223372036854775807", keyPath: "hosts[0].workers",
+            message: "must be at most 4096", lineMarker: "workers: 9223372036854775807"),
+        BadCase(
+            old: "  - address: 127.0.0.1", new: "  - address: \"-oProxyCommand=touch /tmp/x\"", keyPath: "hosts[0].address",
+            message: "is not a host name", lineMarker: "-oProxyCommand"),
+        BadCase(
+            old: "    # ssh_user: cohort", new: "    ssh_user: \"-oX=y\"", keyPath: "hosts[0].ssh_user",
+            message: "is not a user name", lineMarker: "ssh_user: \"-oX"),
     ]
 
     @Test(arguments: cases) func outOfRangeValueIsAnErrorWithKeyAndLine(_ c: BadCase) {
@@ -35,7 +53,8 @@ import Testing
     }
 
     @Test func quotedBracketsAndApostrophesDoNotCount() throws {
-        let text = ClusterConfigTests.mutated("  name: local", "  name: \"" + String(repeating: "[", count: 100) + "\"  # don't [[[")
+        let text = ClusterConfigTests.mutated(
+            "  name: local", "  name: \"" + String(repeating: "[", count: 100) + "\"  # don't [[[")
         let config = try ClusterConfig.parse(text, file: "cluster.yaml")
         #expect(config.cluster.name.count == 100)
     }

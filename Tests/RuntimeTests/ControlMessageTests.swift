@@ -6,9 +6,10 @@ import Testing
 @Suite struct ControlMessageTests {
     /// A NaN loss used to make `encoded()` trap (`try!` on EncodingError.invalidValue) and kill every worker.
     @Test func nonFiniteFiguresRoundTrip() throws {
-        let report = ProgressReport(rank: 1, epoch: 0, step: 7, stepsPerEpoch: 10, totalSteps: 100, steps: 1, samples: 64,
-                                    loss: .nan, accuracy: .infinity, seconds: -.infinity, computeSeconds: 0.5,
-                                    allReduceSeconds: 0, waitSeconds: 0)
+        let report = ProgressReport(
+            rank: 1, epoch: 0, step: 7, stepsPerEpoch: 10, totalSteps: 100, steps: 1, samples: 64,
+            loss: .nan, accuracy: .infinity, seconds: -.infinity, computeSeconds: 0.5,
+            allReduceSeconds: 0, waitSeconds: 0)
         let bytes = ControlMessage.progress(report).encoded()
         let decoded = try bytes.withUnsafeBytes { try ControlMessage.decode($0, from: "test") }
         guard case .progress(let back) = decoded else {

@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import NN
 import Runtime
@@ -20,9 +20,10 @@ func smallJob(steps: Int, batch: Int = 32, layers: [Int] = [16, 24, 5]) -> JobSp
 }
 
 func assignment(rank: Int, ranks: Int, job: JobSpec, run: RunOptions = RunOptions()) -> Assignment {
-    Assignment(rank: rank, worldSize: ranks, peers: [], hosts: Array(repeating: "127.0.0.1", count: ranks),
-               layout: RankLayout(dataParallel: ranks), job: job, parallelism: ParallelismSpec(),
-               timeouts: TimeoutSpec(), checkpoint: nil, run: run)
+    Assignment(
+        rank: rank, worldSize: ranks, peers: [], hosts: Array(repeating: "127.0.0.1", count: ranks),
+        layout: RankLayout(dataParallel: ranks), job: job, parallelism: ParallelismSpec(),
+        timeouts: TimeoutSpec(), checkpoint: nil, run: run)
 }
 
 @Suite(.timeLimit(.minutes(2)))
@@ -42,8 +43,9 @@ struct DataParallelTests {
         options.bucketBytes = 256  // several buckets, to exercise the overlap path
         let run = options
         let results = runRanks(comms) { comm in
-            let w = try DataParallelWorker(assignment: assignment(rank: comm.rank, ranks: ranks, job: job, run: run),
-                                           data: data, communicator: comm, control: nil)
+            let w = try DataParallelWorker(
+                assignment: assignment(rank: comm.rank, ranks: ranks, job: job, run: run),
+                data: data, communicator: comm, control: nil)
             _ = try w.run()
             return w.trainer.model.parameters.array
         }

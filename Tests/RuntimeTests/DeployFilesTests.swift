@@ -70,7 +70,9 @@ import Yams
         #expect(services.count == 2)
         for service in services { #expect((service["spec"] as? [String: Any])?["clusterIP"] as? String == "None", "headless") }
         let coordinatorService = try #require(services.first { name($0) == "coordinator" })
-        let ports = ((coordinatorService["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.compactMap { $0["port"] as? Int }
+        let ports = ((coordinatorService["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.compactMap {
+            $0["port"] as? Int
+        }
         #expect(ports == [5555])
 
         let jobs = byKind["Job"] ?? []
@@ -105,7 +107,8 @@ import Yams
             #expect(result.stdout.contains("ok "), "\(result.stdout)")
             if result.stdout.contains("skip ") { print("check-deploy-files: some checks skipped:\n\(result.stdout)") }
         case 3:
-            try Test.cancel("no linter could be installed (offline?): \(result.stdout.replacingOccurrences(of: "\n", with: "; "))")
+            try Test.cancel(
+                "no linter could be installed (offline?): \(result.stdout.replacingOccurrences(of: "\n", with: "; "))")
         default:
             Issue.record("check-deploy-files.sh failed (\(result.status)):\n\(result.stdout)\(result.stderr)")
         }

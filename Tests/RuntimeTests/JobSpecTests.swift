@@ -13,7 +13,9 @@ import Testing
     }
 
     @Test func workloadRecipeThenKeysOverride() throws {
-        let job = try JobSpec.parse(yaml: "cluster: {ignored: here}\njob:\n  workload: W1\n  epochs: 2\n  schedule:\n    warmup_steps: 5\n", file: "j.yaml")
+        let job = try JobSpec.parse(
+            yaml: "cluster: {ignored: here}\njob:\n  workload: W1\n  epochs: 2\n  schedule:\n    warmup_steps: 5\n",
+            file: "j.yaml")
         var expected = JobSpec.w1
         expected.epochs = 2
         expected.schedule.warmupSteps = 5
@@ -23,7 +25,8 @@ import Testing
     }
 
     @Test func recipesAreTheIssuesRecipes() {
-        let w1 = JobSpec.w1, w2 = JobSpec.w2
+        let w1 = JobSpec.w1
+        let w2 = JobSpec.w2
         #expect(w1.model.layers == [784, 256, 128, 10] && w1.batchSize == 128 && w1.epochs == 10)
         #expect(w1.optimizer.name == "momentum" && w1.optimizer.lr == 0.05 && w1.schedule.name == "cosine" && w1.data.standardize)
         #expect(w2.model.layers == [784, 1024, 1024, 1024, 10] && w2.batchSize == 256 && w2.steps == 200)
@@ -46,10 +49,14 @@ import Testing
         #expect(throws: JobError.self) { try job.validate() }
         job = JobSpec()
         job.model.activation = "gelu"
-        do { try job.validate() } catch let e as JobError { #expect(e.keyPath == "model.activation") } catch { Issue.record("\(error)") }
+        do { try job.validate() } catch let e as JobError { #expect(e.keyPath == "model.activation") } catch {
+            Issue.record("\(error)")
+        }
         job = JobSpec()
         job.earlyStoppingPatience = 2
-        #expect(throws: JobError("early_stopping_patience", "needs a validation set: set data.validation_fraction > 0")) { try job.validate() }
+        #expect(throws: JobError("early_stopping_patience", "needs a validation set: set data.validation_fraction > 0")) {
+            try job.validate()
+        }
     }
 
     @Test func cosineScheduleSpansTheRun() {

@@ -9,7 +9,8 @@ struct PipelineBenchmarkTests {
     func measurementBookkeeping(k: Int, m: Int, schedule: PipelineSchedule) throws {
         let job = PipelineBenchmark.balancedJob(width: 16, batch: 48)
         let data = try job.loadData()
-        let r = try PipelineBenchmark.measure(job: job, data: data, stages: k, microBatches: m, schedule: schedule, warmup: 1, steps: 3)
+        let r = try PipelineBenchmark.measure(
+            job: job, data: data, stages: k, microBatches: m, schedule: schedule, warmup: 1, steps: 3)
         #expect(r.bytesPerStep == 2 * (k - 1) * 48 * 16 * 4)
         #expect(r.maxStashed == (schedule == .gpipe ? m : min(k, m)))
         #expect(r.costs.count == k && r.costs.allSatisfy { $0.forward > 0 && $0.backward > 0 })

@@ -3,30 +3,32 @@ import Foundation
 import Testing
 
 /// A cluster file for a real D × K pipeline on 127.0.0.1 (synthetic data, OS-chosen ports).
-func writePipelineClusterFile(dataParallel d: Int, stages k: Int, microBatches m: Int, schedule: String,
-                              steps: Int? = nil, epochs: Int = 2, deadline: Double = 15, stageLayers: String? = nil,
-                              dir: URL, name: String) throws -> URL {
+func writePipelineClusterFile(
+    dataParallel d: Int, stages k: Int, microBatches m: Int, schedule: String,
+    steps: Int? = nil, epochs: Int = 2, deadline: Double = 15, stageLayers: String? = nil,
+    dir: URL, name: String
+) throws -> URL {
     let split = stageLayers.map { ", stage_layers: \($0)" } ?? ""
     let stepsLine = steps.map { "  steps: \($0)\n" } ?? ""
     let yaml = """
-    cluster:
-      name: pp
-      coordinator: {host: 127.0.0.1, port: 5555}
-      data_ports: 5600
-      interface: 127.0.0.1
-    hosts:
-      - address: 127.0.0.1
-        workers: \(d * k)
-    job:
-      model: {layers: [32, 48, 32, 10], activation: relu, init: he_normal}
-      optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
-      data: {dataset: synthetic}
-      batch_size: 64
-      epochs: \(epochs)
-    \(stepsLine)  seed: 3
-    parallelism: {pipeline_stages: \(k), micro_batches: \(m), schedule: \(schedule), data_parallel: \(d)\(split)}
-    timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
-    """
+        cluster:
+          name: pp
+          coordinator: {host: 127.0.0.1, port: 5555}
+          data_ports: 5600
+          interface: 127.0.0.1
+        hosts:
+          - address: 127.0.0.1
+            workers: \(d * k)
+        job:
+          model: {layers: [32, 48, 32, 10], activation: relu, init: he_normal}
+          optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+          data: {dataset: synthetic}
+          batch_size: 64
+          epochs: \(epochs)
+        \(stepsLine)  seed: 3
+        parallelism: {pipeline_stages: \(k), micro_batches: \(m), schedule: \(schedule), data_parallel: \(d)\(split)}
+        timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 30}
+        """
     let url = dir.appendingPathComponent(name)
     try yaml.write(to: url, atomically: true, encoding: .utf8)
     return url
@@ -40,16 +42,20 @@ struct PipelineProcessTests {
     func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String, stageLayers: String?) throws {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
-        let pipeline = try writePipelineClusterFile(dataParallel: d, stages: k, microBatches: m, schedule: schedule,
-                                                    stageLayers: stageLayers, dir: dir, name: "pp.yaml")
-        let single = try writePipelineClusterFile(dataParallel: 1, stages: 1, microBatches: 1, schedule: "gpipe", dir: dir, name: "one.yaml")
+        let pipeline = try writePipelineClusterFile(
+            dataParallel: d, stages: k, microBatches: m, schedule: schedule,
+            stageLayers: stageLayers, dir: dir, name: "pp.yaml")
+        let single = try writePipelineClusterFile(
+            dataParallel: 1, stages: 1, microBatches: 1, schedule: "gpipe", dir: dir, name: "one.yaml")
         let p = try ProcessRunner.run(binary.path, ["launch", pipeline.path, "--json", "--ephemeral-ports"], timeout: 120)
         #expect(p.status == 0, "pipeline launch failed: \(p.stderr)")
         let o = try ProcessRunner.run(binary.path, ["launch", single.path, "--json", "--ephemeral-ports"], timeout: 120)
         #expect(o.status == 0, "single launch failed: \(o.stderr)")
-        let pd = try #require(lastJSONLine(p.stdout)), od = try #require(lastJSONLine(o.stdout))
+        let pd = try #require(lastJSONLine(p.stdout))
+        let od = try #require(lastJSONLine(o.stdout))
         #expect(pd["workers"] as? Int == d * k)
-        let pa = try #require(pd["test_accuracy"] as? Double), oa = try #require(od["test_accuracy"] as? Double)
+        let pa = try #require(pd["test_accuracy"] as? Double)
+        let oa = try #require(od["test_accuracy"] as? Double)
         #expect(abs(pa - oa) <= 0.002, "pipeline accuracy \(pa) vs one process \(oa)")
         let sums = try #require(pd["weight_checksums"] as? [String])
         #expect(Set(sums).count == 1, "every stage reports its replica's stage checksums; replicas must agree: \(sums)")
@@ -60,10 +66,12 @@ struct PipelineProcessTests {
     @Test func launchWritesAChromeTrace() throws {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
-        let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b", steps: 3,
-                                                  dir: dir, name: "pp.yaml")
+        let config = try writePipelineClusterFile(
+            dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b", steps: 3,
+            dir: dir, name: "pp.yaml")
         let trace = dir.appendingPathComponent("trace.json").path
-        let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json", "--ephemeral-ports", "--trace", trace], timeout: 120)
+        let r = try ProcessRunner.run(
+            binary.path, ["launch", config.path, "--json", "--ephemeral-ports", "--trace", trace], timeout: 120)
         #expect(r.status == 0, "launch failed: \(r.stderr)")
         let data = try #require(FileManager.default.contents(atPath: trace), "no trace at \(trace)")
         let o = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -81,8 +89,9 @@ struct PipelineProcessTests {
     @Test func killedStageIsNamedAndEveryoneStops() throws {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
-        let config = try writePipelineClusterFile(dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b",
-                                                  steps: 10_000_000, deadline: 2, dir: dir, name: "pp.yaml")
+        let config = try writePipelineClusterFile(
+            dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b",
+            steps: 10_000_000, deadline: 2, dir: dir, name: "pp.yaml")
         try killOneWorkerAndExpectCleanFailure(binary: binary, config: config, what: "stage")
     }
 }

@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import Runtime
 import Testing
@@ -7,12 +7,15 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct PipelineResumeTests {
     /// Runs a D × K pipeline as threads with `checkpoint` and `resume`, `steps` steps; every rank's parameters.
-    func run(_ job: JobSpec, _ data: JobData, d: Int, k: Int, steps: Int, checkpoint: CheckpointSpec?, resume: Bool) throws -> [StageResult] {
+    func run(_ job: JobSpec, _ data: JobData, d: Int, k: Int, steps: Int, checkpoint: CheckpointSpec?, resume: Bool) throws
+        -> [StageResult]
+    {
         let layout = RankLayout(dataParallel: d, pipelineStages: k)
         let comms = try Communicator.local(size: layout.worldSize)
         for c in comms { c.options.timeout = 20 }
         let results = runRanks(comms) { comm in
-            var a = pipelineAssignment(rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            var a = pipelineAssignment(
+                rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
             a.job.steps = steps
             a.checkpoint = checkpoint
             a.run.resume = resume
@@ -53,7 +56,9 @@ struct PipelineResumeTests {
         _ = try run(job, data, d: 1, k: 2, steps: 10, checkpoint: spec, resume: false)
         // The first stage lost it: the last stage, which decides, must not take its own newest.
         let stage0 = dir.appendingPathComponent("stage-0")
-        let newest = try FileManager.default.contentsOfDirectory(atPath: stage0.path).filter { $0.hasPrefix("ckpt-000000000010") && $0.hasSuffix(".json") }   // step 10's manifest and state
+        let newest = try FileManager.default.contentsOfDirectory(atPath: stage0.path).filter {
+            $0.hasPrefix("ckpt-000000000010") && $0.hasSuffix(".json")
+        }  // step 10's manifest and state
         #expect(!newest.isEmpty)
         for name in newest { try FileManager.default.removeItem(at: stage0.appendingPathComponent(name)) }
         #expect(latestValidCheckpoint(in: stage0.path)?.step == 5)
@@ -67,15 +72,22 @@ struct PipelineResumeTests {
         let dir = try temporaryDirectory()
         let job = smallJob(steps: 20, batch: 30, layers: [16, 24, 20, 12, 5])
         let data = try job.loadData()
-        _ = try run(job, data, d: 1, k: 2, steps: 5, checkpoint: CheckpointSpec(directory: dir.path, everySteps: 5, keep: 1), resume: false)
+        _ = try run(
+            job, data, d: 1, k: 2, steps: 5, checkpoint: CheckpointSpec(directory: dir.path, everySteps: 5, keep: 1),
+            resume: false)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("stage-1"))
-        _ = try run(job, data, d: 1, k: 2, steps: 10, checkpoint: CheckpointSpec(directory: dir.appendingPathComponent("other").path, everySteps: 10, keep: 1), resume: false)
-        try FileManager.default.moveItem(at: dir.appendingPathComponent("other/stage-1"), to: dir.appendingPathComponent("stage-1"))
+        _ = try run(
+            job, data, d: 1, k: 2, steps: 10,
+            checkpoint: CheckpointSpec(directory: dir.appendingPathComponent("other").path, everySteps: 10, keep: 1),
+            resume: false)
+        try FileManager.default.moveItem(
+            at: dir.appendingPathComponent("other/stage-1"), to: dir.appendingPathComponent("stage-1"))
         let layout = RankLayout(dataParallel: 1, pipelineStages: 2)
         let comms = try Communicator.local(size: 2)
         for c in comms { c.options.timeout = 10 }
         let results = runRanks(comms) { comm in
-            var a = pipelineAssignment(rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            var a = pipelineAssignment(
+                rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
             a.checkpoint = CheckpointSpec(directory: dir.path, everySteps: 5, keep: 1)
             a.run.resume = true
             _ = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil).run()

@@ -24,11 +24,12 @@ struct PipelineScheduleTests {
         // K = 2, M = 3: stage 0 warms up with one forward; the last stage alternates from the start.
         #expect(list(.oneForwardOneBackward, 2, 3) == ["F0 F1 B0 F2 B1 B2", "F0 B0 F1 B1 F2 B2"])
         // K = 3, M = 4.
-        #expect(list(.oneForwardOneBackward, 3, 4) == [
-            "F0 F1 F2 B0 F3 B1 B2 B3",
-            "F0 F1 B0 F2 B1 F3 B2 B3",
-            "F0 B0 F1 B1 F2 B2 F3 B3",
-        ])
+        #expect(
+            list(.oneForwardOneBackward, 3, 4) == [
+                "F0 F1 F2 B0 F3 B1 B2 B3",
+                "F0 F1 B0 F2 B1 F3 B2 B3",
+                "F0 B0 F1 B1 F2 B2 F3 B3",
+            ])
         // M < K: the warm-up is cut at M.
         #expect(list(.oneForwardOneBackward, 4, 2) == ["F0 F1 B0 B1", "F0 F1 B0 B1", "F0 F1 B0 B1", "F0 B0 F1 B1"])
         // M = 1 and K = 1.
@@ -38,42 +39,58 @@ struct PipelineScheduleTests {
 
     @Test func everyMicroBatchRunsForwardThenBackwardOnce() {
         for s in [PipelineSchedule.gpipe, .oneForwardOneBackward] {
-            for k in 1...6 { for m in 1...9 { for stage in 0..<k {
-                let o = PipelineSchedules.ops(s, stage: stage, stages: k, microBatches: m)
-                #expect(o.count == 2 * m)
-                for mb in 0..<m {
-                    let f = o.firstIndex(of: .forward(mb)), b = o.firstIndex(of: .backward(mb))
-                    #expect(f != nil && b != nil && f! < b!)
+            for k in 1...6 {
+                for m in 1...9 {
+                    for stage in 0..<k {
+                        let o = PipelineSchedules.ops(s, stage: stage, stages: k, microBatches: m)
+                        #expect(o.count == 2 * m)
+                        for mb in 0..<m {
+                            let f = o.firstIndex(of: .forward(mb))
+                            let b = o.firstIndex(of: .backward(mb))
+                            #expect(f != nil && b != nil && f! < b!)
+                        }
+                    }
                 }
-            } } }
+            }
         }
     }
 
     @Test func activationMemory() {
-        for k in 1...8 { for m in 1...16 {
-            let one = (0..<k).map { PipelineSchedules.maxInFlight(PipelineSchedules.ops(.oneForwardOneBackward, stage: $0, stages: k, microBatches: m)) }
-            let gp = (0..<k).map { PipelineSchedules.maxInFlight(PipelineSchedules.ops(.gpipe, stage: $0, stages: k, microBatches: m)) }
-            #expect(one.allSatisfy { $0 <= k && $0 <= m })
-            #expect(one[0] == min(k, m), "stage 0 of 1F1B holds min(K, M)")
-            #expect(gp.allSatisfy { $0 == m })
-        } }
+        for k in 1...8 {
+            for m in 1...16 {
+                let one = (0..<k).map {
+                    PipelineSchedules.maxInFlight(
+                        PipelineSchedules.ops(.oneForwardOneBackward, stage: $0, stages: k, microBatches: m))
+                }
+                let gp = (0..<k).map {
+                    PipelineSchedules.maxInFlight(PipelineSchedules.ops(.gpipe, stage: $0, stages: k, microBatches: m))
+                }
+                #expect(one.allSatisfy { $0 <= k && $0 <= m })
+                #expect(one[0] == min(k, m), "stage 0 of 1F1B holds min(K, M)")
+                #expect(gp.allSatisfy { $0 == m })
+            }
+        }
     }
 
     /// Both schedules finish for every K ≤ 8, M ≤ 16 (no deadlock by construction), and on a balanced pipeline
     /// with free transfers the simulated bubble is exactly (K − 1)/(M + K − 1).
     @Test func simulatedBubbleIsTheTextbookOne() throws {
         for s in [PipelineSchedule.gpipe, .oneForwardOneBackward] {
-            for k in 1...8 { for m in 1...16 {
-                let costs = Array(repeating: StageCosts(forward: 1, backward: 2), count: k)
-                let r = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
-                #expect(abs(r.makespan - Double(m + k - 1) * 3) < 1e-9, "\(s) K=\(k) M=\(m): makespan \(r.makespan)")
-                #expect(abs(r.bubble - PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)) < 1e-9)
-            } }
+            for k in 1...8 {
+                for m in 1...16 {
+                    let costs = Array(repeating: StageCosts(forward: 1, backward: 2), count: k)
+                    let r = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
+                    #expect(abs(r.makespan - Double(m + k - 1) * 3) < 1e-9, "\(s) K=\(k) M=\(m): makespan \(r.makespan)")
+                    #expect(abs(r.bubble - PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)) < 1e-9)
+                }
+            }
         }
     }
 
     @Test func transferLatencyStretchesTheStep() throws {
-        let costs = [StageCosts(forward: 1, backward: 1, sendActivation: 0.5), StageCosts(forward: 1, backward: 1, sendGradient: 0.5)]
+        let costs = [
+            StageCosts(forward: 1, backward: 1, sendActivation: 0.5), StageCosts(forward: 1, backward: 1, sendGradient: 0.5),
+        ]
         let r = try PipelineSimulator.simulate(.gpipe, microBatches: 1, costs: costs)
         #expect(abs(r.makespan - 5) < 1e-9)  // F 1, send 0.5, F 1, B 1, send 0.5, B 1
     }
@@ -81,7 +98,8 @@ struct PipelineScheduleTests {
     @Test func aCrossedOrderIsReportedAsDeadlock() {
         let bad = [ops("F0 B0 F1 B1"), ops("F0 F1 B0 B1")]
         #expect(throws: PipelineSimulator.Failure.self) {
-            try PipelineSimulator.simulate(lists: bad, microBatches: 2, costs: Array(repeating: StageCosts(forward: 1, backward: 1), count: 2))
+            try PipelineSimulator.simulate(
+                lists: bad, microBatches: 2, costs: Array(repeating: StageCosts(forward: 1, backward: 1), count: 2))
         }
     }
 

@@ -1,17 +1,21 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import NN
 import Runtime
 import Testing
 
-func pipelineAssignment(rank: Int, layout: RankLayout, job: JobSpec, microBatches: Int,
-                        schedule: PipelineSchedule) -> Assignment {
-    Assignment(rank: rank, worldSize: layout.worldSize, peers: [], hosts: Array(repeating: "127.0.0.1", count: layout.worldSize),
-               layout: layout, job: job,
-               parallelism: ParallelismSpec(dataParallel: layout.dataParallel, pipelineStages: layout.pipelineStages,
-                                            microBatches: microBatches, schedule: schedule),
-               timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
+func pipelineAssignment(
+    rank: Int, layout: RankLayout, job: JobSpec, microBatches: Int,
+    schedule: PipelineSchedule
+) -> Assignment {
+    Assignment(
+        rank: rank, worldSize: layout.worldSize, peers: [], hosts: Array(repeating: "127.0.0.1", count: layout.worldSize),
+        layout: layout, job: job,
+        parallelism: ParallelismSpec(
+            dataParallel: layout.dataParallel, pipelineStages: layout.pipelineStages,
+            microBatches: microBatches, schedule: schedule),
+        timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
 }
 
 struct StageResult: Sendable {
@@ -19,15 +23,19 @@ struct StageResult: Sendable {
 }
 
 /// Runs a D × K pipeline as threads over inproc:// and returns every rank's stage parameters.
-func trainPipeline(job: JobSpec, data: JobData, dataParallel d: Int, stages k: Int, microBatches m: Int,
-                   schedule: PipelineSchedule) throws -> [StageResult] {
+func trainPipeline(
+    job: JobSpec, data: JobData, dataParallel d: Int, stages k: Int, microBatches m: Int,
+    schedule: PipelineSchedule
+) throws -> [StageResult] {
     let layout = RankLayout(dataParallel: d, pipelineStages: k)
     let comms = try Communicator.local(size: layout.worldSize)
     for c in comms { c.options.timeout = 20 }
     let results = runRanks(comms) { comm in
-        let w = try PipelineStageWorker(assignment: pipelineAssignment(rank: comm.rank, layout: layout, job: job,
-                                                                       microBatches: m, schedule: schedule),
-                                        data: data, communicator: comm, control: nil)
+        let w = try PipelineStageWorker(
+            assignment: pipelineAssignment(
+                rank: comm.rank, layout: layout, job: job,
+                microBatches: m, schedule: schedule),
+            data: data, communicator: comm, control: nil)
         _ = try w.run()
         return StageResult(stage: w.stage, replica: w.replica, parameters: w.parameters.array, slots: w.slotCount)
     }
@@ -41,9 +49,9 @@ struct PipelineTrainingTests {
     @Test(arguments: [
         (1, 2, 4, PipelineSchedule.gpipe), (1, 2, 4, .oneForwardOneBackward),
         (1, 3, 5, .gpipe), (1, 3, 5, .oneForwardOneBackward),
-        (1, 3, 2, .oneForwardOneBackward),   // M < K
-        (1, 2, 1, .gpipe),                   // M = 1
-        (2, 2, 3, .oneForwardOneBackward), (2, 2, 4, .gpipe),   // DP × PP
+        (1, 3, 2, .oneForwardOneBackward),  // M < K
+        (1, 2, 1, .gpipe),  // M = 1
+        (2, 2, 3, .oneForwardOneBackward), (2, 2, 4, .gpipe),  // DP × PP
     ])
     func pipelineEqualsSingleProcess(d: Int, k: Int, m: Int, schedule: PipelineSchedule) throws {
         // Momentum SGD, not Adam: Adam's update is nearly invariant to a wrong gradient scale, SGD's is not.
@@ -77,10 +85,12 @@ struct PipelineTrainingTests {
         for c in comms { c.options.timeout = 1 }
         let start = Date()
         let results = runRanks(comms, timeout: 20) { comm in
-            if comm.rank == 1 { return "" }   // the dead stage: never runs
-            let w = try PipelineStageWorker(assignment: pipelineAssignment(rank: 0, layout: layout, job: job, microBatches: 2,
-                                                                           schedule: .oneForwardOneBackward),
-                                            data: data, communicator: comm, control: nil)
+            if comm.rank == 1 { return "" }  // the dead stage: never runs
+            let w = try PipelineStageWorker(
+                assignment: pipelineAssignment(
+                    rank: 0, layout: layout, job: job, microBatches: 2,
+                    schedule: .oneForwardOneBackward),
+                data: data, communicator: comm, control: nil)
             _ = try w.run()
             return "finished"
         }
@@ -105,17 +115,22 @@ struct PipelineTrainingTests {
         let layout = RankLayout(dataParallel: 2, pipelineStages: 2)
         let comms = try Communicator.local(size: 4)
         let results = runRanks(comms) { comm in
-            let w = try PipelineStageWorker(assignment: pipelineAssignment(rank: comm.rank, layout: layout, job: job,
-                                                                           microBatches: 2, schedule: .gpipe),
-                                            data: data, communicator: comm, control: nil)
+            let w = try PipelineStageWorker(
+                assignment: pipelineAssignment(
+                    rank: comm.rank, layout: layout, job: job,
+                    microBatches: 2, schedule: .gpipe),
+                data: data, communicator: comm, control: nil)
             let r = try w.run()
             return [r.testCorrect, r.testCount]
         }
         let counts = try results.map { try $0.get() }
-        let correct = counts.reduce(0) { $0 + $1[0] }, count = counts.reduce(0) { $0 + $1[1] }
+        let correct = counts.reduce(0) { $0 + $1[0] }
+        let count = counts.reduce(0) { $0 + $1[1] }
         #expect(count == data.test.count)
         let accuracy = Double(correct) / Double(count)
-        #expect(abs(accuracy - Double(expected.accuracy)) <= 1.5 / Double(count), "pipeline \(accuracy) vs single \(expected.accuracy)")
+        #expect(
+            abs(accuracy - Double(expected.accuracy)) <= 1.5 / Double(count),
+            "pipeline \(accuracy) vs single \(expected.accuracy)")
     }
 }
 
@@ -130,7 +145,8 @@ struct PipelinePartitionConfigTests {
         let layout = RankLayout(dataParallel: 1, pipelineStages: 2)
         let comms = try Communicator.local(size: 2)
         let results = runRanks(comms) { comm in
-            var a = pipelineAssignment(rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            var a = pipelineAssignment(
+                rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
             a.parallelism.stageLayers = [3, 1]
             let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
             _ = try w.run()
@@ -150,9 +166,10 @@ struct PipelinePartitionConfigTests {
         job.data.dataset = "synthetic"
         job.batchSize = 32
         for (split, ok) in [([2, 1], true), ([1, 1], false), ([3, 0], false), ([1, 1, 1], false)] {
-            let config = ClusterConfig(cluster: ClusterSection(coordinator: CoordinatorAddress(host: "127.0.0.1", port: 5555)),
-                                       hosts: [HostSpec(address: "127.0.0.1", workers: 2)], job: job,
-                                       parallelism: ParallelismSpec(pipelineStages: 2, microBatches: 2, stageLayers: split))
+            let config = ClusterConfig(
+                cluster: ClusterSection(coordinator: CoordinatorAddress(host: "127.0.0.1", port: 5555)),
+                hosts: [HostSpec(address: "127.0.0.1", workers: 2)], job: job,
+                parallelism: ParallelismSpec(pipelineStages: 2, microBatches: 2, stageLayers: split))
             let issues = config.validationIssues().filter { "\($0)".contains("stage_layers") }
             #expect(issues.isEmpty == ok, "stage_layers \(split): \(issues)")
         }

@@ -9,8 +9,10 @@ enum ProcessRunner {
         var timedOut: Bool
     }
 
-    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60,
-                    environment: [String: String]? = nil, currentDirectory: String? = nil) throws -> Result {
+    static func run(
+        _ executable: String, _ arguments: [String], timeout: TimeInterval = 60,
+        environment: [String: String]? = nil, currentDirectory: String? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -20,7 +22,10 @@ enum ProcessRunner {
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-proc-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
         // Files, not pipes: a chatty child can never block on a full pipe while we wait for it.
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)
@@ -41,10 +46,11 @@ enum ProcessRunner {
         process.waitUntilExit()
         try? out.close()
         try? err.close()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
-                      timedOut: timedOut)
+        return Result(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+            timedOut: timedOut)
     }
 
     /// The absolute path of a program on PATH, or nil.

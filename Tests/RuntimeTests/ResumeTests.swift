@@ -1,5 +1,5 @@
-import Collectives
 import CohortTestSupport
+import Collectives
 import Foundation
 import Runtime
 import Testing
@@ -14,8 +14,9 @@ struct ResumeTests {
         job.epochs = 1
         let data = try job.loadData()
 
-        let straight = try DataParallelWorker(assignment: assignment(rank: 0, ranks: 1, job: job), data: data,
-                                              communicator: nil, control: nil)
+        let straight = try DataParallelWorker(
+            assignment: assignment(rank: 0, ranks: 1, job: job), data: data,
+            communicator: nil, control: nil)
         _ = try straight.run()
 
         var first = assignment(rank: 0, ranks: 1, job: job)
@@ -37,8 +38,10 @@ struct ResumeTests {
 
 @Suite(.timeLimit(.minutes(1)))
 struct DataParallelResumeTests {
-    func run(_ job: JobSpec, _ data: JobData, ranks: Int, steps: Int, directories: [String], every: Int, resume: Bool,
-             timeout: Double = 20) throws -> [Result<[Float], any Error>] {
+    func run(
+        _ job: JobSpec, _ data: JobData, ranks: Int, steps: Int, directories: [String], every: Int, resume: Bool,
+        timeout: Double = 20
+    ) throws -> [Result<[Float], any Error>] {
         let comms = try Communicator.local(size: ranks)
         for c in comms { c.options.timeout = timeout }
         return runRanks(comms) { comm in
@@ -58,10 +61,14 @@ struct DataParallelResumeTests {
         let dir = try temporaryDirectory().path
         let job = smallJob(steps: 20, batch: 30)
         let data = try job.loadData()
-        let straight = try run(job, data, ranks: 2, steps: 20, directories: [dir + "/unused", dir + "/unused"], every: 100, resume: false)
-            .map { try $0.get() }
+        let straight = try run(
+            job, data, ranks: 2, steps: 20, directories: [dir + "/unused", dir + "/unused"], every: 100, resume: false
+        )
+        .map { try $0.get() }
         _ = try run(job, data, ranks: 2, steps: 10, directories: [dir, dir], every: 5, resume: false).map { try $0.get() }
-        let resumed = try run(job, data, ranks: 2, steps: 20, directories: [dir, dir], every: 5, resume: true).map { try $0.get() }
+        let resumed = try run(job, data, ranks: 2, steps: 20, directories: [dir, dir], every: 5, resume: true).map {
+            try $0.get()
+        }
         #expect(resumed == straight)
     }
 
@@ -72,8 +79,12 @@ struct DataParallelResumeTests {
         let job = smallJob(steps: 20, batch: 30)
         let data = try job.loadData()
         _ = try run(job, data, ranks: 2, steps: 10, directories: [dir, dir], every: 5, resume: false).map { try $0.get() }
-        let results = try run(job, data, ranks: 2, steps: 20, directories: [dir, dir + "/elsewhere"], every: 5, resume: true, timeout: 2)
-        guard case .failure(let e) = results[1] else { Issue.record("rank 1 resumed without the checkpoint"); return }
+        let results = try run(
+            job, data, ranks: 2, steps: 20, directories: [dir, dir + "/elsewhere"], every: 5, resume: true, timeout: 2)
+        guard case .failure(let e) = results[1] else {
+            Issue.record("rank 1 resumed without the checkpoint")
+            return
+        }
         #expect("\(e)".contains("rank 1") && "\(e)".contains("step 10"), "\(e)")
     }
 }

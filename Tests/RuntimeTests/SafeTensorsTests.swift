@@ -64,7 +64,9 @@ import Testing
     @Test func flatBufferEncodingEqualsPerTensorEncoding() throws {
         let layout = Self.tensors.map { TensorLayout(name: $0.name, shape: $0.shape) }
         let flat = Self.tensors.flatMap(\.values)
-        let fromFlat = try flat.withUnsafeBufferPointer { try SafeTensors.encode(layout: layout, flat: $0, metadata: Self.metadata) }
+        let fromFlat = try flat.withUnsafeBufferPointer {
+            try SafeTensors.encode(layout: layout, flat: $0, metadata: Self.metadata)
+        }
         #expect(fromFlat == (try SafeTensors.encode(Self.tensors, metadata: Self.metadata)))
         let back = try SafeTensors.decode(fromFlat).flatValues(layout: layout)
         #expect(back.map(\.bitPattern) == flat.map(\.bitPattern))
@@ -73,15 +75,21 @@ import Testing
         #expect(throws: SafeTensorsError(file: "w", message: "tensor \"layer1.weight\" has shape [2, 3], expected [3, 2]")) {
             try SafeTensors.decode(fromFlat).flatValues(layout: wrong, file: "w")
         }
-        #expect(throws: SafeTensorsError.self) { try flat.dropLast().withUnsafeBufferPointer { try SafeTensors.encode(layout: layout, flat: $0) } }
+        #expect(throws: SafeTensorsError.self) {
+            try flat.dropLast().withUnsafeBufferPointer { try SafeTensors.encode(layout: layout, flat: $0) }
+        }
     }
 
     @Test func badInputToTheWriterIsRefused() {
         #expect(throws: SafeTensorsError.self) { try SafeTensors.encode([SafeTensor(name: "a", shape: [2], values: [1])]) }
         #expect(throws: SafeTensorsError.self) {
-            try SafeTensors.encode([SafeTensor(name: "a", shape: [1], values: [1]), SafeTensor(name: "a", shape: [1], values: [2])])
+            try SafeTensors.encode([
+                SafeTensor(name: "a", shape: [1], values: [1]), SafeTensor(name: "a", shape: [1], values: [2]),
+            ])
         }
-        #expect(throws: SafeTensorsError.self) { try SafeTensors.encode([SafeTensor(name: "__metadata__", shape: [1], values: [1])]) }
+        #expect(throws: SafeTensorsError.self) {
+            try SafeTensors.encode([SafeTensor(name: "__metadata__", shape: [1], values: [1])])
+        }
     }
 
     /// A file whose header is `json` (padded) followed by `dataBytes` bytes of data.
@@ -104,23 +112,52 @@ import Testing
     }
 
     static let damages: [Damage] = [
-        Damage(label: "truncated data", bytes: { try SafeTensors.encode(tensors).dropLast(4) }, message: "run past the end of the data"),
-        Damage(label: "truncated header", bytes: { try SafeTensors.encode(tensors).prefix(40) }, message: "runs past the end of the file"),
+        Damage(
+            label: "truncated data", bytes: { try SafeTensors.encode(tensors).dropLast(4) },
+            message: "run past the end of the data"),
+        Damage(
+            label: "truncated header", bytes: { try SafeTensors.encode(tensors).prefix(40) },
+            message: "runs past the end of the file"),
         Damage(label: "shorter than 8 bytes", bytes: { Data([1, 2, 3]) }, message: "too short"),
         Damage(label: "absurd header length", bytes: { Data(repeating: 0xFF, count: 64) }, message: "larger than the"),
         Damage(label: "header not JSON", bytes: { handMade("{not json", dataBytes: 0) }, message: "not valid JSON"),
         Damage(label: "header a JSON list", bytes: { handMade("[1, 2]", dataBytes: 0) }, message: "not a JSON object"),
-        Damage(label: "F16 dtype", bytes: { handMade(#"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, dataBytes: 4) }, message: "dtype F16 is not supported"),
-        Damage(label: "offsets beyond the data", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 4) }, message: "run past the end of the data"),
-        Damage(label: "descending offsets", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}"#, dataBytes: 4) }, message: "not an ascending pair"),
-        Damage(label: "shape and offsets disagree", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8) }, message: "needs 12 bytes"),
-        Damage(label: "overlapping tensors", bytes: {
-            handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, dataBytes: 12)
-        }, message: "gap or overlap"),
-        Damage(label: "a gap", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, dataBytes: 8) }, message: "gap or overlap"),
-        Damage(label: "trailing bytes", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 8) }, message: "cover 4 bytes"),
-        Damage(label: "fractional shape", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, dataBytes: 4) }, message: "shape is not a list"),
-        Damage(label: "metadata not strings", bytes: { handMade(#"{"__metadata__":{"step":7}}"#, dataBytes: 0) }, message: "is not a string"),
+        Damage(
+            label: "F16 dtype", bytes: { handMade(#"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, dataBytes: 4) },
+            message: "dtype F16 is not supported"),
+        Damage(
+            label: "offsets beyond the data",
+            bytes: { handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 4) },
+            message: "run past the end of the data"),
+        Damage(
+            label: "descending offsets",
+            bytes: { handMade(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}"#, dataBytes: 4) },
+            message: "not an ascending pair"),
+        Damage(
+            label: "shape and offsets disagree",
+            bytes: { handMade(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8) },
+            message: "needs 12 bytes"),
+        Damage(
+            label: "overlapping tensors",
+            bytes: {
+                handMade(
+                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                    dataBytes: 12)
+            }, message: "gap or overlap"),
+        Damage(
+            label: "a gap", bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, dataBytes: 8) },
+            message: "gap or overlap"),
+        Damage(
+            label: "trailing bytes",
+            bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 8) },
+            message: "cover 4 bytes"),
+        Damage(
+            label: "fractional shape",
+            bytes: { handMade(#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, dataBytes: 4) },
+            message: "shape is not a list"),
+        Damage(
+            label: "metadata not strings", bytes: { handMade(#"{"__metadata__":{"step":7}}"#, dataBytes: 0) },
+            message: "is not a string"),
     ]
 
     @Test(arguments: damages) func damagedFileIsAnErrorNamingTheFile(_ damage: Damage) throws {
@@ -148,13 +185,17 @@ import Testing
 
     static let pythonWithSafetensors: String? = {
         guard let python = ProcessRunner.which("python3"),
-              let result = try? ProcessRunner.run(python, ["-c", "import safetensors, numpy"], timeout: 30),
-              result.status == 0 else { return nil }
+            let result = try? ProcessRunner.run(python, ["-c", "import safetensors, numpy"], timeout: 30),
+            result.status == 0
+        else { return nil }
         return python
     }()
 
-    @Test(.enabled(if: pythonWithSafetensors != nil, "python3 with safetensors and numpy is not installed (pip install safetensors numpy)"),
-          .timeLimit(.minutes(1)))
+    @Test(
+        .enabled(
+            if: pythonWithSafetensors != nil,
+            "python3 with safetensors and numpy is not installed (pip install safetensors numpy)"),
+        .timeLimit(.minutes(1)))
     func pythonReadsOurFileAndWeReadItsFile() throws {
         let python = try #require(Self.pythonWithSafetensors)
         let dir = try TestFiles.scratchDirectory("st-py")

@@ -3,7 +3,10 @@ import Testing
 
 /// The strict decoder on its own, with types other than ClusterConfig: it must work for any Codable.
 @Suite struct StrictYAMLDecoderTests {
-    struct Inner: Codable, Equatable { var x: Double; var tags: [String] }
+    struct Inner: Codable, Equatable {
+        var x: Double
+        var tags: [String]
+    }
     struct Outer: Codable, Equatable {
         var count: Int
         var small: UInt8
@@ -28,13 +31,19 @@ import Testing
 
     @Test func decodesAnyCodable() throws {
         let value = try StrictYAMLDecoder().decode(Outer.self, from: good, file: "t.yaml")
-        #expect(value == Outer(count: 16, small: 255, ratio: 1000.5, flag: true, maybe: nil,
-                               items: [Inner(x: 1, tags: ["a", "b"]), Inner(x: -2500, tags: [])],
-                               table: ["a": 1, "b": 2]))
+        #expect(
+            value
+                == Outer(
+                    count: 16, small: 255, ratio: 1000.5, flag: true, maybe: nil,
+                    items: [Inner(x: 1, tags: ["a", "b"]), Inner(x: -2500, tags: [])],
+                    table: ["a": 1, "b": 2]))
     }
 
     func error(_ yaml: String) -> ConfigError? {
-        do { _ = try StrictYAMLDecoder().decode(Outer.self, from: yaml, file: "t.yaml"); return nil } catch { return error }
+        do {
+            _ = try StrictYAMLDecoder().decode(Outer.self, from: yaml, file: "t.yaml")
+            return nil
+        } catch { return error }
     }
 
     @Test func integerOverflowAndFloatRange() {

@@ -97,7 +97,7 @@ func smallSyntheticJob() -> JobSpec {
     func earlyStoppingRestoresBestWeights() throws {
         var job = smallSyntheticJob()
         job.epochs = 30
-        job.optimizer.lr = 0.5          // noisy enough that validation loss stops improving soon
+        job.optimizer.lr = 0.5  // noisy enough that validation loss stops improving soon
         job.data.validationFraction = 0.2
         job.earlyStoppingPatience = 2
         let data = try job.loadData()

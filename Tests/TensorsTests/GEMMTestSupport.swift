@@ -5,7 +5,9 @@ struct TestRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
     mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
         return state
     }
     /// Uniform in [-1, 1).
@@ -22,7 +24,11 @@ final class TestMatrix {
     let total: Int
 
     init(rows: Int, cols: Int, ld: Int, offset: Int, guardCount: Int, rng: inout TestRandom) {
-        self.rows = rows; self.cols = cols; self.ld = ld; self.offset = offset; self.guardCount = guardCount
+        self.rows = rows
+        self.cols = cols
+        self.ld = ld
+        self.offset = offset
+        self.guardCount = guardCount
         // Exactly the last row's used columns, so reading past the matrix leaves the allocation.
         let span = rows == 0 ? 0 : (rows - 1) * ld + cols
         total = offset + guardCount + max(span, 1) + guardCount
@@ -78,15 +84,17 @@ func runGEMMCase(_ t: GEMMCase, kernel: GEMMKernel, seed: UInt64) -> (worst: Dou
     if t.beta == 0 { c.fill(.nan) }
     let c0 = (0..<t.m).map { i in (0..<t.n).map { j in c[i, j] } }
 
-    sgemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-          a: a.base, lda: a.ld, b: b.base, ldb: b.ld, beta: t.beta, c: c.base, ldc: c.ld,
-          threads: t.threads, kernel: kernel)
+    sgemm(
+        transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+        a: a.base, lda: a.ld, b: b.base, ldb: b.ld, beta: t.beta, c: c.base, ldc: c.ld,
+        threads: t.threads, kernel: kernel)
 
     let eps = Double(Float.ulpOfOne)
     var worst = 0.0
     for i in 0..<t.m {
         for j in 0..<t.n {
-            var dot = 0.0, mag = 0.0
+            var dot = 0.0
+            var mag = 0.0
             for p in 0..<t.k {
                 let av = Double(t.transA == .none ? a[i, p] : a[p, i])
                 let bv = Double(t.transB == .none ? b[p, j] : b[j, p])

@@ -1,10 +1,12 @@
-import Testing
 import Tensors
+import Testing
 
 /// Sizes around the register tiles of every kernel (4×8, 6×16, 12×32, and the AVX-512 edge tiles 8×32, 4×32,
 /// 12×16, exact and partial): 0, 1, primes, and non-multiples.
 private let edgeSizes = [0, 1, 2, 5, 7, 13, 16, 20, 31, 32, 33, 37, 67]
-private let transposes: [(Transpose, Transpose)] = [(.none, .none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose)]
+private let transposes: [(Transpose, Transpose)] = [
+    (.none, .none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose),
+]
 private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (-0.5, 1), (1.25, 0.75), (2, 0)]
 
 @Suite(.timeLimit(.minutes(5)))
@@ -19,8 +21,9 @@ struct GEMMTests {
                 for k in edgeSizes {
                     for (ta, tb) in transposes {
                         let s = scalings[index % scalings.count]
-                        let t = GEMMCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: s.alpha, beta: s.beta,
-                                         ldPad: [0, 1, 5][index % 3], offset: (index / 2) % 2)
+                        let t = GEMMCase(
+                            transA: ta, transB: tb, m: m, n: n, k: k, alpha: s.alpha, beta: s.beta,
+                            ldPad: [0, 1, 5][index % 3], offset: (index / 2) % 2)
                         let r = runGEMMCase(t, kernel: kernel, seed: UInt64(index))
                         #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
                         #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
@@ -38,8 +41,9 @@ struct GEMMTests {
         let shapes = [(m: 71, n: 70, k: 600), (m: 1000, n: 37, k: 61), (m: 13, n: 1100, k: 300)]
         for (i, s) in shapes.enumerated() {
             for (j, (ta, tb)) in transposes.enumerated() {
-                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 0.5, beta: j % 2 == 0 ? 0 : -1,
-                                 ldPad: 3, offset: j % 2)
+                let t = GEMMCase(
+                    transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 0.5, beta: j % 2 == 0 ? 0 : -1,
+                    ldPad: 3, offset: j % 2)
                 let r = runGEMMCase(t, kernel: kernel, seed: UInt64(100 + i * 4 + j))
                 #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
                 #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
@@ -55,13 +59,16 @@ struct GEMMTests {
     /// and k split into two uneven blocks deeper than kc (785).
     @Test(arguments: GEMMKernel.supported)
     func onTheFlyPackingShapesMatchFloat64Reference(kernel: GEMMKernel) {
-        let shapes = [(m: 128, n: 250, k: 300, pad: 6), (m: 122, n: 96, k: 200, pad: 6), (m: 12, n: 64, k: 33, pad: 0),
-                      (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2), (m: 1000, n: 40, k: 20, pad: 1),
-                      (m: 128, n: 256, k: 785, pad: 0), (m: 300, n: 64, k: 600, pad: 0)]
+        let shapes = [
+            (m: 128, n: 250, k: 300, pad: 6), (m: 122, n: 96, k: 200, pad: 6), (m: 12, n: 64, k: 33, pad: 0),
+            (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2), (m: 1000, n: 40, k: 20, pad: 1),
+            (m: 128, n: 256, k: 785, pad: 0), (m: 300, n: 64, k: 600, pad: 0),
+        ]
         for (i, s) in shapes.enumerated() {
             for (j, (ta, tb)) in transposes.enumerated() {
-                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1.5, beta: j % 2 == 0 ? 0 : 0.5,
-                                 ldPad: s.pad, offset: i % 2)
+                let t = GEMMCase(
+                    transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1.5, beta: j % 2 == 0 ? 0 : 0.5,
+                    ldPad: s.pad, offset: i % 2)
                 let r = runGEMMCase(t, kernel: kernel, seed: UInt64(300 + i * 4 + j))
                 #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
                 #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
@@ -76,8 +83,9 @@ struct GEMMTests {
         for (i, s) in shapes.enumerated() {
             for threads in [2, 3] {
                 let (ta, tb) = transposes[(i + threads) % 4]
-                let t = GEMMCase(transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1, beta: threads == 2 ? 0 : 0.5,
-                                 ldPad: 1, offset: threads % 2, threads: threads)
+                let t = GEMMCase(
+                    transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: 1, beta: threads == 2 ? 0 : 0.5,
+                    ldPad: 1, offset: threads % 2, threads: threads)
                 let r = runGEMMCase(t, kernel: kernel, seed: UInt64(200 + i * 4 + threads))
                 #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
                 #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
@@ -89,17 +97,22 @@ struct GEMMTests {
     /// once, must each finish and give the same bits as a single-threaded call.
     @Test(.timeLimit(.minutes(1)), arguments: GEMMKernel.supported)
     func repeatedThreadedCallsAgreeWithOneThread(kernel: GEMMKernel) {
-        let m = 64, n = 128, k = 512
+        let m = 64
+        let n = 128
+        let k = 512
         var rng = TestRandom(seed: 9)
-        let a = (0..<m * k).map { _ in rng.float() }, b = (0..<k * n).map { _ in rng.float() }
+        let a = (0..<m * k).map { _ in rng.float() }
+        let b = (0..<k * n).map { _ in rng.float() }
         var single = [Float](repeating: 0, count: m * n)
-        sgemm(transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
-              c: &single, ldc: n, threads: 1, kernel: kernel)
+        sgemm(
+            transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+            c: &single, ldc: n, threads: 1, kernel: kernel)
         var mismatches = 0
         for call in 0..<100 {
             var c = [Float](repeating: .nan, count: m * n)
-            sgemm(transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
-                  c: &c, ldc: n, threads: 2 + call % 2, kernel: kernel)
+            sgemm(
+                transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+                c: &c, ldc: n, threads: 2 + call % 2, kernel: kernel)
             if c != single { mismatches += 1 }
         }
         #expect(mismatches == 0)
@@ -131,9 +144,12 @@ struct GEMMTests {
         let w = Tensor(shape: [5, 3], values: (0..<15).map { _ in rng.float() })
         let dy = Tensor(shape: [7, 3], values: (0..<21).map { _ in rng.float() })
         func ref(_ a: Tensor, _ ta: Bool, _ b: Tensor, _ tb: Bool) -> [Float] {
-            let m = ta ? a.columns : a.rows, k = ta ? a.rows : a.columns, n = tb ? b.rows : b.columns
+            let m = ta ? a.columns : a.rows
+            let k = ta ? a.rows : a.columns
+            let n = tb ? b.rows : b.columns
             return (0..<m * n).map { idx in
-                let i = idx / n, j = idx % n
+                let i = idx / n
+                let j = idx % n
                 var s = 0.0
                 for p in 0..<k { s += Double(ta ? a[p, i] : a[i, p]) * Double(tb ? b[j, p] : b[p, j]) }
                 return Float(s)

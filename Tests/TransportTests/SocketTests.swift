@@ -4,7 +4,10 @@ import Transport
 
 @Suite(.timeLimit(.minutes(1)))
 struct SocketTests {
-    @Test(arguments: ["tcp://127.0.0.1:0", "ipc:///tmp/cohort-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).ipc", "inproc://socket-test"])
+    @Test(arguments: [
+        "tcp://127.0.0.1:0", "ipc:///tmp/cohort-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).ipc",
+        "inproc://socket-test",
+    ])
     func multipartRoundTripOverEveryTransport(endpoint: String) throws {
         let ctx = try Context()
         let pull = try Socket(ctx, type: .pull)

@@ -2,8 +2,9 @@ import Testing
 import Transport
 
 @Suite struct WireHeaderTests {
-    let sample = WireHeader(kind: .reduce, dtype: .float32, group: 0xDEAD_BEEF, sender: 7, sequence: 0x0123_4567_89AB_CDEF,
-                            chunk: 42, length: 4096)
+    let sample = WireHeader(
+        kind: .reduce, dtype: .float32, group: 0xDEAD_BEEF, sender: 7, sequence: 0x0123_4567_89AB_CDEF,
+        chunk: 42, length: 4096)
 
     @Test func roundTripsEveryField() throws {
         let bytes = sample.bytes
@@ -24,8 +25,9 @@ import Transport
         #expect(back.epoch == 0x0102_0304 && back == h)
         #expect(sample.epoch == WireHeader.firstEpoch && WireHeader.firstEpoch == 0)
         #expect(sample.sequence == 0x89AB_CDEF)
-        try back.expect(kind: .reduce, group: sample.group, sender: 7, sequence: 0x0123_4567_89AB_CDEF, chunk: 42,
-                        dtype: .float32, length: 4096)
+        try back.expect(
+            kind: .reduce, group: sample.group, sender: 7, sequence: 0x0123_4567_89AB_CDEF, chunk: 42,
+            dtype: .float32, length: 4096)
     }
 
     @Test func refusesEachMalformedField() {
@@ -41,15 +43,21 @@ import Transport
         refuse({ $0.removeLast() }, .badHeaderSize(expected: 32, got: 31))
         refuse({ $0.append(0) }, .badHeaderSize(expected: 32, got: 33))
         refuse({ _ in }, maxLength: 4095, .frameTooLarge(length: 4096, limit: 4095))
-        refuse({ $0[28] = 3; $0[29] = 0 }, .lengthNotMultiple(length: 3, dtype: .float32))
+        refuse(
+            {
+                $0[28] = 3
+                $0[29] = 0
+            }, .lengthNotMultiple(length: 3, dtype: .float32))
     }
 
     @Test func expectNamesTheMismatchedField() {
         #expect(throws: WireError.unexpected(field: "sequence number", expected: 5, got: sample.sequence)) {
-            try sample.expect(kind: .reduce, group: sample.group, sender: 7, sequence: 5, chunk: 42, dtype: .float32, length: 4096)
+            try sample.expect(
+                kind: .reduce, group: sample.group, sender: 7, sequence: 5, chunk: 42, dtype: .float32, length: 4096)
         }
         #expect(throws: WireError.unexpected(field: "chunk index", expected: 1, got: 42)) {
-            try sample.expect(kind: .reduce, group: sample.group, sender: 7, sequence: sample.sequence, chunk: 1, dtype: .float32, length: 4096)
+            try sample.expect(
+                kind: .reduce, group: sample.group, sender: 7, sequence: sample.sequence, chunk: 1, dtype: .float32, length: 4096)
         }
         let e = WireError.versionMismatch(expected: 1, got: 3)
         #expect("\(e)".contains("expected 1, got 3"))

@@ -52,7 +52,10 @@ extension Layer {
         return true
     }
     public func initialize(_ weights: Initializer, rng: inout Xoshiro256) {}
-    public var threads: Int { get { 1 } set {} }
+    public var threads: Int {
+        get { 1 }
+        set {}
+    }
 }
 
 /// A [rows, columns] buffer reused across steps: grows when a larger batch arrives, and hands out the same view

@@ -3,10 +3,16 @@ import Foundation
 /// Runs `body(0..<count)` on `count` threads (the caller runs index 0) and waits for all. Plain threads, not
 /// Swift concurrency: training loops are synchronous and must not block a cooperative pool.
 func parallelFor(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    if count <= 1 { body(0); return }
+    if count <= 1 {
+        body(0)
+        return
+    }
     let done = DispatchSemaphore(value: 0)
     for t in 1..<count {
-        let thread = Thread { body(t); done.signal() }
+        let thread = Thread {
+            body(t)
+            done.signal()
+        }
         thread.stackSize = 1 << 20
         thread.start()
     }

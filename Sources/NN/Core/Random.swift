@@ -1,5 +1,5 @@
-import Tensors
 import RealModule
+import Tensors
 
 /// A small, fast, seedable PRNG whose whole state is four words, so it can be saved in a checkpoint and
 /// resumed bit-exactly (the system generator can do neither). Xoshiro256** seeded through SplitMix64,
@@ -9,7 +9,10 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Sendable, Equatable {
 
     public init(seed: UInt64) {
         var sm = SplitMix64(seed: seed)
-        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
+        s0 = sm.next()
+        s1 = sm.next()
+        s2 = sm.next()
+        s3 = sm.next()
     }
 
     /// The generator's whole state, for checkpoints.
@@ -18,7 +21,10 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Sendable, Equatable {
     /// Resumes from a saved `state` (four words).
     public init(state: [UInt64]) {
         precondition(state.count == 4 && state.contains { $0 != 0 }, "Xoshiro256 state must be four words, not all zero")
-        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+        s0 = state[0]
+        s1 = state[1]
+        s2 = state[2]
+        s3 = state[3]
     }
 
     @inline(__always)
@@ -53,5 +59,3 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Sendable, Equatable {
         return (-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2)
     }
 }
-
-

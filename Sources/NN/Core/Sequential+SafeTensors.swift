@@ -39,7 +39,8 @@ extension Sequential {
         for tensor in file.tensors {
             let parts = tensor.name.split(separator: ".", maxSplits: 1)
             guard parts.count == 2, let i = Int(parts[0]), i >= 0, i < layers.count,
-                  layers[i].importParameter(name: String(parts[1]), shape: tensor.shape, values: tensor.values) else {
+                layers[i].importParameter(name: String(parts[1]), shape: tensor.shape, values: tensor.values)
+            else {
                 throw SafeTensorsError(file: path, message: "tensor \"\(tensor.name)\" \(tensor.shape) does not fit this model")
             }
             let stored = String(parts[1]) == "weight" ? "\(i).kernel" : tensor.name

@@ -48,15 +48,18 @@ public final class Sequential {
         }
         let params = Tensor(shape: [total])
         let grads = Tensor(shape: [total])
-        self.init(layers: layers, parameters: params, gradients: grads, ranges: ranges,
-                  inputFeatures: inputFeatures, outputFeatures: width)
+        self.init(
+            layers: layers, parameters: params, gradients: grads, ranges: ranges,
+            inputFeatures: inputFeatures, outputFeatures: width)
         for (layer, range) in zip(layers, ranges) {
             layer.bind(parameters: slice(params, range), gradients: slice(grads, range))
         }
     }
 
-    private init(layers: [Layer], parameters: Tensor, gradients: Tensor, ranges: [Range<Int>],
-                 inputFeatures: Int, outputFeatures: Int) {
+    private init(
+        layers: [Layer], parameters: Tensor, gradients: Tensor, ranges: [Range<Int>],
+        inputFeatures: Int, outputFeatures: Int
+    ) {
         self.layers = layers
         self.parameters = parameters
         self.gradients = gradients
@@ -104,17 +107,19 @@ public final class Sequential {
     /// `gradients` are views into this model's buffers — a pipeline stage. Only one of the two models should be run
     /// at a time (they share layers and their activation buffers).
     public func stage(_ layerRange: Range<Int>) -> Sequential {
-        precondition(!layerRange.isEmpty && layerRange.lowerBound >= 0 && layerRange.upperBound <= layers.count,
-                     "stage \(layerRange) out of 0..<\(layers.count)")
+        precondition(
+            !layerRange.isEmpty && layerRange.lowerBound >= 0 && layerRange.upperBound <= layers.count,
+            "stage \(layerRange) out of 0..<\(layers.count)")
         let span = parameterRange(layers: layerRange)
         var width = inputFeatures
         for layer in layers[..<layerRange.lowerBound] { width = layer.outputFeatures(forInput: width)! }
         let input = width
         for layer in layers[layerRange] { width = layer.outputFeatures(forInput: width)! }
         let ranges = layerRanges[layerRange].map { ($0.lowerBound - span.lowerBound)..<($0.upperBound - span.lowerBound) }
-        let model = Sequential(layers: Array(layers[layerRange]), parameters: slice(parameters, span),
-                               gradients: slice(gradients, span), ranges: ranges,
-                               inputFeatures: input, outputFeatures: width)
+        let model = Sequential(
+            layers: Array(layers[layerRange]), parameters: slice(parameters, span),
+            gradients: slice(gradients, span), ranges: ranges,
+            inputFeatures: input, outputFeatures: width)
         model.threads = threads
         return model
     }

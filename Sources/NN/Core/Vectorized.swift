@@ -5,7 +5,9 @@ typealias Vec = SIMD8<Float>
 
 @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
 @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
-@inline(__always) func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
+@inline(__always) func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
 
 /// y = max(x, 0)
 func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -15,7 +17,10 @@ func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ 
         store(v.replacing(with: 0, where: v .< 0), y + i)
         i += 8
     }
-    while i < n { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }
+    while i < n {
+        y[i] = x[i] > 0 ? x[i] : 0
+        i += 1
+    }
 }
 
 /// d = y > 0 ? d : 0
@@ -25,7 +30,10 @@ func reluBackward(_ y: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _
         store(load(d + i).replacing(with: 0, where: load(y + i) .<= 0), d + i)
         i += 8
     }
-    while i < n { if !(y[i] > 0) { d[i] = 0 }; i += 1 }
+    while i < n {
+        if !(y[i] > 0) { d[i] = 0 }
+        i += 1
+    }
 }
 
 /// out[j] (+)= Σ_r m[r, j] over a [rows, cols] matrix (bias gradients). Row by row, so the matrix streams
@@ -35,16 +43,25 @@ func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: Unsaf
     for r in 0..<rows {
         let row = m + r * cols
         var j = 0
-        while j + 8 <= cols { store(load(out + j) + load(row + j), out + j); j += 8 }
-        while j < cols { out[j] += row[j]; j += 1 }
+        while j + 8 <= cols {
+            store(load(out + j) + load(row + j), out + j)
+            j += 8
+        }
+        while j < cols {
+            out[j] += row[j]
+            j += 1
+        }
     }
 }
 
 /// v = μ·v + g; w −= lr·(nesterov ? g + μ·v : v)
-func momentumUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                    _ n: Int, lr: Float, mu: Float, nesterov: Bool) {
+func momentumUpdate(
+    _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+    _ n: Int, lr: Float, mu: Float, nesterov: Bool
+) {
     var i = 0
-    let lrv = Vec(repeating: lr), muv = Vec(repeating: mu)
+    let lrv = Vec(repeating: lr)
+    let muv = Vec(repeating: mu)
     while i + 8 <= n {
         let gi = load(g + i)
         let vi = muv * load(v + i) + gi
@@ -65,8 +82,14 @@ func momentumUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<
 func sgdUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int, lr: Float) {
     var i = 0
     let lrv = Vec(repeating: lr)
-    while i + 8 <= n { store(load(w + i) - lrv * load(g + i), w + i); i += 8 }
-    while i < n { w[i] -= lr * g[i]; i += 1 }
+    while i + 8 <= n {
+        store(load(w + i) - lrv * load(g + i), w + i)
+        i += 8
+    }
+    while i < n {
+        w[i] -= lr * g[i]
+        i += 1
+    }
 }
 
 /// max over n elements (−∞ for none; NaN-free inputs assumed, as in softmax's shift).
@@ -74,8 +97,15 @@ func maxElement(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var i = 0
     var acc = Vec(repeating: -.infinity)
     // A compare and a select: `pointwiseMax` keeps IEEE maxNum's NaN rules and is not one instruction (5× slower).
-    while i + 8 <= n { let v = load(x + i); acc = acc.replacing(with: v, where: v .> acc); i += 8 }
+    while i + 8 <= n {
+        let v = load(x + i)
+        acc = acc.replacing(with: v, where: v .> acc)
+        i += 8
+    }
     var m = acc.max()
-    while i < n { m = Swift.max(m, x[i]); i += 1 }
+    while i < n {
+        m = Swift.max(m, x[i])
+        i += 1
+    }
     return m
 }

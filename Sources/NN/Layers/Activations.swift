@@ -40,7 +40,8 @@ public final class Sigmoid: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let out = output.view(rows: x.rows, columns: x.columns)
-        let xp = x.pointer, yp = out.pointer
+        let xp = x.pointer
+        let yp = out.pointer
         for i in 0..<x.count { yp[i] = 1 / (1 + Float.exp(-xp[i])) }
         y = out
         return out
@@ -50,7 +51,8 @@ public final class Sigmoid: Layer {
         guard needInputGradient else { return nil }
         guard let y else { preconditionFailure("Sigmoid.backward before forward") }
         precondition(dy.count == y.count, "Sigmoid.backward given \(dy.shape), forward was \(y.shape)")
-        let yp = y.pointer, dp = dy.pointer
+        let yp = y.pointer
+        let dp = dy.pointer
         for i in 0..<dy.count { dp[i] *= yp[i] * (1 - yp[i]) }
         return dy
     }
@@ -66,7 +68,8 @@ public final class Tanh: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let out = output.view(rows: x.rows, columns: x.columns)
-        let xp = x.pointer, yp = out.pointer
+        let xp = x.pointer
+        let yp = out.pointer
         for i in 0..<x.count { yp[i] = Float.tanh(xp[i]) }
         y = out
         return out
@@ -76,7 +79,8 @@ public final class Tanh: Layer {
         guard needInputGradient else { return nil }
         guard let y else { preconditionFailure("Tanh.backward before forward") }
         precondition(dy.count == y.count, "Tanh.backward given \(dy.shape), forward was \(y.shape)")
-        let yp = y.pointer, dp = dy.pointer
+        let yp = y.pointer
+        let dp = dy.pointer
         for i in 0..<dy.count { dp[i] *= 1 - yp[i] * yp[i] }
         return dy
     }
@@ -104,7 +108,8 @@ public final class Softmax: Layer {
         precondition(dy.count == y.count, "Softmax.backward given \(dy.shape), forward was \(y.shape)")
         let n = y.columns
         for r in 0..<y.rows {
-            let yp = y.pointer + r * n, dp = dy.pointer + r * n
+            let yp = y.pointer + r * n
+            let dp = dy.pointer + r * n
             var s: Float = 0
             for j in 0..<n { s = Relaxed.multiplyAdd(dp[j], yp[j], s) }
             for j in 0..<n { dp[j] = yp[j] * (dp[j] - s) }
@@ -117,7 +122,8 @@ public final class Softmax: Layer {
 func softmaxRows(_ x: Tensor, into y: Tensor) {
     let n = x.columns
     for r in 0..<x.rows {
-        let xp = x.pointer + r * n, yp = y.pointer + r * n
+        let xp = x.pointer + r * n
+        let yp = y.pointer + r * n
         let m = maxElement(xp, n)
         let inv = 1 / expShifted(xp, into: yp, count: n, shift: m)
         for j in 0..<n { yp[j] *= inv }

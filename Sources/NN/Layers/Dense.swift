@@ -85,11 +85,13 @@ public final class Dense: Layer {
         input = x
         let y = output.view(rows: batch, columns: outputs)
         // Broadcast the bias into Y, then accumulate the product onto it (β = 1): one pass instead of two.
-        let yp = y.pointer, bp = bias.pointer
+        let yp = y.pointer
+        let bp = bias.pointer
         for r in 0..<batch { (yp + r * outputs).update(from: bp, count: outputs) }
-        sgemm(transA: .none, transB: .none, m: batch, n: outputs, k: inputs, alpha: 1,
-              a: x.pointer, lda: inputs, b: kernel.pointer, ldb: outputs, beta: 1, c: yp, ldc: outputs,
-              threads: threads)
+        sgemm(
+            transA: .none, transB: .none, m: batch, n: outputs, k: inputs, alpha: 1,
+            a: x.pointer, lda: inputs, b: kernel.pointer, ldb: outputs, beta: 1, c: yp, ldc: outputs,
+            threads: threads)
         return y
     }
 
@@ -98,15 +100,17 @@ public final class Dense: Layer {
         guard let x = input else { preconditionFailure("Dense.backward before forward") }
         let batch = x.rows
         precondition(dy.rows == batch && dy.columns == outputs, "Dense(\(inputs), \(outputs)).backward given \(dy.shape)")
-        sgemm(transA: .transpose, transB: .none, m: inputs, n: outputs, k: batch, alpha: 1,
-              a: x.pointer, lda: inputs, b: dy.pointer, ldb: outputs, beta: accumulate ? 1 : 0,
-              c: kernelGradient.pointer, ldc: outputs, threads: threads)
+        sgemm(
+            transA: .transpose, transB: .none, m: inputs, n: outputs, k: batch, alpha: 1,
+            a: x.pointer, lda: inputs, b: dy.pointer, ldb: outputs, beta: accumulate ? 1 : 0,
+            c: kernelGradient.pointer, ldc: outputs, threads: threads)
         columnSums(dy.pointer, rows: batch, cols: outputs, into: biasGradient.pointer, accumulate: accumulate)
         guard needInputGradient else { return nil }
         let dx = inputGradient.view(rows: batch, columns: inputs)
-        sgemm(transA: .none, transB: .transpose, m: batch, n: inputs, k: outputs, alpha: 1,
-              a: dy.pointer, lda: outputs, b: kernel.pointer, ldb: outputs, beta: 0, c: dx.pointer, ldc: inputs,
-              threads: threads)
+        sgemm(
+            transA: .none, transB: .transpose, m: batch, n: inputs, k: outputs, alpha: 1,
+            a: dy.pointer, lda: outputs, b: kernel.pointer, ldb: outputs, beta: 0, c: dx.pointer, ldc: inputs,
+            threads: threads)
         return dx
     }
 }

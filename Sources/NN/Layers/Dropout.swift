@@ -21,11 +21,16 @@ public final class Dropout: Layer {
 
     // x: [B, n] → y: [B, n]; evaluation returns x itself.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard training && probability > 0 else { mask = nil; return x }
+        guard training && probability > 0 else {
+            mask = nil
+            return x
+        }
         let m = maskBuffer.view(rows: x.rows, columns: x.columns)
         let y = output.view(rows: x.rows, columns: x.columns)
         let keep = 1 / (1 - probability)
-        let mp = m.pointer, xp = x.pointer, yp = y.pointer
+        let mp = m.pointer
+        let xp = x.pointer
+        let yp = y.pointer
         for i in 0..<x.count {
             mp[i] = rng.nextUnitFloat() >= probability ? keep : 0
             yp[i] = xp[i] * mp[i]
@@ -36,7 +41,7 @@ public final class Dropout: Layer {
 
     public func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor? {
         guard needInputGradient else { return nil }
-        guard let m = mask else { return dy }   // evaluation mode or p = 0: identity
+        guard let m = mask else { return dy }  // evaluation mode or p = 0: identity
         precondition(dy.count == m.count, "Dropout.backward given \(dy.shape), forward was \(m.shape)")
         dy.multiply(m)
         return dy

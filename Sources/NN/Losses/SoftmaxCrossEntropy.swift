@@ -43,10 +43,12 @@ public final class SoftmaxCrossEntropy {
     /// ∂loss/∂logits [B, C] for the last forward, averaged over `normalizer` examples (default: this batch).
     public func backward(normalizer: Int? = nil) -> Tensor {
         guard let labels else { preconditionFailure("SoftmaxCrossEntropy.backward before forward") }
-        let rows = probabilities.rows, c = probabilities.columns
+        let rows = probabilities.rows
+        let c = probabilities.columns
         let scale = 1 / Float(Swift.max(normalizer ?? rows, 1))
         let g = gradientBuffer.view(rows: rows, columns: c)
-        let pp = probabilities.pointer, gp = g.pointer
+        let pp = probabilities.pointer
+        let gp = g.pointer
         for i in 0..<(rows * c) { gp[i] = pp[i] * scale }
         for r in 0..<rows { gp[r * c + Int(labels[r])] -= scale }
         return g
@@ -98,9 +100,13 @@ public final class MeanSquaredError {
         precondition(prediction.shape == target.shape, "MSE: prediction \(prediction.shape) vs target \(target.shape)")
         self.prediction = prediction
         self.target = target
-        let p = prediction.pointer, t = target.pointer
+        let p = prediction.pointer
+        let t = target.pointer
         var total: Double = 0
-        for i in 0..<prediction.count { let d = Double(p[i] - t[i]); total += d * d }
+        for i in 0..<prediction.count {
+            let d = Double(p[i] - t[i])
+            total += d * d
+        }
         return prediction.count == 0 ? 0 : Float(total / Double(prediction.count))
     }
 
@@ -108,7 +114,9 @@ public final class MeanSquaredError {
         guard let prediction, let target else { preconditionFailure("MeanSquaredError.backward before forward") }
         let n = Float(Swift.max((normalizer ?? prediction.rows) * prediction.columns, 1))
         let g = gradientBuffer.view(rows: prediction.rows, columns: prediction.columns)
-        let p = prediction.pointer, t = target.pointer, gp = g.pointer
+        let p = prediction.pointer
+        let t = target.pointer
+        let gp = g.pointer
         let s = 2 / n
         for i in 0..<prediction.count { gp[i] = s * (p[i] - t[i]) }
         return g

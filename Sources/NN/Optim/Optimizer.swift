@@ -72,11 +72,13 @@ open class SlotOptimizer: Optimizer {
     static let minimumPerThread = 1 << 18
 
     public final func update(parameters: Tensor, gradients: Tensor) {
-        precondition(parameters.count == gradients.count, "optimizer: \(parameters.count) parameters, \(gradients.count) gradients")
+        precondition(
+            parameters.count == gradients.count, "optimizer: \(parameters.count) parameters, \(gradients.count) gradients")
         step += 1
         let n = parameters.count
-        let w = parameters.pointer, g = gradients.pointer
-        let s = slotNames.map { slot($0, count: n).pointer }   // allocated here, before any thread starts
+        let w = parameters.pointer
+        let g = gradients.pointer
+        let s = slotNames.map { slot($0, count: n).pointer }  // allocated here, before any thread starts
         let parts = max(1, min(threads, n / SlotOptimizer.minimumPerThread))
         if parts == 1 {
             apply(w, g, s, n)
@@ -87,7 +89,8 @@ open class SlotOptimizer: Optimizer {
         let work = UnsafeSendable((self, w, g, s))
         parallelFor(parts) { t in
             let (opt, w, g, s) = work.value
-            let lo = min(t * chunk, n), hi = min(lo + chunk, n)
+            let lo = min(t * chunk, n)
+            let hi = min(lo + chunk, n)
             if lo < hi { opt.apply(w + lo, g + lo, s.map { $0 + lo }, hi - lo) }
         }
     }
@@ -95,8 +98,10 @@ open class SlotOptimizer: Optimizer {
     /// The update rule on raw pointers to `n` elements of the parameters, gradients and each slot (in the
     /// order of `slotNames`); `step` is already the 1-based number of this update. May run on several threads
     /// at once on disjoint ranges.
-    open func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                    _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+    open func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
         fatalError("subclass")
     }
 

@@ -8,8 +8,10 @@ import Tensors
 /// w ← w − lr·g
 public final class SGD: SlotOptimizer {
     public init(learningRate: Float) { super.init(name: "sgd", learningRate: learningRate, slotNames: []) }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+    public override func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
         sgdUpdate(w, g, n, lr: learningRate)
     }
 }
@@ -23,8 +25,10 @@ public final class Momentum: SlotOptimizer {
         self.nesterov = nesterov
         super.init(name: nesterov ? "nesterov" : "momentum", learningRate: learningRate, slotNames: ["momentum"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+    public override func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
         momentumUpdate(w, g, slots[0], n, lr: learningRate, mu: momentum, nesterov: nesterov)
     }
 }
@@ -36,11 +40,18 @@ public final class Adagrad: SlotOptimizer {
         self.epsilon = epsilon
         super.init(name: "adagrad", learningRate: learningRate, slotNames: ["sum_squares"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+    public override func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
         let s = slots[0]
-        let lr = learningRate, eps = epsilon
-        for i in 0..<n { let si = s[i] + g[i] * g[i]; s[i] = si; w[i] -= lr * g[i] / (si.squareRoot() + eps) }
+        let lr = learningRate
+        let eps = epsilon
+        for i in 0..<n {
+            let si = s[i] + g[i] * g[i]
+            s[i] = si
+            w[i] -= lr * g[i] / (si.squareRoot() + eps)
+        }
     }
 }
 
@@ -53,10 +64,14 @@ public final class RMSProp: SlotOptimizer {
         self.epsilon = epsilon
         super.init(name: "rmsprop", learningRate: learningRate, slotNames: ["square_avg"])
     }
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
+    public override func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
         let s = slots[0]
-        let lr = learningRate, a = alpha, eps = epsilon
+        let lr = learningRate
+        let a = alpha
+        let eps = epsilon
         for i in 0..<n {
             let si = a * s[i] + (1 - a) * g[i] * g[i]
             s[i] = si
@@ -74,30 +89,44 @@ public final class Adam: SlotOptimizer {
     public let epsilon: Float
     public let decoupledWeightDecay: Float
 
-    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                decoupledWeightDecay: Float = 0, name: String? = nil) {
+    public init(
+        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        decoupledWeightDecay: Float = 0, name: String? = nil
+    ) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.decoupledWeightDecay = decoupledWeightDecay
-        super.init(name: name ?? (decoupledWeightDecay > 0 ? "adamw" : "adam"), learningRate: learningRate,
-                   slotNames: ["m", "v"])
+        super.init(
+            name: name ?? (decoupledWeightDecay > 0 ? "adamw" : "adam"), learningRate: learningRate,
+            slotNames: ["m", "v"])
     }
 
     /// AdamW as PyTorch defines it (default λ = 0.01).
-    public static func adamW(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                             weightDecay: Float = 0.01) -> Adam {
-        Adam(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-             decoupledWeightDecay: weightDecay, name: "adamw")
+    public static func adamW(
+        learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 0.01
+    ) -> Adam {
+        Adam(
+            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            decoupledWeightDecay: weightDecay, name: "adamw")
     }
 
-    public override func apply(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                               _ slots: [UnsafeMutablePointer<Float>], _ n: Int) {
-        let m = slots[0], v = slots[1]
+    public override func apply(
+        _ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ slots: [UnsafeMutablePointer<Float>], _ n: Int
+    ) {
+        let m = slots[0]
+        let v = slots[1]
         let t = Double(step)
-        let c1 = Float(1 - Double.pow(Double(beta1), t)), c2 = Float(1 - Double.pow(Double(beta2), t))
-        let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon
-        let stepSize = lr / c1, invSqrtC2 = 1 / c2.squareRoot()
+        let c1 = Float(1 - Double.pow(Double(beta1), t))
+        let c2 = Float(1 - Double.pow(Double(beta2), t))
+        let lr = learningRate
+        let b1 = beta1
+        let b2 = beta2
+        let eps = epsilon
+        let stepSize = lr / c1
+        let invSqrtC2 = 1 / c2.squareRoot()
         let decay = 1 - lr * decoupledWeightDecay
         for i in 0..<n {
             let gi = g[i]
@@ -111,8 +140,10 @@ public final class Adam: SlotOptimizer {
 }
 
 /// Builds an optimizer by the name a job spec uses.
-public func makeOptimizer(name: String, learningRate: Float, momentum: Float = 0.9, beta1: Float = 0.9,
-                          beta2: Float = 0.999, epsilon: Float? = nil, weightDecay: Float = 0) throws -> Optimizer {
+public func makeOptimizer(
+    name: String, learningRate: Float, momentum: Float = 0.9, beta1: Float = 0.9,
+    beta2: Float = 0.999, epsilon: Float? = nil, weightDecay: Float = 0
+) throws -> Optimizer {
     switch name.lowercased() {
     case "sgd": return SGD(learningRate: learningRate)
     case "momentum": return Momentum(learningRate: learningRate, momentum: momentum)
@@ -121,8 +152,9 @@ public func makeOptimizer(name: String, learningRate: Float, momentum: Float = 0
     case "rmsprop": return RMSProp(learningRate: learningRate, epsilon: epsilon ?? 1e-8)
     case "adam": return Adam(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon ?? 1e-8, name: "adam")
     case "adamw":
-        return Adam.adamW(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon ?? 1e-8,
-                          weightDecay: weightDecay)
+        return Adam.adamW(
+            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon ?? 1e-8,
+            weightDecay: weightDecay)
     default: throw OptimizerError.unknown(name)
     }
 }

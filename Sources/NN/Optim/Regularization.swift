@@ -21,7 +21,8 @@ public struct Regularization: Sendable, Equatable {
     @discardableResult
     public func apply(parameters: Tensor, gradients: Tensor) -> Float {
         let n = gradients.count
-        let w = parameters.pointer, g = gradients.pointer
+        let w = parameters.pointer
+        let g = gradients.pointer
         if l2 != 0 {
             let l = l2
             for i in 0..<n { g[i] += l * w[i] }

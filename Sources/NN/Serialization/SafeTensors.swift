@@ -18,7 +18,11 @@ public enum SafeTensors {
     public static func encode(_ tensors: [SafeTensor], metadata: [String: String] = [:]) throws(SafeTensorsError) -> Data {
         let layout = tensors.map { TensorLayout(name: $0.name, shape: $0.shape) }
         for tensor in tensors where tensor.values.count != tensor.elementCount {
-            throw SafeTensorsError(file: "<memory>", message: "tensor \"\(tensor.name)\" has \(tensor.values.count) values but shape \(tensor.shape) needs \(tensor.elementCount)")
+            throw SafeTensorsError(
+                file: "<memory>",
+                message:
+                    "tensor \"\(tensor.name)\" has \(tensor.values.count) values but shape \(tensor.shape) needs \(tensor.elementCount)"
+            )
         }
         var data = try header(layout, metadata: metadata)
         for tensor in tensors { tensor.values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) } }
@@ -27,11 +31,14 @@ public enum SafeTensors {
 
     /// Encodes tensors that lie back to back in one flat buffer (a model's parameter buffer) without copying them
     /// into separate arrays first. `flat.count` must equal the sum of the layout's element counts.
-    public static func encode(layout: [TensorLayout], flat: UnsafeBufferPointer<Float>,
-                              metadata: [String: String] = [:]) throws(SafeTensorsError) -> Data {
+    public static func encode(
+        layout: [TensorLayout], flat: UnsafeBufferPointer<Float>,
+        metadata: [String: String] = [:]
+    ) throws(SafeTensorsError) -> Data {
         let needed = layout.reduce(0) { $0 + $1.elementCount }
         guard needed == flat.count else {
-            throw SafeTensorsError(file: "<memory>", message: "the layout needs \(needed) values but the buffer holds \(flat.count)")
+            throw SafeTensorsError(
+                file: "<memory>", message: "the layout needs \(needed) values but the buffer holds \(flat.count)")
         }
         var data = try header(layout, metadata: metadata)
         appendLittleEndian(flat, to: &data)
@@ -39,7 +46,8 @@ public enum SafeTensors {
     }
 
     /// Encodes and writes to `path` (plainly; atomic replacement is the checkpoint layer's job).
-    public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to path: String) throws(SafeTensorsError) {
+    public static func write(_ tensors: [SafeTensor], metadata: [String: String] = [:], to path: String) throws(SafeTensorsError)
+    {
         let data = try encode(tensors, metadata: metadata)
         do { try data.write(to: URL(fileURLWithPath: path)) } catch {
             throw SafeTensorsError(file: path, message: "cannot write: \(error.localizedDescription)")
@@ -65,12 +73,14 @@ public enum SafeTensors {
                 throw SafeTensorsError(file: "<memory>", message: "tensor name \"\(tensor.name)\" is used twice")
             }
             guard tensor.shape.allSatisfy({ $0 >= 0 }) else {
-                throw SafeTensorsError(file: "<memory>", message: "tensor \"\(tensor.name)\" has a negative dimension in \(tensor.shape)")
+                throw SafeTensorsError(
+                    file: "<memory>", message: "tensor \"\(tensor.name)\" has a negative dimension in \(tensor.shape)")
             }
             let bytes = tensor.elementCount * MemoryLayout<Float>.size
             if !first { json += "," }
             first = false
-            json += "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            json +=
+                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         json += "}"
@@ -86,10 +96,15 @@ public enum SafeTensors {
 
     private static func appendLittleEndian(_ values: UnsafeBufferPointer<Float>, to data: inout Data) {
         #if _endian(little)
-        data.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress)?.assumingMemoryBound(to: UInt8.self),
-                                        count: values.count * MemoryLayout<Float>.size))
+            data.append(
+                UnsafeBufferPointer(
+                    start: UnsafeRawPointer(values.baseAddress)?.assumingMemoryBound(to: UInt8.self),
+                    count: values.count * MemoryLayout<Float>.size))
         #else
-        for value in values { var bits = value.bitPattern.littleEndian; withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) } }
+            for value in values {
+                var bits = value.bitPattern.littleEndian
+                withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) }
+            }
         #endif
     }
 
@@ -115,7 +130,8 @@ public enum SafeTensors {
     public static func read(path: String) throws(SafeTensorsError) -> SafeTensorsFile {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw SafeTensorsError(file: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file")
+            throw SafeTensorsError(
+                file: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file")
         }
         return try decode(data, file: path)
     }
@@ -123,12 +139,18 @@ public enum SafeTensors {
     /// Decodes and validates safetensors bytes; `file` names them in errors.
     public static func decode(_ data: Data, file: String = "<memory>") throws(SafeTensorsError) -> SafeTensorsFile {
         func fail(_ message: String) -> SafeTensorsError { SafeTensorsError(file: file, message: message) }
-        guard data.count >= 8 else { throw fail("too short for a safetensors file (\(data.count) bytes, the header length alone takes 8)") }
+        guard data.count >= 8 else {
+            throw fail("too short for a safetensors file (\(data.count) bytes, the header length alone takes 8)")
+        }
         let length = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard length <= UInt64(maximumHeaderSize) else { throw fail("header length \(length) is larger than the \(maximumHeaderSize)-byte limit (not a safetensors file?)") }
+        guard length <= UInt64(maximumHeaderSize) else {
+            throw fail("header length \(length) is larger than the \(maximumHeaderSize)-byte limit (not a safetensors file?)")
+        }
         let headerLength = Int(length)
-        guard 8 + headerLength <= data.count else { throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated?") }
-        let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + headerLength)
+        guard 8 + headerLength <= data.count else {
+            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated?")
+        }
+        let headerData = data.subdata(in: data.startIndex + 8..<data.startIndex + 8 + headerLength)
         guard headerData.first == UInt8(ascii: "{") else { throw fail("the header is not a JSON object") }
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: headerData) } catch {
@@ -159,9 +181,13 @@ public enum SafeTensors {
                 throw fail("tensor \"\(name)\": data_offsets is not a pair of integers")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end else { throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] are not an ascending pair") }
+            guard begin >= 0, begin <= end else {
+                throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] are not an ascending pair")
+            }
             guard end <= dataLength else {
-                throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes): truncated?")
+                throw fail(
+                    "tensor \"\(name)\": data_offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes): truncated?"
+                )
             }
             var count = 1
             for dim in shape {
@@ -170,7 +196,9 @@ public enum SafeTensors {
                 count = product
             }
             guard end - begin == count * MemoryLayout<Float>.size else {
-                throw fail("tensor \"\(name)\": shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)")
+                throw fail(
+                    "tensor \"\(name)\": shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)"
+                )
             }
             entries.append((name, shape, begin, end))
         }
@@ -180,7 +208,8 @@ public enum SafeTensors {
         var expected = 0
         for entry in entries {
             guard entry.begin == expected else {
-                throw fail("tensor \"\(entry.name)\": data_offsets start at \(entry.begin), expected \(expected) (gap or overlap)")
+                throw fail(
+                    "tensor \"\(entry.name)\": data_offsets start at \(entry.begin), expected \(expected) (gap or overlap)")
             }
             expected = entry.end
         }
@@ -189,8 +218,9 @@ public enum SafeTensors {
         }
 
         let tensors = entries.map { entry in
-            SafeTensor(name: entry.name, shape: entry.shape,
-                       values: floats(data, from: data.startIndex + dataStart + entry.begin, count: (entry.end - entry.begin) / 4))
+            SafeTensor(
+                name: entry.name, shape: entry.shape,
+                values: floats(data, from: data.startIndex + dataStart + entry.begin, count: (entry.end - entry.begin) / 4))
         }
         return SafeTensorsFile(tensors: tensors, metadata: metadata)
     }
@@ -210,9 +240,12 @@ public enum SafeTensors {
             data.withUnsafeBytes { raw in
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[(start - data.startIndex)...].prefix(count * 4))
                 #if _endian(little)
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
                 #else
-                for i in 0..<count { buffer[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                    for i in 0..<count {
+                        buffer[i] = Float(
+                            bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    }
                 #endif
             }
             initialized = count
@@ -266,7 +299,8 @@ public struct SafeTensorsFile: Equatable, Sendable {
                 throw SafeTensorsError(file: file, message: "tensor \"\(entry.name)\" is missing")
             }
             guard tensor.shape == entry.shape else {
-                throw SafeTensorsError(file: file, message: "tensor \"\(entry.name)\" has shape \(tensor.shape), expected \(entry.shape)")
+                throw SafeTensorsError(
+                    file: file, message: "tensor \"\(entry.name)\" has shape \(tensor.shape), expected \(entry.shape)")
             }
             result += tensor.values
         }

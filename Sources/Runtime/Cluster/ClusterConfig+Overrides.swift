@@ -5,7 +5,8 @@ extension ClusterConfig {
         guard count >= 1 else { throw RuntimeError.invalid("--workers: expected at least 1, got \(count)") }
         guard !hosts.isEmpty else { throw RuntimeError.invalid("hosts: the cluster lists no host") }
         var copy = self
-        let perHost = count / hosts.count, extra = count % hosts.count
+        let perHost = count / hosts.count
+        let extra = count % hosts.count
         for i in copy.hosts.indices { copy.hosts[i].workers = perHost + (i < extra ? 1 : 0) }
         copy.hosts.removeAll { $0.workers == 0 }
         let stages = max(parallelism.pipelineStages, 1)

@@ -24,7 +24,8 @@ public enum ControlMessage: Codable, Sendable {
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity, nan: Self.nonFinite.nan)
+            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity,
+            nan: Self.nonFinite.nan)
         do {
             return Array(try encoder.encode(self))
         } catch {
@@ -76,12 +77,22 @@ public struct Assignment: Codable, Sendable {
     public var checkpoint: CheckpointSpec?
     public var run: RunOptions
 
-    public init(rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
-                parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions,
-                membershipEpoch: UInt32 = WireHeader.firstEpoch) {
+    public init(
+        rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
+        parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions,
+        membershipEpoch: UInt32 = WireHeader.firstEpoch
+    ) {
         self.membershipEpoch = membershipEpoch
-        self.rank = rank; self.worldSize = worldSize; self.peers = peers; self.hosts = hosts; self.layout = layout
-        self.job = job; self.parallelism = parallelism; self.timeouts = timeouts; self.checkpoint = checkpoint; self.run = run
+        self.rank = rank
+        self.worldSize = worldSize
+        self.peers = peers
+        self.hosts = hosts
+        self.layout = layout
+        self.job = job
+        self.parallelism = parallelism
+        self.timeouts = timeouts
+        self.checkpoint = checkpoint
+        self.run = run
     }
 }
 
@@ -119,8 +130,10 @@ public struct ProgressReport: Codable, Sendable {
     public var allReduceSeconds: Double
     public var waitSeconds: Double
 
-    public init(rank: Int, epoch: Int, step: Int, stepsPerEpoch: Int, totalSteps: Int, steps: Int, samples: Int, loss: Double,
-                accuracy: Double, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double) {
+    public init(
+        rank: Int, epoch: Int, step: Int, stepsPerEpoch: Int, totalSteps: Int, steps: Int, samples: Int, loss: Double,
+        accuracy: Double, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double
+    ) {
         self.rank = rank
         self.epoch = epoch
         self.step = step
@@ -177,8 +190,13 @@ public struct StepWindow: Codable, Sendable, Equatable {
     /// The median of the steps' compute times (step minus the wait for the all-reduce), for the same reason.
     public var medianComputeSeconds: Double? = nil
     public init() {}
-    public init(steps: Int, samples: Int, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double) {
-        self.steps = steps; self.samples = samples; self.seconds = seconds
-        self.computeSeconds = computeSeconds; self.allReduceSeconds = allReduceSeconds; self.waitSeconds = waitSeconds
+    public init(steps: Int, samples: Int, seconds: Double, computeSeconds: Double, allReduceSeconds: Double, waitSeconds: Double)
+    {
+        self.steps = steps
+        self.samples = samples
+        self.seconds = seconds
+        self.computeSeconds = computeSeconds
+        self.allReduceSeconds = allReduceSeconds
+        self.waitSeconds = waitSeconds
     }
 }

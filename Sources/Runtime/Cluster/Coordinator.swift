@@ -141,14 +141,18 @@ public final class Coordinator {
                     throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint): \(reason)")
                 }
                 if deadline.hasPassed {
-                    throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint) within \(timeouts.rendezvousTimeout) s")
+                    throw RuntimeError.rendezvous(
+                        "\(arrivals.count) of \(workers) workers registered at \(endpoint) within \(timeouts.rendezvousTimeout) s"
+                    )
                 }
                 continue
             }
             guard let member = admit(frames) else { continue }
             arrivals.append(member)
-            onEvent(.registered(rank: nil, host: member.registration.host, pid: member.registration.pid,
-                                count: arrivals.count, of: workers))
+            onEvent(
+                .registered(
+                    rank: nil, host: member.registration.host, pid: member.registration.pid,
+                    count: arrivals.count, of: workers))
         }
         return arrivals
     }
@@ -163,8 +167,14 @@ public final class Coordinator {
             return nil
         }
         guard reg.protocolVersion == ControlMessage.protocolVersion else {
-            send(.stop(reason: "protocol version \(reg.protocolVersion) is not the coordinator's \(ControlMessage.protocolVersion)"), to: identity)
-            onEvent(.warning("refused worker on \(reg.host) (pid \(reg.pid)): protocol version \(reg.protocolVersion), expected \(ControlMessage.protocolVersion)"))
+            send(
+                .stop(
+                    reason: "protocol version \(reg.protocolVersion) is not the coordinator's \(ControlMessage.protocolVersion)"),
+                to: identity)
+            onEvent(
+                .warning(
+                    "refused worker on \(reg.host) (pid \(reg.pid)): protocol version \(reg.protocolVersion), expected \(ControlMessage.protocolVersion)"
+                ))
             return nil
         }
         return Member(identity: identity, registration: reg, lastSeen: Deadline.nowNanoseconds())
@@ -183,12 +193,14 @@ public final class Coordinator {
     /// Sends every member its assignment in membership `epoch`: rank, the peer table, and the job.
     private func assignRanks(epoch: UInt32) {
         let peers = members.map(\.registration.dataEndpoint)
-        let layout = RankLayout(dataParallel: workers / max(config.parallelism.pipelineStages, 1),
-                                pipelineStages: max(config.parallelism.pipelineStages, 1))
+        let layout = RankLayout(
+            dataParallel: workers / max(config.parallelism.pipelineStages, 1),
+            pipelineStages: max(config.parallelism.pipelineStages, 1))
         for (rank, m) in members.enumerated() {
-            let a = Assignment(rank: rank, worldSize: workers, peers: peers, hosts: members.map(\.registration.host),
-                               layout: layout, job: config.job, parallelism: config.parallelism,
-                               timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
+            let a = Assignment(
+                rank: rank, worldSize: workers, peers: peers, hosts: members.map(\.registration.host),
+                layout: layout, job: config.job, parallelism: config.parallelism,
+                timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
@@ -237,8 +249,11 @@ public final class Coordinator {
         let deadlineNanos = UInt64(timeouts.peerDeadline * 1e9)
         for (r, m) in members.enumerated() where m.final == nil && now > m.lastSeen && now - m.lastSeen > deadlineNanos {
             let silent = Double(now - m.lastSeen) / 1e9
-            throw RuntimeError.peerDead(rank: r, host: m.registration.host,
-                                        detail: "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)")
+            throw RuntimeError.peerDead(
+                rank: r, host: m.registration.host,
+                detail:
+                    "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)"
+            )
         }
     }
 
@@ -269,11 +284,13 @@ public final class Coordinator {
     private func record(_ e: EpochReport, _ state: inout Supervision) {
         state.epochReports[e.epoch, default: []].append(e)
         guard let all = state.epochReports[e.epoch], all.count == workers else { return }
-        let correct = all.reduce(0) { $0 + $1.testCorrect }, count = all.reduce(0) { $0 + $1.testCount }
+        let correct = all.reduce(0) { $0 + $1.testCorrect }
+        let count = all.reduce(0) { $0 + $1.testCount }
         let loss = all.reduce(0) { $0 + $1.testLossSum } / Double(max(count, 1))
         let train = all.reduce(0) { $0 + $1.trainLoss } / Double(all.count)
-        let summary = EpochSummary(epoch: e.epoch, trainLoss: train,
-                                   testAccuracy: Double(correct) / Double(max(count, 1)), testLoss: loss)
+        let summary = EpochSummary(
+            epoch: e.epoch, trainLoss: train,
+            testAccuracy: Double(correct) / Double(max(count, 1)), testLoss: loss)
         state.epochs.append(summary)
         state.epochReports[e.epoch] = nil
         onEvent(.epoch(epoch: e.epoch, trainLoss: train, testAccuracy: summary.testAccuracy, testLoss: loss))
@@ -288,11 +305,12 @@ public final class Coordinator {
         let seconds = reports.map(\.seconds).max() ?? 0
         let slowest = reports.max { $0.seconds < $1.seconds }!
         let comm = slowest.seconds > 0 ? slowest.waitSeconds / slowest.seconds : 0
-        return ClusterProgress(epoch: first.epoch, step: first.step, stepsPerEpoch: first.stepsPerEpoch,
-                               totalSteps: first.totalSteps,
-                               loss: reports.reduce(0) { $0 + $1.loss } / Double(reports.count),
-                               accuracy: reports.reduce(0) { $0 + $1.accuracy } / Double(reports.count),
-                               samplesPerSecond: seconds > 0 ? samples / seconds : 0, communicationShare: comm)
+        return ClusterProgress(
+            epoch: first.epoch, step: first.step, stepsPerEpoch: first.stepsPerEpoch,
+            totalSteps: first.totalSteps,
+            loss: reports.reduce(0) { $0 + $1.loss } / Double(reports.count),
+            accuracy: reports.reduce(0) { $0 + $1.accuracy } / Double(reports.count),
+            samplesPerSecond: seconds > 0 ? samples / seconds : 0, communicationShare: comm)
     }
 
     private func summarize(epochs: [EpochSummary]) -> JobSummary {
@@ -300,7 +318,8 @@ public final class Coordinator {
         let seconds = finals.map(\.seconds).max() ?? 0
         let samples = finals.reduce(0) { $0 + $1.samples }
         let slowest = finals.max { $0.seconds < $1.seconds }!
-        let correct = finals.reduce(0) { $0 + $1.testCorrect }, count = finals.reduce(0) { $0 + $1.testCount }
+        let correct = finals.reduce(0) { $0 + $1.testCorrect }
+        let count = finals.reduce(0) { $0 + $1.testCount }
         let summary = JobSummary(
             workers: workers, testAccuracy: count > 0 ? Double(correct) / Double(count) : nil,
             samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0, steps: finals.map(\.steps).max() ?? 0,
@@ -351,11 +370,13 @@ public final class Abandonment: @unchecked Sendable {
     private var stored: String?
     public init() {}
     public func abandon(_ reason: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if stored == nil { stored = reason }
     }
     public var reason: String? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return stored
     }
 }

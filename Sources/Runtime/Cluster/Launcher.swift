@@ -32,8 +32,11 @@ public final class Launcher: @unchecked Sendable {
     /// `onExit` is called when a worker process ends (its rank plan and exit status).
     public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32) -> Void) throws {
         for planned in config.plannedRanks() {
-            var args = ["worker", "--coordinator", coordinatorEndpoint, "--host", planned.address,
-                        "--data-port", "\(config.cluster.dataPorts.first == 0 ? 0 : planned.dataPort)", "--local-index", "\(planned.localIndex)"]
+            var args = [
+                "worker", "--coordinator", coordinatorEndpoint, "--host", planned.address,
+                "--data-port", "\(config.cluster.dataPorts.first == 0 ? 0 : planned.dataPort)", "--local-index",
+                "\(planned.localIndex)",
+            ]
             if config.cluster.interface != "*" && Launcher.isLocal(planned.address) {
                 args += ["--interface", planned.address]
             }
@@ -57,16 +60,21 @@ public final class Launcher: @unchecked Sendable {
                 try p.run()
             } catch {
                 stopAll()
-                throw RuntimeError.invalid("cannot start worker rank \(planned.rank) on \(planned.address): \(error.localizedDescription)")
+                throw RuntimeError.invalid(
+                    "cannot start worker rank \(planned.rank) on \(planned.address): \(error.localizedDescription)")
             }
-            lock.lock(); processes.append((planned, p)); lock.unlock()
+            lock.lock()
+            processes.append((planned, p))
+            lock.unlock()
         }
     }
 
     /// Waits up to `timeout` s for all workers to exit by themselves, then terminates what is left.
     public func waitAll(timeout: Double) {
         let end = Date().addingTimeInterval(timeout)
-        lock.lock(); let all = processes; lock.unlock()
+        lock.lock()
+        let all = processes
+        lock.unlock()
         for (_, p) in all {
             while p.isRunning && Date() < end { usleep(20_000) }
         }
@@ -75,7 +83,9 @@ public final class Launcher: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL after a grace period, to every worker still running.
     public func stopAll(grace: Double = 2) {
-        lock.lock(); let all = processes; lock.unlock()
+        lock.lock()
+        let all = processes
+        lock.unlock()
         for (_, p) in all where p.isRunning { p.terminate() }
         let end = Date().addingTimeInterval(grace)
         for (_, p) in all {
@@ -85,11 +95,13 @@ public final class Launcher: @unchecked Sendable {
     }
 
     public var pids: [Int32] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return processes.map { $0.process.processIdentifier }
     }
 }
 
 private func shellQuote(_ s: String) -> String {
-    s.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    s.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@".contains($0) }
+        ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -34,9 +34,10 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
     let advertised = advertisedEndpoint(bound: plane.endpoint, host: options.host)
 
     let control = try WorkerControl(coordinator: options.coordinator, curve: options.curve)
-    let registration = Registration(host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
-                                    protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,
-                                    localIndex: options.localIndex)
+    let registration = Registration(
+        host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
+        protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,
+        localIndex: options.localIndex)
     var memberships = WorkerMemberships(control: control, registration: registration, timeout: options.rendezvousTimeout)
     defer { control.finish() }
     var report: FinalReport?
@@ -58,7 +59,9 @@ struct WorkerMemberships {
     private var joined = false
 
     init(control: WorkerControl, registration: Registration, timeout: Double) {
-        self.control = control; self.registration = registration; self.timeout = timeout
+        self.control = control
+        self.registration = registration
+        self.timeout = timeout
     }
 
     /// The next membership's assignment, or nil when the job is over. The control thread (heartbeats) starts with
@@ -67,15 +70,18 @@ struct WorkerMemberships {
         guard !joined else { return nil }
         joined = true
         let assignment = try control.register(registration, timeout: timeout)
-        control.start(rank: assignment.rank, heartbeat: assignment.timeouts.heartbeatInterval,
-                      deadline: assignment.timeouts.peerDeadline)
+        control.start(
+            rank: assignment.rank, heartbeat: assignment.timeouts.heartbeatInterval,
+            deadline: assignment.timeouts.peerDeadline)
         return assignment
     }
 }
 
 /// One membership: load the data, form the communicator, train, and report the outcome to the coordinator.
-private func runMembership(_ assignment: Assignment, plane: DataPlane, control: WorkerControl,
-                   log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
+private func runMembership(
+    _ assignment: Assignment, plane: DataPlane, control: WorkerControl,
+    log: @escaping @Sendable (String) -> Void
+) throws -> FinalReport {
     let rank = assignment.rank
     do {
         let data = try assignment.job.loadData()

@@ -47,26 +47,37 @@ public final class WorkerControl: @unchecked Sendable {
 
     /// Starts the control thread: heartbeats every `heartbeat` s; the coordinator counts as lost after `deadline` s.
     public func start(rank: Int, heartbeat: Double, deadline: Double) {
-        lock.lock(); running = true; lock.unlock()
-        let t = Thread { [self] in loop(rank: rank, heartbeat: heartbeat, deadline: deadline); done.signal() }
+        lock.lock()
+        running = true
+        lock.unlock()
+        let t = Thread { [self] in
+            loop(rank: rank, heartbeat: heartbeat, deadline: deadline)
+            done.signal()
+        }
         t.name = "cohort-control"
         t.start()
         thread = t
     }
 
     public func post(_ message: ControlMessage) {
-        lock.lock(); outbox.append(message); lock.unlock()
+        lock.lock()
+        outbox.append(message)
+        lock.unlock()
     }
 
     /// Set when the coordinator said stop, or went silent past the deadline.
     public var stopReason: String? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return _stopReason
     }
 
     /// Sends what is queued and stops the thread (at most `timeout` s).
     public func finish(timeout: Double = 3) {
-        lock.lock(); let wasRunning = running; running = false; lock.unlock()
+        lock.lock()
+        let wasRunning = running
+        running = false
+        lock.unlock()
         guard wasRunning, done.wait(timeout: .now() + timeout) == .success else { return }
         // zmq_send only queues: flush now (close, then terminate the context, bounded by the linger), or the
         // process may exit with its final `.epoch`/`.done` reports still queued and the coordinator would see a
@@ -81,7 +92,8 @@ public final class WorkerControl: @unchecked Sendable {
         let interval = UInt64(heartbeat * 1e9)
         while true {
             lock.lock()
-            let pending = outbox; outbox.removeAll()
+            let pending = outbox
+            outbox.removeAll()
             let keepRunning = running
             lock.unlock()
             for m in pending { try? dealer.send(m.encoded(), deadline: .after(seconds: 1)) }
@@ -104,6 +116,8 @@ public final class WorkerControl: @unchecked Sendable {
     }
 
     private func setStop(_ reason: String) {
-        lock.lock(); if _stopReason == nil { _stopReason = reason }; lock.unlock()
+        lock.lock()
+        if _stopReason == nil { _stopReason = reason }
+        lock.unlock()
     }
 }

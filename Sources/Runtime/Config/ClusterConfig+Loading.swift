@@ -31,8 +31,9 @@ extension ClusterConfig {
         let root = try StrictYAMLDecoder.compose(yaml, file: file)
         let config = try StrictYAMLDecoder().decode(ClusterConfig.self, from: root, file: file)
         if let issue = config.validationIssues().first {
-            throw ConfigError(file: file, line: StrictYAMLDecoder.line(of: issue.path, in: root),
-                              keyPath: renderKeyPath(issue.path), message: issue.message)
+            throw ConfigError(
+                file: file, line: StrictYAMLDecoder.line(of: issue.path, in: root),
+                keyPath: renderKeyPath(issue.path), message: issue.message)
         }
         return config
     }
@@ -64,8 +65,10 @@ extension ClusterConfig {
             for local in 0..<max(host.workers, 0) {
                 let rank = result.count
                 let coords = rank < layout.worldSize ? layout.coordinates(ofRank: rank) : RankCoordinates(stage: 0, replica: rank)
-                result.append(PlannedRank(rank: rank, hostIndex: hostIndex, address: host.address, localIndex: local,
-                                          dataPort: cluster.dataPorts.first + local, coordinates: coords))
+                result.append(
+                    PlannedRank(
+                        rank: rank, hostIndex: hostIndex, address: host.address, localIndex: local,
+                        dataPort: cluster.dataPorts.first + local, coordinates: coords))
             }
         }
         return result

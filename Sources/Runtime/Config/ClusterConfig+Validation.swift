@@ -9,8 +9,9 @@ extension ClusterConfig {
             check((1...65535).contains(value), path, "port \(value) is outside 1...65535")
         }
         func positive(_ value: Double, _ path: [ConfigKey]) {
-            check(value.isFinite && value > 0 && value <= ConfigLimits.maximumSeconds, path,
-                  "must be a positive number of seconds up to \(Int(ConfigLimits.maximumSeconds)) (one day), got \(value)")
+            check(
+                value.isFinite && value > 0 && value <= ConfigLimits.maximumSeconds, path,
+                "must be a positive number of seconds up to \(Int(ConfigLimits.maximumSeconds)) (one day), got \(value)")
         }
 
         // cluster
@@ -25,19 +26,24 @@ extension ClusterConfig {
         }
         let mostOnOneHost = min(hosts.map(\.workers).max() ?? 0, ConfigLimits.maximumWorkersPerHost)
         if ports.count >= 1 {
-            check(ports.count >= mostOnOneHost, ["cluster", "data_ports"],
-                  "\(ports) has \(ports.count) port\(ports.count == 1 ? "" : "s") but a host runs \(mostOnOneHost) workers (one port each)")
+            check(
+                ports.count >= mostOnOneHost, ["cluster", "data_ports"],
+                "\(ports) has \(ports.count) port\(ports.count == 1 ? "" : "s") but a host runs \(mostOnOneHost) workers (one port each)"
+            )
         }
         let coordinatorSharesHost = hosts.contains { $0.address == cluster.coordinator.host }
         if coordinatorSharesHost {
             let usedPorts = ports.first..<(ports.first + max(mostOnOneHost, 1))
-            check(!usedPorts.contains(cluster.coordinator.port), ["cluster", "data_ports"],
-                  "worker ports \(usedPorts.lowerBound)-\(usedPorts.upperBound - 1) overlap the coordinator port \(cluster.coordinator.port) on \(cluster.coordinator.host)")
+            check(
+                !usedPorts.contains(cluster.coordinator.port), ["cluster", "data_ports"],
+                "worker ports \(usedPorts.lowerBound)-\(usedPorts.upperBound - 1) overlap the coordinator port \(cluster.coordinator.port) on \(cluster.coordinator.host)"
+            )
         }
         check(!cluster.interface.isEmpty, ["cluster", "interface"], "must not be empty (use * for all interfaces)")
         if cluster.security.curve {
-            check(!(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],
-                  "required when curve is true (create one with `cohort keys --output FILE`)")
+            check(
+                !(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],
+                "required when curve is true (create one with `cohort keys --output FILE`)")
         }
 
         // hosts
@@ -46,20 +52,25 @@ extension ClusterConfig {
         for (i, host) in hosts.enumerated() {
             let at: [ConfigKey] = ["hosts", ConfigKey(intValue: i)]
             check(!host.address.isEmpty, at + ["address"], "must not be empty")
-            check(host.address.isEmpty || ConfigLimits.isHostName(host.address), at + ["address"],
-                  "\(host.address) is not a host name or address (letters, digits, '.', '-', ':', '_'; not starting with '-')")
+            check(
+                host.address.isEmpty || ConfigLimits.isHostName(host.address), at + ["address"],
+                "\(host.address) is not a host name or address (letters, digits, '.', '-', ':', '_'; not starting with '-')")
             if let earlier = firstIndexOfAddress[host.address] {
-                check(false, at + ["address"], "\(host.address) is already hosts[\(earlier)] (list a host once, with all its workers)")
+                check(
+                    false, at + ["address"],
+                    "\(host.address) is already hosts[\(earlier)] (list a host once, with all its workers)")
             } else {
                 firstIndexOfAddress[host.address] = i
             }
             check(host.workers >= 1, at + ["workers"], "must be at least 1, got \(host.workers)")
-            check(host.workers <= ConfigLimits.maximumWorkersPerHost, at + ["workers"],
-                  "must be at most \(ConfigLimits.maximumWorkersPerHost), got \(host.workers)")
+            check(
+                host.workers <= ConfigLimits.maximumWorkersPerHost, at + ["workers"],
+                "must be at most \(ConfigLimits.maximumWorkersPerHost), got \(host.workers)")
             if let user = host.sshUser {
                 check(!user.isEmpty, at + ["ssh_user"], "must not be empty (leave it out for the current user)")
-                check(user.isEmpty || ConfigLimits.isUserName(user), at + ["ssh_user"],
-                      "\(user) is not a user name (letters, digits, '.', '-', '_'; not starting with '-')")
+                check(
+                    user.isEmpty || ConfigLimits.isUserName(user), at + ["ssh_user"],
+                    "\(user) is not a user name (letters, digits, '.', '-', '_'; not starting with '-')")
             }
         }
 
@@ -67,18 +78,23 @@ extension ClusterConfig {
         let total = totalWorkers
         let stages = parallelism.pipelineStages
         check(stages >= 1, ["parallelism", "pipeline_stages"], "must be at least 1, got \(stages)")
-        check(parallelism.microBatches >= 1, ["parallelism", "micro_batches"], "must be at least 1, got \(parallelism.microBatches)")
+        check(
+            parallelism.microBatches >= 1, ["parallelism", "micro_batches"], "must be at least 1, got \(parallelism.microBatches)"
+        )
         if let d = parallelism.dataParallel {
             check(d >= 1, ["parallelism", "data_parallel"], "must be at least 1, got \(d)")
             if d >= 1 && stages >= 1 && total >= 1 {
                 let (product, overflow) = d.multipliedReportingOverflow(by: stages)
-                check(!overflow && product == total, ["parallelism", "data_parallel"],
-                      overflow ? "data_parallel \(d) × pipeline_stages \(stages) overflows, but the hosts run \(total) workers"
-                               : "data_parallel \(d) × pipeline_stages \(stages) = \(product), but the hosts run \(total) workers")
+                check(
+                    !overflow && product == total, ["parallelism", "data_parallel"],
+                    overflow
+                        ? "data_parallel \(d) × pipeline_stages \(stages) overflows, but the hosts run \(total) workers"
+                        : "data_parallel \(d) × pipeline_stages \(stages) = \(product), but the hosts run \(total) workers")
             }
         } else if stages >= 1 && total >= 1 {
-            check(total % stages == 0, ["parallelism", "pipeline_stages"],
-                  "\(total) workers cannot be split into \(stages) pipeline stages evenly")
+            check(
+                total % stages == 0, ["parallelism", "pipeline_stages"],
+                "\(total) workers cannot be split into \(stages) pipeline stages evenly")
         }
 
         // job: its own checks (names, ranges), then what only the cluster knows (how the batch splits).
@@ -92,23 +108,27 @@ extension ClusterConfig {
         }
         let d = dataParallelDegree
         if job.batchSize >= 1 && d >= 1 {
-            check(job.batchSize % d == 0, ["job", "batch_size"],
-                  "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas")
+            check(
+                job.batchSize % d == 0, ["job", "batch_size"],
+                "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas")
             let perReplica = job.batchSize / d
             if job.batchSize % d == 0 && parallelism.microBatches >= 1 && stages > 1 {
-                check(perReplica % parallelism.microBatches == 0, ["parallelism", "micro_batches"],
-                      "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")
+                check(
+                    perReplica % parallelism.microBatches == 0, ["parallelism", "micro_batches"],
+                    "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")
             }
         }
         let layers = job.model.layers
         if layers.count >= 2 && stages >= 1 {
-            check(stages <= layers.count - 1, ["parallelism", "pipeline_stages"],
-                  "\(stages) stages but the model has only \(layers.count - 1) layers")
+            check(
+                stages <= layers.count - 1, ["parallelism", "pipeline_stages"],
+                "\(stages) stages but the model has only \(layers.count - 1) layers")
         }
         if let split = parallelism.stageLayers {
-            check(split.count == stages && split.allSatisfy { $0 >= 1 } && split.reduce(0, +) == layers.count - 1,
-                  ["parallelism", "stage_layers"],
-                  "\(split) must give each of the \(stages) stages at least one layer, \(layers.count - 1) layers in all")
+            check(
+                split.count == stages && split.allSatisfy { $0 >= 1 } && split.reduce(0, +) == layers.count - 1,
+                ["parallelism", "stage_layers"],
+                "\(split) must give each of the \(stages) stages at least one layer, \(layers.count - 1) layers in all")
         }
 
         // checkpoint
@@ -124,8 +144,10 @@ extension ClusterConfig {
         positive(timeouts.peerDeadline, ["timeouts", "peer_deadline_s"])
         positive(timeouts.rendezvousTimeout, ["timeouts", "rendezvous_timeout_s"])
         if timeouts.heartbeatInterval > 0 && timeouts.peerDeadline > 0 {
-            check(timeouts.peerDeadline >= 2 * timeouts.heartbeatInterval, ["timeouts", "peer_deadline_s"],
-                  "\(timeouts.peerDeadline) s must be at least twice heartbeat_interval_s (\(timeouts.heartbeatInterval) s), so one late heartbeat is not a death")
+            check(
+                timeouts.peerDeadline >= 2 * timeouts.heartbeatInterval, ["timeouts", "peer_deadline_s"],
+                "\(timeouts.peerDeadline) s must be at least twice heartbeat_interval_s (\(timeouts.heartbeatInterval) s), so one late heartbeat is not a death"
+            )
         }
 
         // output

@@ -14,9 +14,11 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
     public var timeouts: TimeoutSpec
     public var output: OutputSpec
 
-    public init(cluster: ClusterSection, hosts: [HostSpec], job: JobSpec = JobSpec(),
-                parallelism: ParallelismSpec = ParallelismSpec(), checkpoint: CheckpointSpec? = nil,
-                timeouts: TimeoutSpec = TimeoutSpec(), output: OutputSpec = OutputSpec()) {
+    public init(
+        cluster: ClusterSection, hosts: [HostSpec], job: JobSpec = JobSpec(),
+        parallelism: ParallelismSpec = ParallelismSpec(), checkpoint: CheckpointSpec? = nil,
+        timeouts: TimeoutSpec = TimeoutSpec(), output: OutputSpec = OutputSpec()
+    ) {
         self.cluster = cluster
         self.hosts = hosts
         self.job = job
@@ -50,8 +52,10 @@ public struct ClusterSection: Codable, Sendable, Equatable {
     public var interface: String
     public var security: SecuritySpec
 
-    public init(name: String = "cohort", coordinator: CoordinatorAddress, dataPorts: PortRange = PortRange(first: 5600),
-                interface: String = "*", security: SecuritySpec = SecuritySpec()) {
+    public init(
+        name: String = "cohort", coordinator: CoordinatorAddress, dataPorts: PortRange = PortRange(first: 5600),
+        interface: String = "*", security: SecuritySpec = SecuritySpec()
+    ) {
         self.name = name
         self.coordinator = coordinator
         self.dataPorts = dataPorts
@@ -59,7 +63,11 @@ public struct ClusterSection: Codable, Sendable, Equatable {
         self.security = security
     }
 
-    enum CodingKeys: String, CodingKey { case name, coordinator, dataPorts = "data_ports", interface, security }
+    enum CodingKeys: String, CodingKey {
+        case name, coordinator
+        case dataPorts = "data_ports"
+        case interface, security
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -139,7 +147,10 @@ public struct SecuritySpec: Codable, Sendable, Equatable {
         self.keyFile = keyFile
     }
 
-    enum CodingKeys: String, CodingKey { case curve, keyFile = "key_file" }
+    enum CodingKeys: String, CodingKey {
+        case curve
+        case keyFile = "key_file"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -152,18 +163,23 @@ public struct SecuritySpec: Codable, Sendable, Equatable {
     public func loadKeys() throws(ConfigError) -> CurveKeyFile? {
         guard curve else { return nil }
         guard let keyFile, !keyFile.isEmpty else {
-            throw ConfigError(file: "cluster.yaml", line: nil, keyPath: "cluster.security.key_file", message: "required when curve is true")
+            throw ConfigError(
+                file: "cluster.yaml", line: nil, keyPath: "cluster.security.key_file", message: "required when curve is true")
         }
         let text: String
         do { text = try String(contentsOfFile: keyFile, encoding: .utf8) } catch {
-            throw ConfigError(file: keyFile, line: nil, keyPath: "",
-                              message: FileManager.default.fileExists(atPath: keyFile) ? "cannot read the key file" : "no such file (create it with `cohort keys --output \(keyFile)`)")
+            throw ConfigError(
+                file: keyFile, line: nil, keyPath: "",
+                message: FileManager.default.fileExists(atPath: keyFile)
+                    ? "cannot read the key file" : "no such file (create it with `cohort keys --output \(keyFile)`)")
         }
         let root = try StrictYAMLDecoder.compose(text, file: keyFile)
         let keys = try StrictYAMLDecoder().decode(CurveKeyFile.self, from: root, file: keyFile)
-        for (key, value) in [("curve_public_key", keys.publicKey), ("curve_secret_key", keys.secretKey)] where !CurveKeyFile.isZ85Key(value) {
-            throw ConfigError(file: keyFile, line: StrictYAMLDecoder.line(of: [ConfigKey(stringValue: key)], in: root), keyPath: key,
-                              message: "expected a 40-character Z85 key, got \(value.count) characters")
+        for (key, value) in [("curve_public_key", keys.publicKey), ("curve_secret_key", keys.secretKey)]
+        where !CurveKeyFile.isZ85Key(value) {
+            throw ConfigError(
+                file: keyFile, line: StrictYAMLDecoder.line(of: [ConfigKey(stringValue: key)], in: root), keyPath: key,
+                message: "expected a 40-character Z85 key, got \(value.count) characters")
         }
         return keys
     }
@@ -177,7 +193,10 @@ public struct CurveKeyFile: Codable, Sendable, Equatable {
         self.publicKey = publicKey
         self.secretKey = secretKey
     }
-    enum CodingKeys: String, CodingKey { case publicKey = "curve_public_key", secretKey = "curve_secret_key" }
+    enum CodingKeys: String, CodingKey {
+        case publicKey = "curve_public_key"
+        case secretKey = "curve_secret_key"
+    }
 
     static let z85Alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
     static func isZ85Key(_ text: String) -> Bool { text.count == 40 && text.allSatisfy { z85Alphabet.contains($0) } }
@@ -197,7 +216,10 @@ public struct HostSpec: Codable, Sendable, Equatable {
         self.sshUser = sshUser
     }
 
-    enum CodingKeys: String, CodingKey { case address, workers, sshUser = "ssh_user" }
+    enum CodingKeys: String, CodingKey {
+        case address, workers
+        case sshUser = "ssh_user"
+    }
 }
 
 /// Pipeline schedules: GPipe (all forwards, then all backwards) or 1F1B (one forward, one backward: less memory).
@@ -218,8 +240,10 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     /// nil: balanced automatically by estimated FLOPs.
     public var stageLayers: [Int]?
 
-    public init(dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe,
-                stageLayers: [Int]? = nil) {
+    public init(
+        dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe,
+        stageLayers: [Int]? = nil
+    ) {
         self.dataParallel = dataParallel
         self.pipelineStages = pipelineStages
         self.microBatches = microBatches
@@ -228,7 +252,10 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case dataParallel = "data_parallel", pipelineStages = "pipeline_stages", microBatches = "micro_batches", schedule
+        case dataParallel = "data_parallel"
+        case pipelineStages = "pipeline_stages"
+        case microBatches = "micro_batches"
+        case schedule
         case stageLayers = "stage_layers"
     }
 
@@ -259,7 +286,12 @@ public struct CheckpointSpec: Codable, Sendable, Equatable {
         self.keep = keep
     }
 
-    enum CodingKeys: String, CodingKey { case directory, everyEpochs = "every_epochs", everySteps = "every_steps", keep }
+    enum CodingKeys: String, CodingKey {
+        case directory
+        case everyEpochs = "every_epochs"
+        case everySteps = "every_steps"
+        case keep
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -294,7 +326,9 @@ public struct TimeoutSpec: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case heartbeatInterval = "heartbeat_interval_s", peerDeadline = "peer_deadline_s", rendezvousTimeout = "rendezvous_timeout_s"
+        case heartbeatInterval = "heartbeat_interval_s"
+        case peerDeadline = "peer_deadline_s"
+        case rendezvousTimeout = "rendezvous_timeout_s"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -315,5 +349,8 @@ public struct OutputSpec: Codable, Sendable, Equatable {
         self.plotDirectory = plotDirectory
     }
 
-    enum CodingKeys: String, CodingKey { case metricsFile = "metrics_file", plotDirectory = "plot_directory" }
+    enum CodingKeys: String, CodingKey {
+        case metricsFile = "metrics_file"
+        case plotDirectory = "plot_directory"
+    }
 }

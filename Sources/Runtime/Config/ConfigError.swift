@@ -34,8 +34,14 @@ public struct ConfigKey: CodingKey, Hashable, Sendable, ExpressibleByStringLiter
     public var stringValue: String
     public var intValue: Int?
 
-    public init(stringValue: String) { self.stringValue = stringValue; self.intValue = nil }
-    public init(intValue: Int) { self.stringValue = "\(intValue)"; self.intValue = intValue }
+    public init(stringValue: String) {
+        self.stringValue = stringValue
+        self.intValue = nil
+    }
+    public init(intValue: Int) {
+        self.stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
     public init(stringLiteral value: String) { self.init(stringValue: value) }
     public init(integerLiteral value: Int) { self.init(intValue: value) }
 }

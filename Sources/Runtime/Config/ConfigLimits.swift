@@ -9,7 +9,8 @@ public enum ConfigLimits {
 
     /// A DNS name, IPv4 or IPv6 address: what ssh and ZeroMQ take as a destination, and never an ssh option.
     public static func isHostName(_ s: String) -> Bool {
-        s.utf8.count <= 253 && s.first != "-" && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) }
+        s.utf8.count <= 253 && s.first != "-"
+            && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) }
     }
 
     /// A POSIX user name as ssh's `-l` takes it.

@@ -33,8 +33,9 @@ public struct RankLayout: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public func rank(stage: Int, replica: Int) -> Int {
-        precondition((0..<pipelineStages).contains(stage) && (0..<dataParallel).contains(replica),
-                     "(stage \(stage), replica \(replica)) outside \(pipelineStages) stages × \(dataParallel) replicas")
+        precondition(
+            (0..<pipelineStages).contains(stage) && (0..<dataParallel).contains(replica),
+            "(stage \(stage), replica \(replica)) outside \(pipelineStages) stages × \(dataParallel) replicas")
         return replica * pipelineStages + stage
     }
 

@@ -80,8 +80,8 @@ public struct StrictYAMLDecoder: Sendable {
     static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
         switch error {
         case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
             let detail = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
             return ConfigError(file: file, line: mark.line, keyPath: "", message: "YAML syntax error: \(detail)")
         case .reader(let problem, _, _, _):

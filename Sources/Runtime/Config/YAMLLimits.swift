@@ -11,7 +11,9 @@ enum YAMLLimits {
     /// Counts flow brackets outside quotes and comments, and block indentation in steps of at least one space.
     static func check(_ yaml: String, file: String) throws(ConfigError) {
         guard yaml.utf8.count <= maximumBytes else {
-            throw ConfigError(file: file, line: nil, keyPath: "", message: "\(yaml.utf8.count) bytes is more than a config file may hold (\(maximumBytes))")
+            throw ConfigError(
+                file: file, line: nil, keyPath: "",
+                message: "\(yaml.utf8.count) bytes is more than a config file may hold (\(maximumBytes))")
         }
         var scan = Scan()
         for byte in yaml.utf8 {
@@ -30,11 +32,17 @@ enum YAMLLimits {
         mutating func step(_ byte: UInt8) -> String? {
             defer { previous = byte }
             if byte == UInt8(ascii: "\n") {
-                line += 1; comment = false; atLineStart = true; indent = 0
+                line += 1
+                comment = false
+                atLineStart = true
+                indent = 0
                 return nil
             }
             if atLineStart {
-                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") { indent += 1; return nil }
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") {
+                    indent += 1
+                    return nil
+                }
                 atLineStart = false
                 // Each block level indents by at least one column (a "- " item by two).
                 if indent > 2 * maximumDepth { return "indented \(indent) columns" }
@@ -45,10 +53,14 @@ enum YAMLLimits {
                 return nil
             }
             // A quote or # starts a quoted scalar or a comment only where a token can start (not in "don't" or "a#b").
-            let tokenStart = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "["), UInt8(ascii: "{"),
-                              UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "\n")].contains(previous)
+            let tokenStart = [
+                UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "["), UInt8(ascii: "{"),
+                UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "\n"),
+            ].contains(previous)
             switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "'") where tokenStart: quote = byte
+            case UInt8(ascii: "\""),
+                UInt8(ascii: "'") where tokenStart:
+                quote = byte
             case UInt8(ascii: "#") where tokenStart: comment = true
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 flowDepth += 1

@@ -111,7 +111,9 @@ extension YAMLNodeDecoder: SingleValueDecodingContainer {
                 throw error(at: node, path: codingPath, "must be a finite number, got \(text)")
             }
             if let value = Double(text) {
-                guard value.isFinite else { throw error(at: node, path: codingPath, "\(text) is out of the range of a 64-bit float") }
+                guard value.isFinite else {
+                    throw error(at: node, path: codingPath, "\(text) is out of the range of a 64-bit float")
+                }
                 return value
             }
         }
@@ -136,13 +138,17 @@ extension YAMLNodeDecoder: SingleValueDecodingContainer {
             if negative || text.hasPrefix("+") { text = text.dropFirst() }
             if negative && !I.isSigned { throw error(expected: expected, node: node, path: codingPath) }
             var radix = 10
-            if text.hasPrefix("0x") { radix = 16; text = text.dropFirst(2) }
+            if text.hasPrefix("0x") {
+                radix = 16
+                text = text.dropFirst(2)
+            }
             if !text.isEmpty, text.allSatisfy({ $0.isHexDigit }) {
                 if let value = I((negative ? "-" : "") + text, radix: radix) { return value }
                 // All digits but not representable: say so instead of a vague type error.
                 if radix == 10 && text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                    throw error(at: node, path: codingPath,
-                                "\(scalar.string) is out of range (\(I.min)...\(I.max))")
+                    throw error(
+                        at: node, path: codingPath,
+                        "\(scalar.string) is out of range (\(I.min)...\(I.max))")
                 }
             }
         }
@@ -180,7 +186,8 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         var keys: [Key] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
-                throw decoder.error(at: keyNode, path: decoder.codingPath, "a mapping key must be a plain word, got \(describe(keyNode))")
+                throw decoder.error(
+                    at: keyNode, path: decoder.codingPath, "a mapping key must be a plain word, got \(describe(keyNode))")
             }
             let name = keyScalar.string
             let path = decoder.codingPath + [ConfigKey(stringValue: name)]

@@ -18,9 +18,16 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case event, epoch, steps, globalStep = "global_step", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
-        case validationLoss = "validation_loss", validationAccuracy = "validation_accuracy"
-        case testLoss = "test_loss", testAccuracy = "test_accuracy", learningRate = "lr", seconds
+        case event, epoch, steps
+        case globalStep = "global_step"
+        case trainLoss = "train_loss"
+        case trainAccuracy = "train_accuracy"
+        case validationLoss = "validation_loss"
+        case validationAccuracy = "validation_accuracy"
+        case testLoss = "test_loss"
+        case testAccuracy = "test_accuracy"
+        case learningRate = "lr"
+        case seconds
         case samplesPerSecond = "samples_per_s"
     }
 }
@@ -44,13 +51,15 @@ public final class JSONLinesWriter {
     public init(path: String) throws {
         self.path = path
         guard FileManager.default.createFile(atPath: path, contents: nil),
-              let h = FileHandle(forWritingAtPath: path) else {
+            let h = FileHandle(forWritingAtPath: path)
+        else {
             throw JobError("metrics", "cannot create metrics file \(path)")
         }
         handle = h
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     }
 
     deinit { try? handle.close() }

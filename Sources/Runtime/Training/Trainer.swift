@@ -15,8 +15,10 @@ public final class Trainer {
     /// Optimizer steps taken (drives the schedule).
     public private(set) var step = 0
 
-    public init(model: Sequential, optimizer: Optimizer, schedule: LearningRateSchedule,
-                regularization: Regularization = Regularization()) {
+    public init(
+        model: Sequential, optimizer: Optimizer, schedule: LearningRateSchedule,
+        regularization: Regularization = Regularization()
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
@@ -27,7 +29,9 @@ public final class Trainer {
     /// `normalizer`: the number of examples the loss is averaged over (the GLOBAL batch under data parallelism;
     /// default b). Returns the mean loss over these b rows and how many of them were classified correctly.
     @discardableResult
-    public func computeGradients(x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int? = nil) -> (loss: Float, correct: Int) {
+    public func computeGradients(x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int? = nil) -> (
+        loss: Float, correct: Int
+    ) {
         let logits = model.forward(x, training: true)
         let l = loss.forward(logits: logits, labels: labels)
         let correct = correctPredictions(logits, labels: labels)
@@ -61,7 +65,8 @@ public final class Trainer {
         guard data.count > 0 else { return (0, 0) }
         let buffer = BatchBuffer(capacity: batchSize, featureCount: data.featureCount)
         let eval = SoftmaxCrossEntropy()
-        var total = 0.0, correct = 0
+        var total = 0.0
+        var correct = 0
         var lo = 0
         let indices = Array(0..<data.count)
         while lo < data.count {

@@ -35,11 +35,15 @@ public struct TrainingBenchmark: Sendable {
         model.threads = threads
         let optimizer = try spec.makeOptimizer()
         optimizer.threads = threads
-        let trainer = Trainer(model: model, optimizer: optimizer,
-                              schedule: spec.makeSchedule(totalSteps: warmupSteps + steps),
-                              regularization: spec.makeRegularization())
-        let b = spec.batchSize, d = spec.model.layers.first!, classes = spec.model.layers.last!
-        let pool = Synthetic.classification(trainCount: 4 * b, testCount: 0, featureCount: d, classCount: classes, seed: seed).train
+        let trainer = Trainer(
+            model: model, optimizer: optimizer,
+            schedule: spec.makeSchedule(totalSteps: warmupSteps + steps),
+            regularization: spec.makeRegularization())
+        let b = spec.batchSize
+        let d = spec.model.layers.first!
+        let classes = spec.model.layers.last!
+        let pool = Synthetic.classification(trainCount: 4 * b, testCount: 0, featureCount: d, classCount: classes, seed: seed)
+            .train
         Standardizer(fitting: pool).apply(to: pool)
         let batches = (0..<4).map { pool.features.rows(($0 * b)..<(($0 + 1) * b)) }
         let labels = pool.labels

@@ -23,23 +23,28 @@ public final class TrainingLoop {
     public convenience init(job: JobSpec, data: JobData, threads: Int = 1) throws {
         let model = try job.makeModel()
         model.threads = threads
-        let plan = EpochPlan(exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: 1, seed: job.seed,
-                             dropLast: job.data.dropLast)
+        let plan = EpochPlan(
+            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: 1, seed: job.seed,
+            dropLast: job.data.dropLast)
         guard plan.stepsPerEpoch > 0 else {
             throw JobError("batch_size", "\(job.batchSize) with drop_last leaves no step in \(data.train.count) examples")
         }
         let total = job.steps ?? job.epochs * plan.stepsPerEpoch
         let optimizer = try job.makeOptimizer()
         optimizer.threads = threads
-        let trainer = Trainer(model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: total),
-                              regularization: job.makeRegularization())
+        let trainer = Trainer(
+            model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: total),
+            regularization: job.makeRegularization())
         let epochs = job.steps.map { ($0 + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch } ?? job.epochs
-        self.init(trainer: trainer, data: data, plan: plan, epochs: epochs, maxSteps: job.steps,
-                  earlyStopping: job.earlyStoppingPatience.map { EarlyStopping(patience: $0) })
+        self.init(
+            trainer: trainer, data: data, plan: plan, epochs: epochs, maxSteps: job.steps,
+            earlyStopping: job.earlyStoppingPatience.map { EarlyStopping(patience: $0) })
     }
 
-    public init(trainer: Trainer, data: JobData, plan: EpochPlan, epochs: Int, maxSteps: Int? = nil,
-                earlyStopping: EarlyStopping? = nil) {
+    public init(
+        trainer: Trainer, data: JobData, plan: EpochPlan, epochs: Int, maxSteps: Int? = nil,
+        earlyStopping: EarlyStopping? = nil
+    ) {
         self.trainer = trainer
         self.data = data
         self.plan = plan
@@ -51,15 +56,21 @@ public final class TrainingLoop {
     /// Trains; calls `progress` about every `progressInterval` seconds and `epochDone` after each epoch.
     /// Returns the metrics of every epoch.
     @discardableResult
-    public func run(progress: (StepProgress) -> Void = { _ in }, epochDone: (EpochMetrics) throws -> Void = { _ in }) rethrows -> [EpochMetrics] {
+    public func run(progress: (StepProgress) -> Void = { _ in }, epochDone: (EpochMetrics) throws -> Void = { _ in }) rethrows
+        -> [EpochMetrics]
+    {
         let buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
         var totalSteps = 0
         epochLoop: for epoch in 0..<epochs {
             let perm = plan.permutation(epoch: epoch)
-            var lossSum = 0.0, correct = 0, seen = 0, steps = 0
+            var lossSum = 0.0
+            var correct = 0
+            var seen = 0
+            var steps = 0
             var trainNanos: UInt64 = 0
             var lastReport = DispatchTime.now().uptimeNanoseconds
-            var windowSamples = 0, windowNanos: UInt64 = 0
+            var windowSamples = 0
+            var windowNanos: UInt64 = 0
             for s in 0..<plan.stepsPerEpoch {
                 if let maxSteps, totalSteps >= maxSteps { break }
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -75,10 +86,12 @@ public final class TrainingLoop {
                 steps += 1
                 totalSteps += 1
                 if Double(t1 - lastReport) >= progressInterval * 1e9 {
-                    progress(StepProgress(epoch: epoch + 1, step: s + 1, stepsInEpoch: plan.stepsPerEpoch,
-                                          loss: Float(lossSum / Double(max(seen, 1))),
-                                          accuracy: Float(correct) / Float(max(seen, 1)),
-                                          samplesPerSecond: Double(windowSamples) / (Double(windowNanos) / 1e9)))
+                    progress(
+                        StepProgress(
+                            epoch: epoch + 1, step: s + 1, stepsInEpoch: plan.stepsPerEpoch,
+                            loss: Float(lossSum / Double(max(seen, 1))),
+                            accuracy: Float(correct) / Float(max(seen, 1)),
+                            samplesPerSecond: Double(windowSamples) / (Double(windowNanos) / 1e9)))
                     lastReport = t1
                     windowSamples = 0
                     windowNanos = 0
@@ -86,10 +99,11 @@ public final class TrainingLoop {
             }
             guard steps > 0 else { break }
             let seconds = Double(trainNanos) / 1e9
-            var m = EpochMetrics(epoch: epoch + 1, steps: steps, globalStep: trainer.step,
-                                 trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Float(correct) / Float(seen),
-                                 learningRate: trainer.optimizer.learningRate, seconds: seconds,
-                                 samplesPerSecond: Double(seen) / max(seconds, 1e-9))
+            var m = EpochMetrics(
+                epoch: epoch + 1, steps: steps, globalStep: trainer.step,
+                trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Float(correct) / Float(seen),
+                learningRate: trainer.optimizer.learningRate, seconds: seconds,
+                samplesPerSecond: Double(seen) / max(seconds, 1e-9))
             if let validation = data.validation {
                 let v = trainer.evaluate(validation)
                 m.validationLoss = v.loss
@@ -101,7 +115,8 @@ public final class TrainingLoop {
             history.append(m)
             try epochDone(m)
             if let stopper = earlyStopping, let vl = m.validationLoss,
-               stopper.record(validationLoss: vl, epoch: epoch + 1, parameters: trainer.model.parameters) {
+                stopper.record(validationLoss: vl, epoch: epoch + 1, parameters: trainer.model.parameters)
+            {
                 stoppedEarly = true
                 break epochLoop
             }

@@ -11,8 +11,11 @@ final class GEMMWorkspace: @unchecked Sendable {
     private let raw: UnsafeMutableRawPointer
 
     init(aCount: Int, bCount: Int, tileCount: Int) {
-        aCapacity = aCount; bCapacity = bCount; tileCapacity = tileCount
-        let aBytes = roundUp(aCount * 4, 64), bBytes = roundUp(bCount * 4, 64)
+        aCapacity = aCount
+        bCapacity = bCount
+        tileCapacity = tileCount
+        let aBytes = roundUp(aCount * 4, 64)
+        let bBytes = roundUp(bCount * 4, 64)
         raw = UnsafeMutableRawPointer.allocate(byteCount: aBytes + bBytes + tileCount * 4, alignment: 64)
         packedA = raw.bindMemory(to: Float.self, capacity: aCount)
         packedB = (raw + aBytes).bindMemory(to: Float.self, capacity: bCount)
@@ -52,7 +55,8 @@ final class GEMMWorkspace: @unchecked Sendable {
 /// the ir sweep. β applies on the first kc block only; later blocks accumulate (β = 1).
 func blockedSgemm<K: Float32MicroKernels>(_: K.Type, _ blk: GEMMBlocking, _ op: GEMMOperands) {
     let (kcMax, mcMax, ncMax) = blk.blockSizes(m: op.m, n: op.n, k: op.k)
-    let aCount = roundUp(mcMax, K.mr) * kcMax, bCount = roundUp(ncMax, K.nr) * kcMax
+    let aCount = roundUp(mcMax, K.mr) * kcMax
+    let bCount = roundUp(ncMax, K.nr) * kcMax
     GEMMWorkspace.with(aCount: aCount, bCount: bCount, tileCount: K.mr * K.nr) { ws in
         var ic = 0
         while ic < op.m {
@@ -75,8 +79,9 @@ func rowBlock<K: Float32MicroKernels>(
 ) {
     let aPlan = APackingPlan(K.self, op, rows: rows.count, depth: depth.count, ncMax: ncMax)
     if aPlan.fusedRows < rows.count {
-        packA(op.transA, op.a, lda: op.lda, i0: rows.lowerBound + aPlan.fusedRows, rows: rows.count - aPlan.fusedRows,
-              p0: depth.lowerBound, depth: depth.count, mr: K.mr, into: ws.packedA + aPlan.fusedRows * depth.count)
+        packA(
+            op.transA, op.a, lda: op.lda, i0: rows.lowerBound + aPlan.fusedRows, rows: rows.count - aPlan.fusedRows,
+            p0: depth.lowerBound, depth: depth.count, mr: K.mr, into: ws.packedA + aPlan.fusedRows * depth.count)
     }
     var jc = 0
     while jc < op.n {

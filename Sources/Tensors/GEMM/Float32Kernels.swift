@@ -1,6 +1,6 @@
 #if arch(x86_64)
-import KernelsAVX512
-import KernelsAVX2
+    import KernelsAVX512
+    import KernelsAVX2
 #endif
 
 /// A register tile's shape: rows × columns of C.
@@ -127,72 +127,72 @@ enum PortableFloat32Kernels: Float32MicroKernels {
 }
 
 #if arch(x86_64)
-/// The 6 × 16 AVX2 + FMA kernel (KernelsAVX2), with no edge or packing kernels.
-enum AVX2Float32Kernels: Float32MicroKernels {
-    static var mr: Int { 6 }
-    static var nr: Int { 16 }
+    /// The 6 × 16 AVX2 + FMA kernel (KernelsAVX2), with no edge or packing kernels.
+    enum AVX2Float32Kernels: Float32MicroKernels {
+        static var mr: Int { 6 }
+        static var nr: Int { 16 }
 
-    @inline(__always)
-    static func full(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        sgemmMicroKernelAVX2(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
-    }
-}
-
-/// The 12 × 32 AVX-512 kernel (KernelsAVX512), its three edge kernels and its three packing kernels.
-enum AVX512Float32Kernels: Float32MicroKernels {
-    static var mr: Int { 12 }
-    static var nr: Int { 32 }
-    static let edgeTiles = [TileShape(rows: 8, cols: 32), TileShape(rows: 4, cols: 32), TileShape(rows: 12, cols: 16)]
-    static var onTheFly: OnTheFlyPacking { [.b, .aTransposed, .aRows] }
-
-    @inline(__always)
-    static func full(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        sgemmMicroKernelAVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
-    }
-
-    @inline(__always)
-    static func edge(
-        _ index: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        switch index {
-        case 0: sgemmMicroKernelAVX512_8x32(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
-        case 1: sgemmMicroKernelAVX512_4x32(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
-        default: sgemmMicroKernelAVX512_12x16(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        @inline(__always)
+        static func full(
+            kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            sgemmMicroKernelAVX2(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
         }
     }
 
-    @inline(__always)
-    static func packingB(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        sgemmMicroKernelAVX512PackingB(
-            kc: kc, a: a, b: b, ldb: ldb, packedB: packedB, c: c, ldc: ldc, alpha: alpha, beta: beta)
-    }
+    /// The 12 × 32 AVX-512 kernel (KernelsAVX512), its three edge kernels and its three packing kernels.
+    enum AVX512Float32Kernels: Float32MicroKernels {
+        static var mr: Int { 12 }
+        static var nr: Int { 32 }
+        static let edgeTiles = [TileShape(rows: 8, cols: 32), TileShape(rows: 4, cols: 32), TileShape(rows: 12, cols: 16)]
+        static var onTheFly: OnTheFlyPacking { [.b, .aTransposed, .aRows] }
 
-    @inline(__always)
-    static func packingA(
-        kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        sgemmMicroKernelAVX512PackingA(
-            kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
-    }
+        @inline(__always)
+        static func full(
+            kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            sgemmMicroKernelAVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
 
-    @inline(__always)
-    static func packingARows(
-        kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
-    ) {
-        sgemmMicroKernelAVX512PackingARows(
-            kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        @inline(__always)
+        static func edge(
+            _ index: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            switch index {
+            case 0: sgemmMicroKernelAVX512_8x32(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+            case 1: sgemmMicroKernelAVX512_4x32(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+            default: sgemmMicroKernelAVX512_12x16(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+            }
+        }
+
+        @inline(__always)
+        static func packingB(
+            kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            sgemmMicroKernelAVX512PackingB(
+                kc: kc, a: a, b: b, ldb: ldb, packedB: packedB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+
+        @inline(__always)
+        static func packingA(
+            kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            sgemmMicroKernelAVX512PackingA(
+                kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+
+        @inline(__always)
+        static func packingARows(
+            kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
+            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+        ) {
+            sgemmMicroKernelAVX512PackingARows(
+                kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
     }
-}
 #endif

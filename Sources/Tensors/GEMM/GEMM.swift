@@ -20,8 +20,9 @@ public func sgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     threads: Int = 1
 ) {
-    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-          beta: beta, c: c, ldc: ldc, threads: threads, kernel: .selected)
+    sgemm(
+        transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+        beta: beta, c: c, ldc: ldc, threads: threads, kernel: .selected)
 }
 
 /// `sgemm` with a named micro-kernel (tests and benchmarks force each one); it must be supported by this CPU.
@@ -49,10 +50,12 @@ public func sgemm(
     guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
         preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
     }
-    let blk = entry.blocking, kernels = entry.kernels
+    let blk = entry.blocking
+    let kernels = entry.kernels
     let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
-    let op = GEMMOperands(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    let op = GEMMOperands(
+        transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     runParallel(parts.count) { t in
         let (rows, cols) = parts.part(t)
         if rows.isEmpty || cols.isEmpty { return }
@@ -88,9 +91,10 @@ struct GEMMOperands: @unchecked Sendable {
     func strip(rows: Range<Int>, cols: Range<Int>) -> GEMMOperands {
         let aSub = transA == .none ? a + rows.lowerBound * lda : a + rows.lowerBound
         let bSub = transB == .none ? b + cols.lowerBound : b + cols.lowerBound * ldb
-        return GEMMOperands(transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
-                            a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
-                            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+        return GEMMOperands(
+            transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+            a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
+            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
 }
 
@@ -108,7 +112,8 @@ struct GEMMPartition {
     init(m: Int, n: Int, k: Int, mr: Int, nr: Int, threads: Int) {
         self.m = m
         self.n = n
-        let rowTiles = (m + mr - 1) / mr, colTiles = (n + nr - 1) / nr
+        let rowTiles = (m + mr - 1) / mr
+        let colTiles = (n + nr - 1) / nr
         alongColumns = colTiles >= rowTiles
         let tiles = alongColumns ? colTiles : rowTiles
         let byWork = max(1, 2 * m * n * k / GEMMPartition.minFlopsPerThread)

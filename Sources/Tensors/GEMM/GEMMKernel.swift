@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The kernel families, one per instruction set: the `family` half of a `KernelKey`. The same Swift source is
@@ -40,7 +41,9 @@ public enum GEMMKernel: String, CaseIterable, Sendable, CustomStringConvertible 
             return best
         }
         guard forced.isSupported else {
-            warn("COHORT_GEMM_KERNEL=\(raw): this CPU cannot run it (supported: \(supported.map(\.rawValue).joined(separator: ", "))); using \(best)")
+            warn(
+                "COHORT_GEMM_KERNEL=\(raw): this CPU cannot run it (supported: \(supported.map(\.rawValue).joined(separator: ", "))); using \(best)"
+            )
             return best
         }
         return forced
@@ -62,49 +65,53 @@ struct CPUFeatures: Sendable {
     /// Everything `-target-cpu haswell` may emit in the AVX2 kernel.
     var hasAVX2FMA: Bool {
         #if arch(x86_64)
-        return ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2"].allSatisfy(flags.contains)
+            return ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2"].allSatisfy(flags.contains)
         #else
-        return false
+            return false
         #endif
     }
 
     /// Everything `-target-cpu skylake-avx512` may emit in the AVX-512 kernel.
     var hasAVX512: Bool {
         #if arch(x86_64)
-        return hasAVX2FMA && ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
+            return hasAVX2FMA && ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
         #else
-        return false
+            return false
         #endif
     }
 
     private static func readFlags() -> Set<String> {
         #if os(Linux)
-        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0 {
-            let text = String(cString: line!)
-            if text.hasPrefix("flags") || text.hasPrefix("Features") {
-                guard let colon = text.firstIndex(of: ":") else { continue }
-                return Set(text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init))
+            guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
+            defer { fclose(file) }
+            var line: UnsafeMutablePointer<CChar>? = nil
+            var capacity = 0
+            defer { free(line) }
+            while getline(&line, &capacity, file) > 0 {
+                let text = String(cString: line!)
+                if text.hasPrefix("flags") || text.hasPrefix("Features") {
+                    guard let colon = text.firstIndex(of: ":") else { continue }
+                    return Set(
+                        text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(
+                            String.init))
+                }
             }
-        }
-        return []
+            return []
         #elseif os(macOS) && arch(x86_64)
-        let names = ["avx1_0": "avx", "avx2_0": "avx2", "fma": "fma", "f16c": "f16c", "bmi1": "bmi1", "bmi2": "bmi2",
-                     "avx512f": "avx512f", "avx512dq": "avx512dq", "avx512cd": "avx512cd", "avx512bw": "avx512bw",
-                     "avx512vl": "avx512vl"]
-        var found: Set<String> = []
-        for (sysctl, flag) in names {
-            var value: Int32 = 0
-            var size = MemoryLayout<Int32>.size
-            if sysctlbyname("hw.optional." + sysctl, &value, &size, nil, 0) == 0, value != 0 { found.insert(flag) }
-        }
-        return found
+            let names = [
+                "avx1_0": "avx", "avx2_0": "avx2", "fma": "fma", "f16c": "f16c", "bmi1": "bmi1", "bmi2": "bmi2",
+                "avx512f": "avx512f", "avx512dq": "avx512dq", "avx512cd": "avx512cd", "avx512bw": "avx512bw",
+                "avx512vl": "avx512vl",
+            ]
+            var found: Set<String> = []
+            for (sysctl, flag) in names {
+                var value: Int32 = 0
+                var size = MemoryLayout<Int32>.size
+                if sysctlbyname("hw.optional." + sysctl, &value, &size, nil, 0) == 0, value != 0 { found.insert(flag) }
+            }
+            return found
         #else
-        return []
+            return []
         #endif
     }
 }

@@ -42,7 +42,8 @@ func packCopying(
     _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, width: Int, into dst: UnsafeMutablePointer<Float>
 ) {
     let panelSize = width * depth
-    let full = count / width, tail = count - full * width
+    let full = count / width
+    let tail = count - full * width
     for p in 0..<depth {
         let row = src + p * ld
         var out = dst + p * width
@@ -87,7 +88,10 @@ func packTransposing(
             c += 8
         }
         while c + 4 <= live {
-            let r0 = src + (j + c) * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+            let r0 = src + (j + c) * ld
+            let r1 = r0 + ld
+            let r2 = r1 + ld
+            let r3 = r2 + ld
             var p = 0
             while p + 4 <= depth {
                 transpose4x4(r0 + p, ld: ld, to: panel + p * width + c, width: width)
@@ -95,7 +99,10 @@ func packTransposing(
             }
             while p < depth {
                 let out = panel + p * width + c
-                out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]; out[3] = r3[p]
+                out[0] = r0[p]
+                out[1] = r1[p]
+                out[2] = r2[p]
+                out[3] = r3[p]
                 p += 1
             }
             c += 4
@@ -116,7 +123,10 @@ func packTransposing(
 /// Reads 4 floats from each of 4 rows `ld` apart and writes them as 4 columns `width` apart.
 @inline(__always)
 func transpose4x4(_ src: UnsafePointer<Float>, ld: Int, to dst: UnsafeMutablePointer<Float>, width: Int) {
-    let x0 = loadVector4(src), x1 = loadVector4(src + ld), x2 = loadVector4(src + 2 * ld), x3 = loadVector4(src + 3 * ld)
+    let x0 = loadVector4(src)
+    let x1 = loadVector4(src + ld)
+    let x2 = loadVector4(src + 2 * ld)
+    let x3 = loadVector4(src + 3 * ld)
     storeVector4(SIMD4(x0[0], x1[0], x2[0], x3[0]), dst)
     storeVector4(SIMD4(x0[1], x1[1], x2[1], x3[1]), dst + width)
     storeVector4(SIMD4(x0[2], x1[2], x2[2], x3[2]), dst + 2 * width)

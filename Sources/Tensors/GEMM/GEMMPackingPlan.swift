@@ -42,7 +42,8 @@ struct EdgeChoice {
     let exact: Bool
 
     init<K: Float32MicroKernels>(_: K.Type, rows: Int, cols: Int) {
-        var best = TileShape(rows: K.mr, cols: K.nr), index = -1
+        var best = TileShape(rows: K.mr, cols: K.nr)
+        var index = -1
         for (i, e) in K.edgeTiles.enumerated()
         where e.rows >= rows && e.cols >= cols && e.rows * e.cols < best.rows * best.cols {
             best = e
@@ -80,8 +81,9 @@ struct BlockPlan {
         let firstColumnBlock = cols.lowerBound == 0
         fusedA = firstColumnBlock ? a.fused : .none
         fusedARows = firstColumnBlock ? a.fusedRows : 0
-        fusedBCols = BlockPlan.fusedB(K.self, op, rows: rows.count, depth: depth.count, cols: cols.count,
-                                      firstFused: fusedA == .none ? 0 : K.nr)
+        fusedBCols = BlockPlan.fusedB(
+            K.self, op, rows: rows.count, depth: depth.count, cols: cols.count,
+            firstFused: fusedA == .none ? 0 : K.nr)
         let lastRows = rows.count % K.mr == 0 ? K.mr : rows.count % K.mr
         let lastCols = cols.count % K.nr == 0 ? K.nr : cols.count % K.nr
         rightEdge = EdgeChoice(K.self, rows: K.mr, cols: lastCols)
@@ -95,22 +97,26 @@ struct BlockPlan {
         _: K.Type, _ op: GEMMOperands, rows: Int, depth: Int, cols: Int, firstFused: Int
     ) -> Range<Int> {
         guard K.onTheFly.contains(.b), op.transB == .none, rows >= K.mr,
-              depth * op.ldb <= GEMMBlocking.onTheFlyPackingLimit else { return 0..<0 }
+            depth * op.ldb <= GEMMBlocking.onTheFlyPackingLimit
+        else { return 0..<0 }
         let fused = firstFused..<max(firstFused, cols / K.nr * K.nr)
         return fused.isEmpty ? 0..<0 : fused
     }
 
     /// Packs the columns of op(B) that no kernel packs on the fly (all of them when none does).
     func packBOutsideKernels(_ op: GEMMOperands, nr: Int, into packedB: UnsafeMutablePointer<Float>) {
-        let kc = depth.count, ncb = cols.count
+        let kc = depth.count
+        let ncb = cols.count
         if fusedBCols.lowerBound > 0 {
-            packB(op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc, j0: cols.lowerBound,
-                  cols: fusedBCols.lowerBound, nr: nr, into: packedB)
+            packB(
+                op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc, j0: cols.lowerBound,
+                cols: fusedBCols.lowerBound, nr: nr, into: packedB)
         }
         if fusedBCols.upperBound < ncb {
-            packB(op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc,
-                  j0: cols.lowerBound + fusedBCols.upperBound, cols: ncb - fusedBCols.upperBound, nr: nr,
-                  into: packedB + fusedBCols.upperBound * kc)
+            packB(
+                op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc,
+                j0: cols.lowerBound + fusedBCols.upperBound, cols: ncb - fusedBCols.upperBound, nr: nr,
+                into: packedB + fusedBCols.upperBound * kc)
         }
     }
 }

@@ -12,7 +12,10 @@ func runParallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let helpers = GEMMHelperThread.take(count - 1)
     let done = DispatchSemaphore(value: 0)
     for (i, helper) in helpers.enumerated() {
-        helper.start { body(i + 1); done.signal() }
+        helper.start {
+            body(i + 1)
+            done.signal()
+        }
     }
     body(0)
     for _ in helpers { done.wait() }

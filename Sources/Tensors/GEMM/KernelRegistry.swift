@@ -75,11 +75,11 @@ enum KernelRegistry {
     /// (no such machine here).
     static let sgemm: KernelTable<SgemmEntry> = {
         var entries: [GEMMKernel: SgemmEntry] = [
-            .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512),
+            .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512)
         ]
         #if arch(x86_64)
-        entries[.avx512] = SgemmEntry(AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
-        entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 960, nc: 1024)
+            entries[.avx512] = SgemmEntry(AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
+            entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 960, nc: 1024)
         #endif
         return KernelTable(element: .float32, entries)
     }()

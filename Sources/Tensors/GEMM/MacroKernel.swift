@@ -9,9 +9,10 @@ struct MacroTiles {
 /// The macro-kernel: the ir loop over the block's row panels and, inside each, the jr loop over its tiles, one
 /// micro-kernel call per tile. Every kernel choice was made in `plan`; what is left here are direct calls.
 func macroKernel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GEMMOperands, _ ws: GEMMWorkspace) {
-    let t = MacroTiles(packedA: ws.packedA, packedB: ws.packedB, scratch: ws.tile,
-                       c: op.c + plan.rows.lowerBound * op.ldc + plan.cols.lowerBound,
-                       ldc: op.ldc, kc: plan.depth.count, alpha: op.alpha, beta: plan.beta)
+    let t = MacroTiles(
+        packedA: ws.packedA, packedB: ws.packedB, scratch: ws.tile,
+        c: op.c + plan.rows.lowerBound * op.ldc + plan.cols.lowerBound,
+        ldc: op.ldc, kc: plan.depth.count, alpha: op.alpha, beta: plan.beta)
     let mcb = plan.rows.count
     var ir = 0
     while ir + K.mr <= mcb {
@@ -25,7 +26,8 @@ func macroKernel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GEM
 /// panel only), whole tiles, and the right edge tile.
 @inline(__always)
 func fullRowPanel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GEMMOperands, _ t: MacroTiles, ir: Int) {
-    let kc = t.kc, ncb = plan.cols.count
+    let kc = t.kc
+    let ncb = plan.cols.count
     let aPanel = UnsafePointer(t.packedA + ir * kc)
     let cRow = t.c + ir * t.ldc
     var jr = 0
@@ -37,8 +39,9 @@ func fullRowPanel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GE
         assert(plan.fusedBCols.isEmpty || plan.fusedBCols.lowerBound == jr)
         let bSource = op.b + plan.depth.lowerBound * op.ldb + plan.cols.lowerBound
         while jr < plan.fusedBCols.upperBound {
-            K.packingB(kc: kc, a: aPanel, b: bSource + jr, ldb: op.ldb, packedB: t.packedB + jr * kc,
-                       c: cRow + jr, ldc: t.ldc, alpha: t.alpha, beta: t.beta)
+            K.packingB(
+                kc: kc, a: aPanel, b: bSource + jr, ldb: op.ldb, packedB: t.packedB + jr * kc,
+                c: cRow + jr, ldc: t.ldc, alpha: t.alpha, beta: t.beta)
             jr += K.nr
         }
     }
@@ -52,7 +55,8 @@ func fullRowPanel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GE
 /// The last row panel when it has fewer than mr rows: every tile is an edge tile.
 @inline(__always)
 func edgeRowPanel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ t: MacroTiles, ir: Int) {
-    let kc = t.kc, ncb = plan.cols.count
+    let kc = t.kc
+    let ncb = plan.cols.count
     let aPanel = UnsafePointer(t.packedA + ir * kc)
     let cRow = t.c + ir * t.ldc
     var jr = 0
@@ -67,15 +71,20 @@ func edgeRowPanel<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ t: Mac
 /// and packs it as it goes (the first B panel was packed by the pass).
 @inline(__always)
 func fusedATile<K: Float32MicroKernels>(_: K.Type, _ plan: BlockPlan, _ op: GEMMOperands, _ t: MacroTiles, ir: Int) {
-    let i = plan.rows.lowerBound + ir, p = plan.depth.lowerBound
-    let packed = t.packedA + ir * t.kc, b = UnsafePointer(t.packedB), c = t.c + ir * t.ldc
+    let i = plan.rows.lowerBound + ir
+    let p = plan.depth.lowerBound
+    let packed = t.packedA + ir * t.kc
+    let b = UnsafePointer(t.packedB)
+    let c = t.c + ir * t.ldc
     switch plan.fusedA {
     case .transposed:
-        K.packingA(kc: t.kc, a: op.a + p * op.lda + i, lda: op.lda, packedA: packed, b: b, c: c, ldc: t.ldc,
-                   alpha: t.alpha, beta: t.beta)
+        K.packingA(
+            kc: t.kc, a: op.a + p * op.lda + i, lda: op.lda, packedA: packed, b: b, c: c, ldc: t.ldc,
+            alpha: t.alpha, beta: t.beta)
     case .rows:
-        K.packingARows(kc: t.kc, a: op.a + i * op.lda + p, lda: op.lda, packedA: packed, b: b, c: c, ldc: t.ldc,
-                       alpha: t.alpha, beta: t.beta)
+        K.packingARows(
+            kc: t.kc, a: op.a + i * op.lda + p, lda: op.lda, packedA: packed, b: b, c: c, ldc: t.ldc,
+            alpha: t.alpha, beta: t.beta)
     case .none:
         break
     }
@@ -98,10 +107,13 @@ func edgeTile<K: Float32MicroKernels>(
 
 /// C[0..<rows, 0..<cols] = T + β·C (β = 0: C = T, ignoring what C held).
 @inline(__always)
-func mergeTile(_ t: UnsafeMutablePointer<Float>, ldt: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
-               rows: Int, cols: Int, beta: Float) {
+func mergeTile(
+    _ t: UnsafeMutablePointer<Float>, ldt: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+    rows: Int, cols: Int, beta: Float
+) {
     for r in 0..<rows {
-        let out = c + r * ldc, src = t + r * ldt
+        let out = c + r * ldc
+        let src = t + r * ldt
         if beta == 0 {
             for j in 0..<cols { out[j] = src[j] }
         } else {

@@ -5,10 +5,14 @@ import Foundation
 /// the median over batches of the slowest rank's time per all-reduce, algbw = bytes/time and
 /// busbw = algbw · 2(N−1)/N (nccl-tests), after warm-up, with a check of the result.
 struct BenchAllreduce: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "allreduce", abstract: "All-reduce latency and bus bandwidth across rank processes.")
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce", abstract: "All-reduce latency and bus bandwidth across rank processes.")
 
     @Option(help: "Rank processes to start.") var ranks: Int = 2
-    @Option(help: "tcp (127.0.0.1), ipc (unix sockets), or shm (ring chunks through shared memory, as ranks on one host of a cluster do by default).")
+    @Option(
+        help:
+            "tcp (127.0.0.1), ipc (unix sockets), or shm (ring chunks through shared memory, as ranks on one host of a cluster do by default)."
+    )
     var transport: String = "tcp"
     @Option(help: "Comma-separated sizes in bytes.") var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
     @Option(help: "automatic | ring | recursiveDoubling") var algorithm: String = "automatic"
@@ -23,7 +27,9 @@ struct BenchAllreduce: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard ["tcp", "ipc", "shm"].contains(transport) else { throw ValidationError("--transport must be tcp, ipc or shm, got \(transport)") }
+        guard ["tcp", "ipc", "shm"].contains(transport) else {
+            throw ValidationError("--transport must be tcp, ipc or shm, got \(transport)")
+        }
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
     }
 
@@ -40,11 +46,20 @@ struct BenchAllreduce: ParsableCommand {
             print("     bytes  latency_us  algbw_GB/s  busbw_GB/s  check")
         }
         try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: transport, extra: extra, timeout: 600) { line in
-            if output.json { print(line); flushOutput(); return }
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { print(line); return }
+            if output.json {
+                print(line)
+                flushOutput()
+                return
+            }
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                print(line)
+                return
+            }
             let num = { (k: String) in (o[k] as? NSNumber)?.doubleValue ?? .nan }
-            print(String(format: "%10.0f  %10.1f  %10.3f  %10.3f  %@", num("bytes"), num("latency_us"), num("algbw_gbps"),
-                         num("busbw_gbps"), (o["check"] as? String) ?? "?"))
+            print(
+                String(
+                    format: "%10.0f  %10.1f  %10.3f  %10.3f  %@", num("bytes"), num("latency_us"), num("algbw_gbps"),
+                    num("busbw_gbps"), (o["check"] as? String) ?? "?"))
             flushOutput()
         }
     }

@@ -19,7 +19,11 @@ struct BenchGemm: ParsableCommand {
     @Option(name: .long, help: "Only the shapes with these labels (repeatable; default: all).")
     var shape: [String] = []
 
-    @Flag(name: .long, help: "Time with the calling thread's CPU clock instead of the wall clock: for tuning on a shared machine, where other processes take turns on the core (1 thread only).")
+    @Flag(
+        name: .long,
+        help:
+            "Time with the calling thread's CPU clock instead of the wall clock: for tuning on a shared machine, where other processes take turns on the core (1 thread only)."
+    )
     var cpuTime = false
 
     @OptionGroup var output: OutputOptions
@@ -30,12 +34,16 @@ struct BenchGemm: ParsableCommand {
         guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
         let labels = Set(GemmBenchShape.all.map(\.label))
         if let unknown = shape.first(where: { !labels.contains($0) }) {
-            throw ValidationError("--shape \(unknown): expected one of \(GemmBenchShape.all.map(\.label).joined(separator: ", "))")
+            throw ValidationError(
+                "--shape \(unknown): expected one of \(GemmBenchShape.all.map(\.label).joined(separator: ", "))")
         }
         if let kernel {
-            guard let k = GEMMKernel(rawValue: kernel) else { throw ValidationError("--kernel \(kernel): expected avx512, avx2 or portable") }
+            guard let k = GEMMKernel(rawValue: kernel) else {
+                throw ValidationError("--kernel \(kernel): expected avx512, avx2 or portable")
+            }
             guard k.isSupported else {
-                throw ValidationError("--kernel \(kernel): this CPU supports only \(GEMMKernel.supported.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(
+                    "--kernel \(kernel): this CPU supports only \(GEMMKernel.supported.map(\.rawValue).joined(separator: ", "))")
             }
         }
     }
@@ -47,27 +55,36 @@ struct BenchGemm: ParsableCommand {
         let peakBefore = measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime)
         var results: [(GemmBenchShape, GemmBenchShape.Result)] = []
         for shape in GemmBenchShape.all where self.shape.isEmpty || self.shape.contains(shape.label) {
-            results.append((shape, try shape.measure(kernel: chosen, threads: threads, reps: reps, clock: cpuTime ? threadCPUSeconds : wallSeconds)))
+            results.append(
+                (
+                    shape,
+                    try shape.measure(
+                        kernel: chosen, threads: threads, reps: reps, clock: cpuTime ? threadCPUSeconds : wallSeconds)
+                ))
         }
         let peak = max(peakBefore, measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime))
         if !output.json {
-            print("cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)")
+            print(
+                "cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)"
+            )
             print("label                                      m     n     k  op    GFLOP/s     min     max  of peak")
         }
         for (shape, r) in results {
             let fraction = peak > 0 ? r.median / peak : 0
             if output.json {
-                print("{\"bench\":\"gemm\",\"m\":\(shape.m),\"n\":\(shape.n),\"k\":\(shape.k),\"trans_a\":\(shape.transA),"
-                      + "\"trans_b\":\(shape.transB),\"threads\":\(threads),\"gflops\":\(String(format: "%.2f", r.median)),"
-                      + "\"peak_gflops\":\(String(format: "%.2f", peak)),\"fraction_of_peak\":\(String(format: "%.4f", fraction)),"
-                      + "\"kernel\":\"\(chosen)\",\"label\":\"\(shape.label)\"}")
+                print(
+                    "{\"bench\":\"gemm\",\"m\":\(shape.m),\"n\":\(shape.n),\"k\":\(shape.k),\"trans_a\":\(shape.transA),"
+                        + "\"trans_b\":\(shape.transB),\"threads\":\(threads),\"gflops\":\(String(format: "%.2f", r.median)),"
+                        + "\"peak_gflops\":\(String(format: "%.2f", peak)),\"fraction_of_peak\":\(String(format: "%.4f", fraction)),"
+                        + "\"kernel\":\"\(chosen)\",\"label\":\"\(shape.label)\"}")
             } else {
                 let op = (shape.transA ? "T" : "N") + (shape.transB ? "T" : "N")
-                print(shape.label.padding(toLength: 38, withPad: " ", startingAt: 0)
-                      + String(format: " %5d %5d %5d  %@  %9.1f %7.1f %7.1f  %6.1f%%", shape.m, shape.n, shape.k, op,
-                               r.median, r.min, r.max, fraction * 100))
+                print(
+                    shape.label.padding(toLength: 38, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %5d %5d %5d  %@  %9.1f %7.1f %7.1f  %6.1f%%", shape.m, shape.n, shape.k, op,
+                            r.median, r.min, r.max, fraction * 100))
             }
         }
     }
 }
-

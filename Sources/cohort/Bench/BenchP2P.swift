@@ -14,7 +14,9 @@ struct BenchP2P: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc, got \(transport)") }
+        guard ["tcp", "ipc"].contains(transport) else {
+            throw ValidationError("--transport must be tcp or ipc, got \(transport)")
+        }
     }
 
     func run() throws {
@@ -24,11 +26,20 @@ struct BenchP2P: ParsableCommand {
             print("     bytes  msgs/batch  GB/s_median  GB/s_min  GB/s_max  check")
         }
         try RankLauncher.run(mode: "p2p", ranks: 2, transport: transport, extra: extra, timeout: 600) { line in
-            if output.json { print(line); flushOutput(); return }
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { print(line); return }
+            if output.json {
+                print(line)
+                flushOutput()
+                return
+            }
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                print(line)
+                return
+            }
             let num = { (k: String) in (o[k] as? NSNumber)?.doubleValue ?? .nan }
-            print(String(format: "%10.0f  %10.0f  %11.3f  %8.3f  %8.3f  %@", num("bytes"), num("msgs_per_batch"), num("gbps"),
-                         num("gbps_min"), num("gbps_max"), (o["check"] as? String) ?? "?"))
+            print(
+                String(
+                    format: "%10.0f  %10.0f  %11.3f  %8.3f  %8.3f  %@", num("bytes"), num("msgs_per_batch"), num("gbps"),
+                    num("gbps_min"), num("gbps_max"), (o["check"] as? String) ?? "?"))
             flushOutput()
         }
     }

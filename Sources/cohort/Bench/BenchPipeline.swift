@@ -12,7 +12,8 @@ import Runtime
 /// softmax over `width` classes, copying the arrived tensor in, the hand-off (at width 512, M = 16 these put
 /// the measured bubble 0.01–0.05 above theory: 0.072–0.106 against 0.059 in seven runs).
 struct BenchPipeline: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "Pipeline schedules: step time, bubble, activation memory.")
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline", abstract: "Pipeline schedules: step time, bubble, activation memory.")
 
     @Option(help: "Comma-separated stage counts.") var stages: String = "1,2,4"
     @Option(help: "Comma-separated micro-batch counts.") var microBatches: String = "1,2,4,8,16"
@@ -30,16 +31,26 @@ struct BenchPipeline: ParsableCommand {
     func run() throws {
         func ints(_ s: String, _ name: String) throws -> [Int] {
             let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--\(name): expected positive integers, got \"\(s)\"") }
+            guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                throw ValidationError("--\(name): expected positive integers, got \"\(s)\"")
+            }
             return v.map { $0! }
         }
-        let ks = try ints(stages, "stages"), ms = try ints(microBatches, "micro-batches")
+        let ks = try ints(stages, "stages")
+        let ms = try ints(microBatches, "micro-batches")
         let scheds = try schedules.split(separator: ",").map { name -> PipelineSchedule in
-            guard let s = PipelineSchedule(rawValue: String(name)) else { throw ValidationError("--schedules: unknown schedule \"\(name)\" (gpipe, 1f1b)") }
+            guard let s = PipelineSchedule(rawValue: String(name)) else {
+                throw ValidationError("--schedules: unknown schedule \"\(name)\" (gpipe, 1f1b)")
+            }
             return s
         }
-        guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else { throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1") }
-        guard let kMax = ks.max(), kMax <= 4 else { throw ValidationError("--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)") }
+        guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else {
+            throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1")
+        }
+        guard let kMax = ks.max(), kMax <= 4 else {
+            throw ValidationError(
+                "--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)")
+        }
         for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         guard (inputWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
@@ -47,55 +58,90 @@ struct BenchPipeline: ParsableCommand {
         let data = try job.loadData()
         var records: [[String: Any]] = []
         if !output.json {
-            print("pipeline  model \(job.model.layers)  batch \(batch)  stages as threads over inproc://  \(cores) cores  medians of \(steps) steps")
-            print(" K   M  schedule  step_ms  samples/s  bubble_meas  bubble_sim  bubble_theory  verdict  max_stashed  bytes/step")
+            print(
+                "pipeline  model \(job.model.layers)  batch \(batch)  stages as threads over inproc://  \(cores) cores  medians of \(steps) steps"
+            )
+            print(
+                " K   M  schedule  step_ms  samples/s  bubble_meas  bubble_sim  bubble_theory  verdict  max_stashed  bytes/step")
         }
         var k2Costs: [Int: [StageCosts]] = [:]
-        for k in ks { for m in ms { for s in scheds {
-            let r = try PipelineBenchmark.measure(job: job, data: data, stages: k, microBatches: m, schedule: s, warmup: warmup, steps: steps)
-            let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: r.costs)
-            if k == 2 { k2Costs[m] = r.costs }
-            let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
-            let bound = max(0.1 * theory, 0.02)
-            let verdict = k > cores ? "shared" : (abs(r.bubble - theory) <= bound && abs(sim.bubble - r.bubble) <= bound ? "ok" : "OFF")
-            let rec: [String: Any] = [
-                "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": false, "cores": cores,
-                "step_s": r.stepSeconds, "pipeline_s": r.pipelineSeconds, "samples_per_s": r.samplesPerSecond,
-                "bubble_measured": r.bubble, "bubble_simulated": sim.bubble, "bubble_theory": theory, "verdict": verdict,
-                "max_stashed": r.maxStashed, "bytes_per_step": r.bytesPerStep, "simulated_step_s": sim.makespan,
-                "forward_s": r.costs.map(\.forward), "backward_s": r.costs.map(\.backward),
-                "send_activation_s": r.costs.map(\.sendActivation), "send_gradient_s": r.costs.map(\.sendGradient),
-            ]
-            records.append(rec)
-            if output.json { printJSONLine(rec) } else {
-                print(String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8) + String(format: " %8.2f %10.0f  %11.3f  %10.3f  %13.3f  ",
-                             r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory)
-                      + pad(verdict, 7) + String(format: "  %11d  %10d", r.maxStashed, r.bytesPerStep))
+        for k in ks {
+            for m in ms {
+                for s in scheds {
+                    let r = try PipelineBenchmark.measure(
+                        job: job, data: data, stages: k, microBatches: m, schedule: s, warmup: warmup, steps: steps)
+                    let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: r.costs)
+                    if k == 2 { k2Costs[m] = r.costs }
+                    let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
+                    let bound = max(0.1 * theory, 0.02)
+                    let verdict =
+                        k > cores
+                        ? "shared" : (abs(r.bubble - theory) <= bound && abs(sim.bubble - r.bubble) <= bound ? "ok" : "OFF")
+                    let rec: [String: Any] = [
+                        "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": false,
+                        "cores": cores,
+                        "step_s": r.stepSeconds, "pipeline_s": r.pipelineSeconds, "samples_per_s": r.samplesPerSecond,
+                        "bubble_measured": r.bubble, "bubble_simulated": sim.bubble, "bubble_theory": theory, "verdict": verdict,
+                        "max_stashed": r.maxStashed, "bytes_per_step": r.bytesPerStep, "simulated_step_s": sim.makespan,
+                        "forward_s": r.costs.map(\.forward), "backward_s": r.costs.map(\.backward),
+                        "send_activation_s": r.costs.map(\.sendActivation), "send_gradient_s": r.costs.map(\.sendGradient),
+                    ]
+                    records.append(rec)
+                    if output.json {
+                        printJSONLine(rec)
+                    } else {
+                        print(
+                            String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
+                                + String(
+                                    format: " %8.2f %10.0f  %11.3f  %10.3f  %13.3f  ",
+                                    r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory)
+                                + pad(verdict, 7) + String(format: "  %11d  %10d", r.maxStashed, r.bytesPerStep))
+                    }
+                    flushOutput()
+                }
             }
-            flushOutput()
-        } } }
+        }
         if simulate {
             // Each simulated stage costs what a measured K = 2 stage cost (the mean of the two) with M = 8.
-            let base: [StageCosts] = try k2Costs[8] ?? PipelineBenchmark.measure(job: job, data: data, stages: 2, microBatches: 8,
-                                                                                  schedule: .oneForwardOneBackward, warmup: warmup, steps: steps).costs
-            let f = base.map(\.forward).reduce(0, +) / Double(base.count), b = base.map(\.backward).reduce(0, +) / Double(base.count)
-            let act = base.first!.sendActivation, grad = base.last!.sendGradient
-            if !output.json { print("simulated (per stage: forward \(fmt(f)) s, backward \(fmt(b)) s, transfer \(fmt(act))/\(fmt(grad)) s):") }
-            for k in [1, 2, 4, 8, 16, 32, 64] { for m in [1, 2, 4, 8, 16, 32, 64] { for s in scheds {
-                let costs = Array(repeating: StageCosts(forward: f, backward: b, sendActivation: act, sendGradient: grad), count: k)
-                let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
-                let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
-                let rec: [String: Any] = [
-                    "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": true, "cores": cores,
-                    "step_s": sim.makespan, "bubble_simulated": sim.bubble, "bubble_theory": theory, "max_stashed": sim.maxStashed.max()!,
-                ]
-                records.append(rec)
-                if output.json { printJSONLine(rec) } else {
-                    print(String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8) + String(format: " %8.2f ", sim.makespan * 1e3)
-                          + "         -            -" + String(format: "  %10.3f  %13.3f  ", sim.bubble, theory)
-                          + pad("sim", 7) + String(format: "  %11d", sim.maxStashed.max()!))
+            let base: [StageCosts] =
+                try k2Costs[8]
+                ?? PipelineBenchmark.measure(
+                    job: job, data: data, stages: 2, microBatches: 8,
+                    schedule: .oneForwardOneBackward, warmup: warmup, steps: steps
+                ).costs
+            let f = base.map(\.forward).reduce(0, +) / Double(base.count)
+            let b = base.map(\.backward).reduce(0, +) / Double(base.count)
+            let act = base.first!.sendActivation
+            let grad = base.last!.sendGradient
+            if !output.json {
+                print("simulated (per stage: forward \(fmt(f)) s, backward \(fmt(b)) s, transfer \(fmt(act))/\(fmt(grad)) s):")
+            }
+            for k in [1, 2, 4, 8, 16, 32, 64] {
+                for m in [1, 2, 4, 8, 16, 32, 64] {
+                    for s in scheds {
+                        let costs = Array(
+                            repeating: StageCosts(forward: f, backward: b, sendActivation: act, sendGradient: grad), count: k)
+                        let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
+                        let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
+                        let rec: [String: Any] = [
+                            "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": true,
+                            "cores": cores,
+                            "step_s": sim.makespan, "bubble_simulated": sim.bubble, "bubble_theory": theory,
+                            "max_stashed": sim.maxStashed.max()!,
+                        ]
+                        records.append(rec)
+                        if output.json {
+                            printJSONLine(rec)
+                        } else {
+                            print(
+                                String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
+                                    + String(format: " %8.2f ", sim.makespan * 1e3)
+                                    + "         -            -" + String(format: "  %10.3f  %13.3f  ", sim.bubble, theory)
+                                    + pad("sim", 7) + String(format: "  %11d", sim.maxStashed.max()!))
+                        }
+                    }
                 }
-            } } }
+            }
         }
         if let csv { try writeCSV(records, to: csv) }
     }
@@ -105,8 +151,10 @@ struct BenchPipeline: ParsableCommand {
     private func fmt(_ x: Double) -> String { String(format: "%.2e", x) }
 
     private func writeCSV(_ records: [[String: Any]], to path: String) throws {
-        let columns = ["simulated", "stages", "micro_batches", "schedule", "step_s", "samples_per_s", "bubble_measured",
-                       "bubble_simulated", "bubble_theory", "max_stashed", "bytes_per_step", "cores"]
+        let columns = [
+            "simulated", "stages", "micro_batches", "schedule", "step_s", "samples_per_s", "bubble_measured",
+            "bubble_simulated", "bubble_theory", "max_stashed", "bytes_per_step", "cores",
+        ]
         var text = columns.joined(separator: ",") + "\n"
         for r in records {
             text += columns.map { c in r[c].map { "\($0)" } ?? "" }.joined(separator: ",") + "\n"

@@ -44,10 +44,13 @@ struct BenchRank: ParsableCommand {
         if let v = zeroCopyMin { o.zeroCopyMinBytes = v }
         if let v = sockbuf { o.kernelBufferBytes = v }
         let plane = try DataPlane(bind: bind, options: o)
-        let table = try Rendezvous.join(server: rendezvous, rank: rank, endpoint: plane.endpoint, context: plane.context,
-                                        deadline: .after(seconds: timeout))
+        let table = try Rendezvous.join(
+            server: rendezvous, rank: rank, endpoint: plane.endpoint, context: plane.context,
+            deadline: .after(seconds: timeout))
         let comm = try Communicator(plane: plane, rank: rank, peers: table)
-        guard let algo = AllReduceAlgorithm(rawValue: algorithm) else { throw ValidationError("unknown --algorithm \(algorithm)") }
+        guard let algo = AllReduceAlgorithm(rawValue: algorithm) else {
+            throw ValidationError("unknown --algorithm \(algorithm)")
+        }
         guard let wirePrecision = WirePrecision(rawValue: wire) else { throw ValidationError("unknown --wire \(wire)") }
         let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
         do {
@@ -107,11 +110,14 @@ struct BenchRank: ParsableCommand {
                 let med = batches[batches.count / 2]
                 let algbw = Double(bytes) / med / 1e9
                 let busbw = algbw * 2 * Double(c.size - 1) / Double(c.size)
-                print(jsonLine([("bench", "\"allreduce\""), ("ranks", "\(c.size)"), ("transport", "\"\(transport)\""),
-                                ("bytes", "\(bytes)"), ("latency_us", fmt(med * 1e6, 1)), ("algbw_gbps", fmt(algbw, 3)),
-                                ("busbw_gbps", fmt(busbw, 3)), ("iters", "\(k)"), ("reps", "\(reps)"),
-                                ("algorithm", "\"\(algo.rawValue)\""), ("wire", "\"\(wire.rawValue)\""),
-                                ("check", ok == 1 ? "\"ok\"" : "\"FAIL\"")]))
+                print(
+                    jsonLine([
+                        ("bench", "\"allreduce\""), ("ranks", "\(c.size)"), ("transport", "\"\(transport)\""),
+                        ("bytes", "\(bytes)"), ("latency_us", fmt(med * 1e6, 1)), ("algbw_gbps", fmt(algbw, 3)),
+                        ("busbw_gbps", fmt(busbw, 3)), ("iters", "\(k)"), ("reps", "\(reps)"),
+                        ("algorithm", "\"\(algo.rawValue)\""), ("wire", "\"\(wire.rawValue)\""),
+                        ("check", ok == 1 ? "\"ok\"" : "\"FAIL\""),
+                    ]))
                 flushOutput()
             }
         }
@@ -135,7 +141,10 @@ struct BenchRank: ParsableCommand {
                 _ = release.waitUntilReleased(deadline: .after(seconds: timeout))
             } else {
                 var bad = 0
-                for _ in 0..<perBatch { let m = try c.receiveMessage(from: 1, expectedBytes: bytes); if m.withBytes({ $0[bytes - 1] }) != 0x5a { bad += 1 } }
+                for _ in 0..<perBatch {
+                    let m = try c.receiveMessage(from: 1, expectedBytes: bytes)
+                    if m.withBytes({ $0[bytes - 1] }) != 0x5a { bad += 1 }
+                }
                 var rates: [Double] = []
                 var t0 = Deadline.nowNanoseconds()
                 for _ in 0..<reps {
@@ -148,10 +157,13 @@ struct BenchRank: ParsableCommand {
                     t0 = t1
                 }
                 rates.sort()
-                print(jsonLine([("bench", "\"p2p\""), ("transport", "\"\(transport)\""), ("bytes", "\(bytes)"),
-                                ("msgs_per_batch", "\(perBatch)"), ("gbps", fmt(rates[rates.count / 2], 3)),
-                                ("gbps_min", fmt(rates.first!, 3)), ("gbps_max", fmt(rates.last!, 3)),
-                                ("check", bad == 0 ? "\"ok\"" : "\"FAIL\"")]))
+                print(
+                    jsonLine([
+                        ("bench", "\"p2p\""), ("transport", "\"\(transport)\""), ("bytes", "\(bytes)"),
+                        ("msgs_per_batch", "\(perBatch)"), ("gbps", fmt(rates[rates.count / 2], 3)),
+                        ("gbps_min", fmt(rates.first!, 3)), ("gbps_max", fmt(rates.last!, 3)),
+                        ("check", bad == 0 ? "\"ok\"" : "\"FAIL\""),
+                    ]))
                 flushOutput()
             }
             try c.barrier()
@@ -174,12 +186,18 @@ struct BenchRank: ParsableCommand {
             }
             var b = c.rank == n - 1 ? (0..<count).map { value(99, $0) } : [Float](repeating: 0, count: count)
             try b.withUnsafeMutableBufferPointer { try c.broadcast($0, root: n - 1) }
-            guard b == (0..<count).map({ value(99, $0) }) else { throw ValidationError("rank \(c.rank): broadcast count \(count) wrong") }
+            guard b == (0..<count).map({ value(99, $0) }) else {
+                throw ValidationError("rank \(c.rank): broadcast count \(count) wrong")
+            }
             let g = try c.allGather((0..<count).map { value(c.rank, $0) })
-            guard g == (0..<n).flatMap({ r in (0..<count).map { value(r, $0) } }) else { throw ValidationError("rank \(c.rank): allgather count \(count) wrong") }
+            guard g == (0..<n).flatMap({ r in (0..<count).map { value(r, $0) } }) else {
+                throw ValidationError("rank \(c.rank): allgather count \(count) wrong")
+            }
             var rs = (0..<count).map { value(c.rank, $0) }
             let mine = try rs.withUnsafeMutableBufferPointer { try c.reduceScatter($0) }
-            guard Array(rs[mine]) == Array(sum[mine]) else { throw ValidationError("rank \(c.rank): reducescatter count \(count) wrong") }
+            guard Array(rs[mine]) == Array(sum[mine]) else {
+                throw ValidationError("rank \(c.rank): reducescatter count \(count) wrong")
+            }
             try c.barrier()
         }
         // Bitwise agreement of a non-exact average: everyone's result must equal rank 0's.
@@ -228,7 +246,8 @@ enum RankLauncher {
     }
 
     /// Runs the ranks; calls `line` with each line rank 0 prints. Throws if any rank fails or time runs out.
-    static func run(mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, line: (String) -> Void) throws {
+    static func run(mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, line: (String) -> Void) throws
+    {
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
         let context = try Context()
         let server = try Rendezvous.Server(context: context)
@@ -241,8 +260,11 @@ enum RankLauncher {
         for r in 0..<ranks {
             let p = Process()
             p.executableURL = executable()
-            p.arguments = ["bench", "rank", "--mode", mode, "--rank", "\(r)", "--ranks", "\(ranks)", "--rendezvous", server.endpoint,
-                           "--bind", try bindEndpoint(transport: transport, rank: r), "--transport", transport] + extra
+            p.arguments =
+                [
+                    "bench", "rank", "--mode", mode, "--rank", "\(r)", "--ranks", "\(ranks)", "--rendezvous", server.endpoint,
+                    "--bind", try bindEndpoint(transport: transport, rank: r), "--transport", transport,
+                ] + extra
             p.standardOutput = r == 0 ? out : FileHandle.nullDevice
             try p.run()
             processes.append(p)

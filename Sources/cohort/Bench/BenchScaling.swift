@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Collectives
+import Foundation
 import Runtime
 
 /// `cohort bench scaling [cluster.yaml] --workers 1,2,4`: the same job (same GLOBAL batch) at each worker count,
@@ -11,9 +11,9 @@ struct BenchScaling: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scaling", abstract: "Data-parallel speedup at several worker counts, and its α–β prediction.",
         discussion: """
-        Every run uses OS-chosen ports, writes no checkpoint or metrics file, and is timed over the steps after \
-        --warmup. --bandwidth/--latency-us replace the measured α–β values in the prediction.
-        """)
+            Every run uses OS-chosen ports, writes no checkpoint or metrics file, and is timed over the steps after \
+            --warmup. --bandwidth/--latency-us replace the measured α–β values in the prediction.
+            """)
 
     @Argument(help: "The cluster file (its job, hosts and timeouts).") var config: String = "cluster.yaml"
     @Option(help: "Swap in a recipe of `cohort train` (W1 | W2).") var workload: String?
@@ -22,17 +22,22 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
     @Option(help: "Runs per worker count, in rounds; the median run counts.") var repeats: Int = 1
     @Option(help: "GEMM threads per worker.") var threads: Int = 1
-    @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB (as launch).") var bucketKB: Int = RunOptions().bucketBytes / 1024
+    @Option(name: .customLong("bucket-kb"), help: "Gradient all-reduce bucket size in KiB (as launch).") var bucketKB: Int =
+        RunOptions().bucketBytes / 1024
     @Option(help: "Link bandwidth for the prediction, GB/s (default: measured here).") var bandwidth: Double?
-    @Option(name: .customLong("latency-us"), help: "Per-message latency for the prediction, µs (default: measured here).") var latencyUs: Double?
+    @Option(name: .customLong("latency-us"), help: "Per-message latency for the prediction, µs (default: measured here).")
+    var latencyUs: Double?
     @Option(help: "Share of backward that hides the all-reduce in the prediction, 0…1.") var overlap: Double = 0
     @Option(name: .customLong("max-workers"), help: "Predict up to this many workers.") var maxWorkers: Int = 1024
     @Option(help: "Write the measured and predicted rows here as CSV.") var csv: String?
-    @Option(name: .customLong("plot-dir"), help: "Write the speedup plot (PNG) here (default: output.plot_directory).") var plotDir: String?
+    @Option(name: .customLong("plot-dir"), help: "Write the speedup plot (PNG) here (default: output.plot_directory).")
+    var plotDir: String?
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (try? workerCounts()) != nil else { throw ValidationError("--workers: expected comma-separated counts ≥ 1, got \(workers)") }
+        guard (try? workerCounts()) != nil else {
+            throw ValidationError("--workers: expected comma-separated counts ≥ 1, got \(workers)")
+        }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
@@ -61,7 +66,9 @@ struct BenchScaling: ParsableCommand {
         let timed = base.job.steps! - warmup
 
         if !output.json {
-            print("scaling  workload=\(name)  global batch \(base.job.batchSize)  \(timed) timed steps after \(warmup) warm-up  threads \(threads)")
+            print(
+                "scaling  workload=\(name)  global batch \(base.job.batchSize)  \(timed) timed steps after \(warmup) warm-up  threads \(threads)"
+            )
             print(String(format: "gradient %.2f MB in %d bucket(s)", Double(gradientBytes) / 1e6, buckets.count))
         }
         // α–β with 2 ranks (the link; the default for counts not measured), and with N ranks at each measured N.
@@ -74,10 +81,13 @@ struct BenchScaling: ParsableCommand {
 
         // Rounds over all counts, so a burst of load elsewhere spreads over the counts instead of hitting one;
         // each count keeps its median run and median ceiling.
-        var runs: [Int: [StepWindow]] = [:], ceilings: [Int: [StepWindow]] = [:]
+        var runs: [Int: [StepWindow]] = [:]
+        var ceilings: [Int: [StepWindow]] = [:]
         for round in 0..<repeats {
             for n in counts {
-                if !output.json { printError("bench scaling: \(n) worker(s)\(repeats > 1 ? ", round \(round + 1) of \(repeats)" : "")…") }
+                if !output.json {
+                    printError("bench scaling: \(n) worker(s)\(repeats > 1 ? ", round \(round + 1) of \(repeats)" : "")…")
+                }
                 let run = try steadyRun(base, workers: n, allReduce: true)
                 runs[n, default: []].append(run)
                 // One worker does no all-reduce, so its run is its own ceiling.
@@ -90,59 +100,80 @@ struct BenchScaling: ParsableCommand {
             return ScalingMeasurement(workers: n, run: run, ceiling: ceiling)
         }
 
-        let predictor = ScalingPredictor(model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
-                                         globalBatch: base.job.batchSize,
-                                         measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
-                                         overlap: overlap, modelsByWorkers: fits)
+        let predictor = ScalingPredictor(
+            model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
+            globalBatch: base.job.batchSize,
+            measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
+            overlap: overlap, modelsByWorkers: fits)
         let reference = measured[0]
         let speedup = { (m: ScalingMeasurement) in m.samplesPerSecond / reference.samplesPerSecond * Double(reference.workers) }
-        let ceilingSpeedup = { (m: ScalingMeasurement) in m.ceilingSamplesPerSecond / reference.samplesPerSecond * Double(reference.workers) }
+        let ceilingSpeedup = { (m: ScalingMeasurement) in
+            m.ceilingSamplesPerSecond / reference.samplesPerSecond * Double(reference.workers)
+        }
         let predictedCounts = ScalingPredictor.powersOfTwo(upTo: maxWorkers)
 
         var csvRows: [String] = []
         for m in measured {
             let p = predictor.stepSeconds(workers: m.workers)
-            csvRows.append(ScalingCSV.row([m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), ceilingSpeedup(m),
-                                           speedup(m) / Double(m.workers), m.stepSeconds, p, m.computePerStep,
-                                           m.allReducePerStep, m.waitPerStep, nil, nil],
-                                          kind: "measured", workload: name, workers: m.workers))
+            csvRows.append(
+                ScalingCSV.row(
+                    [
+                        m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), ceilingSpeedup(m),
+                        speedup(m) / Double(m.workers), m.stepSeconds, p, m.computePerStep,
+                        m.allReducePerStep, m.waitPerStep, nil, nil,
+                    ],
+                    kind: "measured", workload: name, workers: m.workers))
         }
         for n in predictedCounts {
-            csvRows.append(ScalingCSV.row([nil, nil, nil, nil, predictor.speedup(workers: n) / Double(n), nil,
-                                           predictor.stepSeconds(workers: n), predictor.computeSeconds(workers: n),
-                                           predictor.allReduceSeconds(workers: n), nil, predictor.speedup(workers: n),
-                                           predictor.samplesPerSecond(workers: n)],
-                                          kind: "predicted", workload: name, workers: n))
+            csvRows.append(
+                ScalingCSV.row(
+                    [
+                        nil, nil, nil, nil, predictor.speedup(workers: n) / Double(n), nil,
+                        predictor.stepSeconds(workers: n), predictor.computeSeconds(workers: n),
+                        predictor.allReduceSeconds(workers: n), nil, predictor.speedup(workers: n),
+                        predictor.samplesPerSecond(workers: n),
+                    ],
+                    kind: "predicted", workload: name, workers: n))
         }
 
         if output.json {
             for (ranks, fit) in fits.sorted(by: { $0.key < $1.key }) {
-                print(jsonLine([("bench", "\"scaling\""), ("kind", "\"alpha_beta\""), ("workload", "\"\(name)\""), ("ranks", "\(ranks)"),
-                                ("latency_us", num(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", num(fit.bandwidthGBps, 4)),
-                                ("gradient_bytes", "\(gradientBytes)"), ("buckets", "\(buckets.count)"),
-                                ("global_batch", "\(base.job.batchSize)"), ("steps", "\(timed)"), ("warmup", "\(warmup)"),
-                                ("overlap", num(overlap, 2))]))
+                print(
+                    jsonLine([
+                        ("bench", "\"scaling\""), ("kind", "\"alpha_beta\""), ("workload", "\"\(name)\""), ("ranks", "\(ranks)"),
+                        ("latency_us", num(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", num(fit.bandwidthGBps, 4)),
+                        ("gradient_bytes", "\(gradientBytes)"), ("buckets", "\(buckets.count)"),
+                        ("global_batch", "\(base.job.batchSize)"), ("steps", "\(timed)"), ("warmup", "\(warmup)"),
+                        ("overlap", num(overlap, 2)),
+                    ]))
             }
             for m in measured {
                 let p = predictor.stepSeconds(workers: m.workers)
-                print(jsonLine([("bench", "\"scaling\""), ("workload", "\"\(name)\""), ("workers", "\(m.workers)"),
-                                ("samples_per_s", num(m.samplesPerSecond, 1)), ("ceiling_samples_per_s", num(m.ceilingSamplesPerSecond, 1)),
-                                ("speedup", num(speedup(m), 3)), ("efficiency", num(speedup(m) / Double(m.workers), 3)),
-                                ("measured_step_s", num(m.stepSeconds, 9)), ("predicted_step_s", num(p, 9)),
-                                ("prediction_error", num(p / m.stepSeconds - 1, 3)),
-                                ("mean_step_s", num(m.meanStepSeconds, 9)), ("ceiling_step_s", num(m.ceilingStepSeconds, 9)),
-                                ("compute_s", num(m.computePerStep, 9)), ("median_compute_s", num(m.medianComputePerStep, 9)),
-                                ("allreduce_s", num(m.allReducePerStep, 9)), ("wait_s", num(m.waitPerStep, 9)),
-                                ("kind", "\"measured\"")]))
+                print(
+                    jsonLine([
+                        ("bench", "\"scaling\""), ("workload", "\"\(name)\""), ("workers", "\(m.workers)"),
+                        ("samples_per_s", num(m.samplesPerSecond, 1)),
+                        ("ceiling_samples_per_s", num(m.ceilingSamplesPerSecond, 1)),
+                        ("speedup", num(speedup(m), 3)), ("efficiency", num(speedup(m) / Double(m.workers), 3)),
+                        ("measured_step_s", num(m.stepSeconds, 9)), ("predicted_step_s", num(p, 9)),
+                        ("prediction_error", num(p / m.stepSeconds - 1, 3)),
+                        ("mean_step_s", num(m.meanStepSeconds, 9)), ("ceiling_step_s", num(m.ceilingStepSeconds, 9)),
+                        ("compute_s", num(m.computePerStep, 9)), ("median_compute_s", num(m.medianComputePerStep, 9)),
+                        ("allreduce_s", num(m.allReducePerStep, 9)), ("wait_s", num(m.waitPerStep, 9)),
+                        ("kind", "\"measured\""),
+                    ]))
             }
             for n in predictedCounts {
-                print(jsonLine([("bench", "\"scaling\""), ("kind", "\"prediction\""), ("workload", "\"\(name)\""), ("workers", "\(n)"),
-                                ("predicted_step_s", num(predictor.stepSeconds(workers: n), 9)),
-                                ("predicted_samples_per_s", num(predictor.samplesPerSecond(workers: n), 1)),
-                                ("predicted_speedup", num(predictor.speedup(workers: n), 3)),
-                                ("predicted_efficiency", num(predictor.speedup(workers: n) / Double(n), 3)),
-                                ("compute_s", num(predictor.computeSeconds(workers: n), 9)),
-                                ("allreduce_s", num(predictor.allReduceSeconds(workers: n), 9))]))
+                print(
+                    jsonLine([
+                        ("bench", "\"scaling\""), ("kind", "\"prediction\""), ("workload", "\"\(name)\""), ("workers", "\(n)"),
+                        ("predicted_step_s", num(predictor.stepSeconds(workers: n), 9)),
+                        ("predicted_samples_per_s", num(predictor.samplesPerSecond(workers: n), 1)),
+                        ("predicted_speedup", num(predictor.speedup(workers: n), 3)),
+                        ("predicted_efficiency", num(predictor.speedup(workers: n) / Double(n), 3)),
+                        ("compute_s", num(predictor.computeSeconds(workers: n), 9)),
+                        ("allreduce_s", num(predictor.allReduceSeconds(workers: n), 9)),
+                    ]))
             }
             flushOutput()
         } else {
@@ -159,7 +190,8 @@ struct BenchScaling: ParsableCommand {
         var c = try loadClusterConfig(config)
         if let workload {
             guard var recipe = JobSpec.recipe(named: workload) else {
-                throw ValidationError("--workload: expected one of \(JobSpec.workloadNames.joined(separator: ", ")), got \(workload)")
+                throw ValidationError(
+                    "--workload: expected one of \(JobSpec.workloadNames.joined(separator: ", ")), got \(workload)")
             }
             recipe.data = c.job.data
             c.job = recipe
@@ -196,11 +228,14 @@ struct BenchScaling: ParsableCommand {
         // The workers of a local run pair up over shared memory unless COHORT_SHARED_MEMORY=0: measure that path.
         let shm = CommunicatorOptions().sharedMemory
         let path = shm ? "shm" : "tcp"
-        let extra = RankLauncher.passthrough([("sizes", sizes.map(String.init).joined(separator: ",")), ("algorithm", "ring"),
-                                              ("reps", "5"), ("shared-memory", String(shm))])
+        let extra = RankLauncher.passthrough([
+            ("sizes", sizes.map(String.init).joined(separator: ",")), ("algorithm", "ring"),
+            ("reps", "5"), ("shared-memory", String(shm)),
+        ])
         try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: path, extra: extra, timeout: 120) { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let bytes = (o["bytes"] as? NSNumber)?.doubleValue, let us = (o["latency_us"] as? NSNumber)?.doubleValue else { return }
+                let bytes = (o["bytes"] as? NSNumber)?.doubleValue, let us = (o["latency_us"] as? NSNumber)?.doubleValue
+            else { return }
             samples.append((bytes, us * 1e-6))
             if !output.json { print(String(format: "  allreduce %d ranks %@ ring %10.0f B  %9.1f µs", ranks, path, bytes, us)) }
         }
@@ -208,31 +243,43 @@ struct BenchScaling: ParsableCommand {
         if let latencyUs { m.alpha = latencyUs * 1e-6 }
         if let bandwidth { m.beta = 1 / (bandwidth * 1e9) }
         if !output.json {
-            print(String(format: "alpha-beta at %d ranks: α %.1f µs, bandwidth %.3f GB/s%@", ranks, m.latencyMicroseconds, m.bandwidthGBps,
-                         latencyUs != nil || bandwidth != nil ? " (flags override the measurement)" : " (fit to the timings above)"))
+            print(
+                String(
+                    format: "alpha-beta at %d ranks: α %.1f µs, bandwidth %.3f GB/s%@", ranks, m.latencyMicroseconds,
+                    m.bandwidthGBps,
+                    latencyUs != nil || bandwidth != nil ? " (flags override the measurement)" : " (fit to the timings above)"))
         }
         return m
     }
 
     // MARK: output
 
-    func printTable(_ measured: [ScalingMeasurement], predictor: ScalingPredictor, speedup: (ScalingMeasurement) -> Double,
-                    predictedCounts: [Int], alphaBeta: AlphaBetaModel) {
+    func printTable(
+        _ measured: [ScalingMeasurement], predictor: ScalingPredictor, speedup: (ScalingMeasurement) -> Double,
+        predictedCounts: [Int], alphaBeta: AlphaBetaModel
+    ) {
         print("workers  samples/s  ceiling/s  speedup  effic.  step_ms  pred_ms   err  compute_ms  allreduce_ms  wait_ms")
         for m in measured {
             let p = predictor.stepSeconds(workers: m.workers)
-            print(String(format: "%7d  %9.1f  %9.1f  %6.2fx  %5.1f%%  %7.2f  %7.2f  %+4.0f%%  %10.2f  %12.2f  %7.2f",
-                         m.workers, m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), 100 * speedup(m) / Double(m.workers),
-                         m.stepSeconds * 1e3, p * 1e3, 100 * (p / m.stepSeconds - 1), m.computePerStep * 1e3,
-                         m.allReducePerStep * 1e3, m.waitPerStep * 1e3))
+            print(
+                String(
+                    format: "%7d  %9.1f  %9.1f  %6.2fx  %5.1f%%  %7.2f  %7.2f  %+4.0f%%  %10.2f  %12.2f  %7.2f",
+                    m.workers, m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), 100 * speedup(m) / Double(m.workers),
+                    m.stepSeconds * 1e3, p * 1e3, 100 * (p / m.stepSeconds - 1), m.computePerStep * 1e3,
+                    m.allReducePerStep * 1e3, m.waitPerStep * 1e3))
         }
-        print(String(format: "predicted (α %.1f µs, %.3f GB/s, overlap %.2f):", alphaBeta.latencyMicroseconds, alphaBeta.bandwidthGBps, predictor.overlap))
+        print(
+            String(
+                format: "predicted (α %.1f µs, %.3f GB/s, overlap %.2f):", alphaBeta.latencyMicroseconds, alphaBeta.bandwidthGBps,
+                predictor.overlap))
         print("workers  step_ms  compute_ms  allreduce_ms  samples/s  speedup  effic.")
         for n in predictedCounts {
             let s = predictor.speedup(workers: n)
-            print(String(format: "%7d  %7.2f  %10.3f  %12.3f  %9.1f  %6.2fx  %5.1f%%", n, predictor.stepSeconds(workers: n) * 1e3,
-                         predictor.computeSeconds(workers: n) * 1e3, predictor.allReduceSeconds(workers: n) * 1e3,
-                         predictor.samplesPerSecond(workers: n), s, 100 * s / Double(n)))
+            print(
+                String(
+                    format: "%7d  %7.2f  %10.3f  %12.3f  %9.1f  %6.2fx  %5.1f%%", n, predictor.stepSeconds(workers: n) * 1e3,
+                    predictor.computeSeconds(workers: n) * 1e3, predictor.allReduceSeconds(workers: n) * 1e3,
+                    predictor.samplesPerSecond(workers: n), s, 100 * s / Double(n)))
         }
     }
 
@@ -240,12 +287,15 @@ struct BenchScaling: ParsableCommand {
     /// made is a notice on stderr, not a failure of the benchmark.
     func writeOutputs(_ rows: [String], workload: String, plotDirectory: String?) throws {
         var csvPath = csv
-        if csvPath == nil, let dir = plotDirectory { csvPath = (dir as NSString).appendingPathComponent("scaling-\(workload).csv") }
+        if csvPath == nil, let dir = plotDirectory {
+            csvPath = (dir as NSString).appendingPathComponent("scaling-\(workload).csv")
+        }
         guard let csvPath else { return }
         let dir = (csvPath as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do {
-            try ([ScalingCSV.header] + rows).joined(separator: "\n").appending("\n").write(toFile: csvPath, atomically: true, encoding: .utf8)
+            try ([ScalingCSV.header] + rows).joined(separator: "\n").appending("\n").write(
+                toFile: csvPath, atomically: true, encoding: .utf8)
         } catch {
             throw CohortFailure("--csv: cannot write \(csvPath): \(error.localizedDescription)")
         }
@@ -280,8 +330,13 @@ struct BenchScaling: ParsableCommand {
         let fm = FileManager.default
         var candidates = [fm.currentDirectoryPath]
         var dir = RankLauncher.executable().deletingLastPathComponent()
-        for _ in 0..<5 { candidates.append(dir.path); dir = dir.deletingLastPathComponent() }
-        return candidates.map { ($0 as NSString).appendingPathComponent("scripts/plot_scaling.py") }.first { fm.fileExists(atPath: $0) }
+        for _ in 0..<5 {
+            candidates.append(dir.path)
+            dir = dir.deletingLastPathComponent()
+        }
+        return candidates.map { ($0 as NSString).appendingPathComponent("scripts/plot_scaling.py") }.first {
+            fm.fileExists(atPath: $0)
+        }
     }
 }
 

@@ -32,20 +32,30 @@ struct BenchTrain: ParsableCommand {
             results.append(result.samplesPerSecond)
             shares.append(result.cpuShare)
             if !output.json {
-                FileHandle.standardError.write(Data(String(format: "run %d: %.0f samples/s (CPU share %.2f)\n",
-                                                           r + 1, result.samplesPerSecond, result.cpuShare).utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "run %d: %.0f samples/s (CPU share %.2f)\n",
+                            r + 1, result.samplesPerSecond, result.cpuShare
+                        ).utf8))
             }
         }
         let share = shares.sorted()[shares.count / 2]
         let sorted = results.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let median =
+            sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         if output.json {
             let runsJSON = results.map { String(format: "%.1f", $0) }.joined(separator: ",")
-            print("{\"bench\":\"train\",\"workload\":\"\(name)\",\"threads\":\(threads),\"samples_per_s\":\(String(format: "%.1f", median))," +
-                  "\"batch\":\(job.batchSize),\"steps\":\(steps),\"runs\":[\(runsJSON)],\"cpu_share\":\(String(format: "%.2f", share))}")
+            print(
+                "{\"bench\":\"train\",\"workload\":\"\(name)\",\"threads\":\(threads),\"samples_per_s\":\(String(format: "%.1f", median)),"
+                    + "\"batch\":\(job.batchSize),\"steps\":\(steps),\"runs\":[\(runsJSON)],\"cpu_share\":\(String(format: "%.2f", share))}"
+            )
         } else {
-            print(String(format: "train %@ (batch %d, %d steps × %d runs, %d thread(s)): median %.0f samples/s (min %.0f, max %.0f; CPU share %.2f)",
-                         name, job.batchSize, steps, runs, threads, median, sorted.first!, sorted.last!, share))
+            print(
+                String(
+                    format:
+                        "train %@ (batch %d, %d steps × %d runs, %d thread(s)): median %.0f samples/s (min %.0f, max %.0f; CPU share %.2f)",
+                    name, job.batchSize, steps, runs, threads, median, sorted.first!, sorted.last!, share))
         }
     }
 }

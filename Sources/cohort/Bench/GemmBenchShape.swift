@@ -8,17 +8,18 @@ struct GemmBenchShape {
     let m: Int, n: Int, k: Int
     let transA: Bool, transB: Bool
 
-    static let all: [GemmBenchShape] = [128, 256, 512, 1024, 2048].map {
-        GemmBenchShape(label: "square\($0)", m: $0, n: $0, k: $0, transA: false, transB: false)
-    } + [
-        GemmBenchShape(label: "fwd_128x784.784x256", m: 128, n: 256, k: 784, transA: false, transB: false),
-        GemmBenchShape(label: "fwd_128x1024.1024x1024", m: 128, n: 1024, k: 1024, transA: false, transB: false),
-        GemmBenchShape(label: "bwd_dW_1024x128.128x1024_contig", m: 1024, n: 1024, k: 128, transA: false, transB: false),
-        GemmBenchShape(label: "bwd_dW_xT(1024x128).dy(128x1024)_TN", m: 1024, n: 1024, k: 128, transA: true, transB: false),
-        GemmBenchShape(label: "bwd_dx_dy(128x1024).wT(1024x1024)_NT", m: 128, n: 1024, k: 1024, transA: false, transB: true),
-        GemmBenchShape(label: "bwd_dW_xT(784x128).dy(128x256)_TN", m: 784, n: 256, k: 128, transA: true, transB: false),
-        GemmBenchShape(label: "bwd_dx_dy(128x256).wT(256x784)_NT", m: 128, n: 784, k: 256, transA: false, transB: true),
-    ]
+    static let all: [GemmBenchShape] =
+        [128, 256, 512, 1024, 2048].map {
+            GemmBenchShape(label: "square\($0)", m: $0, n: $0, k: $0, transA: false, transB: false)
+        } + [
+            GemmBenchShape(label: "fwd_128x784.784x256", m: 128, n: 256, k: 784, transA: false, transB: false),
+            GemmBenchShape(label: "fwd_128x1024.1024x1024", m: 128, n: 1024, k: 1024, transA: false, transB: false),
+            GemmBenchShape(label: "bwd_dW_1024x128.128x1024_contig", m: 1024, n: 1024, k: 128, transA: false, transB: false),
+            GemmBenchShape(label: "bwd_dW_xT(1024x128).dy(128x1024)_TN", m: 1024, n: 1024, k: 128, transA: true, transB: false),
+            GemmBenchShape(label: "bwd_dx_dy(128x1024).wT(1024x1024)_NT", m: 128, n: 1024, k: 1024, transA: false, transB: true),
+            GemmBenchShape(label: "bwd_dW_xT(784x128).dy(128x256)_TN", m: 784, n: 256, k: 128, transA: true, transB: false),
+            GemmBenchShape(label: "bwd_dx_dy(128x256).wT(256x784)_NT", m: 128, n: 784, k: 256, transA: false, transB: true),
+        ]
 
     struct Result { let median: Double, min: Double, max: Double }
 
@@ -35,16 +36,21 @@ struct GemmBenchShape {
         for t in [aStored, bStored] {
             let p = t.pointer
             for i in 0..<t.count {
-                seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+                seed ^= seed << 13
+                seed ^= seed >> 7
+                seed ^= seed << 17
                 p[i] = Float(Int(seed % 2001) - 1000) / 1000
             }
         }
         let c = Tensor(shape: [m, n], repeating: .nan)
-        let lda = aStored.columns, ldb = bStored.columns
-        let ta: Transpose = transA ? .transpose : .none, tb: Transpose = transB ? .transpose : .none
+        let lda = aStored.columns
+        let ldb = bStored.columns
+        let ta: Transpose = transA ? .transpose : .none
+        let tb: Transpose = transB ? .transpose : .none
         let call = {
-            sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: aStored.pointer, lda: lda,
-                  b: bStored.pointer, ldb: ldb, beta: 0, c: c.pointer, ldc: n, threads: threads, kernel: kernel)
+            sgemm(
+                transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: aStored.pointer, lda: lda,
+                b: bStored.pointer, ldb: ldb, beta: 0, c: c.pointer, ldc: n, threads: threads, kernel: kernel)
         }
         call()
         try check(c, a: aStored, b: bStored, kernel: kernel)
@@ -53,7 +59,10 @@ struct GemmBenchShape {
         // Warm-up: at least 3 calls and 0.2 s; then samples of an inner loop of at least 50 ms each.
         let w0 = now()
         var calls = 0
-        while calls < 3 || now() - w0 < 0.2 { call(); calls += 1 }
+        while calls < 3 || now() - w0 < 0.2 {
+            call()
+            calls += 1
+        }
         let inner = max(1, Int(0.05 / ((now() - w0) / Double(calls))))
         var gflops: [Double] = []
         for _ in 0..<reps {
@@ -74,18 +83,24 @@ struct GemmBenchShape {
             for s in 0..<512 { entries.append(((s * 7919 + 13) % m, (s * 104_729 + 7) % n)) }
         }
         let eps = Double(Float.ulpOfOne)
-        let pa = a.pointer, pb = b.pointer, pc = c.pointer
-        let lda = a.columns, ldb = b.columns
+        let pa = a.pointer
+        let pb = b.pointer
+        let pc = c.pointer
+        let lda = a.columns
+        let ldb = b.columns
         for (i, j) in entries {
-            var dot = 0.0, mag = 0.0
+            var dot = 0.0
+            var mag = 0.0
             for p in 0..<k {
-                let av = Double(transA ? pa[p * lda + i] : pa[i * lda + p]), bv = Double(transB ? pb[j * ldb + p] : pb[p * ldb + j])
+                let av = Double(transA ? pa[p * lda + i] : pa[i * lda + p])
+                let bv = Double(transB ? pb[j * ldb + p] : pb[p * ldb + j])
                 dot += av * bv
                 mag += abs(av * bv)
             }
             let got = Double(pc[i * n + j])
             guard abs(got - dot) <= 2 * eps * Double(k + 4) * mag + 1e-30 else {
-                throw CheckFailure(description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
+                throw CheckFailure(
+                    description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
             }
         }
     }

@@ -7,8 +7,9 @@ extension JobSpec {
     public static func load(configFile path: String) throws -> JobSpec {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, line: nil, keyPath: "",
-                              message: FileManager.default.fileExists(atPath: path) ? "not readable as UTF-8 text" : "no such file")
+            throw ConfigError(
+                file: path, line: nil, keyPath: "",
+                message: FileManager.default.fileExists(atPath: path) ? "not readable as UTF-8 text" : "no such file")
         }
         return try parse(yaml: text, file: path)
     }

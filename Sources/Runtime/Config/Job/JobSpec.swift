@@ -25,14 +25,17 @@ public struct JobSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case workload, model, optimizer, schedule, regularization, data, epochs, steps
-        case batchSize = "batch_size", seed, earlyStoppingPatience = "early_stopping_patience"
+        case batchSize = "batch_size"
+        case seed
+        case earlyStoppingPatience = "early_stopping_patience"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let name = try c.decodeIfPresent(String.self, forKey: .workload) {
             guard let recipe = JobSpec.recipe(named: name) else {
-                throw DecodingError.dataCorruptedError(forKey: .workload, in: c,
+                throw DecodingError.dataCorruptedError(
+                    forKey: .workload, in: c,
                     debugDescription: "expected one of \(JobSpec.workloadNames.joined(separator: ", ")), got \"\(name)\"")
             }
             self = recipe
@@ -61,7 +64,10 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     /// uniform | normal | xavier_uniform | xavier_normal | he_uniform | he_normal
     public var initializer: String = "he_normal"
     public init() {}
-    enum CodingKeys: String, CodingKey { case layers, activation, dropout, initializer = "init" }
+    enum CodingKeys: String, CodingKey {
+        case layers, activation, dropout
+        case initializer = "init"
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()
@@ -88,7 +94,10 @@ public struct OptimizerSpec: Codable, Sendable, Equatable {
     /// Decoupled weight decay (AdamW).
     public var weightDecay: Float = 0
     public init() {}
-    enum CodingKeys: String, CodingKey { case name, lr, momentum, beta1, beta2, eps, weightDecay = "weight_decay" }
+    enum CodingKeys: String, CodingKey {
+        case name, lr, momentum, beta1, beta2, eps
+        case weightDecay = "weight_decay"
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()
@@ -118,7 +127,11 @@ public struct ScheduleSpec: Codable, Sendable, Equatable {
     public var minLR: Float = 0
     public init() {}
     enum CodingKeys: String, CodingKey {
-        case name, warmupSteps = "warmup_steps", stepSize = "step_size", gamma, minLR = "min_lr"
+        case name
+        case warmupSteps = "warmup_steps"
+        case stepSize = "step_size"
+        case gamma
+        case minLR = "min_lr"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -143,7 +156,10 @@ public struct RegularizationSpec: Codable, Sendable, Equatable {
     /// Clip gradients by global norm when set.
     public var clipNorm: Float? = nil
     public init() {}
-    enum CodingKeys: String, CodingKey { case l1, l2, clipNorm = "clip_norm" }
+    enum CodingKeys: String, CodingKey {
+        case l1, l2
+        case clipNorm = "clip_norm"
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()
@@ -176,8 +192,12 @@ public struct DataSpec: Codable, Sendable, Equatable {
     public var maxTestExamples: Int? = nil
     public init() {}
     enum CodingKeys: String, CodingKey {
-        case dataset, path, standardize, validationFraction = "validation_fraction", syntheticFallback = "synthetic_fallback"
-        case dropLast = "drop_last", maxTrainExamples = "max_train_examples", maxTestExamples = "max_test_examples"
+        case dataset, path, standardize
+        case validationFraction = "validation_fraction"
+        case syntheticFallback = "synthetic_fallback"
+        case dropLast = "drop_last"
+        case maxTrainExamples = "max_train_examples"
+        case maxTestExamples = "max_test_examples"
     }
 
     public init(from decoder: any Decoder) throws {

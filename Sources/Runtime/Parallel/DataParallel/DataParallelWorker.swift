@@ -23,7 +23,9 @@ public final class DataParallelWorker {
     /// `communicator` nil runs alone (one rank, or the compute-only diagnostic when `run.allReduce` is false).
     public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?) throws {
         guard assignment.layout.pipelineStages == 1 else {
-            throw RuntimeError.invalid("parallelism.pipeline_stages: \(assignment.layout.pipelineStages) stages are not supported by the data-parallel worker")
+            throw RuntimeError.invalid(
+                "parallelism.pipeline_stages: \(assignment.layout.pipelineStages) stages are not supported by the data-parallel worker"
+            )
         }
         self.assignment = assignment
         self.data = data
@@ -31,14 +33,16 @@ public final class DataParallelWorker {
         let job = assignment.job
         let model = try job.makeModel()
         model.threads = assignment.run.threads
-        plan = EpochPlan(exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: assignment.layout.dataParallel,
-                         seed: job.seed, dropLast: job.data.dropLast)
+        plan = EpochPlan(
+            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: assignment.layout.dataParallel,
+            seed: job.seed, dropLast: job.data.dropLast)
         guard plan.stepsPerEpoch > 0 else {
             throw RuntimeError.invalid("job.batch_size: \(job.batchSize) leaves no step in \(data.train.count) examples")
         }
         totalSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
-        trainer = Trainer(model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
-                          regularization: job.makeRegularization())
+        trainer = Trainer(
+            model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
+            regularization: job.makeRegularization())
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         buckets = GradientBuckets(model: model, bucketBytes: assignment.run.bucketBytes, communicator: reduce)
@@ -66,14 +70,17 @@ public final class DataParallelWorker {
         var window = Totals()
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
-        var testCorrect = 0, testCount = 0
+        var testCorrect = 0
+        var testCount = 0
         let warmup = assignment.run.warmupSteps
         var steady = StepWindow()
-        var steadySteps: [Double] = [], steadyCompute: [Double] = []
+        var steadySteps: [Double] = []
+        var steadyCompute: [Double] = []
 
         for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
             let perm = plan.permutation(epoch: epoch)
-            var epochLoss = 0.0, epochSteps = 0
+            var epochLoss = 0.0
+            var epochSteps = 0
             let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
             for s in first..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
@@ -89,9 +96,10 @@ public final class DataParallelWorker {
                 step += 1
                 epochSteps += 1
                 epochLoss += Double(loss)
-                let stepTotals = Totals(steps: 1, samples: x.rows, correct: correct, lossSum: Double(loss),
-                                        compute: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait,
-                                        allReduce: reduce, wait: wait)
+                let stepTotals = Totals(
+                    steps: 1, samples: x.rows, correct: correct, lossSum: Double(loss),
+                    compute: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait,
+                    allReduce: reduce, wait: wait)
                 total.add(stepTotals)
                 if let warmup, step > warmup {
                     steady.steps += 1
@@ -106,20 +114,29 @@ public final class DataParallelWorker {
                 window.add(stepTotals)
                 if t2 - lastReport > 250_000_000 || step == totalSteps {
                     window.seconds = Double(t2 - lastReport) / 1e9
-                    control?.post(.progress(window.report(rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
+                    control?.post(
+                        .progress(
+                            window.report(
+                                rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
                     window = Totals()
                     lastReport = t2
                 }
-                if rank == 0, let path = try checkpoints?.saveIfDue(trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
-                                                                    seed: assignment.job.seed) {
+                if rank == 0,
+                    let path = try checkpoints?.saveIfDue(
+                        trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
+                        seed: assignment.job.seed)
+                {
                     control?.post(.checkpointed(rank: rank, step: step, path: path))
                 }
             }
             let (correct, count, lossSum) = evaluateTestShard()
             testCorrect = correct
             testCount = count
-            control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
-                                             testCorrect: correct, testCount: count, testLossSum: lossSum)))
+            control?.post(
+                .epoch(
+                    EpochReport(
+                        rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
+                        testCorrect: correct, testCount: count, testLossSum: lossSum)))
             if rank == 0, let path = try checkpoints?.saveIfDue(trainer, afterEpoch: epoch, seed: assignment.job.seed) {
                 control?.post(.checkpointed(rank: rank, step: step, path: path))
             }
@@ -129,10 +146,11 @@ public final class DataParallelWorker {
             steady.medianStepSeconds = steadySteps.sorted()[steadySteps.count / 2]
             steady.medianComputeSeconds = steadyCompute.sorted()[steadyCompute.count / 2]
         }
-        return FinalReport(rank: rank, weightChecksum: weightChecksum(model.parameters), steps: step, samples: total.samples,
-                           seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
-                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount,
-                           steady: warmup == nil ? nil : steady)
+        return FinalReport(
+            rank: rank, weightChecksum: weightChecksum(model.parameters), steps: step, samples: total.samples,
+            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
+            waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount,
+            steady: warmup == nil ? nil : steady)
     }
 
     /// This rank's contiguous share of the test set: correct predictions, count, and summed loss.
@@ -152,15 +170,21 @@ struct Totals {
     var lossSum = 0.0, compute = 0.0, allReduce = 0.0, wait = 0.0, seconds = 0.0
 
     mutating func add(_ o: Totals) {
-        steps += o.steps; samples += o.samples; correct += o.correct
-        lossSum += o.lossSum; compute += o.compute; allReduce += o.allReduce; wait += o.wait
+        steps += o.steps
+        samples += o.samples
+        correct += o.correct
+        lossSum += o.lossSum
+        compute += o.compute
+        allReduce += o.allReduce
+        wait += o.wait
     }
 
     func report(rank: Int, epoch: Int, step: Int, stepsPerEpoch: Int, totalSteps: Int) -> ProgressReport {
-        ProgressReport(rank: rank, epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps,
-                       steps: steps, samples: samples, loss: lossSum / Double(max(steps, 1)),
-                       accuracy: Double(correct) / Double(max(samples, 1)), seconds: seconds,
-                       computeSeconds: compute, allReduceSeconds: allReduce, waitSeconds: wait)
+        ProgressReport(
+            rank: rank, epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps,
+            steps: steps, samples: samples, loss: lossSum / Double(max(steps, 1)),
+            accuracy: Double(correct) / Double(max(samples, 1)), seconds: seconds,
+            computeSeconds: compute, allReduceSeconds: allReduce, waitSeconds: wait)
     }
 }
 

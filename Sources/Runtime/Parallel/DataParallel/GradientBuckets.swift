@@ -65,7 +65,10 @@ public final class GradientBuckets: @unchecked Sendable {
     /// Call from `Sequential.onLayerGradientsReady`.
     public func layerReady(_ layer: Int) {
         guard communicator != nil, let b = closes[layer] else { return }
-        lock.lock(); queue.append(b); lock.signal(); lock.unlock()
+        lock.lock()
+        queue.append(b)
+        lock.signal()
+        lock.unlock()
     }
 
     /// Waits until every bucket of this step is reduced. Returns the seconds spent waiting here (communication
@@ -86,26 +89,37 @@ public final class GradientBuckets: @unchecked Sendable {
 
     /// Stops the communication thread.
     public func shutdown() {
-        lock.lock(); shuttingDown = true; lock.broadcast(); lock.unlock()
+        lock.lock()
+        shuttingDown = true
+        lock.broadcast()
+        lock.unlock()
     }
 
     private func serve() {
         while true {
             lock.lock()
             while queue.isEmpty && !shuttingDown { lock.wait() }
-            if queue.isEmpty { lock.unlock(); return }
+            if queue.isEmpty {
+                lock.unlock()
+                return
+            }
             let b = queue.removeFirst()
             lock.unlock()
             let r = buckets[b]
             let start = DispatchTime.now().uptimeNanoseconds
             var err: Error? = nil
-            lock.lock(); let failed = failure != nil; lock.unlock()
+            lock.lock()
+            let failed = failure != nil
+            lock.unlock()
             // After a failure the remaining buckets are only counted: each would wait out the deadline again.
-            if !failed { do {
-                try communicator!.allReduce(UnsafeMutableBufferPointer(start: gradients.pointer + r.lowerBound, count: r.count), op: .sum)
-            } catch {
-                err = error
-            } }
+            if !failed {
+                do {
+                    try communicator!.allReduce(
+                        UnsafeMutableBufferPointer(start: gradients.pointer + r.lowerBound, count: r.count), op: .sum)
+                } catch {
+                    err = error
+                }
+            }
             lock.lock()
             reduceNanos += DispatchTime.now().uptimeNanoseconds - start
             if let err { failure = failure ?? err }

@@ -24,9 +24,10 @@ public struct TrainingCheckpoints: Sendable {
     @discardableResult
     public func save(_ trainer: Trainer, epoch: Int, stepInEpoch: Int, seed: UInt64) throws -> String {
         let opt = trainer.optimizer.state()
-        let state = CheckpointState(step: trainer.step, epoch: epoch, dataCursor: stepInEpoch, rngState: [seed],
-                                    optimizerState: opt.slots,
-                                    info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
+        let state = CheckpointState(
+            step: trainer.step, epoch: epoch, dataCursor: stepInEpoch, rngState: [seed],
+            optimizerState: opt.slots,
+            info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
         let model = trainer.model
         return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
     }
@@ -39,7 +40,9 @@ public struct TrainingCheckpoints: Sendable {
 
     /// After `epoch` (0-based) ends: saves when `every_epochs` is due (every epoch when neither is given).
     public func saveIfDue(_ trainer: Trainer, afterEpoch epoch: Int, seed: UInt64) throws -> String? {
-        guard spec.everySteps == nil || spec.everyEpochs != nil, (epoch + 1) % max(spec.everyEpochs ?? 1, 1) == 0 else { return nil }
+        guard spec.everySteps == nil || spec.everyEpochs != nil, (epoch + 1) % max(spec.everyEpochs ?? 1, 1) == 0 else {
+            return nil
+        }
         return try save(trainer, epoch: epoch + 1, stepInEpoch: 0, seed: seed)
     }
 
@@ -56,13 +59,14 @@ public struct TrainingCheckpoints: Sendable {
     public func restoreAgreed(with communicator: Communicator?, into trainer: Trainer) throws -> ResumePoint? {
         guard let communicator, communicator.size > 1 else { return try restoreLatest(into: trainer) }
         let newest = communicator.rank == 0 ? store.latestValid() : nil
-        var step: [Float] = [Float(newest?.step ?? -1)]   // exact below 2²⁴ steps
+        var step: [Float] = [Float(newest?.step ?? -1)]  // exact below 2²⁴ steps
         try step.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         guard step[0] >= 0 else { return nil }
         if let newest { return try restore(newest, into: trainer) }
         do { return try restore(step: Int(step[0]), into: trainer) } catch {
-            throw RuntimeError.invalid("rank \(communicator.rank): \(error) (rank 0 resumes from step \(Int(step[0])): "
-                + "every host needs the checkpoint directory, e.g. on shared storage)")
+            throw RuntimeError.invalid(
+                "rank \(communicator.rank): \(error) (rank 0 resumes from step \(Int(step[0])): "
+                    + "every host needs the checkpoint directory, e.g. on shared storage)")
         }
     }
 

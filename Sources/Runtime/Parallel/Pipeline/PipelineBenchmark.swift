@@ -49,14 +49,19 @@ public enum PipelineBenchmark {
         return job
     }
 
-    public static func measure(job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
-                               warmup: Int, steps: Int) throws -> PipelineMeasurement {
+    public static func measure(
+        job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
+        warmup: Int, steps: Int
+    ) throws -> PipelineMeasurement {
         let layout = RankLayout(dataParallel: 1, pipelineStages: k)
         let comms = try Communicator.local(size: k)
         // A stage with a core of its own has nothing else to do while it waits for its neighbour: spinning up to
         // a millisecond takes the frame without a wake-up (tens of µs here, on every op's critical path).
         let spin = k <= ProcessInfo.processInfo.activeProcessorCount ? 1000 : 50
-        for c in comms { c.options.timeout = 60; c.options.spinMicroseconds = spin }
+        for c in comms {
+            c.options.timeout = 60
+            c.options.spinMicroseconds = spin
+        }
         let box = TimingBox(stages: k)
         let group = DispatchGroup()
         for comm in comms {
@@ -64,11 +69,13 @@ public enum PipelineBenchmark {
             let t = Thread {
                 defer { group.leave() }
                 do {
-                    let a = Assignment(rank: comm.rank, worldSize: k, peers: [], hosts: Array(repeating: "localhost", count: k),
-                                       layout: layout, job: job,
-                                       parallelism: ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule),
-                                       timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
-                    let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil, uniformStages: true)
+                    let a = Assignment(
+                        rank: comm.rank, worldSize: k, peers: [], hosts: Array(repeating: "localhost", count: k),
+                        layout: layout, job: job,
+                        parallelism: ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule),
+                        timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
+                    let w = try PipelineStageWorker(
+                        assignment: a, data: data, communicator: comm, control: nil, uniformStages: true)
                     let batch = BatchBuffer(capacity: job.batchSize, featureCount: data.train.featureCount)
                     let perm = w.plan.permutation(epoch: 0)
                     var timings: [PipelineStepTiming] = []
@@ -87,7 +94,10 @@ public enum PipelineBenchmark {
         }
         group.wait()
         let (all, slots) = try box.result()
-        var stepS: [Double] = [], pipeS: [Double] = [], bubbles: [Double] = [], bytes: [Int] = []
+        var stepS: [Double] = []
+        var pipeS: [Double] = []
+        var bubbles: [Double] = []
+        var bytes: [Int] = []
         for i in 0..<steps {
             let t = all.map { $0[i] }
             // The step begins when its first stage does (data enters the pipeline): a later stage that left the
@@ -100,10 +110,11 @@ public enum PipelineBenchmark {
             bytes.append(t.reduce(0) { $0 + $1.bytesSent })
         }
         let rows = job.batchSize
-        return PipelineMeasurement(stages: k, microBatches: m, schedule: schedule, stepSeconds: median(stepS),
-                                   pipelineSeconds: median(pipeS), bubble: median(bubbles),
-                                   samplesPerSecond: Double(rows) / median(stepS), maxStashed: slots.max()!,
-                                   bytesPerStep: bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
+        return PipelineMeasurement(
+            stages: k, microBatches: m, schedule: schedule, stepSeconds: median(stepS),
+            pipelineSeconds: median(pipeS), bubble: median(bubbles),
+            samplesPerSecond: Double(rows) / median(stepS), maxStashed: slots.max()!,
+            bytesPerStep: bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
     }
 
     /// Per stage: median forward and backward op time (compute plus the op's own copy-in and hand-off, the work
@@ -113,28 +124,45 @@ public enum PipelineBenchmark {
         let k = all.count
         var costs: [StageCosts] = []
         for s in 0..<k {
-            var f: [Double] = [], b: [Double] = [], act: [Double] = [], grad: [Double] = []
+            var f: [Double] = []
+            var b: [Double] = []
+            var act: [Double] = []
+            var grad: [Double] = []
             for (i, t) in all[s].enumerated() {
                 for span in t.spans {
                     let d = Double(span.end - span.start) / 1e9 + t.transferWork(of: span.op)
                     if span.op.isForward { f.append(d) } else { b.append(d) }
                     // Latency of what this stage sent: measured at the receiver.
                     if span.op.isForward, s + 1 < k, let r = all[s + 1][i].spans.first(where: { $0.op == span.op }) {
-                        let prevEnd = all[s + 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s + 1][i].spans[$0 - 1].end : all[s + 1][i].start }!
+                        let prevEnd = all[s + 1][i].spans.firstIndex { $0.op == span.op }.map {
+                            $0 > 0 ? all[s + 1][i].spans[$0 - 1].end : all[s + 1][i].start
+                        }!
                         if prevEnd <= span.end && r.start >= span.end {
-                            act.append(max(0, Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op) - all[s + 1][i].transferWork(of: span.op)))
+                            act.append(
+                                max(
+                                    0,
+                                    Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op)
+                                        - all[s + 1][i].transferWork(of: span.op)))
                         }
                     }
                     if !span.op.isForward, s > 0, let r = all[s - 1][i].spans.first(where: { $0.op == span.op }) {
-                        let prevEnd = all[s - 1][i].spans.firstIndex { $0.op == span.op }.map { $0 > 0 ? all[s - 1][i].spans[$0 - 1].end : all[s - 1][i].start }!
+                        let prevEnd = all[s - 1][i].spans.firstIndex { $0.op == span.op }.map {
+                            $0 > 0 ? all[s - 1][i].spans[$0 - 1].end : all[s - 1][i].start
+                        }!
                         if prevEnd <= span.end && r.start >= span.end {
-                            grad.append(max(0, Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op) - all[s - 1][i].transferWork(of: span.op)))
+                            grad.append(
+                                max(
+                                    0,
+                                    Double(r.start - span.end) / 1e9 - t.transferWork(of: span.op)
+                                        - all[s - 1][i].transferWork(of: span.op)))
                         }
                     }
                 }
             }
-            costs.append(StageCosts(forward: median(f), backward: median(b),
-                                    sendActivation: act.isEmpty ? 0 : median(act), sendGradient: grad.isEmpty ? 0 : median(grad)))
+            costs.append(
+                StageCosts(
+                    forward: median(f), backward: median(b),
+                    sendActivation: act.isEmpty ? 0 : median(act), sendGradient: grad.isEmpty ? 0 : median(grad)))
         }
         return costs
     }
@@ -151,11 +179,24 @@ private final class TimingBox: @unchecked Sendable {
     private var timings: [[PipelineStepTiming]]
     private var slots: [Int]
     private var error: Error?
-    init(stages: Int) { timings = Array(repeating: [], count: stages); slots = Array(repeating: 0, count: stages) }
-    func set(_ s: Int, _ t: [PipelineStepTiming], slots n: Int) { lock.lock(); timings[s] = t; slots[s] = n; lock.unlock() }
-    func fail(_ e: Error) { lock.lock(); error = error ?? e; lock.unlock() }
+    init(stages: Int) {
+        timings = Array(repeating: [], count: stages)
+        slots = Array(repeating: 0, count: stages)
+    }
+    func set(_ s: Int, _ t: [PipelineStepTiming], slots n: Int) {
+        lock.lock()
+        timings[s] = t
+        slots[s] = n
+        lock.unlock()
+    }
+    func fail(_ e: Error) {
+        lock.lock()
+        error = error ?? e
+        lock.unlock()
+    }
     func result() throws -> ([[PipelineStepTiming]], [Int]) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let error { throw error }
         return (timings, slots)
     }

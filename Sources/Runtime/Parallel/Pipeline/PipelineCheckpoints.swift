@@ -21,7 +21,8 @@ extension PipelineStageWorker {
     func restoreCommonCheckpoint(_ checkpoints: TrainingCheckpoints) throws -> ResumePoint? {
         let mine = Array(checkpoints.store.validSteps().prefix(Self.agreedStepWindow))
         // Up the pipeline: [whether any stage so far has a checkpoint] + the steps valid on all of them (−1 pads).
-        var common = mine.map(Int64.init), any = !mine.isEmpty
+        var common = mine.map(Int64.init)
+        var any = !mine.isEmpty
         var up = [Int64](repeating: -1, count: Self.agreedStepWindow + 1)
         if let previous {
             try up.withUnsafeMutableBytes { try comm!.receive(into: $0, from: previous) }
@@ -38,14 +39,15 @@ extension PipelineStageWorker {
         }
         if let previous { try answer.withUnsafeBytes { try comm!.send($0, to: previous) } }
         if let group = dataParallelGroup {
-            var replica0 = answer.map { Float($0) }   // exact: steps stay far below 2²⁴
+            var replica0 = answer.map { Float($0) }  // exact: steps stay far below 2²⁴
             try replica0.withUnsafeMutableBufferPointer { try group.broadcast($0, root: 0) }
             answer = replica0.map { Int64($0) }
         }
         guard answer[0] >= 0 else {
             if answer[1] != 0 {
-                throw RuntimeError.invalid("checkpoint: the pipeline's stages hold no valid checkpoint of a common step "
-                    + "(stage \(stage) has steps \(mine) in \(checkpoints.store.directory)); cannot resume")
+                throw RuntimeError.invalid(
+                    "checkpoint: the pipeline's stages hold no valid checkpoint of a common step "
+                        + "(stage \(stage) has steps \(mine) in \(checkpoints.store.directory)); cannot resume")
             }
             return nil
         }

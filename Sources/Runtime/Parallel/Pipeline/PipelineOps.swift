@@ -4,13 +4,18 @@ public enum PipelineOp: Hashable, Sendable, CustomStringConvertible {
     case backward(Int)
 
     public var microBatch: Int {
-        switch self { case .forward(let m), .backward(let m): return m }
+        switch self {
+        case .forward(let m), .backward(let m): return m
+        }
     }
 
     public var isForward: Bool { if case .forward = self { return true } else { return false } }
 
     public var description: String {
-        switch self { case .forward(let m): return "F\(m)"; case .backward(let m): return "B\(m)" }
+        switch self {
+        case .forward(let m): return "F\(m)"
+        case .backward(let m): return "B\(m)"
+        }
     }
 }
 
@@ -23,8 +28,9 @@ public enum PipelineOp: Hashable, Sendable, CustomStringConvertible {
 public enum PipelineSchedules {
     /// Stage `stage`'s ops for one step of `microBatches` micro-batches over `stages` stages.
     public static func ops(_ schedule: PipelineSchedule, stage: Int, stages: Int, microBatches: Int) -> [PipelineOp] {
-        precondition(stages >= 1 && (0..<stages).contains(stage) && microBatches >= 1,
-                     "pipeline schedule: stage \(stage) of \(stages), \(microBatches) micro-batches")
+        precondition(
+            stages >= 1 && (0..<stages).contains(stage) && microBatches >= 1,
+            "pipeline schedule: stage \(stage) of \(stages), \(microBatches) micro-batches")
         switch schedule {
         case .gpipe: return gpipe(microBatches: microBatches)
         case .oneForwardOneBackward: return oneForwardOneBackward(stage: stage, stages: stages, microBatches: microBatches)
@@ -54,7 +60,8 @@ public enum PipelineSchedules {
     /// The largest number of micro-batches whose forward has run but whose backward has not, over an op list:
     /// the activations a stage must keep at once.
     public static func maxInFlight(_ ops: [PipelineOp]) -> Int {
-        var live = 0, peak = 0
+        var live = 0
+        var peak = 0
         for op in ops {
             live += op.isForward ? 1 : -1
             peak = max(peak, live)

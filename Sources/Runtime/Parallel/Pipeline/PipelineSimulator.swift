@@ -38,7 +38,9 @@ public enum PipelineSimulator {
         /// No stage could make progress: the op lists wait on each other.
         case deadlock(stage: Int, op: PipelineOp)
         public var description: String {
-            switch self { case let .deadlock(s, op): return "pipeline schedule deadlocks: stage \(s) waits forever at \(op)" }
+            switch self {
+            case .deadlock(let s, let op): return "pipeline schedule deadlocks: stage \(s) waits forever at \(op)"
+            }
         }
     }
 
@@ -69,7 +71,11 @@ public enum PipelineSimulator {
                     case .forward(let mb):
                         ready = s == 0 ? 0 : fEnd[s - 1][mb].map { $0 + costs[s - 1].sendActivation }
                     case .backward(let mb):
-                        if s == k - 1 { ready = fEnd[s][mb] } else { ready = bEnd[s + 1][mb].map { $0 + costs[s + 1].sendGradient } }
+                        if s == k - 1 {
+                            ready = fEnd[s][mb]
+                        } else {
+                            ready = bEnd[s + 1][mb].map { $0 + costs[s + 1].sendGradient }
+                        }
                         if fEnd[s][mb] == nil { throw Failure.deadlock(stage: s, op: op) }  // backward before its forward
                     }
                     guard let r = ready else { break }
@@ -92,8 +98,9 @@ public enum PipelineSimulator {
         }
         let makespan = free.max() ?? 0
         let bubble = makespan > 0 ? busy.reduce(0) { $0 + (1 - $1 / makespan) } / Double(k) : 0
-        return SimulatedStep(makespan: makespan, busy: busy, bubble: bubble,
-                             maxStashed: lists.map(PipelineSchedules.maxInFlight), spans: spans)
+        return SimulatedStep(
+            makespan: makespan, busy: busy, bubble: bubble,
+            maxStashed: lists.map(PipelineSchedules.maxInFlight), spans: spans)
     }
 
     /// The textbook bubble of a balanced pipeline: (K − 1) / (M + K − 1).

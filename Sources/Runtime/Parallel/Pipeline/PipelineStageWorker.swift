@@ -89,8 +89,8 @@ public final class PipelineStageWorker {
     private struct Slot {
         let model: Sequential
         let loss: SoftmaxCrossEntropy
-        let input: Tensor          // received activations [maxRows, inputFeatures] (stage > 0)
-        let outputGradient: Tensor // received ∂loss/∂output [maxRows, outputFeatures] (not the last stage)
+        let input: Tensor  // received activations [maxRows, inputFeatures] (stage > 0)
+        let outputGradient: Tensor  // received ∂loss/∂output [maxRows, outputFeatures] (not the last stage)
         let activationSent = ZeroCopyRelease()
         let gradientSent = ZeroCopyRelease()
     }
@@ -105,8 +105,10 @@ public final class PipelineStageWorker {
     /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs. `uniformStages`: the first
     /// stage also computes ∂loss/∂input (and discards it), so that stages holding identical layers do identical
     /// work in both directions — the balanced pipeline the (K−1)/(M+K−1) bubble is defined on (the benchmark's).
-    public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
-                partition: StagePartition? = nil, uniformStages: Bool = false) throws {
+    public init(
+        assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
+        partition: StagePartition? = nil, uniformStages: Bool = false
+    ) throws {
         let layout = assignment.layout
         self.assignment = assignment
         self.data = data
@@ -117,17 +119,21 @@ public final class PipelineStageWorker {
         replica = coords.replica
         let job = assignment.job
         let full = try job.makeModel()
-        let part = try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
+        let part =
+            try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
             ?? StagePartition.balanced(full, stages: stages)
         guard part.stages == stages else {
             throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
         }
         self.partition = part
         microBatches = assignment.parallelism.microBatches
-        guard microBatches >= 1 else { throw RuntimeError.invalid("parallelism.micro_batches: must be at least 1, got \(microBatches)") }
+        guard microBatches >= 1 else {
+            throw RuntimeError.invalid("parallelism.micro_batches: must be at least 1, got \(microBatches)")
+        }
         ops = PipelineSchedules.ops(assignment.parallelism.schedule, stage: stage, stages: stages, microBatches: microBatches)
-        plan = EpochPlan(exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: layout.dataParallel,
-                         seed: job.seed, dropLast: job.data.dropLast)
+        plan = EpochPlan(
+            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: layout.dataParallel,
+            seed: job.seed, dropLast: job.data.dropLast)
         guard plan.stepsPerEpoch > 0 else {
             throw RuntimeError.invalid("job.batch_size: \(job.batchSize) leaves no step in \(data.train.count) examples")
         }
@@ -141,17 +147,20 @@ public final class PipelineStageWorker {
             let owner = i == 0 ? full : try job.makeModel()
             if i > 0 {
                 for l in range {
-                    owner.layers[l].bind(parameters: slice(full.parameters, full.layerRanges[l]),
-                                         gradients: slice(full.gradients, full.layerRanges[l]))
+                    owner.layers[l].bind(
+                        parameters: slice(full.parameters, full.layerRanges[l]),
+                        gradients: slice(full.gradients, full.layerRanges[l]))
                 }
             }
             let m = owner.stage(range)
             m.threads = assignment.run.threads
             m.accumulatesGradients = true
             m.computesInputGradient = coords.stage > 0 || uniformStages
-            slots.append(Slot(model: m, loss: SoftmaxCrossEntropy(),
-                              input: Tensor(shape: [coords.stage > 0 ? maxRows : 0, m.inputFeatures]),
-                              outputGradient: Tensor(shape: [coords.stage < stages - 1 ? maxRows : 0, m.outputFeatures])))
+            slots.append(
+                Slot(
+                    model: m, loss: SoftmaxCrossEntropy(),
+                    input: Tensor(shape: [coords.stage > 0 ? maxRows : 0, m.inputFeatures]),
+                    outputGradient: Tensor(shape: [coords.stage < stages - 1 ? maxRows : 0, m.outputFeatures])))
         }
         self.slots = slots
         let stageModel = slots[0].model
@@ -159,7 +168,7 @@ public final class PipelineStageWorker {
         optimizer.threads = assignment.run.threads
         var regularization = job.makeRegularization()
         clipNorm = regularization.clipNorm
-        regularization.clipNorm = nil   // clipped here over the whole pipeline's gradient
+        regularization.clipNorm = nil  // clipped here over the whole pipeline's gradient
         penalties = regularization
         trainer = Trainer(model: stageModel, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps))
 
@@ -186,7 +195,9 @@ public final class PipelineStageWorker {
     /// Runs one global batch `step` of `permutation`'s epoch through this stage and updates its parameters.
     /// Returns the batch's loss (mean over the replica's rows; known on every stage: the last stage passes it back)
     /// and the replica's correct predictions, with this stage's timings.
-    public func trainStep(step s: Int, permutation: [Int], batch: BatchBuffer) throws -> (loss: Float, correct: Int, rows: Int, timing: PipelineStepTiming) {
+    public func trainStep(step s: Int, permutation: [Int], batch: BatchBuffer) throws -> (
+        loss: Float, correct: Int, rows: Int, timing: PipelineStepTiming
+    ) {
         let indices = plan.rankBatch(step: s, rank: replica, permutation: permutation)
         let globalRows = plan.globalBatchRange(step: s).count
         var x: Tensor? = nil
@@ -199,7 +210,8 @@ public final class PipelineStageWorker {
         let rows = indices.count
         var slotOf = [Int](repeating: -1, count: microBatches)
         var free = Array(slots.indices.reversed())
-        var lossSum = 0.0, correct = 0
+        var lossSum = 0.0
+        var correct = 0
         try labels.withUnsafeBufferPointer { allLabels in
             for op in ops {
                 let m = op.microBatch
@@ -340,8 +352,9 @@ public final class PipelineStageWorker {
     private func wait(_ release: ZeroCopyRelease, peer: Int?) throws {
         guard let peer, release.pending > 0, let comm else { return }
         if !release.waitUntilReleased(deadline: .after(seconds: comm.options.timeout)) {
-            throw CollectiveError.peerTimeout(operation: "pipeline send (flushing)", me: comm.rank, peer: peer,
-                                              endpoint: comm.endpoint(of: peer), seconds: comm.options.timeout)
+            throw CollectiveError.peerTimeout(
+                operation: "pipeline send (flushing)", me: comm.rank, peer: peer,
+                endpoint: comm.endpoint(of: peer), seconds: comm.options.timeout)
         }
     }
 
@@ -356,14 +369,17 @@ public final class PipelineStageWorker {
         let batch = BatchBuffer(capacity: maxRows, featureCount: data.train.featureCount)
         let epochs = (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch
         var step = resumeAt.step
-        var total = Totals(), window = Totals()
+        var total = Totals()
+        var window = Totals()
         var lastReport = DispatchTime.now().uptimeNanoseconds
         let runStart = lastReport
-        var testCorrect = 0, testCount = 0
+        var testCorrect = 0
+        var testCount = 0
         let trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
         for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
             let perm = plan.permutation(epoch: epoch)
-            var epochLoss = 0.0, epochSteps = 0
+            var epochLoss = 0.0
+            var epochSteps = 0
             let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
             for s in first..<plan.stepsPerEpoch where step < totalSteps {
                 if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
@@ -373,28 +389,38 @@ public final class PipelineStageWorker {
                 epochSteps += 1
                 epochLoss += Double(loss)
                 let busy = t.busySeconds
-                let stepTotals = Totals(steps: 1, samples: rows, correct: correct, lossSum: Double(loss),
-                                        compute: busy, allReduce: t.allReduceSeconds,
-                                        wait: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds)
+                let stepTotals = Totals(
+                    steps: 1, samples: rows, correct: correct, lossSum: Double(loss),
+                    compute: busy, allReduce: t.allReduceSeconds,
+                    wait: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds)
                 total.add(stepTotals)
                 window.add(stepTotals)
                 if t.end - lastReport > 250_000_000 || step == totalSteps {
                     window.seconds = Double(t.end - lastReport) / 1e9
-                    control?.post(.progress(window.report(rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
+                    control?.post(
+                        .progress(
+                            window.report(
+                                rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
                     window = Totals()
                     lastReport = t.end
                 }
                 // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
-                if replica == 0, let path = try checkpoints?.saveIfDue(trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
-                                                                       seed: assignment.job.seed) {
+                if replica == 0,
+                    let path = try checkpoints?.saveIfDue(
+                        trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
+                        seed: assignment.job.seed)
+                {
                     control?.post(.checkpointed(rank: rank, step: step, path: path))
                 }
             }
             let (correct, count, lossSum) = try evaluate(data.test)
             testCorrect = correct
             testCount = count
-            control?.post(.epoch(EpochReport(rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
-                                             testCorrect: correct, testCount: count, testLossSum: lossSum)))
+            control?.post(
+                .epoch(
+                    EpochReport(
+                        rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
+                        testCorrect: correct, testCount: count, testLossSum: lossSum)))
             if replica == 0, let path = try checkpoints?.saveIfDue(trainer, afterEpoch: epoch, seed: assignment.job.seed) {
                 control?.post(.checkpointed(rank: rank, step: step, path: path))
             }
@@ -402,13 +428,15 @@ public final class PipelineStageWorker {
         total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
         if let trace, let path = assignment.run.tracePath {
             do { try trace.write(to: ChromeTrace.rankFile(path, rank: rank)) } catch {
-                throw RuntimeError.invalid("--trace: cannot write \(ChromeTrace.rankFile(path, rank: rank)): \(error.localizedDescription)")
+                throw RuntimeError.invalid(
+                    "--trace: cannot write \(ChromeTrace.rankFile(path, rank: rank)): \(error.localizedDescription)")
             }
         }
         // Samples are counted once per replica (on its last stage), so the cluster's throughput is not K-fold.
-        return FinalReport(rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
-                           seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
-                           waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+        return FinalReport(
+            rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
+            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
+            waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
     }
 
     /// The checksums of the replica's stages, first to last, joined by "/": the same string on every stage of a
@@ -417,7 +445,10 @@ public final class PipelineStageWorker {
         var sums = [UInt64](repeating: 0, count: stages)
         sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
         // Up the pipeline, each stage adding its own; then the full list back down.
-        if let previous { try sums.withUnsafeMutableBytes { try receiveRaw($0, from: previous) }; sums[stage] = UInt64(weightChecksum(parameters), radix: 16)! }
+        if let previous {
+            try sums.withUnsafeMutableBytes { try receiveRaw($0, from: previous) }
+            sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
+        }
         if let next {
             try sums.withUnsafeBytes { try comm!.send($0, to: next) }
             try sums.withUnsafeMutableBytes { try receiveRaw($0, from: next) }
@@ -436,7 +467,8 @@ public final class PipelineStageWorker {
         let input = Tensor(shape: [isFirst ? 0 : min(chunk, share.count), model.inputFeatures])
         let buffer = BatchBuffer(capacity: isFirst ? min(chunk, share.count) : 0, featureCount: set.featureCount)
         let loss = SoftmaxCrossEntropy()
-        var correct = 0, lossSum = 0.0
+        var correct = 0
+        var lossSum = 0.0
         var lo = share.lowerBound
         while lo < share.upperBound {
             let hi = min(lo + chunk, share.upperBound)

@@ -15,23 +15,34 @@ public final class ChromeTrace {
     }
 
     public func span(_ name: String, category: String, start: UInt64, end: UInt64, thread: Int = 0, args: [String: Int] = [:]) {
-        let ts = Double(start &- origin) / 1e3, dur = Double(end &- start) / 1e3
-        let a = args.isEmpty ? "" : ",\"args\":{" + args.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
-        events.append("{\"name\":\"\(name)\",\"cat\":\"\(category)\",\"ph\":\"X\"," +
-                      String(format: "\"ts\":%.3f,\"dur\":%.3f,", ts, dur) + "\"pid\":\(rank),\"tid\":\(thread)" + a + "}")
+        let ts = Double(start &- origin) / 1e3
+        let dur = Double(end &- start) / 1e3
+        let a =
+            args.isEmpty
+            ? ""
+            : ",\"args\":{" + args.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+        events.append(
+            "{\"name\":\"\(name)\",\"cat\":\"\(category)\",\"ph\":\"X\"," + String(format: "\"ts\":%.3f,\"dur\":%.3f,", ts, dur)
+                + "\"pid\":\(rank),\"tid\":\(thread)" + a + "}")
     }
 
     /// Adds one pipeline step's spans: forward/backward per micro-batch, waits to receive, the all-reduce and the update.
     public func add(step: Int, _ t: PipelineStepTiming) {
         for w in t.receives { span("recv \(w.op)", category: "receive", start: w.start, end: w.end, args: ["step": step]) }
-        for s in t.spans { span("\(s.op)", category: s.op.isForward ? "forward" : "backward", start: s.start, end: s.end, args: ["step": step]) }
-        for s in t.sends { span("send \(s.op)", category: "send", start: s.start, end: s.end, args: ["step": step, "bytes": s.bytes]) }
+        for s in t.spans {
+            span("\(s.op)", category: s.op.isForward ? "forward" : "backward", start: s.start, end: s.end, args: ["step": step])
+        }
+        for s in t.sends {
+            span("send \(s.op)", category: "send", start: s.start, end: s.end, args: ["step": step, "bytes": s.bytes])
+        }
         if let r = t.allReduceSpan { span("all-reduce", category: "allreduce", start: r.start, end: r.end, args: ["step": step]) }
         span("update", category: "optimizer", start: t.allReduceSpan?.end ?? t.flushed, end: t.end, args: ["step": step])
     }
 
     public func write(to path: String) throws {
-        let text = "{\"traceEvents\":[\n" + (["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(rank),\"args\":{\"name\":\"rank \(rank)\"}}"] + events)
+        let text =
+            "{\"traceEvents\":[\n"
+            + (["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(rank),\"args\":{\"name\":\"rank \(rank)\"}}"] + events)
             .joined(separator: ",\n") + "\n]}\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -49,8 +60,9 @@ public func mergeChromeTraces(path: String, ranks: Int) throws -> Int {
     for r in 0..<ranks {
         let file = ChromeTrace.rankFile(path, rank: r)
         guard let data = FileManager.default.contents(atPath: file),
-              let o = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let e = o["traceEvents"] as? [Any] else { continue }
+            let o = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let e = o["traceEvents"] as? [Any]
+        else { continue }
         events += e
         merged += 1
         try? FileManager.default.removeItem(atPath: file)

@@ -51,7 +51,8 @@ public struct StagePartition: Equatable, Sendable, CustomStringConvertible {
             throw RuntimeError.invalid("pipeline partition: \(cost.count) block costs for \(blocks.count) blocks")
         }
         guard k >= 1 && k <= blocks.count else {
-            throw RuntimeError.invalid("parallelism.pipeline_stages: \(k) stages but the model has only \(blocks.count) Dense layers to cut between")
+            throw RuntimeError.invalid(
+                "parallelism.pipeline_stages: \(k) stages but the model has only \(blocks.count) Dense layers to cut between")
         }
         let n = blocks.count
         var prefix = [0.0]
@@ -64,13 +65,19 @@ public struct StagePartition: Equatable, Sendable, CustomStringConvertible {
             for i in j...n {
                 for p in (j - 1)..<i where best[j - 1][p] < .infinity {
                     let v = max(best[j - 1][p], prefix[i] - prefix[p])
-                    if v < best[j][i] { best[j][i] = v; cut[j][i] = p }
+                    if v < best[j][i] {
+                        best[j][i] = v
+                        cut[j][i] = p
+                    }
                 }
             }
         }
         var bounds = [n]
         var i = n
-        for j in stride(from: k, to: 0, by: -1) { i = cut[j][i]; bounds.append(i) }
+        for j in stride(from: k, to: 0, by: -1) {
+            i = cut[j][i]
+            bounds.append(i)
+        }
         bounds.reverse()
         return StagePartition(layerRanges: (0..<k).map { blocks[bounds[$0]].lowerBound..<blocks[bounds[$0 + 1] - 1].upperBound })
     }
@@ -79,7 +86,9 @@ public struct StagePartition: Equatable, Sendable, CustomStringConvertible {
     public static func explicit(_ model: Sequential, blocksPerStage: [Int]) throws -> StagePartition {
         let blocks = blocks(of: model)
         guard !blocksPerStage.isEmpty, blocksPerStage.allSatisfy({ $0 >= 1 }), blocksPerStage.reduce(0, +) == blocks.count else {
-            throw RuntimeError.invalid("pipeline partition: \(blocksPerStage) must be positive block counts summing to the model's \(blocks.count) Dense layers")
+            throw RuntimeError.invalid(
+                "pipeline partition: \(blocksPerStage) must be positive block counts summing to the model's \(blocks.count) Dense layers"
+            )
         }
         var ranges: [Range<Int>] = []
         var b = 0

@@ -42,10 +42,18 @@ public struct AlphaBetaModel: Sendable, Equatable, Codable {
         guard Set(points.map(\.bytes)).count >= 2 else {
             throw RuntimeError.invalid("alpha-beta fit: needs timings at two or more message sizes, got \(points.count)")
         }
-        var sw = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+        var sw = 0.0
+        var sx = 0.0
+        var sy = 0.0
+        var sxx = 0.0
+        var sxy = 0.0
         for p in points {
             let w = 1 / (p.seconds * p.seconds)
-            sw += w; sx += w * p.bytes; sy += w * p.seconds; sxx += w * p.bytes * p.bytes; sxy += w * p.bytes * p.seconds
+            sw += w
+            sx += w * p.bytes
+            sy += w * p.seconds
+            sxx += w * p.bytes * p.bytes
+            sxy += w * p.bytes * p.seconds
         }
         let det = sw * sxx - sx * sx
         var slope = (sw * sxy - sx * sy) / det

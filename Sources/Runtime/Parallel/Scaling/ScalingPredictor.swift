@@ -23,8 +23,10 @@ public struct ScalingPredictor: Sendable {
 
     public static let backwardShare = 2.0 / 3.0
 
-    public init(model: AlphaBetaModel, gradientBytes: Double, buckets: Int, globalBatch: Int,
-                measuredCompute: [Int: Double], overlap: Double = 0, modelsByWorkers: [Int: AlphaBetaModel] = [:]) {
+    public init(
+        model: AlphaBetaModel, gradientBytes: Double, buckets: Int, globalBatch: Int,
+        measuredCompute: [Int: Double], overlap: Double = 0, modelsByWorkers: [Int: AlphaBetaModel] = [:]
+    ) {
         self.model = model
         self.modelsByWorkers = modelsByWorkers
         self.gradientBytes = gradientBytes
@@ -62,7 +64,10 @@ public struct ScalingPredictor: Sendable {
     public static func powersOfTwo(upTo maxWorkers: Int) -> [Int] {
         var out: [Int] = []
         var n = 1
-        while n <= maxWorkers { out.append(n); n *= 2 }
+        while n <= maxWorkers {
+            out.append(n)
+            n *= 2
+        }
         return out
     }
 }

@@ -38,7 +38,8 @@ public struct ScalingMeasurement: Sendable {
 /// The CSV `bench scaling --csv` writes and `scripts/plot_scaling.py` reads: one row per measured worker count
 /// (kind "measured") and one per predicted count (kind "predicted"); empty cells where a figure does not apply.
 public enum ScalingCSV {
-    public static let header = "kind,workload,workers,samples_per_s,ceiling_samples_per_s,speedup,ceiling_speedup,efficiency,measured_step_s,predicted_step_s,compute_s,allreduce_s,wait_s,predicted_speedup,predicted_samples_per_s"
+    public static let header =
+        "kind,workload,workers,samples_per_s,ceiling_samples_per_s,speedup,ceiling_speedup,efficiency,measured_step_s,predicted_step_s,compute_s,allreduce_s,wait_s,predicted_speedup,predicted_samples_per_s"
 
     public static func cell(_ x: Double?) -> String {
         guard let x, x.isFinite else { return "" }

@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Whole-file writes that a crash can never leave half done: the bytes go to a temporary file in the same
@@ -17,7 +18,8 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(CheckpointError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/" + temporaryPrefix + url.lastPathComponent + "-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary =
+            directory + "/" + temporaryPrefix + url.lastPathComponent + "-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .posix(temporary, "cannot create a temporary file") }
         var closed = false
@@ -65,10 +67,10 @@ public enum AtomicFile {
 /// `write(2)`, under a name that the static `AtomicFile.write` does not shadow.
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
+        return Glibc.write(fd, buffer, count)
     #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
+        return Musl.write(fd, buffer, count)
     #else
-    return Darwin.write(fd, buffer, count)
+        return Darwin.write(fd, buffer, count)
     #endif
 }

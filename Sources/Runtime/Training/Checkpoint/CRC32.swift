@@ -21,11 +21,14 @@ public struct CRC32: Sendable {
     /// The checksum of fp32 values as their little-endian bytes (what a safetensors file stores).
     public static func checksum(floats: UnsafeBufferPointer<Float>) -> UInt32 {
         #if _endian(little)
-        return checksum(UnsafeRawBufferPointer(floats))
+            return checksum(UnsafeRawBufferPointer(floats))
         #else
-        var crc = CRC32()
-        for value in floats { var bits = value.bitPattern.littleEndian; withUnsafeBytes(of: &bits) { crc.update($0) } }
-        return crc.value
+            var crc = CRC32()
+            for value in floats {
+                var bits = value.bitPattern.littleEndian
+                withUnsafeBytes(of: &bits) { crc.update($0) }
+            }
+            return crc.value
         #endif
     }
 
@@ -36,7 +39,8 @@ public struct CRC32: Sendable {
         let t = Self.tables
         while i + 8 <= count {
             let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian ^ UInt64(crc)
-            crc = t[7][Int(word & 0xFF)] ^ t[6][Int((word >> 8) & 0xFF)] ^ t[5][Int((word >> 16) & 0xFF)]
+            crc =
+                t[7][Int(word & 0xFF)] ^ t[6][Int((word >> 8) & 0xFF)] ^ t[5][Int((word >> 16) & 0xFF)]
                 ^ t[4][Int((word >> 24) & 0xFF)] ^ t[3][Int((word >> 32) & 0xFF)] ^ t[2][Int((word >> 40) & 0xFF)]
                 ^ t[1][Int((word >> 48) & 0xFF)] ^ t[0][Int(word >> 56)]
             i += 8

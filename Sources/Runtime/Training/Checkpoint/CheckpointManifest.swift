@@ -22,6 +22,8 @@ struct CheckpointManifest: Codable, Equatable {
     var createdAt: String
 
     enum CodingKeys: String, CodingKey {
-        case format, version, step, epoch, weights, state, weightsCRC32 = "weights_crc32", createdAt = "created_at"
+        case format, version, step, epoch, weights, state
+        case weightsCRC32 = "weights_crc32"
+        case createdAt = "created_at"
     }
 }

@@ -19,8 +19,10 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     /// CRC-32 of the weights' fp32 bytes in file order; filled in by `CheckpointStore.save`.
     public var weightsCRC32: UInt32
 
-    public init(step: Int, epoch: Int, dataCursor: Int = 0, rngState: [UInt64] = [],
-                optimizerState: [String: [Float]] = [:], info: [String: String] = [:], weightsCRC32: UInt32 = 0) {
+    public init(
+        step: Int, epoch: Int, dataCursor: Int = 0, rngState: [UInt64] = [],
+        optimizerState: [String: [Float]] = [:], info: [String: String] = [:], weightsCRC32: UInt32 = 0
+    ) {
         self.step = step
         self.epoch = epoch
         self.dataCursor = dataCursor
@@ -31,8 +33,12 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case step, epoch, dataCursor = "data_cursor", rngState = "rng_state", optimizerState = "optimizer_state"
-        case info, weightsCRC32 = "weights_crc32"
+        case step, epoch
+        case dataCursor = "data_cursor"
+        case rngState = "rng_state"
+        case optimizerState = "optimizer_state"
+        case info
+        case weightsCRC32 = "weights_crc32"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,7 +70,10 @@ struct ExactFloats: Codable {
     var values: [Float]
     init(_ values: [Float]) { self.values = values }
 
-    enum CodingKeys: String, CodingKey { case count, bytes = "f32le_base64" }
+    enum CodingKeys: String, CodingKey {
+        case count
+        case bytes = "f32le_base64"
+    }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -73,7 +82,9 @@ struct ExactFloats: Codable {
             throw DecodingError.dataCorruptedError(forKey: .bytes, in: c, debugDescription: "not \(count) base64 fp32 values")
         }
         values = data.withUnsafeBytes { raw in
-            (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            (0..<count).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+            }
         }
     }
 

@@ -51,8 +51,10 @@ public struct CheckpointStore: Sendable {
 
     /// Saves tensors given one by one. Returns the manifest path.
     @discardableResult
-    public func save(weights: [SafeTensor], state: CheckpointState, metadata: [String: String] = [:],
-                     crashPoint: CheckpointCrashPoint? = nil) throws(CheckpointError) -> String {
+    public func save(
+        weights: [SafeTensor], state: CheckpointState, metadata: [String: String] = [:],
+        crashPoint: CheckpointCrashPoint? = nil
+    ) throws(CheckpointError) -> String {
         let encoded: Data
         do { encoded = try SafeTensors.encode(weights, metadata: metadata) } catch {
             throw CheckpointError(path: directory, message: "cannot encode the weights: \(error.message)")
@@ -64,8 +66,10 @@ public struct CheckpointStore: Sendable {
 
     /// Saves a model's flat parameter buffer under the names and shapes of `layout`. Returns the manifest path.
     @discardableResult
-    public func save(layout: [TensorLayout], flat: UnsafeBufferPointer<Float>, state: CheckpointState,
-                     metadata: [String: String] = [:], crashPoint: CheckpointCrashPoint? = nil) throws(CheckpointError) -> String {
+    public func save(
+        layout: [TensorLayout], flat: UnsafeBufferPointer<Float>, state: CheckpointState,
+        metadata: [String: String] = [:], crashPoint: CheckpointCrashPoint? = nil
+    ) throws(CheckpointError) -> String {
         let encoded: Data
         do { encoded = try SafeTensors.encode(layout: layout, flat: flat, metadata: metadata) } catch {
             throw CheckpointError(path: directory, message: "cannot encode the weights: \(error.message)")
@@ -73,8 +77,10 @@ public struct CheckpointStore: Sendable {
         return try save(encodedWeights: encoded, weightsCRC32: CRC32.checksum(floats: flat), state: state, crashPoint: crashPoint)
     }
 
-    private func save(encodedWeights: Data, weightsCRC32: UInt32, state: CheckpointState,
-                      crashPoint: CheckpointCrashPoint?) throws(CheckpointError) -> String {
+    private func save(
+        encodedWeights: Data, weightsCRC32: UInt32, state: CheckpointState,
+        crashPoint: CheckpointCrashPoint?
+    ) throws(CheckpointError) -> String {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -92,16 +98,19 @@ public struct CheckpointStore: Sendable {
         }
         // A fresh token per save: re-saving a step never overwrites the files the current manifest names.
         let base = "ckpt-\(Self.stepText(state.step))-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        let weights = CheckpointManifest.FileEntry(name: base + ".safetensors", bytes: encodedWeights.count,
-                                                   crc32: CRC32.checksum(encodedWeights))
-        let stateEntry = CheckpointManifest.FileEntry(name: base + ".state.json", bytes: stateData.count,
-                                                      crc32: CRC32.checksum(stateData))
+        let weights = CheckpointManifest.FileEntry(
+            name: base + ".safetensors", bytes: encodedWeights.count,
+            crc32: CRC32.checksum(encodedWeights))
+        let stateEntry = CheckpointManifest.FileEntry(
+            name: base + ".state.json", bytes: stateData.count,
+            crc32: CRC32.checksum(stateData))
         try AtomicFile.write(encodedWeights, to: path(weights.name))
         if crashPoint == .afterWeights { return "" }
         try AtomicFile.write(stateData, to: path(stateEntry.name))
         if crashPoint == .afterState { return "" }
-        let manifest = CheckpointManifest(step: state.step, epoch: state.epoch, weights: weights, state: stateEntry,
-                                          weightsCRC32: weightsCRC32, createdAt: ISO8601DateFormatter().string(from: Date()))
+        let manifest = CheckpointManifest(
+            step: state.step, epoch: state.epoch, weights: weights, state: stateEntry,
+            weightsCRC32: weightsCRC32, createdAt: ISO8601DateFormatter().string(from: Date()))
         let manifestPath = path("ckpt-\(Self.stepText(state.step))" + Self.manifestSuffix)
         do {
             let encoder = JSONEncoder()
@@ -133,7 +142,9 @@ public struct CheckpointStore: Sendable {
     /// Reads and verifies the checkpoint a manifest names; any mismatch is an error saying what is wrong.
     public func load(manifestPath: String) throws(CheckpointError) -> Checkpoint {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path: manifestPath, message: message) }
-        guard let manifestData = FileManager.default.contents(atPath: manifestPath) else { throw fail("cannot read the manifest") }
+        guard let manifestData = FileManager.default.contents(atPath: manifestPath) else {
+            throw fail("cannot read the manifest")
+        }
         let manifest: CheckpointManifest
         do { manifest = try JSONDecoder().decode(CheckpointManifest.self, from: manifestData) } catch {
             throw fail("the manifest is not valid JSON of a checkpoint")
@@ -142,10 +153,14 @@ public struct CheckpointStore: Sendable {
             throw fail("unsupported checkpoint format \(manifest.format) version \(manifest.version)")
         }
         func verifiedFile(_ entry: CheckpointManifest.FileEntry) throws(CheckpointError) -> (path: String, data: Data) {
-            guard !entry.name.contains("/"), !entry.name.hasPrefix(".") else { throw fail("file name \"\(entry.name)\" is not a plain name") }
+            guard !entry.name.contains("/"), !entry.name.hasPrefix(".") else {
+                throw fail("file name \"\(entry.name)\" is not a plain name")
+            }
             let filePath = path(entry.name)
             guard let data = FileManager.default.contents(atPath: filePath) else { throw fail("\(entry.name) is missing") }
-            guard data.count == entry.bytes else { throw fail("\(entry.name) has \(data.count) bytes, the manifest says \(entry.bytes) (truncated?)") }
+            guard data.count == entry.bytes else {
+                throw fail("\(entry.name) has \(data.count) bytes, the manifest says \(entry.bytes) (truncated?)")
+            }
             guard CRC32.checksum(data) == entry.crc32 else { throw fail("\(entry.name) does not match its CRC-32 (corrupted)") }
             return (filePath, data)
         }
@@ -165,8 +180,9 @@ public struct CheckpointStore: Sendable {
         guard crc.value == manifest.weightsCRC32, crc.value == state.weightsCRC32 else {
             throw fail("the weights' checksum \(crc.value) does not match the recorded \(manifest.weightsCRC32)")
         }
-        return Checkpoint(weights: weights, state: state, manifestPath: manifestPath,
-                          weightsPath: weightsFile.path, statePath: stateFile.path)
+        return Checkpoint(
+            weights: weights, state: state, manifestPath: manifestPath,
+            weightsPath: weightsFile.path, statePath: stateFile.path)
     }
 
     /// The newest checkpoint that verifies completely, skipping damaged or incomplete ones; nil when there is none

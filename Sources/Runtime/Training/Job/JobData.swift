@@ -21,12 +21,15 @@ extension JobSpec {
     public func loadData() throws -> JobData {
         try validate()
         var notice: String?
-        var train: LabeledDataset, test: LabeledDataset
-        let inputs = model.layers.first!, classes = model.layers.last!
+        var train: LabeledDataset
+        var test: LabeledDataset
+        let inputs = model.layers.first!
+        let classes = model.layers.last!
         func synthetic() -> (LabeledDataset, LabeledDataset) {
-            let s = Synthetic.classification(trainCount: data.maxTrainExamples ?? Self.syntheticTrainCount,
-                                             testCount: data.maxTestExamples ?? Self.syntheticTestCount,
-                                             featureCount: inputs, classCount: classes, seed: seed)
+            let s = Synthetic.classification(
+                trainCount: data.maxTrainExamples ?? Self.syntheticTrainCount,
+                testCount: data.maxTestExamples ?? Self.syntheticTestCount,
+                featureCount: inputs, classCount: classes, seed: seed)
             return (s.train, s.test)
         }
         switch data.dataset {
@@ -35,10 +38,14 @@ extension JobSpec {
             if FashionMNIST.isAvailable(in: dir) {
                 (train, test) = try FashionMNIST.load(from: dir)
             } else if data.syntheticFallback {
-                notice = "notice: \(data.dataset) not found in \(dir); training on SYNTHETIC data instead (data.synthetic_fallback)"
+                notice =
+                    "notice: \(data.dataset) not found in \(dir); training on SYNTHETIC data instead (data.synthetic_fallback)"
                 (train, test) = synthetic()
             } else {
-                throw JobError("data.path", "\(data.dataset) not found in \(dir) (need train-images-idx3-ubyte[.gz] etc.; or set data.synthetic_fallback)")
+                throw JobError(
+                    "data.path",
+                    "\(data.dataset) not found in \(dir) (need train-images-idx3-ubyte[.gz] etc.; or set data.synthetic_fallback)"
+                )
             }
         case "synthetic":
             (train, test) = synthetic()

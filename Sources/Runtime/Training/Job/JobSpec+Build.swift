@@ -9,13 +9,18 @@ extension JobSpec {
             throw JobError("model.layers", "needs at least an input and an output width, each ≥ 1, got \(model.layers)")
         }
         guard Activation(rawValue: model.activation) != nil else {
-            throw JobError("model.activation", "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model.activation)\"")
+            throw JobError(
+                "model.activation",
+                "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model.activation)\"")
         }
         guard Initializer(name: model.initializer) != nil else {
-            throw JobError("model.init", "expected one of \(Initializer.names.joined(separator: ", ")), got \"\(model.initializer)\"")
+            throw JobError(
+                "model.init", "expected one of \(Initializer.names.joined(separator: ", ")), got \"\(model.initializer)\"")
         }
         guard (0..<1).contains(model.dropout) else { throw JobError("model.dropout", "must be in [0, 1), got \(model.dropout)") }
-        guard optimizer.lr.isFinite && optimizer.lr > 0 else { throw JobError("optimizer.lr", "must be positive, got \(optimizer.lr)") }
+        guard optimizer.lr.isFinite && optimizer.lr > 0 else {
+            throw JobError("optimizer.lr", "must be positive, got \(optimizer.lr)")
+        }
         do { _ = try makeOptimizer() } catch let e as OptimizerError { throw JobError("optimizer.name", e.description) }
         guard ["constant", "step", "cosine"].contains(schedule.name) else {
             throw JobError("schedule.name", "expected one of constant, step, cosine, got \"\(schedule.name)\"")
@@ -43,16 +48,18 @@ extension JobSpec {
     /// The model, initialised from `seed`.
     public func makeModel() throws -> Sequential {
         try validate()
-        let model = Sequential(mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
-                               dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
+        let model = Sequential(
+            mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
+            dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
         model.initialize(Initializer(name: self.model.initializer)!, seed: seed)
         return model
     }
 
     public func makeOptimizer() throws -> Optimizer {
-        try NN.makeOptimizer(name: optimizer.name, learningRate: optimizer.lr, momentum: optimizer.momentum,
-                             beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.eps,
-                             weightDecay: optimizer.weightDecay)
+        try NN.makeOptimizer(
+            name: optimizer.name, learningRate: optimizer.lr, momentum: optimizer.momentum,
+            beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.eps,
+            weightDecay: optimizer.weightDecay)
     }
 
     /// The schedule over a run of `totalSteps` optimizer steps (cosine decays to min_lr at the last one).
