@@ -92,6 +92,13 @@ public final class Message: @unchecked Sendable {
     /// Whether another frame of the same multipart message follows.
     public var hasMore: Bool { zmq_msg_more(pointer) != 0 }
 
+    /// The sending peer's address as libzmq saw it ("Peer-Address" metadata: an IP for tcp), or nil where the
+    /// transport has none (inproc, ipc). What warnings about a peer's traffic name, since its claims can't be trusted.
+    public var peerAddress: String? {
+        guard let value = zmq_msg_gets(pointer, "Peer-Address") else { return nil }
+        return String(cString: value)
+    }
+
     /// A second reference to the same frame data (libzmq reference counting; no byte copy), e.g. to forward a
     /// received frame to the next ring neighbour while also reading it.
     public func shared() throws -> Message {

@@ -268,16 +268,33 @@ public final class Socket: @unchecked Sendable {
         return m.count
     }
 
-    /// Receives all frames of one multipart message.
+    /// Receives all frames of one multipart message. A message of more than `maxFrames` frames is read to its
+    /// end and discarded before `unexpectedFrames` is thrown, so the socket stays at a message boundary and the
+    /// caller can drop it and go on (a peer's oversized message must not desynchronise or stop the reader).
     public func receiveMultipart(deadline: Deadline, maxFrames: Int = 64) throws -> [Message] {
         var frames = [try receive(deadline: deadline)]
-        while frames.last!.hasMore {
+        while frames[frames.count - 1].hasMore {
             guard frames.count < maxFrames else {
-                throw TransportError.unexpectedFrames(endpoint: endpoint, detail: "more than \(maxFrames) frames")
+                let total = frames.count + (try discardRestOfMessage(after: frames[frames.count - 1], deadline: deadline))
+                throw TransportError.unexpectedFrames(
+                    endpoint: endpoint, detail: "more than \(maxFrames) frames (\(total), discarded)")
             }
             // The rest of a multipart message is already here (libzmq delivers multipart atomically).
             frames.append(try receive(deadline: deadline))
         }
         return frames
+    }
+
+    /// Reads and drops the remaining frames of the message `last` belongs to; returns how many.
+    private func discardRestOfMessage(after last: Message, deadline: Deadline) throws -> Int {
+        var discarded = 0
+        let scratch = Message()
+        var more = last.hasMore
+        while more {
+            try receive(into: scratch, deadline: deadline)
+            discarded += 1
+            more = scratch.hasMore
+        }
+        return discarded
     }
 }

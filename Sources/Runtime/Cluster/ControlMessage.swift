@@ -58,6 +58,15 @@ public struct Registration: Codable, Sendable {
     public var dataEndpoint: String
     /// Its index among the workers of its host, when the launcher gave one: fixes rank order.
     public var localIndex: Int?
+
+    public init(host: String, pid: Int32, cores: Int, protocolVersion: Int, dataEndpoint: String, localIndex: Int?) {
+        self.host = host
+        self.pid = pid
+        self.cores = cores
+        self.protocolVersion = protocolVersion
+        self.dataEndpoint = dataEndpoint
+        self.localIndex = localIndex
+    }
 }
 
 /// Everything a worker needs to run: its place in the grid, its peers, and the job.

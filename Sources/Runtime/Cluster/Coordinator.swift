@@ -63,7 +63,18 @@ public final class Coordinator {
 
     private let context: Context
     private let router: Socket
+    /// Admits only the cluster's key on the CURVE socket (without a ZAP handler libzmq admits any client key).
+    private let authenticator: CurveAuthenticator?
     private var metrics: MetricsWriter?
+    /// What arrived and was not acted on: counted, warned about (rate-limited), never fatal. Read from any thread.
+    public var dropped: DroppedMessages { droppedLock.withLock { droppedLog } }
+    private var droppedLog = DroppedMessages()
+    private let droppedLock = NSLock()
+
+    /// The largest control message a worker sends is its final report (a few KiB); anything near this is not one.
+    static let maxInboundMessageBytes: Int64 = 1 << 20
+    /// Messages queued per worker connection before libzmq drops more (a flooding peer can't grow memory).
+    static let inboundHighWaterMark: Int32 = 10_000
 
     private struct Member {
         var identity: [UInt8]
@@ -87,7 +98,14 @@ public final class Coordinator {
         guard self.workers >= 1 else { throw RuntimeError.invalid("the cluster has no workers (hosts[].workers)") }
         context = try Context(ioThreads: 1)
         router = try Socket(context, type: .router, linger: .milliseconds(500))
-        if let curve = try config.curveSecurity() { try router.makeCurveServer(curve) }
+        try router.setMaxMessageSize(Self.maxInboundMessageBytes)
+        try router.setHighWaterMarks(send: Self.inboundHighWaterMark, receive: Self.inboundHighWaterMark)
+        if let curve = try config.curveSecurity() {
+            authenticator = try CurveAuthenticator(context: context, allowedKeys: [curve.cluster.publicKey])
+            try router.makeCurveServer(curve)
+        } else {
+            authenticator = nil
+        }
         let interface = config.cluster.interface
         let address = bind ?? "tcp://\(interface == "*" ? "*" : interface):\(config.cluster.coordinator.port)"
         endpoint = try router.bind(address)
@@ -132,10 +150,10 @@ public final class Coordinator {
         let deadline = Deadline.after(seconds: timeouts.rendezvousTimeout)
         var arrivals: [Member] = []
         while arrivals.count < workers {
-            let frames: [Message]
+            let received: [Message]?
             do {
                 // In slices, so that a worker the launcher saw exit ends the wait.
-                frames = try router.receiveMultipart(deadline: min(deadline, .after(seconds: 0.2)))
+                received = try receiveControl(deadline: min(deadline, .after(seconds: 0.2)))
             } catch TransportError.timeout {
                 if let reason = rendezvousAbandon.reason {
                     throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint): \(reason)")
@@ -147,7 +165,7 @@ public final class Coordinator {
                 }
                 continue
             }
-            guard let member = admit(frames) else { continue }
+            guard let frames = received, let member = admit(frames, arrivals: arrivals) else { continue }
             arrivals.append(member)
             onEvent(
                 .registered(
@@ -157,13 +175,20 @@ public final class Coordinator {
         return arrivals
     }
 
-    /// The member a registration message makes, or nil for anything else (warned about; another version refused).
-    private func admit(_ frames: [Message]) -> Member? {
-        guard frames.count == 2 else { return nil }
+    /// The member a registration message makes, or nil for anything else (dropped and counted; another version
+    /// and a second registration of the same connection or process refused).
+    private func admit(_ frames: [Message], arrivals: [Member]) -> Member? {
+        guard let message = decodeControl(frames) else { return nil }
         let identity = Array(frames[0].bytes)
-        let message = try? ControlMessage.decode(frames[1].bytes, from: "a worker at \(endpoint)")
-        guard case .register(let reg)? = message else {
-            onEvent(.warning("ignored a message that is not a registration during rendezvous"))
+        guard case .register(let reg) = message else {
+            drop(.unexpected, frames, "a message that is not a registration during rendezvous")
+            return nil
+        }
+        if arrivals.contains(where: {
+            $0.identity == identity || ($0.registration.host == reg.host && $0.registration.pid == reg.pid)
+        }) {
+            send(.stop(reason: "this worker (\(reg.host), pid \(reg.pid)) has already registered"), to: identity)
+            drop(.duplicateRegistration, frames, "a second registration from \(reg.host) pid \(reg.pid), refused")
             return nil
         }
         guard reg.protocolVersion == ControlMessage.protocolVersion else {
@@ -230,18 +255,33 @@ public final class Coordinator {
                 state.lastHeartbeat = now
             }
             try checkDeadlines(now: now)
-            let frames: [Message]
+            let received: [Message]?
             do {
-                frames = try router.receiveMultipart(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
+                received = try receiveControl(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
             } catch TransportError.timeout {
                 continue
             }
-            guard frames.count == 2, let rank = state.rankOf[Array(frames[0].bytes)] else { continue }
+            guard let frames = received, let (rank, message) = memberMessage(frames, &state) else { continue }
             members[rank].lastSeen = Deadline.nowNanoseconds()
-            let host = members[rank].registration.host
-            try handle(ControlMessage.decode(frames[1].bytes, from: "rank \(rank) on \(host)"), from: rank, &state)
+            try handle(message, from: rank, &state)
         }
         return summarize(epochs: state.epochs)
+    }
+
+    /// A member's message and its rank, or nil when it is not a member's or does not decode (dropped and counted;
+    /// a late registration is told that the job is running).
+    private func memberMessage(_ frames: [Message], _ state: inout Supervision) -> (Int, ControlMessage)? {
+        guard let message = decodeControl(frames) else { return nil }
+        guard let rank = state.rankOf[Array(frames[0].bytes)] else {
+            if case .register(let reg) = message {
+                send(.stop(reason: "the job is already running with \(workers) workers"), to: Array(frames[0].bytes))
+                drop(.notAMember, frames, "a registration from \(reg.host) pid \(reg.pid) after rendezvous, refused")
+            } else {
+                drop(.notAMember, frames, "a message from a connection that is not a member")
+            }
+            return nil
+        }
+        return (rank, message)
     }
 
     /// A member silent past the peer deadline is dead: named, and the job ends.
@@ -337,6 +377,43 @@ public final class Coordinator {
         guard windows.count == finals.count, var slowest = windows.max(by: { $0.seconds < $1.seconds }) else { return nil }
         slowest.samples = windows.reduce(0) { $0 + $1.samples }
         return slowest
+    }
+
+    // MARK: receiving
+
+    /// The next message's frames, or nil when it was dropped (oversized); throws only timeouts and socket
+    /// failures, never because of what a peer sent.
+    private func receiveControl(deadline: Deadline) throws -> [Message]? {
+        do {
+            return try router.receiveMultipart(deadline: deadline, maxFrames: 8)
+        } catch TransportError.unexpectedFrames(_, let detail) {
+            drop(.oversized, peer: nil, detail)
+            return nil
+        }
+    }
+
+    /// The control message in a ROUTER envelope (identity, body), or nil (dropped and counted).
+    private func decodeControl(_ frames: [Message]) -> ControlMessage? {
+        guard frames.count == 2 else {
+            drop(.malformedEnvelope, frames, "\(frames.count) frames where a control message has 2")
+            return nil
+        }
+        guard let message = try? ControlMessage.decode(frames[1].bytes, from: endpoint) else {
+            drop(.undecodable, frames, "\(frames[1].count) bytes that are not a control message")
+            return nil
+        }
+        return message
+    }
+
+    private func drop(_ reason: DropReason, _ frames: [Message], _ detail: String) {
+        drop(reason, peer: frames.last?.peerAddress, detail)
+    }
+
+    private func drop(_ reason: DropReason, peer: String?, _ detail: String) {
+        let line = droppedLock.withLock {
+            droppedLog.drop(reason, from: peer ?? "an unknown peer", detail: detail, now: Deadline.nowNanoseconds())
+        }
+        if let line { onEvent(.warning(line)) }
     }
 
     // MARK: sending

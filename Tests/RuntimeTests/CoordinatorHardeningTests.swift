@@ -1,0 +1,126 @@
+import CohortTestSupport
+import Foundation
+import Runtime
+import Testing
+import Transport
+
+/// Stray, malformed and oversized messages on the coordinator's port, during rendezvous and mid-training: the job
+/// completes and the counters show them dropped. The coordinator runs here; its two workers are real processes.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CoordinatorHardeningTests {
+    /// The coordinator on a thread; `result` once `runJob` returns.
+    final class RunningCoordinator: @unchecked Sendable {
+        let coordinator: Coordinator
+        private let lock = NSLock()
+        private var outcome: Result<JobSummary, any Error>?
+        private var warningLines: [String] = []
+        private var progressEvents = 0
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(_ config: ClusterConfig) throws {
+            coordinator = try Coordinator(config: config, bind: "tcp://127.0.0.1:0")
+            coordinator.onEvent = { [self] event in
+                switch event {
+                case .warning(let line): lock.withLock { warningLines.append(line) }
+                case .progress: lock.withLock { progressEvents += 1 }
+                default: break
+                }
+            }
+            let t = Thread { [self] in
+                let r = Result { try coordinator.runJob() }
+                lock.withLock { outcome = r }
+                finished.signal()
+            }
+            t.start()
+        }
+
+        var warnings: [String] { lock.withLock { warningLines } }
+        var training: Bool { lock.withLock { progressEvents > 0 && outcome == nil } }
+
+        func wait(timeout: Double) -> Result<JobSummary, any Error>? {
+            guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
+            return lock.withLock { outcome }
+        }
+    }
+
+    /// A client that sends junk to `endpoint` from its own connection.
+    struct Stranger {
+        let socket: Socket
+        init(_ context: Context, endpoint: String) throws {
+            socket = try Socket(context, type: .dealer, linger: .zero)
+            try socket.connect(endpoint)
+        }
+
+        func sendJunk() throws {
+            let seventy = (0..<70).map { [UInt8(truncatingIfNeeded: $0)] }
+            try socket.sendMultipart(seventy, deadline: .after(seconds: 2))
+            try socket.send(Array("not json at all".utf8), deadline: .after(seconds: 2))
+            try socket.sendMultipart([Array("two".utf8), Array("frames".utf8)], deadline: .after(seconds: 2))
+            try socket.send([UInt8](repeating: 0xFF, count: 4096), deadline: .after(seconds: 2))
+            let heartbeat = ControlMessage.heartbeat(rank: 0).encoded()
+            try socket.send(heartbeat, deadline: .after(seconds: 2))
+        }
+    }
+
+    func startWorker(_ binary: URL, _ endpoint: String, index: Int) throws -> ChildProcess {
+        try ChildProcess(
+            binary, ["worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--local-index", "\(index)"])
+    }
+
+    @Test func junkDuringRendezvousAndTrainingIsDroppedAndTheJobCompletes() throws {
+        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let dir = try temporaryDirectory()
+        let config = try ClusterConfig.load(path: try writeClusterFile(workers: 2, steps: 3000, epochs: 1, dir: dir).path)
+        let running = try RunningCoordinator(config)
+        let context = try Context(ioThreads: 1)
+        let stranger = try Stranger(context, endpoint: running.coordinator.endpoint)
+        try stranger.sendJunk()
+        Thread.sleep(forTimeInterval: 0.3)
+        let duringRendezvous = running.coordinator.dropped.total
+
+        let workers = try (0..<2).map { try startWorker(binary, running.coordinator.endpoint, index: $0) }
+        let start = Date()
+        while !running.training && Date().timeIntervalSince(start) < 60 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(running.training, "the job was not training when the junk was sent")
+        try stranger.sendJunk()
+        let late = try Stranger(context, endpoint: running.coordinator.endpoint)
+        let registration = Registration(
+            host: "127.0.0.1", pid: 1, cores: 1, protocolVersion: ControlMessage.protocolVersion,
+            dataEndpoint: "tcp://127.0.0.1:1", localIndex: nil)
+        try late.socket.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 2))
+
+        let outcome = try #require(running.wait(timeout: 120), "the coordinator did not finish")
+        for w in workers { #expect(w.wait(timeout: 30) == 0, "worker failed: \(w.output)") }
+        let summary = try outcome.get()
+        #expect(summary.workers == 2)
+        #expect(duringRendezvous >= 5, "dropped during rendezvous: \(running.coordinator.dropped.counts)")
+        let counts = running.coordinator.dropped.counts
+        #expect(counts[.oversized, default: 0] >= 1 && counts[.undecodable, default: 0] >= 2, "\(counts)")
+        #expect(counts[.malformedEnvelope, default: 0] >= 1 && counts[.notAMember, default: 0] >= 1, "\(counts)")
+        // The stranger's flood is one warning line per peer per interval, not one per message.
+        #expect(running.warnings.count < running.coordinator.dropped.total, "\(running.warnings)")
+    }
+
+    @Test func aDuplicateRegistrationIsRefused() throws {
+        let dir = try temporaryDirectory()
+        let config = try ClusterConfig.load(path: try writeClusterFile(workers: 2, dir: dir).path)
+        let running = try RunningCoordinator(config)
+        let context = try Context(ioThreads: 1)
+        let first = try Stranger(context, endpoint: running.coordinator.endpoint)
+        let registration = Registration(
+            host: "127.0.0.1", pid: 4242, cores: 1, protocolVersion: ControlMessage.protocolVersion,
+            dataEndpoint: "tcp://127.0.0.1:1", localIndex: 0)
+        try first.socket.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 2))
+        try first.socket.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 2))
+        let reply = try first.socket.receive(deadline: .after(seconds: 5))
+        guard case .stop(let reason) = try ControlMessage.decode(reply.bytes, from: "test") else {
+            Issue.record("expected a stop for the duplicate registration")
+            return
+        }
+        #expect(reason.contains("already registered"), "\(reason)")
+        #expect(running.coordinator.dropped.counts[.duplicateRegistration] == 1)
+        running.coordinator.rendezvousAbandon.abandon("test over")
+        let outcome = try #require(running.wait(timeout: 10))
+        #expect(throws: (any Error).self) { try outcome.get() }
+    }
+}
