@@ -60,8 +60,14 @@ extension Socket {
 
     /// Makes this socket a CURVE client of a cluster server (call before connect).
     public func makeCurveClient(_ security: CurveSecurity) throws {
-        try setOption(ZMQ_CURVE_SERVERKEY, string: security.cluster.publicKey)
-        try setOption(ZMQ_CURVE_PUBLICKEY, string: security.cluster.publicKey)
-        try setOption(ZMQ_CURVE_SECRETKEY, string: security.cluster.secretKey)
+        try makeCurveClient(serverPublicKey: security.cluster.publicKey, clientKeys: security.cluster)
+    }
+
+    /// Makes this socket a CURVE client of the server whose public key is `serverPublicKey`, presenting
+    /// `clientKeys` as its identity (the server's ZAP handler decides whether that key is admitted).
+    public func makeCurveClient(serverPublicKey: String, clientKeys: CurveKeyPair) throws {
+        try setOption(ZMQ_CURVE_SERVERKEY, string: serverPublicKey)
+        try setOption(ZMQ_CURVE_PUBLICKEY, string: clientKeys.publicKey)
+        try setOption(ZMQ_CURVE_SECRETKEY, string: clientKeys.secretKey)
     }
 }

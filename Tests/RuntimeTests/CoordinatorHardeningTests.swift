@@ -15,6 +15,7 @@ struct CoordinatorHardeningTests {
         private var outcome: Result<JobSummary, any Error>?
         private var warningLines: [String] = []
         private var progressEvents = 0
+        private var registeredEvents = 0
         private let finished = DispatchSemaphore(value: 0)
 
         init(_ config: ClusterConfig) throws {
@@ -23,6 +24,7 @@ struct CoordinatorHardeningTests {
                 switch event {
                 case .warning(let line): lock.withLock { warningLines.append(line) }
                 case .progress: lock.withLock { progressEvents += 1 }
+                case .registered: lock.withLock { registeredEvents += 1 }
                 default: break
                 }
             }
@@ -35,6 +37,7 @@ struct CoordinatorHardeningTests {
         }
 
         var warnings: [String] { lock.withLock { warningLines } }
+        var registered: Int { lock.withLock { registeredEvents } }
         var training: Bool { lock.withLock { progressEvents > 0 && outcome == nil } }
 
         func wait(timeout: Double) -> Result<JobSummary, any Error>? {
@@ -122,5 +125,42 @@ struct CoordinatorHardeningTests {
         running.coordinator.rendezvousAbandon.abandon("test over")
         let outcome = try #require(running.wait(timeout: 10))
         #expect(throws: (any Error).self) { try outcome.get() }
+    }
+
+    /// Only holders of the cluster's secret key register: a client that knows just the cluster's public key
+    /// (and brings its own key pair) is refused in the CURVE handshake by the coordinator's ZAP handler.
+    @Test func aForeignCurveKeyCannotRegister() throws {
+        let dir = try temporaryDirectory()
+        let cluster = try CurveKeyPair.generate()
+        let keyFile = dir.appendingPathComponent("cluster.keys")
+        try "curve_public_key: \"\(cluster.publicKey)\"\ncurve_secret_key: \"\(cluster.secretKey)\"\n"
+            .write(to: keyFile, atomically: true, encoding: .utf8)
+        let url = try writeClusterFile(workers: 2, dir: dir)
+        let yaml = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "  interface: 127.0.0.1\n",
+            with: "  interface: 127.0.0.1\n  security: {curve: true, key_file: \"\(keyFile.path)\"}\n")
+        try yaml.write(to: url, atomically: true, encoding: .utf8)
+        let running = try RunningCoordinator(try ClusterConfig.load(path: url.path))
+        defer { running.coordinator.rendezvousAbandon.abandon("test over") }
+        let context = try Context(ioThreads: 1)
+        let registration = Registration(
+            host: "127.0.0.1", pid: 4242, cores: 1, protocolVersion: ControlMessage.protocolVersion,
+            dataEndpoint: "tcp://127.0.0.1:1", localIndex: 0)
+
+        let foreign = try Socket(context, type: .dealer, linger: .zero)
+        let own = try CurveKeyPair.generate()
+        try foreign.makeCurveClient(serverPublicKey: cluster.publicKey, clientKeys: own)
+        try foreign.connect(running.coordinator.endpoint)
+        try? foreign.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 1))
+        Thread.sleep(forTimeInterval: 1.0)
+        #expect(running.registered == 0, "a client with a foreign key registered")
+
+        let member = try Socket(context, type: .dealer, linger: .zero)
+        try member.makeCurveClient(CurveSecurity(cluster: cluster))
+        try member.connect(running.coordinator.endpoint)
+        try member.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 2))
+        let start = Date()
+        while running.registered == 0 && Date().timeIntervalSince(start) < 5 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(running.registered == 1, "the cluster key's holder did not register")
     }
 }
