@@ -2,19 +2,36 @@ import CZeroMQ
 import Foundation
 import Synchronization
 
-/// A ZAP handler (ZeroMQ RFC 27) for one context: admits CURVE clients whose public key is one of `allowedKeys`
-/// and refuses the rest. Without it libzmq accepts any client that knows the server's public key. Runs on its own
-/// thread; `stop()` (or deinit) ends it within ~50 ms.
+/// A ZAP handler (ZeroMQ RFC 27) for one context: admits CURVE clients whose public key is one of `allowedKeys`,
+/// or PLAIN clients that present the job token, and refuses the rest. Without it libzmq accepts any CURVE client
+/// that knows the server's public key, and any PLAIN client at all. Runs on its own thread; `stop()` (or deinit)
+/// ends it within ~50 ms. Installing it fails when another handler holds the context's ZAP endpoint, and the
+/// caller must then stop rather than run unauthenticated.
 public final class CurveAuthenticator: @unchecked Sendable {
     static let domain = "cohort"
     private let socket: Socket
     private let allowed: Set<[UInt8]>
+    private let token: JobToken?
+    private let onRefusal: @Sendable (_ address: String, _ why: String) -> Void
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
+    /// Installs a handler that admits PLAIN clients presenting `token`; `onRefusal` hears each refused peer's
+    /// address (from the handler's thread).
+    public convenience init(
+        context: Context, token: JobToken, onRefusal: @escaping @Sendable (_ address: String, _ why: String) -> Void = { _, _ in }
+    ) throws {
+        try self.init(context: context, allowedKeys: [], token: token, onRefusal: onRefusal)
+    }
+
     /// Installs the handler on `context`. `allowedKeys` are Z85 public keys (for a cluster: just its public key).
-    public init(context: Context, allowedKeys: [String]) throws {
+    public init(
+        context: Context, allowedKeys: [String], token: JobToken? = nil,
+        onRefusal: @escaping @Sendable (_ address: String, _ why: String) -> Void = { _, _ in }
+    ) throws {
+        self.token = token
+        self.onRefusal = onRefusal
         var keys = Set<[UInt8]>()
         for k in allowedKeys {
             guard CurveKeyPair.isValidZ85Key(k) else {
@@ -51,15 +68,28 @@ public final class CurveAuthenticator: @unchecked Sendable {
             guard let frames = try? socket.receiveMultipart(deadline: .after(seconds: 0.05)) else { continue }
             // version, request id, domain, address, routing id, mechanism, credentials…
             guard frames.count >= 6 else { continue }
-            let requestID = frames[1].byteArray
-            let mechanism = frames[5].text
-            var ok = false
-            if mechanism == "CURVE", frames.count >= 7 { ok = allowed.contains(frames[6].byteArray) }
+            let refusal = verdict(frames)
+            if let refusal { onRefusal(frames[3].text, refusal) }
             let reply: [[UInt8]] = [
-                Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
-                Array((ok ? "OK" : "client key is not the cluster key").utf8), [], [],
+                Array("1.0".utf8), frames[1].byteArray, Array((refusal == nil ? "200" : "400").utf8),
+                Array((refusal ?? "OK").utf8), [], [],
             ]
             try? socket.sendMultipart(reply, deadline: .after(seconds: 1))
+        }
+    }
+
+    /// nil to admit the request, else why it is refused. Frames: version, request id, domain, address, routing
+    /// id, mechanism, then the mechanism's credentials (CURVE: the client key; PLAIN: user name, password).
+    private func verdict(_ frames: [Message]) -> String? {
+        switch frames[5].text {
+        case "CURVE":
+            guard frames.count >= 7, allowed.contains(frames[6].byteArray) else { return "client key is not the cluster key" }
+            return nil
+        case "PLAIN":
+            guard let token, frames.count >= 8, token.matches(frames[7].byteArray) else { return "wrong or missing job token" }
+            return nil
+        default:
+            return "mechanism \(frames[5].text) is not admitted"
         }
     }
 }
