@@ -18,7 +18,7 @@ struct BenchRank: ParsableCommand {
     /// Ring neighbours on this host pair up over shared memory (the library default); the benchmark's tcp and
     /// ipc transports turn it off so that they measure the sockets.
     @Option var sharedMemory: Bool = true
-    @Option var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
+    @Option(transform: CommaList.parse) var sizes = CommaList<Int>([4096, 65536, 1_048_576, 4_194_304, 16_777_216, 67_108_864])
     @Option var timeout: Double = 30
     @Option var chunkBytes: Int?
     @Option var smallBytes: Int?
@@ -52,7 +52,7 @@ struct BenchRank: ParsableCommand {
             throw ValidationError("unknown --algorithm \(algorithm)")
         }
         guard let wirePrecision = WirePrecision(rawValue: wire) else { throw ValidationError("unknown --wire \(wire)") }
-        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
+        let sizeList = sizes.items
         do {
             switch mode {
             case "allreduce": try allReduceBench(comm, sizeList, algo, wirePrecision)

@@ -17,7 +17,7 @@ struct BenchScaling: ParsableCommand {
 
     @Argument(help: "The cluster file (its job, hosts and timeouts).") var config: String = "cluster.yaml"
     @Option(help: "Swap in a recipe of `cohort train` (W1 | W2).") var workload: String?
-    @Option(help: "Comma-separated worker counts.") var workers: String = "1,2,4"
+    @Option(help: "Comma-separated worker counts.", transform: CommaList.parse) var workers = CommaList<Int>([1, 2, 4])
     @Option(help: "Timed optimizer steps per run (default: the job's steps, else 200).") var steps: Int?
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
     @Option(help: "Runs per worker count, in rounds; the median run counts.") var repeats: Int = 1
@@ -48,11 +48,8 @@ struct BenchScaling: ParsableCommand {
     }
 
     func workerCounts() throws -> [Int] {
-        let counts = try workers.split(separator: ",").map { s -> Int in
-            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= 1 else { throw ValidationError("bad count") }
-            return n
-        }
-        guard !counts.isEmpty else { throw ValidationError("no count") }
+        let counts = workers.items
+        if let bad = counts.first(where: { $0 < 1 }) { throw ValidationError("--workers: each count must be ≥ 1, got \(bad)") }
         return Array(Set(counts)).sorted()
     }
 
