@@ -30,3 +30,12 @@ import Testing
         #expect(JSONLinesWriter.line(["x": Float.infinity]) == #"{"x":null}"#)
     }
 }
+
+@Suite struct JSONLineFixedTests {
+    @Test func fixedDecimalsAreBareNumbersAndNonFiniteIsNull() throws {
+        let line = JSONLine.string(["a": JSONLine.Fixed(12.5, digits: 2), "b": JSONLine.Fixed(.nan, digits: 1)])
+        #expect(line == #"{"a":12.50,"b":null}"#)
+        let nested = JSONLine.string(["x": [JSONLine.Fixed(0.12345, digits: 3), JSONLine.Fixed(-1, digits: 1)]])
+        #expect(nested == #"{"x":[0.123,-1.0]}"#)
+    }
+}

@@ -18,6 +18,43 @@ public enum JSONLine {
             positiveInfinity: nonFinite, negativeInfinity: nonFinite, nan: nonFinite)
         var data = try encoder.encode(value)
         while let r = data.range(of: nonFiniteJSON) { data.replaceSubrange(r, with: Data("null".utf8)) }
+        return unquoteFixed(data)
+    }
+
+    /// A number written with a fixed count of decimals (`12.50`), as the benchmark lines always printed theirs,
+    /// so their columns compare by eye; non-finite values are null like every other number.
+    public struct Fixed: Encodable, Sendable {
+        public var value: Double
+        public var digits: Int
+        public init(_ value: Double, digits: Int) {
+            self.value = value
+            self.digits = digits
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            if value.isFinite {
+                try c.encode(JSONLine.fixedMark + String(format: "%.\(digits)f", value) + JSONLine.fixedMark)
+            } else {
+                try c.encode(value)
+            }
+        }
+    }
+
+    private static let fixedMark = "\u{2}"
+    private static let fixedOpen = Data("\"\\u0002".utf8)
+    private static let fixedClose = Data("\\u0002\"".utf8)
+
+    /// Turns each `Fixed`'s marked string back into the bare number it stands for.
+    private static func unquoteFixed(_ data: Data) -> Data {
+        var data = data
+        var from = data.startIndex
+        while let open = data.range(of: fixedOpen, in: from..<data.endIndex),
+            let close = data.range(of: fixedClose, in: open.upperBound..<data.endIndex)
+        {
+            let number = data.subdata(in: open.upperBound..<close.lowerBound)
+            data.replaceSubrange(open.lowerBound..<close.upperBound, with: number)
+            from = open.lowerBound + number.count
+        }
         return data
     }
 
