@@ -33,10 +33,5 @@ extension ProgressDisplay: ClusterLaunchObserver {}
 
 /// The last stdout line of `launch --json` and `coordinator --json`.
 func printDoneLine(_ s: JobSummary) {
-    printJSONLine([
-        "event": "done", "workers": s.workers, "test_accuracy": s.testAccuracy ?? .nan,
-        "samples_per_s": s.samplesPerSecond, "steps": s.steps, "seconds": s.seconds,
-        "compute_s": s.computeSeconds, "allreduce_s": s.allReduceSeconds,
-        "wait_s": s.waitSeconds, "weight_checksums": s.weightChecksums,
-    ])
+    JSONLine.print(DoneLine(summary: s))
 }

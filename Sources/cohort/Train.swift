@@ -8,7 +8,8 @@ struct JobOptions: ParsableArguments {
     @Option(help: "YAML file with a job: section (e.g. cluster.yaml).") var config: String?
     @Option(help: "Recipe: W1 (fmnist-mlp) or W2 (wide-mlp); other flags override single settings.") var workload: String?
 
-    @Option(help: "Layer widths incl. input and output, e.g. 784,256,128,10.") var layers: String?
+    @Option(help: "Layer widths incl. input and output, e.g. 784,256,128,10.", transform: CommaList.parse)
+    var layers: CommaList<Int>?
     @Option(help: "relu | sigmoid | tanh") var activation: String?
     @Option(help: "Dropout probability after each hidden activation.") var dropout: Float?
     @Option(name: .customLong("init"), help: "uniform | normal | xavier_uniform | xavier_normal | he_uniform | he_normal")
@@ -58,13 +59,7 @@ struct JobOptions: ParsableArguments {
             }
             job = recipe
         }
-        if let layers {
-            let widths = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !widths.contains(nil) else {
-                throw ValidationError("--layers: expected comma-separated integers, got \"\(layers)\"")
-            }
-            job.model.layers = widths.map { $0! }
-        }
+        if let layers { job.model.layers = layers.items }
         if let activation { job.model.activation = activation }
         if let dropout { job.model.dropout = dropout }
         if let initializer { job.model.initializer = initializer }

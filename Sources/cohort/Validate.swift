@@ -25,11 +25,14 @@ struct Validate: ParsableCommand {
         if output.json {
             let layout = config.rankLayout
             let ranks = config.plannedRanks().map {
-                "{\"rank\":\($0.rank),\"host\":\"\($0.address)\",\"local\":\($0.localIndex),\"port\":\($0.dataPort),\"stage\":\($0.coordinates.stage),\"replica\":\($0.coordinates.replica)}"
+                ValidLine.Rank(
+                    rank: $0.rank, host: $0.address, local: $0.localIndex, port: $0.dataPort, stage: $0.coordinates.stage,
+                    replica: $0.coordinates.replica)
             }
-            print(
-                "{\"event\":\"valid\",\"file\":\"\(file)\",\"workers\":\(config.totalWorkers),\"hosts\":\(config.hosts.count),\"data_parallel\":\(layout.dataParallel),\"pipeline_stages\":\(layout.pipelineStages),\"ranks\":[\(ranks.joined(separator: ","))]}"
-            )
+            JSONLine.print(
+                ValidLine(
+                    file: file, workers: config.totalWorkers, hosts: config.hosts.count, dataParallel: layout.dataParallel,
+                    pipelineStages: layout.pipelineStages, ranks: ranks))
         } else {
             print("\(file): valid")
             for line in config.summary() { print("  " + line) }

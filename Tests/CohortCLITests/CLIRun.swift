@@ -3,67 +3,11 @@ import Foundation
 import Testing
 
 /// What one run of the built `cohort` binary did.
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var seconds: Double
-    var timedOut: Bool
+typealias CLIResult = ProcessRunner.Result
 
-    /// stderr split in non-empty lines (a one-line error has exactly one).
-    var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
-}
-
-/// The built release binary. These tests exercise exactly what a user runs, so a missing binary is a failure
-/// that names the command to fix it, not a skip.
-func requireBinary() throws -> URL {
-    guard let binary = cohortBinary() else {
-        throw TestFailure("\(packageRoot().path)/.build/release/cohort is missing: build it first (swift build -c release)")
-    }
-    return binary
-}
-
-/// Runs `cohort ARGS` to completion under a hard deadline (SIGKILL past it); stdout and stderr go to files, so a
-/// chatty child never blocks on a full pipe.
+/// Runs `cohort ARGS` to completion under a hard deadline (see `ProcessRunner`).
 func cohort(_ arguments: [String], timeout: Double = 30) throws -> CLIResult {
-    let binary = try requireBinary()
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-\(UUID().uuidString)")
-    let outURL = base.appendingPathExtension("out")
-    let errURL = base.appendingPathExtension("err")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(at: outURL)
-        try? FileManager.default.removeItem(at: errURL)
-    }
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    let start = Date()
-    try process.run()
-    var timedOut = false
-    while process.isRunning {
-        if Date().timeIntervalSince(start) > timeout {
-            timedOut = true
-            kill(process.processIdentifier, SIGKILL)
-            break
-        }
-        usleep(10_000)
-    }
-    process.waitUntilExit()
-    let seconds = Date().timeIntervalSince(start)
-    try? out.close()
-    try? err.close()
-    return CLIResult(
-        status: process.terminationStatus,
-        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
-        seconds: seconds, timedOut: timedOut)
+    try ProcessRunner.run(requireCohortBinary().path, arguments, timeout: timeout)
 }
 
 /// A fresh scratch directory (the caller removes it).

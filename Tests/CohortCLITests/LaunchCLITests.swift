@@ -105,7 +105,7 @@ struct LaunchCLITests {
     /// A worker holding a different key than the cluster's cannot join: it gives up at its rendezvous timeout
     /// (CURVE drops the handshake, so nothing reaches the coordinator) with an error naming the coordinator.
     @Test func workerWithTheWrongKeyCannotJoin() throws {
-        let binary = try requireBinary()
+        let binary = try requireCohortBinary()
         let dir = try scratchDirectory("curve-wrong")
         defer { try? FileManager.default.removeItem(at: dir) }
         let right = dir.appendingPathComponent("right.keys").path
@@ -160,7 +160,7 @@ struct LaunchCLITests {
 
 /// `cohort launch` of a 2-worker job that trains (practically) forever, once both workers run and training began.
 func launchTwoTrainingWorkers(dir: URL) throws -> (ChildProcess, [Int32]) {
-    let binary = try requireBinary()
+    let binary = try requireCohortBinary()
     let config = dir.appendingPathComponent("cluster.yaml").path
     try smallClusterYAML(workers: 2, steps: 10_000_000, dir: dir).write(toFile: config, atomically: true, encoding: .utf8)
     let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])

@@ -33,7 +33,7 @@ func networkNamespacesPermitted() -> Bool {
 struct NetnsClusterTests {
     @Test(.enabled(if: networkNamespacesPermitted(), "needs root and permission for `ip netns add`"))
     func threeHostClusterTrainsAcrossNamespacesAndTearsDown() throws {
-        let binary = try requireBinary()
+        let binary = try requireCohortBinary()
         let script = packageRoot().appendingPathComponent("scripts/netns-cluster.sh")
         let dir = try scratchDirectory("netns")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -13,6 +13,20 @@ struct TrainCLITests {
         #expect(!r.stdout.contains("done"))
     }
 
+    /// Every comma-separated option reads through one list type: a bad or empty item is an error naming the
+    /// option and the item (bench rank's --sizes used to drop it silently).
+    @Test(arguments: [
+        (["train", "--layers", "784,x,10", "--steps", "1"], "--layers", "\"x\""),
+        (["train", "--layers", "784,,10", "--steps", "1"], "--layers", "empty item"),
+        (["bench", "pipeline", "--schedules", "gpipe,2f2b"], "--schedules", "\"2f2b\""),
+        (["bench", "rank", "--sizes", "4096,64k"], "--sizes", "\"64k\""),
+    ])
+    func badCommaListItemIsNamed(arguments: [String], option: String, item: String) throws {
+        let r = try cohort(arguments)
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderrLines.count == 1 && r.stderr.contains(option) && r.stderr.contains(item), "\(r.stderr)")
+    }
+
     @Test func unknownFlagIsAnError() throws {
         let r = try cohort(["train", "--learning-rate", "0.1"])
         #expect(r.status != 0 && r.status < 128, "exit \(r.status)")

@@ -143,7 +143,7 @@ public func runRankProcesses(
 )
     throws -> (results: [(status: Int32?, output: String)], seconds: Double)
 {
-    guard let binary = cohortBinary() else { throw TestFailure("build .build/release/cohort first (swift build -c release)") }
+    let binary = try requireCohortBinary()
     let context = try Context()
     let server = try Rendezvous.Server(context: context)
     let start = Date()

@@ -35,8 +35,6 @@ struct ProcessCollectivesTests {
 
     @Test func aPeerThatNeverAnswersIsNamed() throws {
         // Rank 1 registers and then stays silent; rank 0's all-reduce must name rank 1 and its endpoint.
-        let binary = try #require(cohortBinary())
-        _ = binary
         let (results, seconds) = try runRankProcesses(
             mode: "allreduce", ranks: 2, extra: ["--timeout", "1.5", "--sizes", "4096"], timeout: 30,
             modeOverride: [1: "silent"])

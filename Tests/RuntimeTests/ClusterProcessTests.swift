@@ -48,7 +48,7 @@ func lastJSONLine(_ text: String) -> [String: Any]? {
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ClusterProcessTests {
     @Test func threeWorkersTrainWithIdenticalWeightsAndFallingLoss() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 3, epochs: 3, dir: dir)
         let r = try ProcessRunner.run(binary.path, ["launch", config.path, "--json", "--ephemeral-ports"], timeout: 120)
@@ -71,7 +71,7 @@ struct ClusterProcessTests {
     }
 
     @Test func killedWorkerIsNamedAndEveryoneStops() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 2, steps: 10_000_000, deadline: 2, dir: dir)
         try killOneWorkerAndExpectCleanFailure(binary: binary, config: config, what: "worker")

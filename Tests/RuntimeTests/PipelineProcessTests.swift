@@ -40,7 +40,7 @@ struct PipelineProcessTests {
     /// process training the same job, and DP replicas end with identical weights.
     @Test(arguments: [(1, 2, 4, "1f1b", nil), (2, 2, 2, "gpipe", "[2, 1]")])
     func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String, stageLayers: String?) throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let pipeline = try writePipelineClusterFile(
             dataParallel: d, stages: k, microBatches: m, schedule: schedule,
@@ -64,7 +64,7 @@ struct PipelineProcessTests {
 
     /// `launch --trace FILE`: one Chrome trace with every stage's forward, backward, send and receive spans.
     @Test func launchWritesAChromeTrace() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try writePipelineClusterFile(
             dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b", steps: 3,
@@ -87,7 +87,7 @@ struct PipelineProcessTests {
     /// Killing one stage's process: the job fails within a few deadlines, naming a rank and its host, and no
     /// worker outlives it.
     @Test func killedStageIsNamedAndEveryoneStops() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try writePipelineClusterFile(
             dataParallel: 1, stages: 2, microBatches: 4, schedule: "1f1b",

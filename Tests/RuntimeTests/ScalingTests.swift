@@ -83,7 +83,7 @@ struct ScalingModelTests {
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ScalingBenchProcessTests {
     @Test func benchScalingMeasuresPredictsAndWritesCSV() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try writeClusterFile(workers: 2, epochs: 1, dir: dir)
         let csv = dir.appendingPathComponent("scaling.csv")
@@ -132,7 +132,7 @@ struct ScalingBenchProcessTests {
     }
 
     @Test func badWorkerListIsAOneLineError() throws {
-        let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
+        let binary = try requireCohortBinary()
         let r = try ProcessRunner.run(binary.path, ["bench", "scaling", "--workers", "1,0"], timeout: 30)
         #expect(r.status != 0)
         #expect(r.stderr.contains("--workers"), "stderr: \(r.stderr)")

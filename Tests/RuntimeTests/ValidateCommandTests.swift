@@ -1,15 +1,11 @@
+import CohortTestSupport
 import Foundation
 import Testing
 
 /// `cohort validate` end to end, with the built binary (scripts/test.sh builds it before the tests run).
 @Suite struct ValidateCommandTests {
-    static let binary = TestFiles.repo(".build/release/cohort")
-
     func run(_ arguments: [String]) throws -> ProcessRunner.Result {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            try Test.cancel(".build/release/cohort is not built (swift build -c release --product cohort)")
-        }
-        return try ProcessRunner.run(Self.binary, arguments, timeout: 30)
+        try ProcessRunner.run(requireCohortBinary().path, arguments, timeout: 30)
     }
 
     @Test(.timeLimit(.minutes(1))) func goodFilePrintsTheLayoutAndExitsZero() throws {

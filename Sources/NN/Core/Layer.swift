@@ -37,6 +37,10 @@ public protocol Layer: AnyObject {
     func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor?
     /// GEMM threads for this layer's matrix products.
     var threads: Int { get set }
+    /// Estimated FLOPs of one training step (forward + backward) per example for an input of `inputFeatures`
+    /// columns; `needInputGradient` false when backward skips ∂loss/∂input (the model's first layer). Only the ratio
+    /// between layers matters: pipeline stages are balanced on it.
+    func trainingFLOPs(input inputFeatures: Int, needInputGradient: Bool) -> Double
 }
 
 extension Layer {
@@ -55,6 +59,14 @@ extension Layer {
     public var threads: Int {
         get { 1 }
         set {}
+    }
+    /// Element-wise layers: a few FLOPs per output element (forward, backward and the mask or derivative).
+    public func trainingFLOPs(input inputFeatures: Int, needInputGradient: Bool) -> Double {
+        Double(outputFeatures(forInput: inputFeatures) ?? inputFeatures) * 3
+    }
+    /// The cost inside a model, where every layer's input gradient is needed.
+    public func trainingFLOPs(input inputFeatures: Int) -> Double {
+        trainingFLOPs(input: inputFeatures, needInputGradient: true)
     }
 }
 

@@ -37,6 +37,11 @@ public final class Dense: Layer {
     public var parameterCount: Int { inputs * outputs + outputs }
     public func outputFeatures(forInput n: Int) -> Int? { n == inputs ? outputs : nil }
 
+    /// 2·in·out forward (x·K), 2·in·out for ∂K and 2·in·out for ∂x when it is needed.
+    public func trainingFLOPs(input inputFeatures: Int, needInputGradient: Bool) -> Double {
+        Double(inputs * outputs) * (needInputGradient ? 6 : 4)
+    }
+
     public func bind(parameters: Tensor, gradients: Tensor) {
         precondition(parameters.count == parameterCount && gradients.count == parameterCount)
         let k = inputs * outputs

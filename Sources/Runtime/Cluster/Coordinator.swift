@@ -307,7 +307,7 @@ public final class Coordinator {
                 state.lastProgressEvent = Deadline.nowNanoseconds()
                 let agg = aggregateProgress()
                 onEvent(.progress(agg))
-                metrics?.write(["event": "progress", "progress": agg])
+                metrics?.write(.progress(agg))
             }
         case .epoch(let e):
             record(e, &state)
@@ -334,7 +334,7 @@ public final class Coordinator {
         state.epochs.append(summary)
         state.epochReports[e.epoch] = nil
         onEvent(.epoch(epoch: e.epoch, trainLoss: train, testAccuracy: summary.testAccuracy, testLoss: loss))
-        metrics?.write(["event": "epoch", "epoch": summary])
+        metrics?.write(.epoch(summary))
     }
 
     private func aggregateProgress() -> ClusterProgress {
@@ -366,7 +366,7 @@ public final class Coordinator {
             seconds: seconds, computeSeconds: slowest.computeSeconds, allReduceSeconds: slowest.allReduceSeconds,
             waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs,
             steady: steadyWindow(finals))
-        metrics?.write(["event": "done", "summary": summary])
+        metrics?.write(.done(summary))
         return summary
     }
 

@@ -52,9 +52,16 @@ public struct ClusterSection: Codable, Sendable, Equatable {
     public var interface: String
     public var security: SecuritySpec
 
+    /// The default of each omitted key, shared by `init` and the decoder.
+    public enum Defaults {
+        public static let name = "cohort"
+        public static let dataPorts = PortRange(first: 5600)
+        public static let interface = "*"
+    }
+
     public init(
-        name: String = "cohort", coordinator: CoordinatorAddress, dataPorts: PortRange = PortRange(first: 5600),
-        interface: String = "*", security: SecuritySpec = SecuritySpec()
+        name: String = Defaults.name, coordinator: CoordinatorAddress, dataPorts: PortRange = Defaults.dataPorts,
+        interface: String = Defaults.interface, security: SecuritySpec = SecuritySpec()
     ) {
         self.name = name
         self.coordinator = coordinator
@@ -71,10 +78,10 @@ public struct ClusterSection: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(.name, default: "cohort")
+        name = try c.decode(.name, default: Defaults.name)
         coordinator = try c.decode(CoordinatorAddress.self, forKey: .coordinator)
-        dataPorts = try c.decode(.dataPorts, default: PortRange(first: 5600))
-        interface = try c.decode(.interface, default: "*")
+        dataPorts = try c.decode(.dataPorts, default: Defaults.dataPorts)
+        interface = try c.decode(.interface, default: Defaults.interface)
         security = try c.decode(.security, default: SecuritySpec())
     }
 }
@@ -142,7 +149,12 @@ public struct SecuritySpec: Codable, Sendable, Equatable {
     /// `curve_secret_key:` in Z85). Every member holds the same pair; required when `curve` is on.
     public var keyFile: String?
 
-    public init(curve: Bool = false, keyFile: String? = nil) {
+    /// The default of an omitted key, shared by `init` and the decoder.
+    public enum Defaults {
+        public static let curve = false
+    }
+
+    public init(curve: Bool = Defaults.curve, keyFile: String? = nil) {
         self.curve = curve
         self.keyFile = keyFile
     }
@@ -154,7 +166,7 @@ public struct SecuritySpec: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        curve = try c.decode(.curve, default: false)
+        curve = try c.decode(.curve, default: Defaults.curve)
         keyFile = try c.decodeIfPresent(String.self, forKey: .keyFile)
     }
 
@@ -240,9 +252,16 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     /// nil: balanced automatically by estimated FLOPs.
     public var stageLayers: [Int]?
 
+    /// The default of each omitted key, shared by `init` and the decoder.
+    public enum Defaults {
+        public static let pipelineStages = 1
+        public static let microBatches = 1
+        public static let schedule = PipelineSchedule.gpipe
+    }
+
     public init(
-        dataParallel: Int? = nil, pipelineStages: Int = 1, microBatches: Int = 1, schedule: PipelineSchedule = .gpipe,
-        stageLayers: [Int]? = nil
+        dataParallel: Int? = nil, pipelineStages: Int = Defaults.pipelineStages, microBatches: Int = Defaults.microBatches,
+        schedule: PipelineSchedule = Defaults.schedule, stageLayers: [Int]? = nil
     ) {
         self.dataParallel = dataParallel
         self.pipelineStages = pipelineStages
@@ -262,9 +281,9 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dataParallel = try c.decodeIfPresent(Int.self, forKey: .dataParallel)
-        pipelineStages = try c.decode(.pipelineStages, default: 1)
-        microBatches = try c.decode(.microBatches, default: 1)
-        schedule = try c.decode(.schedule, default: .gpipe)
+        pipelineStages = try c.decode(.pipelineStages, default: Defaults.pipelineStages)
+        microBatches = try c.decode(.microBatches, default: Defaults.microBatches)
+        schedule = try c.decode(.schedule, default: Defaults.schedule)
         stageLayers = try c.decodeIfPresent([Int].self, forKey: .stageLayers)
     }
 }
@@ -279,7 +298,12 @@ public struct CheckpointSpec: Codable, Sendable, Equatable {
     /// How many of the newest checkpoints to keep.
     public var keep: Int
 
-    public init(directory: String, everyEpochs: Int? = nil, everySteps: Int? = nil, keep: Int = 3) {
+    /// The default of an omitted key, shared by `init` and the decoder.
+    public enum Defaults {
+        public static let keep = 3
+    }
+
+    public init(directory: String, everyEpochs: Int? = nil, everySteps: Int? = nil, keep: Int = Defaults.keep) {
         self.directory = directory
         self.everyEpochs = everyEpochs
         self.everySteps = everySteps
@@ -298,7 +322,7 @@ public struct CheckpointSpec: Codable, Sendable, Equatable {
         directory = try c.decode(String.self, forKey: .directory)
         everyEpochs = try c.decodeIfPresent(Int.self, forKey: .everyEpochs)
         everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps)
-        keep = try c.decode(.keep, default: 3)
+        keep = try c.decode(.keep, default: Defaults.keep)
     }
 
     /// Whether a checkpoint is due after `step` (1-based count of optimizer steps done) or at the end of `epoch`.
@@ -319,7 +343,17 @@ public struct TimeoutSpec: Codable, Sendable, Equatable {
     /// How long the coordinator waits for all workers to register.
     public var rendezvousTimeout: Double
 
-    public init(heartbeatInterval: Double = 0.5, peerDeadline: Double = 5, rendezvousTimeout: Double = 60) {
+    /// The default of each omitted key, shared by `init` and the decoder.
+    public enum Defaults {
+        public static let heartbeatInterval = 0.5
+        public static let peerDeadline = 5.0
+        public static let rendezvousTimeout = 60.0
+    }
+
+    public init(
+        heartbeatInterval: Double = Defaults.heartbeatInterval, peerDeadline: Double = Defaults.peerDeadline,
+        rendezvousTimeout: Double = Defaults.rendezvousTimeout
+    ) {
         self.heartbeatInterval = heartbeatInterval
         self.peerDeadline = peerDeadline
         self.rendezvousTimeout = rendezvousTimeout
@@ -333,9 +367,9 @@ public struct TimeoutSpec: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        heartbeatInterval = try c.decode(.heartbeatInterval, default: 0.5)
-        peerDeadline = try c.decode(.peerDeadline, default: 5)
-        rendezvousTimeout = try c.decode(.rendezvousTimeout, default: 60)
+        heartbeatInterval = try c.decode(.heartbeatInterval, default: Defaults.heartbeatInterval)
+        peerDeadline = try c.decode(.peerDeadline, default: Defaults.peerDeadline)
+        rendezvousTimeout = try c.decode(.rendezvousTimeout, default: Defaults.rendezvousTimeout)
     }
 }
 

@@ -42,11 +42,11 @@ public struct StepProgress: Sendable {
     public var samplesPerSecond: Double
 }
 
-/// Appends JSON Lines to a file, one object per line, flushed per line so a crash leaves whole lines.
+/// Appends JSON Lines to a file, one object per line (encoded by `JSONLine`), flushed per line so a crash leaves
+/// whole lines.
 public final class JSONLinesWriter {
     private let handle: FileHandle
     public let path: String
-    private let encoder: JSONEncoder
 
     public init(path: String) throws {
         self.path = path
@@ -56,25 +56,16 @@ public final class JSONLinesWriter {
             throw JobError("metrics", "cannot create metrics file \(path)")
         }
         handle = h
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     }
 
     deinit { try? handle.close() }
 
     public func write<T: Encodable>(_ value: T) throws {
-        var data = try encoder.encode(value)
+        var data = try JSONLine.encode(value)
         data.append(0x0A)
         try handle.write(contentsOf: data)
     }
 
     /// One value as a single JSON line (for stdout).
-    public static func line<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: (try? e.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
-    }
+    public static func line<T: Encodable>(_ value: T) -> String { JSONLine.string(value) }
 }

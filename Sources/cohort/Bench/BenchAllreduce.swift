@@ -14,7 +14,8 @@ struct BenchAllreduce: ParsableCommand {
             "tcp (127.0.0.1), ipc (unix sockets), or shm (ring chunks through shared memory, as ranks on one host of a cluster do by default)."
     )
     var transport: String = "tcp"
-    @Option(help: "Comma-separated sizes in bytes.") var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
+    @Option(help: "Comma-separated sizes in bytes.", transform: CommaList.parse)
+    var sizes = CommaList<Int>([4096, 65536, 1_048_576, 4_194_304, 16_777_216, 67_108_864])
     @Option(help: "automatic | ring | recursiveDoubling") var algorithm: String = "automatic"
     @Option(help: "Wire precision: float32 | bfloat16 | float16") var wire: String = "float32"
     @Option(help: "Ring chunk size in bytes.") var chunkBytes: Int?
@@ -35,7 +36,7 @@ struct BenchAllreduce: ParsableCommand {
 
     func run() throws {
         let extra = RankLauncher.passthrough([
-            ("sizes", sizes), ("algorithm", algorithm), ("wire", wire), ("chunk-bytes", chunkBytes.map(String.init)),
+            ("sizes", sizes.text), ("algorithm", algorithm), ("wire", wire), ("chunk-bytes", chunkBytes.map(String.init)),
             ("small-bytes", smallBytes.map(String.init)), ("spin-us", spinUs.map(String.init)),
             ("io-threads", ioThreads.map(String.init)), ("zero-copy-min", zeroCopyMin.map(String.init)),
             ("sockbuf", sockbuf.map(String.init)), ("reps", String(reps)),

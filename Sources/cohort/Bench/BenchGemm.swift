@@ -73,10 +73,13 @@ struct BenchGemm: ParsableCommand {
             let fraction = peak > 0 ? r.median / peak : 0
             if output.json {
                 print(
-                    "{\"bench\":\"gemm\",\"m\":\(shape.m),\"n\":\(shape.n),\"k\":\(shape.k),\"trans_a\":\(shape.transA),"
-                        + "\"trans_b\":\(shape.transB),\"threads\":\(threads),\"gflops\":\(String(format: "%.2f", r.median)),"
-                        + "\"peak_gflops\":\(String(format: "%.2f", peak)),\"fraction_of_peak\":\(String(format: "%.4f", fraction)),"
-                        + "\"kernel\":\"\(chosen)\",\"label\":\"\(shape.label)\"}")
+                    BenchLine([
+                        ("bench", .string("gemm")), ("m", .int(shape.m)), ("n", .int(shape.n)), ("k", .int(shape.k)),
+                        ("trans_a", .bool(shape.transA)), ("trans_b", .bool(shape.transB)), ("threads", .int(threads)),
+                        ("gflops", .fixed(r.median, digits: 2)), ("peak_gflops", .fixed(peak, digits: 2)),
+                        ("fraction_of_peak", .fixed(fraction, digits: 4)), ("kernel", .string("\(chosen)")),
+                        ("label", .string(shape.label)),
+                    ]).text)
             } else {
                 let op = (shape.transA ? "T" : "N") + (shape.transB ? "T" : "N")
                 print(

@@ -8,7 +8,8 @@ struct BenchP2P: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "p2p", abstract: "One-way point-to-point throughput.")
 
     @Option(help: "tcp (127.0.0.1) or ipc (unix sockets).") var transport: String = "tcp"
-    @Option(help: "Comma-separated message sizes in bytes.") var sizes: String = "65536,1048576,16777216"
+    @Option(help: "Comma-separated message sizes in bytes.", transform: CommaList.parse)
+    var sizes = CommaList<Int>([65536, 1_048_576, 16_777_216])
     @Option(help: "Timed batches per size (median reported).") var reps: Int = 11
     @Option(help: "Kernel socket buffer bytes (ZMQ_SNDBUF/RCVBUF).") var sockbuf: Int?
     @OptionGroup var output: OutputOptions
@@ -20,7 +21,9 @@ struct BenchP2P: ParsableCommand {
     }
 
     func run() throws {
-        let extra = RankLauncher.passthrough([("sizes", sizes), ("reps", String(reps)), ("sockbuf", sockbuf.map(String.init))])
+        let extra = RankLauncher.passthrough([
+            ("sizes", sizes.text), ("reps", String(reps)), ("sockbuf", sockbuf.map(String.init)),
+        ])
         if !output.json {
             print("p2p  transport=\(transport)")
             print("     bytes  msgs/batch  GB/s_median  GB/s_min  GB/s_max  check")

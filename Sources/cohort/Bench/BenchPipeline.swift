@@ -15,9 +15,11 @@ struct BenchPipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline", abstract: "Pipeline schedules: step time, bubble, activation memory.")
 
-    @Option(help: "Comma-separated stage counts.") var stages: String = "1,2,4"
-    @Option(help: "Comma-separated micro-batch counts.") var microBatches: String = "1,2,4,8,16"
-    @Option(help: "Comma-separated schedules (gpipe, 1f1b).") var schedules: String = "gpipe,1f1b"
+    @Option(help: "Comma-separated stage counts.", transform: CommaList.parse) var stages = CommaList<Int>([1, 2, 4])
+    @Option(help: "Comma-separated micro-batch counts.", transform: CommaList.parse)
+    var microBatches = CommaList<Int>([1, 2, 4, 8, 16])
+    @Option(help: "Comma-separated schedules (gpipe, 1f1b).", transform: CommaList.parse)
+    var schedules = CommaList<PipelineSchedule>([.gpipe, .oneForwardOneBackward])
     @Option(help: "Global batch (rows per step).") var batch: Int = 2048
     @Option(help: "Width of the balanced model's four identical blocks.") var width: Int = 1024
     @Option(help: "Timed steps per configuration (medians reported).") var steps: Int = 8
@@ -29,21 +31,15 @@ struct BenchPipeline: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        func ints(_ s: String, _ name: String) throws -> [Int] {
-            let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-                throw ValidationError("--\(name): expected positive integers, got \"\(s)\"")
+        func positive(_ list: CommaList<Int>, _ name: String) throws -> [Int] {
+            guard list.items.allSatisfy({ $0 >= 1 }) else {
+                throw ValidationError("--\(name): expected positive integers, got \"\(list)\"")
             }
-            return v.map { $0! }
+            return list.items
         }
-        let ks = try ints(stages, "stages")
-        let ms = try ints(microBatches, "micro-batches")
-        let scheds = try schedules.split(separator: ",").map { name -> PipelineSchedule in
-            guard let s = PipelineSchedule(rawValue: String(name)) else {
-                throw ValidationError("--schedules: unknown schedule \"\(name)\" (gpipe, 1f1b)")
-            }
-            return s
-        }
+        let ks = try positive(stages, "stages")
+        let ms = try positive(microBatches, "micro-batches")
+        let scheds = schedules.items
         guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else {
             throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1")
         }

@@ -18,7 +18,7 @@ struct BenchRank: ParsableCommand {
     /// Ring neighbours on this host pair up over shared memory (the library default); the benchmark's tcp and
     /// ipc transports turn it off so that they measure the sockets.
     @Option var sharedMemory: Bool = true
-    @Option var sizes: String = "4096,65536,1048576,4194304,16777216,67108864"
+    @Option(transform: CommaList.parse) var sizes = CommaList<Int>([4096, 65536, 1_048_576, 4_194_304, 16_777_216, 67_108_864])
     @Option var timeout: Double = 30
     @Option var chunkBytes: Int?
     @Option var smallBytes: Int?
@@ -52,7 +52,7 @@ struct BenchRank: ParsableCommand {
             throw ValidationError("unknown --algorithm \(algorithm)")
         }
         guard let wirePrecision = WirePrecision(rawValue: wire) else { throw ValidationError("unknown --wire \(wire)") }
-        let sizeList = sizes.split(separator: ",").compactMap { Int($0) }
+        let sizeList = sizes.items
         do {
             switch mode {
             case "allreduce": try allReduceBench(comm, sizeList, algo, wirePrecision)
@@ -111,13 +111,13 @@ struct BenchRank: ParsableCommand {
                 let algbw = Double(bytes) / med / 1e9
                 let busbw = algbw * 2 * Double(c.size - 1) / Double(c.size)
                 print(
-                    jsonLine([
-                        ("bench", "\"allreduce\""), ("ranks", "\(c.size)"), ("transport", "\"\(transport)\""),
-                        ("bytes", "\(bytes)"), ("latency_us", fmt(med * 1e6, 1)), ("algbw_gbps", fmt(algbw, 3)),
-                        ("busbw_gbps", fmt(busbw, 3)), ("iters", "\(k)"), ("reps", "\(reps)"),
-                        ("algorithm", "\"\(algo.rawValue)\""), ("wire", "\"\(wire.rawValue)\""),
-                        ("check", ok == 1 ? "\"ok\"" : "\"FAIL\""),
-                    ]))
+                    BenchLine([
+                        ("bench", .string("allreduce")), ("ranks", .int(c.size)), ("transport", .string(transport)),
+                        ("bytes", .int(bytes)), ("latency_us", .fixed(med * 1e6, digits: 1)),
+                        ("algbw_gbps", .fixed(algbw, digits: 3)), ("busbw_gbps", .fixed(busbw, digits: 3)),
+                        ("iters", .int(k)), ("reps", .int(reps)), ("algorithm", .string(algo.rawValue)),
+                        ("wire", .string(wire.rawValue)), ("check", .string(ok == 1 ? "ok" : "FAIL")),
+                    ]).text)
                 flushOutput()
             }
         }
@@ -158,12 +158,12 @@ struct BenchRank: ParsableCommand {
                 }
                 rates.sort()
                 print(
-                    jsonLine([
-                        ("bench", "\"p2p\""), ("transport", "\"\(transport)\""), ("bytes", "\(bytes)"),
-                        ("msgs_per_batch", "\(perBatch)"), ("gbps", fmt(rates[rates.count / 2], 3)),
-                        ("gbps_min", fmt(rates.first!, 3)), ("gbps_max", fmt(rates.last!, 3)),
-                        ("check", bad == 0 ? "\"ok\"" : "\"FAIL\""),
-                    ]))
+                    BenchLine([
+                        ("bench", .string("p2p")), ("transport", .string(transport)), ("bytes", .int(bytes)),
+                        ("msgs_per_batch", .int(perBatch)), ("gbps", .fixed(rates[rates.count / 2], digits: 3)),
+                        ("gbps_min", .fixed(rates.first!, digits: 3)), ("gbps_max", .fixed(rates.last!, digits: 3)),
+                        ("check", .string(bad == 0 ? "ok" : "FAIL")),
+                    ]).text)
                 flushOutput()
             }
             try c.barrier()
@@ -206,7 +206,7 @@ struct BenchRank: ParsableCommand {
         var first = avg
         try first.withUnsafeMutableBufferPointer { try c.broadcast($0, root: 0) }
         guard first == avg else { throw ValidationError("rank \(c.rank): average differs bitwise from rank 0") }
-        if c.rank == 0 { print("{\"check\":\"ok\",\"ranks\":\(n)}") }
+        if c.rank == 0 { print(BenchLine([("check", .string("ok")), ("ranks", .int(n))]).text) }
     }
 
     /// Runs all-reduces; the last rank exits abruptly after `dieAfter` of them, mid-run for everyone else.
@@ -222,10 +222,6 @@ struct BenchRank: ParsableCommand {
 }
 
 func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-
-func jsonLine(_ fields: [(String, String)]) -> String {
-    "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
-}
 
 /// Starts N rank processes of this same binary (`cohort bench rank …`) on this machine, acts as their
 /// rendezvous server, and streams rank 0's JSON lines back to the caller.

@@ -17,7 +17,7 @@ struct BenchScaling: ParsableCommand {
 
     @Argument(help: "The cluster file (its job, hosts and timeouts).") var config: String = "cluster.yaml"
     @Option(help: "Swap in a recipe of `cohort train` (W1 | W2).") var workload: String?
-    @Option(help: "Comma-separated worker counts.") var workers: String = "1,2,4"
+    @Option(help: "Comma-separated worker counts.", transform: CommaList.parse) var workers = CommaList<Int>([1, 2, 4])
     @Option(help: "Timed optimizer steps per run (default: the job's steps, else 200).") var steps: Int?
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
     @Option(help: "Runs per worker count, in rounds; the median run counts.") var repeats: Int = 1
@@ -48,11 +48,8 @@ struct BenchScaling: ParsableCommand {
     }
 
     func workerCounts() throws -> [Int] {
-        let counts = try workers.split(separator: ",").map { s -> Int in
-            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= 1 else { throw ValidationError("bad count") }
-            return n
-        }
-        guard !counts.isEmpty else { throw ValidationError("no count") }
+        let counts = workers.items
+        if let bad = counts.first(where: { $0 < 1 }) { throw ValidationError("--workers: each count must be ≥ 1, got \(bad)") }
         return Array(Set(counts)).sorted()
     }
 
@@ -139,41 +136,43 @@ struct BenchScaling: ParsableCommand {
         if output.json {
             for (ranks, fit) in fits.sorted(by: { $0.key < $1.key }) {
                 print(
-                    jsonLine([
-                        ("bench", "\"scaling\""), ("kind", "\"alpha_beta\""), ("workload", "\"\(name)\""), ("ranks", "\(ranks)"),
-                        ("latency_us", num(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", num(fit.bandwidthGBps, 4)),
-                        ("gradient_bytes", "\(gradientBytes)"), ("buckets", "\(buckets.count)"),
-                        ("global_batch", "\(base.job.batchSize)"), ("steps", "\(timed)"), ("warmup", "\(warmup)"),
-                        ("overlap", num(overlap, 2)),
-                    ]))
+                    BenchLine([
+                        ("bench", .string("scaling")), ("kind", .string("alpha_beta")), ("workload", .string(name)),
+                        ("ranks", .int(ranks)),
+                        ("latency_us", fixed(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", fixed(fit.bandwidthGBps, 4)),
+                        ("gradient_bytes", .int(gradientBytes)), ("buckets", .int(buckets.count)),
+                        ("global_batch", .int(base.job.batchSize)), ("steps", .int(timed)), ("warmup", .int(warmup)),
+                        ("overlap", fixed(overlap, 2)),
+                    ]).text)
             }
             for m in measured {
                 let p = predictor.stepSeconds(workers: m.workers)
                 print(
-                    jsonLine([
-                        ("bench", "\"scaling\""), ("workload", "\"\(name)\""), ("workers", "\(m.workers)"),
-                        ("samples_per_s", num(m.samplesPerSecond, 1)),
-                        ("ceiling_samples_per_s", num(m.ceilingSamplesPerSecond, 1)),
-                        ("speedup", num(speedup(m), 3)), ("efficiency", num(speedup(m) / Double(m.workers), 3)),
-                        ("measured_step_s", num(m.stepSeconds, 9)), ("predicted_step_s", num(p, 9)),
-                        ("prediction_error", num(p / m.stepSeconds - 1, 3)),
-                        ("mean_step_s", num(m.meanStepSeconds, 9)), ("ceiling_step_s", num(m.ceilingStepSeconds, 9)),
-                        ("compute_s", num(m.computePerStep, 9)), ("median_compute_s", num(m.medianComputePerStep, 9)),
-                        ("allreduce_s", num(m.allReducePerStep, 9)), ("wait_s", num(m.waitPerStep, 9)),
-                        ("kind", "\"measured\""),
-                    ]))
+                    BenchLine([
+                        ("bench", .string("scaling")), ("workload", .string(name)), ("workers", .int(m.workers)),
+                        ("samples_per_s", fixed(m.samplesPerSecond, 1)),
+                        ("ceiling_samples_per_s", fixed(m.ceilingSamplesPerSecond, 1)),
+                        ("speedup", fixed(speedup(m), 3)), ("efficiency", fixed(speedup(m) / Double(m.workers), 3)),
+                        ("measured_step_s", fixed(m.stepSeconds, 9)), ("predicted_step_s", fixed(p, 9)),
+                        ("prediction_error", fixed(p / m.stepSeconds - 1, 3)),
+                        ("mean_step_s", fixed(m.meanStepSeconds, 9)), ("ceiling_step_s", fixed(m.ceilingStepSeconds, 9)),
+                        ("compute_s", fixed(m.computePerStep, 9)), ("median_compute_s", fixed(m.medianComputePerStep, 9)),
+                        ("allreduce_s", fixed(m.allReducePerStep, 9)), ("wait_s", fixed(m.waitPerStep, 9)),
+                        ("kind", .string("measured")),
+                    ]).text)
             }
             for n in predictedCounts {
                 print(
-                    jsonLine([
-                        ("bench", "\"scaling\""), ("kind", "\"prediction\""), ("workload", "\"\(name)\""), ("workers", "\(n)"),
-                        ("predicted_step_s", num(predictor.stepSeconds(workers: n), 9)),
-                        ("predicted_samples_per_s", num(predictor.samplesPerSecond(workers: n), 1)),
-                        ("predicted_speedup", num(predictor.speedup(workers: n), 3)),
-                        ("predicted_efficiency", num(predictor.speedup(workers: n) / Double(n), 3)),
-                        ("compute_s", num(predictor.computeSeconds(workers: n), 9)),
-                        ("allreduce_s", num(predictor.allReduceSeconds(workers: n), 9)),
-                    ]))
+                    BenchLine([
+                        ("bench", .string("scaling")), ("kind", .string("prediction")), ("workload", .string(name)),
+                        ("workers", .int(n)),
+                        ("predicted_step_s", fixed(predictor.stepSeconds(workers: n), 9)),
+                        ("predicted_samples_per_s", fixed(predictor.samplesPerSecond(workers: n), 1)),
+                        ("predicted_speedup", fixed(predictor.speedup(workers: n), 3)),
+                        ("predicted_efficiency", fixed(predictor.speedup(workers: n) / Double(n), 3)),
+                        ("compute_s", fixed(predictor.computeSeconds(workers: n), 9)),
+                        ("allreduce_s", fixed(predictor.allReduceSeconds(workers: n), 9)),
+                    ]).text)
             }
             flushOutput()
         } else {
@@ -341,4 +340,4 @@ struct BenchScaling: ParsableCommand {
 }
 
 /// A JSON number, or null where it is not finite.
-private func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? fmt(x, digits) : "null" }
+private func fixed(_ x: Double, _ digits: Int) -> BenchLine.Value { .fixed(x, digits: digits) }

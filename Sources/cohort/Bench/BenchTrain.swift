@@ -45,11 +45,12 @@ struct BenchTrain: ParsableCommand {
         let median =
             sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         if output.json {
-            let runsJSON = results.map { String(format: "%.1f", $0) }.joined(separator: ",")
             print(
-                "{\"bench\":\"train\",\"workload\":\"\(name)\",\"threads\":\(threads),\"samples_per_s\":\(String(format: "%.1f", median)),"
-                    + "\"batch\":\(job.batchSize),\"steps\":\(steps),\"runs\":[\(runsJSON)],\"cpu_share\":\(String(format: "%.2f", share))}"
-            )
+                BenchLine([
+                    ("bench", .string("train")), ("workload", .string(name)), ("threads", .int(threads)),
+                    ("samples_per_s", .fixed(median, digits: 1)), ("batch", .int(job.batchSize)), ("steps", .int(steps)),
+                    ("runs", .fixedList(results, digits: 1)), ("cpu_share", .fixed(share, digits: 2)),
+                ]).text)
         } else {
             print(
                 String(

@@ -55,34 +55,6 @@ public struct JobSpec: Codable, Sendable, Equatable {
     }
 }
 
-public struct ModelSpec: Codable, Sendable, Equatable {
-    /// Layer widths including input and output, e.g. [784, 256, 128, 10].
-    public var layers: [Int] = [784, 256, 128, 10]
-    /// relu | sigmoid | tanh
-    public var activation: String = "relu"
-    public var dropout: Float = 0
-    /// uniform | normal | xavier_uniform | xavier_normal | he_uniform | he_normal
-    public var initializer: String = "he_normal"
-    public init() {}
-    enum CodingKeys: String, CodingKey {
-        case layers, activation, dropout
-        case initializer = "init"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        try overlay(from: decoder)
-    }
-
-    mutating func overlay(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
-        activation = try c.decodeIfPresent(String.self, forKey: .activation) ?? activation
-        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? dropout
-        initializer = try c.decodeIfPresent(String.self, forKey: .initializer) ?? initializer
-    }
-}
-
 public struct OptimizerSpec: Codable, Sendable, Equatable {
     /// sgd | momentum | nesterov | adagrad | rmsprop | adam | adamw
     public var name: String = "momentum"

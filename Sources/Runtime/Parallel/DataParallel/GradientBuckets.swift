@@ -8,14 +8,15 @@ import Tensors
 /// bucket's first layer is done, the bucket is handed to a communication thread that all-reduces that contiguous
 /// slice while backward goes on with earlier layers.
 ///
-/// Every rank builds the same buckets and finishes them in the same order, so the collectives line up.
+/// Every rank builds the same buckets and finishes them in the same order, so the collectives line up. How a
+/// bucket is combined is the `GradientReducer`'s business; the buckets only schedule it.
 public final class GradientBuckets: @unchecked Sendable {
     /// Contiguous slices of the gradient buffer, in the order they are reduced (last layers first).
     public let buckets: [Range<Int>]
     /// For each layer: the bucket it closes (its lowest layer), if any.
     private let closes: [Int?]
     private let gradients: Tensor
-    private let communicator: Communicator?
+    private let reducer: GradientReducer?
 
     private let lock = NSCondition()
     private var queue: [Int] = []
@@ -24,8 +25,13 @@ public final class GradientBuckets: @unchecked Sendable {
     private var shuttingDown = false
     private var reduceNanos: UInt64 = 0
 
-    /// `communicator` nil: no all-reduce (the compute-only diagnostic).
-    public init(model: Sequential, bucketBytes: Int, communicator: Communicator?) {
+    /// `communicator` nil: no all-reduce (the compute-only diagnostic); otherwise the fp32 sum (`SumReducer`).
+    public convenience init(model: Sequential, bucketBytes: Int, communicator: Communicator?) {
+        self.init(model: model, bucketBytes: bucketBytes, reducer: communicator.map { SumReducer(communicator: $0) })
+    }
+
+    /// `reducer` nil: no reduction (the compute-only diagnostic).
+    public init(model: Sequential, bucketBytes: Int, reducer: GradientReducer?) {
         let maxFloats = max(bucketBytes / MemoryLayout<Float>.stride, 1)
         var buckets: [Range<Int>] = []
         var closes = [Int?](repeating: nil, count: model.layers.count)
@@ -51,8 +57,9 @@ public final class GradientBuckets: @unchecked Sendable {
         self.buckets = buckets
         self.closes = closes
         self.gradients = model.gradients
-        self.communicator = communicator
-        if communicator != nil {
+        self.reducer = reducer
+        if let reducer {
+            reducer.prepare(buckets: buckets)
             // The thread holds the buckets until `shutdown` lets it return: a worker that fails right after
             // building them (a resume that finds no checkpoint) is freed while the thread may not even have run,
             // and an unowned capture then read a freed object.
@@ -64,7 +71,7 @@ public final class GradientBuckets: @unchecked Sendable {
 
     /// Call from `Sequential.onLayerGradientsReady`.
     public func layerReady(_ layer: Int) {
-        guard communicator != nil, let b = closes[layer] else { return }
+        guard reducer != nil, let b = closes[layer] else { return }
         lock.lock()
         queue.append(b)
         lock.signal()
@@ -74,7 +81,7 @@ public final class GradientBuckets: @unchecked Sendable {
     /// Waits until every bucket of this step is reduced. Returns the seconds spent waiting here (communication
     /// that backward did not hide) and the seconds the communication thread spent reducing this step.
     public func finishStep() throws -> (waitSeconds: Double, allReduceSeconds: Double) {
-        guard communicator != nil else { return (0, 0) }
+        guard reducer != nil else { return (0, 0) }
         let start = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         while completed < buckets.count && failure == nil { lock.wait() }
@@ -112,10 +119,12 @@ public final class GradientBuckets: @unchecked Sendable {
             let failed = failure != nil
             lock.unlock()
             // After a failure the remaining buckets are only counted: each would wait out the deadline again.
-            if !failed {
+            if !failed, let reducer {
                 do {
-                    try communicator!.allReduce(
-                        UnsafeMutableBufferPointer(start: gradients.pointer + r.lowerBound, count: r.count), op: .sum)
+                    try reducer.reduce(
+                        bucket: GradientBucket(
+                            index: b, range: r,
+                            values: UnsafeMutableBufferPointer(start: gradients.pointer + r.lowerBound, count: r.count)))
                 } catch {
                     err = error
                 }

@@ -25,19 +25,14 @@ public struct StagePartition: Equatable, Sendable, CustomStringConvertible {
         return starts.indices.map { starts[$0]..<(($0 + 1 < starts.count) ? starts[$0 + 1] : model.layers.count) }
     }
 
-    /// Estimated training FLOPs per example of each block: a Dense costs 2·in·out forward and 4·in·out backward
-    /// (2·in·out when it is the model's first layer: no input gradient); element-wise layers a few per element.
+    /// Estimated training FLOPs per example of each block, summed from each layer's own estimate
+    /// (`Layer.trainingFLOPs`); the model's first layer computes no input gradient.
     public static func blockFLOPs(of model: Sequential) -> [Double] {
         var width = model.inputFeatures
         var perLayer: [Double] = []
         for (i, layer) in model.layers.enumerated() {
-            let out = layer.outputFeatures(forInput: width)!
-            if let d = layer as? Dense {
-                perLayer.append(Double(d.inputs * d.outputs) * (i == 0 ? 4 : 6))
-            } else {
-                perLayer.append(Double(out) * 3)
-            }
-            width = out
+            perLayer.append(layer.trainingFLOPs(input: width, needInputGradient: i != 0))
+            width = layer.outputFeatures(forInput: width) ?? width
         }
         return blocks(of: model).map { r in r.reduce(0) { $0 + perLayer[$1] } }
     }

@@ -1,4 +1,5 @@
 import NN
+import Tensors
 
 /// Turning a job spec into the NN objects that train it. Every unknown name or impossible value is a `JobError`
 /// naming its key.
@@ -7,6 +8,24 @@ extension JobSpec {
     public func validate() throws {
         guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
             throw JobError("model.layers", "needs at least an input and an output width, each ≥ 1, got \(model.layers)")
+        }
+        if model.stack != nil, model.activation != ModelSpec().activation || model.dropout != ModelSpec().dropout {
+            throw JobError("model.activation", "a layer list sets activations and dropout per layer, not for the whole model")
+        }
+        if model.stack != nil, !model.layerSpecs.contains(where: { if case .dense = $0 { true } else { false } }) {
+            throw JobError("model.layers", "a layer list needs at least one dense layer")
+        }
+        for (i, spec) in (model.stack ?? []).enumerated() {
+            switch spec {
+            case .dense(let n) where n < 1: throw JobError("model.layers[\(i)].dense", "must be ≥ 1, got \(n)")
+            case .activation(let name) where Activation(rawValue: name) == nil:
+                throw JobError(
+                    "model.layers[\(i)].activation",
+                    "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(name)\"")
+            case .dropout(let p) where !(0..<1).contains(p):
+                throw JobError("model.layers[\(i)].dropout", "must be in [0, 1), got \(p)")
+            default: continue
+            }
         }
         guard Activation(rawValue: model.activation) != nil else {
             throw JobError(
@@ -48,11 +67,35 @@ extension JobSpec {
     /// The model, initialised from `seed`.
     public func makeModel() throws -> Sequential {
         try validate()
-        let model = Sequential(
-            mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
-            dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
+        let model: Sequential
+        if self.model.stack == nil {
+            model = Sequential(
+                mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
+                dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
+        } else {
+            model = Sequential(makeLayers(self.model.layerSpecs), inputFeatures: self.model.layers[0])
+        }
         model.initialize(Initializer(name: self.model.initializer)!, seed: seed)
         return model
+    }
+
+    /// The layers of a layer list. The k-th dropout layer draws its mask from the same stream as the width form's
+    /// k-th, so both forms of one model train identically.
+    private func makeLayers(_ specs: [LayerSpec]) -> [Layer] {
+        var width = self.model.layers[0]
+        var dropouts = 0
+        return specs.map { spec -> Layer in
+            switch spec {
+            case .dense(let n):
+                defer { width = n }
+                return Dense(width, n)
+            case .activation(let name):
+                return (Activation(rawValue: name) ?? .relu).makeLayer()
+            case .dropout(let p):
+                defer { dropouts += 1 }
+                return Dropout(p, seed: SplitMix64.derive(seed &+ 0xD80, UInt64(dropouts)))
+            }
+        }
     }
 
     public func makeOptimizer() throws -> Optimizer {

@@ -1,0 +1,63 @@
+import Foundation
+import Runtime
+
+/// The `--json` lines of `validate`, `launch` and `coordinator`: one Codable record per kind of line, written by
+/// `JSONLine` (sorted keys, non-finite numbers as null). Field names are what scripts and tests read.
+
+/// `launch --json` / `coordinator --json`: the last stdout line.
+struct DoneLine: Encodable {
+    var summary: JobSummary
+
+    enum CodingKeys: String, CodingKey {
+        case event, workers
+        case testAccuracy = "test_accuracy"
+        case samplesPerSecond = "samples_per_s"
+        case steps, seconds
+        case computeSeconds = "compute_s"
+        case allReduceSeconds = "allreduce_s"
+        case waitSeconds = "wait_s"
+        case weightChecksums = "weight_checksums"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode("done", forKey: .event)
+        try c.encode(summary.workers, forKey: .workers)
+        // Written as null when the run measured none (NaN → null), never left out: readers index it.
+        try c.encode(summary.testAccuracy ?? .nan, forKey: .testAccuracy)
+        try c.encode(summary.samplesPerSecond, forKey: .samplesPerSecond)
+        try c.encode(summary.steps, forKey: .steps)
+        try c.encode(summary.seconds, forKey: .seconds)
+        try c.encode(summary.computeSeconds, forKey: .computeSeconds)
+        try c.encode(summary.allReduceSeconds, forKey: .allReduceSeconds)
+        try c.encode(summary.waitSeconds, forKey: .waitSeconds)
+        try c.encode(summary.weightChecksums, forKey: .weightChecksums)
+    }
+}
+
+/// `validate --json`: the layout of a valid cluster file.
+struct ValidLine: Encodable {
+    struct Rank: Encodable {
+        var rank: Int
+        var host: String
+        var local: Int
+        var port: Int
+        var stage: Int
+        var replica: Int
+    }
+
+    var event = "valid"
+    var file: String
+    var workers: Int
+    var hosts: Int
+    var dataParallel: Int
+    var pipelineStages: Int
+    var ranks: [Rank]
+
+    enum CodingKeys: String, CodingKey {
+        case event, file, workers, hosts
+        case dataParallel = "data_parallel"
+        case pipelineStages = "pipeline_stages"
+        case ranks
+    }
+}
