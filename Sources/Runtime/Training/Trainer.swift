@@ -11,6 +11,8 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let schedule: LearningRateSchedule
     public let regularization: Regularization
+    /// `regularization` without its clipping: the penalties are element-wise, the clip needs the norm first.
+    private let penalties: Regularization
     public let loss = SoftmaxCrossEntropy()
     /// Optimizer steps taken (drives the schedule).
     public private(set) var step = 0
@@ -23,6 +25,9 @@ public final class Trainer {
         self.optimizer = optimizer
         self.schedule = schedule
         self.regularization = regularization
+        var penalties = regularization
+        penalties.clipNorm = nil
+        self.penalties = penalties
     }
 
     /// Forward and backward on x [b, D] with its labels; parameter gradients land in `model.gradients`.
@@ -45,11 +50,23 @@ public final class Trainer {
     /// The rate the next `applyUpdate` uses.
     public var currentLearningRate: Float { schedule.rate(at: step) }
 
+    /// Regularise and clip `model.gradients` (by this process's own norm), then one optimizer step.
+    public func applyUpdate() { applyUpdate(squaredNorm: { $0 }) }
+
     /// Regularise and clip `model.gradients`, then one optimizer step at the scheduled rate.
-    public func applyUpdate() {
-        regularization.apply(parameters: model.parameters, gradients: model.gradients)
+    ///
+    /// `squaredNorm` turns this process's squared gradient norm into the one clipping is defined on: a pipeline
+    /// stage holds a slice of the model and passes a closure that sums the slices' squares across its stages, so
+    /// global-norm clipping is written once, here. Called only when clipping is configured.
+    public func applyUpdate(squaredNorm reduce: (Float) throws -> Float) rethrows {
+        let g = model.gradients
+        penalties.apply(parameters: model.parameters, gradients: g)
+        if let maxNorm = regularization.clipNorm {
+            let norm = try reduce(g.squaredNorm()).squareRoot()
+            if norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
+        }
         optimizer.learningRate = schedule.rate(at: step)
-        optimizer.update(parameters: model.parameters, gradients: model.gradients)
+        optimizer.update(parameters: model.parameters, gradients: g)
         step += 1
     }
 

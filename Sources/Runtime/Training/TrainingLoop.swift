@@ -18,6 +18,7 @@ public final class TrainingLoop {
 
     public private(set) var history: [EpochMetrics] = []
     public private(set) var stoppedEarly = false
+    private let buffer: BatchBuffer
 
     /// Builds the model, optimizer and schedule from `job`, over already loaded `data`.
     public convenience init(job: JobSpec, data: JobData, threads: Int = 1) throws {
@@ -51,78 +52,66 @@ public final class TrainingLoop {
         self.epochs = epochs
         self.maxSteps = maxSteps
         self.earlyStopping = earlyStopping
+        buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
     }
 
     /// Trains; calls `progress` about every `progressInterval` seconds and `epochDone` after each epoch.
     /// Returns the metrics of every epoch.
     @discardableResult
-    public func run(progress: (StepProgress) -> Void = { _ in }, epochDone: (EpochMetrics) throws -> Void = { _ in }) rethrows
-        -> [EpochMetrics]
+    public func run(
+        progress: @escaping (StepProgress) -> Void = { _ in }, epochDone: @escaping (EpochMetrics) throws -> Void = { _ in }
+    )
+        throws -> [EpochMetrics]
     {
-        let buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
-        var totalSteps = 0
-        epochLoop: for epoch in 0..<epochs {
-            let perm = plan.permutation(epoch: epoch)
-            var lossSum = 0.0
-            var correct = 0
-            var seen = 0
-            var steps = 0
-            var trainNanos: UInt64 = 0
-            var lastReport = DispatchTime.now().uptimeNanoseconds
-            var windowSamples = 0
-            var windowNanos: UInt64 = 0
-            for s in 0..<plan.stepsPerEpoch {
-                if let maxSteps, totalSteps >= maxSteps { break }
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                let (x, y) = buffer.load(plan.globalBatch(step: s, permutation: perm), from: data.train)
-                let r = trainer.trainStep(x: x, labels: y)
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                trainNanos += t1 - t0
-                windowNanos += t1 - t0
-                windowSamples += y.count
-                lossSum += Double(r.loss) * Double(y.count)
-                correct += r.correct
-                seen += y.count
-                steps += 1
-                totalSteps += 1
-                if Double(t1 - lastReport) >= progressInterval * 1e9 {
-                    progress(
-                        StepProgress(
-                            epoch: epoch + 1, step: s + 1, stepsInEpoch: plan.stepsPerEpoch,
-                            loss: Float(lossSum / Double(max(seen, 1))),
-                            accuracy: Float(correct) / Float(max(seen, 1)),
-                            samplesPerSecond: Double(windowSamples) / (Double(windowNanos) / 1e9)))
-                    lastReport = t1
-                    windowSamples = 0
-                    windowNanos = 0
-                }
-            }
-            guard steps > 0 else { break }
-            let seconds = Double(trainNanos) / 1e9
-            var m = EpochMetrics(
-                epoch: epoch + 1, steps: steps, globalStep: trainer.step,
-                trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Float(correct) / Float(seen),
-                learningRate: trainer.optimizer.learningRate, seconds: seconds,
-                samplesPerSecond: Double(seen) / max(seconds, 1e-9))
-            if let validation = data.validation {
-                let v = trainer.evaluate(validation)
-                m.validationLoss = v.loss
-                m.validationAccuracy = v.accuracy
-            }
-            let t = trainer.evaluate(data.test)
-            m.testLoss = t.loss
-            m.testAccuracy = t.accuracy
-            history.append(m)
+        var options = EpochDriver<TrainingLoop>.Options(
+            plan: plan, epochs: epochs, totalSteps: maxSteps ?? epochs * plan.stepsPerEpoch)
+        options.progress = ProgressCadence(
+            interval: UInt64(max(progressInterval, 0) * 1e9), reportsLastStep: false, restartsEachEpoch: true)
+        var reports = EpochDriver<TrainingLoop>.Reports()
+        let stepsInEpoch = plan.stepsPerEpoch
+        reports.progress = { p in progress(Self.stepProgress(p, stepsInEpoch: stepsInEpoch)) }
+        reports.epochEnded = { [unowned self] point, evaluation in
+            let m = self.metrics(point, evaluation)
+            self.history.append(m)
             try epochDone(m)
-            if let stopper = earlyStopping, let vl = m.validationLoss,
-                stopper.record(validationLoss: vl, epoch: epoch + 1, parameters: trainer.model.parameters)
-            {
-                stoppedEarly = true
-                break epochLoop
-            }
+            return self.stopsEarly(after: m)
         }
+        _ = try EpochDriver(step: self, options: options, reports: reports).run()
         if let stopper = earlyStopping { stopper.restoreBest(into: trainer.model.parameters) }
         return history
+    }
+
+    /// The live display's figures: the epoch's running loss and accuracy, the window's throughput.
+    private static func stepProgress(_ p: ProgressPoint, stepsInEpoch: Int) -> StepProgress {
+        let seen = max(p.epochTotals.samples, 1)
+        return StepProgress(
+            epoch: p.epoch + 1, step: p.stepInEpoch, stepsInEpoch: stepsInEpoch,
+            loss: Float(p.epochTotals.exampleLossSum / Double(seen)),
+            accuracy: Float(p.epochTotals.correct) / Float(seen),
+            samplesPerSecond: Double(p.window.samples) / (Double(p.window.stepNanos) / 1e9))
+    }
+
+    private func metrics(_ point: EpochPoint, _ evaluation: Evaluation) -> EpochMetrics {
+        let t = point.totals
+        let seconds = Double(t.stepNanos) / 1e9
+        var m = EpochMetrics(
+            epoch: point.epoch + 1, steps: t.steps, globalStep: trainer.step,
+            trainLoss: Float(t.exampleLossSum / Double(t.samples)), trainAccuracy: Float(t.correct) / Float(t.samples),
+            learningRate: trainer.optimizer.learningRate, seconds: seconds,
+            samplesPerSecond: Double(t.samples) / max(seconds, 1e-9))
+        m.validationLoss = evaluation.validation?.loss
+        m.validationAccuracy = evaluation.validation?.accuracy
+        m.testLoss = evaluation.test.loss
+        m.testAccuracy = evaluation.test.accuracy
+        return m
+    }
+
+    private func stopsEarly(after m: EpochMetrics) -> Bool {
+        guard let stopper = earlyStopping, let vl = m.validationLoss,
+            stopper.record(validationLoss: vl, epoch: m.epoch, parameters: trainer.model.parameters)
+        else { return false }
+        stoppedEarly = true
+        return true
     }
 
     /// Samples per second over all epochs' training steps.
@@ -130,5 +119,21 @@ public final class TrainingLoop {
         let seconds = history.reduce(0) { $0 + $1.seconds }
         let samples = history.reduce(0.0) { $0 + $1.samplesPerSecond * $1.seconds }
         return seconds > 0 ? samples / seconds : 0
+    }
+}
+
+extension TrainingLoop: TrainingStep {
+    public typealias Evaluation = (validation: (loss: Float, accuracy: Float)?, test: (loss: Float, accuracy: Float))
+
+    public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (x, y) = buffer.load(plan.globalBatch(step: index, permutation: permutation), from: data.train)
+        let r = trainer.trainStep(x: x, labels: y)
+        return StepRecord(
+            loss: r.loss, correct: r.correct, samples: y.count, start: t0, end: DispatchTime.now().uptimeNanoseconds)
+    }
+
+    public func evaluate() -> Evaluation {
+        (data.validation.map { trainer.evaluate($0) }, trainer.evaluate(data.test))
     }
 }

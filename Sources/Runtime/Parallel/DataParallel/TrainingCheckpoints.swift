@@ -32,20 +32,6 @@ public struct TrainingCheckpoints: Sendable {
         return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
     }
 
-    /// After optimizer step `step`, the `stepInEpoch`-th of `epoch`: saves when `every_steps` is due; the path.
-    public func saveIfDue(_ trainer: Trainer, afterStep step: Int, epoch: Int, stepInEpoch: Int, seed: UInt64) throws -> String? {
-        guard let every = spec.everySteps, every > 0, step % every == 0 else { return nil }
-        return try save(trainer, epoch: epoch, stepInEpoch: stepInEpoch, seed: seed)
-    }
-
-    /// After `epoch` (0-based) ends: saves when `every_epochs` is due (every epoch when neither is given).
-    public func saveIfDue(_ trainer: Trainer, afterEpoch epoch: Int, seed: UInt64) throws -> String? {
-        guard spec.everySteps == nil || spec.everyEpochs != nil, (epoch + 1) % max(spec.everyEpochs ?? 1, 1) == 0 else {
-            return nil
-        }
-        return try save(trainer, epoch: epoch + 1, stepInEpoch: 0, seed: seed)
-    }
-
     /// Loads the newest valid checkpoint into `trainer`; nil when there is none.
     public func restoreLatest(into trainer: Trainer) throws -> ResumePoint? {
         guard let c = store.latestValid() else { return nil }

@@ -3,7 +3,6 @@ import Datasets
 import Foundation
 import NN
 import Tensors
-import Transport
 
 /// Timings of one pipeline step on one stage (monotonic nanoseconds, comparable across threads and processes of
 /// one host), for the benchmark, the simulator and traces.
@@ -79,10 +78,12 @@ public final class PipelineStageWorker {
     let dataParallelGroup: Communicator?
     private let pipelineGroup: Communicator?
     private let control: WorkerControl?
-    private let clipNorm: Float?
-    /// L1/L2 penalties (element-wise: a stage applies them to its own slice); the trainer itself has none.
-    private let penalties: Regularization
+    /// The neighbour stages (nil for one stage alone).
+    let links: StageLinks?
     private let totalSteps: Int
+    /// The run's trace (with `--trace`), which each step adds its timings to.
+    private var trace: ChromeTrace?
+    private lazy var batch = BatchBuffer(capacity: maxRows, featureCount: data.train.featureCount)
     let previous: Int?
     let next: Int?
 
@@ -91,8 +92,8 @@ public final class PipelineStageWorker {
         let loss: SoftmaxCrossEntropy
         let input: Tensor  // received activations [maxRows, inputFeatures] (stage > 0)
         let outputGradient: Tensor  // received ∂loss/∂output [maxRows, outputFeatures] (not the last stage)
-        let activationSent = ZeroCopyRelease()
-        let gradientSent = ZeroCopyRelease()
+        let activationSent = StageSend()
+        let gradientSent = StageSend()
     }
     private let slots: [Slot]
     private let maxRows: Int
@@ -166,15 +167,17 @@ public final class PipelineStageWorker {
         let stageModel = slots[0].model
         let optimizer = try job.makeOptimizer()
         optimizer.threads = assignment.run.threads
-        var regularization = job.makeRegularization()
-        clipNorm = regularization.clipNorm
-        regularization.clipNorm = nil  // clipped here over the whole pipeline's gradient
-        penalties = regularization
-        trainer = Trainer(model: stageModel, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps))
+        // Penalties are element-wise (each stage applies them to its slice); clipping takes the whole pipeline's
+        // norm, which `update` passes the trainer a reducer for.
+        trainer = Trainer(
+            model: stageModel, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps),
+            regularization: job.makeRegularization())
 
         comm = communicator
-        previous = layout.previousStage(ofRank: assignment.rank)
-        next = layout.nextStage(ofRank: assignment.rank)
+        let (previous, next) = (layout.previousStage(ofRank: assignment.rank), layout.nextStage(ofRank: assignment.rank))
+        self.previous = previous
+        self.next = next
+        links = communicator.map { StageLinks(communicator: $0, previous: previous, next: next) }
         if (previous != nil || next != nil || layout.dataParallel > 1) && communicator == nil {
             throw RuntimeError.invalid("pipeline stage \(stage) of replica \(replica) needs a communicator")
         }
@@ -183,7 +186,7 @@ public final class PipelineStageWorker {
         } else {
             dataParallelGroup = nil
         }
-        if let communicator, stages > 1, clipNorm != nil {
+        if let communicator, stages > 1, trainer.regularization.clipNorm != nil {
             pipelineGroup = try communicator.subgroup(ranks: layout.pipeline(replica: replica), tag: 0x5051)
         } else {
             pipelineGroup = nil
@@ -199,104 +202,133 @@ public final class PipelineStageWorker {
         loss: Float, correct: Int, rows: Int, timing: PipelineStepTiming
     ) {
         let indices = plan.rankBatch(step: s, rank: replica, permutation: permutation)
-        let globalRows = plan.globalBatchRange(step: s).count
-        var x: Tensor? = nil
-        var labels: [Int32] = []
-        if isFirst { x = batch.load(indices, from: data.train).x }
-        if isLast { labels = indices.map { data.train.labels[$0] } }
+        let x: Tensor? = isFirst ? batch.load(indices, from: data.train).x : nil
+        let labels: [Int32] = isLast ? indices.map { data.train.labels[$0] } : []
         var timing = PipelineStepTiming()
         timing.start = DispatchTime.now().uptimeNanoseconds
         trainer.model.zeroGradients()
-        let rows = indices.count
-        var slotOf = [Int](repeating: -1, count: microBatches)
-        var free = Array(slots.indices.reversed())
-        var lossSum = 0.0
-        var correct = 0
-        try labels.withUnsafeBufferPointer { allLabels in
+        var run = ScheduleRun(
+            rows: indices.count, globalRows: plan.globalBatchRange(step: s).count, microBatches: microBatches,
+            free: Array(slots.indices.reversed()))
+        try labels.withUnsafeBufferPointer { labels in
             for op in ops {
-                let m = op.microBatch
-                let r = EpochPlan.shardRows(batchSize: rows, rank: m, ranks: microBatches)
                 switch op {
-                case .forward:
-                    let k = free.removeLast()
-                    slotOf[m] = k
-                    let slot = slots[k]
-                    try wait(slot.activationSent, peer: next)
-                    let input: Tensor
-                    if let previous {
-                        input = slot.input.rows(0..<r.count)
-                        let w = DispatchTime.now().uptimeNanoseconds
-                        let arrived = try receive(into: input, from: previous)
-                        let done = DispatchTime.now().uptimeNanoseconds
-                        timing.receives.append((op, w, done))
-                        timing.copies.append((op, arrived, done))
-                    } else {
-                        input = x!.rows(r)
-                    }
-                    // The span is the compute alone: stamped before the send, which may wake the receiver and
-                    // get this thread preempted on a busy machine.
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    if r.isEmpty {
-                        timing.spans.append((op, t0, t0))
-                        if let next { try sendEmpty(to: next) }
-                    } else {
-                        let out = slot.model.forward(input, training: true)
-                        if isLast {
-                            let y = UnsafeBufferPointer(rebasing: allLabels[r])
-                            lossSum += Double(slot.loss.forward(logits: out, labels: y)) * Double(r.count)
-                            correct += correctPredictions(out, labels: y)
-                        }
-                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
-                        if let next {
-                            let w = DispatchTime.now().uptimeNanoseconds
-                            try comm!.send(raw(out), to: next, release: slot.activationSent)
-                            timing.bytesSent += out.count * 4
-                            timing.sends.append((op, w, DispatchTime.now().uptimeNanoseconds, out.count * 4))
-                        }
-                    }
-                case .backward:
-                    let k = slotOf[m]
-                    let slot = slots[k]
-                    try wait(slot.gradientSent, peer: previous)
-                    var dy: Tensor? = nil
-                    if let next {
-                        let g = slot.outputGradient.rows(0..<r.count)
-                        let w = DispatchTime.now().uptimeNanoseconds
-                        let arrived = try receive(into: g, from: next)
-                        let done = DispatchTime.now().uptimeNanoseconds
-                        timing.receives.append((op, w, done))
-                        timing.copies.append((op, arrived, done))
-                        dy = g
-                    }
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    if r.isEmpty {
-                        timing.spans.append((op, t0, t0))
-                        if let previous { try sendEmpty(to: previous) }
-                    } else {
-                        if isLast { dy = slot.loss.backward(normalizer: globalRows) }
-                        let dx = slot.model.backward(dy!)
-                        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
-                        if let previous, let dx {
-                            let w = DispatchTime.now().uptimeNanoseconds
-                            try comm!.send(raw(dx), to: previous, release: slot.gradientSent)
-                            timing.bytesSent += dx.count * 4
-                            timing.sends.append((op, w, DispatchTime.now().uptimeNanoseconds, dx.count * 4))
-                        }
-                    }
-                    free.append(k)
+                case .forward: try forward(op, x: x, labels: labels, &run, &timing)
+                case .backward: try backward(op, &run, &timing)
                 }
             }
         }
         for slot in slots {
-            try wait(slot.activationSent, peer: next)
-            try wait(slot.gradientSent, peer: previous)
+            try slot.activationSent.wait()
+            try slot.gradientSent.wait()
         }
         timing.flushed = DispatchTime.now().uptimeNanoseconds
-        // The replica's loss lives on the last stage: pass it back so every stage reports the same figures.
-        var summary: [Float] = [Float(lossSum), Float(correct)]
-        if let next { try summary.withUnsafeMutableBytes { try receiveRaw($0, from: next) } }
-        if let previous { try summary.withUnsafeBytes { try comm!.send($0, to: previous) } }
+        let summary = try exchangeSummary(lossSum: run.lossSum, correct: run.correct)
+        try update(&timing)
+        timing.end = DispatchTime.now().uptimeNanoseconds
+        let rows = indices.count
+        return (rows > 0 ? summary.lossSum / Float(rows) : 0, summary.correct, rows, timing)
+    }
 
+    /// Where the schedule stands within one step: which slot holds each in-flight micro-batch, which are free,
+    /// and the last stage's running loss.
+    private struct ScheduleRun {
+        let rows: Int
+        let globalRows: Int
+        let microBatches: Int
+        var free: [Int]
+        lazy var slotOf = [Int](repeating: -1, count: microBatches)
+        var lossSum = 0.0
+        var correct = 0
+
+        init(rows: Int, globalRows: Int, microBatches: Int, free: [Int]) {
+            self.rows = rows
+            self.globalRows = globalRows
+            self.microBatches = microBatches
+            self.free = free
+        }
+
+        /// The replica's rows of micro-batch `m`.
+        func rows(of m: Int) -> Range<Int> { EpochPlan.shardRows(batchSize: rows, rank: m, ranks: microBatches) }
+    }
+
+    /// A forward op: takes a free slot, receives (or loads) its input, computes, and sends the output on.
+    private func forward(
+        _ op: PipelineOp, x: Tensor?, labels: UnsafeBufferPointer<Int32>, _ run: inout ScheduleRun,
+        _ timing: inout PipelineStepTiming
+    ) throws {
+        let m = op.microBatch
+        let r = run.rows(of: m)
+        let k = run.free.removeLast()
+        run.slotOf[m] = k
+        let slot = slots[k]
+        try slot.activationSent.wait()
+        let input: Tensor
+        if let previous {
+            input = slot.input.rows(0..<r.count)
+            try receive(into: input, from: previous, op: op, &timing)
+        } else if let x {
+            input = x.rows(r)
+        } else {
+            throw RuntimeError.invalid("pipeline stage \(stage): the first stage has no batch loaded")
+        }
+        // The span is the compute alone: stamped before the send, which may wake the receiver and get this
+        // thread preempted on a busy machine.
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        guard !r.isEmpty else {
+            timing.spans.append((op, t0, t0))
+            if let next { try links?.sendEmpty(to: next) }
+            return
+        }
+        let out = slot.model.forward(input, training: true)
+        if isLast {
+            let y = UnsafeBufferPointer(rebasing: labels[r])
+            run.lossSum += Double(slot.loss.forward(logits: out, labels: y)) * Double(r.count)
+            run.correct += correctPredictions(out, labels: y)
+        }
+        timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
+        if let next { try send(out, to: next, handle: slot.activationSent, op: op, &timing) }
+    }
+
+    /// A backward op: receives ∂loss/∂output (the last stage takes it from the loss), computes, sends ∂loss/∂input
+    /// back, and frees the micro-batch's slot.
+    private func backward(_ op: PipelineOp, _ run: inout ScheduleRun, _ timing: inout PipelineStepTiming) throws {
+        let m = op.microBatch
+        let r = run.rows(of: m)
+        let k = run.slotOf[m]
+        let slot = slots[k]
+        try slot.gradientSent.wait()
+        var dy: Tensor? = nil
+        if let next {
+            let g = slot.outputGradient.rows(0..<r.count)
+            try receive(into: g, from: next, op: op, &timing)
+            dy = g
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        if r.isEmpty {
+            timing.spans.append((op, t0, t0))
+            if let previous { try links?.sendEmpty(to: previous) }
+        } else {
+            if isLast { dy = slot.loss.backward(normalizer: run.globalRows) }
+            guard let dy else { throw RuntimeError.invalid("pipeline stage \(stage): no output gradient for \(op)") }
+            let dx = slot.model.backward(dy)
+            timing.spans.append((op, t0, DispatchTime.now().uptimeNanoseconds))
+            if let previous, let dx { try send(dx, to: previous, handle: slot.gradientSent, op: op, &timing) }
+        }
+        run.free.append(k)
+    }
+
+    /// The replica's loss lives on the last stage: passed back so every stage reports the same figures.
+    private func exchangeSummary(lossSum: Double, correct: Int) throws -> (lossSum: Float, correct: Int) {
+        var summary: [Float] = [Float(lossSum), Float(correct)]
+        if let next { try summary.withUnsafeMutableBytes { _ = try links?.receive(into: $0, from: next) } }
+        if let previous { try summary.withUnsafeBytes { try links?.send($0, to: previous) } }
+        return (summary[0], Int(summary[1]))
+    }
+
+    /// The data-parallel all-reduce of this stage's slice, then the update: penalties, clipping by the norm of
+    /// the WHOLE model's gradient (the squares summed over the pipeline's stages), the optimizer step.
+    private func update(_ timing: inout PipelineStepTiming) throws {
         if let group = dataParallelGroup {
             let t = DispatchTime.now().uptimeNanoseconds
             try group.allReduce(trainer.model.gradients.buffer, op: .sum)
@@ -304,24 +336,12 @@ public final class PipelineStageWorker {
             timing.allReduceSeconds = Double(e - t) / 1e9
             timing.allReduceSpan = (t, e)
         }
-        try update()
-        timing.end = DispatchTime.now().uptimeNanoseconds
-        let lossMean = rows > 0 ? summary[0] / Float(rows) : 0
-        return (lossMean, Int(summary[1]), rows, timing)
-    }
-
-    /// Penalties, clipping by the norm of the WHOLE model's gradient (summed over the pipeline's stages), then the
-    /// optimizer step on this stage's slice.
-    private func update() throws {
-        let g = trainer.model.gradients
-        penalties.apply(parameters: trainer.model.parameters, gradients: g)
-        if let maxNorm = clipNorm {
-            var sq = [g.squaredNorm()]
-            if let pipelineGroup { try pipelineGroup.allReduce(&sq, op: .sum) }
-            let norm = sq[0].squareRoot()
-            if norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
-        }
-        trainer.applyUpdate()
+        try trainer.applyUpdate(squaredNorm: { squared in
+            guard let pipelineGroup else { return squared }
+            var sq = [squared]
+            try pipelineGroup.allReduce(&sq, op: .sum)
+            return sq[0]
+        })
     }
 
     // MARK: transfers
@@ -330,32 +350,27 @@ public final class PipelineStageWorker {
         UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
     }
 
-    /// Receives into `t`; returns when the frame had arrived (the copy into `t` starts then).
-    @discardableResult
-    private func receive(into t: Tensor, from peer: Int) throws -> UInt64 {
-        let bytes = t.count * MemoryLayout<Float>.stride
-        let m = try comm!.receiveMessage(from: peer, expectedBytes: bytes)
-        let arrived = DispatchTime.now().uptimeNanoseconds
-        if bytes > 0 { m.withBytes { UnsafeMutableRawPointer(t.pointer).copyMemory(from: $0.baseAddress!, byteCount: bytes) } }
-        return arrived
+    private func mutableRaw(_ t: Tensor) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
     }
 
-    private func receiveRaw(_ b: UnsafeMutableRawBufferPointer, from peer: Int) throws {
-        try comm!.receive(into: b, from: peer)
+    /// Receives into `t`, timing the wait for the neighbour and the copy in apart.
+    private func receive(into t: Tensor, from peer: Int, op: PipelineOp, _ timing: inout PipelineStepTiming) throws {
+        let w = DispatchTime.now().uptimeNanoseconds
+        let arrived = try links?.receive(into: mutableRaw(t), from: peer) ?? w
+        let done = DispatchTime.now().uptimeNanoseconds
+        timing.receives.append((op, w, done))
+        timing.copies.append((op, arrived, done))
     }
 
-    private func sendEmpty(to peer: Int) throws {
-        try comm!.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer)
-    }
-
-    /// Before a slot's buffer is written again: every frame lent from it must be released by libzmq.
-    private func wait(_ release: ZeroCopyRelease, peer: Int?) throws {
-        guard let peer, release.pending > 0, let comm else { return }
-        if !release.waitUntilReleased(deadline: .after(seconds: comm.options.timeout)) {
-            throw CollectiveError.peerTimeout(
-                operation: "pipeline send (flushing)", me: comm.rank, peer: peer,
-                endpoint: comm.endpoint(of: peer), seconds: comm.options.timeout)
-        }
+    /// Hands `t` to the transport zero-copy (`handle` to wait on before `t` is written again), timing the hand-off.
+    private func send(
+        _ t: Tensor, to peer: Int, handle: StageSend, op: PipelineOp, _ timing: inout PipelineStepTiming
+    ) throws {
+        let w = DispatchTime.now().uptimeNanoseconds
+        try links?.sendAsync(raw(t), to: peer, handle: handle)
+        timing.bytesSent += t.count * 4
+        timing.sends.append((op, w, DispatchTime.now().uptimeNanoseconds, t.count * 4))
     }
 
     // MARK: the whole job
@@ -363,80 +378,34 @@ public final class PipelineStageWorker {
     /// Trains the whole job; reports progress and epochs through the control plane, like the data-parallel worker.
     public func run() throws -> FinalReport {
         let checkpoints = assignment.checkpoint.map { TrainingCheckpoints(spec: stageCheckpointSpec($0)) }
-        var resumeAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
-        if assignment.run.resume, let checkpoints, let point = try restoreCommonCheckpoint(checkpoints) { resumeAt = point }
+        var options = EpochDriver<PipelineStageWorker>.Options(
+            plan: plan, epochs: (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch, totalSteps: totalSteps)
+        if assignment.run.resume, let checkpoints, let point = try restoreCommonCheckpoint(checkpoints) {
+            options.resumeAt = point
+        }
         if let group = dataParallelGroup { try group.broadcast(parameters.buffer, root: 0) }
-        let batch = BatchBuffer(capacity: maxRows, featureCount: data.train.featureCount)
-        let epochs = (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch
-        var step = resumeAt.step
-        var total = Totals()
-        var window = Totals()
-        var lastReport = DispatchTime.now().uptimeNanoseconds
-        let runStart = lastReport
-        var testCorrect = 0
-        var testCount = 0
-        let trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
-        for epoch in resumeAt.epoch..<max(epochs, resumeAt.epoch) {
-            let perm = plan.permutation(epoch: epoch)
-            var epochLoss = 0.0
-            var epochSteps = 0
-            let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
-            for s in first..<plan.stepsPerEpoch where step < totalSteps {
-                if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
-                let (loss, correct, rows, t) = try trainStep(step: s, permutation: perm, batch: batch)
-                trace?.add(step: step, t)
-                step += 1
-                epochSteps += 1
-                epochLoss += Double(loss)
-                let busy = t.busySeconds
-                let stepTotals = Totals(
-                    steps: 1, samples: rows, correct: correct, lossSum: Double(loss),
-                    compute: busy, allReduce: t.allReduceSeconds,
-                    wait: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds)
-                total.add(stepTotals)
-                window.add(stepTotals)
-                if t.end - lastReport > 250_000_000 || step == totalSteps {
-                    window.seconds = Double(t.end - lastReport) / 1e9
-                    control?.post(
-                        .progress(
-                            window.report(
-                                rank: rank, epoch: epoch, step: step, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)))
-                    window = Totals()
-                    lastReport = t.end
-                }
-                // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
-                if replica == 0,
-                    let path = try checkpoints?.saveIfDue(
-                        trainer, afterStep: step, epoch: epoch, stepInEpoch: s + 1,
-                        seed: assignment.job.seed)
-                {
-                    control?.post(.checkpointed(rank: rank, step: step, path: path))
-                }
-            }
-            let (correct, count, lossSum) = try evaluate(data.test)
-            testCorrect = correct
-            testCount = count
-            control?.post(
-                .epoch(
-                    EpochReport(
-                        rank: rank, epoch: epoch, trainLoss: epochLoss / Double(max(epochSteps, 1)),
-                        testCorrect: correct, testCount: count, testLossSum: lossSum)))
-            if replica == 0, let path = try checkpoints?.saveIfDue(trainer, afterEpoch: epoch, seed: assignment.job.seed) {
-                control?.post(.checkpointed(rank: rank, step: step, path: path))
-            }
-        }
-        total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
-        if let trace, let path = assignment.run.tracePath {
-            do { try trace.write(to: ChromeTrace.rankFile(path, rank: rank)) } catch {
-                throw RuntimeError.invalid(
-                    "--trace: cannot write \(ChromeTrace.rankFile(path, rank: rank)): \(error.localizedDescription)")
-            }
-        }
+        options.warmupSteps = assignment.run.warmupSteps
+        // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
+        options.checkpoints = replica == 0 ? checkpoints : nil
+        options.seed = assignment.job.seed
+        trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
+        let reports = WorkerReports(
+            rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps
+        ).reports(for: PipelineStageWorker.self)
+        let run = try EpochDriver(step: self, options: options, reports: reports).run()
+        try writeTrace()
+        let test = run.lastEvaluation ?? (0, 0, 0)
         // Samples are counted once per replica (on its last stage), so the cluster's throughput is not K-fold.
-        return FinalReport(
-            rank: rank, weightChecksum: try replicaChecksum(), steps: step, samples: isLast ? total.samples : 0,
-            seconds: total.seconds, computeSeconds: total.compute, allReduceSeconds: total.allReduce,
-            waitSeconds: total.wait, testCorrect: testCorrect, testCount: testCount)
+        return run.finalReport(
+            rank: rank, weightChecksum: try replicaChecksum(), countsSamples: isLast, test: (test.correct, test.count))
+    }
+
+    private func writeTrace() throws {
+        guard let trace, let path = assignment.run.tracePath else { return }
+        do { try trace.write(to: ChromeTrace.rankFile(path, rank: rank)) } catch {
+            throw RuntimeError.invalid(
+                "--trace: cannot write \(ChromeTrace.rankFile(path, rank: rank)): \(error.localizedDescription)")
+        }
     }
 
     /// The checksums of the replica's stages, first to last, joined by "/": the same string on every stage of a
@@ -446,14 +415,14 @@ public final class PipelineStageWorker {
         sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
         // Up the pipeline, each stage adding its own; then the full list back down.
         if let previous {
-            try sums.withUnsafeMutableBytes { try receiveRaw($0, from: previous) }
+            try sums.withUnsafeMutableBytes { _ = try links?.receive(into: $0, from: previous) }
             sums[stage] = UInt64(weightChecksum(parameters), radix: 16)!
         }
         if let next {
-            try sums.withUnsafeBytes { try comm!.send($0, to: next) }
-            try sums.withUnsafeMutableBytes { try receiveRaw($0, from: next) }
+            try sums.withUnsafeBytes { try links?.send($0, to: next) }
+            try sums.withUnsafeMutableBytes { _ = try links?.receive(into: $0, from: next) }
         }
-        if let previous { try sums.withUnsafeBytes { try comm!.send($0, to: previous) } }
+        if let previous { try sums.withUnsafeBytes { try links?.send($0, to: previous) } }
         return sums.map { String(format: "%016llx", $0) }.joined(separator: "/")
     }
 
@@ -475,13 +444,13 @@ public final class PipelineStageWorker {
             let x: Tensor
             if let previous {
                 x = input.rows(0..<(hi - lo))
-                try receive(into: x, from: previous)
+                try links?.receive(into: mutableRaw(x), from: previous)
             } else {
                 x = buffer.load(Array(lo..<hi)[...], from: set).x
             }
             let out = model.forward(x, training: false)
             if let next {
-                try comm!.send(raw(out), to: next)
+                try links?.send(raw(out), to: next)
             } else {
                 let y = Array(set.labels[lo..<hi])
                 try y.withUnsafeBufferPointer { y in
@@ -493,4 +462,20 @@ public final class PipelineStageWorker {
         }
         return isLast ? (correct, share.count, lossSum) : (0, 0, 0)
     }
+}
+
+extension PipelineStageWorker: TrainingStep {
+    public typealias Evaluation = TestShard
+
+    public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
+        let global = trainer.step
+        let (loss, correct, rows, t) = try trainStep(step: index, permutation: permutation, batch: batch)
+        trace?.add(step: global, t)
+        let busy = t.busySeconds
+        return StepRecord(
+            loss: loss, correct: correct, samples: rows, computeSeconds: busy, allReduceSeconds: t.allReduceSeconds,
+            waitSeconds: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds, start: t.start, end: t.end)
+    }
+
+    public func evaluate() throws -> TestShard { try evaluate(data.test) }
 }

@@ -1,0 +1,109 @@
+import Datasets
+import Foundation
+
+/// The epoch loop every training path shares: the resume cursor, the step budget, progress windows, the
+/// steady-state window, checkpoint cadence (`CheckpointSpec.isDue`, the one rule), epoch-end evaluation and the
+/// run's totals. The step itself, and what a report becomes, belong to the caller.
+public final class EpochDriver<Step: TrainingStep> {
+    public struct Options {
+        public var plan: EpochPlan
+        public var epochs: Int
+        public var totalSteps: Int
+        public var resumeAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
+        public var warmupSteps: Int? = nil
+        public var progress: ProgressCadence = .workers
+        /// Where this rank saves (nil: it does not; replicas leave it to one of them).
+        public var checkpoints: TrainingCheckpoints? = nil
+        public var seed: UInt64 = 0
+
+        public init(plan: EpochPlan, epochs: Int, totalSteps: Int) {
+            self.plan = plan
+            self.epochs = epochs
+            self.totalSteps = totalSteps
+        }
+    }
+
+    /// Where reports go. `epochEnded` returns true to end the run there (early stopping).
+    public struct Reports {
+        public var progress: (ProgressPoint) -> Void = { _ in }
+        public var epochEnded: (EpochPoint, Step.Evaluation) throws -> Bool = { _, _ in false }
+        public var checkpointed: (_ step: Int, _ path: String) -> Void = { _, _ in }
+        /// Before each step: throws to stop the run (the coordinator's stop).
+        public var beforeStep: () throws -> Void = {}
+        public init() {}
+    }
+
+    public let step: Step
+    public let options: Options
+    public var reports: Reports
+
+    public init(step: Step, options: Options, reports: Reports = Reports()) {
+        self.step = step
+        self.options = options
+        self.reports = reports
+    }
+
+    /// Runs from the resume point to the step budget (or an early stop).
+    public func run() throws -> TrainingRun<Step.Evaluation> {
+        let runStart = DispatchTime.now().uptimeNanoseconds
+        var state = RunState(
+            step: options.resumeAt.step, progress: ProgressWindow(cadence: options.progress, now: runStart),
+            steady: SteadyStateWindow(warmupSteps: options.warmupSteps))
+        let resumeAt = options.resumeAt
+        var evaluation: Step.Evaluation? = nil
+        for epoch in resumeAt.epoch..<max(options.epochs, resumeAt.epoch) {
+            let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
+            let totals = try runEpoch(epoch, from: first, &state)
+            // An epoch the budget left empty ends the run; a resumed epoch whose cursor was at its end still closes.
+            if totals.steps == 0 && first == 0 { break }
+            let e = try step.evaluate()
+            evaluation = e
+            let stop = try reports.epochEnded(EpochPoint(epoch: epoch, totals: totals, step: state.step), e)
+            if let c = options.checkpoints, c.spec.isDue(afterEpoch: epoch + 1) {
+                let path = try c.save(step.trainer, epoch: epoch + 1, stepInEpoch: 0, seed: options.seed)
+                reports.checkpointed(state.step, path)
+            }
+            if stop { break }
+        }
+        state.total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
+        return TrainingRun(steps: state.step, totals: state.total, steady: state.steady.result, lastEvaluation: evaluation)
+    }
+
+    private struct RunState {
+        var step: Int
+        var total = StepTotals()
+        var progress: ProgressWindow
+        var steady: SteadyStateWindow
+
+        init(step: Int, progress: ProgressWindow, steady: SteadyStateWindow) {
+            self.step = step
+            self.progress = progress
+            self.steady = steady
+        }
+    }
+
+    /// The steps of `epoch` from `first` on, within the budget; their totals.
+    private func runEpoch(_ epoch: Int, from first: Int, _ state: inout RunState) throws -> StepTotals {
+        let plan = options.plan
+        let permutation = plan.permutation(epoch: epoch)
+        var totals = StepTotals()
+        state.progress.epochBegins(now: DispatchTime.now().uptimeNanoseconds)
+        for s in first..<plan.stepsPerEpoch where state.step < options.totalSteps {
+            try reports.beforeStep()
+            let r = try step.step(s, permutation: permutation)
+            state.step += 1
+            totals.add(r)
+            state.total.add(r)
+            state.steady.add(r, afterStep: state.step)
+            if let window = state.progress.add(r, isLastStep: state.step == options.totalSteps) {
+                reports.progress(
+                    ProgressPoint(epoch: epoch, stepInEpoch: s + 1, step: state.step, epochTotals: totals, window: window))
+            }
+            if let c = options.checkpoints, c.spec.isDue(afterStep: state.step) {
+                let path = try c.save(step.trainer, epoch: epoch, stepInEpoch: s + 1, seed: options.seed)
+                reports.checkpointed(state.step, path)
+            }
+        }
+        return totals
+    }
+}
