@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runtime
 
 @main
 struct Cohort: ParsableCommand {
@@ -23,10 +24,15 @@ struct Cohort: ParsableCommand {
         }
     }
 
+    /// The exit status of a run that ended because its loss or gradient norm stopped being finite: an outcome
+    /// a script can tell from a failure (1). `launch` sees it as a worker's failure text, so the text decides.
+    static let divergedStatus: Int32 = 3
+
     private static func exitWithOneLine(_ error: any Error) -> Never {
-        let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }
         let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+        let diverged = error is TrainingDiverged || message.contains("training diverged: ")
+        let code = diverged ? ExitCode(divergedStatus) : exitCode(for: error)
+        if code == .success { exit(withError: error) }
         if !message.isEmpty {
             let hint = code == .validationFailure ? " (see --help)" : ""
             FileHandle.standardError.write(Data("cohort: \(message)\(hint)\n".utf8))

@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
             throw e
         } catch {
             printError("\(error)")
-            throw ExitCode(1)
+            throw ExitCode(error is TrainingDiverged ? Cohort.divergedStatus : 1)
         }
     }
 

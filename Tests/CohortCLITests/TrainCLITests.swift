@@ -13,6 +13,17 @@ struct TrainCLITests {
         #expect(!r.stdout.contains("done"))
     }
 
+    /// A learning rate that makes the loss NaN is an outcome, not a crash: one line naming quantity, step and
+    /// rank, and the diverged status (3), not a trap in an encoder.
+    @Test func divergedTrainingEndsWithOneLineAndItsOwnStatus() throws {
+        let r = try cohort(
+            ["train", "--dataset", "synthetic", "--layers", "32,48,10", "--lr", "1000000", "--epochs", "1"], timeout: 60)
+        #expect(r.status == 3, "exit \(r.status): \(r.stderr)")
+        let line = r.stderr.split(separator: "\n").first { $0.contains("training diverged: ") }
+        #expect(line != nil && line!.contains("at step ") && line!.contains("(rank 0)"), "\(r.stderr)")
+        #expect(r.stderrLines.count <= 6 && !r.stderr.contains("Fatal error"), "\(r.stderr)")
+    }
+
     /// Every comma-separated option reads through one list type: a bad or empty item is an error naming the
     /// option and the item (bench rank's --sizes used to drop it silently).
     @Test(arguments: [

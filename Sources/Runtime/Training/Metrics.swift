@@ -16,6 +16,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     /// Seconds of training steps (evaluation excluded).
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// Steps whose update `on_divergence: skip_step` dropped (only under that policy).
+    public var skippedSteps: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case event, epoch, steps
@@ -29,6 +31,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case learningRate = "lr"
         case seconds
         case samplesPerSecond = "samples_per_s"
+        case skippedSteps = "skipped_steps"
     }
 }
 

@@ -51,29 +51,33 @@ public final class Trainer {
     public var currentLearningRate: Float { schedule.rate(at: step) }
 
     /// Regularise and clip `model.gradients` (by this process's own norm), then one optimizer step.
-    public func applyUpdate() { applyUpdate(squaredNorm: { $0 }) }
+    @discardableResult
+    public func applyUpdate() -> Float { applyUpdate(squaredNorm: { $0 }) }
 
     /// Regularise and clip `model.gradients`, then one optimizer step at the scheduled rate.
     ///
     /// `squaredNorm` turns this process's squared gradient norm into the one clipping is defined on: a pipeline
     /// stage holds a slice of the model and passes a closure that sums the slices' squares across its stages, so
-    /// global-norm clipping is written once, here. Called only when clipping is configured.
-    public func applyUpdate(squaredNorm reduce: (Float) throws -> Float) rethrows {
+    /// global-norm clipping is written once, here. Returns that global norm: every rank sees the same one, so it
+    /// is what divergence is decided on. A step whose norm is not finite leaves the weights as they were (the
+    /// schedule still moves on).
+    @discardableResult
+    public func applyUpdate(squaredNorm reduce: (Float) throws -> Float) rethrows -> Float {
         let g = model.gradients
         penalties.apply(parameters: model.parameters, gradients: g)
-        if let maxNorm = regularization.clipNorm {
-            let norm = try reduce(g.squaredNorm()).squareRoot()
-            if norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
-        }
+        let norm = try reduce(g.squaredNorm()).squareRoot()
         optimizer.learningRate = schedule.rate(at: step)
-        optimizer.update(parameters: model.parameters, gradients: g)
         step += 1
+        guard norm.isFinite else { return norm }
+        if let maxNorm = regularization.clipNorm, norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
+        optimizer.update(parameters: model.parameters, gradients: g)
+        return norm
     }
 
     @discardableResult
     public func trainStep(x: Tensor, labels: UnsafeBufferPointer<Int32>) -> (loss: Float, correct: Int) {
         let r = computeGradients(x: x, labels: labels)
-        applyUpdate()
+        applyUpdate(squaredNorm: { r.loss.isFinite ? $0 : .nan })
         return r
     }
 

@@ -18,6 +18,8 @@ public final class TrainingLoop {
 
     public private(set) var history: [EpochMetrics] = []
     public private(set) var stoppedEarly = false
+    /// `job.on_divergence`.
+    public var onDivergence: DivergencePolicy = .stop
     private let buffer: BatchBuffer
 
     /// Builds the model, optimizer and schedule from `job`, over already loaded `data`.
@@ -40,6 +42,7 @@ public final class TrainingLoop {
         self.init(
             trainer: trainer, data: data, plan: plan, epochs: epochs, maxSteps: job.steps,
             earlyStopping: job.earlyStoppingPatience.map { EarlyStopping(patience: $0) })
+        onDivergence = job.divergencePolicy
     }
 
     public init(
@@ -65,6 +68,7 @@ public final class TrainingLoop {
     {
         var options = EpochDriver<TrainingLoop>.Options(
             plan: plan, epochs: epochs, totalSteps: maxSteps ?? epochs * plan.stepsPerEpoch)
+        options.onDivergence = onDivergence
         options.progress = ProgressCadence(
             interval: UInt64(max(progressInterval, 0) * 1e9), reportsLastStep: false, restartsEachEpoch: true)
         var reports = EpochDriver<TrainingLoop>.Reports()
@@ -103,6 +107,7 @@ public final class TrainingLoop {
         m.validationAccuracy = evaluation.validation?.accuracy
         m.testLoss = evaluation.test.loss
         m.testAccuracy = evaluation.test.accuracy
+        if onDivergence == .skipStep { m.skippedSteps = point.skippedSteps }
         return m
     }
 
@@ -128,9 +133,12 @@ extension TrainingLoop: TrainingStep {
     public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let (x, y) = buffer.load(plan.globalBatch(step: index, permutation: permutation), from: data.train)
-        let r = trainer.trainStep(x: x, labels: y)
+        let r = trainer.computeGradients(x: x, labels: y)
+        // One process: its loss is the run's, so a non-finite one counts as a diverged step too.
+        let norm = trainer.applyUpdate(squaredNorm: { r.loss.isFinite ? $0 : .nan })
         return StepRecord(
-            loss: r.loss, correct: r.correct, samples: y.count, start: t0, end: DispatchTime.now().uptimeNanoseconds)
+            loss: r.loss, correct: r.correct, samples: y.count, gradientNorm: norm, start: t0,
+            end: DispatchTime.now().uptimeNanoseconds)
     }
 
     public func evaluate() -> Evaluation {

@@ -20,6 +20,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// Stop when the validation loss has not improved for this many epochs, and restore the best weights
     /// (needs data.validation_fraction > 0).
     public var earlyStoppingPatience: Int? = nil
+    /// What a NaN or ∞ loss or gradient norm does: `stop` the job at that step (the default), or `skip_step`,
+    /// dropping that step's update on every rank alike and counting it.
+    public var onDivergence: String = "stop"
 
     public init() {}
 
@@ -28,6 +31,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         case batchSize = "batch_size"
         case seed
         case earlyStoppingPatience = "early_stopping_patience"
+        case onDivergence = "on_divergence"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +56,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         earlyStoppingPatience = try c.decodeIfPresent(Int.self, forKey: .earlyStoppingPatience) ?? earlyStoppingPatience
+        onDivergence = try c.decodeIfPresent(String.self, forKey: .onDivergence) ?? onDivergence
     }
 }
 

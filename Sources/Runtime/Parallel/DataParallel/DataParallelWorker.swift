@@ -68,6 +68,8 @@ public final class DataParallelWorker {
         options.warmupSteps = assignment.run.warmupSteps
         options.checkpoints = rank == 0 ? checkpoints : nil
         options.seed = assignment.job.seed
+        options.onDivergence = assignment.job.divergencePolicy
+        options.rank = rank
         let reports = WorkerReports(
             rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps
         ).reports(for: DataParallelWorker.self)
@@ -101,12 +103,12 @@ extension DataParallelWorker: TrainingStep {
         let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: globalRows)
         let t1 = DispatchTime.now().uptimeNanoseconds
         let (wait, reduce) = try buckets.finishStep()
-        trainer.applyUpdate()
+        let norm = trainer.applyUpdate()
         let t2 = DispatchTime.now().uptimeNanoseconds
         return StepRecord(
             loss: loss, correct: correct, samples: x.rows,
             computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait, allReduceSeconds: reduce,
-            waitSeconds: wait, start: tStart, end: t2)
+            waitSeconds: wait, gradientNorm: norm, start: tStart, end: t2)
     }
 }
 

@@ -15,6 +15,8 @@ public struct PipelineStepTiming: Sendable {
     public var end: UInt64 = 0
     /// Per op, in execution order: the op, when its compute began (after its input arrived) and ended.
     public var spans: [(op: PipelineOp, start: UInt64, end: UInt64)] = []
+    /// The whole model's gradient norm the update was decided on (the same on every stage and replica).
+    public var gradientNorm: Float = 0
     /// Seconds in the data-parallel all-reduce of this stage's gradients.
     public var allReduceSeconds = 0.0
     /// Bytes this stage sent to its neighbours (activations forward, gradients backward).
@@ -186,7 +188,8 @@ public final class PipelineStageWorker {
         } else {
             dataParallelGroup = nil
         }
-        if let communicator, stages > 1, trainer.regularization.clipNorm != nil {
+        // The whole model's gradient norm, for clipping and for a divergence every stage stops at alike.
+        if let communicator, stages > 1 {
             pipelineGroup = try communicator.subgroup(ranks: layout.pipeline(replica: replica), tag: 0x5051)
         } else {
             pipelineGroup = nil
@@ -336,7 +339,7 @@ public final class PipelineStageWorker {
             timing.allReduceSeconds = Double(e - t) / 1e9
             timing.allReduceSpan = (t, e)
         }
-        try trainer.applyUpdate(squaredNorm: { squared in
+        timing.gradientNorm = try trainer.applyUpdate(squaredNorm: { squared in
             guard let pipelineGroup else { return squared }
             var sq = [squared]
             try pipelineGroup.allReduce(&sq, op: .sum)
@@ -388,6 +391,8 @@ public final class PipelineStageWorker {
         // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
         options.checkpoints = replica == 0 ? checkpoints : nil
         options.seed = assignment.job.seed
+        options.onDivergence = assignment.job.divergencePolicy
+        options.rank = rank
         trace = assignment.run.tracePath.map { _ in ChromeTrace(rank: rank) }
         let reports = WorkerReports(
             rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps
@@ -474,7 +479,8 @@ extension PipelineStageWorker: TrainingStep {
         let busy = t.busySeconds
         return StepRecord(
             loss: loss, correct: correct, samples: rows, computeSeconds: busy, allReduceSeconds: t.allReduceSeconds,
-            waitSeconds: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds, start: t.start, end: t.end)
+            waitSeconds: Double(t.end - t.start) / 1e9 - busy - t.allReduceSeconds, gradientNorm: t.gradientNorm,
+            start: t.start, end: t.end)
     }
 
     public func evaluate() throws -> TestShard { try evaluate(data.test) }

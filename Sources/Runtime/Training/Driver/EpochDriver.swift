@@ -15,6 +15,9 @@ public final class EpochDriver<Step: TrainingStep> {
         /// Where this rank saves (nil: it does not; replicas leave it to one of them).
         public var checkpoints: TrainingCheckpoints? = nil
         public var seed: UInt64 = 0
+        public var onDivergence: DivergencePolicy = .stop
+        /// Named in a divergence error.
+        public var rank = 0
 
         public init(plan: EpochPlan, epochs: Int, totalSteps: Int) {
             self.plan = plan
@@ -53,12 +56,15 @@ public final class EpochDriver<Step: TrainingStep> {
         var evaluation: Step.Evaluation? = nil
         for epoch in resumeAt.epoch..<max(options.epochs, resumeAt.epoch) {
             let first = epoch == resumeAt.epoch ? resumeAt.stepInEpoch : 0
+            let skippedBefore = state.skipped
             let totals = try runEpoch(epoch, from: first, &state)
+            let skipped = state.skipped - skippedBefore
             // An epoch the budget left empty ends the run; a resumed epoch whose cursor was at its end still closes.
-            if totals.steps == 0 && first == 0 { break }
+            if totals.steps + skipped == 0 && first == 0 { break }
             let e = try step.evaluate()
             evaluation = e
-            let stop = try reports.epochEnded(EpochPoint(epoch: epoch, totals: totals, step: state.step), e)
+            let point = EpochPoint(epoch: epoch, totals: totals, step: state.step, skippedSteps: skipped)
+            let stop = try reports.epochEnded(point, e)
             if let c = options.checkpoints, c.spec.isDue(afterEpoch: epoch + 1) {
                 let path = try c.save(step.trainer, epoch: epoch + 1, stepInEpoch: 0, seed: options.seed)
                 reports.checkpointed(state.step, path)
@@ -66,7 +72,9 @@ public final class EpochDriver<Step: TrainingStep> {
             if stop { break }
         }
         state.total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
-        return TrainingRun(steps: state.step, totals: state.total, steady: state.steady.result, lastEvaluation: evaluation)
+        return TrainingRun(
+            steps: state.step, totals: state.total, steady: state.steady.result, lastEvaluation: evaluation,
+            skippedSteps: state.skipped)
     }
 
     private struct RunState {
@@ -74,6 +82,7 @@ public final class EpochDriver<Step: TrainingStep> {
         var total = StepTotals()
         var progress: ProgressWindow
         var steady: SteadyStateWindow
+        var skipped = 0
 
         init(step: Int, progress: ProgressWindow, steady: SteadyStateWindow) {
             self.step = step
@@ -91,6 +100,14 @@ public final class EpochDriver<Step: TrainingStep> {
         for s in first..<plan.stepsPerEpoch where state.step < options.totalSteps {
             try reports.beforeStep()
             let r = try step.step(s, permutation: permutation)
+            if let diverged = TrainingDiverged.check(r, step: state.step + 1, rank: options.rank) {
+                // Thrown before this step's checkpoint: the newest one on disk is the last good step's.
+                guard options.onDivergence == .skipStep else { throw diverged }
+                state.step += 1
+                state.skipped += 1
+                try checkpointIfDue(afterStep: state.step, epoch: epoch, stepInEpoch: s + 1)
+                continue
+            }
             state.step += 1
             totals.add(r)
             state.total.add(r)
@@ -99,11 +116,14 @@ public final class EpochDriver<Step: TrainingStep> {
                 reports.progress(
                     ProgressPoint(epoch: epoch, stepInEpoch: s + 1, step: state.step, epochTotals: totals, window: window))
             }
-            if let c = options.checkpoints, c.spec.isDue(afterStep: state.step) {
-                let path = try c.save(step.trainer, epoch: epoch, stepInEpoch: s + 1, seed: options.seed)
-                reports.checkpointed(state.step, path)
-            }
+            try checkpointIfDue(afterStep: state.step, epoch: epoch, stepInEpoch: s + 1)
         }
         return totals
+    }
+
+    private func checkpointIfDue(afterStep n: Int, epoch: Int, stepInEpoch: Int) throws {
+        guard let c = options.checkpoints, c.spec.isDue(afterStep: n) else { return }
+        let path = try c.save(step.trainer, epoch: epoch, stepInEpoch: stepInEpoch, seed: options.seed)
+        reports.checkpointed(n, path)
     }
 }

@@ -10,14 +10,17 @@ public struct StepRecord: Sendable {
     public var computeSeconds: Double = 0
     public var allReduceSeconds: Double = 0
     public var waitSeconds: Double = 0
+    /// The gradient norm the update was decided on, the same on every rank (not finite: the step diverged).
+    public var gradientNorm: Float = 0
     /// Monotonic nanoseconds when the step began and when its optimizer update ended.
     public var start: UInt64
     public var end: UInt64
 
     public init(
         loss: Float, correct: Int, samples: Int, computeSeconds: Double = 0, allReduceSeconds: Double = 0,
-        waitSeconds: Double = 0, start: UInt64, end: UInt64
+        waitSeconds: Double = 0, gradientNorm: Float = 0, start: UInt64, end: UInt64
     ) {
+        self.gradientNorm = gradientNorm
         self.loss = loss
         self.correct = correct
         self.samples = samples

@@ -18,6 +18,8 @@ public struct EpochPoint: Sendable {
     public var epoch: Int
     public var totals: StepTotals
     public var step: Int
+    /// Steps of this epoch whose update `on_divergence: skip_step` dropped (not in `totals`).
+    public var skippedSteps = 0
 }
 
 /// The driver's account of a whole run.
@@ -30,6 +32,8 @@ public struct TrainingRun<Evaluation> {
     public var steady: StepWindow?
     /// The last epoch's evaluation (nil when no epoch ended).
     public var lastEvaluation: Evaluation?
+    /// Steps whose update `on_divergence: skip_step` dropped.
+    public var skippedSteps = 0
 
     /// The control plane's final report; `countsSamples` false for ranks whose samples another rank counts.
     public func finalReport(rank: Int, weightChecksum: String, countsSamples: Bool = true, test: (correct: Int, count: Int))

@@ -4,6 +4,9 @@ import Tensors
 /// Turning a job spec into the NN objects that train it. Every unknown name or impossible value is a `JobError`
 /// naming its key.
 extension JobSpec {
+    /// `on_divergence` (validated: `stop` when unreadable).
+    public var divergencePolicy: DivergencePolicy { DivergencePolicy(rawValue: onDivergence) ?? .stop }
+
     /// Checks the settings that do not depend on data.
     public func validate() throws {
         guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
@@ -50,6 +53,11 @@ extension JobSpec {
         if let c = regularization.clipNorm, !(c > 0) { throw JobError("regularization.clip_norm", "must be positive, got \(c)") }
         guard epochs >= 1 else { throw JobError("epochs", "must be at least 1, got \(epochs)") }
         if let steps, steps < 1 { throw JobError("steps", "must be at least 1, got \(steps)") }
+        guard DivergencePolicy(rawValue: onDivergence) != nil else {
+            throw JobError(
+                "on_divergence",
+                "expected one of \(DivergencePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(onDivergence)\"")
+        }
         guard batchSize >= 1 else { throw JobError("batch_size", "must be at least 1, got \(batchSize)") }
         guard (0..<1).contains(data.validationFraction) else {
             throw JobError("data.validation_fraction", "must be in [0, 1), got \(data.validationFraction)")
