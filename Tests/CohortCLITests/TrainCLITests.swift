@@ -24,6 +24,33 @@ struct TrainCLITests {
         #expect(r.stderrLines.count <= 6 && !r.stderr.contains("Fatal error"), "\(r.stderr)")
     }
 
+    /// `on_divergence: skip_step`: the run goes on past non-finite steps, drops their updates and counts them.
+    @Test func skipStepDropsDivergedUpdatesAndCountsThem() throws {
+        let dir = try scratchDirectory("skip")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let job = """
+            job:
+              model: {layers: [32, 48, 10], activation: relu, init: he_normal}
+              optimizer: {name: momentum, lr: 1000000.0, momentum: 0.9}
+              data: {dataset: synthetic}
+              batch_size: 60
+              epochs: 1
+              steps: 50
+              seed: 3
+              on_divergence: skip_step
+            """
+        let config = dir.appendingPathComponent("job.yaml")
+        try job.write(to: config, atomically: true, encoding: .utf8)
+        let metrics = dir.appendingPathComponent("m.jsonl")
+        let r = try cohort(["train", "--config", config.path, "--metrics", metrics.path], timeout: 60)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let last = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        let record = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+        let skipped = record?["skipped_steps"] as? Int ?? 0
+        let steps = record?["steps"] as? Int ?? 0
+        #expect(skipped > 0 && skipped + steps == 50, "\(last)")
+    }
+
     /// Every comma-separated option reads through one list type: a bad or empty item is an error naming the
     /// option and the item (bench rank's --sizes used to drop it silently).
     @Test(arguments: [
