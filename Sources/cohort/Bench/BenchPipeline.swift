@@ -52,7 +52,7 @@ struct BenchPipeline: ParsableCommand {
         guard (inputWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
         let job = PipelineBenchmark.balancedJob(width: width, batch: batch, inputWidth: inputWidth)
         let data = try job.loadData()
-        var records: [[String: Any]] = []
+        var records: [PipelineBenchRecord] = []
         if !output.json {
             print(
                 "pipeline  model \(job.model.layers)  batch \(batch)  stages as threads over inproc://  \(cores) cores  medians of \(steps) steps"
@@ -73,18 +73,16 @@ struct BenchPipeline: ParsableCommand {
                     let verdict =
                         k > cores
                         ? "shared" : (abs(r.bubble - theory) <= bound && abs(sim.bubble - r.bubble) <= bound ? "ok" : "OFF")
-                    let rec: [String: Any] = [
-                        "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": false,
-                        "cores": cores,
-                        "step_s": r.stepSeconds, "pipeline_s": r.pipelineSeconds, "samples_per_s": r.samplesPerSecond,
-                        "bubble_measured": r.bubble, "bubble_simulated": sim.bubble, "bubble_theory": theory, "verdict": verdict,
-                        "max_stashed": r.maxStashed, "bytes_per_step": r.bytesPerStep, "simulated_step_s": sim.makespan,
-                        "forward_s": r.costs.map(\.forward), "backward_s": r.costs.map(\.backward),
-                        "send_activation_s": r.costs.map(\.sendActivation), "send_gradient_s": r.costs.map(\.sendGradient),
-                    ]
+                    let rec = PipelineBenchRecord(
+                        stages: k, microBatches: m, schedule: s.rawValue, simulated: false, cores: cores,
+                        stepSeconds: r.stepSeconds, pipelineSeconds: r.pipelineSeconds, samplesPerSecond: r.samplesPerSecond,
+                        bubbleMeasured: r.bubble, bubbleSimulated: sim.bubble, bubbleTheory: theory, verdict: verdict,
+                        maxStashed: r.maxStashed, bytesPerStep: r.bytesPerStep, simulatedStepSeconds: sim.makespan,
+                        forwardSeconds: r.costs.map(\.forward), backwardSeconds: r.costs.map(\.backward),
+                        sendActivationSeconds: r.costs.map(\.sendActivation), sendGradientSeconds: r.costs.map(\.sendGradient))
                     records.append(rec)
                     if output.json {
-                        printJSONLine(rec)
+                        JSONLine.print(rec)
                     } else {
                         print(
                             String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
@@ -119,15 +117,13 @@ struct BenchPipeline: ParsableCommand {
                             repeating: StageCosts(forward: f, backward: b, sendActivation: act, sendGradient: grad), count: k)
                         let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
                         let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
-                        let rec: [String: Any] = [
-                            "bench": "pipeline", "stages": k, "micro_batches": m, "schedule": s.rawValue, "simulated": true,
-                            "cores": cores,
-                            "step_s": sim.makespan, "bubble_simulated": sim.bubble, "bubble_theory": theory,
-                            "max_stashed": sim.maxStashed.max()!,
-                        ]
+                        let rec = PipelineBenchRecord(
+                            stages: k, microBatches: m, schedule: s.rawValue, simulated: true, cores: cores,
+                            stepSeconds: sim.makespan, bubbleSimulated: sim.bubble, bubbleTheory: theory,
+                            maxStashed: sim.maxStashed.max()!)
                         records.append(rec)
                         if output.json {
-                            printJSONLine(rec)
+                            JSONLine.print(rec)
                         } else {
                             print(
                                 String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
@@ -146,15 +142,9 @@ struct BenchPipeline: ParsableCommand {
 
     private func fmt(_ x: Double) -> String { String(format: "%.2e", x) }
 
-    private func writeCSV(_ records: [[String: Any]], to path: String) throws {
-        let columns = [
-            "simulated", "stages", "micro_batches", "schedule", "step_s", "samples_per_s", "bubble_measured",
-            "bubble_simulated", "bubble_theory", "max_stashed", "bytes_per_step", "cores",
-        ]
-        var text = columns.joined(separator: ",") + "\n"
-        for r in records {
-            text += columns.map { c in r[c].map { "\($0)" } ?? "" }.joined(separator: ",") + "\n"
-        }
+    private func writeCSV(_ records: [PipelineBenchRecord], to path: String) throws {
+        var text = PipelineBenchRecord.csvHeader + "\n"
+        for r in records { text += r.csvRow + "\n" }
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw CohortFailure("--csv: cannot write \(path): \(error.localizedDescription)")
         }
