@@ -121,8 +121,11 @@ struct ScalingBenchProcessTests {
         }
         if measured.count == 2 { #expect(number(measured[1]["allreduce_s"])! > 0, "two workers must all-reduce") }
         let fits = lines.filter { $0["kind"] as? String == "alpha_beta" }
+        // The latency is a fit's intercept, printed to 0.01 µs: under a loaded machine (the parallel test run) it
+        // can round to 0.00, so only its sign is checked; the bandwidth must be positive.
         #expect(
-            fits.count == 1 && (number(fits.first?["latency_us"]) ?? 0) > 0 && (number(fits.first?["bandwidth_gbps"]) ?? 0) > 0)
+            fits.count == 1 && (number(fits.first?["latency_us"]) ?? -1) >= 0 && (number(fits.first?["bandwidth_gbps"]) ?? 0) > 0,
+            "\(fits)")
         let predicted = lines.filter { $0["kind"] as? String == "prediction" }
         #expect(predicted.compactMap { number($0["workers"]).map { Int($0) } } == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
         // The CSV has a header, the measured rows and the predicted rows.
