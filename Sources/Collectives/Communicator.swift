@@ -23,7 +23,7 @@ public final class Communicator: @unchecked Sendable {
     public let epoch: UInt32
     /// Collectives this communicator has run; the next one's sequence number.
     public private(set) var sequence: UInt64 = 0
-    /// The shared-memory rings to the ring neighbours, once the first ring collective has negotiated them.
+    /// The links to the ring neighbours, once the first ring collective has negotiated them.
     var ringLinks: RingLinks?
     private var p2pSent: [Int: UInt64] = [:]
     private var p2pReceived: [Int: UInt64] = [:]
@@ -129,11 +129,7 @@ public final class Communicator: @unchecked Sendable {
         do throws(TransportError) {
             try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
         } catch {
-            if case .timeout = error {
-                throw .peerTimeout(
-                    operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
-            }
-            throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: error)
+            throw peerError(error, operation: operation, peer: peer)
         }
     }
 
@@ -163,10 +159,9 @@ public final class Communicator: @unchecked Sendable {
         } catch {
             switch error {
             case .timeout:
-                throw .peerTimeout(
-                    operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), seconds: options.timeout)
+                throw peerTimeout(operation: operation, peer: peer)
             case .transport(let e):
-                throw .transport(operation: operation, me: rank, peer: peer, endpoint: endpoint(of: peer), error: e)
+                throw peerError(e, operation: operation, peer: peer)
             case .wire(let e, let sender):
                 let who = sender.flatMap { s in members.firstIndex(of: s) }
                 throw .protocolViolation(
@@ -187,9 +182,7 @@ public final class Communicator: @unchecked Sendable {
     /// Waits until libzmq no longer reads any buffer this call lent it, so the caller may modify it.
     func drain(_ release: ZeroCopyRelease, operation: String, peer: Int, deadline: Deadline) throws(CollectiveError) {
         if !release.waitUntilReleased(deadline: deadline) {
-            throw .peerTimeout(
-                operation: operation + " (flushing sends)", me: rank, peer: peer, endpoint: endpoint(of: peer),
-                seconds: options.timeout)
+            throw peerTimeout(operation: operation + " (flushing sends)", peer: peer)
         }
     }
 
@@ -222,7 +215,9 @@ public final class Communicator: @unchecked Sendable {
     /// Receives the next point-to-point message from `peer` into `buffer`, which must have exactly its size.
     public func receive(into buffer: UnsafeMutableRawBufferPointer, from peer: Int) throws(CollectiveError) {
         let m = try receiveMessage(from: peer, expectedBytes: buffer.count)
-        if m.count > 0 { m.withBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        m.withBytes { bytes in
+            if let to = buffer.baseAddress, let from = bytes.baseAddress { to.copyMemory(from: from, byteCount: bytes.count) }
+        }
     }
 
     /// Receives the next point-to-point message from `peer` as a libzmq message (no copy out).

@@ -71,9 +71,7 @@ public final class StageSend {
     public func wait() throws {
         guard let peer, let communicator, release.pending > 0 else { return }
         if !release.waitUntilReleased(deadline: .after(seconds: communicator.options.timeout)) {
-            throw CollectiveError.peerTimeout(
-                operation: "pipeline send (flushing)", me: communicator.rank, peer: peer,
-                endpoint: communicator.endpoint(of: peer), seconds: communicator.options.timeout)
+            throw communicator.peerTimeout(operation: "pipeline send (flushing)", peer: peer)
         }
     }
 }

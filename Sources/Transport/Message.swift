@@ -13,7 +13,7 @@ public final class Message: @unchecked Sendable {
     }
 
     /// A message owning a copy of `bytes`.
-    public init(copying bytes: UnsafeRawBufferPointer) throws {
+    public init(copying bytes: UnsafeRawBufferPointer) throws(TransportError) {
         pointer = .allocate(capacity: 1)
         guard zmq_msg_init_size(pointer, bytes.count) == 0 else {
             pointer.deallocate()
@@ -24,7 +24,7 @@ public final class Message: @unchecked Sendable {
 
     /// A message of `size` uninitialised bytes that the caller fills through `mutableBytes` before sending
     /// (used to encode straight into a frame, e.g. fp32 → bf16, without a staging buffer).
-    public init(size: Int) throws {
+    public init(size: Int) throws(TransportError) {
         pointer = .allocate(capacity: 1)
         guard zmq_msg_init_size(pointer, size) == 0 else {
             pointer.deallocate()
@@ -101,7 +101,7 @@ public final class Message: @unchecked Sendable {
 
     /// A second reference to the same frame data (libzmq reference counting; no byte copy), e.g. to forward a
     /// received frame to the next ring neighbour while also reading it.
-    public func shared() throws -> Message {
+    public func shared() throws(TransportError) -> Message {
         let m = Message()
         guard zmq_msg_copy(m.pointer, pointer) == 0 else { throw TransportError.last("zmq_msg_copy", "message") }
         return m

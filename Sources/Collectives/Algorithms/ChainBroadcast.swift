@@ -16,7 +16,7 @@ extension Communicator {
         let partition = RingPartition(count: buffer.count, parts: 1, chunkElements: max(1, options.chunkBytes / 4))
         let position = mod(rank - root, size)  // 0 = root, size-1 = end of the chain
         let isLast = position == size - 1
-        do {
+        do throws(CollectiveError) {
             for c in 0..<partition.chunks {
                 let range = partition.chunk(0, c)
                 if range.isEmpty { continue }
@@ -31,15 +31,9 @@ extension Communicator {
                         from: left, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c,
                         length: bytes, operation: operation, deadline: deadline)
                     if !isLast {
-                        let forward: Message
-                        do { forward = try m.shared() } catch {
-                            throw CollectiveError.transport(
-                                operation: operation, me: rank, peer: right, endpoint: endpoint(of: right),
-                                error: error as! TransportError)
-                        }
-                        try sendFrame(
-                            to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c, length: bytes,
-                            payload: .message(forward), operation: operation, deadline: deadline)
+                        try forwardFrame(
+                            m, to: right, kind: .broadcast, dtype: .float32, sequence: seq, chunk: c, length: bytes,
+                            operation: operation, deadline: deadline)
                     }
                     m.withBytes {
                         ReduceKernels.copy(
@@ -49,7 +43,7 @@ extension Communicator {
             }
         } catch {
             _ = release.waitUntilReleased(deadline: .after(seconds: 0.5))
-            throw error as! CollectiveError
+            throw error
         }
         try drain(release, operation: operation, peer: right, deadline: deadline)
     }

@@ -21,14 +21,7 @@ extension Communicator {
         case .ring: useRing = true
         case .recursiveDoubling: useRing = false
         case .automatic:
-            var everyLinkShared = false
-            if size > 1 {
-                if ringLinks == nil {
-                    _ = try establishRingLinks(sequence: nextSequence(), deadline: deadline(), operation: "allreduce")
-                }
-                everyLinkShared = ringLinks?.everyLinkShared ?? false
-            }
-            useRing = everyLinkShared || buffer.count * 4 > options.smallAllReduceBytes
+            useRing = try everyRingLinkShared() || buffer.count * 4 > options.smallAllReduceBytes
         }
         if useRing {
             try ringAllReduce(buffer, op: op, wire: wire)
@@ -48,5 +41,14 @@ extension Communicator {
             } catch { return .failure(error) }
         }
         try result.get()
+    }
+}
+
+extension Communicator {
+    /// Whether every link of the ring is shared memory, negotiating the links first if no ring collective has.
+    fileprivate func everyRingLinkShared() throws(CollectiveError) -> Bool {
+        guard size > 1 else { return false }
+        if let links = ringLinks { return links.everyLinkShared }
+        return try establishRingLinks(sequence: nextSequence(), deadline: deadline(), operation: "allreduce").everyLinkShared
     }
 }

@@ -1,0 +1,123 @@
+import Transport
+
+extension Communicator {
+    /// Bytes of an offer: the ring file's path, NUL-padded, then its nonce.
+    static let offerPathBytes = 248
+    static let offerBytes = offerPathBytes + 8
+
+    /// The links of this communicator, negotiated on its first ring collective; the only place that chooses
+    /// between a socket and shared memory. Every rank of a group of two or more takes part (a rank with shared
+    /// memory off offers nothing and accepts nothing), so the frames match whatever each rank's options say:
+    ///   1. create the inbound ring and offer it to the left neighbour (path + nonce; empty when there is none);
+    ///   2. take the right neighbour's offer: map it if the nonce reads back, and answer yes or no;
+    ///   3. read the left neighbour's answer: yes → the ring is in use and its name is unlinked; no → dropped;
+    ///   4. agree with every rank on whether the whole ring is shared memory.
+    func establishRingLinks(sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) -> RingLinks {
+        if let links = ringLinks { return links }
+        guard size > 1 else {
+            let alone = RingLinks(
+                outbound: SocketRingLink(communicator: self, peer: rank),
+                inbound: SocketRingLink(communicator: self, peer: rank))
+            ringLinks = alone
+            return alone
+        }
+        let operation = operation + " (link setup)"
+        let enabled = options.sharedMemory && SharedMemoryRing.isSupported
+        var inbound = enabled ? offerableInboundRing() : nil
+        try sendLinkFrame(offer(of: inbound), to: left, sequence: sequence, chunk: 0, operation: operation, deadline: deadline)
+        let theirs = try receiveFrame(
+            from: right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
+            length: Self.offerBytes, operation: operation, deadline: deadline)
+        let outbound = enabled ? acceptOffer(theirs) : nil
+        try sendLinkFrame(
+            [outbound == nil ? 0 : 1], to: right, sequence: sequence, chunk: 1, operation: operation, deadline: deadline)
+        let reply = try receiveFrame(
+            from: left, kind: .link, dtype: .bytes, sequence: sequence, chunk: 1, length: 1,
+            operation: operation, deadline: deadline)
+        if reply.withBytes({ $0.first }) == 1, let ring = inbound {
+            ring.unlinkName()
+        } else {
+            inbound = nil
+        }
+        let spin = UInt64(max(0, options.spinMicroseconds)) * 1000
+        inbound?.spinNanoseconds = spin
+        outbound?.spinNanoseconds = spin
+        let links = RingLinks(
+            outbound: outbound.map { SharedMemoryOutboundLink(communicator: self, ring: $0) }
+                ?? SocketRingLink(communicator: self, peer: right),
+            inbound: inbound.map { SharedMemoryInboundLink(communicator: self, ring: $0) }
+                ?? SocketRingLink(communicator: self, peer: left))
+        ringLinks = links
+        links.everyLinkShared = try everyRankAgrees(outbound != nil)
+        return links
+    }
+
+    /// A new ring for the left neighbour to write into, when its path fits an offer.
+    private func offerableInboundRing() -> SharedMemoryRing? {
+        let slotBytes = max(64, options.chunkBytes, options.sharedMemoryChunkBytes)
+        guard let ring = try? SharedMemoryRing.create(slotCount: max(2, options.sharedMemorySlots), slotBytes: slotBytes),
+            ring.path.utf8.count <= Self.offerPathBytes
+        else { return nil }
+        return ring
+    }
+
+    private func offer(of ring: SharedMemoryRing?) -> [UInt8] {
+        var offer = [UInt8](repeating: 0, count: Self.offerBytes)
+        guard let ring else { return offer }
+        offer.replaceSubrange(0..<ring.path.utf8.count, with: Array(ring.path.utf8))
+        withUnsafeBytes(of: ring.nonce.littleEndian) {
+            offer.replaceSubrange(Self.offerPathBytes..<Self.offerBytes, with: $0)
+        }
+        return offer
+    }
+
+    /// The right neighbour's ring, if its offer names one that maps here and whose nonce reads back.
+    private func acceptOffer(_ frame: Message) -> SharedMemoryRing? {
+        let (path, nonce): (String, UInt64) = frame.withBytes { b in
+            let raw = b.prefix(Self.offerPathBytes)
+            let end = raw.firstIndex(of: 0) ?? raw.endIndex
+            return (
+                String(decoding: raw[..<end], as: UTF8.self),
+                UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.offerPathBytes, as: UInt64.self))
+            )
+        }
+        guard !path.isEmpty, nonce != 0 else { return nil }
+        return try? SharedMemoryRing.open(path: path, nonce: nonce)
+    }
+
+    /// Whether `mine` holds on every rank: a sum over the sockets of the ranks where it does not.
+    private func everyRankAgrees(_ mine: Bool) throws(CollectiveError) -> Bool {
+        var not: [Float] = [mine ? 0 : 1]
+        let agreed: Result<Void, CollectiveError> = not.withUnsafeMutableBufferPointer { b in
+            do throws(CollectiveError) {
+                try recursiveDoublingAllReduce(b, op: .sum, wire: .float32)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try agreed.get()
+        return not[0] == 0
+    }
+
+    private func sendLinkFrame(
+        _ bytes: [UInt8], to peer: Int, sequence: UInt64, chunk: Int, operation: String, deadline: Deadline
+    ) throws(CollectiveError) {
+        let sent: Result<Void, CollectiveError> = bytes.withUnsafeBytes { b in
+            do throws(CollectiveError) {
+                try sendFrame(
+                    to: peer, kind: .link, dtype: .bytes, sequence: sequence, chunk: chunk, length: b.count,
+                    payload: .copy(b), operation: operation, deadline: deadline)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try sent.get()
+    }
+
+    /// Whether ring chunks to the right / from the left neighbour go through shared memory (after negotiation).
+    public var sharedMemoryLinks: (inbound: Bool, outbound: Bool) {
+        (ringLinks?.inbound.isSharedMemory ?? false, ringLinks?.outbound.isSharedMemory ?? false)
+    }
+}
