@@ -138,85 +138,20 @@ public enum SafeTensors {
 
     /// Decodes and validates safetensors bytes; `file` names them in errors.
     public static func decode(_ data: Data, file: String = "<memory>") throws(SafeTensorsError) -> SafeTensorsFile {
-        func fail(_ message: String) -> SafeTensorsError { SafeTensorsError(file: file, message: message) }
-        guard data.count >= 8 else {
-            throw fail("too short for a safetensors file (\(data.count) bytes, the header length alone takes 8)")
-        }
-        let length = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard length <= UInt64(maximumHeaderSize) else {
-            throw fail("header length \(length) is larger than the \(maximumHeaderSize)-byte limit (not a safetensors file?)")
-        }
-        let headerLength = Int(length)
-        guard 8 + headerLength <= data.count else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated?")
-        }
-        let headerData = data.subdata(in: data.startIndex + 8..<data.startIndex + 8 + headerLength)
-        guard headerData.first == UInt8(ascii: "{") else { throw fail("the header is not a JSON object") }
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: headerData) } catch {
-            throw fail("the header is not valid JSON")
-        }
-        guard let header = parsed as? [String: Any] else { throw fail("the header is not a JSON object") }
-
-        let dataStart = 8 + headerLength
+        let decoder = SafeTensorsDecoder(file: file)
+        let (header, dataStart) = try decoder.header(data)
         let dataLength = data.count - dataStart
         var metadata: [String: String] = [:]
-        var entries: [(name: String, shape: [Int], begin: Int, end: Int)] = []
+        var entries: [SafeTensorsDecoder.Entry] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let map = value as? [String: Any] else { throw fail("__metadata__ is not a map of strings") }
-                for (key, item) in map {
-                    guard let text = item as? String else { throw fail("__metadata__ \"\(key)\" is not a string") }
-                    metadata[key] = text
-                }
-                continue
+                metadata = try decoder.metadata(value)
+            } else {
+                entries.append(try decoder.entry(name, value, dataLength: dataLength))
             }
-            guard let info = value as? [String: Any] else { throw fail("tensor \"\(name)\": the entry is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("tensor \"\(name)\": missing dtype") }
-            guard dtype == "F32" else { throw fail("tensor \"\(name)\": dtype \(dtype) is not supported (only F32)") }
-            guard let shapeArray = info["shape"] as? [Any], let shape = integers(shapeArray), shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor \"\(name)\": shape is not a list of non-negative integers")
-            }
-            guard let offsetArray = info["data_offsets"] as? [Any], let offsets = integers(offsetArray), offsets.count == 2 else {
-                throw fail("tensor \"\(name)\": data_offsets is not a pair of integers")
-            }
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end else {
-                throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] are not an ascending pair")
-            }
-            guard end <= dataLength else {
-                throw fail(
-                    "tensor \"\(name)\": data_offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes): truncated?"
-                )
-            }
-            var count = 1
-            for dim in shape {
-                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw fail("tensor \"\(name)\": shape \(shape) is too large") }
-                count = product
-            }
-            guard end - begin == count * MemoryLayout<Float>.size else {
-                throw fail(
-                    "tensor \"\(name)\": shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)"
-                )
-            }
-            entries.append((name, shape, begin, end))
         }
-
-        // The tensors must tile the data exactly: no gaps, no overlaps, nothing after (as the reference reader checks).
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        var expected = 0
-        for entry in entries {
-            guard entry.begin == expected else {
-                throw fail(
-                    "tensor \"\(entry.name)\": data_offsets start at \(entry.begin), expected \(expected) (gap or overlap)")
-            }
-            expected = entry.end
-        }
-        guard expected == dataLength else {
-            throw fail("the tensors cover \(expected) bytes of data but the file holds \(dataLength) after the header")
-        }
-
+        try decoder.checkTiling(entries, dataLength: dataLength)
         let tensors = entries.map { entry in
             SafeTensor(
                 name: entry.name, shape: entry.shape,
@@ -225,7 +160,7 @@ public enum SafeTensors {
         return SafeTensorsFile(tensors: tensors, metadata: metadata)
     }
 
-    private static func integers(_ values: [Any]) -> [Int]? {
+    static func integers(_ values: [Any]) -> [Int]? {
         var result: [Int] = []
         for value in values {
             // JSONSerialization gives NSNumber; reject fractions that a lenient conversion might truncate.
@@ -318,4 +253,114 @@ public struct SafeTensorsError: Error, Equatable, Sendable, CustomStringConverti
     }
     public var description: String { "\(file): \(message)" }
     public var errorDescription: String? { description }
+}
+
+/// The checks of `SafeTensorsFile.decode`, one per part of the file, each failing with a message naming the file.
+struct SafeTensorsDecoder {
+    let file: String
+
+    struct Entry {
+        let name: String
+        let shape: [Int]
+        let begin: Int
+        let end: Int
+    }
+
+    func fail(_ message: String) -> SafeTensorsError { SafeTensorsError(file: file, message: message) }
+
+    /// The JSON header and where the tensor data starts.
+    func header(_ data: Data) throws(SafeTensorsError) -> (header: [String: Any], dataStart: Int) {
+        guard data.count >= 8 else {
+            throw fail("too short for a safetensors file (\(data.count) bytes, the header length alone takes 8)")
+        }
+        let length = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let limit = SafeTensors.maximumHeaderSize
+        guard length <= UInt64(limit) else {
+            throw fail("header length \(length) is larger than the \(limit)-byte limit (not a safetensors file?)")
+        }
+        let headerLength = Int(length)
+        guard 8 + headerLength <= data.count else {
+            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated?")
+        }
+        let headerData = data.subdata(in: data.startIndex + 8..<data.startIndex + 8 + headerLength)
+        guard headerData.first == UInt8(ascii: "{") else { throw fail("the header is not a JSON object") }
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: headerData) } catch {
+            throw fail("the header is not valid JSON")
+        }
+        guard let header = parsed as? [String: Any] else { throw fail("the header is not a JSON object") }
+        return (header, 8 + headerLength)
+    }
+
+    func metadata(_ value: Any) throws(SafeTensorsError) -> [String: String] {
+        guard let map = value as? [String: Any] else { throw fail("__metadata__ is not a map of strings") }
+        var metadata: [String: String] = [:]
+        for (key, item) in map {
+            guard let text = item as? String else { throw fail("__metadata__ \"\(key)\" is not a string") }
+            metadata[key] = text
+        }
+        return metadata
+    }
+
+    /// One tensor's entry: an F32 tensor whose shape × 4 bytes is exactly its byte range, inside the data.
+    func entry(_ name: String, _ value: Any, dataLength: Int) throws(SafeTensorsError) -> Entry {
+        guard let info = value as? [String: Any] else { throw fail("tensor \"\(name)\": the entry is not an object") }
+        guard let dtype = info["dtype"] as? String else { throw fail("tensor \"\(name)\": missing dtype") }
+        guard dtype == "F32" else { throw fail("tensor \"\(name)\": dtype \(dtype) is not supported (only F32)") }
+        guard let shapeArray = info["shape"] as? [Any], let shape = SafeTensors.integers(shapeArray),
+            shape.allSatisfy({ $0 >= 0 })
+        else {
+            throw fail("tensor \"\(name)\": shape is not a list of non-negative integers")
+        }
+        guard let offsetArray = info["data_offsets"] as? [Any], let offsets = SafeTensors.integers(offsetArray),
+            offsets.count == 2
+        else {
+            throw fail("tensor \"\(name)\": data_offsets is not a pair of integers")
+        }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin >= 0, begin <= end else {
+            throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] are not an ascending pair")
+        }
+        guard end <= dataLength else {
+            throw fail(
+                "tensor \"\(name)\": data_offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes): truncated?"
+            )
+        }
+        let count = try elementCount(name, shape)
+        guard end - begin == count * MemoryLayout<Float>.size else {
+            throw fail(
+                "tensor \"\(name)\": shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)"
+            )
+        }
+        return Entry(name: name, shape: shape, begin: begin, end: end)
+    }
+
+    private func elementCount(_ name: String, _ shape: [Int]) throws(SafeTensorsError) -> Int {
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            // A count whose byte size overflows can't match any byte range either.
+            guard !overflow, !product.multipliedReportingOverflow(by: 4).overflow else {
+                throw fail("tensor \"\(name)\": shape \(shape) is too large")
+            }
+            count = product
+        }
+        return count
+    }
+
+    /// The tensors, sorted by offset, must tile the data exactly: no gaps, no overlaps, nothing after (as the
+    /// reference reader checks).
+    func checkTiling(_ entries: [Entry], dataLength: Int) throws(SafeTensorsError) {
+        var expected = 0
+        for entry in entries {
+            guard entry.begin == expected else {
+                throw fail(
+                    "tensor \"\(entry.name)\": data_offsets start at \(entry.begin), expected \(expected) (gap or overlap)")
+            }
+            expected = entry.end
+        }
+        guard expected == dataLength else {
+            throw fail("the tensors cover \(expected) bytes of data but the file holds \(dataLength) after the header")
+        }
+    }
 }

@@ -31,28 +31,10 @@ struct BenchPipeline: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        func positive(_ list: CommaList<Int>, _ name: String) throws -> [Int] {
-            guard list.items.allSatisfy({ $0 >= 1 }) else {
-                throw ValidationError("--\(name): expected positive integers, got \"\(list)\"")
-            }
-            return list.items
-        }
-        let ks = try positive(stages, "stages")
-        let ms = try positive(microBatches, "micro-batches")
-        let scheds = schedules.items
-        guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else {
-            throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1")
-        }
-        guard let kMax = ks.max(), kMax <= 4 else {
-            throw ValidationError(
-                "--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)")
-        }
-        for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard (inputWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
+        let (ks, ms) = try checkedCounts()
         let job = PipelineBenchmark.balancedJob(width: width, batch: batch, inputWidth: inputWidth)
         let data = try job.loadData()
-        var records: [PipelineBenchRecord] = []
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         if !output.json {
             print(
                 "pipeline  model \(job.model.layers)  batch \(batch)  stages as threads over inproc://  \(cores) cores  medians of \(steps) steps"
@@ -60,38 +42,15 @@ struct BenchPipeline: ParsableCommand {
             print(
                 " K   M  schedule  step_ms  samples/s  bubble_meas  bubble_sim  bubble_theory  verdict  max_stashed  bytes/step")
         }
+        var records: [PipelineBenchRecord] = []
         var k2Costs: [Int: [StageCosts]] = [:]
         for k in ks {
             for m in ms {
-                for s in scheds {
+                for s in schedules.items {
                     let r = try PipelineBenchmark.measure(
                         job: job, data: data, stages: k, microBatches: m, schedule: s, warmup: warmup, steps: steps)
-                    let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: r.costs)
                     if k == 2 { k2Costs[m] = r.costs }
-                    let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
-                    let bound = max(0.1 * theory, 0.02)
-                    let verdict =
-                        k > cores
-                        ? "shared" : (abs(r.bubble - theory) <= bound && abs(sim.bubble - r.bubble) <= bound ? "ok" : "OFF")
-                    let rec = PipelineBenchRecord(
-                        stages: k, microBatches: m, schedule: s.rawValue, simulated: false, cores: cores,
-                        stepSeconds: r.stepSeconds, pipelineSeconds: r.pipelineSeconds, samplesPerSecond: r.samplesPerSecond,
-                        bubbleMeasured: r.bubble, bubbleSimulated: sim.bubble, bubbleTheory: theory, verdict: verdict,
-                        maxStashed: r.maxStashed, bytesPerStep: r.bytesPerStep, simulatedStepSeconds: sim.makespan,
-                        forwardSeconds: r.costs.map(\.forward), backwardSeconds: r.costs.map(\.backward),
-                        sendActivationSeconds: r.costs.map(\.sendActivation), sendGradientSeconds: r.costs.map(\.sendGradient))
-                    records.append(rec)
-                    if output.json {
-                        JSONLine.print(rec)
-                    } else {
-                        print(
-                            String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
-                                + String(
-                                    format: " %8.2f %10.0f  %11.3f  %10.3f  %13.3f  ",
-                                    r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory)
-                                + pad(verdict, 7) + String(format: "  %11d  %10d", r.maxStashed, r.bytesPerStep))
-                    }
-                    flushOutput()
+                    records.append(try report(r, stages: k, microBatches: m, schedule: s, cores: cores))
                 }
             }
         }
@@ -103,39 +62,99 @@ struct BenchPipeline: ParsableCommand {
                     job: job, data: data, stages: 2, microBatches: 8,
                     schedule: .oneForwardOneBackward, warmup: warmup, steps: steps
                 ).costs
-            let f = base.map(\.forward).reduce(0, +) / Double(base.count)
-            let b = base.map(\.backward).reduce(0, +) / Double(base.count)
-            let act = base.first!.sendActivation
-            let grad = base.last!.sendGradient
-            if !output.json {
-                print("simulated (per stage: forward \(fmt(f)) s, backward \(fmt(b)) s, transfer \(fmt(act))/\(fmt(grad)) s):")
+            records += try simulated(from: base, cores: cores)
+        }
+        if let csv { try writeCSV(records, to: csv) }
+    }
+
+    /// The stage and micro-batch counts, after checking every option.
+    func checkedCounts() throws -> (stages: [Int], microBatches: [Int]) {
+        func positive(_ list: CommaList<Int>, _ name: String) throws -> [Int] {
+            guard list.items.allSatisfy({ $0 >= 1 }) else {
+                throw ValidationError("--\(name): expected positive integers, got \"\(list)\"")
             }
-            for k in [1, 2, 4, 8, 16, 32, 64] {
-                for m in [1, 2, 4, 8, 16, 32, 64] {
-                    for s in scheds {
-                        let costs = Array(
-                            repeating: StageCosts(forward: f, backward: b, sendActivation: act, sendGradient: grad), count: k)
-                        let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
-                        let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
-                        let rec = PipelineBenchRecord(
-                            stages: k, microBatches: m, schedule: s.rawValue, simulated: true, cores: cores,
-                            stepSeconds: sim.makespan, bubbleSimulated: sim.bubble, bubbleTheory: theory,
-                            maxStashed: sim.maxStashed.max()!)
-                        records.append(rec)
-                        if output.json {
-                            JSONLine.print(rec)
-                        } else {
-                            print(
-                                String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
-                                    + String(format: " %8.2f ", sim.makespan * 1e3)
-                                    + "         -            -" + String(format: "  %10.3f  %13.3f  ", sim.bubble, theory)
-                                    + pad("sim", 7) + String(format: "  %11d", sim.maxStashed.max()!))
-                        }
+            return list.items
+        }
+        let ks = try positive(stages, "stages")
+        let ms = try positive(microBatches, "micro-batches")
+        guard steps >= 1, warmup >= 0, batch >= 1, width >= 1 else {
+            throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --width ≥ 1")
+        }
+        guard let kMax = ks.max(), kMax <= 4 else {
+            throw ValidationError(
+                "--stages: the balanced model has 4 blocks, so at most 4 stages are measured (use --simulate beyond)")
+        }
+        for m in ms where batch / m < 1 { throw ValidationError("--batch \(batch) cannot feed \(m) micro-batches") }
+        guard (inputWidth ?? 1) >= 1 else { throw ValidationError("--input-width must be positive") }
+        return (ks, ms)
+    }
+
+    /// One measured configuration beside its simulation and theory, printed as a row or a JSON line.
+    func report(
+        _ r: PipelineMeasurement, stages k: Int, microBatches m: Int, schedule s: PipelineSchedule, cores: Int
+    ) throws -> PipelineBenchRecord {
+        let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: r.costs)
+        let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
+        let bound = max(0.1 * theory, 0.02)
+        let verdict =
+            k > cores
+            ? "shared" : (abs(r.bubble - theory) <= bound && abs(sim.bubble - r.bubble) <= bound ? "ok" : "OFF")
+        let rec = PipelineBenchRecord(
+            stages: k, microBatches: m, schedule: s.rawValue, simulated: false, cores: cores,
+            stepSeconds: r.stepSeconds, pipelineSeconds: r.pipelineSeconds, samplesPerSecond: r.samplesPerSecond,
+            bubbleMeasured: r.bubble, bubbleSimulated: sim.bubble, bubbleTheory: theory, verdict: verdict,
+            maxStashed: r.maxStashed, bytesPerStep: r.bytesPerStep, simulatedStepSeconds: sim.makespan,
+            forwardSeconds: r.costs.map(\.forward), backwardSeconds: r.costs.map(\.backward),
+            sendActivationSeconds: r.costs.map(\.sendActivation), sendGradientSeconds: r.costs.map(\.sendGradient))
+        if output.json {
+            JSONLine.print(rec)
+        } else {
+            print(
+                String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
+                    + String(
+                        format: " %8.2f %10.0f  %11.3f  %10.3f  %13.3f  ",
+                        r.stepSeconds * 1e3, r.samplesPerSecond, r.bubble, sim.bubble, theory)
+                    + pad(verdict, 7) + String(format: "  %11d  %10d", r.maxStashed, r.bytesPerStep))
+        }
+        flushOutput()
+        return rec
+    }
+
+    /// K and M up to 64, every stage costing the mean of the measured `base` stages.
+    func simulated(from base: [StageCosts], cores: Int) throws -> [PipelineBenchRecord] {
+        guard let first = base.first, let last = base.last else { return [] }
+        let f = base.map(\.forward).reduce(0, +) / Double(base.count)
+        let b = base.map(\.backward).reduce(0, +) / Double(base.count)
+        let (act, grad) = (first.sendActivation, last.sendGradient)
+        if !output.json {
+            print("simulated (per stage: forward \(fmt(f)) s, backward \(fmt(b)) s, transfer \(fmt(act))/\(fmt(grad)) s):")
+        }
+        var records: [PipelineBenchRecord] = []
+        for k in [1, 2, 4, 8, 16, 32, 64] {
+            for m in [1, 2, 4, 8, 16, 32, 64] {
+                for s in schedules.items {
+                    let costs = Array(
+                        repeating: StageCosts(forward: f, backward: b, sendActivation: act, sendGradient: grad), count: k)
+                    let sim = try PipelineSimulator.simulate(s, microBatches: m, costs: costs)
+                    let theory = PipelineSimulator.theoreticalBubble(stages: k, microBatches: m)
+                    let stashed = sim.maxStashed.max() ?? 0
+                    let rec = PipelineBenchRecord(
+                        stages: k, microBatches: m, schedule: s.rawValue, simulated: true, cores: cores,
+                        stepSeconds: sim.makespan, bubbleSimulated: sim.bubble, bubbleTheory: theory, maxStashed: stashed)
+                    records.append(rec)
+                    if output.json {
+                        JSONLine.print(rec)
+                    } else {
+                        print(
+                            String(format: "%2d %3d  ", k, m) + pad(s.rawValue, 8)
+                                + String(format: " %8.2f ", sim.makespan * 1e3)
+                                + "         -            -" + String(format: "  %10.3f  %13.3f  ", sim.bubble, theory)
+                                + pad("sim", 7) + String(format: "  %11d", stashed))
                     }
                 }
             }
         }
-        if let csv { try writeCSV(records, to: csv) }
+        return records
     }
 
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }

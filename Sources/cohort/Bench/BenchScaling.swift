@@ -60,11 +60,9 @@ struct BenchScaling: ParsableCommand {
         let model = try base.job.makeModel()
         let gradientBytes = model.parameters.count * MemoryLayout<Float>.stride
         let buckets = GradientBuckets(model: model, bucketBytes: max(bucketKB, 1) * 1024, communicator: nil).buckets
-        let timed = base.job.steps! - warmup
-
         if !output.json {
             print(
-                "scaling  workload=\(name)  global batch \(base.job.batchSize)  \(timed) timed steps after \(warmup) warm-up  threads \(threads)"
+                "scaling  workload=\(name)  global batch \(base.job.batchSize)  \(timedSteps(base)) timed steps after \(warmup) warm-up  threads \(threads)"
             )
             print(String(format: "gradient %.2f MB in %d bucket(s)", Double(gradientBytes) / 1e6, buckets.count))
         }
@@ -74,10 +72,31 @@ struct BenchScaling: ParsableCommand {
         for n in Set([2] + counts.filter { $0 >= 2 }).sorted() {
             fits[n] = try alphaBetaModel(ranks: n, gradientBytes: gradientBytes, bucketBytes: bucketBytes)
         }
-        let alphaBeta = fits[2]!
+        guard let alphaBeta = fits[2] else { throw RuntimeError.invalid("bench scaling: no 2-rank α–β fit") }
+        let measured = try measure(base, counts: counts)
+        let predictor = ScalingPredictor(
+            model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
+            globalBatch: base.job.batchSize,
+            measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
+            overlap: overlap, modelsByWorkers: fits)
+        let report = ScalingBenchReport(
+            workload: name, measured: measured, predictor: predictor,
+            predictedCounts: ScalingPredictor.powersOfTwo(upTo: maxWorkers))
+        if output.json {
+            printJSON(report, fits: fits, base: base, gradientBytes: gradientBytes, buckets: buckets.count)
+        } else {
+            printTable(
+                measured, predictor: predictor, speedup: report.speedup, predictedCounts: report.predictedCounts,
+                alphaBeta: alphaBeta)
+        }
+        try writeOutputs(report.csvRows(), workload: name, plotDirectory: plotDir ?? base.output.plotDirectory)
+    }
 
-        // Rounds over all counts, so a burst of load elsewhere spreads over the counts instead of hitting one;
-        // each count keeps its median run and median ceiling.
+    func timedSteps(_ base: ClusterConfig) -> Int { (base.job.steps ?? warmup) - warmup }
+
+    /// Rounds over all counts, so a burst of load elsewhere spreads over the counts instead of hitting one; each
+    /// count keeps its median run and median ceiling.
+    func measure(_ base: ClusterConfig, counts: [Int]) throws -> [ScalingMeasurement] {
         var runs: [Int: [StepWindow]] = [:]
         var ceilings: [Int: [StepWindow]] = [:]
         for round in 0..<repeats {
@@ -91,94 +110,35 @@ struct BenchScaling: ParsableCommand {
                 ceilings[n, default: []].append(n == 1 ? run : try steadyRun(base, workers: n, allReduce: false))
             }
         }
-        let measured = counts.map { n in
-            let run = runs[n]!.sorted { ScalingMeasurement.stepSeconds($0) < ScalingMeasurement.stepSeconds($1) }[repeats / 2]
-            let ceiling = ceilings[n]!.sorted { $0.seconds / Double($0.steps) < $1.seconds / Double($1.steps) }[repeats / 2]
-            return ScalingMeasurement(workers: n, run: run, ceiling: ceiling)
+        // Runs by their median step; ceilings by their mean step (see `ScalingMeasurement.ceilingStepSeconds`).
+        let byMedianStep = { (a: StepWindow, b: StepWindow) in
+            ScalingMeasurement.stepSeconds(a) < ScalingMeasurement.stepSeconds(b)
         }
+        let byMeanStep = { (a: StepWindow, b: StepWindow) in a.seconds / Double(a.steps) < b.seconds / Double(b.steps) }
+        return counts.map { n in
+            ScalingMeasurement(
+                workers: n, run: (runs[n] ?? []).sorted(by: byMedianStep)[repeats / 2],
+                ceiling: (ceilings[n] ?? []).sorted(by: byMeanStep)[repeats / 2])
+        }
+    }
 
-        let predictor = ScalingPredictor(
-            model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
-            globalBatch: base.job.batchSize,
-            measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
-            overlap: overlap, modelsByWorkers: fits)
-        let reference = measured[0]
-        let speedup = { (m: ScalingMeasurement) in m.samplesPerSecond / reference.samplesPerSecond * Double(reference.workers) }
-        let ceilingSpeedup = { (m: ScalingMeasurement) in
-            m.ceilingSamplesPerSecond / reference.samplesPerSecond * Double(reference.workers)
+    func printJSON(
+        _ report: ScalingBenchReport, fits: [Int: AlphaBetaModel], base: ClusterConfig, gradientBytes: Int, buckets: Int
+    ) {
+        for (ranks, fit) in fits.sorted(by: { $0.key < $1.key }) {
+            print(
+                BenchLine([
+                    ("bench", .string("scaling")), ("kind", .string("alpha_beta")), ("workload", .string(report.workload)),
+                    ("ranks", .int(ranks)),
+                    ("latency_us", fixed(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", fixed(fit.bandwidthGBps, 4)),
+                    ("gradient_bytes", .int(gradientBytes)), ("buckets", .int(buckets)),
+                    ("global_batch", .int(base.job.batchSize)), ("steps", .int(timedSteps(base))), ("warmup", .int(warmup)),
+                    ("overlap", fixed(overlap, 2)),
+                ]).text)
         }
-        let predictedCounts = ScalingPredictor.powersOfTwo(upTo: maxWorkers)
-
-        var csvRows: [String] = []
-        for m in measured {
-            let p = predictor.stepSeconds(workers: m.workers)
-            csvRows.append(
-                ScalingCSV.row(
-                    [
-                        m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), ceilingSpeedup(m),
-                        speedup(m) / Double(m.workers), m.stepSeconds, p, m.computePerStep,
-                        m.allReducePerStep, m.waitPerStep, nil, nil,
-                    ],
-                    kind: "measured", workload: name, workers: m.workers))
-        }
-        for n in predictedCounts {
-            csvRows.append(
-                ScalingCSV.row(
-                    [
-                        nil, nil, nil, nil, predictor.speedup(workers: n) / Double(n), nil,
-                        predictor.stepSeconds(workers: n), predictor.computeSeconds(workers: n),
-                        predictor.allReduceSeconds(workers: n), nil, predictor.speedup(workers: n),
-                        predictor.samplesPerSecond(workers: n),
-                    ],
-                    kind: "predicted", workload: name, workers: n))
-        }
-
-        if output.json {
-            for (ranks, fit) in fits.sorted(by: { $0.key < $1.key }) {
-                print(
-                    BenchLine([
-                        ("bench", .string("scaling")), ("kind", .string("alpha_beta")), ("workload", .string(name)),
-                        ("ranks", .int(ranks)),
-                        ("latency_us", fixed(fit.latencyMicroseconds, 2)), ("bandwidth_gbps", fixed(fit.bandwidthGBps, 4)),
-                        ("gradient_bytes", .int(gradientBytes)), ("buckets", .int(buckets.count)),
-                        ("global_batch", .int(base.job.batchSize)), ("steps", .int(timed)), ("warmup", .int(warmup)),
-                        ("overlap", fixed(overlap, 2)),
-                    ]).text)
-            }
-            for m in measured {
-                let p = predictor.stepSeconds(workers: m.workers)
-                print(
-                    BenchLine([
-                        ("bench", .string("scaling")), ("workload", .string(name)), ("workers", .int(m.workers)),
-                        ("samples_per_s", fixed(m.samplesPerSecond, 1)),
-                        ("ceiling_samples_per_s", fixed(m.ceilingSamplesPerSecond, 1)),
-                        ("speedup", fixed(speedup(m), 3)), ("efficiency", fixed(speedup(m) / Double(m.workers), 3)),
-                        ("measured_step_s", fixed(m.stepSeconds, 9)), ("predicted_step_s", fixed(p, 9)),
-                        ("prediction_error", fixed(p / m.stepSeconds - 1, 3)),
-                        ("mean_step_s", fixed(m.meanStepSeconds, 9)), ("ceiling_step_s", fixed(m.ceilingStepSeconds, 9)),
-                        ("compute_s", fixed(m.computePerStep, 9)), ("median_compute_s", fixed(m.medianComputePerStep, 9)),
-                        ("allreduce_s", fixed(m.allReducePerStep, 9)), ("wait_s", fixed(m.waitPerStep, 9)),
-                        ("kind", .string("measured")),
-                    ]).text)
-            }
-            for n in predictedCounts {
-                print(
-                    BenchLine([
-                        ("bench", .string("scaling")), ("kind", .string("prediction")), ("workload", .string(name)),
-                        ("workers", .int(n)),
-                        ("predicted_step_s", fixed(predictor.stepSeconds(workers: n), 9)),
-                        ("predicted_samples_per_s", fixed(predictor.samplesPerSecond(workers: n), 1)),
-                        ("predicted_speedup", fixed(predictor.speedup(workers: n), 3)),
-                        ("predicted_efficiency", fixed(predictor.speedup(workers: n) / Double(n), 3)),
-                        ("compute_s", fixed(predictor.computeSeconds(workers: n), 9)),
-                        ("allreduce_s", fixed(predictor.allReduceSeconds(workers: n), 9)),
-                    ]).text)
-            }
-            flushOutput()
-        } else {
-            printTable(measured, predictor: predictor, speedup: speedup, predictedCounts: predictedCounts, alphaBeta: alphaBeta)
-        }
-        try writeOutputs(csvRows, workload: name, plotDirectory: plotDir ?? base.output.plotDirectory)
+        for m in report.measured { print(report.measuredLine(m).text) }
+        for n in report.predictedCounts { print(report.predictionLine(n).text) }
+        flushOutput()
     }
 
     // MARK: runs
@@ -341,3 +301,75 @@ struct BenchScaling: ParsableCommand {
 
 /// A JSON number, or null where it is not finite.
 private func fixed(_ x: Double, _ digits: Int) -> BenchLine.Value { .fixed(x, digits: digits) }
+
+/// What `bench scaling` measured and predicted, as the rows of its CSV and JSON lines.
+struct ScalingBenchReport {
+    let workload: String
+    let measured: [ScalingMeasurement]
+    let predictor: ScalingPredictor
+    let predictedCounts: [Int]
+
+    /// Speedup over the first measured count, scaled to its worker count.
+    func speedup(_ m: ScalingMeasurement) -> Double {
+        guard let reference = measured.first else { return 0 }
+        return m.samplesPerSecond / reference.samplesPerSecond * Double(reference.workers)
+    }
+
+    func ceilingSpeedup(_ m: ScalingMeasurement) -> Double {
+        guard let reference = measured.first else { return 0 }
+        return m.ceilingSamplesPerSecond / reference.samplesPerSecond * Double(reference.workers)
+    }
+
+    func csvRows() -> [String] {
+        let rows = measured.map { m in
+            ScalingCSV.row(
+                [
+                    m.samplesPerSecond, m.ceilingSamplesPerSecond, speedup(m), ceilingSpeedup(m),
+                    speedup(m) / Double(m.workers), m.stepSeconds, predictor.stepSeconds(workers: m.workers),
+                    m.computePerStep, m.allReducePerStep, m.waitPerStep, nil, nil,
+                ],
+                kind: "measured", workload: workload, workers: m.workers)
+        }
+        let p = predictor
+        return rows
+            + predictedCounts.map { n in
+                ScalingCSV.row(
+                    [
+                        nil, nil, nil, nil, p.speedup(workers: n) / Double(n), nil, p.stepSeconds(workers: n),
+                        p.computeSeconds(workers: n), p.allReduceSeconds(workers: n), nil, p.speedup(workers: n),
+                        p.samplesPerSecond(workers: n),
+                    ],
+                    kind: "predicted", workload: workload, workers: n)
+            }
+    }
+
+    func measuredLine(_ m: ScalingMeasurement) -> BenchLine {
+        let p = predictor.stepSeconds(workers: m.workers)
+        return BenchLine([
+            ("bench", .string("scaling")), ("workload", .string(workload)), ("workers", .int(m.workers)),
+            ("samples_per_s", fixed(m.samplesPerSecond, 1)),
+            ("ceiling_samples_per_s", fixed(m.ceilingSamplesPerSecond, 1)),
+            ("speedup", fixed(speedup(m), 3)), ("efficiency", fixed(speedup(m) / Double(m.workers), 3)),
+            ("measured_step_s", fixed(m.stepSeconds, 9)), ("predicted_step_s", fixed(p, 9)),
+            ("prediction_error", fixed(p / m.stepSeconds - 1, 3)),
+            ("mean_step_s", fixed(m.meanStepSeconds, 9)), ("ceiling_step_s", fixed(m.ceilingStepSeconds, 9)),
+            ("compute_s", fixed(m.computePerStep, 9)), ("median_compute_s", fixed(m.medianComputePerStep, 9)),
+            ("allreduce_s", fixed(m.allReducePerStep, 9)), ("wait_s", fixed(m.waitPerStep, 9)),
+            ("kind", .string("measured")),
+        ])
+    }
+
+    func predictionLine(_ n: Int) -> BenchLine {
+        let p = predictor
+        return BenchLine([
+            ("bench", .string("scaling")), ("kind", .string("prediction")), ("workload", .string(workload)),
+            ("workers", .int(n)),
+            ("predicted_step_s", fixed(p.stepSeconds(workers: n), 9)),
+            ("predicted_samples_per_s", fixed(p.samplesPerSecond(workers: n), 1)),
+            ("predicted_speedup", fixed(p.speedup(workers: n), 3)),
+            ("predicted_efficiency", fixed(p.speedup(workers: n) / Double(n), 3)),
+            ("compute_s", fixed(p.computeSeconds(workers: n), 9)),
+            ("allreduce_s", fixed(p.allReduceSeconds(workers: n), 9)),
+        ])
+    }
+}
