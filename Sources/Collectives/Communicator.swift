@@ -25,6 +25,23 @@ public final class Communicator: @unchecked Sendable {
     public private(set) var sequence: UInt64 = 0
     /// The links to the ring neighbours, once the first ring collective has negotiated them.
     var ringLinks: RingLinks?
+    /// The host and cross-host groups of hierarchical all-reduces, formed on the first one.
+    var hierarchy: HierarchyGroups?
+    /// Which host each rank is on: from the peer table's addresses unless set (tests and benches set it to
+    /// pretend hosts). Every member must see the same layout.
+    public var hosts: HostLayout {
+        get {
+            if let hostLayout { return hostLayout }
+            let layout = HostLayout(endpoints: members.map { plane.endpoint(of: $0) })
+            hostLayout = layout
+            return layout
+        }
+        set {
+            hostLayout = newValue
+            hierarchy = nil
+        }
+    }
+    private var hostLayout: HostLayout?
     private var p2pSent: [Int: UInt64] = [:]
     private var p2pReceived: [Int: UInt64] = [:]
 

@@ -2,11 +2,14 @@ import Transport
 
 /// Which all-reduce algorithm to run.
 public enum AllReduceAlgorithm: String, Sendable, CaseIterable {
-    /// Recursive doubling up to `options.smallAllReduceBytes`, the ring above; the ring at every size when every
-    /// link of the ring is shared memory.
+    /// Recursive doubling up to `options.smallAllReduceBytes`, the ring above (hierarchical where the host layout
+    /// has several ranks on each of several hosts); the ring at every size when every link of the ring is shared
+    /// memory.
     case automatic
     case ring
     case recursiveDoubling
+    /// Within each host, then across hosts (`HostLayout.isHierarchical` must hold).
+    case hierarchical
 }
 
 extension Communicator {
@@ -16,17 +19,10 @@ extension Communicator {
         _ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum, wire: WirePrecision = .float32,
         algorithm: AllReduceAlgorithm = .automatic
     ) throws(CollectiveError) {
-        let useRing: Bool
-        switch algorithm {
-        case .ring: useRing = true
-        case .recursiveDoubling: useRing = false
-        case .automatic:
-            useRing = try everyRingLinkShared() || buffer.count * 4 > options.smallAllReduceBytes
-        }
-        if useRing {
-            try ringAllReduce(buffer, op: op, wire: wire)
-        } else {
-            try recursiveDoublingAllReduce(buffer, op: op, wire: wire)
+        switch try resolve(algorithm, count: buffer.count) {
+        case .hierarchical: try hierarchicalAllReduce(buffer, op: op, wire: wire)
+        case .recursiveDoubling: try recursiveDoublingAllReduce(buffer, op: op, wire: wire)
+        case .ring, .automatic: try ringAllReduce(buffer, op: op, wire: wire)
         }
     }
 
@@ -45,6 +41,15 @@ extension Communicator {
 }
 
 extension Communicator {
+    /// The algorithm `.automatic` stands for: hierarchical for large buffers on several hosts with several ranks
+    /// each; else the ring for large buffers or an all-shared-memory ring, recursive doubling for small ones.
+    fileprivate func resolve(_ algorithm: AllReduceAlgorithm, count: Int) throws(CollectiveError) -> AllReduceAlgorithm {
+        guard algorithm == .automatic else { return algorithm }
+        let large = count * 4 > options.smallAllReduceBytes
+        if large && hosts.isHierarchical { return .hierarchical }
+        return try everyRingLinkShared() || large ? .ring : .recursiveDoubling
+    }
+
     /// Whether every link of the ring is shared memory, negotiating the links first if no ring collective has.
     fileprivate func everyRingLinkShared() throws(CollectiveError) -> Bool {
         guard size > 1 else { return false }

@@ -32,6 +32,8 @@ struct BenchRank: ParsableCommand {
     @Option var batchSeconds: Double = 0.05
     /// die mode: how many all-reduces to finish before exiting abruptly (mid-run for the peers).
     @Option var dieAfter: Int = 3
+    /// Pretend hosts of this many consecutive ranks each (for hierarchical all-reduce on one machine).
+    @Option var ranksPerHost: Int?
 
     func run() throws {
         var o = CommunicatorOptions()
@@ -48,6 +50,10 @@ struct BenchRank: ParsableCommand {
             server: rendezvous, rank: rank, endpoint: plane.endpoint, context: plane.context,
             deadline: .after(seconds: timeout))
         let comm = try Communicator(plane: plane, rank: rank, peers: table)
+        if let ranksPerHost {
+            guard ranksPerHost >= 1 else { throw ValidationError("--ranks-per-host must be at least 1") }
+            comm.hosts = .blocks(size: ranks, ranksPerHost: ranksPerHost)
+        }
         guard let algo = AllReduceAlgorithm(rawValue: algorithm) else {
             throw ValidationError("unknown --algorithm \(algorithm)")
         }
@@ -179,7 +185,8 @@ struct BenchRank: ParsableCommand {
         if n <= 3 { counts.append(1_000_003) }
         for count in counts {
             let sum = (0..<count).map { i in (0..<n).reduce(Float(0)) { $0 + value($1, i) } }
-            for algo in [AllReduceAlgorithm.ring, .recursiveDoubling] where !(algo == .recursiveDoubling && count > 100_000) {
+            let algorithms: [AllReduceAlgorithm] = [.ring, .recursiveDoubling] + (c.hosts.isHierarchical ? [.hierarchical] : [])
+            for algo in algorithms where !(algo == .recursiveDoubling && count > 100_000) {
                 var v = (0..<count).map { value(c.rank, $0) }
                 try c.allReduce(&v, algorithm: algo)
                 guard v == sum else { throw ValidationError("rank \(c.rank): allreduce \(algo) count \(count) wrong") }
