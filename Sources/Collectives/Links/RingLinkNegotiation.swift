@@ -1,15 +1,17 @@
 import Transport
 
 extension Communicator {
-    /// Bytes of an offer: the ring file's path, NUL-padded, then its nonce.
+    /// Bytes of an offer: the ring file's path, NUL-padded, then its nonce, then the offering host's identity.
     static let offerPathBytes = 248
-    static let offerBytes = offerPathBytes + 8
+    static let offerNonceBytes = 8
+    static let offerBytes = offerPathBytes + offerNonceBytes + HostIdentity.bytes
 
     /// The links of this communicator, negotiated on its first ring collective; the only place that chooses
     /// between a socket and shared memory. Every rank of a group of two or more takes part (a rank with shared
     /// memory off offers nothing and accepts nothing), so the frames match whatever each rank's options say:
     ///   1. create the inbound ring and offer it to the left neighbour (path + nonce; empty when there is none);
-    ///   2. take the right neighbour's offer: map it if the nonce reads back, and answer yes or no;
+    ///   2. take the right neighbour's offer: map it if it comes from this host (boot id and namespaces, see
+    ///      `HostIdentity`) and its nonce reads back, and answer yes or no;
     ///   3. read the left neighbour's answer: yes → the ring is in use and its name is unlinked; no → dropped;
     ///   4. agree with every rank on whether the whole ring is shared memory.
     func establishRingLinks(sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) -> RingLinks {
@@ -65,23 +67,27 @@ extension Communicator {
         var offer = [UInt8](repeating: 0, count: Self.offerBytes)
         guard let ring else { return offer }
         offer.replaceSubrange(0..<ring.path.utf8.count, with: Array(ring.path.utf8))
+        let nonceEnd = Self.offerPathBytes + Self.offerNonceBytes
         withUnsafeBytes(of: ring.nonce.littleEndian) {
-            offer.replaceSubrange(Self.offerPathBytes..<Self.offerBytes, with: $0)
+            offer.replaceSubrange(Self.offerPathBytes..<nonceEnd, with: $0)
         }
+        offer.replaceSubrange(nonceEnd..<Self.offerBytes, with: HostIdentity.encode(HostIdentity.current))
         return offer
     }
 
-    /// The right neighbour's ring, if its offer names one that maps here and whose nonce reads back.
+    /// The right neighbour's ring, if its offer comes from this host and names a ring that maps here and whose
+    /// nonce reads back. A file of the same name seen from another host or namespace is never opened.
     private func acceptOffer(_ frame: Message) -> SharedMemoryRing? {
-        let (path, nonce): (String, UInt64) = frame.withBytes { b in
+        let (path, nonce, identity): (String, UInt64, String) = frame.withBytes { b in
             let raw = b.prefix(Self.offerPathBytes)
             let end = raw.firstIndex(of: 0) ?? raw.endIndex
             return (
                 String(decoding: raw[..<end], as: UTF8.self),
-                UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.offerPathBytes, as: UInt64.self))
+                UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.offerPathBytes, as: UInt64.self)),
+                HostIdentity.decode(b.dropFirst(Self.offerPathBytes + Self.offerNonceBytes))
             )
         }
-        guard !path.isEmpty, nonce != 0 else { return nil }
+        guard !path.isEmpty, nonce != 0, identity == HostIdentity.current else { return nil }
         return try? SharedMemoryRing.open(path: path, nonce: nonce)
     }
 

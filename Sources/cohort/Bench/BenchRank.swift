@@ -9,7 +9,7 @@ struct BenchRank: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rank", abstract: "Internal: one rank process of the collective benchmarks and tests.", shouldDisplay: false)
 
-    @Option var mode: String = "allreduce"  // allreduce | p2p | check | die | silent
+    @Option var mode: String = "allreduce"  // allreduce | p2p | check | links | die | silent
     @Option var rank: Int
     @Option var ranks: Int
     @Option var rendezvous: String
@@ -64,6 +64,7 @@ struct BenchRank: ParsableCommand {
             case "allreduce": try allReduceBench(comm, sizeList, algo, wirePrecision)
             case "p2p": try p2pBench(comm, sizeList)
             case "check": try check(comm)
+            case "links": try links(comm)
             case "die": try die(comm)
             case "silent": Thread.sleep(forTimeInterval: timeout * 3)  // registers, then never answers
             default: throw ValidationError("unknown --mode \(mode)")
@@ -214,6 +215,23 @@ struct BenchRank: ParsableCommand {
         try first.withUnsafeMutableBufferPointer { try c.broadcast($0, root: 0) }
         guard first == avg else { throw ValidationError("rank \(c.rank): average differs bitwise from rank 0") }
         if c.rank == 0 { print(BenchLine([("check", .string("ok")), ("ranks", .int(n))]).text) }
+    }
+
+    /// One ring all-reduce, checked, then which transport each ring link took: what a test of the shared-memory
+    /// handshake between hosts looks at.
+    func links(_ c: Communicator) throws {
+        let count = 1 << 16
+        var v = (0..<count).map { Float(($0 + c.rank) % 7) }
+        try c.allReduce(&v, algorithm: .ring)
+        let expected = (0..<count).map { i in (0..<c.size).reduce(Float(0)) { $0 + Float((i + $1) % 7) } }
+        guard v == expected else { throw ValidationError("rank \(c.rank): allreduce wrong") }
+        let (inbound, outbound) = c.sharedMemoryLinks
+        print(
+            BenchLine([
+                ("rank", .int(c.rank)), ("inbound", .string(inbound ? "shm" : "socket")),
+                ("outbound", .string(outbound ? "shm" : "socket")),
+            ]).text)
+        flushOutput()
     }
 
     /// Runs all-reduces; the last rank exits abruptly after `dieAfter` of them, mid-run for everyone else.
