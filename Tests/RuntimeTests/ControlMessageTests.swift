@@ -1,6 +1,7 @@
 import Foundation
 import Runtime
 import Testing
+import Training
 
 /// The control plane's encoding of numbers a diverging run produces.
 @Suite struct ControlMessageTests {
