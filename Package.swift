@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Collectives", targets: ["Collectives"]),
+        .library(name: "Config", targets: ["Config"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Parallel", targets: ["Parallel"]),
         .library(name: "Runtime", targets: ["Runtime"]),
     ],
     dependencies: [
@@ -55,13 +58,18 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSharedMemory"]),
         .target(name: "Collectives", dependencies: ["Transport"]),
 
-        // Cluster runtime and the command-line tool.
-        .target(
-            name: "Runtime",
-            dependencies: ["NN", "Datasets", "Collectives", "Transport", .product(name: "Yams", package: "Yams")]),
+        // The runtime, split by role: Config → Training → Parallel → Runtime (the cluster) → cohort. Config and
+        // Training never import the transport; Parallel is the first to use Collectives.
+        .target(name: "Config", dependencies: ["NN", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Training", dependencies: ["Config", "NN", "Tensors", "Datasets"]),
+        .target(name: "Parallel", dependencies: ["Training", "Config", "NN", "Tensors", "Datasets", "Collectives"]),
+        .target(name: "Runtime", dependencies: ["Parallel", "Training", "Config", "Collectives", "Transport"]),
         .executableTarget(
             name: "cohort",
-            dependencies: ["Runtime", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "Runtime", "Parallel", "Training", "Config", "CProcess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Tests: one target per module, plus helpers and end-to-end tests of the built binary.
         .target(name: "CohortTestSupport", dependencies: ["Transport", "Collectives"], path: "Tests/CohortTestSupport"),
@@ -70,7 +78,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "CohortTestSupport"]),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CohortTestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "CohortTestSupport"]),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["Runtime", "Parallel", "Training", "Config", "CohortTestSupport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

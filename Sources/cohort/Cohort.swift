@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Runtime
+import Training
 
 @main
 struct Cohort: ParsableCommand {

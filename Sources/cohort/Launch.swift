@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Parallel
 import Runtime
+import Training
 
 struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Config
 import Foundation
 import Runtime
+import Training
 
 /// Options that change one run of a cluster.yaml without editing it (launch, coordinator, bench scaling).
 struct RunOverrides: ParsableArguments {

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Config
 import Foundation
 import NN
 import Runtime
+import Training
 
 /// Flags that override single fields of a job spec (after `--config` and `--workload`).
 struct JobOptions: ParsableArguments {

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Config
 import Foundation
 import Runtime
+import Training
 
 /// `cohort validate FILE`: decode and check a cluster.yaml without starting anything, so a typo costs a second,
 /// not a failed launch on eight machines.

@@ -2,6 +2,7 @@ import Foundation
 import NN
 import Runtime
 import Testing
+import Training
 
 /// A real writer process killed with SIGKILL while it saves checkpoints in a loop: afterwards the newest valid
 /// checkpoint must be a complete one (weights consistent with its step) and the next save must work.

@@ -2,6 +2,7 @@ import Foundation
 import NN
 import Runtime
 import Testing
+import Training
 
 /// Checkpoints: exact round trips, and that no crash point (simulated or a real SIGKILL) ever makes the newest
 /// usable checkpoint anything but a complete one.

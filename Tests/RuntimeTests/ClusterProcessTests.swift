@@ -2,6 +2,7 @@ import CohortTestSupport
 import Foundation
 import Runtime
 import Testing
+import Training
 
 /// A cluster file for real processes on 127.0.0.1 with OS-chosen ports and synthetic data.
 func writeClusterFile(workers: Int, steps: Int? = nil, epochs: Int = 3, deadline: Double = 15, dir: URL) throws -> URL {

@@ -1,6 +1,9 @@
+import Config
 import Foundation
 import Runtime
 import Testing
+import Training
+import Transport
 
 /// The control plane's encoding of numbers a diverging run produces.
 @Suite struct ControlMessageTests {
@@ -18,5 +21,14 @@ import Testing
         }
         #expect(back.loss.isNaN && back.accuracy == .infinity && back.seconds == -.infinity)
         #expect(back.step == 7 && back.computeSeconds == 0.5)
+    }
+
+    /// Training does not import the transport, so `Assignment` writes the first membership epoch as a literal 0:
+    /// it must stay the data plane's `WireHeader.firstEpoch`.
+    @Test func anAssignmentStartsInTheFirstMembershipEpoch() {
+        let a = Assignment(
+            rank: 0, worldSize: 1, peers: [], hosts: ["127.0.0.1"], layout: RankLayout(dataParallel: 1), job: JobSpec(),
+            parallelism: ParallelismSpec(), timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
+        #expect(a.membershipEpoch == WireHeader.firstEpoch)
     }
 }

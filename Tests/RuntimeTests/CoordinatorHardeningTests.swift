@@ -1,7 +1,9 @@
 import CohortTestSupport
+import Config
 import Foundation
 import Runtime
 import Testing
+import Training
 import Transport
 
 /// Stray, malformed and oversized messages on the coordinator's port, during rendezvous and mid-training: the job

@@ -1,9 +1,12 @@
 import CohortTestSupport
 import Collectives
+import Config
 import Foundation
 import NN
+import Parallel
 import Runtime
 import Testing
+import Training
 
 /// A small job on synthetic data that trains in well under a second.
 func smallJob(steps: Int, batch: Int = 32, layers: [Int] = [16, 24, 5]) -> JobSpec {

@@ -1,4 +1,5 @@
 import CohortTestSupport
+import Config
 import Foundation
 import Runtime
 import Testing

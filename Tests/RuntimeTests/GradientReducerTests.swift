@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import Parallel
 import Runtime
 import Testing
 

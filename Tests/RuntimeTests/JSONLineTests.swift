@@ -1,6 +1,7 @@
 import Foundation
 import Runtime
 import Testing
+import Training
 
 @Suite struct JSONLineTests {
     private struct Record: Encodable {

@@ -1,3 +1,5 @@
+import Config
+import Parallel
 import Runtime
 import Testing
 

@@ -1,7 +1,9 @@
+import Config
 import Foundation
 import NN
 import Runtime
 import Testing
+import Training
 
 @Suite(.timeLimit(.minutes(2)))
 struct PipelineClippingTests {

@@ -1,6 +1,9 @@
+import Config
 import NN
+import Parallel
 import Runtime
 import Testing
+import Training
 
 private func ops(_ text: String) -> [PipelineOp] {
     text.split(separator: " ").map { t in

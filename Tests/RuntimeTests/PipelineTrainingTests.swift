@@ -1,9 +1,12 @@
 import CohortTestSupport
 import Collectives
+import Config
 import Foundation
 import NN
+import Parallel
 import Runtime
 import Testing
+import Training
 
 func pipelineAssignment(
     rank: Int, layout: RankLayout, job: JobSpec, microBatches: Int,

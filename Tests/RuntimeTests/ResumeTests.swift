@@ -1,8 +1,11 @@
 import CohortTestSupport
 import Collectives
+import Config
 import Foundation
+import Parallel
 import Runtime
 import Testing
+import Training
 
 @Suite(.timeLimit(.minutes(1)))
 struct ResumeTests {

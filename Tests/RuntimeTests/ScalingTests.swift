@@ -1,7 +1,9 @@
 import CohortTestSupport
 import Foundation
+import Parallel
 import Runtime
 import Testing
+import Training
 
 /// The α–β model and step-time predictor on known numbers, and a real `cohort bench scaling` run.
 struct ScalingModelTests {

@@ -1,3 +1,4 @@
+import Config
 import Runtime
 import Testing
 

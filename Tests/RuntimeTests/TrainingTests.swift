@@ -1,9 +1,11 @@
+import Config
 import Datasets
 import Foundation
 import NN
 import Runtime
 import Tensors
 import Testing
+import Training
 
 func smallSyntheticJob() -> JobSpec {
     var job = JobSpec()

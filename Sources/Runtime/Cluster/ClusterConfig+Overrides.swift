@@ -1,3 +1,6 @@
+import Config
+import Training
+
 extension ClusterConfig {
     /// The same cluster scaled to `count` workers (data-parallel degree follows): the workers are spread over
     /// the hosts in order, as evenly as their order allows. Used by `launch --workers` and `bench scaling`.

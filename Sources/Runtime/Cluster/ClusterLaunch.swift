@@ -1,4 +1,6 @@
+import Config
 import Foundation
+import Training
 
 /// What a launch shows while it runs. The CLI's progress display is one; a caller that wants silence (a benchmark)
 /// passes one that does nothing. Called from the launching thread and from process-exit handlers, so it is

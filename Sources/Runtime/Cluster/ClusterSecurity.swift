@@ -1,4 +1,6 @@
+import Config
 import Foundation
+import Training
 import Transport
 
 extension ClusterConfig {

@@ -1,4 +1,6 @@
+import Config
 import Foundation
+import Training
 import Transport
 
 /// What the coordinator tells whoever is watching (the launcher's progress display, or a log).

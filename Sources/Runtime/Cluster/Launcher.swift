@@ -1,4 +1,6 @@
+import Config
 import Foundation
+import Training
 
 /// Starts the worker processes of a cluster.yaml: local ones as child processes of this binary, remote ones over
 /// ssh (the same `cohort` path is expected on every host). Keeps track of them so none is left behind.

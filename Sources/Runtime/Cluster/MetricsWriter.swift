@@ -1,4 +1,5 @@
 import Foundation
+import Training
 
 /// One line of the coordinator's metrics file: `{"event": "progress", "progress": {…}}` and likewise for `epoch`
 /// and `done` (whose payload is under `summary`).

@@ -1,5 +1,7 @@
 import Collectives
 import Foundation
+import Parallel
+import Training
 import Transport
 
 /// How a worker process joins a cluster.

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import Transport
 
 /// A worker's end of the control plane. One DEALER socket, driven by one dedicated thread (libzmq sockets are not

@@ -1,5 +1,6 @@
 import Foundation
 import Runtime
+import Training
 
 /// One `--json` line of a benchmark, written by `JSONLine` like every other JSON line (keys sorted, non-finite
 /// numbers null). Measured figures keep their fixed decimals (`.fixed`), as these lines always printed them.

@@ -1,6 +1,9 @@
 import ArgumentParser
+import Config
 import Foundation
+import Parallel
 import Runtime
+import Training
 
 /// `cohort bench pipeline [--json] [--simulate] [--csv FILE]`: for K stages × M micro-batches × both schedules, the
 /// real stage workers run as threads of this process over inproc:// (one replica, a balanced 4-block model, a

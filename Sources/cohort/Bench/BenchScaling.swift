@@ -1,7 +1,10 @@
 import ArgumentParser
 import Collectives
+import Config
 import Foundation
+import Parallel
 import Runtime
+import Training
 
 /// `cohort bench scaling [cluster.yaml] --workers 1,2,4`: the same job (same GLOBAL batch) at each worker count,
 /// with the gradient all-reduce and again without it (the compute-only ceiling), timed over steady-state steps

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Config
 import Foundation
 import Runtime
+import Training
 
 /// `cohort bench train`: the median of repeated throughput runs of a workload's training step.
 struct BenchTrain: ParsableCommand {

@@ -1,3 +1,5 @@
+import Training
+
 /// The α–β (Hockney) cost of a ring all-reduce, as in Thakur et al. and the NCCL/Horovod scaling notes:
 /// a ring moves 2(N−1)/N of the message through every link in 2(N−1) steps, so one all-reduce of S bytes costs
 ///

@@ -1,5 +1,5 @@
+import Config
 import Foundation
-import Transport
 
 /// The control plane's vocabulary (coordinator ⇄ workers over ROUTER/DEALER). Small JSON messages: the control
 /// plane carries no tensors, so readability and versioning matter more than bytes.
@@ -89,7 +89,7 @@ public struct Assignment: Codable, Sendable {
     public init(
         rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
         parallelism: ParallelismSpec, timeouts: TimeoutSpec, checkpoint: CheckpointSpec?, run: RunOptions,
-        membershipEpoch: UInt32 = WireHeader.firstEpoch
+        membershipEpoch: UInt32 = 0
     ) {
         self.membershipEpoch = membershipEpoch
         self.rank = rank

@@ -1,3 +1,4 @@
+import Config
 import Foundation
 
 /// One epoch's numbers: a line of the metrics JSON Lines file (snake_case keys).

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 
 /// One measured worker count of `bench scaling`: the job with the all-reduce and the compute-only ceiling
 /// (the same job with it switched off), both over the steady-state steps.

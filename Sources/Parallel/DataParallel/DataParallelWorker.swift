@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import NN
 import Tensors
+import Training
 
 /// One data-parallel replica's training: its rows of every global batch, forward and backward, the gradient
 /// all-reduce overlapped with backward (summing: the loss is already averaged over the GLOBAL batch), and the
@@ -13,7 +14,7 @@ public final class DataParallelWorker {
     public let trainer: Trainer
     public let plan: EpochPlan
     private let communicator: Communicator?
-    private let control: WorkerControl?
+    private let control: (any WorkerControlChannel)?
     private let buckets: GradientBuckets
     private let totalSteps: Int
     private let buffer: BatchBuffer
@@ -22,7 +23,7 @@ public final class DataParallelWorker {
     private var ranks: Int { assignment.layout.dataParallel }
 
     /// `communicator` nil runs alone (one rank, or the compute-only diagnostic when `run.allReduce` is false).
-    public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?) throws {
+    public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?) throws {
         guard assignment.layout.pipelineStages == 1 else {
             throw RuntimeError.invalid(
                 "parallelism.pipeline_stages: \(assignment.layout.pipelineStages) stages are not supported by the data-parallel worker"

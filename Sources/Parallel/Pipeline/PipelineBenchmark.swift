@@ -1,7 +1,9 @@
 import Collectives
+import Config
 import Datasets
 import Foundation
 import NN
+import Training
 
 /// The measured figures of one pipeline configuration (medians over the timed steps).
 public struct PipelineMeasurement: Sendable {

@@ -1,12 +1,8 @@
 import NN
-import Tensors
 
-/// Turning a job spec into the NN objects that train it. Every unknown name or impossible value is a `JobError`
-/// naming its key.
+/// A job spec's own checks (names, ranges: every unknown name or impossible value is a `JobError` naming its key),
+/// here with the schema so that `ClusterConfig.validationIssues()` can run them; Training builds the job.
 extension JobSpec {
-    /// `on_divergence` (validated: `stop` when unreadable).
-    public var divergencePolicy: DivergencePolicy { DivergencePolicy(rawValue: onDivergence) ?? .stop }
-
     /// Checks the settings that do not depend on data.
     public func validate() throws {
         guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
@@ -72,59 +68,11 @@ extension JobSpec {
         }
     }
 
-    /// The model, initialised from `seed`.
-    public func makeModel() throws -> Sequential {
-        try validate()
-        let model: Sequential
-        if self.model.stack == nil {
-            model = Sequential(
-                mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
-                dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
-        } else {
-            model = Sequential(makeLayers(self.model.layerSpecs), inputFeatures: self.model.layers[0])
-        }
-        model.initialize(Initializer(name: self.model.initializer)!, seed: seed)
-        return model
-    }
-
-    /// The layers of a layer list. The k-th dropout layer draws its mask from the same stream as the width form's
-    /// k-th, so both forms of one model train identically.
-    private func makeLayers(_ specs: [LayerSpec]) -> [Layer] {
-        var width = self.model.layers[0]
-        var dropouts = 0
-        return specs.map { spec -> Layer in
-            switch spec {
-            case .dense(let n):
-                defer { width = n }
-                return Dense(width, n)
-            case .activation(let name):
-                return (Activation(rawValue: name) ?? .relu).makeLayer()
-            case .dropout(let p):
-                defer { dropouts += 1 }
-                return Dropout(p, seed: SplitMix64.derive(seed &+ 0xD80, UInt64(dropouts)))
-            }
-        }
-    }
-
+    /// The optimizer the spec names (validation builds one to check the name and its settings).
     public func makeOptimizer() throws -> Optimizer {
         try NN.makeOptimizer(
             name: optimizer.name, learningRate: optimizer.lr, momentum: optimizer.momentum,
             beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.eps,
             weightDecay: optimizer.weightDecay)
-    }
-
-    /// The schedule over a run of `totalSteps` optimizer steps (cosine decays to min_lr at the last one).
-    public func makeSchedule(totalSteps: Int) -> LearningRateSchedule {
-        let decay: LearningRateSchedule.Decay
-        switch schedule.name {
-        case "step": decay = .step(every: schedule.stepSize, gamma: schedule.gamma)
-        case "cosine": decay = .cosine(totalSteps: totalSteps, minimum: schedule.minLR)
-        default: decay = .constant
-        }
-        return LearningRateSchedule(base: optimizer.lr, decay: decay, warmupSteps: schedule.warmupSteps)
-    }
-
-    public func makeRegularization() -> Regularization {
-        Regularization(l1: regularization.l1, l2: regularization.l2, clipNorm: regularization.clipNorm)
     }
 }

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import NN
 import Tensors
+import Training
 
 /// Timings of one pipeline step on one stage (monotonic nanoseconds, comparable across threads and processes of
 /// one host), for the benchmark, the simulator and traces.
@@ -79,7 +80,7 @@ public final class PipelineStageWorker {
     let comm: Communicator?
     let dataParallelGroup: Communicator?
     private let pipelineGroup: Communicator?
-    private let control: WorkerControl?
+    private let control: (any WorkerControlChannel)?
     /// The neighbour stages (nil for one stage alone).
     let links: StageLinks?
     private let totalSteps: Int
@@ -109,7 +110,7 @@ public final class PipelineStageWorker {
     /// stage also computes ∂loss/∂input (and discards it), so that stages holding identical layers do identical
     /// work in both directions — the balanced pipeline the (K−1)/(M+K−1) bubble is defined on (the benchmark's).
     public init(
-        assignment: Assignment, data: JobData, communicator: Communicator?, control: WorkerControl?,
+        assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?,
         partition: StagePartition? = nil, uniformStages: Bool = false
     ) throws {
         let layout = assignment.layout

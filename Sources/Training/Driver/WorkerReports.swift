@@ -1,14 +1,31 @@
 /// A rank's share of the test set: correct predictions, count, and summed loss (the coordinator sums over ranks).
 public typealias TestShard = (correct: Int, count: Int, lossSum: Double)
 
-/// What a cluster worker's reports become: control-plane messages, the same for data-parallel and pipeline ranks.
-struct WorkerReports {
-    let rank: Int
-    let control: WorkerControl?
-    let stepsPerEpoch: Int
-    let totalSteps: Int
+/// A worker's end of the control plane, as training sees it: where its reports go, and the coordinator's stop.
+/// `WorkerControl` (the cluster's DEALER channel, in Runtime) is the one conformer; Training and Parallel never
+/// touch the transport.
+public protocol WorkerControlChannel: AnyObject {
+    /// Why the coordinator stopped the job; nil while it runs.
+    var stopReason: String? { get }
+    /// Queues `message` for the coordinator.
+    func post(_ message: ControlMessage)
+}
 
-    func reports<Step: TrainingStep>(for _: Step.Type) -> EpochDriver<Step>.Reports where Step.Evaluation == TestShard {
+/// What a cluster worker's reports become: control-plane messages, the same for data-parallel and pipeline ranks.
+public struct WorkerReports {
+    public let rank: Int
+    public let control: (any WorkerControlChannel)?
+    public let stepsPerEpoch: Int
+    public let totalSteps: Int
+
+    public init(rank: Int, control: (any WorkerControlChannel)?, stepsPerEpoch: Int, totalSteps: Int) {
+        self.rank = rank
+        self.control = control
+        self.stepsPerEpoch = stepsPerEpoch
+        self.totalSteps = totalSteps
+    }
+
+    public func reports<Step: TrainingStep>(for _: Step.Type) -> EpochDriver<Step>.Reports where Step.Evaluation == TestShard {
         var r = EpochDriver<Step>.Reports()
         let (rank, control, stepsPerEpoch, totalSteps) = (rank, control, stepsPerEpoch, totalSteps)
         r.beforeStep = {

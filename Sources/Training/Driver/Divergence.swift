@@ -1,12 +1,3 @@
-/// `job.on_divergence`: what a NaN or ∞ loss or gradient norm does.
-public enum DivergencePolicy: String, CaseIterable, Sendable {
-    /// End the job at that step, leaving the last good checkpoint as the newest.
-    case stop
-    /// Drop that step's update (on every rank alike: the decision is on the globally reduced gradient norm) and
-    /// go on, counting it.
-    case skipStep = "skip_step"
-}
-
 /// A run stopped because its loss or gradient norm stopped being finite. The description is the one line that
 /// `cohort train`, the workers' failure message and the coordinator all show.
 public struct TrainingDiverged: Error, CustomStringConvertible, Equatable, Sendable {

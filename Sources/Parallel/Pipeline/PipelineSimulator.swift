@@ -1,3 +1,5 @@
+import Config
+
 /// Per-stage costs that drive the simulator (seconds).
 public struct StageCosts: Sendable, Equatable {
     public var forward: Double

@@ -1,3 +1,4 @@
+import Config
 import Datasets
 import Foundation
 import NN

@@ -1,5 +1,7 @@
 import Collectives
+import Config
 import Foundation
+import Training
 
 /// Checkpoints of a pipeline: each stage saves its own slice of the model (weights and optimizer state) in a
 /// directory of its own, `DIR/stage-S`, written by replica 0 of that stage (its replicas' weights are identical).

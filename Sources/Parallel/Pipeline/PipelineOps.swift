@@ -1,3 +1,5 @@
+import Config
+
 /// One unit of a stage's work in a pipeline step: the forward or the backward pass of one micro-batch.
 public enum PipelineOp: Hashable, Sendable, CustomStringConvertible {
     case forward(Int)

@@ -1,4 +1,5 @@
 import NN
+import Training
 
 /// How a model's layers are cut into pipeline stages: contiguous layer ranges, one per stage.
 ///
