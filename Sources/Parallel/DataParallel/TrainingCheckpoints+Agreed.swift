@@ -10,14 +10,31 @@ extension TrainingCheckpoints {
     public func restoreAgreed(with communicator: Communicator?, into trainer: Trainer) throws -> ResumePoint? {
         guard let communicator, communicator.size > 1 else { return try restoreLatest(into: trainer) }
         let newest = communicator.rank == 0 ? store.latestValid() : nil
-        var step: [Float] = [Float(newest?.step ?? -1)]  // exact below 2²⁴ steps
-        try step.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
-        guard step[0] >= 0 else { return nil }
+        let step = try communicator.broadcastInteger(newest?.step ?? -1, root: 0)
+        guard step >= 0 else { return nil }
         if let newest { return try restore(newest, into: trainer) }
-        do { return try restore(step: Int(step[0]), into: trainer) } catch {
+        do { return try restore(step: step, into: trainer) } catch {
             throw RuntimeError.invalid(
-                "rank \(communicator.rank): \(error) (rank 0 resumes from step \(Int(step[0])): "
+                "rank \(communicator.rank): \(error) (rank 0 resumes from step \(step): "
                     + "every host needs the checkpoint directory, e.g. on shared storage)")
         }
+    }
+}
+
+extension Communicator {
+    /// Broadcasts an integer exactly: as four 16-bit pieces, each exact in a Float (a step count sent as one Float
+    /// rounds above 2²⁴).
+    public func broadcastInteger(_ value: Int, root: Int) throws -> Int {
+        let bits = UInt64(bitPattern: Int64(value))
+        var pieces: [Float] = (0..<4).map { Float((bits >> (16 * UInt64($0))) & 0xFFFF) }
+        try pieces.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+        var out: UInt64 = 0
+        for (i, p) in pieces.enumerated() {
+            guard p >= 0, p <= 65535, p == p.rounded() else {
+                throw RuntimeError.invalid("rank \(self.rank): a broadcast integer piece \(p) is not 16 bits")
+            }
+            out |= UInt64(p) << (16 * UInt64(i))
+        }
+        return Int(Int64(bitPattern: out))
     }
 }

@@ -111,7 +111,7 @@ public final class Coordinator {
         let interface = config.cluster.interface
         let address = bind ?? "tcp://\(interface == "*" ? "*" : interface):\(config.cluster.coordinator.port)"
         endpoint = try router.bind(address)
-        if let path = config.output.metricsFile { metrics = try MetricsWriter(path: path) }
+        if let path = config.output.metricsFile { metrics = try MetricsWriter(path: path, append: run.resume) }
     }
 
     private var timeouts: TimeoutSpec { config.timeouts }

@@ -29,24 +29,46 @@ enum MetricsRecord: Encodable {
 }
 
 /// Appends one JSON object per line to the metrics file (JSON Lines, encoded by `JSONLine`), creating its folder.
-final class MetricsWriter {
+/// A resumed run appends to the lines of the run it continues; a new run starts the file afresh. A write that
+/// fails (a full disk) is reported once and the run goes on without metrics: metrics must never stop a run.
+public final class MetricsWriter {
     private let handle: FileHandle
+    private let path: String
+    private var failed = false
 
-    init(path: String) throws {
+    public init(path: String, append: Bool = false) throws {
+        self.path = path
         let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: nil)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw RuntimeError.invalid("output.metrics_file: cannot create the folder of \(path): \(error.localizedDescription)")
+        }
+        if !(append && FileManager.default.fileExists(atPath: path)) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw RuntimeError.invalid("output.metrics_file: cannot write \(path)")
         }
+        if append { _ = try? h.seekToEnd() }
         handle = h
     }
 
-    /// A record that cannot be encoded is skipped: metrics must never stop a run.
-    func write(_ record: MetricsRecord) {
-        guard var data = try? JSONLine.encode(record) else { return }
+    func write(_ record: MetricsRecord) { write(line: record) }
+
+    /// Any record as one line; one that cannot be encoded is skipped.
+    public func write<Record: Encodable>(line record: Record) {
+        guard !failed, var data = try? JSONLine.encode(record) else { return }
         data.append(0x0A)
-        handle.write(data)
+        do {
+            try handle.write(contentsOf: data)
+        } catch {
+            failed = true
+            FileHandle.standardError.write(
+                Data(
+                    "cohort: output.metrics_file \(path): write failed (\(error.localizedDescription)); no more metrics are written\n"
+                        .utf8))
+        }
     }
 
     deinit { try? handle.close() }

@@ -104,10 +104,20 @@ public struct CheckpointStore: Sendable {
         let stateEntry = CheckpointManifest.FileEntry(
             name: base + ".state.json", bytes: stateData.count,
             crc32: CRC32.checksum(stateData))
-        try AtomicFile.write(encodedWeights, to: path(weights.name))
-        if crashPoint == .afterWeights { return "" }
-        try AtomicFile.write(stateData, to: path(stateEntry.name))
-        if crashPoint == .afterState { return "" }
+        // A save that fails part-way (a full disk, a read-only folder) takes back the files it wrote: the previous
+        // checkpoint stays the newest, and nothing unreferenced is left behind.
+        var written: [String] = []
+        do throws(CheckpointError) {
+            try AtomicFile.write(encodedWeights, to: path(weights.name))
+            written.append(path(weights.name))
+            if crashPoint == .afterWeights { return "" }
+            try AtomicFile.write(stateData, to: path(stateEntry.name))
+            written.append(path(stateEntry.name))
+            if crashPoint == .afterState { return "" }
+        } catch {
+            for file in written { unlink(file) }
+            throw error
+        }
         let manifest = CheckpointManifest(
             step: state.step, epoch: state.epoch, weights: weights, state: stateEntry,
             weightsCRC32: weightsCRC32, createdAt: ISO8601DateFormatter().string(from: Date()))
@@ -116,9 +126,9 @@ public struct CheckpointStore: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(manifest), to: manifestPath)
-        } catch let error as CheckpointError {
-            throw error
         } catch {
+            for file in written { unlink(file) }
+            if let error = error as? CheckpointError { throw error }
             throw CheckpointError(path: manifestPath, message: "cannot encode the manifest: \(error)")
         }
         if let keep { try prune(keep: keep) }

@@ -53,6 +53,13 @@ public struct TrainingCheckpoints: Sendable {
         let model = trainer.model
         let values = try c.weights.flatValues(layout: model.parameterLayout, file: c.weightsPath)
         model.load(values)
+        // A moment of another length would be dropped for a zero one by the optimizer, and the run would go on
+        // from a different state than the one saved: refuse it, naming the file.
+        for (slot, moments) in c.state.optimizerState where moments.count != model.parameters.count {
+            throw RuntimeError.invalid(
+                "checkpoint \(c.statePath): optimizer slot \(slot) has \(moments.count) values, the model \(model.parameters.count) parameters"
+            )
+        }
         let name = c.state.info["optimizer"] ?? trainer.optimizer.name
         let optStep = Int(c.state.info["optimizer_step"] ?? "") ?? c.state.step
         try trainer.optimizer.load(OptimizerState(name: name, step: optStep, slots: c.state.optimizerState))
