@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Multi-host on one machine: a coordinator host and 3 worker hosts, each in its own network namespace, joined by
-# a private bridge (in a namespace of its own, so nothing is added to the root namespace). Every cohort process
-# runs inside its host's namespace and talks only over 10.77.0.0/24; no packet can leave the bridge.
+# Multi-host on one machine: a coordinator host and N worker hosts (default 3), each in its own network namespace
+# and its own mount namespace with a private /dev/shm, joined by a private bridge (in a namespace of its own, so
+# nothing is added to the root namespace). Every cohort process runs inside its host's namespaces and talks only
+# over 10.77.0.0/24; no packet can leave the bridge, and workers of different hosts can never find each other's
+# shared-memory ring files: between hosts, every gradient byte crosses the (shaped) links.
 #
-#   scripts/netns-cluster.sh [--workers-per-host N] [--steps N] [--rate 1gbit] [--dataset synthetic|fashion-mnist]
-#                            [--workload W1|W2] [--timeout S] [--binary PATH] [--keep DIR] [--json]
+#   scripts/netns-cluster.sh [--hosts N] [--workers-per-host N] [--steps N] [--rate 1gbit] [--job FILE]
+#                            [--dataset synthetic|fashion-mnist] [--workload W1|W2] [--timeout S] [--binary PATH]
+#                            [--keep DIR] [--json]
 #
 #   --rate R      limit every host's egress to R with `tc qdisc ... tbf` (netem is not available here)
+#   --job FILE    a YAML fragment with top-level job: and/or parallelism: sections that replace the generated ones
 #   --timeout S   hard limit for the whole job (default 120 s); every process runs under `timeout`
 #   --keep DIR    write cluster.yaml and the logs to DIR and keep them (default: a temporary directory, removed)
 #
@@ -25,6 +29,7 @@ KEEP=""
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BINARY="$ROOT/.build/release/cohort"
 HOSTS=3
+JOB_FILE=""
 SUBNET=10.77.0
 COORD_ADDR=$SUBNET.1
 COORD_PORT=5555
@@ -43,17 +48,22 @@ while [[ $# -gt 0 ]]; do
         --timeout) need_value "$@"; TIMEOUT=$2; shift 2 ;;
         --binary) need_value "$@"; BINARY=$2; shift 2 ;;
         --keep) need_value "$@"; KEEP=$2; shift 2 ;;
+        --hosts) need_value "$@"; HOSTS=$2; shift 2 ;;
+        --job) need_value "$@"; JOB_FILE=$2; shift 2 ;;
         --json) JSON=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
 [[ "$WORKERS_PER_HOST" =~ ^[1-9][0-9]*$ ]] || die "--workers-per-host: expected a positive integer, got $WORKERS_PER_HOST"
+[[ "$HOSTS" =~ ^[1-9][0-9]?$ && "$HOSTS" -le 50 ]] || die "--hosts: expected 1 to 50, got $HOSTS"
+[[ -z "$JOB_FILE" || -r "$JOB_FILE" ]] || die "--job: cannot read $JOB_FILE"
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "--steps: expected a positive integer, got $STEPS"
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout: expected whole seconds, got $TIMEOUT"
 [[ -z "$RATE" || "$RATE" =~ ^[0-9]+(\.[0-9]+)?([kmgt]?(bit|bps))$ ]] || die "--rate: expected a tc rate like 1gbit or 100mbit, got $RATE"
 [[ "$(id -u)" == 0 ]] || die "must run as root (it creates network namespaces)"
 command -v ip >/dev/null || die "the ip command (iproute2) is missing"
+command -v unshare >/dev/null || die "the unshare command (util-linux) is missing"
 [[ -z "$RATE" ]] || command -v tc >/dev/null || die "--rate needs tc (iproute2)"
 [[ -x "$BINARY" ]] || die "no cohort binary at $BINARY (swift build -c release, or --binary PATH)"
 
@@ -141,22 +151,27 @@ CONFIG="$WORK/cluster.yaml"
     echo "  interface: $COORD_ADDR"
     echo "hosts:"
     for a in "${ADDRS[@]}"; do echo "  - {address: $a, workers: $WORKERS_PER_HOST}"; done
-    echo "job:"
-    if [[ -n "$WORKLOAD" ]]; then
-        echo "  workload: $WORKLOAD"
-    else
-        echo "  model: {layers: [784, 128, 10], activation: relu, init: he_normal}"
-        echo "  optimizer: {name: momentum, lr: 0.05, momentum: 0.9}"
+    if [[ -z "$JOB_FILE" ]] || ! grep -q '^job:' "$JOB_FILE"; then
+        echo "job:"
+        if [[ -n "$WORKLOAD" ]]; then
+            echo "  workload: $WORKLOAD"
+        else
+            echo "  model: {layers: [784, 128, 10], activation: relu, init: he_normal}"
+            echo "  optimizer: {name: momentum, lr: 0.05, momentum: 0.9}"
+        fi
+        echo "  batch_size: $((32 * TOTAL))"
+        echo "  steps: $STEPS"
+        echo "  seed: 1"
+        if [[ "$DATASET" == synthetic ]]; then
+            echo "  data: {dataset: synthetic, max_train_examples: 20000, max_test_examples: 2000}"
+        else
+            echo "  data: {dataset: $DATASET, synthetic_fallback: true}"
+        fi
     fi
-    echo "  batch_size: $((32 * TOTAL))"
-    echo "  steps: $STEPS"
-    echo "  seed: 1"
-    if [[ "$DATASET" == synthetic ]]; then
-        echo "  data: {dataset: synthetic, max_train_examples: 20000, max_test_examples: 2000}"
-    else
-        echo "  data: {dataset: $DATASET, synthetic_fallback: true}"
+    if [[ -z "$JOB_FILE" ]] || ! grep -q '^parallelism:' "$JOB_FILE"; then
+        echo "parallelism: {data_parallel: $TOTAL}"
     fi
-    echo "parallelism: {data_parallel: $TOTAL}"
+    [[ -z "$JOB_FILE" ]] || { echo "# from $JOB_FILE"; grep -v '^\s*#' "$JOB_FILE"; }
     echo "timeouts: {heartbeat_interval_s: 0.5, peer_deadline_s: 10, rendezvous_timeout_s: 60}"
     echo "output: {metrics_file: $WORK/metrics.jsonl}"
 } > "$CONFIG"
@@ -169,14 +184,25 @@ timeout -k 5 "$TIMEOUT" ip netns exec "$NS_COORD" "$BINARY" coordinator --config
     >"$WORK/coordinator.out" 2>"$WORK/coordinator.err" &
 COORD_PID=$!
 PIDS+=("$COORD_PID")
+# One shell per host, in the host's network namespace and a mount namespace of its own with a fresh tmpfs on
+# /dev/shm: the workers of one host share it (and their shared-memory rings), no two hosts do. It starts the host's
+# workers, waits for them, and exits with the last failing worker's status.
+host_shell='mount -t tmpfs -o size=1g,mode=1777 cohort-shm /dev/shm || exit 97
+binary=$1 coord=$2 addr=$3 port=$4 per_host=$5 work=$6
+pids=()
+for i in $(seq 0 $((per_host - 1))); do
+    "$binary" worker --coordinator "$coord" --host "$addr" --interface "$addr" --data-port $((port + i)) \
+        --local-index "$i" --rendezvous-timeout 60 >"$work/worker-$addr-$i.log" 2>&1 &
+    pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+exit $rc'
 for h in $(seq 0 $((HOSTS - 1))); do
-    for i in $(seq 0 $((WORKERS_PER_HOST - 1))); do
-        timeout -k 5 "$TIMEOUT" ip netns exec "${NS_HOSTS[$h]}" "$BINARY" worker \
-            --coordinator "tcp://$COORD_ADDR:$COORD_PORT" --host "${ADDRS[$h]}" --interface "${ADDRS[$h]}" \
-            --data-port $((DATA_PORT + i)) --local-index "$i" --rendezvous-timeout 60 \
-            >"$WORK/worker-${ADDRS[$h]}-$i.log" 2>&1 &
-        PIDS+=("$!")
-    done
+    timeout -k 5 "$TIMEOUT" ip netns exec "${NS_HOSTS[$h]}" unshare --mount --propagation private \
+        bash -c "$host_shell" host-shell "$BINARY" "tcp://$COORD_ADDR:$COORD_PORT" "${ADDRS[$h]}" "$DATA_PORT" \
+        "$WORKERS_PER_HOST" "$WORK" &
+    PIDS+=("$!")
 done
 
 set +e
@@ -192,7 +218,9 @@ if [[ $COORD_RC != 0 || $WORKER_RC != 0 ]]; then
     [[ $COORD_RC == 124 ]] && echo "netns-cluster: the job did not finish within ${TIMEOUT}s" >&2
     for f in "$WORK"/worker-*.log; do
         [[ -s "$f" ]] && { echo "--- $(basename "$f")" >&2; tail -n 20 "$f" >&2; }
+        true
     done
-    die "job failed (coordinator exit $COORD_RC, last failing worker exit $WORKER_RC)"
+    [[ $WORKER_RC == 97 ]] && echo "netns-cluster: a host could not mount its private /dev/shm" >&2
+    die "job failed (coordinator exit $COORD_RC, last failing host exit $WORKER_RC)"
 fi
 echo "netns-cluster: done; $TOTAL workers on $HOSTS hosts$([[ -n "$RATE" ]] && echo ", $RATE links")" >&2

@@ -145,6 +145,7 @@ public final class Communicator: @unchecked Sendable {
         let header = wireHeader(kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length)
         do throws(TransportError) {
             try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
+            plane.traffic.add(WireHeader.size + length, to: members[peer], via: .socket)
         } catch {
             throw peerError(error, operation: operation, peer: peer)
         }

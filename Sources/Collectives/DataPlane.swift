@@ -47,6 +47,8 @@ public final class DataPlane: @unchecked Sendable {
     /// Ranks as threads of one process: no I/O thread carries the frames, so a receiver may spin on any frame
     /// size without taking the CPU from anyone but itself.
     public let isInproc: Bool
+    /// Bytes sent to each peer, by transport, by every communicator over this plane.
+    public let traffic = LinkTraffic()
 
     private let inbox: Socket
     private var outboxes: [Int: Socket] = [:]

@@ -54,6 +54,44 @@ struct HierarchicalAllReduceTests {
         for r in 1..<6 { #expect(try results[r].get() == first, "rank \(r) differs from rank 0") }
     }
 
+    /// The bytes that leave each host (counted by the transport where frames leave): at most 2(H−1)/H of the buffer
+    /// for the hierarchical all-reduce, against more for the flat ring, whose host-crossing ranks send 2(N−1)/N.
+    @Test(arguments: [(2, 2), (3, 2), (2, 3)])
+    func eachHostSendsAtMostTwoHMinusOneOverHOfTheBuffer(shape: (hosts: Int, perHost: Int)) throws {
+        let (hosts, size) = (shape.hosts, shape.hosts * shape.perHost)
+        let count = 1 << 18
+        func hostBytes(_ algorithm: AllReduceAlgorithm) throws -> [Double] {
+            let comms = try Communicator.local(size: size, options: ThreadCollectivesTests.fastOptions(sharedMemory: false))
+            let layout = HostLayout.blocks(size: size, ranksPerHost: shape.perHost)
+            for c in comms { c.hosts = layout }
+            for r in runRanks(
+                comms,
+                { c in
+                    var v = testInput(rank: c.rank, count: count)
+                    try c.allReduce(&v, algorithm: algorithm)
+                })
+            { try r.get() }
+            var out = [Double](repeating: 0, count: hosts)
+            for c in comms {
+                let mine = layout.hostOfRank[c.rank]
+                for link in c.plane.traffic.links where layout.hostOfRank[link.peer] != mine {
+                    out[mine] += Double(link.bytes)
+                }
+            }
+            return out
+        }
+        let bufferBytes = Double(count * 4)
+        let bound = 2 * Double(hosts - 1) / Double(hosts) * bufferBytes
+        let hierarchical = try hostBytes(.hierarchical)
+        let flat = try hostBytes(.ring)
+        for h in 0..<hosts {
+            // Headers (32 bytes a chunk) are the only excess allowed: well under 1%.
+            #expect(hierarchical[h] <= bound * 1.01, "host \(h): \(hierarchical[h]) bytes > \(bound)")
+            #expect(hierarchical[h] >= bound * 0.99, "host \(h): \(hierarchical[h]) bytes, expected about \(bound)")
+            #expect(flat[h] > hierarchical[h], "host \(h): flat ring \(flat[h]) vs hierarchical \(hierarchical[h])")
+        }
+    }
+
     @Test func automaticChoosesItOnlyForSeveralRanksOnEachOfSeveralHosts() {
         #expect(HostLayout.blocks(size: 4, ranksPerHost: 2).isHierarchical)
         #expect(!HostLayout.blocks(size: 4, ranksPerHost: 1).isHierarchical)  // one rank per host: the flat ring

@@ -57,6 +57,7 @@ final class SharedMemoryOutboundLink: RingOutboundLink {
                 q.fill(payload)
             }
             if !sent { return true }
+            countSent(q)
             queueStart += 1
         }
         queued.removeAll(keepingCapacity: true)
@@ -75,8 +76,14 @@ final class SharedMemoryOutboundLink: RingOutboundLink {
             } catch {
                 throw communicator.peerError(error, operation: run.operation, peer: communicator.right)
             }
+            countSent(q)
             queueStart += 1
         }
+    }
+
+    private func countSent(_ q: QueuedChunk) {
+        let c = communicator
+        c.plane.traffic.add(WireHeader.size + Int(q.header.length), to: c.members[c.right], via: .sharedMemory)
     }
 
     func abandon() {
