@@ -97,6 +97,10 @@ extension ClusterConfig {
                 "\(total) workers cannot be split into \(stages) pipeline stages evenly")
         }
 
+        for issue in parallelism.sync?.issues(pipelineStages: stages) ?? [] {
+            issues.append(ConfigIssue(["parallelism", "sync", ConfigKey(stringValue: issue.key)], issue.message))
+        }
+
         // job: its own checks (names, ranges), then what only the cluster knows (how the batch splits).
         do {
             try job.validate()

@@ -251,6 +251,8 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     /// An explicit split: how many Dense layers (each with its activation) each stage runs, first stage first.
     /// nil: balanced automatically by estimated FLOPs.
     public var stageLayers: [Int]?
+    /// Local SGD / DiLoCo: synchronise every H steps instead of every step; nil: every step (plain data parallel).
+    public var sync: SyncSpec?
 
     /// The default of each omitted key, shared by `init` and the decoder.
     public enum Defaults {
@@ -261,13 +263,14 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
 
     public init(
         dataParallel: Int? = nil, pipelineStages: Int = Defaults.pipelineStages, microBatches: Int = Defaults.microBatches,
-        schedule: PipelineSchedule = Defaults.schedule, stageLayers: [Int]? = nil
+        schedule: PipelineSchedule = Defaults.schedule, stageLayers: [Int]? = nil, sync: SyncSpec? = nil
     ) {
         self.dataParallel = dataParallel
         self.pipelineStages = pipelineStages
         self.microBatches = microBatches
         self.schedule = schedule
         self.stageLayers = stageLayers
+        self.sync = sync
     }
 
     enum CodingKeys: String, CodingKey {
@@ -276,6 +279,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         case microBatches = "micro_batches"
         case schedule
         case stageLayers = "stage_layers"
+        case sync
     }
 
     public init(from decoder: any Decoder) throws {
@@ -285,6 +289,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         microBatches = try c.decode(.microBatches, default: Defaults.microBatches)
         schedule = try c.decode(.schedule, default: Defaults.schedule)
         stageLayers = try c.decodeIfPresent([Int].self, forKey: .stageLayers)
+        sync = try c.decodeIfPresent(SyncSpec.self, forKey: .sync)
     }
 }
 

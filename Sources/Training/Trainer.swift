@@ -16,6 +16,8 @@ public final class Trainer {
     public let loss = SoftmaxCrossEntropy()
     /// Optimizer steps taken (drives the schedule).
     public private(set) var step = 0
+    /// State saved and restored with the optimizer's in every checkpoint.
+    public var checkpointedState: [any CheckpointedState] = []
 
     public init(
         model: Sequential, optimizer: Optimizer, schedule: LearningRateSchedule,

@@ -18,6 +18,8 @@ public final class DataParallelWorker {
     private let buckets: GradientBuckets
     private let totalSteps: Int
     private let buffer: BatchBuffer
+    /// Local SGD's outer loop, when `parallelism.sync` asks for it: the buckets then reduce nothing.
+    private let outer: OuterOptimizer?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
@@ -48,7 +50,14 @@ public final class DataParallelWorker {
             regularization: job.makeRegularization())
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
-        buckets = GradientBuckets(model: model, bucketBytes: assignment.run.bucketBytes, communicator: reduce)
+        if let sync = assignment.parallelism.sync, let reduce {
+            outer = OuterOptimizer(spec: sync, communicator: reduce, parameters: model.parameters)
+        } else {
+            outer = nil
+        }
+        if let outer { trainer.checkpointedState.append(outer) }
+        buckets = GradientBuckets(
+            model: model, bucketBytes: assignment.run.bucketBytes, communicator: outer == nil ? reduce : nil)
         model.onLayerGradientsReady = { [buckets] layer in buckets.layerReady(layer) }
     }
 
@@ -61,11 +70,14 @@ public final class DataParallelWorker {
             plan: plan, epochs: (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch, totalSteps: totalSteps)
         if assignment.run.resume, let checkpoints, let point = try checkpoints.restoreAgreed(with: communicator, into: trainer) {
             options.resumeAt = point
+            // Local SGD resumes the interrupted period from its last synchronised weights.
+            if let outer { outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) } }
         }
         // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
         if let communicator {
             try communicator.broadcast(trainer.model.parameters.buffer, root: 0)
         }
+        outer?.reset(to: trainer.model.parameters)
         options.warmupSteps = assignment.run.warmupSteps
         options.checkpoints = rank == 0 ? checkpoints : nil
         options.seed = assignment.job.seed
@@ -101,15 +113,33 @@ extension DataParallelWorker: TrainingStep {
         let tStart = DispatchTime.now().uptimeNanoseconds
         let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: globalRows)
+        // Local SGD's inner steps are each replica's own: the loss is averaged over its own rows.
+        let normalizer = outer == nil ? globalRows : max(1, x.rows)
+        let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: normalizer)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        let (wait, reduce) = try buckets.finishStep()
-        let norm = trainer.applyUpdate()
+        var (wait, reduce) = try buckets.finishStep()
+        var norm = trainer.applyUpdate()
+        if let outer {
+            (norm, reduce) = try outerStep(outer, innerNorm: norm)
+            wait = 0
+        }
         let t2 = DispatchTime.now().uptimeNanoseconds
         return StepRecord(
             loss: loss, correct: correct, samples: x.rows,
             computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait, allReduceSeconds: reduce,
             waitSeconds: wait, gradientNorm: norm, start: tStart, end: t2)
+    }
+}
+
+extension DataParallelWorker {
+    /// After an inner step: at the end of a local period, the synchronisation, whose ‖Δ̄‖ every rank shares (what
+    /// divergence is decided on); in between, 0, since a replica's own norm would stop only that replica.
+    fileprivate func outerStep(_ outer: OuterOptimizer, innerNorm: Float) throws -> (norm: Float, seconds: Double) {
+        outer.noteInnerStep(norm: innerNorm)
+        guard outer.isSynchronisation(step: trainer.step, totalSteps: totalSteps) else { return (0, 0) }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let norm = try outer.synchronize(trainer.model.parameters)
+        return (norm, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 }
 

@@ -26,7 +26,7 @@ public struct TrainingCheckpoints: Sendable {
         let opt = trainer.optimizer.state()
         let state = CheckpointState(
             step: trainer.step, epoch: epoch, dataCursor: stepInEpoch, rngState: [seed],
-            optimizerState: opt.slots,
+            optimizerState: trainer.checkpointedState.reduce(opt.slots) { $0.merging($1.checkpointSlots()) { a, _ in a } },
             info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
         let model = trainer.model
         return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
@@ -62,7 +62,13 @@ public struct TrainingCheckpoints: Sendable {
         }
         let name = c.state.info["optimizer"] ?? trainer.optimizer.name
         let optStep = Int(c.state.info["optimizer_step"] ?? "") ?? c.state.step
-        try trainer.optimizer.load(OptimizerState(name: name, step: optStep, slots: c.state.optimizerState))
+        var slots = c.state.optimizerState
+        for extra in trainer.checkpointedState {
+            let mine = slots.filter { $0.key.hasPrefix(extra.slotPrefix) }
+            try extra.restore(slots: mine)
+            for key in mine.keys { slots[key] = nil }
+        }
+        try trainer.optimizer.load(OptimizerState(name: name, step: optStep, slots: slots))
         trainer.resume(atStep: c.state.step)
         return ResumePoint(step: c.state.step, epoch: c.state.epoch, stepInEpoch: c.state.dataCursor)
     }
