@@ -183,6 +183,21 @@ public struct FinalReport: Codable, Sendable {
     public var testCount: Int
     /// The steps after `RunOptions.warmupSteps` (nil when no warm-up was asked for).
     public var steady: StepWindow? = nil
+    /// The bytes this rank sent to each peer, by transport, as its data plane counted them.
+    public var links: [ReportedLink]? = nil
+}
+
+/// Bytes one rank sent to one peer through one transport ("socket" or "shm") over the whole run.
+public struct ReportedLink: Codable, Sendable, Equatable {
+    public var peer: Int
+    public var transport: String
+    public var bytes: UInt64
+
+    public init(peer: Int, transport: String, bytes: UInt64) {
+        self.peer = peer
+        self.transport = transport
+        self.bytes = bytes
+    }
 }
 
 /// Sums over a run of training steps of one rank, for steady-state step times. `seconds` is the steps' own

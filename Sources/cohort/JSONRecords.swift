@@ -17,6 +17,9 @@ struct DoneLine: Encodable {
         case allReduceSeconds = "allreduce_s"
         case waitSeconds = "wait_s"
         case weightChecksums = "weight_checksums"
+        case links
+        case socketBytes = "socket_bytes"
+        case sharedMemoryBytes = "shm_bytes"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -32,6 +35,9 @@ struct DoneLine: Encodable {
         try c.encode(summary.allReduceSeconds, forKey: .allReduceSeconds)
         try c.encode(summary.waitSeconds, forKey: .waitSeconds)
         try c.encode(summary.weightChecksums, forKey: .weightChecksums)
+        try c.encode(summary.links, forKey: .links)
+        try c.encode(summary.totalBytes("socket"), forKey: .socketBytes)
+        try c.encode(summary.totalBytes("shm"), forKey: .sharedMemoryBytes)
     }
 }
 

@@ -42,6 +42,15 @@ final class ProgressDisplay: @unchecked Sendable {
         line(
             "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))"
         )
+        if !s.links.isEmpty { line(Self.linksLine(s.links)) }
+    }
+
+    /// "links: 0→1 shm 12.3 MB, 1→0 socket 12.3 MB, …": which transport each rank's link to each peer took and the
+    /// bytes it carried (the busiest 12 links when there are more).
+    static func linksLine(_ links: [RankLink]) -> String {
+        let shown = links.count > 12 ? Array(links.sorted { $0.bytes > $1.bytes }.prefix(12)) : links
+        let parts = shown.map { String(format: "%d→%d %@ %.1f MB", $0.rank, $0.peer, $0.transport, Double($0.bytes) / 1e6) }
+        return "links: " + parts.joined(separator: ", ") + (shown.count < links.count ? ", …" : "")
     }
 
     func clear() {

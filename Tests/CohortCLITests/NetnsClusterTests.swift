@@ -66,6 +66,9 @@ struct NetnsClusterTests {
         for host in ["10.77.0.11", "10.77.0.12", "10.77.0.13"] {
             #expect(text.contains("(last: \(host),"), "no worker registered from \(host): \(text)")
         }
+        // Hosts are hosts: one worker each, a private /dev/shm each, so every gradient byte went over a socket.
+        #expect(done["shm_bytes"] as? Int == 0, "\(text)")
+        #expect((done["socket_bytes"] as? Int ?? 0) > 0, "\(text)")
         let yaml = try String(contentsOf: dir.appendingPathComponent("cluster.yaml"), encoding: .utf8)
         #expect(yaml.contains("address: 10.77.0.13"))
         // Nothing left behind: the run's namespaces are gone.
@@ -77,5 +80,41 @@ struct NetnsClusterTests {
         list.waitUntilExit()
         let remaining = (try? String(contentsOfFile: "\(dir.path)/netns.txt", encoding: .utf8)) ?? ""
         if let tag { #expect(!remaining.contains(tag), "namespaces left behind: \(remaining)") }
+    }
+
+    /// Two hosts with two workers each: the workers of a host share its /dev/shm and talk through it; across hosts
+    /// only sockets, and (the hierarchical all-reduce) only between workers of the same local index.
+    @Test(.enabled(if: networkNamespacesPermitted(), "needs root and permission for `ip netns add`"))
+    func workersOfOneHostShareMemoryAndHostsOnlySockets() throws {
+        let binary = try requireCohortBinary()
+        let script = packageRoot().appendingPathComponent("scripts/netns-cluster.sh")
+        let result = try ProcessRunner.run(
+            "/bin/bash",
+            [
+                script.path, "--binary", binary.path, "--hosts", "2", "--workers-per-host", "2", "--steps", "30", "--timeout",
+                "50", "--json",
+            ],
+            timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        let done = try #require(lastJSONObject(result.stdout), "no done line: \(result.stdout) \(result.stderr)")
+        let links = try #require(done["links"] as? [[String: Any]])
+        let hostOf = { (rank: Int) in rank / 2 }  // ranks in host order, two a host
+        var sharedWithinHost = 0
+        var (sameIndex, otherIndex) = (0, 0)
+        for link in links {
+            let (rank, peer) = (link["rank"] as? Int ?? -1, link["peer"] as? Int ?? -1)
+            let transport = link["transport"] as? String ?? ""
+            let bytes = link["bytes"] as? Int ?? 0
+            if hostOf(rank) != hostOf(peer) {
+                #expect(transport == "socket", "\(rank)→\(peer) crossed hosts through \(transport)")
+                if rank % 2 == peer % 2 { sameIndex += bytes } else { otherIndex += bytes }
+            } else if transport == "shm" {
+                sharedWithinHost += 1
+            }
+        }
+        #expect(sharedWithinHost == 4, "\(links)")
+        // The gradients cross between workers of the same local index; other pairs carry only the start-up
+        // broadcast of the weights (a chain) and the link set-up.
+        #expect(otherIndex * 5 < sameIndex, "same local index \(sameIndex) bytes, others \(otherIndex)")
     }
 }

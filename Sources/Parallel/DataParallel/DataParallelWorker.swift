@@ -88,8 +88,12 @@ public final class DataParallelWorker {
         ).reports(for: DataParallelWorker.self)
         let run = try EpochDriver(step: self, options: options, reports: reports).run()
         let test = run.lastEvaluation ?? (0, 0, 0)
-        return run.finalReport(
+        var report = run.finalReport(
             rank: rank, weightChecksum: weightChecksum(trainer.model.parameters), test: (test.correct, test.count))
+        report.links = communicator?.plane.traffic.links.map {
+            ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes)
+        }
+        return report
     }
 
     /// This rank's contiguous share of the test set: correct predictions, count, and summed loss.

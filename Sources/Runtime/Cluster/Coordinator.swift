@@ -42,6 +42,21 @@ public struct JobSummary: Sendable, Codable {
     /// The steady-state window (after `RunOptions.warmupSteps`): the slowest rank's seconds and time split,
     /// every rank's samples. nil when no warm-up was asked for.
     public var steady: StepWindow? = nil
+    /// Every rank's bytes sent to each peer, by transport (ranks whose worker counted none are left out).
+    public var links: [RankLink] = []
+
+    /// All bytes the ranks sent through `transport` ("socket" or "shm").
+    public func totalBytes(_ transport: String) -> UInt64 {
+        links.filter { $0.transport == transport }.reduce(0) { $0 &+ $1.bytes }
+    }
+}
+
+/// One rank's bytes to one peer through one transport.
+public struct RankLink: Sendable, Codable, Equatable {
+    public var rank: Int
+    public var peer: Int
+    public var transport: String
+    public var bytes: UInt64
 }
 
 public struct EpochSummary: Sendable, Codable {
@@ -367,7 +382,10 @@ public final class Coordinator {
             samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0, steps: finals.map(\.steps).max() ?? 0,
             seconds: seconds, computeSeconds: slowest.computeSeconds, allReduceSeconds: slowest.allReduceSeconds,
             waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs,
-            steady: steadyWindow(finals))
+            steady: steadyWindow(finals),
+            links: finals.flatMap { f in
+                (f.links ?? []).map { RankLink(rank: f.rank, peer: $0.peer, transport: $0.transport, bytes: $0.bytes) }
+            })
         metrics?.write(.done(summary))
         return summary
     }
