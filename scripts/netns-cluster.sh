@@ -11,6 +11,7 @@
 #
 #   --rate R      limit every host's egress to R with `tc qdisc ... tbf` (netem is not available here)
 #   --job FILE    a YAML fragment with top-level job: and/or parallelism: sections that replace the generated ones
+#   --coordinator-arg A   pass A to `cohort coordinator` (repeatable: --no-allreduce, --warmup-steps 10, …)
 #   --timeout S   hard limit for the whole job (default 120 s); every process runs under `timeout`
 #   --keep DIR    write cluster.yaml and the logs to DIR and keep them (default: a temporary directory, removed)
 #
@@ -30,6 +31,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BINARY="$ROOT/.build/release/cohort"
 HOSTS=3
 JOB_FILE=""
+COORD_ARGS=()
 SUBNET=10.77.0
 COORD_ADDR=$SUBNET.1
 COORD_PORT=5555
@@ -50,8 +52,9 @@ while [[ $# -gt 0 ]]; do
         --keep) need_value "$@"; KEEP=$2; shift 2 ;;
         --hosts) need_value "$@"; HOSTS=$2; shift 2 ;;
         --job) need_value "$@"; JOB_FILE=$2; shift 2 ;;
+        --coordinator-arg) need_value "$@"; COORD_ARGS+=("$2"); shift 2 ;;
         --json) JSON=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -180,7 +183,7 @@ CONFIG="$WORK/cluster.yaml"
 JSON_FLAG=()
 [[ $JSON == 1 ]] && JSON_FLAG=(--json)
 echo "netns-cluster: coordinator in $NS_COORD, $WORKERS_PER_HOST worker(s) in each of ${NS_HOSTS[*]}; $STEPS steps, timeout ${TIMEOUT}s" >&2
-timeout -k 5 "$TIMEOUT" ip netns exec "$NS_COORD" "$BINARY" coordinator --config "$CONFIG" "${JSON_FLAG[@]}" \
+timeout -k 5 "$TIMEOUT" ip netns exec "$NS_COORD" "$BINARY" coordinator --config "$CONFIG" "${JSON_FLAG[@]}" "${COORD_ARGS[@]}" \
     >"$WORK/coordinator.out" 2>"$WORK/coordinator.err" &
 COORD_PID=$!
 PIDS+=("$COORD_PID")

@@ -185,6 +185,9 @@ public struct FinalReport: Codable, Sendable {
     public var steady: StepWindow? = nil
     /// The bytes this rank sent to each peer, by transport, as its data plane counted them.
     public var links: [ReportedLink]? = nil
+    /// Socket bytes this rank sent during the steady-state window (nil without a warm-up): the per-step traffic
+    /// without the start-up's weight broadcast and link set-up.
+    public var steadySocketBytes: UInt64? = nil
 }
 
 /// Bytes one rank sent to one peer through one transport ("socket" or "shm") over the whole run.

@@ -20,6 +20,10 @@ struct DoneLine: Encodable {
         case links
         case socketBytes = "socket_bytes"
         case sharedMemoryBytes = "shm_bytes"
+        case steadySamplesPerSecond = "steady_samples_per_s"
+        case steadyStepSeconds = "steady_step_s"
+        case steadySteps = "steady_steps"
+        case steadySocketBytes = "steady_socket_bytes"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -38,6 +42,13 @@ struct DoneLine: Encodable {
         try c.encode(summary.links, forKey: .links)
         try c.encode(summary.totalBytes("socket"), forKey: .socketBytes)
         try c.encode(summary.totalBytes("shm"), forKey: .sharedMemoryBytes)
+        // The steps after --warmup-steps: the slowest rank's time, every rank's samples; absent without a warm-up.
+        if let steady = summary.steady, steady.seconds > 0, steady.steps > 0 {
+            try c.encode(Double(steady.samples) / steady.seconds, forKey: .steadySamplesPerSecond)
+            try c.encode(steady.seconds / Double(steady.steps), forKey: .steadyStepSeconds)
+            try c.encode(steady.steps, forKey: .steadySteps)
+            try c.encode(summary.steadySocketBytes, forKey: .steadySocketBytes)
+        }
     }
 }
 

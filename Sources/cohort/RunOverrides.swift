@@ -38,6 +38,11 @@ struct RunOverrides: ParsableArguments {
     )
     var trace: String?
 
+    @Option(
+        name: .customLong("warmup-steps"),
+        help: "Leave this many first steps out of the steady-state figures (steady_* in the done line).")
+    var warmupSteps: Int = 0
+
     @Flag(
         name: .customLong("ephemeral-ports"),
         help: "Let the OS pick the coordinator and data-plane ports (several clusters on one machine).")
@@ -71,6 +76,7 @@ struct RunOverrides: ParsableArguments {
         r.bucketBytes = max(bucketKB, 1) * 1024
         r.threads = threads
         r.resume = resume
+        r.warmupSteps = warmupSteps > 0 ? warmupSteps : nil
         r.tracePath = trace.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         return r
     }

@@ -20,6 +20,8 @@ public final class DataParallelWorker {
     private let buffer: BatchBuffer
     /// Local SGD's outer loop, when `parallelism.sync` asks for it: the buckets then reduce nothing.
     private let outer: OuterOptimizer?
+    /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
+    private var socketBytesBeforeSteady: UInt64?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
@@ -93,6 +95,9 @@ public final class DataParallelWorker {
         report.links = communicator?.plane.traffic.links.map {
             ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes)
         }
+        if let before = socketBytesBeforeSteady, let traffic = communicator?.plane.traffic {
+            report.steadySocketBytes = traffic.total(.socket) &- before
+        }
         return report
     }
 
@@ -113,6 +118,9 @@ extension DataParallelWorker: TrainingStep {
     /// This rank's rows of global batch `index`: forward and backward, the bucketed all-reduce overlapped with
     /// backward, and the update.
     public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
+        if trainer.step == assignment.run.warmupSteps, let traffic = communicator?.plane.traffic {
+            socketBytesBeforeSteady = traffic.total(.socket)
+        }
         let globalRows = plan.globalBatchRange(step: index).count
         let tStart = DispatchTime.now().uptimeNanoseconds
         let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)

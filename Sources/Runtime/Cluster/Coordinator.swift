@@ -44,6 +44,8 @@ public struct JobSummary: Sendable, Codable {
     public var steady: StepWindow? = nil
     /// Every rank's bytes sent to each peer, by transport (ranks whose worker counted none are left out).
     public var links: [RankLink] = []
+    /// Socket bytes all ranks sent during the steady-state window, when every rank counted them.
+    public var steadySocketBytes: UInt64? = nil
 
     /// All bytes the ranks sent through `transport` ("socket" or "shm").
     public func totalBytes(_ transport: String) -> UInt64 {
@@ -385,7 +387,9 @@ public final class Coordinator {
             steady: steadyWindow(finals),
             links: finals.flatMap { f in
                 (f.links ?? []).map { RankLink(rank: f.rank, peer: $0.peer, transport: $0.transport, bytes: $0.bytes) }
-            })
+            },
+            steadySocketBytes: finals.allSatisfy { $0.steadySocketBytes != nil }
+                ? finals.reduce(0) { $0 &+ ($1.steadySocketBytes ?? 0) } : nil)
         metrics?.write(.done(summary))
         return summary
     }
