@@ -48,11 +48,20 @@ public final class OuterOptimizer: CheckpointedState {
     /// on every rank (non-finite when some replica diverged; the parameters then go back to θ_start unchanged).
     public func synchronize(_ parameters: Tensor) throws -> Float {
         let p = parameters.pointer
-        for i in 0..<delta.count { delta[i] = start[i] - p[i] }
-        if sawNonFinite, !delta.isEmpty { delta[0] = .nan }
+        let n = delta.count
+        start.withUnsafeBufferPointer { s in
+            delta.withUnsafeMutableBufferPointer { d in
+                for i in 0..<n { d[i] = s[i] - p[i] }
+                if sawNonFinite, n > 0 { d[0] = .nan }
+            }
+        }
         sawNonFinite = false
         try communicator.allReduce(&delta, op: .average, wire: spec.precision == .bfloat16 ? .bfloat16 : .float32)
-        let norm = delta.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        let norm = delta.withUnsafeBufferPointer { d in
+            var sum: Float = 0
+            for i in 0..<n { sum += d[i] * d[i] }
+            return sum.squareRoot()
+        }
         if norm.isFinite { step() }
         start.withUnsafeBufferPointer { s in
             if let base = s.baseAddress { p.update(from: base, count: s.count) }
@@ -60,16 +69,24 @@ public final class OuterOptimizer: CheckpointedState {
         return norm
     }
 
+    /// The outer step on θ_start, in place (whole buffers: this runs over every parameter every H steps).
     private func step() {
         let lr = spec.outerLR
-        switch spec.outerOptimizer {
-        case .sgd:
-            for i in 0..<start.count { start[i] -= lr * delta[i] }
-        case .nesterov:
-            let mu = spec.outerMomentum
-            for i in 0..<start.count {
-                momentum[i] = mu * momentum[i] + delta[i]
-                start[i] -= lr * (delta[i] + mu * momentum[i])
+        let mu = spec.outerMomentum
+        let nesterov = spec.outerOptimizer == .nesterov
+        let n = delta.count
+        delta.withUnsafeBufferPointer { d in
+            start.withUnsafeMutableBufferPointer { s in
+                momentum.withUnsafeMutableBufferPointer { m in
+                    if nesterov {
+                        for i in 0..<n {
+                            m[i] = mu * m[i] + d[i]
+                            s[i] -= lr * (d[i] + mu * m[i])
+                        }
+                    } else {
+                        for i in 0..<n { s[i] -= lr * d[i] }
+                    }
+                }
             }
         }
     }
