@@ -55,7 +55,6 @@ public enum PipelineBenchmark {
         job: JobSpec, data: JobData, stages k: Int, microBatches m: Int, schedule: PipelineSchedule,
         warmup: Int, steps: Int
     ) throws -> PipelineMeasurement {
-        let layout = RankLayout(dataParallel: 1, pipelineStages: k)
         let comms = try Communicator.local(size: k)
         // A stage with a core of its own has nothing else to do while it waits for its neighbour: spinning up to
         // a millisecond takes the frame without a wake-up (tens of µs here, on every op's critical path).
@@ -64,6 +63,16 @@ public enum PipelineBenchmark {
             c.options.timeout = 60
             c.options.spinMicroseconds = spin
         }
+        let parallelism = ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule)
+        let (all, slots) = try runStages(comms, job: job, data: data, parallelism: parallelism, warmup: warmup, steps: steps)
+        return summarize(all, slots: slots, job: job, parallelism: parallelism)
+    }
+
+    /// Every stage as a thread, `warmup + steps` barrier-aligned steps; the timed steps' timings per stage.
+    static func runStages(
+        _ comms: [Communicator], job: JobSpec, data: JobData, parallelism: ParallelismSpec, warmup: Int, steps: Int
+    ) throws -> (timings: [[PipelineStepTiming]], slots: [Int]) {
+        let k = comms.count
         let box = TimingBox(stages: k)
         let group = DispatchGroup()
         for comm in comms {
@@ -73,8 +82,7 @@ public enum PipelineBenchmark {
                 do {
                     let a = Assignment(
                         rank: comm.rank, worldSize: k, peers: [], hosts: Array(repeating: "localhost", count: k),
-                        layout: layout, job: job,
-                        parallelism: ParallelismSpec(dataParallel: 1, pipelineStages: k, microBatches: m, schedule: schedule),
+                        layout: RankLayout(dataParallel: 1, pipelineStages: k), job: job, parallelism: parallelism,
                         timeouts: TimeoutSpec(), checkpoint: nil, run: RunOptions())
                     let w = try PipelineStageWorker(
                         assignment: a, data: data, communicator: comm, control: nil, uniformStages: true)
@@ -95,7 +103,15 @@ public enum PipelineBenchmark {
             t.start()
         }
         group.wait()
-        let (all, slots) = try box.result()
+        return try box.result()
+    }
+
+    /// Medians over the timed steps: step and pipeline time, bubble, bytes between stages; and the stage costs.
+    static func summarize(
+        _ all: [[PipelineStepTiming]], slots: [Int], job: JobSpec, parallelism: ParallelismSpec
+    ) -> PipelineMeasurement {
+        let k = all.count
+        let steps = all.map(\.count).min() ?? 0
         var stepS: [Double] = []
         var pipeS: [Double] = []
         var bubbles: [Double] = []
@@ -105,18 +121,17 @@ public enum PipelineBenchmark {
             // The step begins when its first stage does (data enters the pipeline): a later stage that left the
             // barrier earlier was only waiting for the step to begin, as the simulator's stages do from time 0.
             let start = t[0].start
-            let pipe = Double(t.map(\.flushed).max()! - start) / 1e9
-            stepS.append(Double(t.map(\.end).max()! - start) / 1e9)
+            let pipe = Double((t.map(\.flushed).max() ?? start) - start) / 1e9
+            stepS.append(Double((t.map(\.end).max() ?? start) - start) / 1e9)
             pipeS.append(pipe)
             bubbles.append(t.reduce(0.0) { $0 + (1 - $1.busySeconds / pipe) } / Double(k))
             bytes.append(t.reduce(0) { $0 + $1.bytesSent })
         }
-        let rows = job.batchSize
         return PipelineMeasurement(
-            stages: k, microBatches: m, schedule: schedule, stepSeconds: median(stepS),
+            stages: k, microBatches: parallelism.microBatches, schedule: parallelism.schedule, stepSeconds: median(stepS),
             pipelineSeconds: median(pipeS), bubble: median(bubbles),
-            samplesPerSecond: Double(rows) / median(stepS), maxStashed: slots.max()!,
-            bytesPerStep: bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
+            samplesPerSecond: Double(job.batchSize) / median(stepS), maxStashed: slots.max() ?? 0,
+            bytesPerStep: bytes.isEmpty ? 0 : bytes.sorted()[bytes.count / 2], costs: stageCosts(all))
     }
 
     /// Per stage: median forward and backward op time (compute plus the op's own copy-in and hand-off, the work

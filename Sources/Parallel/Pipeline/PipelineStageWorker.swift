@@ -1,4 +1,5 @@
 import Collectives
+import Config
 import Datasets
 import Foundation
 import NN
@@ -123,12 +124,7 @@ public final class PipelineStageWorker {
         replica = coords.replica
         let job = assignment.job
         let full = try job.makeModel()
-        let part =
-            try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
-            ?? StagePartition.balanced(full, stages: stages)
-        guard part.stages == stages else {
-            throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
-        }
+        let part = try Self.resolvePartition(partition, of: full, assignment: assignment)
         self.partition = part
         microBatches = assignment.parallelism.microBatches
         guard microBatches >= 1 else {
@@ -145,27 +141,9 @@ public final class PipelineStageWorker {
         maxRows = (job.batchSize + layout.dataParallel - 1) / layout.dataParallel
         let range = part.layerRanges[stage]
 
-        var slots: [Slot] = []
-        for i in 0..<PipelineSchedules.maxInFlight(ops) {
-            // Slot 0 uses the full model's own layers; the others fresh layer objects bound to the same buffers.
-            let owner = i == 0 ? full : try job.makeModel()
-            if i > 0 {
-                for l in range {
-                    owner.layers[l].bind(
-                        parameters: slice(full.parameters, full.layerRanges[l]),
-                        gradients: slice(full.gradients, full.layerRanges[l]))
-                }
-            }
-            let m = owner.stage(range)
-            m.threads = assignment.run.threads
-            m.accumulatesGradients = true
-            m.computesInputGradient = coords.stage > 0 || uniformStages
-            slots.append(
-                Slot(
-                    model: m, loss: SoftmaxCrossEntropy(),
-                    input: Tensor(shape: [coords.stage > 0 ? maxRows : 0, m.inputFeatures]),
-                    outputGradient: Tensor(shape: [coords.stage < stages - 1 ? maxRows : 0, m.outputFeatures])))
-        }
+        let slots = try Self.makeSlots(
+            PipelineSchedules.maxInFlight(ops), full: full, job: job, layers: range, threads: assignment.run.threads,
+            stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
         self.slots = slots
         let stageModel = slots[0].model
         let optimizer = try job.makeOptimizer()
@@ -184,17 +162,63 @@ public final class PipelineStageWorker {
         if (previous != nil || next != nil || layout.dataParallel > 1) && communicator == nil {
             throw RuntimeError.invalid("pipeline stage \(stage) of replica \(replica) needs a communicator")
         }
-        if let communicator, layout.dataParallel > 1, assignment.run.allReduce {
-            dataParallelGroup = try communicator.subgroup(ranks: layout.dataParallelGroup(stage: stage), tag: 0x5050)
-        } else {
-            dataParallelGroup = nil
+        (dataParallelGroup, pipelineGroup) = try Self.groups(
+            communicator, layout: layout, assignment: assignment, stage: stage, replica: replica)
+    }
+
+    /// The given partition, else the cluster file's `stage_layers`, else balanced by FLOPs; `pipeline_stages` parts.
+    private static func resolvePartition(
+        _ partition: StagePartition?, of full: Sequential, assignment: Assignment
+    ) throws -> StagePartition {
+        let stages = assignment.layout.pipelineStages
+        let part =
+            try partition ?? assignment.parallelism.stageLayers.map { try StagePartition.explicit(full, blocksPerStage: $0) }
+            ?? StagePartition.balanced(full, stages: stages)
+        guard part.stages == stages else {
+            throw RuntimeError.invalid("pipeline partition has \(part.stages) stages, parallelism.pipeline_stages is \(stages)")
         }
-        // The whole model's gradient norm, for clipping and for a divergence every stage stops at alike.
-        if let communicator, stages > 1 {
-            pipelineGroup = try communicator.subgroup(ranks: layout.pipeline(replica: replica), tag: 0x5051)
-        } else {
-            pipelineGroup = nil
+        return part
+    }
+
+    /// One slot per micro-batch in flight. Slot 0 uses the full model's own layers; the others fresh layer objects
+    /// bound to the same parameter and gradient buffers, each with its own activations.
+    private static func makeSlots(
+        _ count: Int, full: Sequential, job: JobSpec, layers range: Range<Int>, threads: Int, stage: Int, stages: Int,
+        maxRows: Int, uniformStages: Bool
+    ) throws -> [Slot] {
+        try (0..<count).map { i in
+            let owner = i == 0 ? full : try job.makeModel()
+            if i > 0 {
+                for l in range {
+                    owner.layers[l].bind(
+                        parameters: slice(full.parameters, full.layerRanges[l]),
+                        gradients: slice(full.gradients, full.layerRanges[l]))
+                }
+            }
+            let m = owner.stage(range)
+            m.threads = threads
+            m.accumulatesGradients = true
+            m.computesInputGradient = stage > 0 || uniformStages
+            return Slot(
+                model: m, loss: SoftmaxCrossEntropy(),
+                input: Tensor(shape: [stage > 0 ? maxRows : 0, m.inputFeatures]),
+                outputGradient: Tensor(shape: [stage < stages - 1 ? maxRows : 0, m.outputFeatures]))
         }
+    }
+
+    /// The stage's data-parallel group (its replicas, for the gradient all-reduce) and the replica's pipeline
+    /// group (the whole model's gradient norm, for clipping and a divergence every stage stops at alike).
+    private static func groups(
+        _ communicator: Communicator?, layout: RankLayout, assignment: Assignment, stage: Int, replica: Int
+    ) throws -> (dataParallel: Communicator?, pipeline: Communicator?) {
+        guard let communicator else { return (nil, nil) }
+        let dataParallel =
+            layout.dataParallel > 1 && assignment.run.allReduce
+            ? try communicator.subgroup(ranks: layout.dataParallelGroup(stage: stage), tag: 0x5050) : nil
+        let pipeline =
+            layout.pipelineStages > 1
+            ? try communicator.subgroup(ranks: layout.pipeline(replica: replica), tag: 0x5051) : nil
+        return (dataParallel, pipeline)
     }
 
     // MARK: one step
