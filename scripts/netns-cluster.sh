@@ -132,6 +132,9 @@ fi
 
 TOTAL=$((HOSTS * WORKERS_PER_HOST))
 CONFIG="$WORK/cluster.yaml"
+# The job's token (curve off): every worker and the coordinator prove it on each connection.
+TOKEN="$WORK/job-token"
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$TOKEN"; echo >> "$TOKEN")
 {
     echo "# Written by scripts/netns-cluster.sh: one coordinator host and $HOSTS worker hosts in network namespaces."
     echo "cluster:"
@@ -139,6 +142,7 @@ CONFIG="$WORK/cluster.yaml"
     echo "  coordinator: {host: $COORD_ADDR, port: $COORD_PORT}"
     echo "  data_ports: $DATA_PORT"
     echo "  interface: $COORD_ADDR"
+    echo "  security: {token_file: \"$TOKEN\"}"
     echo "hosts:"
     for a in "${ADDRS[@]}"; do echo "  - {address: $a, workers: $WORKERS_PER_HOST}"; done
     echo "job:"
@@ -173,7 +177,7 @@ for h in $(seq 0 $((HOSTS - 1))); do
     for i in $(seq 0 $((WORKERS_PER_HOST - 1))); do
         timeout -k 5 "$TIMEOUT" ip netns exec "${NS_HOSTS[$h]}" "$BINARY" worker \
             --coordinator "tcp://$COORD_ADDR:$COORD_PORT" --host "${ADDRS[$h]}" --interface "${ADDRS[$h]}" \
-            --data-port $((DATA_PORT + i)) --local-index "$i" --rendezvous-timeout 60 \
+            --data-port $((DATA_PORT + i)) --local-index "$i" --rendezvous-timeout 60 --token-file "$TOKEN" \
             >"$WORK/worker-${ADDRS[$h]}-$i.log" 2>&1 &
         PIDS+=("$!")
     done
