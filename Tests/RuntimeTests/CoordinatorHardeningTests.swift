@@ -69,7 +69,7 @@ struct CoordinatorHardeningTests {
 
     /// A `cohort worker` with the job's token in its environment, as `cohort launch` starts one.
     func startWorker(
-        _ binary: URL, _ running: RunningCoordinator, index: Int, dataPort: Int = 0
+        _ binary: URL, _ running: RunningCoordinator, index: Int, dataPort: Int = 0, sockets: Bool = false
     ) throws -> ChildProcess {
         try ChildProcess(
             binary,
@@ -77,7 +77,11 @@ struct CoordinatorHardeningTests {
                 "worker", "--coordinator", running.coordinator.endpoint, "--host", "127.0.0.1", "--local-index",
                 "\(index)", "--data-port", "\(dataPort)",
             ],
-            environment: [JobToken.environmentVariable: running.coordinator.security.token?.value ?? ""])
+            environment: [
+                JobToken.environmentVariable: running.coordinator.security.token?.value ?? "",
+                // sockets: the ring over tcp, not shared memory, so the data-plane inbox is read all along.
+                "COHORT_SHARED_MEMORY": sockets ? "0" : "1",
+            ])
     }
 
     @Test func junkDuringRendezvousAndTrainingIsDroppedAndTheJobCompletes() throws {
@@ -210,19 +214,19 @@ struct CoordinatorHardeningTests {
 
     /// Junk on a worker's data port mid-training, from a holder of the job's token: bytes that are no header, a
     /// header with a bad magic, a header without its payload, and a well-formed frame from a rank that does not
-    /// exist. The worker drops and counts them (one warning line) and the job completes; a client without the
+    /// exist. The worker drops and counts them (one warning line) and the job completes; a client with a wrong
     /// token is refused on the data port too.
     @Test func junkOnAWorkersDataPortIsDroppedAndTheJobCompletes() throws {
         let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let config = try ClusterConfig.load(
-            path: try writeClusterFile(workers: 2, steps: 3000, epochs: 1, dir: dir).path)
+            path: try writeClusterFile(workers: 2, steps: 30000, epochs: 1, dir: dir).path)
         let running = try RunningCoordinator(config)
         let token = try #require(running.coordinator.security.token)
         let port = try freeTCPPort()
         let workers = [
-            try startWorker(binary, running, index: 0, dataPort: port),
-            try startWorker(binary, running, index: 1),
+            try startWorker(binary, running, index: 0, dataPort: port, sockets: true),
+            try startWorker(binary, running, index: 1, sockets: true),
         ]
         let start = Date()
         while !running.training && Date().timeIntervalSince(start) < 60 { Thread.sleep(forTimeInterval: 0.01) }
@@ -241,8 +245,15 @@ struct CoordinatorHardeningTests {
         try insider.send(stranger.bytes, deadline: .after(seconds: 2))
         try insider.sendMultipart([stranger.bytes, [1, 2, 3, 4]], deadline: .after(seconds: 2))
         let outsider = try Socket(context, type: .push, linger: .zero)
+        try outsider.makeTokenClient(try JobToken(String(repeating: "z", count: 64)))
         try outsider.connect("tcp://127.0.0.1:\(port)")
-        try? outsider.send(Array("no token".utf8), deadline: .after(seconds: 1))
+        try? outsider.send(Array("wrong token".utf8), deadline: .after(seconds: 1))
+        // The worker reads its inbox while it trains: wait for its warning, then let the job run out.
+        let sent = Date()
+        while !workers[0].output.contains("dropped a data-plane frame") && Date().timeIntervalSince(sent) < 30 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(running.training || workers[0].output.contains("dropped"), "the job ended before the junk was read")
 
         let outcome = try #require(running.wait(timeout: 120), "the coordinator did not finish")
         for w in workers { #expect(w.wait(timeout: 30) == 0, "worker failed: \(w.output)") }

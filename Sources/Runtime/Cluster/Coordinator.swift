@@ -239,8 +239,9 @@ public final class Coordinator {
         if arrivals.contains(where: {
             $0.identity == identity || ($0.registration.host == reg.host && $0.registration.pid == reg.pid)
         }) {
-            send(.stop(reason: "this worker (\(reg.host), pid \(reg.pid)) has already registered"), to: identity)
+            // Counted before the refusal goes out: whoever reads the reply sees the count.
             drop(.duplicateRegistration, frames, "a second registration from \(reg.host) pid \(reg.pid), refused")
+            send(.stop(reason: "this worker (\(reg.host), pid \(reg.pid)) has already registered"), to: identity)
             return nil
         }
         guard reg.protocolVersion == ControlMessage.protocolVersion else {
