@@ -305,7 +305,9 @@ public final class DataPlane: @unchecked Sendable {
         if queued == 0 && mailbox.count >= Self.maxQueuedKeys {
             dropped(
                 .overflow, from: peer,
-                detail: "\(mailbox.count) (group, sender) keys already hold frames nobody received (group \(k.group), sender \(k.sender))")
+                detail:
+                    "\(mailbox.count) (group, sender) keys already hold frames nobody received (group \(k.group), sender \(k.sender))"
+            )
             return
         }
         if queued >= Self.maxQueuedFramesPerKey || queuedBytes + f.payload.count > maxQueuedBytes {
@@ -366,7 +368,8 @@ public final class DataPlane: @unchecked Sendable {
             guard payload.count == Int(header.length) else {
                 dropped(
                     .malformed, from: head.peerAddress,
-                    detail: "\(WireError.payloadSizeMismatch(header: header.length, frame: payload.count)) (sender \(header.sender))"
+                    detail:
+                        "\(WireError.payloadSizeMismatch(header: header.length, frame: payload.count)) (sender \(header.sender))"
                 )
                 continue
             }

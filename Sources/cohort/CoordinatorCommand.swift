@@ -36,7 +36,8 @@ struct CoordinatorCommand: ParsableCommand {
             // can read, which hand-started workers name with --token-file.
             let path = FileManager.default.currentDirectoryPath + "/" + Self.generatedTokenFile
             try generated.write(toFile: path)
-            printError("no curve and no token_file: the job token is in \(path) (mode 0600); start workers with --token-file \(path)")
+            printError(
+                "no curve and no token_file: the job token is in \(path) (mode 0600); start workers with --token-file \(path)")
         }
         let display = ProgressDisplay(enabled: true)
         coordinator.onEvent = { display.show($0) }

@@ -193,7 +193,8 @@ struct CoordinatorHardeningTests {
             host: "127.0.0.1", pid: 4242, cores: 1, protocolVersion: ControlMessage.protocolVersion,
             dataEndpoint: "tcp://127.0.0.1:1", localIndex: 0)
         let none = try Stranger(context, endpoint: running.coordinator.endpoint, token: nil)
-        let wrong = try Stranger(context, endpoint: running.coordinator.endpoint, token: try JobToken(String(repeating: "x", count: 64)))
+        let wrong = try Stranger(
+            context, endpoint: running.coordinator.endpoint, token: try JobToken(String(repeating: "x", count: 64)))
         for s in [none, wrong] {
             try? s.socket.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: 1))
         }
