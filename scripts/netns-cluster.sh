@@ -145,6 +145,9 @@ fi
 
 TOTAL=$((HOSTS * WORKERS_PER_HOST))
 CONFIG="$WORK/cluster.yaml"
+# The job's token (curve off): every worker and the coordinator prove it on each connection.
+TOKEN="$WORK/job-token"
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$TOKEN"; echo >> "$TOKEN")
 {
     echo "# Written by scripts/netns-cluster.sh: one coordinator host and $HOSTS worker hosts in network namespaces."
     echo "cluster:"
@@ -152,6 +155,7 @@ CONFIG="$WORK/cluster.yaml"
     echo "  coordinator: {host: $COORD_ADDR, port: $COORD_PORT}"
     echo "  data_ports: $DATA_PORT"
     echo "  interface: $COORD_ADDR"
+    echo "  security: {token_file: \"$TOKEN\"}"
     echo "hosts:"
     for a in "${ADDRS[@]}"; do echo "  - {address: $a, workers: $WORKERS_PER_HOST}"; done
     if [[ -z "$JOB_FILE" ]] || ! grep -q '^job:' "$JOB_FILE"; then
@@ -191,11 +195,11 @@ PIDS+=("$COORD_PID")
 # /dev/shm: the workers of one host share it (and their shared-memory rings), no two hosts do. It starts the host's
 # workers, waits for them, and exits with the last failing worker's status.
 host_shell='mount -t tmpfs -o size=1g,mode=1777 cohort-shm /dev/shm || exit 97
-binary=$1 coord=$2 addr=$3 port=$4 per_host=$5 work=$6
+binary=$1 coord=$2 addr=$3 port=$4 per_host=$5 work=$6 token=$7
 pids=()
 for i in $(seq 0 $((per_host - 1))); do
     "$binary" worker --coordinator "$coord" --host "$addr" --interface "$addr" --data-port $((port + i)) \
-        --local-index "$i" --rendezvous-timeout 60 >"$work/worker-$addr-$i.log" 2>&1 &
+        --local-index "$i" --rendezvous-timeout 60 --token-file "$token" >"$work/worker-$addr-$i.log" 2>&1 &
     pids+=($!)
 done
 rc=0
@@ -204,7 +208,7 @@ exit $rc'
 for h in $(seq 0 $((HOSTS - 1))); do
     timeout -k 5 "$TIMEOUT" ip netns exec "${NS_HOSTS[$h]}" unshare --mount --propagation private \
         bash -c "$host_shell" host-shell "$BINARY" "tcp://$COORD_ADDR:$COORD_PORT" "${ADDRS[$h]}" "$DATA_PORT" \
-        "$WORKERS_PER_HOST" "$WORK" &
+        "$WORKERS_PER_HOST" "$WORK" "$TOKEN" &
     PIDS+=("$!")
 done
 

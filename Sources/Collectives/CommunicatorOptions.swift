@@ -61,6 +61,9 @@ public struct CommunicatorOptions: Sendable {
     /// CURVE encryption and authentication of the data plane; nil = plain.
     public var curve: CurveSecurity? = nil
 
+    /// With `curve` nil: the job's token, which every data-plane connection must present (PLAIN); nil = none.
+    public var token: JobToken? = nil
+
     public init() {}
 
     /// With more ranks than cores on this host, a spinning rank keeps the core from the very peer it waits for:

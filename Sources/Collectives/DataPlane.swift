@@ -53,12 +53,29 @@ public final class DataPlane: @unchecked Sendable {
     private let inbox: Socket
     private var outboxes: [Int: Socket] = [:]
     private var mailbox: [MailKey: ArraySlice<Frame>] = [:]
+    /// Payload bytes held in `mailbox` (bounded by `maxQueuedBytes`).
+    private var queuedBytes = 0
     private var staleDropped = 0
+    /// Junk, strangers and overflow: counted and warned about (rate-limited), never fatal. Guarded by `dropLock`.
+    private var drops = DroppedFrames()
+    private var warn: @Sendable (String) -> Void
+    private let dropLock = NSLock()
     /// `epoch`, guarded by `receiveLock` (the receive path compares every frame's epoch with it).
     private var mailboxEpoch: UInt32 = WireHeader.firstEpoch
     private let receiveLock = NSLock()
     private let sendLock = NSLock()
     private let authenticator: CurveAuthenticator?
+
+    /// Frames queued for one (membership, group, sender, channel) that no receive has asked for yet, at most.
+    public static let maxQueuedFramesPerKey = 1 << 16
+    /// Distinct keys with queued frames, at most (a peer inventing groups can't grow the table without bound).
+    public static let maxQueuedKeys = 4096
+    /// Messages libzmq queues per connection before the sender waits (the inbox and every outbox).
+    public static let highWaterMark: Int32 = 1 << 16
+    /// A frame's membership may be at most this far ahead of the plane's (a new membership is one ahead).
+    static let maxEpochsAhead: UInt32 = 16
+    /// Payload bytes queued for keys nobody has received yet, at most.
+    var maxQueuedBytes: Int { max(options.maxFrameBytes, 1) &* 8 }
 
     struct MailKey: Hashable {
         var epoch: UInt32
@@ -77,24 +94,51 @@ public final class DataPlane: @unchecked Sendable {
         if options.tuneAllocator { AllocatorTuning.apply() }
         let ctx = try context ?? Context(ioThreads: options.ioThreads)
         self.context = ctx
-        if let curve = options.curve {
-            authenticator = try CurveAuthenticator(context: ctx, allowedKeys: [curve.cluster.publicKey])
+        warn = { line in FileHandle.standardError.write(Data("cohort: \(line)\n".utf8)) }
+        let sink = DropSink()
+        let security = PeerSecurity(curve: options.curve, token: options.token)
+        if let security {
+            // Installed before the inbox binds: no connection is ever admitted unchecked.
+            authenticator = try CurveAuthenticator(context: ctx, security: security) { address, why in
+                sink.dropped(.unauthenticated, from: address, detail: why)
+            }
         } else {
             authenticator = nil
         }
         inbox = try Socket(ctx, type: .pull, linger: .zero)
-        try inbox.setHighWaterMarks(send: 0, receive: 0)
+        try inbox.setHighWaterMarks(send: Self.highWaterMark, receive: Self.highWaterMark)
         try inbox.setMaxMessageSize(Int64(options.maxFrameBytes))
         if options.kernelBufferBytes > 0 {
             try inbox.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes)
         }
-        if let curve = options.curve { try inbox.makeCurveServer(curve) }
+        if let security { try inbox.makeServer(security) }
         inbox.spinMicroseconds = options.spinMicroseconds
         self.endpoint = try inbox.bind(endpoint)
         isInproc = self.endpoint.hasPrefix("inproc://")
+        sink.plane = self
     }
 
     deinit { authenticator?.stop() }
+
+    /// What was dropped so far (junk, strangers, overflow), by reason.
+    public var droppedFrames: DroppedFrames { dropLock.withLock { drops } }
+
+    /// Where the rate-limited warnings about dropped frames go (default: stderr, `cohort: …`). Called from the
+    /// thread that receives, or from the authenticator's thread.
+    public func setWarningHandler(_ handler: @escaping @Sendable (String) -> Void) {
+        dropLock.withLock { warn = handler }
+    }
+
+    fileprivate func dropped(_ reason: FrameDropReason, from peer: String?, detail: String) {
+        let (line, handler) = dropLock.withLock {
+            (
+                drops.drop(
+                    reason, from: peer ?? (isInproc ? "an inproc peer" : "an unknown peer"), detail: detail,
+                    now: Deadline.nowNanoseconds()), warn
+            )
+        }
+        if let line { handler("data plane \(endpoint): \(line)") }
+    }
 
     /// Installs the peer table of the current membership (the first one, for a plane just bound). Connections are
     /// made on first send.
@@ -133,6 +177,7 @@ public final class DataPlane: @unchecked Sendable {
         mailboxEpoch = epoch
         for (key, queue) in mailbox where key.epoch < epoch {
             staleDropped += queue.count
+            for f in queue { queuedBytes -= f.payload.count }
             mailbox[key] = nil
         }
     }
@@ -149,11 +194,11 @@ public final class DataPlane: @unchecked Sendable {
     private func outbox(_ peer: Int) throws -> Socket {
         if let s = outboxes[peer] { return s }
         let s = try Socket(context, type: .push, linger: .milliseconds(500))
-        try s.setHighWaterMarks(send: 0, receive: 0)
+        try s.setHighWaterMarks(send: Self.highWaterMark, receive: Self.highWaterMark)
         if options.kernelBufferBytes > 0 {
             try s.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes)
         }
-        if let curve = options.curve { try s.makeCurveClient(curve) }
+        if let security = PeerSecurity(curve: options.curve, token: options.token) { try s.makeClient(security) }
         try s.connect(peers[peer])
         outboxes[peer] = s
         return s
@@ -209,6 +254,7 @@ public final class DataPlane: @unchecked Sendable {
             if var q = mailbox[key], let f = q.first {
                 q.removeFirst()
                 mailbox[key] = q.isEmpty ? nil : q
+                queuedBytes -= f.payload.count
                 receiveLock.unlock()
                 return f
             }
@@ -230,7 +276,7 @@ public final class DataPlane: @unchecked Sendable {
                         receiveLock.unlock()
                         return f
                     }
-                    mailbox[k, default: []].append(f)
+                    enqueue(f, key: k)
                 }
             } catch {
                 receiveLock.unlock()
@@ -241,50 +287,106 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
+    /// Queues a frame nobody is receiving yet, within bounds (caller holds `receiveLock`): frames from a sender
+    /// outside the peer table or a membership far ahead are dropped, and so is what passes the queue bounds.
+    private func enqueue(_ f: Frame, key k: MailKey) {
+        let peer = f.payload.peerAddress
+        if !peers.isEmpty, Int(f.header.sender) >= peers.count {
+            dropped(
+                .unknownSender, from: peer,
+                detail: "sender rank \(f.header.sender) is not in the peer table of \(peers.count) ranks")
+            return
+        }
+        if f.header.epoch > mailboxEpoch, f.header.epoch - mailboxEpoch > Self.maxEpochsAhead {
+            dropped(
+                .unknownSender, from: peer,
+                detail: "membership \(f.header.epoch) is more than \(Self.maxEpochsAhead) ahead of \(mailboxEpoch)")
+            return
+        }
+        let queued = mailbox[k]?.count ?? 0
+        if queued == 0 && mailbox.count >= Self.maxQueuedKeys {
+            dropped(
+                .overflow, from: peer,
+                detail:
+                    "\(mailbox.count) (group, sender) keys already hold frames nobody received (group \(k.group), sender \(k.sender))"
+            )
+            return
+        }
+        if queued >= Self.maxQueuedFramesPerKey || queuedBytes + f.payload.count > maxQueuedBytes {
+            dropped(
+                .overflow, from: peer,
+                detail: "group \(k.group), sender \(k.sender) has \(queued) frames (\(queuedBytes) bytes in all) waiting")
+            return
+        }
+        mailbox[k, default: []].append(f)
+        queuedBytes += f.payload.count
+    }
+
     static func channel(_ kind: WireHeader.Kind) -> UInt8 { kind == .pointToPoint ? 1 : 0 }
 
-    /// Reads one header+payload frame from the inbox; nil if nothing came before `deadline`.
+    /// Reads the next well-formed header+payload frame from the inbox; nil if none came before `deadline`.
+    /// Malformed frames (a header that does not decode, a missing payload, extra parts, a payload of another size
+    /// than announced) are dropped and counted: whatever a peer sends, the plane goes on.
     private func pullOne(deadline: Deadline) throws(ReceiveFailure) -> Frame? {
-        let head: Message
-        do {
-            head = try inbox.receive(deadline: deadline)
-        } catch let e as TransportError {
-            if case .timeout = e { return nil }
-            throw .transport(e)
-        } catch {
-            throw .transport(.invalidArgument("\(error)"))
+        while true {
+            let head: Message
+            do {
+                head = try inbox.receive(deadline: deadline)
+            } catch let e as TransportError {
+                if case .timeout = e { return nil }
+                throw .transport(e)
+            } catch {
+                throw .transport(.invalidArgument("\(error)"))
+            }
+            let header: WireHeader
+            do throws(WireError) {
+                let max = options.maxFrameBytes
+                header = try head.withBytes { (b) throws(WireError) in try WireHeader.decode(b, maxLength: max) }
+            } catch {
+                drain(after: head)
+                dropped(.malformed, from: head.peerAddress, detail: "\(error)")
+                continue
+            }
+            guard head.hasMore else {
+                dropped(.malformed, from: head.peerAddress, detail: "\(WireError.missingPayload) (sender \(header.sender))")
+                continue
+            }
+            let payload: Message
+            do {
+                // The payload is part of the same multipart message: already here.
+                payload = try inbox.receive(deadline: .after(seconds: 1))
+            } catch let e as TransportError {
+                throw .transport(e)
+            } catch {
+                throw .transport(.invalidArgument("\(error)"))
+            }
+            if payload.hasMore {
+                drain(after: payload)
+                dropped(
+                    .malformed, from: head.peerAddress,
+                    detail: "more than a header and a payload (sender \(header.sender))")
+                continue
+            }
+            guard payload.count == Int(header.length) else {
+                dropped(
+                    .malformed, from: head.peerAddress,
+                    detail:
+                        "\(WireError.payloadSizeMismatch(header: header.length, frame: payload.count)) (sender \(header.sender))"
+                )
+                continue
+            }
+            return Frame(header: header, payload: payload)
         }
-        let header: WireHeader
-        do throws(WireError) {
-            let max = options.maxFrameBytes
-            header = try head.withBytes { (b) throws(WireError) in try WireHeader.decode(b, maxLength: max) }
-        } catch {
-            drain(after: head)
-            throw .wire(error, sender: nil)
-        }
-        guard head.hasMore else { throw .wire(.missingPayload, sender: Int(header.sender)) }
-        let payload: Message
-        do {
-            // The payload is part of the same multipart message: already here.
-            payload = try inbox.receive(deadline: .after(seconds: 1))
-        } catch let e as TransportError {
-            throw .transport(e)
-        } catch {
-            throw .transport(.invalidArgument("\(error)"))
-        }
-        if payload.hasMore {
-            drain(after: payload)
-            throw .wire(.payloadSizeMismatch(header: header.length, frame: -1), sender: Int(header.sender))
-        }
-        guard payload.count == Int(header.length) else {
-            throw .wire(.payloadSizeMismatch(header: header.length, frame: payload.count), sender: Int(header.sender))
-        }
-        return Frame(header: header, payload: payload)
     }
 
     private func drain(after m: Message) {
         var last = m
-        while last.hasMore, let next = try? inbox.receive(deadline: .after(seconds: 1)) { last = next }
+        var parts = 0
+        // Bounded: libzmq delivers a multipart message whole, but a flood must not keep this loop going.
+        while last.hasMore, parts < 1 << 16, let next = try? inbox.receive(deadline: .after(seconds: 1)) {
+            last = next
+            parts += 1
+        }
     }
 
     /// Sends raw frames to `peer`'s inbox, as a broken or hostile peer would: for tests of the receiver's checks.
@@ -292,5 +394,18 @@ public final class DataPlane: @unchecked Sendable {
         sendLock.lock()
         defer { sendLock.unlock() }
         try outbox(peer).sendMultipart(frames, deadline: .after(seconds: 5))
+    }
+}
+
+/// Carries the authenticator's refusals to the plane, which exists only once the handler is installed.
+private final class DropSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private weak var _plane: DataPlane?
+    var plane: DataPlane? {
+        get { lock.withLock { _plane } }
+        set { lock.withLock { _plane = newValue } }
+    }
+    func dropped(_ reason: FrameDropReason, from peer: String, detail: String) {
+        plane?.dropped(reason, from: peer, detail: detail)
     }
 }

@@ -4,9 +4,13 @@ extension ClusterConfig {
         let layout = rankLayout
         let d = dataParallelDegree
         var lines: [String] = []
-        let bind = cluster.interface == "*" ? "all interfaces" : cluster.interface
+        let bind =
+            cluster.interface == "*" ? "all interfaces" : cluster.interface.isEmpty ? "each host's address" : cluster.interface
+        let security =
+            cluster.security.curve
+            ? "curve on" : "curve off, job token " + (cluster.security.tokenFile.map { "from \($0)" } ?? "generated")
         lines.append(
-            "cluster \"\(cluster.name)\": coordinator \(cluster.coordinator.endpoint), data ports \(cluster.dataPorts)\(cluster.dataPorts.last == nil ? "+" : ""), bind \(bind), curve \(cluster.security.curve ? "on" : "off")"
+            "cluster \"\(cluster.name)\": coordinator \(cluster.coordinator.endpoint), data ports \(cluster.dataPorts)\(cluster.dataPorts.last == nil ? "+" : ""), bind \(bind), \(security)"
         )
         let hostList = hosts.map { "\($0.address) × \($0.workers)" + ($0.sshUser.map { " (ssh \($0))" } ?? "") }
         lines.append("hosts: \(hosts.count) (\(hostList.joined(separator: ", ")))")

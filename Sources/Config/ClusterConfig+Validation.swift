@@ -1,3 +1,5 @@
+import Foundation
+
 /// Semantic checks: values that decode fine but cannot work together. Each issue names the key to fix.
 extension ClusterConfig {
     public func validationIssues() -> [ConfigIssue] {
@@ -39,7 +41,12 @@ extension ClusterConfig {
                 "worker ports \(usedPorts.lowerBound)-\(usedPorts.upperBound - 1) overlap the coordinator port \(cluster.coordinator.port) on \(cluster.coordinator.host)"
             )
         }
-        check(!cluster.interface.isEmpty, ["cluster", "interface"], "must not be empty (use * for all interfaces)")
+        if let tokenFile = cluster.security.tokenFile {
+            check(!tokenFile.isEmpty, ["cluster", "security", "token_file"], "must not be empty")
+            check(
+                tokenFile.isEmpty || FileManager.default.isReadableFile(atPath: tokenFile),
+                ["cluster", "security", "token_file"], "\(tokenFile) is not a readable file")
+        }
         if cluster.security.curve {
             check(
                 !(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],

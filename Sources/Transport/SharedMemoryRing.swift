@@ -99,6 +99,8 @@ public final class SharedMemoryRing: @unchecked Sendable {
         let fd = posixOpen(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Self.failure("create", path) }
         defer { close(fd) }
+        // Exactly 0600 whatever the umask: the sender refuses any other mode.
+        _ = fchmod(fd, 0o600)
         let size = mappedSize(slotCount: slotCount, slotBytes: bytes)
         // Reserve the pages now: a full tmpfs (Docker's /dev/shm is 64 MiB by default) must fail here, cleanly,
         // rather than with SIGBUS on a later write into a hole.
@@ -124,17 +126,43 @@ public final class SharedMemoryRing: @unchecked Sendable {
             role: .receiver, path: path, nonce: nonce, slotCount: slotCount, slotBytes: bytes, base: p, mappedBytes: size)
     }
 
+    /// Whether `path` names a ring file `create` could have made in `directory`: `directory/cohort-…`, one path
+    /// component, no `..`. What a peer announces is checked against this before anything is opened.
+    public static func isRingPath(_ path: String, directory: String = "/dev/shm") -> Bool {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        guard path.hasPrefix(prefix) else { return false }
+        let name = path.dropFirst(prefix.count)
+        return name.hasPrefix("cohort-") && !name.contains("/") && !name.contains("..") && name.utf8.count <= 255
+            && !path.contains("/..") && !path.contains("\0")
+    }
+
     /// The sender's side: maps the ring the receiver announced, if it exists here and carries `nonce`.
-    public static func open(path: String, nonce: UInt64) throws(TransportError) -> SharedMemoryRing {
+    /// A peer chooses `path`, so it is opened only if it is a `cohort-` ring file in `directory` (/dev/shm) that a
+    /// process of this user made: not a link (O_NOFOLLOW), a regular file, owned by this uid, mode 0600. Anything
+    /// else is refused (the link then stays on the socket).
+    public static func open(path: String, nonce: UInt64, directory: String = "/dev/shm") throws(TransportError)
+        -> SharedMemoryRing
+    {
         guard isSupported else { throw .invalidArgument("shared-memory rings need Linux futexes") }
-        guard path.hasPrefix("/"), !path.contains("/../") else {
-            throw .invalidArgument("shared-memory path \(path) is not absolute")
+        guard isRingPath(path, directory: directory) else {
+            throw .invalidArgument("shared-memory path \(path) is not a cohort- ring file in \(directory)")
         }
-        let fd = posixOpen(path, O_RDWR | O_CLOEXEC, 0)
+        let fd = posixOpen(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0)
         guard fd >= 0 else { throw Self.failure("open", path) }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, Int(st.st_size) >= headerBytes else {
+        guard fstat(fd, &st) == 0 else { throw Self.failure("stat", path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw .invalidArgument("shared-memory ring \(path) is not a regular file")
+        }
+        guard st.st_uid == getuid() else {
+            throw .invalidArgument("shared-memory ring \(path) is owned by uid \(st.st_uid), not this user (\(getuid()))")
+        }
+        guard (st.st_mode & 0o7777) == 0o600 else {
+            throw .invalidArgument(
+                "shared-memory ring \(path) has mode \(String(st.st_mode & 0o7777, radix: 8)), not 600")
+        }
+        guard Int(st.st_size) >= headerBytes else {
             throw .invalidArgument("shared-memory ring \(path) is too small to be one")
         }
         let size = Int(st.st_size)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Runtime
+import Transport
 
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,12 +14,31 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Bind this endpoint instead of the file's interface and port (e.g. tcp://*:5555).")
     var bind: String?
 
+    @Option(
+        name: .customLong("token-file"),
+        help:
+            "A file holding the job's token (curve off; overrides security.token_file). With neither, a token is generated and written to ./cohort-job-token (0600), for the workers' --token-file."
+    )
+    var tokenFile: String?
+
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
 
+    /// Where a generated token goes (in the current directory).
+    static let generatedTokenFile = "cohort-job-token"
+
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
-        let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind)
+        let token = try cluster.cluster.security.curve ? nil : tokenFile.map { try JobToken.load(file: $0) }
+        let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind, token: token)
+        if coordinator.generatedToken, let generated = coordinator.security.token {
+            // Secure by default: no curve and no token configured still means a token, in a file only this user
+            // can read, which hand-started workers name with --token-file.
+            let path = FileManager.default.currentDirectoryPath + "/" + Self.generatedTokenFile
+            try generated.write(toFile: path)
+            printError(
+                "no curve and no token_file: the job token is in \(path) (mode 0600); start workers with --token-file \(path)")
+        }
         let display = ProgressDisplay(enabled: true)
         coordinator.onEvent = { display.show($0) }
         do {

@@ -8,7 +8,10 @@ import Training
 /// Flags that override single fields of a job spec (after `--config` and `--workload`).
 struct JobOptions: ParsableArguments {
     @Option(help: "YAML file with a job: section (e.g. cluster.yaml).") var config: String?
-    @Option(help: "Recipe: W1 (fmnist-mlp) or W2 (wide-mlp); other flags override single settings.") var workload: String?
+    @Option(
+        help:
+            "Recipe: W1 (fmnist-mlp), W2 (wide-mlp), W3 (fmnist-cnn) or W4 (fmnist-mobile); other flags override single settings."
+    ) var workload: String?
 
     @Option(help: "Layer widths incl. input and output, e.g. 784,256,128,10.", transform: CommaList.parse)
     var layers: CommaList<Int>?

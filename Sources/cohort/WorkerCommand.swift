@@ -2,6 +2,7 @@ import ArgumentParser
 import CProcess
 import Foundation
 import Runtime
+import Transport
 
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,10 @@ struct WorkerCommand: ParsableCommand {
             "The address other workers reach this one at (default: 127.0.0.1 for a loopback coordinator, else this host's name).")
     var host: String?
 
-    @Option(help: "Address or interface name the data-plane socket binds to (default: --host; * for all).")
+    @Option(
+        help:
+            "Address or interface name the data-plane socket binds to (default: --host, a name resolved to its address; * for all)."
+    )
     var interface: String?
 
     @Option(name: .customLong("data-port"), help: "Data-plane port (0: any free port).")
@@ -27,6 +31,13 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(name: .customLong("key-file"), help: "The cluster's CURVE key file from `cohort keys` (turns security on).")
     var keyFile: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help:
+            "A file holding the job's token (curve off): the coordinator's `security.token_file`, or the file it printed. `cohort launch` passes it in COHORT_JOB_TOKEN instead."
+    )
+    var tokenFile: String?
 
     @Option(name: .customLong("rendezvous-timeout"), help: "Seconds to wait for the coordinator's assignment.")
     var rendezvousTimeout: Double = 120
@@ -41,16 +52,17 @@ struct WorkerCommand: ParsableCommand {
         }
         let loopback = coordinator.contains("://127.") || coordinator.contains("://localhost")
         var o = WorkerOptions(coordinator: coordinator, host: host ?? (loopback ? "127.0.0.1" : ProcessInfo.processInfo.hostName))
-        // zmq binds to an address or interface name, not a host name: a worker known by name listens on all
-        // interfaces unless --interface says which.
-        let isAddress =
-            (o.host.contains(".") || o.host.contains(":")) && o.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
-        o.interface = interface ?? (isAddress ? o.host : "*")
+        // zmq binds to an address or interface name, not a host name: without --interface the worker binds the
+        // address its host name resolves to (runWorker), never all interfaces.
+        o.interface = interface
         o.dataPort = dataPort
         o.localIndex = localIndex
         o.rendezvousTimeout = rendezvousTimeout
         do {
             if let keyFile { o.curve = try loadCurveSecurity(keyFile: keyFile) }
+            if o.curve == nil {
+                o.token = try tokenFile.map { try JobToken.load(file: $0) } ?? JobToken.fromEnvironment()
+            }
             _ = try runWorker(o) { printError($0) }
         } catch {
             throw CohortFailure("worker on \(o.host): \(error)")

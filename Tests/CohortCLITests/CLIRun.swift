@@ -6,9 +6,12 @@ import Testing
 typealias CLIResult = ProcessRunner.Result
 
 /// Runs `cohort ARGS` to completion under a hard deadline (see `ProcessRunner`).
-func cohort(_ arguments: [String], timeout: Double = 30) throws -> CLIResult {
-    try ProcessRunner.run(requireCohortBinary().path, arguments, timeout: timeout)
+func cohort(_ arguments: [String], timeout: Double = 30, environment: [String: String]? = nil) throws -> CLIResult {
+    try ProcessRunner.run(requireCohortBinary().path, arguments, timeout: timeout, environment: environment)
 }
+
+/// A job token for workers started by hand in tests (what `cohort launch` puts in their environment).
+let testJobToken = String(repeating: "0123456789abcdef", count: 4)
 
 /// A fresh scratch directory (the caller removes it).
 func scratchDirectory(_ label: String) throws -> URL {

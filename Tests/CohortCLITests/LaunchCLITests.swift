@@ -19,7 +19,9 @@ struct LaunchCLITests {
 
     @Test func workerWithNobodyAtTheCoordinatorGivesUpInTime() throws {
         let endpoint = "tcp://127.0.0.1:1"
-        let r = try cohort(["worker", "--coordinator", endpoint, "--rendezvous-timeout", "1.5"], timeout: 20)
+        let r = try cohort(
+            ["worker", "--coordinator", endpoint, "--rendezvous-timeout", "1.5"], timeout: 20,
+            environment: ["COHORT_JOB_TOKEN": testJobToken])
         #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
         #expect(r.stderr.contains(endpoint), "the error must name the coordinator: \(r.stderr)")
         #expect(r.stderrLines.count == 1, "\(r.stderr)")
@@ -79,6 +81,55 @@ struct LaunchCLITests {
         for w in orphans { kill(w, SIGKILL) }
         #expect(
             orphans.isEmpty && elapsed < 1, "workers \(orphans) outlived the killed launcher (\(elapsed) s; peer deadline 15 s)")
+    }
+
+    /// The job's token reaches the workers `launch` starts in their environment (readable by this user only),
+    /// not in their command lines, which every user sees in `ps`.
+    @Test func theJobTokenIsInTheWorkersEnvironmentNotTheirCommandLine() throws {
+        let dir = try scratchDirectory("token")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, workers) = try launchTwoTrainingWorkers(dir: dir)
+        defer { launch.kill() }
+        func nulSeparated(_ path: String) -> [String] {
+            guard let data = FileManager.default.contents(atPath: path) else { return [] }
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        var tokens: [String] = []
+        for pid in workers {
+            let environment = nulSeparated("/proc/\(pid)/environ")
+            let token = environment.first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+            let value = try #require(token, "worker \(pid) has no COHORT_JOB_TOKEN")
+            #expect(value.count == 64 && value.allSatisfy(\.isHexDigit), "\(value.count) characters")
+            let arguments = nulSeparated("/proc/\(pid)/cmdline")
+            #expect(arguments.contains("worker"), "\(arguments)")
+            #expect(!arguments.contains { $0.contains(value) }, "the token is on worker \(pid)'s command line")
+            tokens.append(value)
+        }
+        #expect(Set(tokens).count == 1, "one token per job")
+        let launchArguments = nulSeparated("/proc/\(launch.process.processIdentifier)/cmdline")
+        #expect(!launchArguments.contains { a in tokens.contains { a.contains($0) } })
+        #expect(!launch.output.contains(tokens.first ?? "-"), "the token must not be printed")
+    }
+
+    /// A coordinator started by hand with neither curve nor a token is still secure: it generates a token, writes
+    /// it to a 0600 file in its directory and says where (the workers' --token-file).
+    @Test func aHandStartedCoordinatorWithoutATokenWritesOne() throws {
+        let dir = try scratchDirectory("coord-token")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try smallClusterYAML(workers: 1, steps: 5, dir: dir)
+            .replacingOccurrences(of: "rendezvous_timeout_s: 20", with: "rendezvous_timeout_s: 1")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try ProcessRunner.run(
+            requireCohortBinary().path, ["coordinator", "--config", config, "--ephemeral-ports"], timeout: 20,
+            currentDirectory: dir.path)
+        let file = dir.appendingPathComponent("cohort-job-token").path
+        #expect(r.stderr.contains("job token is in \(file)"), "\(r.stderr)")
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let token = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
+        #expect(!r.stderr.contains(token) && !r.stdout.contains(token), "the token itself is never printed")
     }
 
     /// `cohort keys` writes the cluster's key file; a launch with CURVE on trains with it.

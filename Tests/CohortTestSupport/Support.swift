@@ -86,9 +86,11 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var collected = Data()
 
-    public init(_ executable: URL, _ arguments: [String]) throws {
+    /// `environment` is added to this process's.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = out
         process.standardError = out
         out.fileHandleForReading.readabilityHandler = { [weak self] h in

@@ -80,32 +80,54 @@ struct FaultTests {
         WireHeader(kind: kind, dtype: dtype, group: 0, sender: sender, sequence: sequence, chunk: 0, length: length).bytes
     }
 
-    @Test func wrongMagicIsRefused() throws {
+    /// Sends malformed frames from rank 1's sockets to rank 0, then the frame rank 0 expects: the junk is dropped
+    /// and counted (one warning naming what was wrong), and the receive gets the good frame.
+    func dropped(_ frames: [[UInt8]], maxFrameBytes: Int = 1 << 20, expect: (String) -> Bool) throws {
+        var o = Self.options(timeout: 2)
+        o.maxFrameBytes = maxFrameBytes
+        let comms = try Communicator.local(size: 2, options: o)
+        let lines = LineCollector()
+        comms[0].plane.setWarningHandler { lines.add($0) }
+        try comms[1].plane.sendRawFrames(frames, to: 0)
+        let good = [Float](repeating: 1.5, count: 4)
+        try comms[1].plane.sendRawFrames([Self.header(), good.withUnsafeBytes { Array($0) }], to: 0)
+        var buffer = [Float](repeating: 0, count: 4)
+        try buffer.withUnsafeMutableBufferPointer { try comms[0].receive(into: $0, from: 1) }
+        #expect(buffer == good)
+        #expect(comms[0].plane.droppedFrames.counts == [.malformed: 1], "\(comms[0].plane.droppedFrames.counts)")
+        #expect(lines.lines.count == 1 && expect(lines.lines[0]), "\(lines.lines)")
+    }
+
+    @Test func wrongMagicIsDropped() throws {
         var h = Self.header()
         h[0] ^= 0xFF
-        try refused([h, [UInt8](repeating: 0, count: 16)]) { $0.contains("magic") }
+        try dropped([h, [UInt8](repeating: 0, count: 16)]) { $0.contains("magic") }
     }
 
-    @Test func wrongVersionIsRefusedSayingExpectedAndGot() throws {
+    @Test func wrongVersionIsDroppedSayingExpectedAndGot() throws {
         var h = Self.header()
         h[4] = 9
-        try refused([h, [UInt8](repeating: 0, count: 16)]) { $0.contains("expected 1, got 9") }
+        try dropped([h, [UInt8](repeating: 0, count: 16)]) { $0.contains("expected 1, got 9") }
     }
 
-    @Test func truncatedHeaderIsRefused() throws {
-        try refused([Array(Self.header().prefix(20)), [UInt8](repeating: 0, count: 16)]) { $0.contains("20 bytes, expected 32") }
+    @Test func truncatedHeaderIsDropped() throws {
+        try dropped([Array(Self.header().prefix(20)), [UInt8](repeating: 0, count: 16)]) { $0.contains("20 bytes, expected 32") }
     }
 
-    @Test func truncatedPayloadIsRefused() throws {
-        try refused([Self.header(length: 16), [UInt8](repeating: 0, count: 8)]) {
+    @Test func truncatedPayloadIsDropped() throws {
+        try dropped([Self.header(length: 16), [UInt8](repeating: 0, count: 8)]) {
             $0.contains("payload frame is 8 bytes but the header announced 16")
         }
     }
 
-    @Test func oversizedFrameIsRefusedBeforeUse() throws {
-        try refused([Self.header(length: 1 << 30), [UInt8](repeating: 0, count: 16)], maxFrameBytes: 1 << 20) {
+    @Test func oversizedFrameIsDroppedBeforeUse() throws {
+        try dropped([Self.header(length: 1 << 30), [UInt8](repeating: 0, count: 16)], maxFrameBytes: 1 << 20) {
             $0.contains("exceeds the maximum of 1048576")
         }
+    }
+
+    @Test func junkBytesAreDropped() throws {
+        try dropped([Array("not a wire header".utf8)]) { $0.contains("malformed") }
     }
 
     @Test func outOfSequenceFrameIsRefusedSayingExpectedAndGot() throws {
@@ -118,7 +140,7 @@ struct FaultTests {
         try refused([Self.header(length: 8), [UInt8](repeating: 0, count: 8)]) { $0.contains("expected byte length 16, got 8") }
     }
 
-    @Test func headerWithoutPayloadIsRefused() throws {
-        try refused([Self.header()]) { $0.contains("not followed by a payload") }
+    @Test func headerWithoutPayloadIsDropped() throws {
+        try dropped([Self.header()]) { $0.contains("not followed by a payload") }
     }
 }

@@ -243,7 +243,7 @@ import Testing
         let config = try ClusterConfig.parse(text)
         #expect(config.cluster.name == "cohort")
         #expect(config.cluster.dataPorts == PortRange(first: 5600))
-        #expect(config.cluster.interface == "*")
+        #expect(config.cluster.interface == "", "omitted: each host binds its own address, not all interfaces")
         #expect(config.cluster.security == SecuritySpec())
         #expect(config.parallelism == ParallelismSpec(dataParallel: nil, pipelineStages: 1, microBatches: 1, schedule: .gpipe))
         #expect(config.dataParallelDegree == 4)

@@ -16,22 +16,27 @@ import Yams
         try Yams.load_all(yaml: text(relative)).compactMap { $0 as? [String: Any] }
     }
 
-    static let workerCommand = ["worker", "--coordinator", "tcp://coordinator:5555"]
-    static let coordinatorCommand = ["coordinator", "--config", "/etc/cohort/cluster.yaml"]
+    static let workerCommand = ["worker", "--coordinator", "tcp://coordinator:5555", "--token-file"]
+    static let coordinatorCommand = ["coordinator", "--config", "/etc/cohort/cluster.yaml", "--token-file"]
+    /// Where compose and Kubernetes mount the job's token.
+    static let composeToken = "/run/secrets/job-token"
+    static let kubernetesToken = "/etc/cohort-token/token"
 
     @Test func composeRunsCoordinatorAndScalableWorkers() throws {
         let compose = try #require(try Self.documents("docker/compose.yaml").first)
         let services = try #require(compose["services"] as? [String: Any])
         let coordinator = try #require(services["coordinator"] as? [String: Any])
         let worker = try #require(services["worker"] as? [String: Any])
-        #expect(coordinator["command"] as? [String] == Self.coordinatorCommand)
-        #expect(worker["command"] as? [String] == Self.workerCommand)
+        #expect(coordinator["command"] as? [String] == Self.coordinatorCommand + [Self.composeToken])
+        #expect(worker["command"] as? [String] == Self.workerCommand + [Self.composeToken])
         #expect(worker["container_name"] == nil && worker["ports"] == nil, "--scale worker=N needs no fixed names or host ports")
         #expect((coordinator["volumes"] as? [String])?.contains("./cluster.yaml:/etc/cohort/cluster.yaml:ro") == true)
         // The cluster file it mounts is valid and points workers at the coordinator service.
         let config = try ClusterConfig.load(path: TestFiles.repo("docker/cluster.yaml"))
         #expect(config.cluster.coordinator == CoordinatorAddress(host: "coordinator", port: 5555))
         #expect(config.cluster.interface == "*")
+        // "*" only with a comment saying why (a container's own network namespace).
+        #expect(try Self.text("docker/cluster.yaml").contains("network namespace"))
     }
 
     @Test func dockerfileBuildsStaticallyAndRunsSlim() throws {
@@ -80,8 +85,8 @@ import Yams
         let jobs = byKind["Job"] ?? []
         let coordinator = try #require(jobs.first { name($0) == "cohort-coordinator" })
         let workers = try #require(jobs.first { name($0) == "cohort-worker" })
-        #expect(args(coordinator) == Self.coordinatorCommand)
-        #expect(args(workers) == Self.workerCommand)
+        #expect(args(coordinator) == Self.coordinatorCommand + [Self.kubernetesToken])
+        #expect(args(workers) == Self.workerCommand + [Self.kubernetesToken])
         let workerSpec = try #require(workers["spec"] as? [String: Any])
         #expect(workerSpec["completionMode"] as? String == "Indexed")
         let count = try #require(workerSpec["completions"] as? Int)

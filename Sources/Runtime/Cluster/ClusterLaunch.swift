@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Training
+import Transport
 
 /// What a launch shows while it runs. The CLI's progress display is one; a caller that wants silence (a benchmark)
 /// passes one that does nothing. Called from the launching thread and from process-exit handlers, so it is
@@ -27,7 +28,9 @@ public func launchCluster(_ cluster: ClusterConfig, run: RunOptions, observer: s
     let coordinator = try Coordinator(config: cluster, run: run)
     coordinator.onEvent = { observer.show($0) }
     let endpoint = dialableEndpoint(bound: coordinator.endpoint, host: cluster.cluster.coordinator.host)
-    let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint)
+    // The coordinator's proof is the workers': the cluster key, or the job's token (generated for this launch
+    // when the cluster file names no token_file), which reaches them through their environment or stdin.
+    let launcher = Launcher(config: cluster, coordinatorEndpoint: endpoint, security: coordinator.security)
     let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
     defer { interrupt.cancel() }
     let abandon = coordinator.rendezvousAbandon

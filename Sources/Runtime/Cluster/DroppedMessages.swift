@@ -14,6 +14,9 @@ public enum DropReason: String, Sendable, CaseIterable, Codable {
     case duplicateRegistration = "duplicate_registration"
     /// A message that makes no sense at this point (e.g. a report during rendezvous).
     case unexpected
+    /// A connection refused in its handshake: no job token, a wrong one, or a CURVE key that is not the cluster's
+    /// (counted per attempt; the peer's address is warned about once).
+    case unauthenticated
 }
 
 /// Counts what the coordinator dropped and turns it into warning lines, at most one per peer per `interval`:

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Training
+import Transport
 
 /// Starts the worker processes of a cluster.yaml: local ones as child processes of this binary, remote ones over
 /// ssh (the same `cohort` path is expected on every host). Keeps track of them so none is left behind.
@@ -8,13 +9,61 @@ public final class Launcher: @unchecked Sendable {
     public let config: ClusterConfig
     public let coordinatorEndpoint: String
     public let executable: String
+    /// How the workers authenticate: the cluster's CURVE key (its file is passed), or the job's token, handed to
+    /// each worker in its environment (local) or on its standard input (ssh), never on a command line.
+    public let security: PeerSecurity?
     private var processes: [(rank: PlannedRank, process: Process)] = []
     private let lock = NSLock()
 
-    public init(config: ClusterConfig, coordinatorEndpoint: String, executable: String = Launcher.selfExecutable()) {
+    public init(
+        config: ClusterConfig, coordinatorEndpoint: String, executable: String = Launcher.selfExecutable(),
+        security: PeerSecurity? = nil
+    ) {
         self.config = config
         self.coordinatorEndpoint = coordinatorEndpoint
         self.executable = executable
+        self.security = security
+    }
+
+    /// How one worker is started: the program, its arguments (what `ps` shows), what is added to its environment,
+    /// and what it reads on standard input.
+    public struct WorkerCommand: Sendable {
+        public var executable: String
+        public var arguments: [String]
+        public var environment: [String: String]
+        public var standardInput: String?
+    }
+
+    /// What `start` runs for `planned` (`extra` arguments go to `cohort worker`). The token never appears in the
+    /// arguments: a local worker finds it in `COHORT_JOB_TOKEN`, a remote one reads it from its standard input
+    /// (`--token-file /dev/stdin`, fed through ssh).
+    public func command(for planned: PlannedRank, extra: [String] = []) -> WorkerCommand {
+        var args = [
+            "worker", "--coordinator", coordinatorEndpoint, "--host", planned.address,
+            "--data-port", "\(config.cluster.dataPorts.first == 0 ? 0 : planned.dataPort)", "--local-index",
+            "\(planned.localIndex)",
+        ]
+        // The configured interface on every host, remote ones included; none configured: the host's own address
+        // (the worker resolves a name), never all interfaces unless the cluster file says "*".
+        let interface = config.cluster.interface
+        args += ["--interface", interface.isEmpty ? planned.address : interface]
+        if let key = config.cluster.security.keyFile, config.cluster.security.curve { args += ["--key-file", key] }
+        let token = security?.token
+        let local = Launcher.isLocal(planned.address)
+        if token != nil && !local { args += ["--token-file", "/dev/stdin"] }
+        args += extra
+        if local {
+            var environment = [Launcher.parentVariable: "\(getpid())"]
+            if let token { environment[JobToken.environmentVariable] = token.value }
+            return WorkerCommand(executable: executable, arguments: args, environment: environment, standardInput: nil)
+        }
+        let user = config.hosts[planned.hostIndex].sshUser.map { "\($0)@" } ?? ""
+        // `--` ends ssh's options: a destination can never be read as one (validation also refuses a host or
+        // user starting with '-').
+        return WorkerCommand(
+            executable: "/usr/bin/ssh",
+            arguments: ["-o", "BatchMode=yes", "--", "\(user)\(planned.address)", "cohort"] + args.map(shellQuote),
+            environment: [:], standardInput: token.map { $0.value + "\n" })
     }
 
     public static func selfExecutable() -> String {
@@ -34,32 +83,23 @@ public final class Launcher: @unchecked Sendable {
     /// `onExit` is called when a worker process ends (its rank plan and exit status).
     public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32) -> Void) throws {
         for planned in config.plannedRanks() {
-            var args = [
-                "worker", "--coordinator", coordinatorEndpoint, "--host", planned.address,
-                "--data-port", "\(config.cluster.dataPorts.first == 0 ? 0 : planned.dataPort)", "--local-index",
-                "\(planned.localIndex)",
-            ]
-            if config.cluster.interface != "*" && Launcher.isLocal(planned.address) {
-                args += ["--interface", planned.address]
-            }
-            if let key = config.cluster.security.keyFile, config.cluster.security.curve { args += ["--key-file", key] }
-            args += extra
+            let command = command(for: planned, extra: extra)
             let p = Process()
-            if Launcher.isLocal(planned.address) {
-                p.executableURL = URL(fileURLWithPath: executable)
-                p.arguments = args
-                // The worker asks to be ended with this process (`cohort worker` reads it at start).
-                p.environment = ProcessInfo.processInfo.environment.merging([Launcher.parentVariable: "\(getpid())"]) { $1 }
-            } else {
-                let user = config.hosts[planned.hostIndex].sshUser.map { "\($0)@" } ?? ""
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
-                // `--` ends ssh's options: a destination can never be read as one (validation also refuses a
-                // host or user starting with '-').
-                p.arguments = ["-o", "BatchMode=yes", "--", "\(user)\(planned.address)", "cohort"] + args.map(shellQuote)
+            p.executableURL = URL(fileURLWithPath: command.executable)
+            p.arguments = command.arguments
+            // A local worker asks to be ended with this process (`cohort worker` reads the launcher's pid at start).
+            if !command.environment.isEmpty {
+                p.environment = ProcessInfo.processInfo.environment.merging(command.environment) { $1 }
             }
+            let input = command.standardInput.map { _ in Pipe() }
+            if let input { p.standardInput = input }
             p.terminationHandler = { proc in onExit(planned, proc.terminationStatus) }
             do {
                 try p.run()
+                if let input, let text = command.standardInput {
+                    input.fileHandleForWriting.write(Data(text.utf8))
+                    try? input.fileHandleForWriting.close()
+                }
             } catch {
                 stopAll()
                 throw RuntimeError.invalid(

@@ -16,6 +16,10 @@ public struct WorkerOptions: Sendable {
     /// This worker's index among its host's workers (from the launcher), to fix rank order.
     public var localIndex: Int?
     public var curve: CurveSecurity?
+    /// The job's token when curve is off (from `launch`'s environment, `--token-file` or `security.token_file`).
+    public var token: JobToken?
+    /// What every socket of this worker proves: the cluster key when set, else the token.
+    public var security: PeerSecurity? { PeerSecurity(curve: curve, token: token) }
     /// How long to wait for the assignment.
     public var rendezvousTimeout: Double = 120
 
@@ -29,13 +33,20 @@ public struct WorkerOptions: Sendable {
 /// take rank/peers/job, form the communicator, load data, train, report. A job holds one membership today, so
 /// the loop runs once. Any failure is reported to the coordinator (which stops the others) before it is rethrown.
 public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
+    guard let security = options.security else {
+        throw RuntimeError.invalid(
+            "no job token: set \(JobToken.environmentVariable), pass --token-file FILE (the file the coordinator printed) or use a CURVE --key-file"
+        )
+    }
     var commOptions = CommunicatorOptions()
     commOptions.curve = options.curve
-    let interface = options.interface ?? options.host
+    commOptions.token = options.curve == nil ? options.token : nil
+    let interface = try options.interface ?? bindAddress(forHost: options.host)
     let plane = try DataPlane(bind: "tcp://\(interface):\(options.dataPort)", options: commOptions)
+    plane.setWarningHandler { log("worker on \(options.host): \($0)") }
     let advertised = advertisedEndpoint(bound: plane.endpoint, host: options.host)
 
-    let control = try WorkerControl(coordinator: options.coordinator, curve: options.curve)
+    let control = try WorkerControl(coordinator: options.coordinator, security: security)
     let registration = Registration(
         host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
         protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,

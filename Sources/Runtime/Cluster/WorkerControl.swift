@@ -17,11 +17,12 @@ public final class WorkerControl: @unchecked Sendable {
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
 
-    public init(coordinator: String, curve: CurveSecurity?) throws {
+    /// `security`: the cluster's CURVE key or the job's token, as the coordinator's socket demands.
+    public init(coordinator: String, security: PeerSecurity?) throws {
         self.coordinator = coordinator
         context = try Context(ioThreads: 1)
         dealer = try Socket(context, type: .dealer, linger: .milliseconds(2000))
-        if let curve { try dealer.makeCurveClient(curve) }
+        if let security { try dealer.makeClient(security) }
         try dealer.connect(coordinator)
     }
 
