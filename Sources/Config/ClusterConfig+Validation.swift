@@ -104,6 +104,9 @@ extension ClusterConfig {
                 "\(total) workers cannot be split into \(stages) pipeline stages evenly")
         }
 
+        for issue in parallelism.gradient?.issues(pipelineStages: stages, localSGD: parallelism.sync != nil) ?? [] {
+            issues.append(ConfigIssue(["parallelism", "gradient", ConfigKey(stringValue: issue.key)], issue.message))
+        }
         for issue in parallelism.sync?.issues(pipelineStages: stages) ?? [] {
             issues.append(ConfigIssue(["parallelism", "sync", ConfigKey(stringValue: issue.key)], issue.message))
         }

@@ -262,6 +262,8 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
     public var stageLayers: [Int]?
     /// Local SGD / DiLoCo: synchronise every H steps instead of every step; nil: every step (plain data parallel).
     public var sync: SyncSpec?
+    /// Gradient compression; nil: the plain fp32 sum.
+    public var gradient: GradientSpec?
 
     /// The default of each omitted key, shared by `init` and the decoder.
     public enum Defaults {
@@ -272,7 +274,8 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
 
     public init(
         dataParallel: Int? = nil, pipelineStages: Int = Defaults.pipelineStages, microBatches: Int = Defaults.microBatches,
-        schedule: PipelineSchedule = Defaults.schedule, stageLayers: [Int]? = nil, sync: SyncSpec? = nil
+        schedule: PipelineSchedule = Defaults.schedule, stageLayers: [Int]? = nil, sync: SyncSpec? = nil,
+        gradient: GradientSpec? = nil
     ) {
         self.dataParallel = dataParallel
         self.pipelineStages = pipelineStages
@@ -280,6 +283,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         self.schedule = schedule
         self.stageLayers = stageLayers
         self.sync = sync
+        self.gradient = gradient
     }
 
     enum CodingKeys: String, CodingKey {
@@ -289,6 +293,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         case schedule
         case stageLayers = "stage_layers"
         case sync
+        case gradient
     }
 
     public init(from decoder: any Decoder) throws {
@@ -299,6 +304,7 @@ public struct ParallelismSpec: Codable, Sendable, Equatable {
         schedule = try c.decode(.schedule, default: Defaults.schedule)
         stageLayers = try c.decodeIfPresent([Int].self, forKey: .stageLayers)
         sync = try c.decodeIfPresent(SyncSpec.self, forKey: .sync)
+        gradient = try c.decodeIfPresent(GradientSpec.self, forKey: .gradient)
     }
 }
 

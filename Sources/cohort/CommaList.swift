@@ -59,3 +59,4 @@ struct CommaListError: Error, CustomStringConvertible {
 }
 
 extension PipelineSchedule: ExpressibleByArgument {}
+extension GradientCompression: ExpressibleByArgument {}

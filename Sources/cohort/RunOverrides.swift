@@ -38,6 +38,15 @@ struct RunOverrides: ParsableArguments {
     )
     var trace: String?
 
+    @Option(help: "Gradient compression: none | bf16 | fp16 | powersgd | topk (parallelism.gradient.compression).")
+    var compression: GradientCompression?
+
+    @Option(name: .customLong("compression-rank"), help: "PowerSGD's rank (parallelism.gradient.rank).")
+    var compressionRank: Int?
+
+    @Option(help: "Top-k's share of each bucket sent (parallelism.gradient.density).")
+    var density: Double?
+
     @Option(
         name: .customLong("warmup-steps"),
         help: "Leave this many first steps out of the steady-state figures (steady_* in the done line).")
@@ -62,6 +71,19 @@ struct RunOverrides: ParsableArguments {
         if let epochs {
             c.job.epochs = epochs
             c.job.steps = nil
+        }
+        if compression != nil || compressionRank != nil || density != nil {
+            var g = c.parallelism.gradient ?? GradientSpec()
+            if let compression { g.compression = compression }
+            if let compressionRank { g.rank = compressionRank }
+            if let density { g.density = density }
+            c.parallelism.gradient = g
+        }
+        // What the flags changed must hold as if the file had said it.
+        if compression != nil || compressionRank != nil || density != nil,
+            let issue = c.validationIssues().first(where: { $0.path.first?.stringValue == "parallelism" })
+        {
+            throw ValidationError("\(issue) (after --compression/--compression-rank/--density)")
         }
         if ephemeralPorts {
             c.cluster.coordinator.port = 0

@@ -58,8 +58,10 @@ public final class DataParallelWorker {
             outer = nil
         }
         if let outer { trainer.checkpointedState.append(outer) }
-        buckets = GradientBuckets(
-            model: model, bucketBytes: assignment.run.bucketBytes, communicator: outer == nil ? reduce : nil)
+        let reducer =
+            outer == nil
+            ? reduce.map { makeGradientReducer(assignment.parallelism.gradient, communicator: $0, model: model) } : nil
+        buckets = GradientBuckets(model: model, bucketBytes: assignment.run.bucketBytes, reducer: reducer)
         model.onLayerGradientsReady = { [buckets] layer in buckets.layerReady(layer) }
     }
 

@@ -9,6 +9,12 @@ public struct GradientBucket {
     public let range: Range<Int>
     /// The gradient values of `range`, reduced in place.
     public let values: UnsafeMutableBufferPointer<Float>
+
+    public init(index: Int, range: Range<Int>, values: UnsafeMutableBufferPointer<Float>) {
+        self.index = index
+        self.range = range
+        self.values = values
+    }
 }
 
 /// How a bucket of gradients is combined across ranks. The buckets call it once per bucket per step, from their
