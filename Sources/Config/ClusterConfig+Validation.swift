@@ -115,7 +115,7 @@ extension ClusterConfig {
         do {
             try job.validate()
         } catch let error as JobError {
-            let path = [ConfigKey("job")] + error.keyPath.split(separator: ".").map { ConfigKey(stringValue: String($0)) }
+            let path = [ConfigKey("job")] + configKeys(error.keyPath)
             issues.append(ConfigIssue(path, error.message))
         } catch {
             issues.append(ConfigIssue(["job"], "\(error)"))
@@ -169,4 +169,23 @@ extension ClusterConfig {
         if let dir = output.plotDirectory { check(!dir.isEmpty, ["output", "plot_directory"], "must not be empty") }
         return issues
     }
+}
+
+/// A rendered key path ("model.layers[2].conv.kernel") as coding keys, list indices as integer keys, so that the
+/// line of the item can be found.
+func configKeys(_ keyPath: String) -> [ConfigKey] {
+    var keys: [ConfigKey] = []
+    for part in keyPath.split(separator: ".") {
+        var name = Substring(part)
+        var indices: [Int] = []
+        while name.hasSuffix("]"), let open = name.lastIndex(of: "["),
+            let i = Int(name[name.index(after: open)..<name.index(before: name.endIndex)])
+        {
+            indices.insert(i, at: 0)
+            name = name[..<open]
+        }
+        if !name.isEmpty { keys.append(ConfigKey(stringValue: String(name))) }
+        keys += indices.map { ConfigKey(intValue: $0) }
+    }
+    return keys
 }

@@ -9,7 +9,7 @@ struct RunOverrides: ParsableArguments {
     @Option(help: "Run this many workers instead of the file's hosts[].workers.")
     var workers: Int?
 
-    @Option(help: "Swap in a recipe of `cohort train` (W1 | W2).")
+    @Option(help: "Swap in a recipe of `cohort train` (W1 | W2 | W3 | W4).")
     var workload: String?
 
     @Option(help: "Train for this many optimizer steps instead of the job's epochs.")

@@ -15,7 +15,7 @@ struct JobOptions: ParsableArguments {
 
     @Option(help: "Layer widths incl. input and output, e.g. 784,256,128,10.", transform: CommaList.parse)
     var layers: CommaList<Int>?
-    @Option(help: "relu | sigmoid | tanh") var activation: String?
+    @Option(help: "relu | sigmoid | tanh | gelu") var activation: String?
     @Option(help: "Dropout probability after each hidden activation.") var dropout: Float?
     @Option(name: .customLong("init"), help: "uniform | normal | xavier_uniform | xavier_normal | he_uniform | he_normal")
     var initializer: String?

@@ -60,7 +60,8 @@ import Testing
             old: "  seed: 1\n", new: "  seed: 1\n  model:\n    layers: [784, 256, x, 10]\n", keyPath: "job.model.layers[2]",
             message: "expected an integer, got \"x\"", lineMarker: "layers: [784, 256, x"),
         BadCase(
-            old: "  workload: W1", new: "  workload: W9", keyPath: "job.workload", message: "expected one of W1, W2, got \"W9\"",
+            old: "  workload: W1", new: "  workload: W9", keyPath: "job.workload",
+            message: "expected one of W1, W2, W3, W4, got \"W9\"",
             lineMarker: "workload: W9"),
         BadCase(
             old: "  seed: 1", new: "  seed: -1", keyPath: "job.seed", message: "expected a non-negative integer, got \"-1\"",

@@ -61,11 +61,11 @@ import Testing
     }
 
     @Test(arguments: [
-        ("    input: 12\n    layers: [{dense: 9}, {conv: 3}]", "job.model.layers[1].conv", "unknown key", 4),
+        ("    input: 12\n    layers: [{dense: 9}, {convolution: 3}]", "job.model.layers[1].convolution", "unknown key", 4),
         ("    input: 12\n    layers: [{dense: 0}]", "job.model.layers[0].dense", "must be ≥ 1", 4),
         (
-            "    input: 12\n    layers:\n      - {dense: 9}\n      - {activation: gelu}", "job.model.layers[1].activation",
-            "gelu", 6
+            "    input: 12\n    layers:\n      - {dense: 9}\n      - {activation: swish}", "job.model.layers[1].activation",
+            "swish", 6
         ),
         ("    input: 12\n    layers: [{dense: 9, activation: relu}]", "job.model.layers[0]", "one key", 4),
         ("    layers: [{dense: 9}]", "job.model.input", "missing required key", 3),

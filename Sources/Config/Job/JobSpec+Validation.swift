@@ -11,8 +11,8 @@ extension JobSpec {
         if model.stack != nil, model.activation != ModelSpec().activation || model.dropout != ModelSpec().dropout {
             throw JobError("model.activation", "a layer list sets activations and dropout per layer, not for the whole model")
         }
-        if model.stack != nil, !model.layerSpecs.contains(where: { if case .dense = $0 { true } else { false } }) {
-            throw JobError("model.layers", "a layer list needs at least one dense layer")
+        if model.stack != nil, !model.layerSpecs.contains(where: \.hasParameters) {
+            throw JobError("model.layers", "a layer list needs at least one dense or conv layer")
         }
         for (i, spec) in (model.stack ?? []).enumerated() {
             switch spec {
@@ -26,6 +26,7 @@ extension JobSpec {
             default: continue
             }
         }
+        if model.stack != nil { _ = try model.shapeWalk() }
         guard Activation(rawValue: model.activation) != nil else {
             throw JobError(
                 "model.activation",

@@ -1,15 +1,46 @@
 import NN
 
-/// One item of the layer-list form of `model.layers`: `{dense: 256}`, `{activation: relu}` or `{dropout: 0.2}`.
+/// One item of the layer-list form of `model.layers`: `{dense: 256}`, `{activation: relu}`, `{dropout: 0.2}`,
+/// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`, `{maxpool: 2}` (or `{maxpool: {kernel: 3,
+/// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}` or `{flatten: {}}`.
 /// A one-key mapping per layer (not a width list) so new layer kinds can be added with their own settings.
-/// Names and ranges are checked while decoding, so a bad item is an error on its own line.
+/// Names and ranges are checked while decoding, so a bad item is an error on its own line; what depends on the
+/// shapes flowing between layers (a kernel larger than its input, groups that do not divide the channels) is
+/// checked by `ModelSpec.shapeWalk()` at validation, under `model.layers[i].<kind>.<setting>`.
 public enum LayerSpec: Codable, Sendable, Equatable {
     case dense(Int)
     case activation(String)
     case dropout(Float)
+    case conv(ConvSpec)
+    case maxpool(PoolSpec)
+    case avgpool(PoolSpec)
+    case globalavgpool
+    case flatten
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dense, activation, dropout
+        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten
+    }
+
+    /// The key the item is written under.
+    public var key: String {
+        switch self {
+        case .dense: "dense"
+        case .activation: "activation"
+        case .dropout: "dropout"
+        case .conv: "conv"
+        case .maxpool: "maxpool"
+        case .avgpool: "avgpool"
+        case .globalavgpool: "globalavgpool"
+        case .flatten: "flatten"
+        }
+    }
+
+    /// Whether the layer has parameters (a pipeline stage can start there).
+    public var hasParameters: Bool {
+        switch self {
+        case .dense, .conv: true
+        default: false
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +75,24 @@ public enum LayerSpec: Codable, Sendable, Equatable {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "must be in [0, 1), got \(p)")
             }
             self = .dropout(p)
+        default:
+            self = try Self.decodeSpatial(key, c)
+        }
+    }
+
+    private static func decodeSpatial(_ key: CodingKeys, _ c: KeyedDecodingContainer<CodingKeys>) throws -> LayerSpec {
+        switch key {
+        case .conv: return .conv(try c.decode(ConvSpec.self, forKey: key))
+        case .maxpool: return .maxpool(try c.decode(PoolSpec.self, forKey: key))
+        case .avgpool: return .avgpool(try c.decode(PoolSpec.self, forKey: key))
+        default:
+            // {globalavgpool: {}} and {flatten: {}}: an empty mapping (they take no settings).
+            let settings = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: key)
+            if let extra = settings.allKeys.first {
+                throw DecodingError.dataCorruptedError(
+                    forKey: extra, in: settings, debugDescription: "unknown key: \(key.stringValue) takes no settings")
+            }
+            return key == .flatten ? .flatten : .globalavgpool
         }
     }
 
@@ -53,6 +102,11 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .dense(let width): try c.encode(width, forKey: .dense)
         case .activation(let name): try c.encode(name, forKey: .activation)
         case .dropout(let p): try c.encode(p, forKey: .dropout)
+        case .conv(let spec): try c.encode(spec, forKey: .conv)
+        case .maxpool(let spec): try c.encode(spec, forKey: .maxpool)
+        case .avgpool(let spec): try c.encode(spec, forKey: .avgpool)
+        case .globalavgpool: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .globalavgpool)
+        case .flatten: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .flatten)
         }
     }
 
@@ -66,5 +120,74 @@ public enum LayerSpec: Codable, Sendable, Equatable {
             if dropout > 0 { specs.append(.dropout(dropout)) }
         }
         return specs
+    }
+}
+
+/// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`: `out` and `kernel` are required; stride 1,
+/// padding 0 and groups 1 by default; `in` (optional) states the input channels, checked against the shape that
+/// reaches the layer. Ranges are checked at validation (`ModelSpec.shapeWalk`), naming the setting.
+public struct ConvSpec: Codable, Sendable, Equatable {
+    public var out: Int
+    public var kernel: Int
+    public var stride: Int = 1
+    public var padding: Int = 0
+    public var groups: Int = 1
+    public var inChannels: Int? = nil
+
+    public init(out: Int, kernel: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, inChannels: Int? = nil) {
+        self.out = out
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.groups = groups
+        self.inChannels = inChannels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case out, kernel, stride, padding, groups
+        case inChannels = "in"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        out = try c.decode(Int.self, forKey: .out)
+        kernel = try c.decode(Int.self, forKey: .kernel)
+        stride = try c.decodeIfPresent(Int.self, forKey: .stride) ?? 1
+        padding = try c.decodeIfPresent(Int.self, forKey: .padding) ?? 0
+        groups = try c.decodeIfPresent(Int.self, forKey: .groups) ?? 1
+        inChannels = try c.decodeIfPresent(Int.self, forKey: .inChannels)
+    }
+}
+
+/// `{maxpool: 2}` (a k×k window at stride k) or `{maxpool: {kernel: 3, stride: 2}}`; the same for avgpool.
+public struct PoolSpec: Codable, Sendable, Equatable {
+    public var kernel: Int
+    public var stride: Int?
+
+    public init(kernel: Int, stride: Int? = nil) {
+        self.kernel = kernel
+        self.stride = stride
+    }
+
+    enum CodingKeys: String, CodingKey { case kernel, stride }
+
+    public init(from decoder: any Decoder) throws {
+        if let k = try? decoder.singleValueContainer().decode(Int.self) {
+            self.init(kernel: k)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decodeIfPresent(Int.self, forKey: .stride))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        if stride == nil {
+            var c = encoder.singleValueContainer()
+            try c.encode(kernel)
+        } else {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kernel, forKey: .kernel)
+            try c.encodeIfPresent(stride, forKey: .stride)
+        }
     }
 }

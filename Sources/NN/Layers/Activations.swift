@@ -132,13 +132,14 @@ func softmaxRows(_ x: Tensor, into y: Tensor) {
 
 /// The activation functions a job spec can name.
 public enum Activation: String, Sendable, CaseIterable, Codable {
-    case relu, sigmoid, tanh
+    case relu, sigmoid, tanh, gelu
 
     public func makeLayer() -> Layer {
         switch self {
         case .relu: return ReLU()
         case .sigmoid: return Sigmoid()
         case .tanh: return Tanh()
+        case .gelu: return GELU()
         }
     }
 }

@@ -17,27 +17,32 @@ extension JobSpec {
                 mlp: self.model.layers, activation: Activation(rawValue: self.model.activation)!,
                 dropout: self.model.dropout, dropoutSeed: seed &+ 0xD80)
         } else {
-            model = Sequential(makeLayers(self.model.layerSpecs), inputFeatures: self.model.layers[0])
+            model = Sequential(try makeLayers(self.model.layerSpecs), inputFeatures: self.model.layers[0])
         }
         model.initialize(Initializer(name: self.model.initializer)!, seed: seed)
         return model
     }
 
-    /// The layers of a layer list. The k-th dropout layer draws its mask from the same stream as the width form's
-    /// k-th, so both forms of one model train identically.
-    private func makeLayers(_ specs: [LayerSpec]) -> [Layer] {
-        var width = self.model.layers[0]
+    /// The layers of a layer list, each built for the shape reaching it (`ModelSpec.shapeWalk`). The k-th dropout
+    /// layer draws its mask from the same stream as the width form's k-th, so both forms of one model train
+    /// identically.
+    private func makeLayers(_ specs: [LayerSpec]) throws -> [Layer] {
+        let shapes = try self.model.shapeWalk().inputs
         var dropouts = 0
-        return specs.map { spec -> Layer in
+        return zip(specs, shapes).map { spec, shape -> Layer in
             switch spec {
-            case .dense(let n):
-                defer { width = n }
-                return Dense(width, n)
-            case .activation(let name):
-                return (Activation(rawValue: name) ?? .relu).makeLayer()
+            case .dense(let n): return Dense(shape.count, n)
+            case .activation(let name): return (Activation(rawValue: name) ?? .relu).makeLayer()
             case .dropout(let p):
                 defer { dropouts += 1 }
                 return Dropout(p, seed: SplitMix64.derive(seed &+ 0xD80, UInt64(dropouts)))
+            case .conv(let c):
+                return Conv2D(
+                    input: shape, outChannels: c.out, kernel: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups)
+            case .maxpool(let p): return MaxPool2D(input: shape, kernel: p.kernel, stride: p.stride)
+            case .avgpool(let p): return AvgPool2D(input: shape, kernel: p.kernel, stride: p.stride)
+            case .globalavgpool: return GlobalAvgPool(input: shape)
+            case .flatten: return Flatten()
             }
         }
     }

@@ -19,7 +19,7 @@ struct BenchScaling: ParsableCommand {
             """)
 
     @Argument(help: "The cluster file (its job, hosts and timeouts).") var config: String = "cluster.yaml"
-    @Option(help: "Swap in a recipe of `cohort train` (W1 | W2).") var workload: String?
+    @Option(help: "Swap in a recipe of `cohort train` (W1 | W2 | W3 | W4).") var workload: String?
     @Option(help: "Comma-separated worker counts.", transform: CommaList.parse) var workers = CommaList<Int>([1, 2, 4])
     @Option(help: "Timed optimizer steps per run (default: the job's steps, else 200).") var steps: Int?
     @Option(help: "Untimed steps before them (start-up, page faults, socket warm-up).") var warmup: Int = 20
