@@ -41,6 +41,12 @@ struct CoordinatorCommand: ParsableCommand {
         }
         let display = ProgressDisplay(enabled: true)
         coordinator.onEvent = { display.show($0) }
+        // SIGTERM or SIGINT: the coordinator tells every worker to stop, then exits non-zero.
+        let interruption = coordinator.interruption
+        let signals = SignalFlag(signals: [SIGTERM, SIGINT]) { signal in
+            interruption.abandon("the coordinator was stopped by signal \(signal)")
+        }
+        defer { signals.cancel() }
         do {
             let s = try coordinator.runJob()
             display.finish(s)

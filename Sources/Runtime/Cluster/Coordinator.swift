@@ -118,6 +118,9 @@ public final class Coordinator {
     /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
     /// where heartbeats and the workers' own failure reports name the rank.
     public let rendezvousAbandon = Abandonment()
+    /// Ends the job from any thread (SIGTERM/SIGINT of `cohort coordinator`): every worker that registered is told
+    /// to stop, and `runJob` throws within a heartbeat interval.
+    public let interruption = Abandonment()
 
     /// Binds the control endpoint: `bind` if given, else the cluster's interface and coordinator port.
     /// `token`: the job's token when curve is off (else `security.token_file`'s, else a generated one).
@@ -226,6 +229,10 @@ public final class Coordinator {
                 // In slices, so that a worker the launcher saw exit ends the wait.
                 received = try receiveControl(deadline: min(deadline, .after(seconds: 0.2)))
             } catch TransportError.timeout {
+                if let reason = interruption.reason {
+                    for m in arrivals { send(.stop(reason: reason), to: m.identity) }
+                    throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered: \(reason)")
+                }
                 if let reason = rendezvousAbandon.reason {
                     throw RuntimeError.rendezvous("\(arrivals.count) of \(workers) workers registered at \(endpoint): \(reason)")
                 }
@@ -327,6 +334,7 @@ public final class Coordinator {
                 state.lastHeartbeat = now
             }
             try checkDeadlines(now: now)
+            if let reason = interruption.reason { throw RuntimeError.invalid(reason) }
             let received: [Message]?
             do {
                 received = try receiveControl(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
