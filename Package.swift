@@ -84,3 +84,14 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (issue 13): `cohort-fuzz`, one libFuzzer target per decoder of outside input. A plain build replays the seed
+// corpus (Tests/FuzzCorpus, `scripts/fuzz.sh --replay`); scripts/fuzz.sh builds it with -sanitize=fuzzer,address.
+package.products.append(.executable(name: "cohort-fuzz", targets: ["cohort-fuzz"]))
+package.targets += [
+    .target(name: "CFuzzerDriver", path: "Sources/Fuzz/CFuzzerDriver"),
+    .executableTarget(
+        name: "cohort-fuzz",
+        dependencies: ["CFuzzerDriver", "Transport", "Config", "Training", "Datasets", "NN", "CZlib"],
+        path: "Sources/Fuzz/cohort-fuzz"),
+]

@@ -12,6 +12,7 @@ swift build -c release --product cohort 2>&1 | quiet
 build=${PIPESTATUS[0]}
 set -e
 if [[ $build -ne 0 ]]; then echo "test.sh: build failed (exit $build)" >&2; exit "$build"; fi
+bash scripts/fuzz.sh --replay
 set +e
 swift test -c release --parallel 2>&1 | quiet
 status=${PIPESTATUS[0]}
