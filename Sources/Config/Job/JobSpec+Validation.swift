@@ -5,37 +5,7 @@ import NN
 extension JobSpec {
     /// Checks the settings that do not depend on data.
     public func validate() throws {
-        guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
-            throw JobError("model.layers", "needs at least an input and an output width, each ≥ 1, got \(model.layers)")
-        }
-        if model.stack != nil, model.activation != ModelSpec().activation || model.dropout != ModelSpec().dropout {
-            throw JobError("model.activation", "a layer list sets activations and dropout per layer, not for the whole model")
-        }
-        if model.stack != nil, !model.layerSpecs.contains(where: \.hasParameters) {
-            throw JobError("model.layers", "a layer list needs at least one dense or conv layer")
-        }
-        for (i, spec) in (model.stack ?? []).enumerated() {
-            switch spec {
-            case .dense(let n) where n < 1: throw JobError("model.layers[\(i)].dense", "must be ≥ 1, got \(n)")
-            case .activation(let name) where Activation(rawValue: name) == nil:
-                throw JobError(
-                    "model.layers[\(i)].activation",
-                    "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(name)\"")
-            case .dropout(let p) where !(0..<1).contains(p):
-                throw JobError("model.layers[\(i)].dropout", "must be in [0, 1), got \(p)")
-            default: continue
-            }
-        }
-        if model.stack != nil { _ = try model.shapeWalk() }
-        guard Activation(rawValue: model.activation) != nil else {
-            throw JobError(
-                "model.activation",
-                "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model.activation)\"")
-        }
-        guard Initializer(name: model.initializer) != nil else {
-            throw JobError(
-                "model.init", "expected one of \(Initializer.names.joined(separator: ", ")), got \"\(model.initializer)\"")
-        }
+        try validateModel()
         guard (0..<1).contains(model.dropout) else { throw JobError("model.dropout", "must be in [0, 1), got \(model.dropout)") }
         guard optimizer.lr.isFinite && optimizer.lr > 0 else {
             throw JobError("optimizer.lr", "must be positive, got \(optimizer.lr)")
@@ -75,5 +45,40 @@ extension JobSpec {
             name: optimizer.name, learningRate: optimizer.lr, momentum: optimizer.momentum,
             beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.eps,
             weightDecay: optimizer.weightDecay)
+    }
+
+    /// The model section: widths or a layer list whose shapes walk through, known activations and initialiser.
+    func validateModel() throws {
+        guard model.layers.count >= 2, model.layers.allSatisfy({ $0 >= 1 }) else {
+            throw JobError("model.layers", "needs at least an input and an output width, each ≥ 1, got \(model.layers)")
+        }
+        if model.stack != nil, model.activation != ModelSpec().activation || model.dropout != ModelSpec().dropout {
+            throw JobError("model.activation", "a layer list sets activations and dropout per layer, not for the whole model")
+        }
+        if model.stack != nil, !model.layerSpecs.contains(where: \.hasParameters) {
+            throw JobError("model.layers", "a layer list needs at least one dense or conv layer")
+        }
+        for (i, spec) in (model.stack ?? []).enumerated() {
+            switch spec {
+            case .dense(let n) where n < 1: throw JobError("model.layers[\(i)].dense", "must be ≥ 1, got \(n)")
+            case .activation(let name) where Activation(rawValue: name) == nil:
+                throw JobError(
+                    "model.layers[\(i)].activation",
+                    "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(name)\"")
+            case .dropout(let p) where !(0..<1).contains(p):
+                throw JobError("model.layers[\(i)].dropout", "must be in [0, 1), got \(p)")
+            default: continue
+            }
+        }
+        if model.stack != nil { _ = try model.shapeWalk() }
+        guard Activation(rawValue: model.activation) != nil else {
+            throw JobError(
+                "model.activation",
+                "expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model.activation)\"")
+        }
+        guard Initializer(name: model.initializer) != nil else {
+            throw JobError(
+                "model.init", "expected one of \(Initializer.names.joined(separator: ", ")), got \"\(model.initializer)\"")
+        }
     }
 }
