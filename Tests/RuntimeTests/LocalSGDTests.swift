@@ -84,7 +84,8 @@ struct LocalSGDTests {
         func trainer() throws -> (Trainer, OuterOptimizer) {
             let t = Trainer(
                 model: try job.makeModel(), optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: 4))
-            let o = OuterOptimizer(spec: SyncSpec(everySteps: 2), communicator: comms[0], parameters: t.model.parameters)
+            let spec = SyncSpec(everySteps: 2, outerOptimizer: .nesterov, outerLR: 0.7, outerMomentum: 0.9)
+            let o = OuterOptimizer(spec: spec, communicator: comms[0], parameters: t.model.parameters)
             t.checkpointedState.append(o)
             return (t, o)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Transport
 
 /// `cohort bench allreduce --ranks N --transport tcp|ipc [--json]`: N rank processes on this machine; per size
 /// the median over batches of the slowest rank's time per all-reduce, algbw = bytes/time and
@@ -25,6 +26,8 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Zero-copy sends from this frame size on.") var zeroCopyMin: Int?
     @Option(help: "Kernel socket buffer bytes (ZMQ_SNDBUF/RCVBUF).") var sockbuf: Int?
     @Option(help: "Timed batches per size (median reported).") var reps: Int = 11
+    @Flag(help: "Encrypt and authenticate every data-plane socket with CURVE (a fresh cluster key pair), to see its cost.")
+    var curve = false
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -35,15 +38,18 @@ struct BenchAllreduce: ParsableCommand {
     }
 
     func run() throws {
+        let keyFile = try curve ? Self.temporaryKeyFile() : nil
+        defer { if let keyFile { try? FileManager.default.removeItem(atPath: keyFile) } }
         let extra = RankLauncher.passthrough([
             ("sizes", sizes.text), ("algorithm", algorithm), ("wire", wire), ("chunk-bytes", chunkBytes.map(String.init)),
             ("small-bytes", smallBytes.map(String.init)), ("spin-us", spinUs.map(String.init)),
             ("io-threads", ioThreads.map(String.init)), ("zero-copy-min", zeroCopyMin.map(String.init)),
             ("sockbuf", sockbuf.map(String.init)), ("reps", String(reps)),
-            ("shared-memory", transport == "shm" ? "true" : "false"),
+            ("shared-memory", transport == "shm" ? "true" : "false"), ("key-file", keyFile),
         ])
         if !output.json {
-            print("allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)")
+            print(
+                "allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)\(curve ? " curve" : "")")
             print("     bytes  latency_us  algbw_GB/s  busbw_GB/s  check")
         }
         try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: transport, extra: extra, timeout: 600) { line in
@@ -63,5 +69,17 @@ struct BenchAllreduce: ParsableCommand {
                     num("busbw_gbps"), (o["check"] as? String) ?? "?"))
             flushOutput()
         }
+    }
+
+    /// A fresh CURVE key pair in a 0600 file (the format `cohort keys` writes), for the rank processes.
+    static func temporaryKeyFile() throws -> String {
+        let pair = try CurveKeyPair.generate()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-\(getpid()).keys").path
+        let text = "curve_public_key: \"\(pair.publicKey)\"\ncurve_secret_key: \"\(pair.secretKey)\"\n"
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw ValidationError("cannot write a key file in \(FileManager.default.temporaryDirectory.path)")
+        }
+        return path
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
+import Runtime
 import Transport
 
 /// Hidden: one rank process of `bench allreduce` / `bench p2p` and of the multi-process tests. It binds its data
@@ -32,6 +33,8 @@ struct BenchRank: ParsableCommand {
     @Option var batchSeconds: Double = 0.05
     /// die mode: how many all-reduces to finish before exiting abruptly (mid-run for the peers).
     @Option var dieAfter: Int = 3
+    /// A CURVE key file (`cohort keys`): the data plane encrypts and admits only holders of the pair.
+    @Option var keyFile: String?
     /// Pretend hosts of this many consecutive ranks each (for hierarchical all-reduce on one machine).
     @Option var ranksPerHost: Int?
 
@@ -45,6 +48,7 @@ struct BenchRank: ParsableCommand {
         if let v = ioThreads { o.ioThreads = v }
         if let v = zeroCopyMin { o.zeroCopyMinBytes = v }
         if let v = sockbuf { o.kernelBufferBytes = v }
+        if let keyFile { o.curve = try loadCurveSecurity(keyFile: keyFile) }
         let plane = try DataPlane(bind: bind, options: o)
         let table = try Rendezvous.join(
             server: rendezvous, rank: rank, endpoint: plane.endpoint, context: plane.context,
