@@ -1,4 +1,5 @@
 import Foundation
+import Transport
 
 /// Why the coordinator dropped a message instead of acting on it.
 public enum DropReason: String, Sendable, CaseIterable, Codable {
@@ -19,34 +20,9 @@ public enum DropReason: String, Sendable, CaseIterable, Codable {
     case unauthenticated
 }
 
-/// Counts what the coordinator dropped and turns it into warning lines, at most one per peer per `interval`:
-/// anything that reaches the port can send, so its traffic must cost a counter and a rate-limited line, never the
-/// job (ZeroMQ's ROUTER hands us whatever arrives; a stray 70-frame message once ended a run).
-public struct DroppedMessages: Sendable {
-    public private(set) var counts: [DropReason: Int] = [:]
-    public var total: Int { counts.values.reduce(0, +) }
-    private var lastWarning: [String: UInt64] = [:]
-    private var suppressed: [String: Int] = [:]
-    private let interval: UInt64
-
-    public init(warningInterval seconds: Double = 10) {
-        interval = UInt64(max(seconds, 0) * 1e9)
-    }
-
-    /// Counts one dropped message from `peer`; returns the warning to print, or nil while that peer's warnings
-    /// are rate-limited. Peers are keyed by the address libzmq saw (what they claim is not trusted).
-    public mutating func drop(_ reason: DropReason, from peer: String, detail: String, now: UInt64) -> String? {
-        counts[reason, default: 0] += 1
-        if lastWarning.count > 4096 {  // bounded under a flood from many addresses
-            lastWarning.removeAll(keepingCapacity: true)
-            suppressed.removeAll(keepingCapacity: true)
-        }
-        if let last = lastWarning[peer], now >= last, now - last < interval {
-            suppressed[peer, default: 0] += 1
-            return nil
-        }
-        lastWarning[peer] = now
-        let more = suppressed.removeValue(forKey: peer).map { " (\($0) more dropped since the last warning)" } ?? ""
-        return "dropped a message from \(peer) (\(reason.rawValue)): \(detail)\(more)"
-    }
+extension DropReason: DropReasonKind {
+    public static var droppedThing: String { "a message" }
 }
+
+/// What the coordinator dropped, counted, and warned about at most once per peer per interval.
+public typealias DroppedMessages = DropLog<DropReason>
