@@ -74,6 +74,7 @@ public final class DataParallelWorker {
             plan: plan, epochs: (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch, totalSteps: totalSteps)
         if assignment.run.resume, let checkpoints, let point = try checkpoints.restoreAgreed(with: communicator, into: trainer) {
             options.resumeAt = point
+            buckets.reducer?.resumed(atStep: trainer.step)
             // Local SGD resumes the interrupted period from its last synchronised weights.
             if let outer { outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) } }
         }
