@@ -272,12 +272,12 @@ enum RankLauncher {
 
     /// Runs the ranks; calls `line` with each line rank 0 prints. Throws if any rank fails or time runs out.
     static func run(
-        mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, placement: RankPlacement = .init(),
+        mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, placement: RankPlacement? = nil,
         line: (String) -> Void
     ) throws {
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
         let context = try Context()
-        let server = try Rendezvous.Server(bind: placement.rendezvousBind, context: context)
+        let server = try Rendezvous.Server(bind: placement?.rendezvousBind ?? "tcp://127.0.0.1:0", context: context)
         var processes: [Process] = []
         let out = Pipe()
         defer {
@@ -288,10 +288,10 @@ enum RankLauncher {
             let args =
                 [
                     "bench", "rank", "--mode", mode, "--rank", "\(r)", "--ranks", "\(ranks)", "--rendezvous", server.endpoint,
-                    "--bind", try placement.bind(rank: r) ?? bindEndpoint(transport: transport, rank: r), "--transport",
+                    "--bind", try placement?.bind(rank: r) ?? bindEndpoint(transport: transport, rank: r), "--transport",
                     transport,
                 ] + extra
-            let p = placement.process(rank: r, executable: executable(), arguments: args)
+            let p = RankPlacement.process(placement, rank: r, executable: executable(), arguments: args)
             p.standardOutput = r == 0 ? out : FileHandle.nullDevice
             try p.run()
             processes.append(p)

@@ -24,9 +24,10 @@ struct RankPlacement: ParsableArguments {
         return "tcp://\(a[rank % a.count]):0"
     }
 
-    func process(rank: Int, executable: URL, arguments: [String]) -> Process {
+    /// The process of `rank`: this binary itself, or under the wrapper of `placement` (nil: run here).
+    static func process(_ placement: RankPlacement?, rank: Int, executable: URL, arguments: [String]) -> Process {
         let p = Process()
-        if let rankWrapper {
+        if let rankWrapper = placement?.rankWrapper {
             p.executableURL = URL(fileURLWithPath: rankWrapper)
             p.arguments = [String(rank), executable.path] + arguments
         } else {
