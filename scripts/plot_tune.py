@@ -42,12 +42,13 @@ def main():
         ax.plot(xs, ys, marker="o", markersize=4, linewidth=1.2 if promoted else 0, alpha=0.9 if promoted else 0.5,
                 label=f"trial {t}" if promoted else None)
     if rows:
-        best = max(rows, key=lambda r: float(r["metric"]))
+        best = max(rows, key=lambda r: (float(r["metric"]), int(r["budget"]), -int(r["trial"])))
         ax.scatter([int(best["budget"])], [float(best["metric"])], s=160, facecolors="none", edgecolors="black",
                    label=f"best: trial {best['trial']} ({float(best['metric']):.4f})")
     budgets = sorted({int(r["budget"]) for r in rows})
     if len(budgets) > 1 and budgets[-1] / max(1, budgets[0]) >= 4:
         ax.set_xscale("log")
+        ax.minorticks_off()
     ax.set_xticks(budgets)
     ax.set_xticklabels([str(b) for b in budgets])
     ax.set_xlabel("budget (epochs or steps)")

@@ -86,9 +86,9 @@ struct TuneCommand: ParsableCommand {
         let plotted = plotTune(csv: csvPath, png: png)
         let best = report.best
         if output.json {
-            JSONLine.print(
-                TuneDoneLine(
-                    trials: report.trials, bestTestAccuracy: best?.metric, best: best?.config ?? [:], seconds: seconds))
+            print(
+                TuneDoneLine(trials: report.trials, bestTestAccuracy: best?.metric, best: best?.config ?? [:], seconds: seconds)
+                    .text)
         } else {
             for line in report.table() { print(line) }
             print("csv: \(csvPath)" + (plotted ? "\nplot: \(png)" : ""))
@@ -100,17 +100,20 @@ struct TuneCommand: ParsableCommand {
     }
 }
 
-/// `{"event":"done","trials":…,"best_test_accuracy":…,"best":{…job keys…},"seconds":…}`.
-struct TuneDoneLine: Encodable {
-    var event = "done"
+/// `{"event":"done","trials":…,"best_test_accuracy":…,"best":{…job keys…},"seconds":…}`, keys in this order
+/// (as the issue gives it; the values through `JSONLine`, so a missing accuracy is null).
+struct TuneDoneLine {
     var trials: Int
     var bestTestAccuracy: Double?
     var best: [String: TuneValue]
     var seconds: Double
 
-    enum CodingKeys: String, CodingKey {
-        case event, trials, best, seconds
-        case bestTestAccuracy = "best_test_accuracy"
+    var text: String {
+        let json = { (value: any Encodable) in
+            (try? JSONLine.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        }
+        return "{\"event\":\"done\",\"trials\":\(trials),\"best_test_accuracy\":\(json(bestTestAccuracy ?? .nan)),"
+            + "\"best\":\(json(best)),\"seconds\":\(json(JSONLine.Fixed(seconds, digits: 2)))}"
     }
 }
 
