@@ -13,6 +13,8 @@ public struct StudyRecord: Codable, Sendable, Equatable {
     public var metric: Double?
     public var seconds: Double?
     public var error: String?
+    /// Unix time the record was appended (set by `StudyFile.append` when nil): when each result was known.
+    public var at: Double?
 
     public init(
         event: String, spec: TuneSpec? = nil, run: TrialRun? = nil, config: TrialConfig? = nil, metric: Double? = nil,
@@ -101,6 +103,8 @@ public final class StudyFile {
 
     /// Appends one record as one line, durably.
     public func append(_ record: StudyRecord) throws {
+        var record = record
+        if record.at == nil { record.at = Date().timeIntervalSince1970 }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(

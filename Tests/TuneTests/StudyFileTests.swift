@@ -14,11 +14,12 @@ import Tune
             "optimizer.lr": .double(0.0123), "batch_size": .int(128), "model.layers": .list([.int(784), .int(64), .int(10)]),
             "model.activation": .string("relu"),
         ]
-        let written = [
+        var written = [
             StudyRecord(event: "start", run: run, config: config),
             StudyRecord(event: "result", run: run, config: config, metric: 0.875, seconds: 1.5),
             StudyRecord(event: "result", run: TrialRun(trial: 4, rung: 0, budget: 1), config: config, error: "exited 1"),
         ]
+        for i in written.indices { written[i].at = 1_780_000_000.25 + Double(i) }
         do {
             let file = try StudyFile(path: path, spec: spec)
             for r in written { try file.append(r) }
