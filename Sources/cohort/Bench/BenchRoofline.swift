@@ -107,6 +107,7 @@ struct RooflineRow {
     let roof: Double
     let bound: String
     let level: String
+    let bandwidth: Double
 
     init(op: StepOp, seconds: Double, roofs: RooflineRoofs) {
         self.op = op
@@ -114,17 +115,21 @@ struct RooflineRow {
         attained = seconds > 0 ? op.flops / seconds / 1e9 : 0
         let (level, bandwidth) = roofs.level(forBytes: op.bytes)
         self.level = level
+        self.bandwidth = bandwidth
         let memoryRoof = op.intensity * bandwidth
         roof = min(roofs.peak, memoryRoof)
         bound = memoryRoof < roofs.peak ? "memory" : "compute"
     }
 
     /// Attained against the roof; for an op with no FLOPs (a copy), bytes per second against the bandwidth.
-    var fractionOfRoof: Double { roof > 0 ? attained / roof : 0 }
+    var fractionOfRoof: Double {
+        if op.flops == 0 { return seconds > 0 && bandwidth > 0 ? op.bytes / seconds / 1e9 / bandwidth : 0 }
+        return roof > 0 ? attained / roof : 0
+    }
 
     var jsonLine: String {
         orderedJSON([
-            ("bench", .string("roofline")), ("op", .string(op.name)), ("seconds", .fixed(seconds, digits: 7)),
+            ("bench", .string("roofline")), ("op", .string(op.name)), ("seconds", .fixed(seconds, digits: 9)),
             ("flops", .fixed(op.flops, digits: 0)), ("bytes", .fixed(op.bytes, digits: 0)),
             ("intensity", .fixed(op.intensity, digits: 4)), ("attained_gflops", .fixed(attained, digits: 3)),
             ("roof_gflops", .fixed(roof, digits: 3)), ("bound", .string(bound)),

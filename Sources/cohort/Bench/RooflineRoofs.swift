@@ -9,8 +9,11 @@ struct RooflineRoofs {
     var peak: Double
     var l1Bytes: Int
     var l2Bytes: Int
+    var l3Bytes: Int?
     var l1: Double
     var l2: Double
+    /// Measured only where sysfs names an L3: ops too big for L2 but inside L3 are held to this roof, not DRAM's.
+    var l3: Double?
     var dram: Double
 
     static func measure() -> RooflineRoofs {
@@ -18,11 +21,19 @@ struct RooflineRoofs {
         let peak = peaks.first { $0.0 == .selected }?.1 ?? peaks.map(\.1).max() ?? 0
         let l1Bytes = cacheBytes(index: 0) ?? 32 << 10
         let l2Bytes = cacheBytes(index: 2) ?? 1 << 20
-        // Three arrays: a third of L1 (half of it: room for the stack), a quarter of L2, 64 MiB each for DRAM.
+        let l3Bytes = cacheBytes(index: 3)
+        // Three arrays filling a quarter of L1 each (room for the stack), a quarter of L2, twice the L2 for L3
+        // (within a quarter of it: a VM may report its host's whole L3, shared by every core), and twice the L3
+        // each for DRAM (64 to 256 MiB).
+        let dramArray = min(256 << 20, max(64 << 20, 2 * (l3Bytes ?? 0)))
+        let l3Array = l3Bytes.map { min($0 / 4, 2 * l2Bytes) }
+        let dram = measureTriadBandwidth(bytesPerArray: dramArray, seconds: 0.5)
+        // An L3 no faster than DRAM (a busy machine, a victim cache) is no separate roof.
+        let l3 = l3Array.map { measureTriadBandwidth(bytesPerArray: $0) }.flatMap { $0 > dram ? $0 : nil }
         return RooflineRoofs(
-            peaks: peaks, peak: peak, l1Bytes: l1Bytes, l2Bytes: l2Bytes,
-            l1: measureTriadBandwidth(bytesPerArray: l1Bytes / 6), l2: measureTriadBandwidth(bytesPerArray: l2Bytes / 4),
-            dram: measureTriadBandwidth(bytesPerArray: 64 << 20, seconds: 0.5))
+            peaks: peaks, peak: peak, l1Bytes: l1Bytes, l2Bytes: l2Bytes, l3Bytes: l3Bytes,
+            l1: measureTriadBandwidth(bytesPerArray: l1Bytes / 4), l2: measureTriadBandwidth(bytesPerArray: l2Bytes / 4),
+            l3: l3, dram: dram)
     }
 
     /// /sys/devices/system/cpu/cpu0/cache/indexN/size ("48K", "2048K", "1M").
@@ -42,20 +53,21 @@ struct RooflineRoofs {
     func level(forBytes bytes: Double) -> (String, Double) {
         if bytes <= Double(l1Bytes) { return ("L1", l1) }
         if bytes <= Double(l2Bytes) { return ("L2", l2) }
+        if let l3, let l3Bytes, bytes <= Double(l3Bytes) { return ("L3", l3) }
         return ("DRAM", dram)
     }
 
     var summary: String {
         let p = peaks.map { String(format: "%@ %.1f", "\($0.0)", $0.1) }.joined(separator: ", ")
         return String(
-            format: "roofs: FMA peak %@ GFLOP/s (compute roof: %@); triad L1 %.1f, L2 %.1f, DRAM %.1f GB/s", p,
-            "\(GEMMKernel.selected)", l1, l2, dram)
+            format: "roofs: FMA peak %@ GFLOP/s (compute roof: %@); triad L1 %.1f, L2 %.1f, %@DRAM %.1f GB/s", p,
+            "\(GEMMKernel.selected)", l1, l2, l3.map { String(format: "L3 %.1f, ", $0) } ?? "", dram)
     }
 
     var csvRows: [String] {
         peaks.map { "peak,\($0.0),,,,,\($0.1)," } + [
-            "bandwidth,L1,,,,,\(l1),", "bandwidth,L2,,,,,\(l2),", "bandwidth,DRAM,,,,,\(dram),",
-        ]
+            "bandwidth,L1,,,,,\(l1),", "bandwidth,L2,,,,,\(l2),",
+        ] + (l3.map { ["bandwidth,L3,,,,,\($0),"] } ?? []) + ["bandwidth,DRAM,,,,,\(dram),"]
     }
 }
 
