@@ -11,17 +11,16 @@ import Foundation
 /// plain Swift).
 public func measureTriadBandwidth(bytesPerArray: Int, kernel: GEMMKernel = .selected, seconds: Double = 0.2) -> Double {
     let n = max(64, bytesPerArray / 4 / 64 * 64)
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: n)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: n)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: n)
-    defer {
-        a.deallocate()
-        b.deallocate()
-        c.deallocate()
-    }
-    a.initialize(repeating: 0, count: n)
-    b.initialize(repeating: 1, count: n)
-    c.initialize(repeating: 2, count: n)
+    // One block, the arrays 1 KiB + 64 B apart beyond their length: separate allocations of the same size start at
+    // the same offset within a 4 KiB page, and then every store to a aliases the loads of b and c (4K aliasing),
+    // which halved the L1 figure.
+    let gap = 272
+    let block = UnsafeMutablePointer<Float>.allocate(capacity: 3 * (n + gap) + 16)
+    defer { block.deallocate() }
+    block.initialize(repeating: 1, count: 3 * (n + gap) + 16)
+    let a = block
+    let b = block + n + gap
+    let c = b + n + gap
     let pass: () -> Void = {
         #if arch(x86_64)
             if kernel == .avx512 && GEMMKernel.avx512.isSupported { return triadAVX512(a, b, c, n, 0.5) }
