@@ -134,3 +134,21 @@ import Testing
         }
     }
 }
+
+/// `cohort validate` checks a tune: section as `cohort tune` would.
+@Suite struct TuneValidateCLITests {
+    @Test func validateChecksTheTuneSection() throws {
+        let dir = try scratchDirectory("tune-validate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try TuneCLITests.clusterYAML().write(toFile: config, atomically: true, encoding: .utf8)
+        let ok = try cohort(["validate", config])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        try TuneCLITests.clusterYAML(eta: 1).write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try cohort(["validate", config])
+        #expect(bad.status != 0)
+        #expect(
+            bad.stderrLines.count == 1 && bad.stderr.contains("cluster.yaml:") && bad.stderr.contains("tune.eta"), "\(bad.stderr)"
+        )
+    }
+}
