@@ -22,6 +22,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "The results CSV (default: results.csv beside the study file).") var csv: String?
     @Option(help: "Where the PNG goes (default: beside the study file).") var plotDir: String?
     @Option(help: "Slots to use at most (default: every worker of every host).") var slots: Int?
+    @Flag(help: "No PNG (scripts/plot_tune.py needs python3 and matplotlib).") var noPlot = false
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -83,7 +84,7 @@ struct TuneCommand: ParsableCommand {
             throw CohortFailure("--csv: cannot write \(csvPath): \(error.localizedDescription)")
         }
         let png = ((plotDir ?? (dir.isEmpty ? "." : dir)) as NSString).appendingPathComponent("tune.png")
-        let plotted = plotTune(csv: csvPath, png: png)
+        let plotted = !noPlot && plotTune(csv: csvPath, png: png)
         let best = report.best
         if output.json {
             print(

@@ -57,7 +57,7 @@ import Testing
         let config = dir.appendingPathComponent("cluster.yaml").path
         try Self.clusterYAML().write(toFile: config, atomically: true, encoding: .utf8)
         let study = dir.appendingPathComponent("study.jsonl").path
-        let r = try cohort(["tune", config, "--study", study, "--json"], timeout: 120)
+        let r = try cohort(["tune", config, "--study", study, "--json", "--no-plot"], timeout: 120)
         #expect(r.status == 0, "\(r.stderr)")
         let last = try #require(r.stdout.split(separator: "\n").last.map(String.init))
         #expect(last.hasPrefix("{\"event\":\"done\",\"trials\":6,\"best_test_accuracy\":"))
@@ -81,13 +81,13 @@ import Testing
         let config = dir.appendingPathComponent("cluster.yaml").path
         try Self.clusterYAML(trials: 8).write(toFile: config, atomically: true, encoding: .utf8)
         let whole = dir.appendingPathComponent("whole/study.jsonl").path
-        let r = try cohort(["tune", config, "--study", whole, "--slots", "1", "--json"], timeout: 180)
+        let r = try cohort(["tune", config, "--study", whole, "--slots", "1", "--json", "--no-plot"], timeout: 180)
         #expect(r.status == 0, "\(r.stderr)")
 
         let killed = dir.appendingPathComponent("killed/study.jsonl").path
         let tuner = Process()
         tuner.executableURL = try requireCohortBinary()
-        tuner.arguments = ["tune", config, "--study", killed, "--slots", "1", "--json"]
+        tuner.arguments = ["tune", config, "--study", killed, "--slots", "1", "--json", "--no-plot"]
         tuner.standardOutput = FileHandle.nullDevice
         tuner.standardError = FileHandle.nullDevice
         try tuner.run()
@@ -102,7 +102,7 @@ import Testing
         while trials.contains(where: isAlive) && Date() < gone { usleep(20_000) }
         #expect(!trials.contains(where: isAlive), "a trial outlived the killed tuner")
 
-        let resumed = try cohort(["tune", config, "--study", killed, "--slots", "1", "--json"], timeout: 180)
+        let resumed = try cohort(["tune", config, "--study", killed, "--slots", "1", "--json", "--no-plot"], timeout: 180)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resuming"))
         #expect(try Self.resultSet(killed) == Self.resultSet(whole))
