@@ -109,6 +109,40 @@ import Testing
         #expect(Self.resultCount(killed) == Self.resultCount(whole))
     }
 
+    /// Ctrl-C (SIGINT) stops the study: the trial in flight is stopped and not recorded as failed, the exit says how
+    /// to resume, and the resume finishes the study with every result present once.
+    @Test func interruptedStudyMarksNothingFailed() throws {
+        let dir = try scratchDirectory("tune-int")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try Self.clusterYAML(trials: 8).write(toFile: config, atomically: true, encoding: .utf8)
+        let study = dir.appendingPathComponent("study.jsonl").path
+        let errURL = dir.appendingPathComponent("stderr.txt")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let tuner = Process()
+        tuner.executableURL = try requireCohortBinary()
+        tuner.arguments = ["tune", config, "--study", study, "--slots", "1", "--json", "--no-plot"]
+        tuner.standardOutput = FileHandle.nullDevice
+        tuner.standardError = try FileHandle(forWritingTo: errURL)
+        try tuner.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Self.resultCount(study) < 3 && tuner.isRunning && Date() < deadline { usleep(5_000) }
+        kill(tuner.processIdentifier, SIGINT)
+        let end = Date().addingTimeInterval(20)
+        while tuner.isRunning && Date() < end { usleep(20_000) }
+        if tuner.isRunning { kill(tuner.processIdentifier, SIGKILL) }
+        tuner.waitUntilExit()
+        #expect(tuner.terminationStatus != 0)
+        let stderr = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(stderr.contains("run the same command again to resume"), "\(stderr)")
+        let text = try String(contentsOfFile: study, encoding: .utf8)
+        #expect(!text.contains("\"error\""), "a stopped trial was recorded as failed")
+        let resumed = try cohort(["tune", config, "--study", study, "--slots", "1", "--json", "--no-plot"], timeout: 180)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let runs = try Self.resultSet(study).map { $0.split(separator: "/").prefix(2).joined(separator: "/") }
+        #expect(runs.count == Set(runs).count && runs.count == Self.resultCount(study))
+    }
+
     @Test func badInputIsOneLineNamingTheKey() throws {
         let dir = try scratchDirectory("tune-bad")
         defer { try? FileManager.default.removeItem(at: dir) }
