@@ -13,6 +13,8 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
     public var checkpoint: CheckpointSpec?
     public var timeouts: TimeoutSpec
     public var output: OutputSpec
+    /// `cohort tune`'s search (ignored by every other command); checked in full by `TuneSpec.load`.
+    public var tune: TuneSpec? = nil
 
     public init(
         cluster: ClusterSection, hosts: [HostSpec], job: JobSpec = JobSpec(),
@@ -28,7 +30,7 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
         self.output = output
     }
 
-    enum CodingKeys: String, CodingKey { case cluster, hosts, job, parallelism, checkpoint, timeouts, output }
+    enum CodingKeys: String, CodingKey { case cluster, hosts, job, parallelism, checkpoint, timeouts, output, tune }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -39,6 +41,7 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint)
         timeouts = try c.decode(.timeouts, default: TimeoutSpec())
         output = try c.decode(.output, default: OutputSpec())
+        tune = try c.decodeIfPresent(TuneSpec.self, forKey: .tune)
     }
 }
 
