@@ -96,6 +96,9 @@ private func runMembership(
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let rank = assignment.rank
+    if assignment.elastic != nil && assignment.layout.pipelineStages == 1 {
+        return try runElasticDataParallel(assignment, plane: plane, control: control, log: log)
+    }
     do {
         let data = try assignment.job.loadData()
         if let notice = data.notice, rank == 0 { log(notice) }
@@ -118,7 +121,7 @@ private func runMembership(
 
 /// The membership's communicator over the process's data plane (nil for a world of one): the peer table and
 /// epoch go in with `DataPlane.resetPeers`, then all ranks meet once.
-private func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
+func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
     guard assignment.worldSize > 1 else { return nil }
     let rank = assignment.rank
     let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers, epoch: assignment.membershipEpoch)

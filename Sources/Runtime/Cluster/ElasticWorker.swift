@@ -1,0 +1,75 @@
+import Collectives
+import Foundation
+import Parallel
+import Training
+import Transport
+
+/// A data-parallel worker under an `elastic:` policy: one trainer lives through every membership the coordinator
+/// forms. When a collective fails (a peer died, or the coordinator's new membership aborted it), the worker waits
+/// for the next assignment instead of failing the job; in it the data plane is re-formed under the new epoch,
+/// the replicas agree on their state (`agreeReplicaState`: the furthest completed step, copied from the lowest
+/// rank holding it where states differ) and training goes on with the data resharded over the new replica count
+/// and the same global batch. No checkpoint is read.
+func runElasticDataParallel(
+    _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
+) throws -> FinalReport {
+    let data: JobData
+    do {
+        data = try first.job.loadData()
+    } catch {
+        control.post(.failed(rank: first.rank, message: "\(error)"))
+        throw error
+    }
+    if let notice = data.notice, first.rank == 0 { log(notice) }
+    // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline.
+    control.setAssignmentHandler { [plane] next in
+        plane.abortCollectives(
+            before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
+    }
+    var assignment = first
+    var trainer: Trainer?
+    while true {
+        do {
+            let report = try trainMembership(assignment, data: data, plane: plane, control: control, trainer: &trainer)
+            control.post(.done(report))
+            return report
+        } catch {
+            guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
+                control.post(.failed(rank: assignment.rank, message: "\(error)"))
+                throw error
+            }
+            log(
+                "worker rank \(assignment.rank): membership \(assignment.membershipEpoch) ended (\(error)); joining \(next.membershipEpoch) as rank \(next.rank) of \(next.worldSize)"
+            )
+            assignment = next
+        }
+    }
+}
+
+/// One membership's training: after the first, the replicas first make their states identical.
+private func trainMembership(
+    _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?
+) throws -> FinalReport {
+    let communicator = try formCommunicator(assignment, plane: plane)
+    if communicator == nil, assignment.membershipEpoch > plane.epoch {
+        try plane.resetPeers(assignment.peers, globalRank: assignment.rank, epoch: assignment.membershipEpoch)
+    }
+    let worker = try DataParallelWorker(
+        assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
+    trainer = worker.trainer
+    guard assignment.membershipEpoch > WireHeader.firstEpoch else { return try worker.run() }
+    let step: Int
+    if let communicator {
+        step = try agreeReplicaState(worker.trainer, communicator: communicator).step
+    } else {
+        step = worker.trainer.step
+    }
+    return try worker.run(agreedStep: step)
+}
+
+/// The coordinator's next membership after a failed collective: it comes once the coordinator has seen the death
+/// (at most the peer deadline, plus the time to tell every survivor); nil when none comes or it said stop.
+private func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
+    let wait = assignment.timeouts.peerDeadline * 2 + 1
+    return control.nextAssignment(after: assignment.membershipEpoch, timeout: wait)
+}
