@@ -22,6 +22,9 @@ public final class DataParallelWorker {
     private let outer: OuterOptimizer?
     /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
     private var socketBytesBeforeSteady: UInt64?
+    /// Called on the training thread after each completed step, with the trainer's step count (elastic training
+    /// times its recovery to the first step of a new membership with it).
+    public var onStepDone: ((Int) -> Void)?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
@@ -159,6 +162,7 @@ extension DataParallelWorker: TrainingStep {
             wait = 0
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
+        onStepDone?(trainer.step)
         return StepRecord(
             loss: loss, correct: correct, samples: x.rows,
             computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait, allReduceSeconds: reduce,

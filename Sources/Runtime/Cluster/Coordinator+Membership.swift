@@ -20,6 +20,8 @@ public struct MembershipChange: Sendable, Codable, Equatable {
     /// Seconds from the moment the death was known (a process exit or the missed deadline) to the new
     /// assignments being sent.
     public var decisionSeconds: Double
+    /// CLOCK_MONOTONIC nanoseconds when the death became known here (a script compares its kill time with it).
+    public var detectedAtNanoseconds: UInt64
 
     public var line: String {
         "workers \(workersBefore)→\(workersAfter) at step \(step): rank \(lostRank) on \(host) (pid \(pid)) was lost (\(reason)); resharded"
@@ -89,7 +91,7 @@ extension Coordinator {
         let change = MembershipChange(
             membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
             lostRank: rank, host: lost.registration.host, pid: lost.registration.pid, reason: why,
-            decisionSeconds: Double(Deadline.nowNanoseconds() &- since) / 1e9)
+            decisionSeconds: Double(Deadline.nowNanoseconds() &- since) / 1e9, detectedAtNanoseconds: since)
         onEvent(.membershipChanged(change))
         metrics?.write(.membership(change))
     }

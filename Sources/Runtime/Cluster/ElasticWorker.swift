@@ -28,27 +28,59 @@ func runElasticDataParallel(
     }
     var assignment = first
     var trainer: Trainer?
+    var failedAt: UInt64?
     while true {
         do {
-            let report = try trainMembership(assignment, data: data, plane: plane, control: control, trainer: &trainer)
+            let recovery = failedAt.map { RecoveryLog(failedAt: $0, assignment: assignment, log: log) }
+            let report = try trainMembership(
+                assignment, data: data, plane: plane, control: control, trainer: &trainer, recovery: recovery)
             control.post(.done(report))
             return report
         } catch {
+            failedAt = Deadline.nowNanoseconds()
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
                 control.post(.failed(rank: assignment.rank, message: "\(error)"))
                 throw error
             }
-            log(
-                "worker rank \(assignment.rank): membership \(assignment.membershipEpoch) ended (\(error)); joining \(next.membershipEpoch) as rank \(next.rank) of \(next.worldSize)"
-            )
             assignment = next
         }
     }
 }
 
+/// One line per recovery, on the first completed step of the new membership: when the failed collective ended,
+/// what the replicas agreed on, and when training had a step again (CLOCK_MONOTONIC nanoseconds, so a script can
+/// put its own kill time beside them).
+private final class RecoveryLog {
+    let failedAt: UInt64
+    let assignment: Assignment
+    let log: @Sendable (String) -> Void
+    var agreement: ReplicaAgreement?
+    var agreedAt: UInt64 = 0
+    private var done = false
+
+    init(failedAt: UInt64, assignment: Assignment, log: @escaping @Sendable (String) -> Void) {
+        self.failedAt = failedAt
+        self.assignment = assignment
+        self.log = log
+    }
+
+    func stepDone(_ step: Int) {
+        guard !done else { return }
+        done = true
+        let now = Deadline.nowNanoseconds()
+        let seconds = { (t: UInt64) in String(format: "%.3f", Double(t &- self.failedAt) / 1e9) }
+        log(
+            "elastic: rank \(assignment.rank) of \(assignment.worldSize) in membership \(assignment.membershipEpoch): "
+                + "step \(step) done \(seconds(now)) s after the failed collective (agreed in \(seconds(agreedAt)) s "
+                + "on step \(agreement?.step ?? step - 1) from steps \(agreement?.stepsBefore ?? []), "
+                + "\(agreement?.bytesCopied ?? 0) bytes copied; failed_ns \(failedAt) step_ns \(now))")
+    }
+}
+
 /// One membership's training: after the first, the replicas first make their states identical.
 private func trainMembership(
-    _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?
+    _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?,
+    recovery: RecoveryLog?
 ) throws -> FinalReport {
     let communicator = try formCommunicator(assignment, plane: plane)
     if communicator == nil, assignment.membershipEpoch > plane.epoch {
@@ -60,10 +92,14 @@ private func trainMembership(
     guard assignment.membershipEpoch > WireHeader.firstEpoch else { return try worker.run() }
     let step: Int
     if let communicator {
-        step = try agreeReplicaState(worker.trainer, communicator: communicator).step
+        let agreement = try agreeReplicaState(worker.trainer, communicator: communicator)
+        recovery?.agreement = agreement
+        step = agreement.step
     } else {
         step = worker.trainer.step
     }
+    recovery?.agreedAt = Deadline.nowNanoseconds()
+    worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
     return try worker.run(agreedStep: step)
 }
 
