@@ -50,7 +50,14 @@ elastic: {{min_workers: 1}}
         out.append(line)
         if "training" in line:
             break
-    time.sleep(1.5)
+    # Training proper: wait for the first progress record (the data is loaded and steps are being taken), then
+    # a little longer so that the kill lands mid-run.
+    metrics = os.path.join(d, "metrics.jsonl")
+    while time.monotonic() - start < 120:
+        if os.path.exists(metrics) and '"progress"' in open(metrics).read():
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
     pids = child_pids(p.pid)
     if len(pids) != workers:
         p.kill()

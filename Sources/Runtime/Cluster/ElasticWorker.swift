@@ -13,6 +13,12 @@ import Transport
 func runElasticDataParallel(
     _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
+    // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline;
+    // set before the data loads, so that a death during loading aborts the first barrier too.
+    control.setAssignmentHandler { [plane] next in
+        plane.abortCollectives(
+            before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
+    }
     let data: JobData
     do {
         data = try first.job.loadData()
@@ -21,15 +27,15 @@ func runElasticDataParallel(
         throw error
     }
     if let notice = data.notice, first.rank == 0 { log(notice) }
-    // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline.
-    control.setAssignmentHandler { [plane] next in
-        plane.abortCollectives(
-            before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
-    }
     var assignment = first
     var trainer: Trainer?
     var failedAt: UInt64?
     while true {
+        // A membership that ended before this worker joined it (it was still loading) is skipped for the newest.
+        if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
+            assignment = newer
+            failedAt = failedAt ?? Deadline.nowNanoseconds()
+        }
         do {
             let recovery = failedAt.map { RecoveryLog(failedAt: $0, assignment: assignment, log: log) }
             let report = try trainMembership(
