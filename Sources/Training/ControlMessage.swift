@@ -73,7 +73,7 @@ public struct Registration: Codable, Sendable {
 public struct Assignment: Codable, Sendable {
     /// Which membership of the job this is: `WireHeader.firstEpoch` (0) for the first, one more for each
     /// re-formed one. Every data-plane frame carries it, so frames of an earlier membership are never taken for
-    /// this one's. A job holds one membership today.
+    /// this one's. Without `elastic` a job holds one membership; with it, each loss forms the next.
     public var membershipEpoch: UInt32
     public var rank: Int
     public var worldSize: Int

@@ -195,7 +195,8 @@ public final class Coordinator {
     private var timeouts: TimeoutSpec { config.timeouts }
 
     /// Runs the whole job, membership by membership; returns its summary or throws the first failure (after
-    /// telling every worker to stop). A job holds one membership today (`MembershipEpochs`).
+    /// telling every worker to stop). The first membership comes from `MembershipEpochs`; under `elastic:` the
+    /// supervision loop forms the next ones itself when a member is lost (`loseMember`).
     public func runJob() throws -> JobSummary {
         onEvent(.listening(endpoint: endpoint, expecting: workers))
         var summary: JobSummary?
@@ -528,10 +529,9 @@ public final class Coordinator {
     }
 }
 
-/// The memberships (epochs) a job runs through, in order. Today a job holds exactly one, `WireHeader.firstEpoch`:
-/// it ends when that membership finishes, and its first death ends the job. Elastic training changes this rule
-/// (a membership that lost a rank is followed by the next epoch with the survivors); the loops over memberships in
-/// the coordinator and the worker stay as they are.
+/// The memberships (epochs) a job runs through from rendezvous: exactly one, `WireHeader.firstEpoch` (elastic
+/// training forms later ones inside supervision, see `Coordinator.loseMember`). Without `elastic:` the job ends
+/// when that membership finishes, and its first death ends the job.
 public struct MembershipEpochs: Sequence, IteratorProtocol {
     private var upcoming: UInt32? = WireHeader.firstEpoch
     public init() {}

@@ -30,7 +30,8 @@ public struct WorkerOptions: Sendable {
 }
 
 /// A worker process's life: bind the data plane, register, then for each membership the coordinator forms:
-/// take rank/peers/job, form the communicator, load data, train, report. A job holds one membership today, so
+/// take rank/peers/job, form the communicator, load data, train, report. Without `elastic:` a job holds one
+/// membership (an elastic data-parallel worker follows later ones in `runElasticDataParallel`), so
 /// the loop runs once. Any failure is reported to the coordinator (which stops the others) before it is rethrown.
 public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
     guard let security = options.security else {
