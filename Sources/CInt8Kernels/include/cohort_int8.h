@@ -3,10 +3,10 @@
 // builds with the baseline flags and `Tensors` calls a kernel only where the CPU has its instructions.
 //
 // Packed formats (one micro-panel after another, each zero-padded to whole tiles and whole k groups):
-//   bytes (VNNI, portable): A as u8 = s8 + 128 (the offset trick: vpdpbusd multiplies u8 by s8), laid out
+//   bytes (VNNI): A as u8 = s8 + 128 (the offset trick: vpdpbusd multiplies u8 by s8), laid out
 //     [group q][row r][4], B as s8 laid out [group q][column c][4]: one k group of a column is one 32-bit lane.
 //     The offset adds 128·Σ_p b[p][j] to column j, which the store subtracts (`correction`).
-//   words (AVX2): A and B widened to s16, k in pairs, [pair q][row r][2] and [pair q][column c][2]. `vpmaddwd`
+//   words (AVX2, portable): A and B widened to s16, k in pairs, [pair q][row r][2] and [pair q][column c][2]. `vpmaddwd`
 //     on s16 is exact; `vpmaddubsw` on u8 × s8 saturates its s16 pair sums (2·255·127 > 32767), and exactness
 //     against the integer reference is the contract here.
 #pragma once
@@ -47,4 +47,4 @@ void cohort_i8_store_scalar(const int32_t *acc, long ldacc, long rows, long cols
 /// One MR × NR tile over `groups` packed k groups (4 deep for bytes, 2 for words); stores rows × cols of it.
 void cohort_i8_tile_vnni(long groups, const uint8_t *a, const int8_t *b, long rows, long cols, const cohort_i8_store *s);
 void cohort_i8_tile_avx2(long groups, const int16_t *a, const int16_t *b, long rows, long cols, const cohort_i8_store *s);
-void cohort_i8_tile_portable(long groups, const uint8_t *a, const int8_t *b, long rows, long cols, const cohort_i8_store *s);
+void cohort_i8_tile_portable(long groups, const int16_t *a, const int16_t *b, long rows, long cols, const cohort_i8_store *s);

@@ -2,9 +2,9 @@ import CInt8Kernels
 
 /// The int8 GEMM's packed formats (see Sources/CInt8Kernels/include/cohort_int8.h).
 enum Int8PackFormat: Sendable {
-    /// u8 A (s8 + 128) × s8 B, k in groups of 4: VNNI and portable.
+    /// u8 A (s8 + 128) × s8 B, k in groups of 4: VNNI.
     case bytes
-    /// s16 A × s16 B, k in pairs: AVX2's `vpmaddwd`.
+    /// s16 A × s16 B, k in pairs: AVX2's `vpmaddwd`, and the portable kernel.
     case words
 
     /// k positions per packed group.
@@ -36,7 +36,7 @@ struct Int8GEMMEntry: Sendable {
                 groups, a.assumingMemoryBound(to: Int16.self), b.assumingMemoryBound(to: Int16.self), rows, cols, store)
         case .portable:
             cohort_i8_tile_portable(
-                groups, a.assumingMemoryBound(to: UInt8.self), b.assumingMemoryBound(to: Int8.self), rows, cols, store)
+                groups, a.assumingMemoryBound(to: Int16.self), b.assumingMemoryBound(to: Int16.self), rows, cols, store)
         }
     }
 }
@@ -54,7 +54,7 @@ extension KernelRegistry {
                 .avx2: Int8GEMMEntry(
                     family: .avx2, mr: Int(COHORT_I8_AVX2_MR), nr: Int(COHORT_I8_AVX2_NR), format: .words, aBlockBytes: block),
                 .portable: Int8GEMMEntry(
-                    family: .portable, mr: Int(COHORT_I8_PORTABLE_MR), nr: Int(COHORT_I8_PORTABLE_NR), format: .bytes,
+                    family: .portable, mr: Int(COHORT_I8_PORTABLE_MR), nr: Int(COHORT_I8_PORTABLE_NR), format: .words,
                     aBlockBytes: block),
             ])
     }()
