@@ -82,3 +82,25 @@ struct Int8GEMMTests {
         if GEMMKernel.selected.supportsInt8 { #expect(GEMMKernel.selectedInt8 == GEMMKernel.selected) }
     }
 }
+
+@Suite struct Int8QuantizeTests {
+    /// Every ISA's activation quantizer equals the Swift definition: halves (round to even), the clamp, NaN, ±∞,
+    /// and lengths around the vector widths.
+    @Test(arguments: int8Kernels)
+    func everyPathEqualsReference(kernel: GEMMKernel) {
+        var rng = TestRandom(seed: 5)
+        let special: [Float] = [0.5, 1.5, 2.5, -0.5, -2.5, 126.5, -126.5, 127.49, 200, -200, .nan, .infinity, -.infinity, -0.0]
+        for n in [0, 1, 7, 8, 15, 16, 17, 33, 100] {
+            let x = (0..<n).map { i in i < special.count && n > 20 ? special[i] : rng.float() * 150 }
+            let out = Buffer([Int8](repeating: 55, count: n + 1))
+            x.withUnsafeBufferPointer {
+                quantizeInt8($0.baseAddress!, count: n, inverseScale: 1, into: out.pointer, kernel: kernel)
+            }
+            let want = x.map { referenceQuantizeInt8($0, inverseScale: 1) }
+            #expect(Array(out.array.prefix(n)) == want, "\(kernel) n=\(n)")
+            #expect(out.pointer[n] == 55, "\(kernel) n=\(n): wrote past the end")
+        }
+        #expect(referenceQuantizeInt8(.nan, inverseScale: 1) == -127)
+        #expect(referenceQuantizeInt8(2.5, inverseScale: 1) == 2)
+    }
+}

@@ -48,3 +48,8 @@ void cohort_i8_store_scalar(const int32_t *acc, long ldacc, long rows, long cols
 void cohort_i8_tile_vnni(long groups, const uint8_t *a, const int8_t *b, long rows, long cols, const cohort_i8_store *s);
 void cohort_i8_tile_avx2(long groups, const int16_t *a, const int16_t *b, long rows, long cols, const cohort_i8_store *s);
 void cohort_i8_tile_portable(long groups, const int16_t *a, const int16_t *b, long rows, long cols, const cohort_i8_store *s);
+
+/// out[i] = round-half-even(clamp(x[i] · inverse, −127, 127)); NaN gives −127. One per ISA.
+void cohort_i8_quantize_portable(const float *x, long n, float inverse, int8_t *out);
+void cohort_i8_quantize_avx2(const float *x, long n, float inverse, int8_t *out);
+void cohort_i8_quantize_avx512(const float *x, long n, float inverse, int8_t *out);
