@@ -8,7 +8,7 @@ import Training
 struct Compress: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress", abstract: "Quantize or prune a trained model file.",
-        subcommands: [CompressQuantize.self])
+        subcommands: [CompressQuantize.self, CompressPrune.self])
 }
 
 /// `cohort compress quantize MODEL --output OUT`: post-training int8 (per-channel weights, calibrated activations).

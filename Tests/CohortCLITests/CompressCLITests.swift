@@ -44,4 +44,27 @@ struct CompressCLITests {
         #expect(r.status != 0 && r.status < 128 && r.stderrLines.count == 1, "\(r.stderr)")
         #expect(r.stderr.contains(path), "\(r.stderr)")
     }
+
+    /// `compress prune`: structured halves the hidden layer (eval reads it as pruned with the new width),
+    /// unstructured keeps shapes with 80% zeros, and a sparsity of 1 is one line.
+    @Test func pruneStructuredAndUnstructured() throws {
+        let dir = try scratchDirectory("prune")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fp32 = dir.appendingPathComponent("m.safetensors").path
+        let train = try cohort(
+            ["train", "--dataset", "synthetic", "--layers", "32,64,10", "--steps", "30", "--quiet", "--output", fp32],
+            timeout: 60)
+        #expect(train.status == 0, "\(train.stderr)")
+        let half = dir.appendingPathComponent("half.safetensors").path
+        let s = try cohort(["compress", "prune", fp32, "--sparsity", "0.5", "--structured", "--output", half, "--json"])
+        #expect(s.status == 0 && lastJSONObject(s.stdout)?["layers"] as? String == "32,32,10", "\(s.stdout) \(s.stderr)")
+        let sparse = dir.appendingPathComponent("sparse.safetensors").path
+        let u = try cohort(["compress", "prune", fp32, "--sparsity", "0.8", "--output", sparse, "--json"])
+        let zeros = lastJSONObject(u.stdout)?["zero_fraction"] as? Double ?? 0
+        #expect(u.status == 0 && abs(zeros - 0.8) < 0.01, "\(u.stdout) \(u.stderr)")
+        let e = try cohort(["eval", half, "--json", "--seconds", "0.05"], timeout: 60)
+        #expect(lastJSONObject(e.stdout)?["format"] as? String == "pruned", "\(e.stdout) \(e.stderr)")
+        let bad = try cohort(["compress", "prune", fp32, "--sparsity", "1", "--output", sparse])
+        #expect(bad.status != 0 && bad.status < 128 && bad.stderrLines.count == 1 && bad.stderr.contains("--sparsity"))
+    }
 }
