@@ -16,6 +16,10 @@ public final class Trainer {
     public let loss = SoftmaxCrossEntropy()
     /// Optimizer steps taken (drives the schedule).
     public private(set) var step = 0
+    /// Constraints re-imposed around every optimizer step (pruning masks, gradual pruning), in order: each sees the
+    /// gradients before the update and the parameters after it. Every replica applies the same ones to the same
+    /// all-reduced gradients, so data-parallel replicas stay identical.
+    public var parameterConstraints: [any ParameterConstraint] = []
     /// State saved and restored with the optimizer's in every checkpoint.
     public var checkpointedState: [any CheckpointedState] = []
 
@@ -72,7 +76,9 @@ public final class Trainer {
         step += 1
         guard norm.isFinite else { return norm }
         if let maxNorm = regularization.clipNorm, norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
+        for c in parameterConstraints { c.constrainGradients(g, step: step) }
         optimizer.update(parameters: model.parameters, gradients: g)
+        for c in parameterConstraints { c.constrainParameters(model.parameters, step: step) }
         return norm
     }
 
