@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Foundation
 import NN
 import Training
@@ -17,6 +18,12 @@ struct CompressPrune: ParsableCommand {
         false
     @Option(help: "Unstructured ranking: global (all Dense kernels together) or layer.") var scope = "global"
     @Option(help: "Where to write the pruned model (safetensors).") var output: String
+    @Option(help: "Fine-tune for N steps of batch 128 after pruning (masks kept; momentum 0.9, cosine-decayed lr).")
+    var fineTuneSteps = 0
+    @Option(help: "Fine-tuning learning rate.") var lr: Float = 0.01
+    @Flag(help: "Unstructured: prune gradually during fine-tuning (Zhu & Gupta cubic schedule over its first 2/3).")
+    var gradual = false
+    @Option(help: "Fashion-MNIST folder (default: the standard one).") var dataPath: String?
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
@@ -24,6 +31,11 @@ struct CompressPrune: ParsableCommand {
             throw ValidationError("--sparsity \(sparsity): expected a fraction in [0, 1)")
         }
         guard scope == "global" || scope == "layer" else { throw ValidationError("--scope \(scope): expected global or layer") }
+        guard fineTuneSteps >= 0 else { throw ValidationError("--fine-tune-steps \(fineTuneSteps): expected ≥ 0") }
+        guard !gradual || (fineTuneSteps >= 3 && !structured) else {
+            throw ValidationError("--gradual: needs unstructured pruning and --fine-tune-steps of at least 3")
+        }
+        guard lr > 0 && lr.isFinite else { throw ValidationError("--lr \(lr): expected a positive number") }
     }
 
     func run() throws {
@@ -38,16 +50,21 @@ struct CompressPrune: ParsableCommand {
         guard source.format != .int8 else { throw PruningError("\(model): an int8 model; prune the fp32 one, then quantize") }
         var meta = source.metadata
         meta["producer"] = "cohort compress prune"
-        let pruned: Sequential
+        var pruned: Sequential
+        var masks: [Int: [Float]] = [:]
         if structured {
             let r = try StructuredPruning.shrink(source.model, sparsity: sparsity)
             pruned = r.model
             meta["layers"] = r.widths.map(String.init).joined(separator: ",")
             meta["pruning"] = "structured:\(sparsity)"
         } else {
-            _ = try MagnitudePruning.prune(source.model, sparsity: sparsity, global: scope == "global")
+            if !gradual { masks = try MagnitudePruning.prune(source.model, sparsity: sparsity, global: scope == "global") }
             pruned = source.model
-            meta["pruning"] = "unstructured-\(scope):\(sparsity)"
+            meta["pruning"] = "unstructured-\(scope)\(gradual ? "-gradual" : ""):\(sparsity)"
+        }
+        if fineTuneSteps > 0 {
+            pruned = try fineTune(pruned, source: source, widths: meta["layers"] ?? "", masks: masks)
+            meta["fine_tune_steps"] = String(fineTuneSteps)
         }
         try pruned.saveSafeTensors(to: output, metadata: meta)
         let achieved = MagnitudePruning.sparsity(of: pruned)
@@ -65,5 +82,37 @@ struct CompressPrune: ParsableCommand {
                 "pruned (\(meta["pruning"] ?? "")) → \(output): \(params) parameters (from \(source.model.parameterCount)), "
                     + String(format: "%.1f%% of Dense weights zero, layers %@", achieved * 100, meta["layers"] ?? ""))
         }
+    }
+
+    /// Trains the pruned model for `fineTuneSteps` on the model's training set with its masks (or the gradual
+    /// schedule) held by `Trainer.parameterConstraints`; returns the trained model.
+    private func fineTune(_ model: Sequential, source: ModelFile, widths: String, masks: [Int: [Float]]) throws -> Sequential {
+        var job = JobSpec()
+        job.model.layers = widths.split(separator: ",").compactMap { Int($0) }
+        job.model.activation = source.activation.rawValue
+        job.optimizer.name = "momentum"
+        job.optimizer.lr = lr
+        job.optimizer.momentum = 0.9
+        job.schedule.name = "cosine"
+        job.batchSize = 128
+        job.steps = fineTuneSteps
+        job.data.standardize = false
+        let loop = try TrainingLoop(job: job, data: try source.loadData(dataPath: dataPath))
+        let tuned = loop.trainer.model
+        guard tuned.parameterCount == model.parameterCount else {
+            throw PruningError("fine-tuning model has \(tuned.parameterCount) parameters, the pruned one \(model.parameterCount)")
+        }
+        tuned.parameters.pointer.update(from: model.parameters.pointer, count: model.parameterCount)
+        if gradual {
+            loop.trainer.parameterConstraints = [
+                try GradualPruning(
+                    model: tuned, finalSparsity: sparsity, steps: max(1, fineTuneSteps * 2 / 3),
+                    interval: max(1, fineTuneSteps / 100), global: scope == "global")
+            ]
+        } else if !masks.isEmpty {
+            loop.trainer.parameterConstraints = [PruningMask(model: tuned, denseMasks: masks)]
+        }
+        try loop.run()
+        return tuned
     }
 }

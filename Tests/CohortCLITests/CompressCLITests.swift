@@ -62,6 +62,15 @@ struct CompressCLITests {
         let u = try cohort(["compress", "prune", fp32, "--sparsity", "0.8", "--output", sparse, "--json"])
         let zeros = lastJSONObject(u.stdout)?["zero_fraction"] as? Double ?? 0
         #expect(u.status == 0 && abs(zeros - 0.8) < 0.01, "\(u.stdout) \(u.stderr)")
+        let tuned = dir.appendingPathComponent("tuned.safetensors").path
+        let g = try cohort(
+            [
+                "compress", "prune", fp32, "--sparsity", "0.8", "--gradual", "--fine-tune-steps", "30", "--output", tuned,
+                "--json",
+            ],
+            timeout: 60)
+        let tunedZeros = lastJSONObject(g.stdout)?["zero_fraction"] as? Double ?? 0
+        #expect(g.status == 0 && abs(tunedZeros - 0.8) < 0.01, "\(g.stdout) \(g.stderr)")
         let e = try cohort(["eval", half, "--json", "--seconds", "0.05"], timeout: 60)
         #expect(lastJSONObject(e.stdout)?["format"] as? String == "pruned", "\(e.stdout) \(e.stderr)")
         let bad = try cohort(["compress", "prune", fp32, "--sparsity", "1", "--output", sparse])
