@@ -20,6 +20,8 @@ public final class Trainer {
     /// gradients before the update and the parameters after it. Every replica applies the same ones to the same
     /// all-reduced gradients, so data-parallel replicas stay identical.
     public var parameterConstraints: [any ParameterConstraint] = []
+    /// Knowledge distillation: the loss becomes `DistillationLoss` against this teacher, run on the same rows.
+    public var distillation: DistillationTeacher?
     /// State saved and restored with the optimizer's in every checkpoint.
     public var checkpointedState: [any CheckpointedState] = []
 
@@ -44,6 +46,9 @@ public final class Trainer {
         loss: Float, correct: Int
     ) {
         let logits = model.forward(x, training: true)
+        if let distillation {
+            return distillation.lossAndGradients(student: model, logits: logits, x: x, labels: labels, normalizer: normalizer)
+        }
         let l = loss.forward(logits: logits, labels: labels)
         let correct = correctPredictions(logits, labels: labels)
         model.backward(loss.backward(normalizer: normalizer))

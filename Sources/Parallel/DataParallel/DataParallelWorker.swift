@@ -50,6 +50,7 @@ public final class DataParallelWorker {
         trainer = Trainer(
             model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
             regularization: job.makeRegularization())
+        if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         if let sync = assignment.parallelism.sync, let reduce {
