@@ -1,5 +1,6 @@
 import CohortTestSupport
 import Collectives
+import Config
 import Foundation
 import NN
 import Parallel
@@ -66,5 +67,54 @@ struct PruningTrainingTests {
         try loop.run()
         #expect(abs(MagnitudePruning.sparsity(of: loop.trainer.model) - 0.9) < 0.01)
         #expect(throws: PruningError.self) { _ = try GradualPruning(model: loop.trainer.model, finalSparsity: 1, steps: 10) }
+    }
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct CompressionJobTests {
+    /// `job.compression` from YAML prunes gradually during training, in one process and across 2 data-parallel
+    /// replicas (bitwise identical, the same final sparsity); bad values and unknown keys name the key and line.
+    @Test func jobCompressionPrunesDuringTraining() throws {
+        let dir = try TestFiles.scratchDirectory("compression")
+        defer { TestFiles.cleanup(dir) }
+        func load(_ compression: String) throws -> JobSpec {
+            let path = dir.appendingPathComponent("job.yaml").path
+            let text = """
+                job:
+                  model: {layers: [16, 24, 5], activation: tanh}
+                  data: {dataset: synthetic}
+                  batch_size: 30
+                  steps: 30
+                  seed: 7
+                  compression: \(compression)
+                """
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return try JobSpec.load(configFile: path)
+        }
+        let job = try load("{sparsity: 0.75, steps: 20, interval: 4}")
+        #expect(job.compression?.sparsity == 0.75 && job.compression?.interval == 4)
+        let data = try job.loadData()
+        let single = try TrainingLoop(job: job, data: data)
+        try single.run()
+        #expect(abs(MagnitudePruning.sparsity(of: single.trainer.model) - 0.75) < 0.01)
+        let comms = try Communicator.local(size: 2)
+        let results = runRanks(comms) { comm in
+            let w = try DataParallelWorker(
+                assignment: assignment(rank: comm.rank, ranks: 2, job: job), data: data, communicator: comm, control: nil)
+            _ = try w.run()
+            return (w.trainer.model.parameters.array, MagnitudePruning.sparsity(of: w.trainer.model))
+        }
+        let outs = try results.map { try $0.get() }
+        #expect(outs[0].0 == outs[1].0, "replicas must be bitwise identical")
+        #expect(abs(outs[0].1 - 0.75) < 0.01)
+        for (bad, key) in [("{sparsity: 1.0}", "compression.sparsity"), ("{sparsity: 0.5, scope: all}", "compression.scope")] {
+            do {
+                try load(bad).validate()
+                Issue.record("\(bad) accepted")
+            } catch {
+                #expect("\(error)".contains(key) && !"\(error)".contains("\n"), "\(error)")
+            }
+        }
+        do { _ = try load("{sparsity: 0.5, foo: 1}") } catch { #expect("\(error)".contains("foo"), "\(error)") }
     }
 }

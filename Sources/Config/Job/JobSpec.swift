@@ -25,6 +25,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var onDivergence: String = "stop"
     /// Knowledge distillation from a trained teacher (`distillation: {teacher, temperature, alpha}`); nil: none.
     public var distillation: DistillationSpec? = nil
+    /// Pruning during training (`compression: {sparsity, start_step, steps, interval, scope}`); nil: none.
+    public var compression: CompressionSpec? = nil
 
     public init() {}
 
@@ -34,7 +36,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         case seed
         case earlyStoppingPatience = "early_stopping_patience"
         case onDivergence = "on_divergence"
-        case distillation
+        case distillation, compression
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +63,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         earlyStoppingPatience = try c.decodeIfPresent(Int.self, forKey: .earlyStoppingPatience) ?? earlyStoppingPatience
         onDivergence = try c.decodeIfPresent(String.self, forKey: .onDivergence) ?? onDivergence
         distillation = try c.decodeIfPresent(DistillationSpec.self, forKey: .distillation) ?? distillation
+        compression = try c.decodeIfPresent(CompressionSpec.self, forKey: .compression) ?? compression
     }
 }
 

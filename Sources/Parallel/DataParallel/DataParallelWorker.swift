@@ -51,6 +51,7 @@ public final class DataParallelWorker {
             model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
             regularization: job.makeRegularization())
         if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
+        if let c = job.compression { trainer.parameterConstraints.append(try GradualPruning(c, model: model)) }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         if let sync = assignment.parallelism.sync, let reduce {

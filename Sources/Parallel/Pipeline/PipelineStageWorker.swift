@@ -146,8 +146,10 @@ public final class PipelineStageWorker {
             stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
         self.slots = slots
         let stageModel = slots[0].model
-        guard job.distillation == nil else {
-            throw RuntimeError.invalid("job.distillation: not supported with pipeline stages (use data parallelism)")
+        guard job.distillation == nil && job.compression == nil else {
+            throw RuntimeError.invalid(
+                "job.\(job.distillation != nil ? "distillation" : "compression"): not supported with pipeline stages (use data parallelism)"
+            )
         }
         let optimizer = try job.makeOptimizer()
         optimizer.threads = assignment.run.threads

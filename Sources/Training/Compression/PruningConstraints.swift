@@ -1,3 +1,4 @@
+import Config
 import NN
 import Tensors
 
@@ -84,5 +85,14 @@ public final class GradualPruning: ParameterConstraint {
             mask.replace(PruningMask.flatten(model, masks))
         }
         mask.constrainParameters(parameters, step: step)
+    }
+}
+
+extension GradualPruning {
+    /// The schedule `job.compression` asks for, on `model`.
+    public convenience init(_ spec: CompressionSpec, model: Sequential) throws {
+        try self.init(
+            model: model, initialSparsity: spec.initialSparsity, finalSparsity: spec.sparsity, startStep: spec.startStep,
+            steps: spec.steps, interval: spec.interval, global: spec.scope == "global")
     }
 }
