@@ -41,10 +41,13 @@ let package = Package(
         .target(name: "VectorMath", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "KernelsAVX512", dependencies: ["VectorMath"], swiftSettings: avx512Flags),
         .target(name: "KernelsAVX2", dependencies: ["VectorMath"], swiftSettings: avx2Flags),
+        // The int8 GEMM's kernels (VNNI, AVX2, portable) and packing, in C: Swift's SIMD types cannot emit
+        // vpdpbusd. Each ISA kernel carries a `target` attribute, so the target builds with baseline flags.
+        .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "Tensors",
             dependencies: [
-                "KernelsAVX512", "KernelsAVX2", "VectorMath",
+                "KernelsAVX512", "KernelsAVX2", "CInt8Kernels", "VectorMath",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),

@@ -16,6 +16,12 @@ public final class Trainer {
     public let loss = SoftmaxCrossEntropy()
     /// Optimizer steps taken (drives the schedule).
     public private(set) var step = 0
+    /// Constraints re-imposed around every optimizer step (pruning masks, gradual pruning), in order: each sees the
+    /// gradients before the update and the parameters after it. Every replica applies the same ones to the same
+    /// all-reduced gradients, so data-parallel replicas stay identical.
+    public var parameterConstraints: [any ParameterConstraint] = []
+    /// Knowledge distillation: the loss becomes `DistillationLoss` against this teacher, run on the same rows.
+    public var distillation: DistillationTeacher?
     /// State saved and restored with the optimizer's in every checkpoint.
     public var checkpointedState: [any CheckpointedState] = []
 
@@ -40,6 +46,9 @@ public final class Trainer {
         loss: Float, correct: Int
     ) {
         let logits = model.forward(x, training: true)
+        if let distillation {
+            return distillation.lossAndGradients(student: model, logits: logits, x: x, labels: labels, normalizer: normalizer)
+        }
         let l = loss.forward(logits: logits, labels: labels)
         let correct = correctPredictions(logits, labels: labels)
         model.backward(loss.backward(normalizer: normalizer))
@@ -72,7 +81,9 @@ public final class Trainer {
         step += 1
         guard norm.isFinite else { return norm }
         if let maxNorm = regularization.clipNorm, norm > maxNorm && norm > 0 { g.scale(maxNorm / norm) }
+        for c in parameterConstraints { c.constrainGradients(g, step: step) }
         optimizer.update(parameters: model.parameters, gradients: g)
+        for c in parameterConstraints { c.constrainParameters(model.parameters, step: step) }
         return norm
     }
 

@@ -26,6 +26,8 @@ extension JobSpec {
                 "expected one of \(DivergencePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(onDivergence)\"")
         }
         guard batchSize >= 1 else { throw JobError("batch_size", "must be at least 1, got \(batchSize)") }
+        try distillation?.validate()
+        try compression?.validate()
         guard (0..<1).contains(data.validationFraction) else {
             throw JobError("data.validation_fraction", "must be in [0, 1), got \(data.validationFraction)")
         }

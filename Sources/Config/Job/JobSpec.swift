@@ -23,6 +23,10 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// What a NaN or ∞ loss or gradient norm does: `stop` the job at that step (the default), or `skip_step`,
     /// dropping that step's update on every rank alike and counting it.
     public var onDivergence: String = "stop"
+    /// Knowledge distillation from a trained teacher (`distillation: {teacher, temperature, alpha}`); nil: none.
+    public var distillation: DistillationSpec? = nil
+    /// Pruning during training (`compression: {sparsity, start_step, steps, interval, scope}`); nil: none.
+    public var compression: CompressionSpec? = nil
 
     public init() {}
 
@@ -32,6 +36,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         case seed
         case earlyStoppingPatience = "early_stopping_patience"
         case onDivergence = "on_divergence"
+        case distillation, compression
     }
 
     public init(from decoder: any Decoder) throws {
@@ -57,6 +62,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         earlyStoppingPatience = try c.decodeIfPresent(Int.self, forKey: .earlyStoppingPatience) ?? earlyStoppingPatience
         onDivergence = try c.decodeIfPresent(String.self, forKey: .onDivergence) ?? onDivergence
+        distillation = try c.decodeIfPresent(DistillationSpec.self, forKey: .distillation) ?? distillation
+        compression = try c.decodeIfPresent(CompressionSpec.self, forKey: .compression) ?? compression
     }
 }
 

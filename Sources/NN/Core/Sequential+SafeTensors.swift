@@ -37,6 +37,10 @@ extension Sequential {
         let file = try SafeTensors.read(path: path)
         var expected = Set(layers.enumerated().flatMap { i, layer in layer.namedParameters.map { "\(i).\($0.name)" } })
         for tensor in file.tensors {
+            guard tensor.dtype == .f32 else {
+                throw SafeTensorsError(
+                    file: path, message: "tensor \"\(tensor.name)\" is \(tensor.dtype.rawValue): an int8 model, not fp32 weights")
+            }
             let parts = tensor.name.split(separator: ".", maxSplits: 1)
             guard parts.count == 2, let i = Int(parts[0]), i >= 0, i < layers.count,
                 layers[i].importParameter(name: String(parts[1]), shape: tensor.shape, values: tensor.values)

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Model weights in the safetensors format (https://github.com/huggingface/safetensors), so a checkpoint can be
-/// opened by PyTorch, NumPy or any other tool without Cohort. Only fp32 ("F32") tensors, which is all Cohort trains.
+/// opened by PyTorch, NumPy or any other tool without Cohort. fp32 ("F32") tensors, which is all Cohort trains, and
+/// int8 ("I8") ones for quantized weights (held in memory as the Float of each integer).
 ///
 /// Layout: an 8-byte little-endian header length N; N bytes of UTF-8 JSON
 /// `{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {..}}`,
@@ -16,7 +17,7 @@ public enum SafeTensors {
 
     /// Encodes tensors in the given order (names must be unique and not `__metadata__`).
     public static func encode(_ tensors: [SafeTensor], metadata: [String: String] = [:]) throws(SafeTensorsError) -> Data {
-        let layout = tensors.map { TensorLayout(name: $0.name, shape: $0.shape) }
+        let layout = tensors.map { TensorLayout(name: $0.name, shape: $0.shape, dtype: $0.dtype) }
         for tensor in tensors where tensor.values.count != tensor.elementCount {
             throw SafeTensorsError(
                 file: "<memory>",
@@ -25,7 +26,12 @@ public enum SafeTensors {
             )
         }
         var data = try header(layout, metadata: metadata)
-        for tensor in tensors { tensor.values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) } }
+        for tensor in tensors {
+            switch tensor.dtype {
+            case .f32: tensor.values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) }
+            case .i8: try appendInt8(tensor, to: &data)
+            }
+        }
         return data
     }
 
@@ -36,6 +42,9 @@ public enum SafeTensors {
         metadata: [String: String] = [:]
     ) throws(SafeTensorsError) -> Data {
         let needed = layout.reduce(0) { $0 + $1.elementCount }
+        guard layout.allSatisfy({ $0.dtype == .f32 }) else {
+            throw SafeTensorsError(file: "<memory>", message: "a flat fp32 buffer can only be written as F32 tensors")
+        }
         guard needed == flat.count else {
             throw SafeTensorsError(
                 file: "<memory>", message: "the layout needs \(needed) values but the buffer holds \(flat.count)")
@@ -76,11 +85,11 @@ public enum SafeTensors {
                 throw SafeTensorsError(
                     file: "<memory>", message: "tensor \"\(tensor.name)\" has a negative dimension in \(tensor.shape)")
             }
-            let bytes = tensor.elementCount * MemoryLayout<Float>.size
+            let bytes = tensor.elementCount * tensor.dtype.size
             if !first { json += "," }
             first = false
             json +=
-                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+                "\(jsonString(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         json += "}"
@@ -106,6 +115,20 @@ public enum SafeTensors {
                 withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) }
             }
         #endif
+    }
+
+    /// An I8 tensor's values, each an integer in −128…127 (anything else is a caller's bug worth an error, not a
+    /// silent wrap).
+    private static func appendInt8(_ tensor: SafeTensor, to data: inout Data) throws(SafeTensorsError) {
+        var bytes = [UInt8](repeating: 0, count: tensor.values.count)
+        for (i, v) in tensor.values.enumerated() {
+            guard v >= -128, v <= 127, v.rounded() == v else {
+                throw SafeTensorsError(
+                    file: "<memory>", message: "tensor \"\(tensor.name)\" is I8 but value \(i) is \(v), not an int8")
+            }
+            bytes[i] = UInt8(bitPattern: Int8(v))
+        }
+        data.append(contentsOf: bytes)
     }
 
     static func jsonString(_ text: String) -> String {
@@ -153,9 +176,12 @@ public enum SafeTensors {
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         try decoder.checkTiling(entries, dataLength: dataLength)
         let tensors = entries.map { entry in
-            SafeTensor(
+            let start = data.startIndex + dataStart + entry.begin
+            let count = (entry.end - entry.begin) / entry.dtype.size
+            return SafeTensor(
                 name: entry.name, shape: entry.shape,
-                values: floats(data, from: data.startIndex + dataStart + entry.begin, count: (entry.end - entry.begin) / 4))
+                values: entry.dtype == .f32 ? floats(data, from: start, count: count) : int8s(data, from: start, count: count),
+                dtype: entry.dtype)
         }
         return SafeTensorsFile(tensors: tensors, metadata: metadata)
     }
@@ -168,6 +194,13 @@ public enum SafeTensors {
             result.append(int)
         }
         return result
+    }
+
+    private static func int8s(_ data: Data, from start: Int, count: Int) -> [Float] {
+        let base = start - data.startIndex
+        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Float] in
+            (0..<count).map { Float(Int8(bitPattern: raw[base + $0])) }
+        }
     }
 
     private static func floats(_ data: Data, from start: Int, count: Int) -> [Float] {
@@ -192,19 +225,32 @@ public enum SafeTensors {
 public struct TensorLayout: Hashable, Sendable {
     public var name: String
     public var shape: [Int]
-    public init(name: String, shape: [Int]) {
+    public var dtype: SafeTensorDType
+    public init(name: String, shape: [Int], dtype: SafeTensorDType = .f32) {
+        self.dtype = dtype
         self.name = name
         self.shape = shape
     }
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
-/// A named fp32 tensor: shape and row-major values.
+/// The element types Cohort reads and writes.
+public enum SafeTensorDType: String, Hashable, Sendable {
+    case f32 = "F32"
+    case i8 = "I8"
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 1 }
+}
+
+/// A named tensor: shape and row-major values (an I8 tensor's values are the Floats of its integers).
 public struct SafeTensor: Equatable, Sendable {
     public var name: String
     public var shape: [Int]
     public var values: [Float]
-    public init(name: String, shape: [Int], values: [Float]) {
+    public var dtype: SafeTensorDType
+    public init(name: String, shape: [Int], values: [Float], dtype: SafeTensorDType = .f32) {
+        self.dtype = dtype
         self.name = name
         self.shape = shape
         self.values = values
@@ -232,6 +278,10 @@ public struct SafeTensorsFile: Equatable, Sendable {
         for entry in layout {
             guard let tensor = self[entry.name] else {
                 throw SafeTensorsError(file: file, message: "tensor \"\(entry.name)\" is missing")
+            }
+            guard tensor.dtype == entry.dtype else {
+                throw SafeTensorsError(
+                    file: file, message: "tensor \"\(entry.name)\" is \(tensor.dtype.rawValue), expected \(entry.dtype.rawValue)")
             }
             guard tensor.shape == entry.shape else {
                 throw SafeTensorsError(
@@ -262,6 +312,7 @@ struct SafeTensorsDecoder {
     struct Entry {
         let name: String
         let shape: [Int]
+        let dtype: SafeTensorDType
         let begin: Int
         let end: Int
     }
@@ -302,11 +353,13 @@ struct SafeTensorsDecoder {
         return metadata
     }
 
-    /// One tensor's entry: an F32 tensor whose shape × 4 bytes is exactly its byte range, inside the data.
+    /// One tensor's entry: an F32 or I8 tensor whose shape × element size is exactly its byte range, inside the data.
     func entry(_ name: String, _ value: Any, dataLength: Int) throws(SafeTensorsError) -> Entry {
         guard let info = value as? [String: Any] else { throw fail("tensor \"\(name)\": the entry is not an object") }
         guard let dtype = info["dtype"] as? String else { throw fail("tensor \"\(name)\": missing dtype") }
-        guard dtype == "F32" else { throw fail("tensor \"\(name)\": dtype \(dtype) is not supported (only F32)") }
+        guard let type = SafeTensorDType(rawValue: dtype) else {
+            throw fail("tensor \"\(name)\": dtype \(dtype) is not supported (only F32 and I8)")
+        }
         guard let shapeArray = info["shape"] as? [Any], let shape = SafeTensors.integers(shapeArray),
             shape.allSatisfy({ $0 >= 0 })
         else {
@@ -327,12 +380,12 @@ struct SafeTensorsDecoder {
             )
         }
         let count = try elementCount(name, shape)
-        guard end - begin == count * MemoryLayout<Float>.size else {
+        guard end - begin == count * type.size else {
             throw fail(
-                "tensor \"\(name)\": shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)"
+                "tensor \"\(name)\": shape \(shape) needs \(count * type.size) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)"
             )
         }
-        return Entry(name: name, shape: shape, begin: begin, end: end)
+        return Entry(name: name, shape: shape, dtype: type, begin: begin, end: end)
     }
 
     private func elementCount(_ name: String, _ shape: [Int]) throws(SafeTensorsError) -> Int {

@@ -55,11 +55,15 @@ public final class DataParallelWorker {
         }
         totalSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
         buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
-        trainer =
-            try previous
-            ?? Trainer(
+        if let previous {
+            trainer = previous  // an elastic membership change keeps the trainer, its teacher and masks
+        } else {
+            trainer = Trainer(
                 model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
                 regularization: job.makeRegularization())
+            if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
+            if let c = job.compression { trainer.parameterConstraints.append(try GradualPruning(c, model: model)) }
+        }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         if let sync = assignment.parallelism.sync, let reduce {

@@ -146,6 +146,11 @@ public final class PipelineStageWorker {
             stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
         self.slots = slots
         let stageModel = slots[0].model
+        guard job.distillation == nil && job.compression == nil else {
+            throw RuntimeError.invalid(
+                "job.\(job.distillation != nil ? "distillation" : "compression"): not supported with pipeline stages (use data parallelism)"
+            )
+        }
         let optimizer = try job.makeOptimizer()
         optimizer.threads = assignment.run.threads
         // Penalties are element-wise (each stage applies them to its slice); clipping takes the whole pipeline's

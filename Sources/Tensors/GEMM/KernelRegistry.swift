@@ -1,7 +1,7 @@
-/// What a kernel computes on. Only fp32 today; an int8 GEMM (int32 accumulators) gets its own case and its own
-/// table, because its kernels have other signatures and its entries other blockings.
+/// What a kernel computes on. The int8 GEMM (int32 accumulators) has its own table (`Int8GEMMKernels`), because its
+/// kernels have other signatures and its entries other blockings.
 public enum KernelElement: String, CaseIterable, Sendable, CustomStringConvertible {
-    case float32
+    case float32, int8
 
     public var description: String { rawValue }
 }

@@ -26,11 +26,21 @@ struct BenchGemm: ParsableCommand {
     )
     var cpuTime = false
 
+    @Option(
+        name: .long,
+        help: "fp32 (default), int8 (the int8 GEMM on the forward shapes), or both (each shape's fp32 line, then its int8 lines)."
+    )
+    var dtype = "fp32"
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard !cpuTime || threads == 1 else { throw ValidationError("--cpu-time measures one thread; use it with --threads 1") }
+        guard ["fp32", "int8", "both"].contains(dtype) else {
+            throw ValidationError("--dtype \(dtype): expected fp32, int8 or both")
+        }
+        guard dtype == "fp32" || threads == 1 else { throw ValidationError("--dtype \(dtype): the int8 GEMM runs one thread") }
         guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
         let labels = Set(GemmBenchShape.all.map(\.label))
         if let unknown = shape.first(where: { !labels.contains($0) }) {
@@ -50,6 +60,7 @@ struct BenchGemm: ParsableCommand {
 
     func run() throws {
         let chosen = kernel.flatMap(GEMMKernel.init(rawValue:)) ?? .selected
+        if dtype != "fp32" { return try runWithInt8(chosen) }
         // The peak is measured before and after the shapes and the higher kept, so one busy moment on a shared
         // machine does not inflate every fraction.
         let peakBefore = measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime)

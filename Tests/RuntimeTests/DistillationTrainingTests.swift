@@ -1,0 +1,74 @@
+import CohortTestSupport
+import Collectives
+import Config
+import Foundation
+import NN
+import Parallel
+import Testing
+import Training
+
+@Suite(.timeLimit(.minutes(2)))
+struct DistillationTrainingTests {
+    /// A teacher trained on the small synthetic job, saved as `cohort train` saves (weights + layers metadata).
+    private func teacherFile(_ dir: URL, layers: [Int] = [16, 40, 5]) throws -> String {
+        var job = smallJob(steps: 60, layers: layers)
+        job.data.standardize = false
+        let loop = try TrainingLoop(job: job, data: try job.loadData())
+        try loop.run()
+        let path = dir.appendingPathComponent("teacher.safetensors").path
+        try loop.trainer.model.saveSafeTensors(
+            to: path, metadata: ["layers": layers.map(String.init).joined(separator: ","), "activation": "tanh"])
+        return path
+    }
+
+    /// Single process and 2 data-parallel ranks (each running the teacher on its own rows) train the same
+    /// student: replicas bitwise identical, and equal to one process up to float summation order.
+    @Test func dataParallelDistillationEqualsSingleProcess() throws {
+        let dir = try TestFiles.scratchDirectory("distill")
+        defer { TestFiles.cleanup(dir) }
+        var job = smallJob(steps: 20, batch: 30)
+        job.data.standardize = false
+        job.distillation = DistillationSpec(teacher: try teacherFile(dir), temperature: 3, alpha: 0.7)
+        let data = try job.loadData()
+        let single = try TrainingLoop(job: job, data: data)
+        #expect(single.trainer.distillation != nil)
+        try single.run()
+        let reference = single.trainer.model.parameters.array
+        let comms = try Communicator.local(size: 2)
+        let spec = job
+        let results = runRanks(comms) { comm in
+            let w = try DataParallelWorker(
+                assignment: assignment(rank: comm.rank, ranks: 2, job: spec), data: data, communicator: comm, control: nil)
+            _ = try w.run()
+            return w.trainer.model.parameters.array
+        }
+        let params = try results.map { try $0.get() }
+        #expect(params[0] == params[1], "replicas must be bitwise identical")
+        let worst = zip(params[0], reference).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst <= 1e-5, "DP vs single process: \(worst)")
+    }
+
+    /// A teacher whose widths differ from the student's is one line naming the file; bad T and α name their keys.
+    @Test func badTeachersAndSettingsAreOneLineErrors() throws {
+        let dir = try TestFiles.scratchDirectory("distill-bad")
+        defer { TestFiles.cleanup(dir) }
+        let path = try teacherFile(dir, layers: [16, 12, 4])
+        var job = smallJob(steps: 5)
+        job.distillation = DistillationSpec(teacher: path)
+        do {
+            _ = try TrainingLoop(job: job, data: try job.loadData())
+            Issue.record("a 16→4 teacher taught a 16→5 student")
+        } catch {
+            let text = "\(error)"
+            #expect(
+                text.hasPrefix(path + ": ") && text.contains("5 outputs") == false && text.contains("to 4 outputs"), "\(text)")
+            #expect(!text.contains("\n"))
+        }
+        job.distillation = DistillationSpec(teacher: dir.appendingPathComponent("none.safetensors").path)
+        #expect(throws: (any Error).self) { _ = try TrainingLoop(job: job, data: try job.loadData()) }
+        job.distillation = DistillationSpec(teacher: path, temperature: 0)
+        #expect(throws: JobError.self) { try job.validate() }
+        job.distillation = DistillationSpec(teacher: path, alpha: 1.5)
+        do { try job.validate() } catch { #expect("\(error)".contains("distillation.alpha"), "\(error)") }
+    }
+}
