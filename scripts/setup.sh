@@ -28,6 +28,18 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     echo "setup: dataset-fashion-mnist could not be installed; training will use synthetic data" >&2
   fi
 fi
+# The status endpoint's tests (issue 18): promtool and a Prometheus server (Debian's prometheus), and a headless
+# browser (Debian's chromium). Optional: without them those tests skip and say why.
+observe=()
+command -v promtool >/dev/null || observe+=(prometheus)
+command -v chromium >/dev/null || observe+=(chromium)
+if [ ${#observe[@]} -gt 0 ]; then
+  echo "setup: installing ${observe[*]} (status endpoint tests)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#pkgs[@]} -gt 0 ] || $SUDO apt-get update -qq || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${observe[@]}" >/dev/null 2>&1 ||
+    echo "setup: ${observe[*]} could not be installed; the tests that need them skip" >&2
+fi
 if [ "$want_plots" = 1 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
   python3 -m pip install -q matplotlib >/dev/null 2>&1 || echo "setup: matplotlib could not be installed; plots are skipped" >&2
 fi

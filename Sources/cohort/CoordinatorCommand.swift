@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Observability
 import Runtime
 import Transport
 
@@ -40,7 +41,13 @@ struct CoordinatorCommand: ParsableCommand {
                 "no curve and no token_file: the job token is in \(path) (mode 0600); start workers with --token-file \(path)")
         }
         let display = ProgressDisplay(enabled: true)
-        coordinator.onEvent = { display.show($0) }
+        let endpoint = try startStatusEndpoint(cluster, coordinator)
+        defer { endpoint?.stop() }
+        coordinator.observer = endpoint
+        coordinator.onEvent = {
+            display.show($0)
+            endpoint?.coordinatorEvent($0)
+        }
         // SIGTERM or SIGINT: the coordinator tells every worker to stop, then exits non-zero.
         let interruption = coordinator.interruption
         let signals = SignalFlag(signals: [SIGTERM, SIGINT]) { signal in
@@ -49,11 +56,13 @@ struct CoordinatorCommand: ParsableCommand {
         defer { signals.cancel() }
         do {
             let s = try coordinator.runJob()
+            endpoint?.jobEnded(s, reason: nil)
             display.finish(s)
             if output.json {
                 printDoneLine(s)
             }
         } catch {
+            endpoint?.jobEnded(nil, reason: "\(error)")
             display.clear()
             throw CohortFailure("\(error)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Observability
 import Parallel
 import Runtime
 import Training
@@ -18,7 +19,12 @@ struct Launch: ParsableCommand {
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
         let run = overrides.runOptions
-        let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json))
+        var endpoint: StatusEndpoint?
+        defer { endpoint?.stop() }
+        let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json)) {
+            endpoint = try startStatusEndpoint(cluster, $0)
+            return endpoint
+        }
         if let path = run.tracePath {
             // Each rank wrote its own file; join those of this host (remote hosts keep theirs).
             let merged = try mergeChromeTraces(path: path, ranks: summary.workers)

@@ -43,6 +43,7 @@ final class ProgressDisplay: @unchecked Sendable {
             "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))"
         )
         if !s.links.isEmpty { line(Self.linksLine(s.links)) }
+        if let stragglers = s.stragglers { line(stragglers.humanLine) }
     }
 
     /// "links: 0→1 shm 12.3 MB, 1→0 socket 12.3 MB, …": which transport each rank's link to each peer took and the

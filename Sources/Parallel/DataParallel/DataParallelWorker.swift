@@ -22,6 +22,8 @@ public final class DataParallelWorker {
     private let outer: OuterOptimizer?
     /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
     private var socketBytesBeforeSteady: UInt64?
+    /// `COHORT_DEBUG_SLOW_RANK`, when it names this rank.
+    private let slowdown: DebugSlowdown?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
@@ -36,6 +38,7 @@ public final class DataParallelWorker {
         self.assignment = assignment
         self.data = data
         self.control = control
+        slowdown = try DebugSlowdown.fromEnvironment(rank: assignment.rank)
         let job = assignment.job
         let model = try job.makeModel()
         model.threads = assignment.run.threads
@@ -127,10 +130,12 @@ extension DataParallelWorker: TrainingStep {
         let tStart = DispatchTime.now().uptimeNanoseconds
         let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)
         let t0 = DispatchTime.now().uptimeNanoseconds
+        let stalled = slowdown?.stall() ?? 0
         // Local SGD's inner steps are each replica's own: the loss is averaged over its own rows.
         let normalizer = outer == nil ? globalRows : max(1, x.rows)
         let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: normalizer)
         let t1 = DispatchTime.now().uptimeNanoseconds
+        slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
         var norm = trainer.applyUpdate()
         if let outer {
