@@ -114,6 +114,7 @@ public final class RunState: CoordinatorObserver, @unchecked Sendable {
         case .progress(let p): record(p)
         case .epoch(let e, let train, let acc, let loss):
             epochs.append(EpochPoint(epoch: e, trainLoss: train, testAccuracy: acc, testLoss: loss))
+            if epochs.count > Self.historyCapacity { epochs = stride(from: 0, to: epochs.count, by: 2).map { epochs[$0] } }
             note("epoch", String(format: "epoch %d: train loss %.4f, test accuracy %.4f", e + 1, train, acc))
             metrics?.recordEpoch(testAccuracy: acc, testLoss: loss)
         case .checkpointed(let step, let path):
