@@ -24,12 +24,14 @@ struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogOptions
 
     /// Where a generated token goes (in the current directory).
     static let generatedTokenFile = "cohort-job-token"
 
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
+        try logging.bootstrap(logFile: cluster.output.logFile, rank: "coordinator")
         let token = try cluster.cluster.security.curve ? nil : tokenFile.map { try JobToken.load(file: $0) }
         let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind, token: token)
         if coordinator.generatedToken, let generated = coordinator.security.token {

@@ -15,9 +15,11 @@ struct Launch: ParsableCommand {
 
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogOptions
 
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
+        try logging.bootstrap(logFile: cluster.output.logFile, rank: "coordinator")
         let run = overrides.runOptions
         var endpoint: StatusEndpoint?
         defer { endpoint?.stop() }

@@ -134,3 +134,57 @@ func testOutputDirectory() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// `--log-level` and `COHORT_LOG_LEVEL` on a real launch, and `output.log_file`'s JSON lines.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct LogLevelCLITests {
+    func launch(_ extra: [String], environment: [String: String]? = nil, logFile: Bool = false) throws -> (CLIResult, URL) {
+        let dir = try scratchDirectory("log")
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        var yaml = smallClusterYAML(workers: 2, steps: 20, dir: dir)
+        if logFile {
+            yaml = yaml.replacingOccurrences(
+                of: "output: {metrics_file: \(dir.path)/metrics.jsonl}",
+                with: "output: {metrics_file: \(dir.path)/metrics.jsonl, log_file: \(dir.path)/cohort.log.jsonl}")
+        }
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try cohort(["launch", config, "--ephemeral-ports"] + extra, timeout: 45, environment: environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        return (r, dir)
+    }
+
+    @Test func levelsFilterTheLines() throws {
+        let (info, d1) = try launch([])
+        defer { try? FileManager.default.removeItem(at: d1) }
+        #expect(info.stderr.contains("coordinator: listening on"))
+        #expect(info.stderr.contains("done: 2 workers"))
+        #expect(!info.stderr.contains("coordinator: peers"), "debug lines hidden at info")
+        let (debug, d2) = try launch([], environment: ["COHORT_LOG_LEVEL": "debug"])
+        defer { try? FileManager.default.removeItem(at: d2) }
+        #expect(debug.stderr.contains("coordinator: peers 0=tcp://"), "\(debug.stderr)")
+        let (notice, d3) = try launch(["--log-level", "notice"], environment: ["COHORT_LOG_LEVEL": "debug"])
+        defer { try? FileManager.default.removeItem(at: d3) }
+        #expect(!notice.stderr.contains("coordinator: listening"), "the option beats the environment: \(notice.stderr)")
+        #expect(notice.stderr.contains("done: 2 workers"))
+        let (error, d4) = try launch(["--log-level", "error"])
+        defer { try? FileManager.default.removeItem(at: d4) }
+        #expect(!error.stderr.contains("done:") && !error.stderr.contains("coordinator:"), "\(error.stderr)")
+        let bad = try cohort(["launch", "/nonexistent.yaml", "--log-level", "loud"], timeout: 20)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1, "\(bad.stderr)")
+    }
+
+    @Test func logFileGetsJSONLinesWithRankAndHost() throws {
+        let (r, dir) = try launch(["--log-level", "info"], logFile: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOf: dir.appendingPathComponent("cohort.log.jsonl"), encoding: .utf8)
+        let records = text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+        }
+        #expect(records.count == text.split(separator: "\n").count, "every line is one JSON object")
+        #expect(records.contains { $0["message"]?.hasPrefix("done: 2 workers") == true && $0["level"] == "notice" })
+        #expect(records.contains { $0["message"]?.hasPrefix("coordinator: listening") == true && $0["level"] == "info" })
+        #expect(records.allSatisfy { $0["rank"] == "coordinator" && $0["host"]?.isEmpty == false && $0["ts"] != nil })
+        // The human lines are the same records.
+        for record in records { #expect(r.stderr.contains(record["message"] ?? "?"), "\(record)") }
+    }
+}
