@@ -3,7 +3,7 @@
 # the Fashion-MNIST data set and Python plotting. Safe to run again: it installs nothing already there.
 #   scripts/setup.sh            build dependencies
 #   scripts/setup.sh --data     also the Fashion-MNIST data set (dataset-fashion-mnist)
-#   scripts/setup.sh --plots    also matplotlib (for scripts/plot_*.py)
+#   scripts/setup.sh --plots    matplotlib (for scripts/plot_*.py; now installed by default, the flag is kept)
 set -euo pipefail
 want_data=0; want_plots=0
 for a in "$@"; do
@@ -40,6 +40,7 @@ if [ ${#observe[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${observe[@]}" >/dev/null 2>&1 ||
     echo "setup: ${observe[*]} could not be installed; the tests that need them skip" >&2
 fi
-if [ "$want_plots" = 1 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
+# matplotlib draws `cohort plot` and the plots `launch` writes (scripts/plot_run.py); its tests skip without it.
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
   python3 -m pip install -q matplotlib >/dev/null 2>&1 || echo "setup: matplotlib could not be installed; plots are skipped" >&2
 fi

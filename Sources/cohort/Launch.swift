@@ -32,6 +32,7 @@ struct Launch: ParsableCommand {
             let merged = try mergeChromeTraces(path: path, ranks: summary.workers)
             if !output.json { print("trace: \(merged) rank(s) in \(path)") }
         }
+        RunPlots.afterRun(metrics: cluster.output.metricsFile, directory: cluster.output.plotDirectory)
         if output.json {
             printDoneLine(summary)
         }

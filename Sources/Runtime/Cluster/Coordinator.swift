@@ -400,6 +400,7 @@ public final class Coordinator {
             members[rank].latest = p
             stepStatistics.add(p)
             observer?.rankReported(p, dropped: dropped.counts)
+            metrics?.write(.rank(p))
             if rank == 0 || Deadline.nowNanoseconds() - state.lastProgressEvent > 250_000_000 {
                 state.lastProgressEvent = Deadline.nowNanoseconds()
                 let agg = aggregateProgress()
