@@ -41,7 +41,9 @@ public final class StatusEndpoint: CoordinatorObserver, @unchecked Sendable {
         let shown =
             host == "0.0.0.0" || host == "::"
             ? server.address.replacingOccurrences(of: host, with: config.cluster.coordinator.host) : server.address
-        let url = "http://\(shown)/" + (token.map { "?token=\($0)" } ?? "")
+        let url =
+            "http://\(shown)/"
+            + (token.map { "?token=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "")
         return StatusEndpoint(state: state, metrics: metrics, server: server, url: url)
     }
 

@@ -47,7 +47,7 @@ public final class StatusServer: @unchecked Sendable {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [], logger: logger))
-        let task = Task.detached {
+        let task = Task.detached(executorPreference: ServerExecutor()) {
             do {
                 try await group.run()
             } catch {

@@ -20,7 +20,7 @@ struct TokenAccess<Context: RequestContext>: RouterMiddleware {
         if request.uri.path == "/", let query = request.uri.queryParameters.get("token"), Self.same(query, token) {
             var headers = HTTPFields()
             headers[.location] = "/"
-            headers[.setCookie] = "\(Self.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+            headers[.setCookie] = "\(Self.cookieName)=\(Self.cookieValue(token)); Path=/; HttpOnly; SameSite=Strict"
             headers[.cacheControl] = "no-store"
             return Response(status: .seeOther, headers: headers)
         }
@@ -44,7 +44,12 @@ struct TokenAccess<Context: RequestContext>: RouterMiddleware {
                 return parts[1].trimmingCharacters(in: .whitespaces)
             }
         }
-        return request.cookies[cookieName]?.value
+        return request.cookies[cookieName]?.value.removingPercentEncoding
+    }
+
+    /// A token file may hold any printable character, `;` and `,` included: the cookie carries it percent-encoded.
+    static func cookieValue(_ token: String) -> String {
+        token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token
     }
 
     /// Equal strings, in time independent of where they differ.

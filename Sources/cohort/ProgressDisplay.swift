@@ -50,7 +50,9 @@ final class ProgressDisplay: @unchecked Sendable {
             "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))",
             same ? .notice : .warning)
         if !s.links.isEmpty { line(Self.linksLine(s.links), .notice) }
-        if let stragglers = s.stragglers { line(stragglers.humanLine, stragglers.waitedOn == nil ? .notice : .warning) }
+        if let stragglers = s.stragglers, stragglers.ranks.count > 1 {
+            line(stragglers.humanLine, stragglers.waitedOn == nil ? .notice : .warning)
+        }
     }
 
     /// "links: 0→1 shm 12.3 MB, 1→0 socket 12.3 MB, …": which transport each rank's link to each peer took and the

@@ -113,8 +113,9 @@ struct StatusWatchersCLITests {
         let ranks = try #require(stragglers["ranks"] as? [[String: Any]])
         #expect(ranks.count == 2)
         let ratio = ranks.first { $0["rank"] as? Int == 1 }?["compute_ratio"] as? Double ?? 0
-        // 3× its own compute, but on 2 shared cores rank 0's compute swells while rank 1 sleeps (seen: 1.4–2.5×).
-        #expect(ratio >= 1.2 && ratio < 4.5, "rank 1 computes \(ratio)× rank 0 under a 3× slowdown")
+        // 3× its own compute, but on 2 shared cores both ranks' compute swings with the load (seen: 1.4× to over
+        // 4.5× while other tests ran): only the flag's threshold is asserted.
+        #expect(ratio >= 1.2, "rank 1 computes \(ratio)× rank 0 under a 3× slowdown")
         for rank in ranks {
             for key in ["median_step_s", "median_compute_s", "median_wait_s"] { #expect(rank[key] as? Double != nil) }
         }
