@@ -27,6 +27,8 @@ public final class RunMetrics: @unchecked Sendable {
     private let checkpoints: FloatingPointCounter
     private var perRank: [Int: RankSeries] = [:]
     private var droppedSeen: [DropReason: Int] = [:]
+    /// Bytes already counted per link (rank, peer, transport): reports carry totals, counters take increments.
+    private var linkBytesSeen: [String: UInt64] = [:]
 
     /// One rank's series.
     struct RankSeries {
@@ -109,6 +111,7 @@ public final class RunMetrics: @unchecked Sendable {
         s.wait.increment(by: max(p.waitSeconds, 0))
         s.step.set(Double(p.step))
         s.samplesPerSecond.set(p.seconds > 0 ? Double(p.samples) / p.seconds : 0)
+        recordLinks(rank: p.rank, p.links ?? [])
         for (reason, count) in dropped where count > droppedSeen[reason, default: 0] {
             droppedCounter(reason).increment(by: Double(count - droppedSeen[reason, default: 0]))
             droppedSeen[reason] = count
@@ -132,14 +135,27 @@ public final class RunMetrics: @unchecked Sendable {
 
     func recordCheckpoint() { checkpoints.increment(by: 1) }
 
-    /// At the end: the bytes each rank sent to each peer (workers count them per link and report them once).
+    /// At the end: the final totals of every link (the last bytes after the last progress report).
     func recordSummary(_ s: JobSummary) {
-        for link in s.links {
+        for rank in Set(s.links.map(\.rank)) {
+            recordLinks(
+                rank: rank,
+                s.links.filter { $0.rank == rank }.map { ReportedLink(peer: $0.peer, transport: $0.transport, bytes: $0.bytes) })
+        }
+    }
+
+    /// Raises each link's counter to the rank's reported total (never down: a total lower than seen is ignored).
+    private func recordLinks(rank: Int, _ links: [ReportedLink]) {
+        for link in links {
+            let key = "\(rank) \(link.peer) \(link.transport)"
+            let seen = linkBytesSeen[key, default: 0]
+            guard link.bytes > seen else { continue }
             Self.counter(
                 registry, factory, "cohort_link_bytes_sent_total",
-                [("rank", String(link.rank)), ("peer", String(link.peer)), ("transport", link.transport)],
-                "Bytes each rank sent to each peer, by transport (reported when the ranks finish)"
-            ).increment(by: Double(link.bytes))
+                [("rank", String(rank)), ("peer", String(link.peer)), ("transport", link.transport)],
+                "Bytes each rank has sent to each peer, by transport (shm: shared memory, socket: tcp or ipc)"
+            ).increment(by: Double(link.bytes - seen))
+            linkBytesSeen[key] = link.bytes
         }
     }
 

@@ -28,7 +28,7 @@ struct StatusEndpointCLITests {
             "cohort_samples_per_second", "cohort_step", "cohort_epoch", "cohort_loss", "cohort_accuracy",
             "cohort_rank_compute_seconds_total{rank=\"1\"}", "cohort_rank_allreduce_seconds_total",
             "cohort_rank_wait_seconds_total", "cohort_membership_size 2", "cohort_checkpoints_written_total",
-            "cohort_dropped_messages_total",
+            "cohort_dropped_messages_total", "cohort_link_bytes_sent_total{rank=\"0\",peer=\"1\",transport=",
         ] {
             #expect(metrics.body.contains(name), "/metrics lacks \(name)")
         }

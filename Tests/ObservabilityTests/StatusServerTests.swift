@@ -28,12 +28,13 @@ struct StatusServerTests {
             })
         for step in stride(from: 10, through: 40, by: 10) {
             for rank in 0..<2 {
-                state.rankReported(
-                    ProgressReport(
-                        rank: rank, epoch: 0, step: step, stepsPerEpoch: 100, totalSteps: 200, steps: 10, samples: 160,
-                        loss: 2.0 / Double(step), accuracy: 0.5, seconds: 0.1, computeSeconds: rank == 1 ? 0.08 : 0.04,
-                        allReduceSeconds: 0.01, waitSeconds: rank == 1 ? 0.0 : 0.04),
-                    dropped: [.undecodable: 3])
+                var report = ProgressReport(
+                    rank: rank, epoch: 0, step: step, stepsPerEpoch: 100, totalSteps: 200, steps: 10, samples: 160,
+                    loss: 2.0 / Double(step), accuracy: 0.5, seconds: 0.1, computeSeconds: rank == 1 ? 0.08 : 0.04,
+                    allReduceSeconds: 0.01, waitSeconds: rank == 1 ? 0.0 : 0.04)
+                // Totals so far, as workers send them.
+                report.links = [ReportedLink(peer: 1 - rank, transport: "shm", bytes: UInt64(step) * 1000)]
+                state.rankReported(report, dropped: [.undecodable: 3])
             }
             state.coordinatorEvent(
                 .progress(
@@ -68,6 +69,9 @@ struct StatusServerTests {
         #expect(value("cohort_dropped_messages_total{reason=\"oversized\"}") == 0)
         #expect(value("cohort_checkpoints_written_total") == 1)
         #expect(value("cohort_membership_size") == 2)
+        #expect(
+            value("cohort_link_bytes_sent_total{rank=\"0\",peer=\"1\",transport=\"shm\"}") == 40000,
+            "the latest total, not a sum of totals: \(m.body)")
         #expect(m.body.contains("# HELP cohort_samples_per_second "))
         let cookie = try HTTPProbe.get(port: port, "/api/status", headers: ["Cookie": "cohort_token=\(Self.token)"])
         #expect(cookie.status == 200)

@@ -90,16 +90,15 @@ public final class DataParallelWorker {
         options.seed = assignment.job.seed
         options.onDivergence = assignment.job.divergencePolicy
         options.rank = rank
-        let reports = WorkerReports(
-            rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps
-        ).reports(for: DataParallelWorker.self)
+        var workerReports = WorkerReports(
+            rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)
+        if let traffic = communicator?.plane.traffic { workerReports.linkBytes = { reportedLinks(traffic) } }
+        let reports = workerReports.reports(for: DataParallelWorker.self)
         let run = try EpochDriver(step: self, options: options, reports: reports).run()
         let test = run.lastEvaluation ?? (0, 0, 0)
         var report = run.finalReport(
             rank: rank, weightChecksum: weightChecksum(trainer.model.parameters), test: (test.correct, test.count))
-        report.links = communicator?.plane.traffic.links.map {
-            ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes)
-        }
+        report.links = communicator.map { reportedLinks($0.plane.traffic) }
         if let before = socketBytesBeforeSteady, let traffic = communicator?.plane.traffic {
             report.steadySocketBytes = traffic.total(.socket) &- before
         }
@@ -168,4 +167,9 @@ public func weightChecksum(_ t: Tensor) -> String {
     let bytes = UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
     for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
     return String(format: "%016llx", h)
+}
+
+/// A rank's bytes to each peer by transport, as its reports carry them.
+func reportedLinks(_ traffic: LinkTraffic) -> [ReportedLink] {
+    traffic.links.map { ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes) }
 }
