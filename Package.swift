@@ -119,3 +119,11 @@ package.targets += [
         dependencies: ["CFuzzerDriver", "Transport", "Config", "Training", "Datasets", "NN", "CZlib"],
         path: "Sources/Fuzz/cohort-fuzz"),
 ]
+
+// Hyperparameter search (issue 15): search spaces, random/grid/ASHA, the resumable study file and the trial
+// processes behind `cohort tune`. Only Config below it, so its tests build quickly.
+package.targets += [
+    .target(name: "Tune", dependencies: ["Config", .product(name: "Yams", package: "Yams")]),
+    .testTarget(name: "TuneTests", dependencies: ["Tune", "Config"]),
+]
+package.targets.first { $0.name == "cohort" }?.dependencies.append("Tune")

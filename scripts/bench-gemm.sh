@@ -5,6 +5,10 @@
 #                                    figures and ratios (a shared machine's load then hits both sides alike)
 # The anchors live at ../shared/anchors relative to the repository root (resolved from this script's folder).
 # OpenBLAS runs with the same thread count as Cohort (--threads N, default 1).
+#   CORETYPE=Haswell ROUNDS=3 scripts/bench-gemm.sh --kernel avx2
+#                                    the AVX2 paths side by side on any x86 machine (an AVX-512 one too): Cohort's
+#                                    AVX2 kernel beside OpenBLAS forced to its Haswell (AVX2) kernel; SkylakeX for
+#                                    the AVX-512 pair. Run it under `flock /tmp/cohort-bench.lock` on a shared machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ANCHORS=$(cd "$(dirname "$0")/../../shared/anchors" 2>/dev/null && pwd) || { echo "bench-gemm.sh: no anchors at $(dirname "$0")/../../shared/anchors" >&2; exit 1; }
@@ -23,7 +27,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 rounds=${ROUNDS:-1}
 for ((r = 1; r <= rounds; r++)); do
   .build/release/cohort bench gemm --json "$@" | tee "$tmp/cohort.$r.jsonl"
-  bash "$ANCHORS/run.sh" gemm "$threads" | tee "$tmp/openblas.$r.txt"
+  bash "$ANCHORS/run.sh" gemm "$threads" ${CORETYPE:+"$CORETYPE"} | tee "$tmp/openblas.$r.txt"
 done
 python3 - "$tmp" "$rounds" <<'PY'
 import json, re, statistics, sys

@@ -39,11 +39,16 @@ def matrices(workload):
     return [(w[i + 1], w[i]) for i in range(len(w) - 1)], [w[i + 1] for i in range(len(w) - 1)]
 
 
-def formula_bytes_per_rank(method, workload, ranks):
-    """Bytes one rank sends per step (payload, frame headers left out), from each method's formula."""
+def formula_bytes_per_rank(method, workload, ranks, per_host=1):
+    """Bytes one rank sends across hosts per step (payload, frame headers left out), from each method's formula.
+    With several workers per host the all-reduce is hierarchical: each local rank carries its 1/L shard around the
+    ring of H hosts, 2(H-1)/H of it, instead of the flat ring's 2(N-1)/N of the whole buffer. (PowerSGD's small
+    all-reduces go by recursive doubling under the small-message threshold, which this formula leaves out.)"""
     mats, biases = matrices(workload)
     params = sum(r * c for r, c in mats) + sum(biases)
-    ring = 2 * (ranks - 1) / ranks  # share of the buffer a ring all-reduce sends per rank
+    hosts = ranks // per_host
+    # share of the buffer an all-reduce sends per rank across hosts
+    ring = 2 * (ranks - 1) / ranks if per_host == 1 else 2 * (hosts - 1) / hosts / per_host
     fields = METHODS[method][1]
     if fields["method"] == "fp32":
         return ring * 4 * params
@@ -173,7 +178,7 @@ def main():
                     measured_per_step = done["steady_socket_bytes"] / done["steady_steps"] / ranks
                 else:
                     measured_per_step = done.get("socket_bytes", 0) / max(1, done["steps"]) / ranks
-                formula = formula_bytes_per_rank(method, args.workload, ranks)
+                formula = formula_bytes_per_rank(method, args.workload, ranks, per_host)
                 if rate == "unlimited":
                     unlimited_overhead[method] = max(0.0, step - ceiling_step)
                 bits = RATE_BITS[rate]
@@ -181,7 +186,7 @@ def main():
                 # and the loopback transfer, measured), and its bytes through the shaped link.
                 predicted = None
                 if bits is not None and method in unlimited_overhead:
-                    predicted = ceiling_step + unlimited_overhead[method] + 8 * formula / bits
+                    predicted = ceiling_step + unlimited_overhead[method] + 8 * formula * per_host / bits  # a host's link carries its L ranks
                 row = {"bench": "network", "rate": rate, **METHODS[method][1], "hosts": hosts,
                        "workers_per_host": per_host, "samples_per_s": sps, "ceiling_samples_per_s": ceiling_sps,
                        "single_worker_samples_per_s": single_sps, "speedup": sps / single_sps,

@@ -13,6 +13,9 @@ public enum CollectiveError: Error, CustomStringConvertible {
     case transport(operation: String, me: Int, peer: Int?, endpoint: String, error: TransportError)
     /// The call itself is invalid (sizes, ranks).
     case invalidArgument(String)
+    /// The membership this collective belongs to has ended (`DataPlane.abortCollectives`): a peer was lost and
+    /// the coordinator formed the next one. Not a fault of the peer it was waiting for.
+    case aborted(operation: String, me: Int, epoch: UInt32, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +30,8 @@ public enum CollectiveError: Error, CustomStringConvertible {
             let who = peer.map { "rank \($0) (\(ep))" } ?? ep
             return "rank \(me): \(op): transport error with \(who): \(e)"
         case .invalidArgument(let s): return s
+        case .aborted(let op, let me, let epoch, let reason):
+            return "rank \(me): \(op): membership \(epoch) \(reason)"
         }
     }
 
@@ -37,7 +42,7 @@ public enum CollectiveError: Error, CustomStringConvertible {
         case .peerGone(_, _, let p, _, _): return p
         case .protocolViolation(_, _, let p, _, _): return p
         case .transport(_, _, let p, _, _): return p
-        case .invalidArgument: return nil
+        case .invalidArgument, .aborted: return nil
         }
     }
 }

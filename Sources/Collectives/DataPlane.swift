@@ -64,6 +64,10 @@ public final class DataPlane: @unchecked Sendable {
     private var mailboxEpoch: UInt32 = WireHeader.firstEpoch
     private let receiveLock = NSLock()
     private let sendLock = NSLock()
+    /// Collectives of memberships before this one give up at their next wait (`abortCollectives`), and why.
+    private var abortedBefore: UInt32 = 0
+    private var abortReason = ""
+    private let abortLock = NSLock()
     private let authenticator: CurveAuthenticator?
 
     /// Frames queued for one (membership, group, sender, channel) that no receive has asked for yet, at most.
@@ -119,6 +123,11 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     deinit { authenticator?.stop() }
+
+    /// Runs `body` on the abort state under its lock (see `abortCollectives`).
+    func abortState<T>(_ body: (inout UInt32, inout String) -> T) -> T {
+        abortLock.withLock { body(&abortedBefore, &abortReason) }
+    }
 
     /// What was dropped so far (junk, strangers, overflow), by reason.
     public var droppedFrames: DroppedFrames { dropLock.withLock { drops } }
@@ -258,8 +267,13 @@ public final class DataPlane: @unchecked Sendable {
                 receiveLock.unlock()
                 return f
             }
-            // Wait in short slices so another thread (another sub-group) gets the lock in between.
-            let slice = first ? deadline : min(deadline, .after(seconds: 0.005))
+            if let reason = interruption(of: key.epoch) {
+                receiveLock.unlock()
+                throw .transport(.closed(endpoint: "\(endpoint) (membership \(key.epoch) \(reason))"))
+            }
+            // Wait in short slices so another thread (another sub-group) gets the lock in between, and so that an
+            // abort (a new membership) is seen within `abortCheckSeconds`.
+            let slice = min(deadline, .after(seconds: first ? Self.abortCheckSeconds : 0.005))
             inbox.spinMicroseconds = first && spin ? options.spinMicroseconds : 0
             first = false
             do throws(ReceiveFailure) {

@@ -19,7 +19,7 @@ extension ClusterConfig {
         job += "\(self.job.data.dataset), model \(self.job.model.layers.map(String.init).joined(separator: "-")), "
         job += self.job.steps.map { "\($0) steps" } ?? "\(self.job.epochs) epochs"
         job +=
-            ", global batch \(self.job.batchSize) (\(self.job.batchSize / max(d, 1)) per replica), \(self.job.optimizer.name) lr \(self.job.optimizer.lr)"
+            ", global batch \(self.job.batchSize) (\(Self.perReplicaRows(self.job.batchSize, d)) per replica), \(self.job.optimizer.name) lr \(self.job.optimizer.lr)"
         lines.append(job)
         if parallelism.pipelineStages > 1 {
             lines.append(
@@ -49,5 +49,15 @@ extension ClusterConfig {
             lines.append("output: metrics \(output.metricsFile ?? "-"), plots \(output.plotDirectory ?? "-")")
         }
         return lines
+    }
+}
+
+extension ClusterConfig {
+    /// A replica's rows of a global batch of `batch` over `d` replicas: "32", or "42–43" when it does not divide
+    /// (rank r takes ⌊(r+1)·B/d⌋ − ⌊r·B/d⌋ rows).
+    static func perReplicaRows(_ batch: Int, _ d: Int) -> String {
+        let d = max(d, 1)
+        let low = batch / d
+        return batch % d == 0 ? "\(low)" : "\(low)–\(low + 1)"
     }
 }

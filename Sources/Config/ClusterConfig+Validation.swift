@@ -11,6 +11,7 @@ extension ClusterConfig {
         checkpointIssues(&issues)
         timeoutIssues(&issues)
         outputIssues(&issues)
+        elasticIssues(&issues)
         return issues.all
     }
 
@@ -127,12 +128,16 @@ extension ClusterConfig {
         }
         let stages = parallelism.pipelineStages
         let d = dataParallelDegree
-        if job.batchSize >= 1 && d >= 1 {
+        // Data parallelism alone splits any global batch: rank r of R takes rows [⌊r·B/R⌋, ⌊(r+1)·B/R⌋) and the
+        // loss is averaged over the global batch, so the step is the single process's (a shrink from 4 to 3
+        // workers needs 128 over 3). A pipeline replica cuts its rows into equal micro-batches, so it needs both
+        // splits even.
+        if job.batchSize >= 1 && d >= 1 && stages > 1 {
             issues.check(
                 job.batchSize % d == 0, ["job", "batch_size"],
-                "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas")
+                "the global batch \(job.batchSize) does not split evenly over \(d) data-parallel replicas of a pipeline")
             let perReplica = job.batchSize / d
-            if job.batchSize % d == 0 && parallelism.microBatches >= 1 && stages > 1 {
+            if job.batchSize % d == 0 && parallelism.microBatches >= 1 {
                 issues.check(
                     perReplica % parallelism.microBatches == 0, ["parallelism", "micro_batches"],
                     "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")

@@ -13,11 +13,15 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
     public var checkpoint: CheckpointSpec?
     public var timeouts: TimeoutSpec
     public var output: OutputSpec
+    /// `cohort tune`'s search (ignored by every other command); checked in full by `TuneSpec.load`.
+    public var tune: TuneSpec? = nil
+    /// Absent: a death ends the job (today's behaviour). See `ElasticSpec`.
+    public var elastic: ElasticSpec?
 
     public init(
         cluster: ClusterSection, hosts: [HostSpec], job: JobSpec = JobSpec(),
         parallelism: ParallelismSpec = ParallelismSpec(), checkpoint: CheckpointSpec? = nil,
-        timeouts: TimeoutSpec = TimeoutSpec(), output: OutputSpec = OutputSpec()
+        timeouts: TimeoutSpec = TimeoutSpec(), output: OutputSpec = OutputSpec(), elastic: ElasticSpec? = nil
     ) {
         self.cluster = cluster
         self.hosts = hosts
@@ -26,9 +30,12 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
         self.checkpoint = checkpoint
         self.timeouts = timeouts
         self.output = output
+        self.elastic = elastic
     }
 
-    enum CodingKeys: String, CodingKey { case cluster, hosts, job, parallelism, checkpoint, timeouts, output }
+    enum CodingKeys: String, CodingKey {
+        case cluster, hosts, job, parallelism, checkpoint, timeouts, output, tune, elastic
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -39,6 +46,8 @@ public struct ClusterConfig: Codable, Sendable, Equatable {
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint)
         timeouts = try c.decode(.timeouts, default: TimeoutSpec())
         output = try c.decode(.output, default: OutputSpec())
+        tune = try c.decodeIfPresent(TuneSpec.self, forKey: .tune)
+        elastic = try c.decodeIfPresent(ElasticSpec.self, forKey: .elastic)
     }
 }
 

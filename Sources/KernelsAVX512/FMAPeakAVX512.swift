@@ -1,7 +1,14 @@
 #if arch(x86_64)
-    /// Runs `iterations` rounds of 16 independent zmm FMA chains and returns a value that depends on all of them
-    /// (so the loop cannot be removed). 16 chains cover the FMA latency × throughput of current cores, so the
-    /// time measures the FMA issue rate: 512 flops per round.
+    /// Independent zmm FMA chains in `fmaPeakLoopAVX512`: AVX-512 has 32 zmm registers, so 16 chains plus the two
+    /// constants fit with room to spare (at most registers − 2 = 30), and 16 cover FMA latency × throughput of
+    /// current cores. The same count as `../shared/anchors/fma_peak.c`.
+    public let fmaPeakChainsAVX512 = 16
+
+    /// FLOPs of one round of `fmaPeakLoopAVX512`: chains × 16 lanes × 2 (multiply and add).
+    public let fmaPeakFlopsPerRoundAVX512 = Double(fmaPeakChainsAVX512 * 16 * 2)
+
+    /// Runs `iterations` rounds of `fmaPeakChainsAVX512` independent zmm FMA chains and returns a value that depends
+    /// on all of them (so the loop cannot be removed); the time measures the FMA issue rate.
     @inline(never)
     public func fmaPeakLoopAVX512(iterations: Int, seed: Float) -> Float {
         let m = SIMD16<Float>(repeating: 0.9999999)

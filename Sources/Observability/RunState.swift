@@ -122,6 +122,7 @@ public final class RunState: CoordinatorObserver, @unchecked Sendable {
             note("checkpoint", "checkpoint at step \(step): \(path)")
             metrics?.recordCheckpoint()
         case .warning(let w): note("warning", w)
+        case .membershipChanged(let change): note("membership", change.line)
         }
     }
 

@@ -15,7 +15,7 @@ public enum ControlMessage: Codable, Sendable {
     case stop(reason: String)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
-    public static let protocolVersion = 2
+    public static let protocolVersion = 3
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).
@@ -73,7 +73,7 @@ public struct Registration: Codable, Sendable {
 public struct Assignment: Codable, Sendable {
     /// Which membership of the job this is: `WireHeader.firstEpoch` (0) for the first, one more for each
     /// re-formed one. Every data-plane frame carries it, so frames of an earlier membership are never taken for
-    /// this one's. A job holds one membership today.
+    /// this one's. Without `elastic` a job holds one membership; with it, each loss forms the next.
     public var membershipEpoch: UInt32
     public var rank: Int
     public var worldSize: Int
@@ -85,6 +85,9 @@ public struct Assignment: Codable, Sendable {
     public var timeouts: TimeoutSpec
     public var checkpoint: CheckpointSpec?
     public var run: RunOptions
+    /// The job's `elastic:` policy: nil, a collective that fails ends the worker; set, the worker waits for the
+    /// coordinator's next membership and goes on in it.
+    public var elastic: ElasticSpec? = nil
 
     public init(
         rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,

@@ -39,6 +39,9 @@ public final class SharedMemoryRing: @unchecked Sendable {
     public let slotBytes: Int
     /// How long a side spins before it sleeps on the futex.
     public var spinNanoseconds: UInt64 = 20_000
+    /// Asked between sleeps (at most 20 ms apart): a reason ends the wait as a closed link. Elastic training sets
+    /// it so that a new membership pulls a survivor out of a wait on a ring whose other side is blocked elsewhere.
+    public var interruption: (@Sendable () -> String?)?
 
     private let base: UnsafeMutableRawPointer
     private let mappedBytes: Int
@@ -281,6 +284,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
             if ready(cohort_shm_load(word)) { return }
             busy = progress?() ?? false
             if deadline.hasPassed { throw .timeout(operation: operation, endpoint: "shm:\(path)", seconds: 0) }
+            if let reason = interruption?() { throw .closed(endpoint: "shm:\(path) (\(reason))") }
             sched_yield()
         }
         while true {
@@ -301,6 +305,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
             if cohort_shm_load(closedFlag) != 0 {
                 throw .closed(endpoint: "shm:\(path) (the peer closed its end)")
             }
+            if let reason = interruption?() { throw .closed(endpoint: "shm:\(path) (\(reason))") }
             let pid = peerPid
             if pid > 0, kill(pid, 0) != 0, errno == ESRCH {
                 throw .peerExited(endpoint: "shm:\(path)", pid: pid)

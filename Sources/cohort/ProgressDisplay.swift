@@ -29,6 +29,7 @@ final class ProgressDisplay: @unchecked Sendable {
         case .epoch(let e, let train, let acc, let loss):
             line(String(format: "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f", e + 1, train, loss, acc))
         case .checkpointed(let step, let path): line("checkpoint at step \(step): \(path)")
+        case .membershipChanged(let change): line(change.line)
         case .warning(let w): line("warning: \(w)", .warning)
         }
     }

@@ -38,14 +38,7 @@ struct RunOverrides: ParsableArguments {
     )
     var trace: String?
 
-    @Option(help: "Gradient compression: none | bf16 | fp16 | powersgd | topk (parallelism.gradient.compression).")
-    var compression: GradientCompression?
-
-    @Option(name: .customLong("compression-rank"), help: "PowerSGD's rank (parallelism.gradient.rank).")
-    var compressionRank: Int?
-
-    @Option(help: "Top-k's share of each bucket sent (parallelism.gradient.density).")
-    var density: Double?
+    @OptionGroup var gradientMethod: GradientMethodOptions
 
     @Option(
         name: .customLong("warmup-steps"),
@@ -72,19 +65,7 @@ struct RunOverrides: ParsableArguments {
             c.job.epochs = epochs
             c.job.steps = nil
         }
-        if compression != nil || compressionRank != nil || density != nil {
-            var g = c.parallelism.gradient ?? GradientSpec()
-            if let compression { g.compression = compression }
-            if let compressionRank { g.rank = compressionRank }
-            if let density { g.density = density }
-            c.parallelism.gradient = g
-        }
-        // What the flags changed must hold as if the file had said it.
-        if compression != nil || compressionRank != nil || density != nil,
-            let issue = c.validationIssues().first(where: { $0.path.first?.stringValue == "parallelism" })
-        {
-            throw ValidationError("\(issue) (after --compression/--compression-rank/--density)")
-        }
+        c = try gradientMethod.apply(to: c)
         if ephemeralPorts {
             c.cluster.coordinator.port = 0
             c.cluster.dataPorts = PortRange(first: 0)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Config
 import Foundation
 import NN
@@ -135,6 +136,13 @@ struct Train: ParsableCommand {
     }
 
     func train() throws {
+        // Started by `cohort tune` (a trial): end with the tuner, even when it is killed outright, so a killed
+        // study leaves no trial running that its resume would start again.
+        if let raw = ProcessInfo.processInfo.environment[Launcher.parentVariable], let parent = Int32(raw),
+            cohort_exit_with_parent(parent) == 1
+        {
+            throw CohortFailure("train: the tuner (pid \(parent)) exited before this trial started")
+        }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let spec = try job.jobSpec()
         let json = outputOptions.json

@@ -20,6 +20,11 @@ struct Validate: ParsableCommand {
         let config: ClusterConfig
         do {
             config = try ClusterConfig.load(path: file)
+            // A tune: section is checked as `cohort tune` checks it (space, bounds, job keys, η, budgets).
+            if config.tune != nil {
+                let job = config.job
+                _ = try TuneSpec.load(path: file) { $0 == .epochs ? Optional(job.epochs) : job.steps }
+            }
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)

@@ -134,9 +134,6 @@ import Testing
             old: "  peer_deadline_s: 5", new: "  peer_deadline_s: 0.6", keyPath: "timeouts.peer_deadline_s",
             message: "at least twice heartbeat_interval_s", lineMarker: "peer_deadline_s: 0.6"),
         BadCase(
-            old: "  batch_size: 128", new: "  batch_size: 127", keyPath: "job.batch_size",
-            message: "does not split evenly over 2", lineMarker: "batch_size: 127"),
-        BadCase(
             old: "  keep: 3", new: "  keep: 0", keyPath: "checkpoint.keep", message: "must be at least 1", lineMarker: "keep: 0"),
         BadCase(
             old: "curve: false", new: "curve: true", keyPath: "cluster.security.key_file", message: "required when curve is true",

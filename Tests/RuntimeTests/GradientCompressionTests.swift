@@ -49,6 +49,17 @@ struct GradientCompressionTests {
         #expect(first[0] + second[0] == x)
     }
 
+    /// `start_step` counts training steps, so a job resumed past it compresses from its first step.
+    @Test func startStepCountsFromTheResumedStep() throws {
+        let comm = try Communicator.local(size: 1)[0]
+        let x: Float = 1 + 0x1p-10  // not a bf16 value
+        let fresh = HalfPrecisionReducer(communicator: comm, wire: .bfloat16, errorFeedback: true, startStep: 5)
+        #expect(try reduced(fresh, [x]) == [x], "before start_step the sum is fp32")
+        let resumed = HalfPrecisionReducer(communicator: comm, wire: .bfloat16, errorFeedback: true, startStep: 5)
+        resumed.resumed(atStep: 10)
+        #expect(try reduced(resumed, [x]) == [1], "resumed past start_step: bf16 on the wire")
+    }
+
     /// Two ranks whose summed gradient has rank 2: PowerSGD at rank 2 returns the sum to fp32 tolerance.
     @Test func powerSGDRecoversALowRankSumExactly() throws {
         let (n, m) = (12, 9)
@@ -88,6 +99,42 @@ struct GradientCompressionTests {
         for _ in 0..<40 { total = zip(total, try reduced(reducer, zero)).map { $0 + $1 } }
         let worst = zip(total, g).map { abs($0 - $1) }.max() ?? 0
         #expect(worst < 1e-3, "sent over 41 steps differs from the gradient by \(worst)")
+    }
+
+    /// The parts of a bucket around its matrices (biases) are summed exactly, beside the compressed matrix.
+    @Test func powerSGDSumsTheUncompressedPartsExactly() throws {
+        let matrix = PowerSGDReducer.Matrix(offset: 3, rows: 6, cols: 5)  // [0, 3) bias, [3, 33) matrix, [33, 37) bias
+        @Sendable func local(_ r: Int) -> [Float] { (0..<37).map { Float(($0 * 7 + r * 5) % 13) - 6 } }
+        let comms = try Communicator.local(size: 2)
+        let results = runRanks(comms) { c -> [Float] in
+            let reducer = PowerSGDReducer(communicator: c, matrices: [matrix], rank: 1, errorFeedback: false)
+            var v = local(c.rank)
+            try v.withUnsafeMutableBufferPointer { b in
+                try reducer.reduce(bucket: GradientBucket(index: 0, range: 0..<b.count, values: b))
+            }
+            return v
+        }
+        let got = try results.map { try $0.get() }
+        let sum = zip(local(0), local(1)).map { $0 + $1 }
+        #expect(got[0] == got[1])
+        #expect(Array(got[0][0..<3]) == Array(sum[0..<3]))
+        #expect(Array(got[0][33..<37]) == Array(sum[33..<37]))
+        #expect(Array(got[0][3..<33]) != Array(sum[3..<33]), "rank 1 cannot carry this rank-5 matrix exactly")
+    }
+
+    /// A NaN that reaches the warm-started Q does not poison the steps after it.
+    @Test func powerSGDRecoversFromANaNStep() throws {
+        let comm = try Communicator.local(size: 1)[0]
+        let matrix = PowerSGDReducer.Matrix(offset: 0, rows: 6, cols: 5)
+        let reducer = PowerSGDReducer(communicator: comm, matrices: [matrix], rank: 2, errorFeedback: false)
+        var poisoned = [Float](repeating: 1, count: 30)
+        poisoned[7] = .nan
+        _ = try reduced(reducer, poisoned)
+        let g: [Float] = (0..<30).map { Float($0 % 5) + 1 }  // rank 1: PowerSGD at rank 2 carries it exactly
+        let next = try reduced(reducer, g)
+        #expect(next.allSatisfy { $0.isFinite }, "the step after a NaN must be finite: \(next)")
+        let worst = zip(next, g).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst < 1e-3, "\(next)")
     }
 
     static let methods: [GradientSpec] = [

@@ -11,6 +11,10 @@ extension Communicator {
     /// A transport failure while talking to `peer`: a timeout, a peer whose process exited or that closed its
     /// shared-memory link, or anything else the transport reports.
     func peerError(_ error: TransportError, operation: String, peer: Int) -> CollectiveError {
+        // A wait ended by a new membership blames nobody.
+        if let reason = plane.interruption(of: epoch) {
+            return .aborted(operation: operation, me: rank, epoch: epoch, reason: reason)
+        }
         switch error {
         case .timeout:
             return peerTimeout(operation: operation, peer: peer)

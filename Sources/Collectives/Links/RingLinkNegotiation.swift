@@ -44,6 +44,10 @@ extension Communicator {
         let spin = UInt64(max(0, options.spinMicroseconds)) * 1000
         inbound?.spinNanoseconds = spin
         outbound?.spinNanoseconds = spin
+        // A new membership aborts this one's waits on the rings too (`DataPlane.abortCollectives`).
+        let interruption: @Sendable () -> String? = { [plane, epoch] in plane.interruption(of: epoch) }
+        inbound?.interruption = interruption
+        outbound?.interruption = interruption
         let links = RingLinks(
             outbound: outbound.map { SharedMemoryOutboundLink(communicator: self, ring: $0) }
                 ?? SocketRingLink(communicator: self, peer: right),

@@ -51,7 +51,9 @@ open class SlotOptimizer: Optimizer {
     public var learningRate: Float
     public private(set) var step = 0
     public var threads = 1
-    private let slotNames: [String]
+    /// The slots this optimizer keeps, in the order `apply` takes them (a replica that has none yet allocates
+    /// them by name when it receives another replica's state).
+    public let slotNames: [String]
     private var slots: [String: Tensor] = [:]
 
     init(name: String, learningRate: Float, slotNames: [String]) {

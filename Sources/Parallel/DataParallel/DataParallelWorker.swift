@@ -24,12 +24,20 @@ public final class DataParallelWorker {
     private var socketBytesBeforeSteady: UInt64?
     /// `COHORT_DEBUG_SLOW_RANK`, when it names this rank.
     private let slowdown: DebugSlowdown?
+    /// Called on the training thread after each completed step, with the trainer's step count (elastic training
+    /// times its recovery to the first step of a new membership with it).
+    public var onStepDone: ((Int) -> Void)?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
 
     /// `communicator` nil runs alone (one rank, or the compute-only diagnostic when `run.allReduce` is false).
-    public init(assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?) throws {
+    /// `continuing`: the trainer of this process's previous membership (elastic training), whose weights and
+    /// optimizer state go on in this one; nil builds a fresh one from the job.
+    public init(
+        assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?,
+        continuing previous: Trainer? = nil
+    ) throws {
         guard assignment.layout.pipelineStages == 1 else {
             throw RuntimeError.invalid(
                 "parallelism.pipeline_stages: \(assignment.layout.pipelineStages) stages are not supported by the data-parallel worker"
@@ -40,7 +48,7 @@ public final class DataParallelWorker {
         self.control = control
         slowdown = try DebugSlowdown.fromEnvironment(rank: assignment.rank)
         let job = assignment.job
-        let model = try job.makeModel()
+        let model = try previous?.model ?? job.makeModel()
         model.threads = assignment.run.threads
         plan = EpochPlan(
             exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: assignment.layout.dataParallel,
@@ -50,9 +58,11 @@ public final class DataParallelWorker {
         }
         totalSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
         buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
-        trainer = Trainer(
-            model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
-            regularization: job.makeRegularization())
+        trainer =
+            try previous
+            ?? Trainer(
+                model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
+                regularization: job.makeRegularization())
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         if let sync = assignment.parallelism.sync, let reduce {
@@ -70,19 +80,19 @@ public final class DataParallelWorker {
 
     deinit { buckets.shutdown() }
 
-    /// Trains the whole job; reports progress and epochs through the control plane.
-    public func run() throws -> FinalReport {
+    /// Trains the whole job; reports progress and epochs through the control plane. `agreedStep`: the step the
+    /// replicas of a new membership agreed on (`agreeReplicaState`), their states already identical; nil starts
+    /// the job (from a checkpoint with `--resume`, with rank 0's weights).
+    public func run(agreedStep: Int? = nil) throws -> FinalReport {
         let checkpoints = assignment.checkpoint.map(TrainingCheckpoints.init(spec:))
         var options = EpochDriver<DataParallelWorker>.Options(
             plan: plan, epochs: (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch, totalSteps: totalSteps)
-        if assignment.run.resume, let checkpoints, let point = try checkpoints.restoreAgreed(with: communicator, into: trainer) {
-            options.resumeAt = point
-            // Local SGD resumes the interrupted period from its last synchronised weights.
-            if let outer { outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) } }
-        }
-        // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
-        if let communicator {
-            try communicator.broadcast(trainer.model.parameters.buffer, root: 0)
+        if let agreedStep {
+            options.resumeAt = ResumePoint(
+                step: agreedStep, epoch: agreedStep / plan.stepsPerEpoch, stepInEpoch: agreedStep % plan.stepsPerEpoch)
+            buckets.reducer?.resumed(atStep: agreedStep)
+        } else {
+            try startState(checkpoints, &options)
         }
         outer?.reset(to: trainer.model.parameters)
         options.warmupSteps = assignment.run.warmupSteps
@@ -103,6 +113,22 @@ public final class DataParallelWorker {
             report.steadySocketBytes = traffic.total(.socket) &- before
         }
         return report
+    }
+
+    /// A job's start: the checkpoint `--resume` names, then rank 0's weights everywhere.
+    private func startState(_ checkpoints: TrainingCheckpoints?, _ options: inout EpochDriver<DataParallelWorker>.Options)
+        throws
+    {
+        if assignment.run.resume, let checkpoints, let point = try checkpoints.restoreAgreed(with: communicator, into: trainer) {
+            options.resumeAt = point
+            buckets.reducer?.resumed(atStep: trainer.step)
+            // Local SGD resumes the interrupted period from its last synchronised weights.
+            if let outer { outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) } }
+        }
+        // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
+        if let communicator {
+            try communicator.broadcast(trainer.model.parameters.buffer, root: 0)
+        }
     }
 
     /// This rank's contiguous share of the test set: correct predictions, count, and summed loss.
@@ -142,6 +168,7 @@ extension DataParallelWorker: TrainingStep {
             wait = 0
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
+        onStepDone?(trainer.step)
         return StepRecord(
             loss: loss, correct: correct, samples: x.rows,
             computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait, allReduceSeconds: reduce,

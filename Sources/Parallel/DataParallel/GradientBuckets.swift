@@ -16,7 +16,7 @@ public final class GradientBuckets: @unchecked Sendable {
     /// For each layer: the bucket it closes (its lowest layer), if any.
     private let closes: [Int?]
     private let gradients: Tensor
-    private let reducer: GradientReducer?
+    let reducer: GradientReducer?
 
     private let lock = NSCondition()
     private var queue: [Int] = []

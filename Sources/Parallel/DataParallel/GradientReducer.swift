@@ -25,10 +25,14 @@ public protocol GradientReducer: AnyObject {
     func prepare(buckets: [Range<Int>])
     /// Reduces `bucket.values` in place; every rank calls it with the same bucket in the same order.
     func reduce(bucket: GradientBucket) throws
+    /// Called once after a resume, before the first `reduce`, with the step training resumes at: a reducer that
+    /// counts its own steps (a compression `start_step`) continues from there instead of from zero.
+    func resumed(atStep step: Int)
 }
 
 extension GradientReducer {
     public func prepare(buckets: [Range<Int>]) {}
+    public func resumed(atStep step: Int) {}
 }
 
 /// The plain fp32 sum all-reduce: every rank ends with the bitwise-identical sum of all ranks' gradients.

@@ -20,6 +20,8 @@ public struct ScalingPredictor: Sendable {
     /// Measured compute-only step seconds by worker count.
     public var measuredCompute: [Int: Double]
     public var overlap: Double
+    /// The gradient method's bytes on the wire (compression, local SGD); nil: the fp32 ring of `gradientBytes`.
+    public var method: MethodWireBytes?
 
     public static let backwardShare = 2.0 / 3.0
 
@@ -46,7 +48,8 @@ public struct ScalingPredictor: Sendable {
     }
 
     public func allReduceSeconds(workers n: Int) -> Double {
-        (modelsByWorkers[n] ?? model).allReduceSeconds(workers: n, bytes: gradientBytes, buckets: buckets)
+        let bytes = method?.ringEquivalentBytes(workers: n) ?? gradientBytes
+        return (modelsByWorkers[n] ?? model).allReduceSeconds(workers: n, bytes: bytes, buckets: buckets)
     }
 
     public func stepSeconds(workers n: Int) -> Double {

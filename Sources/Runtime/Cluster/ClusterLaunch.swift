@@ -43,7 +43,9 @@ public func launchCluster(
     let interrupt = InterruptHandler { launcher.stopAll(grace: 1) }
     defer { interrupt.cancel() }
     let abandon = coordinator.rendezvousAbandon
-    try launcher.start { planned, status in
+    let exits = coordinator.exits
+    try launcher.start { planned, pid, status in
+        exits.add(host: planned.address, pid: pid, status: status)
         if status != 0 {
             observer.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
             abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")

@@ -12,6 +12,8 @@ public enum CoordinatorEvent: Sendable {
     case epoch(epoch: Int, trainLoss: Double, testAccuracy: Double, testLoss: Double)
     case checkpointed(step: Int, path: String)
     case warning(String)
+    /// Elastic training formed a new membership (a worker was lost, or one joined).
+    case membershipChanged(MembershipChange)
 }
 
 /// The cluster's combined progress since the last report.
@@ -100,7 +102,7 @@ public final class Coordinator {
     /// Addresses refused in the handshake, each warned about once.
     private var refusedAddresses: [String] = []
     private var pendingWarnings: [String] = []
-    private var metrics: MetricsWriter?
+    var metrics: MetricsWriter?
     /// What arrived and was not acted on: counted, warned about (rate-limited), never fatal. Read from any thread.
     public var dropped: DroppedMessages { droppedLock.withLock { droppedLog } }
     private var droppedLog = DroppedMessages()
@@ -111,7 +113,7 @@ public final class Coordinator {
     /// Messages queued per worker connection before libzmq drops more (a flooding peer can't grow memory).
     static let inboundHighWaterMark: Int32 = 10_000
 
-    private struct Member {
+    struct Member {
         var identity: [UInt8]
         var registration: Registration
         var lastSeen: UInt64
@@ -119,7 +121,11 @@ public final class Coordinator {
         var latest: ProgressReport?
     }
     /// The current membership's workers, in rank order.
-    private var members: [Member] = []
+    var members: [Member] = []
+    /// The membership now running (`WireHeader.firstEpoch`, one more for each one elastic training re-forms).
+    var membershipEpoch: UInt32 = WireHeader.firstEpoch
+    /// Worker processes the launcher saw exit (host, pid), for the supervision loop (elastic training).
+    let exits = ExitNotices()
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
     /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
     /// where heartbeats and the workers' own failure reports name the rank.
@@ -195,7 +201,8 @@ public final class Coordinator {
     private var timeouts: TimeoutSpec { config.timeouts }
 
     /// Runs the whole job, membership by membership; returns its summary or throws the first failure (after
-    /// telling every worker to stop). A job holds one membership today (`MembershipEpochs`).
+    /// telling every worker to stop). The first membership comes from `MembershipEpochs`; under `elastic:` the
+    /// supervision loop forms the next ones itself when a member is lost (`loseMember`).
     public func runJob() throws -> JobSummary {
         onEvent(.listening(endpoint: endpoint, expecting: workers))
         var summary: JobSummary?
@@ -301,16 +308,18 @@ public final class Coordinator {
     }
 
     /// Sends every member its assignment in membership `epoch`: rank, the peer table, and the job.
-    private func assignRanks(epoch: UInt32) {
+    func assignRanks(epoch: UInt32) {
+        membershipEpoch = epoch
         let peers = members.map(\.registration.dataEndpoint)
         let layout = RankLayout(
-            dataParallel: workers / max(config.parallelism.pipelineStages, 1),
+            dataParallel: members.count / max(config.parallelism.pipelineStages, 1),
             pipelineStages: max(config.parallelism.pipelineStages, 1))
         for (rank, m) in members.enumerated() {
-            let a = Assignment(
-                rank: rank, worldSize: workers, peers: peers, hosts: members.map(\.registration.host),
+            var a = Assignment(
+                rank: rank, worldSize: members.count, peers: peers, hosts: members.map(\.registration.host),
                 layout: layout, job: config.job, parallelism: config.parallelism,
                 timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
+            a.elastic = config.elastic
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
@@ -323,13 +332,13 @@ public final class Coordinator {
                     rank: rank, host: m.registration.host, pid: m.registration.pid,
                     dataEndpoint: m.registration.dataEndpoint, stage: at.stage, replica: at.replica)
             })
-        onEvent(.started(workers: workers, peers: peers))
+        if epoch == WireHeader.firstEpoch { onEvent(.started(workers: members.count, peers: peers)) }
     }
 
     // MARK: supervision
 
     /// What supervising one membership accumulates between messages.
-    private struct Supervision {
+    struct Supervision {
         var rankOf: [[UInt8]: Int] = [:]
         var epochReports: [Int: [EpochReport]] = [:]
         var epochs: [EpochSummary] = []
@@ -348,7 +357,8 @@ public final class Coordinator {
                 for m in members where m.final == nil { send(.heartbeat(rank: -1), to: m.identity) }
                 state.lastHeartbeat = now
             }
-            try checkDeadlines(now: now)
+            try checkDeadlines(now: now, &state)
+            try checkExits(&state)
             if let reason = interruption.reason { throw RuntimeError.invalid(reason) }
             let received: [Message]?
             do {
@@ -379,16 +389,19 @@ public final class Coordinator {
         return (rank, message)
     }
 
-    /// A member silent past the peer deadline is dead: named, and the job ends.
-    private func checkDeadlines(now: UInt64) throws {
+    /// A member silent past the peer deadline is dead: named, and the job ends (elastic: the job goes on without it).
+    private func checkDeadlines(now: UInt64, _ state: inout Supervision) throws {
         let deadlineNanos = UInt64(timeouts.peerDeadline * 1e9)
         for (r, m) in members.enumerated() where m.final == nil && now > m.lastSeen && now - m.lastSeen > deadlineNanos {
             let silent = Double(now - m.lastSeen) / 1e9
-            throw RuntimeError.peerDead(
+            let death = RuntimeError.peerDead(
                 rank: r, host: m.registration.host,
                 detail:
                     "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)"
             )
+            guard config.elastic != nil else { throw death }
+            try loseMember(r, why: "no heartbeat for \(String(format: "%.1f", silent)) s", death: death, &state)
+            return
         }
     }
 
@@ -414,14 +427,16 @@ public final class Coordinator {
         case .done(let f):
             members[rank].final = f
         case .failed(_, let message):
-            throw RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
+            let failure = RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
+            guard config.elastic != nil else { throw failure }
+            try loseMember(rank, why: "it failed: \(message)", death: failure, &state)
         }
     }
 
     /// One rank's end-of-epoch figures; once every rank's are in, the epoch's test-set summary.
     private func record(_ e: EpochReport, _ state: inout Supervision) {
         state.epochReports[e.epoch, default: []].append(e)
-        guard let all = state.epochReports[e.epoch], all.count == workers else { return }
+        guard let all = state.epochReports[e.epoch], all.count == members.count else { return }
         let correct = all.reduce(0) { $0 + $1.testCorrect }
         let count = all.reduce(0) { $0 + $1.testCount }
         let loss = all.reduce(0) { $0 + $1.testLossSum } / Double(max(count, 1))
@@ -459,7 +474,7 @@ public final class Coordinator {
         let correct = finals.reduce(0) { $0 + $1.testCorrect }
         let count = finals.reduce(0) { $0 + $1.testCount }
         let summary = JobSummary(
-            workers: workers, testAccuracy: count > 0 ? Double(correct) / Double(count) : nil,
+            workers: members.count, testAccuracy: count > 0 ? Double(correct) / Double(count) : nil,
             samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0, steps: finals.map(\.steps).max() ?? 0,
             seconds: seconds, computeSeconds: slowest.computeSeconds, allReduceSeconds: slowest.allReduceSeconds,
             waitSeconds: slowest.waitSeconds, weightChecksums: finals.map(\.weightChecksum), epochs: epochs,
@@ -523,7 +538,7 @@ public final class Coordinator {
 
     // MARK: sending
 
-    private func send(_ message: ControlMessage, to identity: [UInt8]) {
+    func send(_ message: ControlMessage, to identity: [UInt8]) {
         // A worker that vanished makes ROUTER drop the message; the heartbeat deadline reports it.
         try? router.sendMultipart([identity, message.encoded()], deadline: .after(seconds: 1))
     }
@@ -533,10 +548,9 @@ public final class Coordinator {
     }
 }
 
-/// The memberships (epochs) a job runs through, in order. Today a job holds exactly one, `WireHeader.firstEpoch`:
-/// it ends when that membership finishes, and its first death ends the job. Elastic training changes this rule
-/// (a membership that lost a rank is followed by the next epoch with the survivors); the loops over memberships in
-/// the coordinator and the worker stay as they are.
+/// The memberships (epochs) a job runs through from rendezvous: exactly one, `WireHeader.firstEpoch` (elastic
+/// training forms later ones inside supervision, see `Coordinator.loseMember`). Without `elastic:` the job ends
+/// when that membership finishes, and its first death ends the job.
 public struct MembershipEpochs: Sequence, IteratorProtocol {
     private var upcoming: UInt32? = WireHeader.firstEpoch
     public init() {}

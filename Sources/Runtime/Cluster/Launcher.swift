@@ -80,8 +80,8 @@ public final class Launcher: @unchecked Sendable {
     public static let parentVariable = "COHORT_LAUNCHER_PID"
 
     /// Starts every planned worker; `extra` arguments go to each `cohort worker`.
-    /// `onExit` is called when a worker process ends (its rank plan and exit status).
-    public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32) -> Void) throws {
+    /// `onExit` is called when a worker process ends (its rank plan, pid and exit status).
+    public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32, Int32) -> Void) throws {
         for planned in config.plannedRanks() {
             let command = command(for: planned, extra: extra)
             let p = Process()
@@ -93,7 +93,7 @@ public final class Launcher: @unchecked Sendable {
             }
             let input = command.standardInput.map { _ in Pipe() }
             if let input { p.standardInput = input }
-            p.terminationHandler = { proc in onExit(planned, proc.terminationStatus) }
+            p.terminationHandler = { proc in onExit(planned, proc.processIdentifier, proc.terminationStatus) }
             do {
                 try p.run()
                 if let input, let text = command.standardInput {

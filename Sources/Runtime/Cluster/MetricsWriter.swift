@@ -10,9 +10,11 @@ enum MetricsRecord: Encodable {
     case epoch(EpochSummary)
     case rank(ProgressReport)
     case done(JobSummary)
+    /// Elastic training re-formed the membership: `{"event": "membership", "membership": {…, "line": "workers 3→2 …"}}`.
+    case membership(MembershipChange)
 
     enum CodingKeys: String, CodingKey {
-        case event, progress, epoch, rank, summary
+        case event, progress, epoch, rank, summary, membership, line
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -30,6 +32,10 @@ enum MetricsRecord: Encodable {
         case .done(let s):
             try c.encode("done", forKey: .event)
             try c.encode(s, forKey: .summary)
+        case .membership(let m):
+            try c.encode("membership", forKey: .event)
+            try c.encode(m, forKey: .membership)
+            try c.encode(m.line, forKey: .line)
         }
     }
 }

@@ -30,7 +30,8 @@ public struct WorkerOptions: Sendable {
 }
 
 /// A worker process's life: bind the data plane, register, then for each membership the coordinator forms:
-/// take rank/peers/job, form the communicator, load data, train, report. A job holds one membership today, so
+/// take rank/peers/job, form the communicator, load data, train, report. Without `elastic:` a job holds one
+/// membership (an elastic data-parallel worker follows later ones in `runElasticDataParallel`), so
 /// the loop runs once. Any failure is reported to the coordinator (which stops the others) before it is rethrown.
 public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String) -> Void) throws -> FinalReport {
     guard let security = options.security else {
@@ -96,6 +97,9 @@ private func runMembership(
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let rank = assignment.rank
+    if assignment.elastic != nil && assignment.layout.pipelineStages == 1 {
+        return try runElasticDataParallel(assignment, plane: plane, control: control, log: log)
+    }
     do {
         let data = try assignment.job.loadData()
         if let notice = data.notice, rank == 0 { log(notice) }
@@ -118,7 +122,7 @@ private func runMembership(
 
 /// The membership's communicator over the process's data plane (nil for a world of one): the peer table and
 /// epoch go in with `DataPlane.resetPeers`, then all ranks meet once.
-private func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
+func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
     guard assignment.worldSize > 1 else { return nil }
     let rank = assignment.rank
     let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers, epoch: assignment.membershipEpoch)

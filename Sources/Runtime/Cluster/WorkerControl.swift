@@ -16,6 +16,10 @@ public final class WorkerControl: @unchecked Sendable {
     private var finished = false
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
+    /// Assignments of later memberships (elastic training), newest last, and who is told when one arrives.
+    private var assignments: [Assignment] = []
+    private var onAssignment: (@Sendable (Assignment) -> Void)?
+    private let arrived = NSCondition()
 
     /// `security`: the cluster's CURVE key or the job's token, as the coordinator's socket demands.
     public init(coordinator: String, security: PeerSecurity?) throws {
@@ -107,8 +111,10 @@ public final class WorkerControl: @unchecked Sendable {
             }
             if let m = try? dealer.receive(deadline: .after(seconds: min(heartbeat / 4, 0.02))) {
                 lastHeard = Deadline.nowNanoseconds()
-                if case .stop(let reason)? = try? ControlMessage.decode(m.bytes, from: coordinator) {
-                    setStop(reason)
+                switch try? ControlMessage.decode(m.bytes, from: coordinator) {
+                case .stop(let reason)?: setStop(reason)
+                case .assign(let a)?: received(a)
+                default: break
                 }
             } else if Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) {
                 setStop(RuntimeError.coordinatorLost(endpoint: coordinator, seconds: deadline).description)
@@ -121,5 +127,38 @@ public final class WorkerControl: @unchecked Sendable {
         lock.lock()
         if _stopReason == nil { _stopReason = reason }
         lock.unlock()
+        arrived.lock()
+        arrived.broadcast()
+        arrived.unlock()
+    }
+
+    /// A later membership's assignment, from the control thread: kept for `nextAssignment`, and told at once
+    /// (so that the training thread's collectives of the old membership are aborted now).
+    private func received(_ a: Assignment) {
+        arrived.lock()
+        assignments.append(a)
+        let hook = onAssignment
+        arrived.broadcast()
+        arrived.unlock()
+        hook?(a)
+    }
+
+    /// Who is told, on the control thread, when a new membership's assignment arrives.
+    public func setAssignmentHandler(_ handler: @escaping @Sendable (Assignment) -> Void) {
+        arrived.lock()
+        onAssignment = handler
+        arrived.unlock()
+    }
+
+    /// The newest assignment of a membership after `epoch`, waiting up to `timeout` s; nil when none came or the
+    /// coordinator said stop.
+    public func nextAssignment(after epoch: UInt32, timeout: Double) -> Assignment? {
+        let end = Date().addingTimeInterval(timeout)
+        arrived.lock()
+        defer { arrived.unlock() }
+        while true {
+            if let newest = assignments.last(where: { $0.membershipEpoch > epoch }) { return newest }
+            if stopReason != nil || !arrived.wait(until: end) { return nil }
+        }
     }
 }

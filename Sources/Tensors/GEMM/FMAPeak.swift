@@ -24,7 +24,7 @@ public func measureFMAPeak(kernel: GEMMKernel = .selected, threads: Int = 1, sec
     #if arch(x86_64)
         let useAVX512 = kernel == .avx512 && GEMMKernel.avx512.isSupported
         guard useAVX512 || GEMMKernel.avx2.isSupported else { return 0 }
-        let flopsPerRound = useAVX512 ? 512.0 : 256.0
+        let flopsPerRound = useAVX512 ? fmaPeakFlopsPerRoundAVX512 : fmaPeakFlopsPerRoundAVX2
         let round: @Sendable (Int) -> Float = { iterations in
             useAVX512 ? fmaPeakLoopAVX512(iterations: iterations, seed: 1) : fmaPeakLoopAVX2(iterations: iterations, seed: 1)
         }

@@ -7,6 +7,12 @@ public struct ResumePoint: Sendable, Equatable {
     public var step: Int
     public var epoch: Int
     public var stepInEpoch: Int
+
+    public init(step: Int, epoch: Int, stepInEpoch: Int) {
+        self.step = step
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+    }
 }
 
 /// Saves and restores a trainer through a `CheckpointStore`: the weights as safetensors (the flat buffer's

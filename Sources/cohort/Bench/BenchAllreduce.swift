@@ -28,6 +28,7 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Timed batches per size (median reported).") var reps: Int = 11
     @Flag(help: "Encrypt and authenticate every data-plane socket with CURVE (a fresh cluster key pair), to see its cost.")
     var curve = false
+    @OptionGroup var placement: RankPlacement
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -52,7 +53,9 @@ struct BenchAllreduce: ParsableCommand {
                 "allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)\(curve ? " curve" : "")")
             print("     bytes  latency_us  algbw_GB/s  busbw_GB/s  check")
         }
-        try RankLauncher.run(mode: "allreduce", ranks: ranks, transport: transport, extra: extra, timeout: 600) { line in
+        try RankLauncher.run(
+            mode: "allreduce", ranks: ranks, transport: transport, extra: extra, timeout: 600, placement: placement
+        ) { line in
             if output.json {
                 print(line)
                 flushOutput()

@@ -271,11 +271,13 @@ enum RankLauncher {
     }
 
     /// Runs the ranks; calls `line` with each line rank 0 prints. Throws if any rank fails or time runs out.
-    static func run(mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, line: (String) -> Void) throws
-    {
+    static func run(
+        mode: String, ranks: Int, transport: String, extra: [String], timeout: Double, placement: RankPlacement? = nil,
+        line: (String) -> Void
+    ) throws {
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
         let context = try Context()
-        let server = try Rendezvous.Server(context: context)
+        let server = try Rendezvous.Server(bind: placement?.rendezvousBind ?? "tcp://127.0.0.1:0", context: context)
         var processes: [Process] = []
         let out = Pipe()
         defer {
@@ -283,13 +285,13 @@ enum RankLauncher {
             if transport == "ipc" { for r in 0..<ranks { unlink("/tmp/cohort-\(getpid())-\(r).ipc") } }
         }
         for r in 0..<ranks {
-            let p = Process()
-            p.executableURL = executable()
-            p.arguments =
+            let args =
                 [
                     "bench", "rank", "--mode", mode, "--rank", "\(r)", "--ranks", "\(ranks)", "--rendezvous", server.endpoint,
-                    "--bind", try bindEndpoint(transport: transport, rank: r), "--transport", transport,
+                    "--bind", try placement?.bind(rank: r) ?? bindEndpoint(transport: transport, rank: r), "--transport",
+                    transport,
                 ] + extra
+            let p = RankPlacement.process(placement, rank: r, executable: executable(), arguments: args)
             p.standardOutput = r == 0 ? out : FileHandle.nullDevice
             try p.run()
             processes.append(p)

@@ -36,6 +36,7 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Write the measured and predicted rows here as CSV.") var csv: String?
     @Option(name: .customLong("plot-dir"), help: "Write the speedup plot (PNG) here (default: output.plot_directory).")
     var plotDir: String?
+    @OptionGroup var gradientMethod: GradientMethodOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -69,6 +70,11 @@ struct BenchScaling: ParsableCommand {
                 "scaling  workload=\(name)  global batch \(base.job.batchSize)  \(timedSteps(base)) timed steps after \(warmup) warm-up  threads \(threads)"
             )
             print(String(format: "gradient %.2f MB in %d bucket(s)", Double(gradientBytes) / 1e6, buckets.count))
+            let method = MethodWireBytes(
+                gradient: base.parallelism.gradient, sync: base.parallelism.sync, model: model,
+                bucketCounts: buckets.map(\.count))
+            print(
+                String(format: "method %@: %.0f bytes per rank per step at 2 workers", method.label, method.perRank(workers: 2)))
         }
         // α–β with 2 ranks (the link; the default for counts not measured), and with N ranks at each measured N.
         let bucketBytes = buckets.map { $0.count * MemoryLayout<Float>.stride }
@@ -78,11 +84,14 @@ struct BenchScaling: ParsableCommand {
         }
         guard let alphaBeta = fits[2] else { throw RuntimeError.invalid("bench scaling: no 2-rank α–β fit") }
         let measured = try measure(base, counts: counts)
-        let predictor = ScalingPredictor(
+        var predictor = ScalingPredictor(
             model: alphaBeta, gradientBytes: Double(gradientBytes), buckets: buckets.count,
             globalBatch: base.job.batchSize,
             measuredCompute: Dictionary(uniqueKeysWithValues: measured.map { ($0.workers, $0.medianComputePerStep) }),
             overlap: overlap, modelsByWorkers: fits)
+        predictor.method = MethodWireBytes(
+            gradient: base.parallelism.gradient, sync: base.parallelism.sync, model: model,
+            bucketCounts: buckets.map(\.count))
         let report = ScalingBenchReport(
             workload: name, measured: measured, predictor: predictor,
             predictedCounts: ScalingPredictor.powersOfTwo(upTo: maxWorkers))
@@ -164,7 +173,7 @@ struct BenchScaling: ParsableCommand {
         c.cluster.dataPorts = PortRange(first: 0)
         c.checkpoint = nil
         c.output.metricsFile = nil
-        return c
+        return try gradientMethod.apply(to: c)
     }
 
     func steadyRun(_ base: ClusterConfig, workers n: Int, allReduce: Bool) throws -> StepWindow {
@@ -366,6 +375,8 @@ struct ScalingBenchReport {
             ("mean_step_s", fixed(m.meanStepSeconds, 9)), ("ceiling_step_s", fixed(m.ceilingStepSeconds, 9)),
             ("compute_s", fixed(m.computePerStep, 9)), ("median_compute_s", fixed(m.medianComputePerStep, 9)),
             ("allreduce_s", fixed(m.allReducePerStep, 9)), ("wait_s", fixed(m.waitPerStep, 9)),
+            ("method", .string(predictor.method?.label ?? "fp32")),
+            ("formula_bytes_per_step", fixed(predictor.method?.perRank(workers: m.workers) ?? .nan, 0)),
             ("kind", .string("measured")),
         ])
     }
@@ -381,6 +392,7 @@ struct ScalingBenchReport {
             ("predicted_efficiency", fixed(p.speedup(workers: n) / Double(n), 3)),
             ("compute_s", fixed(p.computeSeconds(workers: n), 9)),
             ("allreduce_s", fixed(p.allReduceSeconds(workers: n), 9)),
+            ("method", .string(p.method?.label ?? "fp32")),
         ])
     }
 }

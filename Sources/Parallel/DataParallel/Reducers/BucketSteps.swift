@@ -2,10 +2,12 @@
 /// reduces the same buckets in the same order), so no step number has to be passed in.
 struct BucketSteps {
     private var counts: [Int: Int] = [:]
+    /// The training step the count starts from (non-zero after a resume).
+    var first = 0
 
     /// The 0-based step of this call for `bucket`, counting it.
     mutating func next(_ bucket: Int) -> Int {
-        let step = counts[bucket, default: 0]
+        let step = counts[bucket, default: first]
         counts[bucket] = step + 1
         return step
     }
@@ -25,4 +27,22 @@ struct Residuals {
 
     /// Keeps `residual` for `bucket`.
     mutating func set(_ residual: [Float], bucket: Int) { values[bucket] = residual }
+
+    /// Error feedback around an in-place lossy rounding: adds the kept residual into `gradient`, rounds it with
+    /// `round`, and keeps what the rounding dropped, reusing the bucket's residual storage (no allocation per step).
+    mutating func roundWithFeedback(
+        _ gradient: UnsafeMutableBufferPointer<Float>, bucket: Int, round: (UnsafeMutableBufferPointer<Float>) -> Void
+    ) {
+        var r = values.removeValue(forKey: bucket) ?? []
+        if r.count != gradient.count { r = [Float](repeating: 0, count: gradient.count) }
+        r.withUnsafeMutableBufferPointer { r in
+            for i in 0..<gradient.count {
+                gradient[i] += r[i]
+                r[i] = gradient[i]
+            }
+            round(gradient)
+            for i in 0..<gradient.count { r[i] -= gradient[i] }
+        }
+        values[bucket] = r
+    }
 }

@@ -24,15 +24,14 @@ public final class HalfPrecisionReducer: GradientReducer {
         2 * Double(ranks - 1) / Double(ranks) * 2 * Double(parameters)
     }
 
+    public func resumed(atStep step: Int) { steps.first = step }
+
     public func reduce(bucket: GradientBucket) throws {
         guard steps.next(bucket.index) >= startStep else {
             return try communicator.allReduce(bucket.values, op: .sum)
         }
         if errorFeedback {
-            residuals.addInto(bucket.values, bucket: bucket.index)
-            let exact = Array(bucket.values)
-            wire.round(bucket.values)
-            residuals.set(zip(exact, bucket.values).map { $0 - $1 }, bucket: bucket.index)
+            residuals.roundWithFeedback(bucket.values, bucket: bucket.index) { wire.round($0) }
         }
         try communicator.allReduce(bucket.values, op: .sum, wire: wire)
     }

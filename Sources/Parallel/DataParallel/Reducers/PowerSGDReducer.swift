@@ -34,6 +34,8 @@ public final class PowerSGDReducer: GradientReducer {
     private var residuals = Residuals()
     /// Warm-started Q per matrix (by offset), m×r.
     private var qs: [Int: [Float]] = [:]
+    /// Each bucket's uncompressed part, packed (the storage is reused from step to step).
+    private var packedParts: [Int: [Float]] = [:]
 
     public init(communicator: Communicator, matrices: [Matrix], rank: Int, errorFeedback: Bool, startStep: Int = 0) {
         self.communicator = communicator
@@ -74,6 +76,8 @@ public final class PowerSGDReducer: GradientReducer {
         return 2 * Double(ranks - 1) / Double(ranks) * 4 * Double(sent)
     }
 
+    public func resumed(atStep step: Int) { steps.first = step }
+
     public func reduce(bucket: GradientBucket) throws {
         guard steps.next(bucket.index) >= startStep else {
             return try communicator.allReduce(bucket.values, op: .sum)
@@ -94,23 +98,43 @@ public final class PowerSGDReducer: GradientReducer {
         decompress(inside, g: g, base: base, p: p, q: q, keepQ: true)
     }
 
-    /// Everything of the bucket that is not a compressed matrix: packed, summed in one fp32 all-reduce, unpacked.
+    /// Everything of the bucket that is not a compressed matrix (biases, small matrices): packed with block copies
+    /// into one reused buffer, summed in one fp32 all-reduce, unpacked.
     private func reduceUncompressed(_ bucket: GradientBucket, except inside: [Matrix]) throws {
-        var keep = [Bool](repeating: true, count: bucket.values.count)
-        for m in inside {
-            for i in (m.offset - bucket.range.lowerBound)..<(m.offset - bucket.range.lowerBound + m.rows * m.cols) {
-                keep[i] = false
+        let gaps = Self.uncovered(bucket.range, by: inside)
+        let total = gaps.reduce(0) { $0 + $1.count }
+        guard total > 0, let g = bucket.values.baseAddress else { return }
+        var packed = packedParts.removeValue(forKey: bucket.index) ?? []
+        if packed.count != total { packed = [Float](repeating: 0, count: total) }
+        defer { packedParts[bucket.index] = packed }
+        let base = bucket.range.lowerBound
+        packed.withUnsafeMutableBufferPointer { out in
+            var at = 0
+            for gap in gaps {
+                (out.baseAddress! + at).update(from: g + (gap.lowerBound - base), count: gap.count)
+                at += gap.count
             }
         }
-        var packed: [Float] = []
-        for i in keep.indices where keep[i] { packed.append(bucket.values[i]) }
-        guard !packed.isEmpty else { return }
         try communicator.allReduce(&packed, op: .sum)
-        var j = 0
-        for i in keep.indices where keep[i] {
-            bucket.values[i] = packed[j]
-            j += 1
+        packed.withUnsafeBufferPointer { src in
+            var at = 0
+            for gap in gaps {
+                (g + (gap.lowerBound - base)).update(from: src.baseAddress! + at, count: gap.count)
+                at += gap.count
+            }
         }
+    }
+
+    /// The parts of `range` (flat-buffer indices) that no matrix of `inside` covers, in order.
+    static func uncovered(_ range: Range<Int>, by inside: [Matrix]) -> [Range<Int>] {
+        var gaps: [Range<Int>] = []
+        var at = range.lowerBound
+        for m in inside.sorted(by: { $0.offset < $1.offset }) {
+            if m.offset > at { gaps.append(at..<m.offset) }
+            at = max(at, m.offset + m.rows * m.cols)
+        }
+        if at < range.upperBound { gaps.append(at..<range.upperBound) }
+        return gaps
     }
 
     /// P = M·Q for every matrix, packed and all-reduced.
@@ -184,33 +208,49 @@ public final class PowerSGDReducer: GradientReducer {
                         c: g.baseAddress! + (m.offset - base), ldc: m.cols)
                 }
             }
-            if keepQ { qs[m.offset] = Array(q[qAt..<(qAt + m.cols * r)]) }
+            if keepQ { keepWarmStart(Array(q[qAt..<(qAt + m.cols * r)]), for: m) }
             pAt += m.rows * r
             qAt += m.cols * r
         }
     }
 
-    /// Gram–Schmidt on the columns of each matrix's P (n×r, row-major), in fp32.
+    /// Gram–Schmidt on the columns of each matrix's P (n×r, row-major), in fp32, each projection done twice
+    /// ("twice is enough", Giraud et al. 2005): one pass leaves a nearly dependent column (a gradient of lower rank
+    /// than r) far from orthogonal, and P·Pᵀ then counts that direction twice. A column with nothing left after
+    /// the projections is set to zero rather than blown up from rounding noise.
     private func orthonormalise(_ p: inout [Float], _ inside: [Matrix]) {
         var at = 0
         for m in inside {
             let (n, r) = (m.rows, effectiveRank(m))
-            p.withUnsafeMutableBufferPointer { b in
-                let base = b.baseAddress! + at
-                for c in 0..<r {
-                    for prev in 0..<c {
-                        var dot: Float = 0
-                        for i in 0..<n { dot += base[i * r + c] * base[i * r + prev] }
-                        for i in 0..<n { base[i * r + c] -= dot * base[i * r + prev] }
-                    }
-                    var norm: Float = 0
-                    for i in 0..<n { norm += base[i * r + c] * base[i * r + c] }
-                    let scale: Float = norm > 0 ? 1 / norm.squareRoot() : 0
-                    for i in 0..<n { base[i * r + c] *= scale }
-                }
-            }
+            p.withUnsafeMutableBufferPointer { b in Self.gramSchmidt(b.baseAddress! + at, rows: n, cols: r) }
             at += n * r
         }
+    }
+
+    static func gramSchmidt(_ base: UnsafeMutablePointer<Float>, rows n: Int, cols r: Int) {
+        func dot(_ a: Int, _ b: Int) -> Float {
+            var s: Float = 0
+            for i in 0..<n { s += base[i * r + a] * base[i * r + b] }
+            return s
+        }
+        for c in 0..<r {
+            let before = dot(c, c).squareRoot()
+            for _ in 0..<2 {
+                for prev in 0..<c {
+                    let d = dot(c, prev)
+                    for i in 0..<n { base[i * r + c] -= d * base[i * r + prev] }
+                }
+            }
+            let norm = dot(c, c).squareRoot()
+            let scale: Float = norm > 1e-5 * before && norm > 0 ? 1 / norm : 0
+            for i in 0..<n { base[i * r + c] *= scale }
+        }
+    }
+
+    /// Keeps `q` as `m`'s next warm start unless a NaN or infinity reached it (a diverging step): a poisoned Q
+    /// would poison every later step's P, so the next step starts again from the seeded Q.
+    private func keepWarmStart(_ q: [Float], for m: Matrix) {
+        qs[m.offset] = q.allSatisfy(\.isFinite) ? q : nil
     }
 
     /// The kept Q of `m`, or a seeded random one (the same on every rank) on its first step.

@@ -30,6 +30,8 @@ public final class TopKReducer: GradientReducer {
         Double(ranks - 1) * 8 * Double(bucketCounts.reduce(0) { $0 + k(count: $1, density: density) })
     }
 
+    public func resumed(atStep step: Int) { steps.first = step }
+
     public func reduce(bucket: GradientBucket) throws {
         let values = bucket.values
         guard steps.next(bucket.index) >= startStep, values.count > 0 else {

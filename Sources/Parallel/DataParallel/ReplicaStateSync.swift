@@ -1,0 +1,102 @@
+import Collectives
+import Foundation
+import NN
+import Training
+
+/// What the replicas of a new membership agreed on before training on (`agreeReplicaState`).
+public struct ReplicaAgreement: Sendable, Equatable {
+    /// The step every replica continues from: the furthest any survivor completed. A replica that finished the
+    /// interrupted step holds its exact result (every rank's contribution was in its all-reduce), so no completed
+    /// step is lost; when none finished it, it is redone in full by all.
+    public var step: Int
+    /// Each replica's completed steps before agreeing (new ranks' order).
+    public var stepsBefore: [Int]
+    /// The rank whose state the others took (the lowest one holding `step`), when any replica's state differed.
+    public var source: Int?
+    /// State bytes broadcast from `source` to every other replica (0 when every checksum already matched).
+    public var bytesCopied: Int
+}
+
+/// Survivors of a membership change compare their state and make it identical: every replica's completed step
+/// and a checksum of its weights, optimizer slots and counters go into one small all-reduce (each rank fills its
+/// own entries, as 16-bit pieces exact in fp32); if any differs, the lowest rank at the furthest step broadcasts
+/// its weights, slots and counters, and the checksums are compared again. No checkpoint is read.
+public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) throws -> ReplicaAgreement {
+    let (steps, sums) = try gatherStepsAndChecksums(trainer, c)
+    let furthest = steps.max() ?? trainer.step
+    guard Set(steps).count > 1 || Set(sums).count > 1 else {
+        return ReplicaAgreement(step: furthest, stepsBefore: steps, source: nil, bytesCopied: 0)
+    }
+    let source = steps.firstIndex(of: furthest) ?? 0
+    let bytes = try broadcastState(trainer, from: source, step: furthest, c)
+    let (after, afterSums) = try gatherStepsAndChecksums(trainer, c)
+    guard Set(after).count == 1, Set(afterSums).count == 1 else {
+        throw RuntimeError.invalid(
+            "rank \(c.rank): replica states still differ after the broadcast from rank \(source) (steps \(after))")
+    }
+    return ReplicaAgreement(step: furthest, stepsBefore: steps, source: source, bytesCopied: bytes * (c.size - 1))
+}
+
+/// Every rank's completed step and state checksum, in rank order.
+private func gatherStepsAndChecksums(_ trainer: Trainer, _ c: Communicator) throws -> (steps: [Int], sums: [UInt64]) {
+    let width = 6  // step: 2 pieces of 16 bits; checksum: 4
+    var table = [Float](repeating: 0, count: c.size * width)
+    let step = UInt64(max(0, min(trainer.step, Int(UInt32.max))))
+    let sum = replicaStateChecksum(trainer)
+    let pieces = [step & 0xFFFF, step >> 16] + (0..<4).map { (sum >> (16 * UInt64($0))) & 0xFFFF }
+    for (i, p) in pieces.enumerated() { table[c.rank * width + i] = Float(p) }
+    try c.allReduce(&table, op: .sum)
+    var steps: [Int] = []
+    var sums: [UInt64] = []
+    for r in 0..<c.size {
+        let row = table[(r * width)..<(r * width + width)].map { UInt64(max(0, min($0, 65535))) }
+        steps.append(Int(row[0] | row[1] << 16))
+        sums.append(row[2] | row[3] << 16 | row[4] << 32 | row[5] << 48)
+    }
+    return (steps, sums)
+}
+
+/// FNV-1a over the weights, the optimizer's slots (by name) and its step, and the trainer's step: equal sums mean
+/// replicas that will take bitwise the same next step.
+public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ bytes: UnsafeRawBufferPointer) {
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    }
+    let p = trainer.model.parameters
+    mix(UnsafeRawBufferPointer(start: p.pointer, count: p.count * MemoryLayout<Float>.stride))
+    let state = trainer.optimizer.state()
+    for name in state.slots.keys.sorted() {
+        state.slots[name]?.withUnsafeBytes { mix($0) }
+    }
+    withUnsafeBytes(of: Int64(state.step)) { mix($0) }
+    withUnsafeBytes(of: Int64(trainer.step)) { mix($0) }
+    return h
+}
+
+/// `source`'s weights, optimizer slots and counters onto every rank; the bytes one receiver got.
+private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c: Communicator) throws -> Int {
+    guard let optimizer = trainer.optimizer as? SlotOptimizer else {
+        throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to copy between replicas")
+    }
+    let params = trainer.model.parameters
+    try c.broadcast(params.buffer, root: source)
+    let mine = optimizer.state()
+    let optimizerStep = try c.broadcastInteger(mine.step, root: source)
+    let hasSlots = try c.broadcastInteger(mine.slots.isEmpty ? 0 : 1, root: source) == 1
+    var slots: [String: [Float]] = [:]
+    if hasSlots {
+        for name in optimizer.slotNames {
+            var values = mine.slots[name] ?? [Float](repeating: 0, count: params.count)
+            guard values.count == params.count else {
+                throw RuntimeError.invalid(
+                    "rank \(c.rank): optimizer slot \(name) has \(values.count) values, the model \(params.count)")
+            }
+            try values.withUnsafeMutableBufferPointer { try c.broadcast($0, root: source) }
+            slots[name] = values
+        }
+    }
+    try optimizer.load(OptimizerState(name: optimizer.name, step: optimizerStep, slots: slots))
+    trainer.resume(atStep: step)
+    return (params.count + slots.count * params.count) * MemoryLayout<Float>.stride
+}

@@ -1,0 +1,98 @@
+import Config
+import Foundation
+import Training
+import Transport
+
+/// One change of an elastic job's membership, as the progress line and the metrics file tell it:
+/// `workers 3→2 at step 1234: rank 2 on 10.77.0.13 (pid 4242) was lost; resharded`.
+public struct MembershipChange: Sendable, Codable, Equatable {
+    /// The membership formed (one more than the one that ended).
+    public var membership: UInt32
+    public var workersBefore: Int
+    public var workersAfter: Int
+    /// The furthest step any member had reported when the change was decided.
+    public var step: Int
+    /// The lost member: its rank in the ended membership, host and pid, and why it was declared lost.
+    public var lostRank: Int
+    public var host: String
+    public var pid: Int32
+    public var reason: String
+    /// Seconds from the moment the death was known (a process exit or the missed deadline) to the new
+    /// assignments being sent.
+    public var decisionSeconds: Double
+    /// CLOCK_MONOTONIC nanoseconds when the death became known here (a script compares its kill time with it).
+    public var detectedAtNanoseconds: UInt64
+
+    public var line: String {
+        "workers \(workersBefore)→\(workersAfter) at step \(step): rank \(lostRank) on \(host) (pid \(pid)) was lost (\(reason)); resharded"
+    }
+}
+
+/// Worker exits the launcher saw, handed from its process-exit handlers to the coordinator's thread.
+final class ExitNotices: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [(host: String, pid: Int32, status: Int32, at: UInt64)] = []
+
+    func add(host: String, pid: Int32, status: Int32) {
+        lock.withLock { pending.append((host, pid, status, Deadline.nowNanoseconds())) }
+    }
+
+    func take() -> [(host: String, pid: Int32, status: Int32, at: UInt64)] {
+        lock.withLock {
+            defer { pending.removeAll() }
+            return pending
+        }
+    }
+}
+
+extension Coordinator {
+    /// From any thread (the launcher's exit handler): the worker process `pid` on `host` ended with `status`.
+    /// Elastic training drops it from the membership at the next turn of the supervision loop, without waiting
+    /// out the peer deadline; otherwise the workers' own reports and the deadline name it, as before.
+    public func workerExited(host: String, pid: Int32, status: Int32) {
+        exits.add(host: host, pid: pid, status: status)
+    }
+
+    /// Exits of current members seen by the launcher: each is a lost member (elastic) or, with elastic off, left
+    /// to the heartbeats and the survivors' reports as before.
+    func checkExits(_ state: inout Supervision) throws {
+        // A clean exit follows the worker's own `.done` or `.failed`, which may still be on its way: not a loss.
+        for exit in exits.take() where exit.status != 0 {
+            guard config.elastic != nil,
+                let r = members.firstIndex(where: {
+                    $0.final == nil && $0.registration.pid == exit.pid && $0.registration.host == exit.host
+                })
+            else { continue }
+            let m = members[r]
+            let death = RuntimeError.peerDead(
+                rank: r, host: m.registration.host, detail: "its process (pid \(exit.pid)) exited with status \(exit.status)")
+            try loseMember(r, why: "exited with status \(exit.status)", death: death, since: exit.at, &state)
+        }
+    }
+
+    /// Elastic training: `rank` is gone. The survivors, in their ranks' order (the cluster file's), form the next
+    /// membership and get their new ranks and peer table; below `min_workers` the job ends with `death`.
+    func loseMember(
+        _ rank: Int, why: String, death: RuntimeError, since: UInt64 = Deadline.nowNanoseconds(), _ state: inout Supervision
+    ) throws {
+        guard let elastic = config.elastic else { throw death }
+        let lost = members[rank]
+        let before = members.count
+        let step = members.compactMap(\.latest?.step).max() ?? 0
+        members.remove(at: rank)
+        guard members.count >= elastic.minWorkers else {
+            throw RuntimeError.invalid(
+                "workers \(before)→\(members.count) at step \(step), below elastic.min_workers \(elastic.minWorkers): \(death)")
+        }
+        assignRanks(epoch: membershipEpoch + 1)
+        state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
+        // Epoch-end reports of the ended membership are of other shards: the epoch is summarised from the new one.
+        state.epochReports = [:]
+        let change = MembershipChange(
+            membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
+            lostRank: rank, host: lost.registration.host, pid: lost.registration.pid, reason: why,
+            decisionSeconds: Double(Deadline.nowNanoseconds() &- since) / 1e9, detectedAtNanoseconds: since)
+        onEvent(.membershipChanged(change))
+        metrics?.write(.membership(change))
+    }
+}

@@ -1,0 +1,117 @@
+import Collectives
+import Foundation
+import Parallel
+import Training
+import Transport
+
+/// A data-parallel worker under an `elastic:` policy: one trainer lives through every membership the coordinator
+/// forms. When a collective fails (a peer died, or the coordinator's new membership aborted it), the worker waits
+/// for the next assignment instead of failing the job; in it the data plane is re-formed under the new epoch,
+/// the replicas agree on their state (`agreeReplicaState`: the furthest completed step, copied from the lowest
+/// rank holding it where states differ) and training goes on with the data resharded over the new replica count
+/// and the same global batch. No checkpoint is read.
+func runElasticDataParallel(
+    _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
+) throws -> FinalReport {
+    // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline;
+    // set before the data loads, so that a death during loading aborts the first barrier too.
+    control.setAssignmentHandler { [plane] next in
+        plane.abortCollectives(
+            before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
+    }
+    let data: JobData
+    do {
+        data = try first.job.loadData()
+    } catch {
+        control.post(.failed(rank: first.rank, message: "\(error)"))
+        throw error
+    }
+    if let notice = data.notice, first.rank == 0 { log(notice) }
+    var assignment = first
+    var trainer: Trainer?
+    var failedAt: UInt64?
+    while true {
+        // A membership that ended before this worker joined it (it was still loading) is skipped for the newest.
+        if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
+            assignment = newer
+            failedAt = failedAt ?? Deadline.nowNanoseconds()
+        }
+        do {
+            let recovery = failedAt.map { RecoveryLog(failedAt: $0, assignment: assignment, log: log) }
+            let report = try trainMembership(
+                assignment, data: data, plane: plane, control: control, trainer: &trainer, recovery: recovery)
+            control.post(.done(report))
+            return report
+        } catch {
+            failedAt = Deadline.nowNanoseconds()
+            guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
+                control.post(.failed(rank: assignment.rank, message: "\(error)"))
+                throw error
+            }
+            assignment = next
+        }
+    }
+}
+
+/// One line per recovery, on the first completed step of the new membership: when the failed collective ended,
+/// what the replicas agreed on, and when training had a step again (CLOCK_MONOTONIC nanoseconds, so a script can
+/// put its own kill time beside them).
+private final class RecoveryLog {
+    let failedAt: UInt64
+    let assignment: Assignment
+    let log: @Sendable (String) -> Void
+    var agreement: ReplicaAgreement?
+    var agreedAt: UInt64 = 0
+    private var done = false
+
+    init(failedAt: UInt64, assignment: Assignment, log: @escaping @Sendable (String) -> Void) {
+        self.failedAt = failedAt
+        self.assignment = assignment
+        self.log = log
+    }
+
+    func stepDone(_ step: Int) {
+        guard !done else { return }
+        done = true
+        let now = Deadline.nowNanoseconds()
+        let seconds = { (t: UInt64) in String(format: "%.3f", Double(t &- self.failedAt) / 1e9) }
+        log(
+            "elastic: rank \(assignment.rank) of \(assignment.worldSize) in membership \(assignment.membershipEpoch): "
+                + "step \(step) done \(seconds(now)) s after the failed collective (agreed in \(seconds(agreedAt)) s "
+                + "on step \(agreement?.step ?? step - 1) from steps \(agreement?.stepsBefore ?? []), "
+                + "\(agreement?.bytesCopied ?? 0) bytes copied; failed_ns \(failedAt) step_ns \(now))")
+    }
+}
+
+/// One membership's training: after the first, the replicas first make their states identical.
+private func trainMembership(
+    _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?,
+    recovery: RecoveryLog?
+) throws -> FinalReport {
+    let communicator = try formCommunicator(assignment, plane: plane)
+    if communicator == nil, assignment.membershipEpoch > plane.epoch {
+        try plane.resetPeers(assignment.peers, globalRank: assignment.rank, epoch: assignment.membershipEpoch)
+    }
+    let worker = try DataParallelWorker(
+        assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
+    trainer = worker.trainer
+    guard assignment.membershipEpoch > WireHeader.firstEpoch else { return try worker.run() }
+    let step: Int
+    if let communicator {
+        let agreement = try agreeReplicaState(worker.trainer, communicator: communicator)
+        recovery?.agreement = agreement
+        step = agreement.step
+    } else {
+        step = worker.trainer.step
+    }
+    recovery?.agreedAt = Deadline.nowNanoseconds()
+    worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
+    return try worker.run(agreedStep: step)
+}
+
+/// The coordinator's next membership after a failed collective: it comes once the coordinator has seen the death
+/// (at most the peer deadline, plus the time to tell every survivor); nil when none comes or it said stop.
+private func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
+    let wait = assignment.timeouts.peerDeadline * 2 + 1
+    return control.nextAssignment(after: assignment.membershipEpoch, timeout: wait)
+}

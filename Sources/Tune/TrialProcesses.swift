@@ -1,0 +1,123 @@
+import Config
+import Foundation
+
+/// Where a trial can run: one worker slot of cluster.yaml's hosts (host i's `workers` slots).
+public struct TrialSlot: Sendable, Equatable {
+    public var address: String
+    public var sshUser: String?
+    public var index: Int
+
+    /// One slot per worker of every host, host by host (the order `cohort launch` gives ranks).
+    public static func all(_ config: ClusterConfig) -> [TrialSlot] {
+        config.hosts.flatMap { h in (0..<h.workers).map { TrialSlot(address: h.address, sshUser: h.sshUser, index: $0) } }
+    }
+
+    public var isLocal: Bool {
+        address == "localhost" || address.hasPrefix("127.") || address == "::1" || address == ProcessInfo.processInfo.hostName
+    }
+}
+
+/// Runs each trial as its own `cohort train --json` process on its slot: a child process here, or
+/// `ssh HOST cohort train` with the job file on standard input for other hosts (as `cohort launch` starts remote
+/// workers). The metric is the `test_accuracy` of the done line.
+public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
+    public let executable: String
+    public let slots: [TrialSlot]
+    public let jobFile: TrialJobFile
+    public let directory: String
+    public let threads: Int
+    private var processes: [Int: Process] = [:]
+    private var cancelled = false
+    private let lock = NSLock()
+
+    public init(executable: String, slots: [TrialSlot], jobFile: TrialJobFile, directory: String, threads: Int) {
+        self.executable = executable
+        self.slots = slots
+        self.jobFile = jobFile
+        self.directory = directory
+        self.threads = threads
+    }
+
+    public func run(_ run: TrialRun, config: TrialConfig, slot: Int) -> TrialOutcome {
+        let start = Date()
+        do {
+            let yaml = try jobFile.yaml(config: config, budget: run.budget)
+            let name = String(format: "trial-%04d-r%d", run.trial, run.rung)
+            let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
+            try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)
+            let logPath = (directory as NSString).appendingPathComponent(name + ".log")
+            let (status, stdout) = try execute(slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath)
+            let seconds = Date().timeIntervalSince(start)
+            guard status == 0, let accuracy = Self.testAccuracy(stdout) else {
+                return TrialOutcome(metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(logPath))")
+            }
+            return TrialOutcome(metric: accuracy, seconds: seconds)
+        } catch {
+            return TrialOutcome(metric: nil, seconds: Date().timeIntervalSince(start), error: "\(error)")
+        }
+    }
+
+    /// `test_accuracy` of the last `{"event":"done",…}` line.
+    static func testAccuracy(_ stdout: String) -> Double? {
+        for line in stdout.split(separator: "\n").reversed() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["event"] as? String == "done"
+            else { continue }
+            return (object["test_accuracy"] as? NSNumber)?.doubleValue
+        }
+        return nil
+    }
+
+    private func execute(_ slot: TrialSlot, jobPath: String, yaml: String, logPath: String) throws -> (Int32, String) {
+        let p = Process()
+        let trainArgs = ["train", "--json", "--quiet", "--threads", "\(threads)", "--config"]
+        if slot.isLocal {
+            p.executableURL = URL(fileURLWithPath: executable)
+            p.arguments = trainArgs + [jobPath]
+            // `cohort train` exits with this process, even when it is killed outright.
+            p.environment = ProcessInfo.processInfo.environment.merging(["COHORT_LAUNCHER_PID": "\(getpid())"]) { $1 }
+        } else {
+            let remote =
+                "f=$(mktemp) && cat > \"$f\" && cohort " + trainArgs.joined(separator: " ")
+                + " \"$f\"; s=$?; rm -f \"$f\"; exit $s"
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+            p.arguments = ["-o", "BatchMode=yes", "--", (slot.sshUser.map { "\($0)@" } ?? "") + slot.address, remote]
+        }
+        let out = Pipe()
+        let input = Pipe()
+        p.standardOutput = out
+        p.standardInput = input
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: logPath)
+        lock.lock()
+        if cancelled {
+            lock.unlock()
+            return (-1, "")
+        }
+        try p.run()
+        processes[Int(p.processIdentifier)] = p
+        lock.unlock()
+        input.fileHandleForWriting.write(Data((slot.isLocal ? "" : yaml).utf8))
+        try? input.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        lock.lock()
+        processes[Int(p.processIdentifier)] = nil
+        lock.unlock()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// SIGTERM, then SIGKILL after 2 s, to every trial still running; no new one starts.
+    public func cancelAll() {
+        lock.lock()
+        cancelled = true
+        let all = Array(processes.values)
+        lock.unlock()
+        for p in all where p.isRunning { p.terminate() }
+        let end = Date().addingTimeInterval(2)
+        for p in all {
+            while p.isRunning && Date() < end { usleep(20_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+    }
+}

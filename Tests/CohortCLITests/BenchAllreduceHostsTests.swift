@@ -1,0 +1,30 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+/// scripts/bench-allreduce-hosts.sh for real: two ranks on two network-namespace hosts (their own /dev/shm), the
+/// ring over the bridge, with the result checked by the ranks and the link fraction added.
+@Suite(.timeLimit(.minutes(2)))
+struct BenchAllreduceHostsTests {
+    @Test(.enabled(if: networkNamespacesPermitted(), "needs root and permission for `ip netns add`"))
+    func ringAcrossTwoNamespaceHostsChecksItsResult() throws {
+        let binary = try requireCohortBinary()
+        let script = packageRoot().appendingPathComponent("scripts/bench-allreduce-hosts.sh").path
+        let r = try ProcessRunner.run(
+            "/bin/bash", [script, "--rates", "100mbit", "--sizes", "65536,1048576", "--reps", "1", "--binary", binary.path],
+            timeout: 90)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(lines.count == 2, "\(r.stdout)")
+        for o in lines {
+            #expect(o["check"] as? String == "ok")
+            #expect(o["hosts"] as? Int == 2)
+            #expect(o["transport"] as? String == "tcp")
+            // The shaped link is the limit: the ring cannot beat 100 Mbit/s (12.5 MB/s).
+            let fraction = (o["of_link"] as? NSNumber)?.doubleValue ?? .nan
+            #expect(fraction > 0.05 && fraction <= 1.05, "busbw / link = \(fraction)")
+        }
+    }
+}

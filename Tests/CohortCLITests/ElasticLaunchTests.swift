@@ -1,0 +1,124 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Elastic training end to end: `cohort launch` of 3 local worker processes under `elastic:`, one SIGKILLed while
+/// training; the survivors form the next membership, reshard the global batch and finish with identical weights.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ElasticLaunchTests {
+    struct Kill: Sendable, CustomTestStringConvertible {
+        var victim: Int  // index among the workers in start order (= rank order)
+        var sharedMemory: Bool
+        var testDescription: String { "kill worker \(victim), \(sharedMemory ? "shm" : "tcp")" }
+    }
+
+    static let kills: [Kill] = [0, 1, 2].flatMap { v in [false, true].map { Kill(victim: v, sharedMemory: $0) } }
+
+    @Test(arguments: kills) func survivorsFinishAfterASigkill(_ k: Kill) throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("elastic")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        let text = smallClusterYAML(workers: 3, steps: 40000, dir: dir) + "elastic: {min_workers: 2}\n"
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let launch = try ChildProcess(
+            binary, ["launch", config, "--ephemeral-ports"],
+            environment: ["COHORT_SHARED_MEMORY": k.sharedMemory ? "1" : "0"])
+        let pid = launch.process.processIdentifier
+        var workers: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            workers = childPids(of: pid).sorted()
+            if workers.count == 3 && launch.output.contains("training") { break }
+            usleep(20_000)
+        }
+        try #require(workers.count == 3 && launch.output.contains("training"), "training did not start: \(launch.output)")
+        usleep(300_000)
+        let victim = workers[k.victim]
+        kill(victim, SIGKILL)
+        let end = Date().addingTimeInterval(90)
+        while launch.process.isRunning && Date() < end { usleep(50_000) }
+        let output = launch.output
+        if launch.process.isRunning { launch.kill() }
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        let line = output.components(separatedBy: "\n").first { $0.contains("workers 3→2 at step") }
+        #expect(line?.contains("(pid \(victim)) was lost") == true, "\(output)")
+        #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
+        let metrics = try String(contentsOfFile: dir.appendingPathComponent("metrics.jsonl").path, encoding: .utf8)
+        #expect(metrics.contains("\"event\":\"membership\""), "\(metrics)")
+        for w in workers where w != victim { #expect(!isAlive(w), "worker \(w) outlived the launch") }
+    }
+
+    /// Starts `cohort launch` of `workers` elastic workers and returns it with the workers' pids once training runs.
+    static func launchElastic(workers: Int, elastic: String, timeouts: String? = nil, dir: URL) throws -> (ChildProcess, [Int32])
+    {
+        let binary = try requireCohortBinary()
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        var text = smallClusterYAML(workers: workers, steps: 40000, dir: dir) + "elastic: \(elastic)\n"
+        if let timeouts {
+            text = text.replacingOccurrences(
+                of: "timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}", with: timeouts)
+        }
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        var pids: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            pids = childPids(of: launch.process.processIdentifier).sorted()
+            if pids.count == workers && launch.output.contains("training") { break }
+            usleep(20_000)
+        }
+        guard pids.count == workers && launch.output.contains("training") else {
+            launch.kill()
+            throw TestFailure("training did not start: \(launch.output)")
+        }
+        usleep(300_000)
+        return (launch, pids)
+    }
+
+    static func wait(_ launch: ChildProcess, seconds: Double) -> String {
+        let end = Date().addingTimeInterval(seconds)
+        while launch.process.isRunning && Date() < end { usleep(50_000) }
+        let output = launch.output
+        if launch.process.isRunning { launch.kill() }
+        return output
+    }
+
+    /// A hung worker (SIGSTOP) sends no heartbeat and no exit: the coordinator's deadline finds it, the survivors'
+    /// blocked all-reduce is aborted by the new membership, and they finish.
+    @Test func aStoppedWorkerIsDroppedAtThePeerDeadline() throws {
+        let dir = try scratchDirectory("elastic-stop")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(
+            workers: 3, elastic: "{min_workers: 2}",
+            timeouts: "timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 1.5, rendezvous_timeout_s: 20}", dir: dir)
+        kill(pids[1], SIGSTOP)
+        let stopped = Date()
+        defer { kill(pids[1], SIGKILL) }
+        let output = Self.wait(launch, seconds: 90)
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        let line = output.components(separatedBy: "\n").first { $0.contains("workers 3→2 at step") }
+        #expect(line?.contains("(pid \(pids[1])) was lost (no heartbeat for") == true, "\(output)")
+        #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
+        #expect(Date().timeIntervalSince(stopped) < 80)
+    }
+
+    /// Below `min_workers` the job stops with one line naming the change and the lost worker.
+    @Test func belowMinWorkersTheJobStops() throws {
+        let dir = try scratchDirectory("elastic-min")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 2}", dir: dir)
+        kill(pids[1], SIGKILL)
+        let output = Self.wait(launch, seconds: 30)
+        #expect(launch.process.terminationStatus != 0, "\(output)")
+        #expect(output.contains("workers 2→1 at step"), "\(output)")
+        #expect(output.contains("below elastic.min_workers 2"), "\(output)")
+        #expect(!isAlive(pids[0]), "the survivor must be stopped")
+    }
+}
