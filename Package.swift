@@ -29,6 +29,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C shims over system libraries.
@@ -67,10 +74,26 @@ let package = Package(
         .target(name: "Training", dependencies: ["Config", "NN", "Tensors", "Datasets"]),
         .target(name: "Parallel", dependencies: ["Training", "Config", "NN", "Tensors", "Datasets", "Collectives"]),
         .target(name: "Runtime", dependencies: ["Parallel", "Training", "Config", "Collectives", "Transport"]),
+        // Watching a run (issue 18): the coordinator's HTTP endpoint (/metrics, /api/status, the live page), fed by
+        // the coordinator's observer hook; it never sits on a worker's data path.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "Runtime", "Config", "Training", "Transport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "cohort",
             dependencies: [
-                "Runtime", "Parallel", "Training", "Config", "CProcess",
+                "Runtime", "Observability", "Parallel", "Training", "Config", "CProcess",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -84,6 +107,7 @@ let package = Package(
         .testTarget(
             name: "RuntimeTests", dependencies: ["Runtime", "Parallel", "Training", "Config", "CohortTestSupport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Runtime", "Config", "CohortTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

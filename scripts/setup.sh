@@ -3,7 +3,7 @@
 # the Fashion-MNIST data set and Python plotting. Safe to run again: it installs nothing already there.
 #   scripts/setup.sh            build dependencies
 #   scripts/setup.sh --data     also the Fashion-MNIST data set (dataset-fashion-mnist)
-#   scripts/setup.sh --plots    also matplotlib (for scripts/plot_*.py)
+#   scripts/setup.sh --plots    matplotlib (for scripts/plot_*.py; now installed by default, the flag is kept)
 set -euo pipefail
 want_data=0; want_plots=0
 for a in "$@"; do
@@ -28,6 +28,19 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     echo "setup: dataset-fashion-mnist could not be installed; training will use synthetic data" >&2
   fi
 fi
-if [ "$want_plots" = 1 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
+# The status endpoint's tests (issue 18): promtool and a Prometheus server (Debian's prometheus), and a headless
+# browser (Debian's chromium). Optional: without them those tests skip and say why.
+observe=()
+command -v promtool >/dev/null || observe+=(prometheus)
+command -v chromium >/dev/null || observe+=(chromium)
+if [ ${#observe[@]} -gt 0 ]; then
+  echo "setup: installing ${observe[*]} (status endpoint tests)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#pkgs[@]} -gt 0 ] || $SUDO apt-get update -qq || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${observe[@]}" >/dev/null 2>&1 ||
+    echo "setup: ${observe[*]} could not be installed; the tests that need them skip" >&2
+fi
+# matplotlib draws `cohort plot` and the plots `launch` writes (scripts/plot_run.py); its tests skip without it.
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
   python3 -m pip install -q matplotlib >/dev/null 2>&1 || echo "setup: matplotlib could not be installed; plots are skipped" >&2
 fi

@@ -188,6 +188,25 @@ extension ClusterConfig {
     func outputIssues(_ issues: inout IssueList) {
         if let file = output.metricsFile { issues.check(!file.isEmpty, ["output", "metrics_file"], "must not be empty") }
         if let dir = output.plotDirectory { issues.check(!dir.isEmpty, ["output", "plot_directory"], "must not be empty") }
+        if let file = output.logFile { issues.check(!file.isEmpty, ["output", "log_file"], "must not be empty") }
+        if let http = output.http { httpIssues(http, &issues) }
+    }
+
+    /// `output.http:`: a port (0: any free one), an address that is an IP or `*`, and no clash with the
+    /// coordinator's own port on the same address.
+    func httpIssues(_ http: HTTPSpec, _ issues: inout IssueList) {
+        issues.check(
+            (0...65535).contains(http.port), ["output", "http", "port"],
+            "port \(http.port) is outside 0...65535 (0: any free port)")
+        if let address = http.address {
+            issues.check(
+                HTTPSpec.isBindable(address), ["output", "http", "address"],
+                "\"\(address)\" is not an IP address or * (the endpoint binds it)")
+        }
+        let sharesAddress = http.address == nil || http.address == cluster.coordinator.host || http.address == "*"
+        issues.check(
+            !(sharesAddress && http.port == cluster.coordinator.port), ["output", "http", "port"],
+            "\(http.port) is the coordinator's control port")
     }
 }
 

@@ -402,18 +402,27 @@ public struct TimeoutSpec: Codable, Sendable, Equatable {
     }
 }
 
-/// `output:` — where the coordinator writes metrics (JSON lines) and plots; nil: not written.
+/// `output:` — where the coordinator writes metrics (JSON lines), plots and logs, and its HTTP endpoint;
+/// nil: not written (no endpoint).
 public struct OutputSpec: Codable, Sendable, Equatable {
     public var metricsFile: String?
     public var plotDirectory: String?
+    /// The coordinator's HTTP endpoint (`/metrics`, `/api/status`, `/`); nil: off.
+    public var http: HTTPSpec?
+    /// JSON log lines (one object per line, with rank and host), beside the human lines on stderr.
+    public var logFile: String?
 
-    public init(metricsFile: String? = nil, plotDirectory: String? = nil) {
+    public init(metricsFile: String? = nil, plotDirectory: String? = nil, http: HTTPSpec? = nil, logFile: String? = nil) {
         self.metricsFile = metricsFile
         self.plotDirectory = plotDirectory
+        self.http = http
+        self.logFile = logFile
     }
 
     enum CodingKeys: String, CodingKey {
         case metricsFile = "metrics_file"
         case plotDirectory = "plot_directory"
+        case http
+        case logFile = "log_file"
     }
 }

@@ -141,6 +141,9 @@ public struct ProgressReport: Codable, Sendable {
     public var computeSeconds: Double
     public var allReduceSeconds: Double
     public var waitSeconds: Double
+    /// The bytes this rank has sent to each peer so far, by transport (nil: not counted, or an older worker), for
+    /// the status endpoint's per-link counters while the run goes on.
+    public var links: [ReportedLink]? = nil
 
     public init(
         rank: Int, epoch: Int, step: Int, stepsPerEpoch: Int, totalSteps: Int, steps: Int, samples: Int, loss: Double,

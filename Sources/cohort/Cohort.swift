@@ -10,7 +10,7 @@ struct Cohort: ParsableCommand {
         abstract: "Distributed training over ZeroMQ: data and pipeline parallelism on a few machines.",
         subcommands: [
             Train.self, Launch.self, CoordinatorCommand.self, WorkerCommand.self,
-            Validate.self, Bench.self, Keys.self, TuneCommand.self, Compress.self, Eval.self,
+            Validate.self, Bench.self, Keys.self, TuneCommand.self, Compress.self, Eval.self, Plot.self,
         ])
 
     /// ArgumentParser's main, except that a failure is ONE line on stderr (`cohort: MESSAGE`), as everywhere else in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Observability
 import Runtime
 import Transport
 
@@ -23,12 +24,14 @@ struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogOptions
 
     /// Where a generated token goes (in the current directory).
     static let generatedTokenFile = "cohort-job-token"
 
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
+        try logging.bootstrap(logFile: cluster.output.logFile, rank: "coordinator")
         let token = try cluster.cluster.security.curve ? nil : tokenFile.map { try JobToken.load(file: $0) }
         let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind, token: token)
         if coordinator.generatedToken, let generated = coordinator.security.token {
@@ -40,7 +43,13 @@ struct CoordinatorCommand: ParsableCommand {
                 "no curve and no token_file: the job token is in \(path) (mode 0600); start workers with --token-file \(path)")
         }
         let display = ProgressDisplay(enabled: true)
-        coordinator.onEvent = { display.show($0) }
+        let endpoint = try startStatusEndpoint(cluster, coordinator)
+        defer { endpoint?.stop() }
+        coordinator.observer = endpoint
+        coordinator.onEvent = {
+            display.show($0)
+            endpoint?.coordinatorEvent($0)
+        }
         // SIGTERM or SIGINT: the coordinator tells every worker to stop, then exits non-zero.
         let interruption = coordinator.interruption
         let signals = SignalFlag(signals: [SIGTERM, SIGINT]) { signal in
@@ -49,11 +58,13 @@ struct CoordinatorCommand: ParsableCommand {
         defer { signals.cancel() }
         do {
             let s = try coordinator.runJob()
+            endpoint?.jobEnded(s, reason: nil)
             display.finish(s)
             if output.json {
                 printDoneLine(s)
             }
         } catch {
+            endpoint?.jobEnded(nil, reason: "\(error)")
             display.clear()
             throw CohortFailure("\(error)")
         }

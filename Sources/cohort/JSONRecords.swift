@@ -24,6 +24,7 @@ struct DoneLine: Encodable {
         case steadyStepSeconds = "steady_step_s"
         case steadySteps = "steady_steps"
         case steadySocketBytes = "steady_socket_bytes"
+        case stragglers
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -49,6 +50,8 @@ struct DoneLine: Encodable {
             try c.encode(steady.steps, forKey: .steadySteps)
             try c.encode(summary.steadySocketBytes, forKey: .steadySocketBytes)
         }
+        // Per-rank median step, compute and wait, and `waited_on`: the rank the others waited for (null: none).
+        try c.encodeIfPresent(summary.stragglers, forKey: .stragglers)
     }
 }
 

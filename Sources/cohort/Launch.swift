@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Observability
 import Parallel
 import Runtime
 import Training
@@ -14,16 +15,24 @@ struct Launch: ParsableCommand {
 
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LogOptions
 
     func run() throws {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
+        try logging.bootstrap(logFile: cluster.output.logFile, rank: "coordinator")
         let run = overrides.runOptions
-        let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json))
+        var endpoint: StatusEndpoint?
+        defer { endpoint?.stop() }
+        let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json)) {
+            endpoint = try startStatusEndpoint(cluster, $0)
+            return endpoint
+        }
         if let path = run.tracePath {
             // Each rank wrote its own file; join those of this host (remote hosts keep theirs).
             let merged = try mergeChromeTraces(path: path, ranks: summary.workers)
             if !output.json { print("trace: \(merged) rank(s) in \(path)") }
         }
+        RunPlots.afterRun(metrics: cluster.output.metricsFile, directory: cluster.output.plotDirectory)
         if output.json {
             printDoneLine(summary)
         }

@@ -1,9 +1,13 @@
 import Foundation
+import Logging
 import Runtime
 
 /// Live progress of a cluster on stderr: one redrawn line on a terminal (epoch bar, loss, accuracy, samples/s,
-/// share of time in communication), plain periodic lines otherwise (logs, CI).
+/// share of time in communication), plain periodic lines otherwise (logs, CI). Every other line is a swift-log
+/// record (`CohortLogging`): its level decides whether it shows, and `output.log_file` gets it as JSON; the bar is
+/// drawn on the terminal only.
 final class ProgressDisplay: @unchecked Sendable {
+    private let logger = Logger(label: "cohort")
     private let enabled: Bool
     private let tty = isatty(STDERR_FILENO) != 0
     private let lock = NSLock()
@@ -16,19 +20,22 @@ final class ProgressDisplay: @unchecked Sendable {
         guard enabled else { return }
         switch event {
         case .listening(let endpoint, let n): line("coordinator: listening on \(endpoint), expecting \(n) workers")
+        case .started(let n, let peers):
+            line("coordinator: all \(n) workers assigned; training")
+            line("coordinator: peers \(peers.enumerated().map { "\($0)=\($1)" }.joined(separator: " "))", .debug)
         case .registered(_, let host, let pid, let count, let of):
             if !tty || count == of { line("coordinator: \(count)/\(of) workers registered (last: \(host), pid \(pid))") }
-        case .started(let n, _): line("coordinator: all \(n) workers assigned; training")
         case .progress(let p): bar(p)
         case .epoch(let e, let train, let acc, let loss):
             line(String(format: "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f", e + 1, train, loss, acc))
         case .checkpointed(let step, let path): line("checkpoint at step \(step): \(path)")
         case .membershipChanged(let change): line(change.line)
-        case .warning(let w): line("warning: \(w)")
+        case .warning(let w): line("warning: \(w)", .warning)
         }
     }
 
-    func note(_ s: String) { if enabled { line(s) } }
+    /// A line about the worker processes (one exited with a failure status): a warning.
+    func note(_ s: String) { if enabled { line(s, .warning) } }
 
     func finish(_ s: JobSummary) {
         guard enabled else { return }
@@ -38,12 +45,15 @@ final class ProgressDisplay: @unchecked Sendable {
             String(
                 format:
                     "done: %d workers, %d steps in %.1f s, %.0f samples/s, test accuracy %@, waiting on communication %.0f%% of the time",
-                s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm))
+                s.workers, s.steps, s.seconds, s.samplesPerSecond, acc, comm), .notice)
         let same = Set(s.weightChecksums).count == 1
         line(
-            "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))"
-        )
-        if !s.links.isEmpty { line(Self.linksLine(s.links)) }
+            "weights: \(same ? "identical on all workers" : "DIFFER between workers") (\(s.weightChecksums.joined(separator: " ")))",
+            same ? .notice : .warning)
+        if !s.links.isEmpty { line(Self.linksLine(s.links), .notice) }
+        if let stragglers = s.stragglers, stragglers.ranks.count > 1 {
+            line(stragglers.humanLine, stragglers.waitedOn == nil ? .notice : .warning)
+        }
     }
 
     /// "links: 0→1 shm 12.3 MB, 1→0 socket 12.3 MB, …": which transport each rank's link to each peer took and the
@@ -88,11 +98,14 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
-    private func line(_ s: String) {
+    /// A log record at `level`; a progress bar drawn on the terminal is cleared first, so the line starts clean.
+    private func line(_ s: String, _ level: Logger.Level = .info) {
         lock.lock()
         defer { lock.unlock() }
-        let prefix = drawn ? "\r\u{1B}[K" : ""
-        drawn = false
-        FileHandle.standardError.write(Data((prefix + s + "\n").utf8))
+        if drawn && level >= logger.logLevel {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            drawn = false
+        }
+        logger.log(level: level, "\(s)")
     }
 }

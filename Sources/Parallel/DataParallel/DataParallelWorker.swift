@@ -22,6 +22,8 @@ public final class DataParallelWorker {
     private let outer: OuterOptimizer?
     /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
     private var socketBytesBeforeSteady: UInt64?
+    /// `COHORT_DEBUG_SLOW_RANK`, when it names this rank.
+    private let slowdown: DebugSlowdown?
     /// Called on the training thread after each completed step, with the trainer's step count (elastic training
     /// times its recovery to the first step of a new membership with it).
     public var onStepDone: ((Int) -> Void)?
@@ -44,6 +46,7 @@ public final class DataParallelWorker {
         self.assignment = assignment
         self.data = data
         self.control = control
+        slowdown = try DebugSlowdown.fromEnvironment(rank: assignment.rank)
         let job = assignment.job
         let model = try previous?.model ?? job.makeModel()
         model.threads = assignment.run.threads
@@ -101,16 +104,15 @@ public final class DataParallelWorker {
         options.seed = assignment.job.seed
         options.onDivergence = assignment.job.divergencePolicy
         options.rank = rank
-        let reports = WorkerReports(
-            rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps
-        ).reports(for: DataParallelWorker.self)
+        var workerReports = WorkerReports(
+            rank: rank, control: control, stepsPerEpoch: plan.stepsPerEpoch, totalSteps: totalSteps)
+        if let traffic = communicator?.plane.traffic { workerReports.linkBytes = { reportedLinks(traffic) } }
+        let reports = workerReports.reports(for: DataParallelWorker.self)
         let run = try EpochDriver(step: self, options: options, reports: reports).run()
         let test = run.lastEvaluation ?? (0, 0, 0)
         var report = run.finalReport(
             rank: rank, weightChecksum: weightChecksum(trainer.model.parameters), test: (test.correct, test.count))
-        report.links = communicator?.plane.traffic.links.map {
-            ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes)
-        }
+        report.links = communicator.map { reportedLinks($0.plane.traffic) }
         if let before = socketBytesBeforeSteady, let traffic = communicator?.plane.traffic {
             report.steadySocketBytes = traffic.total(.socket) &- before
         }
@@ -157,10 +159,12 @@ extension DataParallelWorker: TrainingStep {
         let tStart = DispatchTime.now().uptimeNanoseconds
         let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)
         let t0 = DispatchTime.now().uptimeNanoseconds
+        let stalled = slowdown?.stall() ?? 0
         // Local SGD's inner steps are each replica's own: the loss is averaged over its own rows.
         let normalizer = outer == nil ? globalRows : max(1, x.rows)
         let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: normalizer)
         let t1 = DispatchTime.now().uptimeNanoseconds
+        slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
         var norm = trainer.applyUpdate()
         if let outer {
@@ -194,4 +198,9 @@ public func weightChecksum(_ t: Tensor) -> String {
     let bytes = UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
     for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
     return String(format: "%016llx", h)
+}
+
+/// A rank's bytes to each peer by transport, as its reports carry them.
+func reportedLinks(_ traffic: LinkTraffic) -> [ReportedLink] {
+    traffic.links.map { ReportedLink(peer: $0.peer, transport: $0.transport.rawValue, bytes: $0.bytes) }
 }

@@ -23,10 +23,19 @@ public protocol ClusterLaunchObserver: AnyObject, Sendable {
 ///   `rendezvous_timeout_s`), named by rank and host;
 /// - SIGINT or SIGTERM stops every worker and exits this process with status 130;
 /// - a failed job stops the workers still running before its error is rethrown.
-/// Used by `cohort launch` and `cohort bench scaling`.
-public func launchCluster(_ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver) throws -> JobSummary {
+/// Used by `cohort launch` and `cohort bench scaling`. `watch` may attach a `CoordinatorObserver` (the status
+/// endpoint) to the coordinator before the rendezvous; it hears every event and the job's end.
+public func launchCluster(
+    _ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver,
+    watch: (Coordinator) throws -> (any CoordinatorObserver)? = { _ in nil }
+) throws -> JobSummary {
     let coordinator = try Coordinator(config: cluster, run: run)
-    coordinator.onEvent = { observer.show($0) }
+    let watcher = try watch(coordinator)
+    coordinator.observer = watcher
+    coordinator.onEvent = {
+        observer.show($0)
+        watcher?.coordinatorEvent($0)
+    }
     let endpoint = dialableEndpoint(bound: coordinator.endpoint, host: cluster.cluster.coordinator.host)
     // The coordinator's proof is the workers': the cluster key, or the job's token (generated for this launch
     // when the cluster file names no token_file), which reaches them through their environment or stdin.
@@ -45,9 +54,11 @@ public func launchCluster(_ cluster: ClusterConfig, run: RunOptions, observer: s
     do {
         let summary = try coordinator.runJob()
         launcher.waitAll(timeout: 10)
+        watcher?.jobEnded(summary, reason: nil)
         observer.finish(summary)
         return summary
     } catch {
+        watcher?.jobEnded(nil, reason: "\(error)")
         launcher.stopAll()
         observer.clear()
         throw error

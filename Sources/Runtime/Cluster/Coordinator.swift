@@ -48,6 +48,8 @@ public struct JobSummary: Sendable, Codable {
     public var links: [RankLink] = []
     /// Socket bytes all ranks sent during the steady-state window, when every rank counted them.
     public var steadySocketBytes: UInt64? = nil
+    /// Per-rank median step, compute and wait, and the rank the others waited on (nil: no rank reported).
+    public var stragglers: StragglerReport? = nil
 
     /// All bytes the ranks sent through `transport` ("socket" or "shm").
     public func totalBytes(_ transport: String) -> UInt64 {
@@ -81,6 +83,10 @@ public final class Coordinator {
     public let run: RunOptions
     public let endpoint: String
     public var onEvent: (CoordinatorEvent) -> Void = { _ in }
+    /// The status endpoint's hook (`CoordinatorObserver`); nil: nobody watches.
+    public var observer: (any CoordinatorObserver)?
+    /// Per-rank step medians for the straggler report.
+    private var stepStatistics = StepStatistics()
 
     private let context: Context
     private let router: Socket
@@ -317,6 +323,15 @@ public final class Coordinator {
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
+        stepStatistics = StepStatistics { layout.coordinates(ofRank: $0).stage }
+        observer?.membershipFormed(
+            epoch: epoch,
+            members: members.enumerated().map { rank, m in
+                let at = layout.coordinates(ofRank: rank)
+                return MemberInfo(
+                    rank: rank, host: m.registration.host, pid: m.registration.pid,
+                    dataEndpoint: m.registration.dataEndpoint, stage: at.stage, replica: at.replica)
+            })
         if epoch == WireHeader.firstEpoch { onEvent(.started(workers: members.count, peers: peers)) }
     }
 
@@ -396,6 +411,9 @@ public final class Coordinator {
             break
         case .progress(let p):
             members[rank].latest = p
+            stepStatistics.add(p)
+            observer?.rankReported(p, dropped: dropped.counts)
+            metrics?.write(.rank(p))
             if rank == 0 || Deadline.nowNanoseconds() - state.lastProgressEvent > 250_000_000 {
                 state.lastProgressEvent = Deadline.nowNanoseconds()
                 let agg = aggregateProgress()
@@ -465,7 +483,8 @@ public final class Coordinator {
                 (f.links ?? []).map { RankLink(rank: f.rank, peer: $0.peer, transport: $0.transport, bytes: $0.bytes) }
             },
             steadySocketBytes: finals.allSatisfy { $0.steadySocketBytes != nil }
-                ? finals.reduce(0) { $0 &+ ($1.steadySocketBytes ?? 0) } : nil)
+                ? finals.reduce(0) { $0 &+ ($1.steadySocketBytes ?? 0) } : nil,
+            stragglers: stepStatistics.report())
         metrics?.write(.done(summary))
         return summary
     }

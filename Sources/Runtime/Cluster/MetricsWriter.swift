@@ -1,17 +1,20 @@
 import Foundation
 import Training
 
-/// One line of the coordinator's metrics file: `{"event": "progress", "progress": {…}}` and likewise for `epoch`
-/// and `done` (whose payload is under `summary`).
+/// One line of the coordinator's metrics file: `{"event": "progress", "progress": {…}}` and likewise for `epoch`,
+/// `rank` (one rank's own report: its samples and time split, for per-rank plots) and `done` (whose payload is
+/// under `summary`). Every line also has `t`, the seconds since the coordinator opened the file (`cohort plot`'s
+/// wall-time axis).
 enum MetricsRecord: Encodable {
     case progress(ClusterProgress)
     case epoch(EpochSummary)
+    case rank(ProgressReport)
     case done(JobSummary)
     /// Elastic training re-formed the membership: `{"event": "membership", "membership": {…, "line": "workers 3→2 …"}}`.
     case membership(MembershipChange)
 
     enum CodingKeys: String, CodingKey {
-        case event, progress, epoch, summary, membership, line
+        case event, progress, epoch, rank, summary, membership, line
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -23,6 +26,9 @@ enum MetricsRecord: Encodable {
         case .epoch(let e):
             try c.encode("epoch", forKey: .event)
             try c.encode(e, forKey: .epoch)
+        case .rank(let r):
+            try c.encode("rank", forKey: .event)
+            try c.encode(r, forKey: .rank)
         case .done(let s):
             try c.encode("done", forKey: .event)
             try c.encode(s, forKey: .summary)
@@ -60,7 +66,12 @@ public final class MetricsWriter {
         handle = h
     }
 
-    func write(_ record: MetricsRecord) { write(line: record) }
+    /// When the file was opened, for each record's `t`.
+    private let opened = DispatchTime.now().uptimeNanoseconds
+
+    func write(_ record: MetricsRecord) {
+        write(line: TimedRecord(t: Double(DispatchTime.now().uptimeNanoseconds - opened) / 1e9, record: record))
+    }
 
     /// Any record as one line; one that cannot be encoded is skipped.
     public func write<Record: Encodable>(line record: Record) {
@@ -78,4 +89,16 @@ public final class MetricsWriter {
     }
 
     deinit { try? handle.close() }
+}
+
+/// A record with its `t` beside its fields.
+private struct TimedRecord: Encodable {
+    var t: Double
+    var record: MetricsRecord
+    enum CodingKeys: String, CodingKey { case t }
+    func encode(to encoder: any Encoder) throws {
+        try record.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode((t * 1000).rounded() / 1000, forKey: .t)
+    }
 }

@@ -17,6 +17,8 @@ public struct WorkerReports {
     public let control: (any WorkerControlChannel)?
     public let stepsPerEpoch: Int
     public let totalSteps: Int
+    /// The rank's bytes per link so far, attached to each progress report (nil: none counted).
+    public var linkBytes: (() -> [ReportedLink])? = nil
 
     public init(rank: Int, control: (any WorkerControlChannel)?, stepsPerEpoch: Int, totalSteps: Int) {
         self.rank = rank
@@ -27,15 +29,15 @@ public struct WorkerReports {
 
     public func reports<Step: TrainingStep>(for _: Step.Type) -> EpochDriver<Step>.Reports where Step.Evaluation == TestShard {
         var r = EpochDriver<Step>.Reports()
-        let (rank, control, stepsPerEpoch, totalSteps) = (rank, control, stepsPerEpoch, totalSteps)
+        let (rank, control, stepsPerEpoch, totalSteps, linkBytes) = (rank, control, stepsPerEpoch, totalSteps, linkBytes)
         r.beforeStep = {
             if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
         }
         r.progress = { p in
-            control?.post(
-                .progress(
-                    p.window.report(
-                        rank: rank, epoch: p.epoch, step: p.step, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)))
+            var report = p.window.report(
+                rank: rank, epoch: p.epoch, step: p.step, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
+            report.links = linkBytes?()
+            control?.post(.progress(report))
         }
         r.epochEnded = { point, test in
             control?.post(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Collectives
 import Config
 import Foundation
+import Observability
 import Parallel
 import Runtime
 import Training
@@ -181,7 +182,14 @@ struct BenchScaling: ParsableCommand {
         options.bucketBytes = max(bucketKB, 1) * 1024
         options.threads = threads
         options.warmupSteps = warmup
-        let summary = try launchCluster(base.withWorkers(n), run: options, observer: ProgressDisplay(enabled: false))
+        let cluster = try base.withWorkers(n)
+        // output.http serves during the run as it would in `launch` (what its cost is measured with).
+        var endpoint: StatusEndpoint?
+        defer { endpoint?.stop() }
+        let summary = try launchCluster(cluster, run: options, observer: ProgressDisplay(enabled: false)) {
+            endpoint = try startStatusEndpoint(cluster, $0)
+            return endpoint
+        }
         guard let steady = summary.steady, steady.steps > 0, steady.seconds > 0 else {
             throw CohortFailure("bench scaling: the \(n)-worker run reported no steady-state steps")
         }
