@@ -11,7 +11,7 @@ struct BenchAllreduceHostsTests {
         let binary = try requireCohortBinary()
         let script = packageRoot().appendingPathComponent("scripts/bench-allreduce-hosts.sh").path
         let r = try ProcessRunner.run(
-            "/bin/bash", [script, "--rates", "100mbit", "--sizes", "65536,1048576", "--reps", "1", "--binary", binary.path],
+            "/bin/bash", [script, "--rates", "100mbit", "--sizes", "65536,4194304", "--reps", "1", "--binary", binary.path],
             timeout: 90)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").compactMap {
@@ -22,9 +22,10 @@ struct BenchAllreduceHostsTests {
             #expect(o["check"] as? String == "ok")
             #expect(o["hosts"] as? Int == 2)
             #expect(o["transport"] as? String == "tcp")
-            // The shaped link is the limit: the ring cannot beat 100 Mbit/s (12.5 MB/s).
+            // The shaped link is the limit: past tbf's 256 KB burst the ring cannot beat 100 Mbit/s (12.5 MB/s).
             let fraction = (o["of_link"] as? NSNumber)?.doubleValue ?? .nan
-            #expect(fraction > 0.05 && fraction <= 1.05, "busbw / link = \(fraction)")
+            #expect(fraction > 0.05, "busbw / link = \(fraction)")
+            if o["bytes"] as? Int == 4_194_304 { #expect(fraction <= 1.1, "busbw / link = \(fraction) at 4 MiB") }
         }
     }
 }
