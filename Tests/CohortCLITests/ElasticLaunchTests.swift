@@ -143,28 +143,60 @@ struct ElasticLaunchTests {
         #expect(metrics.contains("\"joined\":true"), "\(metrics)")
     }
 
-    /// A worker that tries to join a running elastic job with the wrong token is refused at the handshake: the
-    /// job goes on with its members, and the impostor never becomes one.
-    @Test func aJoinerWithTheWrongTokenIsRefused() throws {
+    /// Starts `cohort worker` against the running launch's coordinator with `token`; waits for it to end by itself.
+    static func joiner(_ launch: ChildProcess, token: String) throws -> ChildProcess {
         let binary = try requireCohortBinary()
+        let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
+        let endpoint = try #require(
+            listening?.components(separatedBy: "listening on ").last?.components(separatedBy: ",").first, "\(launch.output)")
+        return try ChildProcess(
+            binary,
+            [
+                "worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--data-port", "0", "--interface", "127.0.0.1",
+                "--rendezvous-timeout", "5",
+            ],
+            environment: ["COHORT_JOB_TOKEN": token])
+    }
+
+    /// A worker that tries to join a running elastic job with the wrong token is refused at the handshake: the
+    /// job goes on with its members, and the impostor never becomes one (it gives up at its rendezvous timeout).
+    @Test func aJoinerWithTheWrongTokenIsRefused() throws {
         let dir = try scratchDirectory("elastic-token")
         defer { try? FileManager.default.removeItem(at: dir) }
         let (launch, _) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 1, max_workers: 3}", dir: dir)
         defer { if launch.process.isRunning { launch.kill() } }
-        let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
-        let endpoint = try #require(
-            listening?.components(separatedBy: "listening on ").last?.components(separatedBy: ",").first, "\(launch.output)")
-        let joiner = try ChildProcess(
-            binary,
-            ["worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--data-port", "0", "--interface", "127.0.0.1"],
-            environment: ["COHORT_JOB_TOKEN": String(repeating: "ab", count: 32)])
-        let end = Date().addingTimeInterval(40)
+        let joiner = try Self.joiner(launch, token: String(repeating: "ab", count: 32))
+        let end = Date().addingTimeInterval(30)
         while joiner.process.isRunning && Date() < end { usleep(50_000) }
-        if joiner.process.isRunning { joiner.kill() }
+        let ended = !joiner.process.isRunning
+        if !ended { joiner.kill() }
         let output = Self.wait(launch, seconds: 90)
-        #expect(joiner.process.terminationStatus != 0, "\(joiner.output)")
+        #expect(ended && joiner.process.terminationStatus != 0, "\(joiner.output)")
         #expect(output.contains("refused a connection from"), "\(output)")
         #expect(!output.contains("workers 2→3"), "\(output)")
         #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
+    }
+
+    /// `cohort worker --coordinator` with the job's token, against a running elastic job below `max_workers`,
+    /// joins it: the job finishes with one more replica, all with identical weights.
+    @Test func aNewWorkerJoinsARunningJob() throws {
+        let dir = try scratchDirectory("elastic-join")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 1, max_workers: 3}", dir: dir)
+        defer { if launch.process.isRunning { launch.kill() } }
+        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
+        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let joiner = try Self.joiner(launch, token: try #require(token, "worker \(pids[0]) has no token"))
+        let output = Self.wait(launch, seconds: 90)
+        let end = Date().addingTimeInterval(10)
+        while joiner.process.isRunning && Date() < end { usleep(50_000) }
+        if joiner.process.isRunning { joiner.kill() }
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        let joined = output.components(separatedBy: "\n").first { $0.contains("workers 2→3 at step") }
+        #expect(joined?.contains("rank 2 on 127.0.0.1 (pid \(joiner.process.processIdentifier)) joined") == true, "\(output)")
+        #expect(output.contains("done: 3 workers, 40000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
+        #expect(joiner.process.terminationStatus == 0, "\(joiner.output)")
     }
 }
