@@ -50,6 +50,8 @@ struct ElasticLaunchTests {
         #expect(line?.contains("(pid \(victim)) was lost") == true, "\(output)")
         #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
         #expect(output.contains("weights: identical on all workers"), "\(output)")
+        // max_restarts 0: the restart policy is exhausted at once and the job goes on shrunk.
+        #expect(output.contains("not restarted: elastic.restart.max_restarts 0 used"), "\(output)")
         let metrics = try String(contentsOfFile: dir.appendingPathComponent("metrics.jsonl").path, encoding: .utf8)
         #expect(metrics.contains("\"event\":\"membership\""), "\(metrics)")
         for w in workers where w != victim { #expect(!isAlive(w), "worker \(w) outlived the launch") }
