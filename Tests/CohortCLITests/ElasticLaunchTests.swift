@@ -23,7 +23,8 @@ struct ElasticLaunchTests {
         let dir = try scratchDirectory("elastic")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("cluster.yaml").path
-        let text = smallClusterYAML(workers: 3, steps: 40000, dir: dir) + "elastic: {min_workers: 2}\n"
+        let text =
+            smallClusterYAML(workers: 3, steps: 40000, dir: dir) + "elastic: {min_workers: 2, restart: {max_restarts: 0}}\n"
         try text.write(toFile: config, atomically: true, encoding: .utf8)
         let launch = try ChildProcess(
             binary, ["launch", config, "--ephemeral-ports"],
@@ -49,6 +50,8 @@ struct ElasticLaunchTests {
         #expect(line?.contains("(pid \(victim)) was lost") == true, "\(output)")
         #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
         #expect(output.contains("weights: identical on all workers"), "\(output)")
+        // max_restarts 0: the restart policy is exhausted at once and the job goes on shrunk.
+        #expect(output.contains("not restarted: elastic.restart.max_restarts 0 used"), "\(output)")
         let metrics = try String(contentsOfFile: dir.appendingPathComponent("metrics.jsonl").path, encoding: .utf8)
         #expect(metrics.contains("\"event\":\"membership\""), "\(metrics)")
         for w in workers where w != victim { #expect(!isAlive(w), "worker \(w) outlived the launch") }
@@ -95,7 +98,7 @@ struct ElasticLaunchTests {
         let dir = try scratchDirectory("elastic-stop")
         defer { try? FileManager.default.removeItem(at: dir) }
         let (launch, pids) = try Self.launchElastic(
-            workers: 3, elastic: "{min_workers: 2}",
+            workers: 3, elastic: "{min_workers: 2, restart: {max_restarts: 0}}",
             timeouts: "timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 1.5, rendezvous_timeout_s: 20}", dir: dir)
         kill(pids[1], SIGSTOP)
         let stopped = Date()
@@ -120,5 +123,82 @@ struct ElasticLaunchTests {
         #expect(output.contains("workers 2→1 at step"), "\(output)")
         #expect(output.contains("below elastic.min_workers 2"), "\(output)")
         #expect(!isAlive(pids[0]), "the survivor must be stopped")
+    }
+
+    /// `elastic.restart`: the SIGKILLed worker is restarted by `launch`, registers with the running coordinator
+    /// and joins as a new membership; the replicas copy it their state and all three finish with identical weights.
+    @Test func aKilledWorkerIsRestartedAndRejoins() throws {
+        let dir = try scratchDirectory("elastic-rejoin")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(
+            workers: 3, elastic: "{min_workers: 2, restart: {max_restarts: 1, backoff_s: 0.2}}", dir: dir)
+        kill(pids[1], SIGKILL)
+        let output = Self.wait(launch, seconds: 120)
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("workers 3→2 at step"), "\(output)")
+        #expect(output.contains("restarting worker rank 1 on 127.0.0.1"), "\(output)")
+        let joined = output.components(separatedBy: "\n").first { $0.contains("workers 2→3 at step") }
+        #expect(joined?.contains("rank 1 on 127.0.0.1") == true && joined?.hasSuffix("joined") == true, "\(output)")
+        #expect(output.contains("done: 3 workers, 40000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
+        let metrics = try String(contentsOfFile: dir.appendingPathComponent("metrics.jsonl").path, encoding: .utf8)
+        #expect(metrics.contains("\"joined\":true"), "\(metrics)")
+    }
+
+    /// Starts `cohort worker` against the running launch's coordinator with `token`; waits for it to end by itself.
+    static func joiner(_ launch: ChildProcess, token: String) throws -> ChildProcess {
+        let binary = try requireCohortBinary()
+        let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
+        let endpoint = try #require(
+            listening?.components(separatedBy: "listening on ").last?.components(separatedBy: ",").first, "\(launch.output)")
+        return try ChildProcess(
+            binary,
+            [
+                "worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--data-port", "0", "--interface", "127.0.0.1",
+                "--rendezvous-timeout", "5",
+            ],
+            environment: ["COHORT_JOB_TOKEN": token])
+    }
+
+    /// A worker that tries to join a running elastic job with the wrong token is refused at the handshake: the
+    /// job goes on with its members, and the impostor never becomes one (it gives up at its rendezvous timeout).
+    @Test func aJoinerWithTheWrongTokenIsRefused() throws {
+        let dir = try scratchDirectory("elastic-token")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, _) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 1, max_workers: 3}", dir: dir)
+        defer { if launch.process.isRunning { launch.kill() } }
+        let joiner = try Self.joiner(launch, token: String(repeating: "ab", count: 32))
+        let end = Date().addingTimeInterval(30)
+        while joiner.process.isRunning && Date() < end { usleep(50_000) }
+        let ended = !joiner.process.isRunning
+        if !ended { joiner.kill() }
+        let output = Self.wait(launch, seconds: 90)
+        #expect(ended && joiner.process.terminationStatus != 0, "\(joiner.output)")
+        #expect(output.contains("refused a connection from"), "\(output)")
+        #expect(!output.contains("workers 2→3"), "\(output)")
+        #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
+    }
+
+    /// `cohort worker --coordinator` with the job's token, against a running elastic job below `max_workers`,
+    /// joins it: the job finishes with one more replica, all with identical weights.
+    @Test func aNewWorkerJoinsARunningJob() throws {
+        let dir = try scratchDirectory("elastic-join")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 1, max_workers: 3}", dir: dir)
+        defer { if launch.process.isRunning { launch.kill() } }
+        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
+        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let joiner = try Self.joiner(launch, token: try #require(token, "worker \(pids[0]) has no token"))
+        let output = Self.wait(launch, seconds: 90)
+        let end = Date().addingTimeInterval(10)
+        while joiner.process.isRunning && Date() < end { usleep(50_000) }
+        if joiner.process.isRunning { joiner.kill() }
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        let joined = output.components(separatedBy: "\n").first { $0.contains("workers 2→3 at step") }
+        #expect(joined?.contains("rank 2 on 127.0.0.1 (pid \(joiner.process.processIdentifier)) joined") == true, "\(output)")
+        #expect(output.contains("done: 3 workers, 40000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
+        #expect(joiner.process.terminationStatus == 0, "\(joiner.output)")
     }
 }

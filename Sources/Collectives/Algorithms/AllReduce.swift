@@ -19,6 +19,11 @@ extension Communicator {
         _ buffer: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum, wire: WirePrecision = .float32,
         algorithm: AllReduceAlgorithm = .automatic
     ) throws(CollectiveError) {
+        // A membership that ended while no wait was blocked (a worker joined; every peer still answers) ends
+        // here, at the next step's all-reduce, not only inside a blocked receive.
+        if let reason = plane.interruption(of: epoch) {
+            throw .aborted(operation: "all-reduce", me: rank, epoch: epoch, reason: reason)
+        }
         switch try resolve(algorithm, count: buffer.count) {
         case .hierarchical: try hierarchicalAllReduce(buffer, op: op, wire: wire)
         case .recursiveDoubling: try recursiveDoublingAllReduce(buffer, op: op, wire: wire)

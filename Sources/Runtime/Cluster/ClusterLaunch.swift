@@ -44,12 +44,18 @@ public func launchCluster(
     defer { interrupt.cancel() }
     let abandon = coordinator.rendezvousAbandon
     let exits = coordinator.exits
-    try launcher.start { planned, pid, status in
+    let restarts = WorkerRestarts(policy: cluster.elastic?.restart, launcher: launcher, note: { observer.note($0) })
+    let onExit: @Sendable (PlannedRank, Int32, Int32) -> Void = { planned, pid, status in
         exits.add(host: planned.address, pid: pid, status: status)
         if status != 0 {
             observer.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
             abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
         }
+    }
+    restarts.onExit = onExit
+    try launcher.start { planned, pid, status in
+        onExit(planned, pid, status)
+        if status != 0 { restarts.restart(planned) }
     }
     do {
         let summary = try coordinator.runJob()
@@ -95,5 +101,80 @@ final class InterruptHandler: @unchecked Sendable {
         for s in sources { s.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+    }
+}
+
+/// `elastic.restart`: a worker process that died (non-zero exit) while the job runs is started again after
+/// `backoff_s`, at most `max_restarts` times over the whole job; the restarted worker registers with the running
+/// coordinator and joins at the next membership. Without `elastic:`, or once the workers are being stopped,
+/// nothing is restarted. Restarts are started from one thread that lives as long as the launch: a local worker
+/// asks for SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a pool thread would not do.
+final class WorkerRestarts: @unchecked Sendable {
+    private let policy: RestartPolicy?
+    private let launcher: Launcher
+    private let note: @Sendable (String) -> Void
+    private let condition = NSCondition()
+    private var used = 0
+    private var pending: [(planned: PlannedRank, due: Date)] = []
+    private var thread: Thread?
+    /// What a restarted worker's exit does (set once, before any worker starts).
+    var onExit: (@Sendable (PlannedRank, Int32, Int32) -> Void)?
+
+    init(policy: RestartPolicy?, launcher: Launcher, note: @escaping @Sendable (String) -> Void) {
+        self.policy = policy
+        self.launcher = launcher
+        self.note = note
+    }
+
+    /// From a process-exit handler: queues `planned`'s restart, or says why there is none.
+    func restart(_ planned: PlannedRank) {
+        guard let policy, !launcher.isStopping else { return }
+        condition.lock()
+        let allowed = used < policy.maxRestarts
+        if allowed {
+            used += 1
+            pending.append((planned, Date().addingTimeInterval(policy.backoff)))
+            startThreadLocked()
+            condition.signal()
+        }
+        let count = used
+        condition.unlock()
+        guard allowed else {
+            note(
+                "worker rank \(planned.rank) on \(planned.address) not restarted: elastic.restart.max_restarts \(policy.maxRestarts) used"
+            )
+            return
+        }
+        note(
+            "restarting worker rank \(planned.rank) on \(planned.address) in \(policy.backoff) s (restart \(count) of \(policy.maxRestarts))"
+        )
+    }
+
+    private func startThreadLocked() {
+        guard thread == nil else { return }
+        let t = Thread { [self] in loop() }
+        t.name = "cohort-restarts"
+        thread = t
+        t.start()
+    }
+
+    /// Starts each queued restart when its backoff has passed; never returns (the process ends with the launch).
+    private func loop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty { condition.wait() }
+            let next = pending.removeFirst()
+            condition.unlock()
+            let wait = next.due.timeIntervalSinceNow
+            if wait > 0 { usleep(UInt32(min(wait, 3600) * 1e6)) }
+            do {
+                try launcher.spawn(next.planned) { p, pid, status in
+                    self.onExit?(p, pid, status)
+                    if status != 0 { self.restart(p) }
+                }
+            } catch {
+                note("\(error)")
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ public struct MembershipChange: Sendable, Codable, Equatable {
     public var workersAfter: Int
     /// The furthest step any member had reported when the change was decided.
     public var step: Int
-    /// The lost member: its rank in the ended membership, host and pid, and why it was declared lost.
+    /// The lost member: its rank in the ended membership, host and pid, and why it was declared lost. For a join,
+    /// the joiner: its rank in the new membership, host and pid.
     public var lostRank: Int
     public var host: String
     public var pid: Int32
@@ -22,9 +23,15 @@ public struct MembershipChange: Sendable, Codable, Equatable {
     public var decisionSeconds: Double
     /// CLOCK_MONOTONIC nanoseconds when the death became known here (a script compares its kill time with it).
     public var detectedAtNanoseconds: UInt64
+    /// True when a worker joined (a restarted or new one) rather than one being lost.
+    public var joined: Bool?
 
     public var line: String {
-        "workers \(workersBefore)→\(workersAfter) at step \(step): rank \(lostRank) on \(host) (pid \(pid)) was lost (\(reason)); resharded"
+        if joined == true {
+            return "workers \(workersBefore)→\(workersAfter) at step \(step): rank \(lostRank) on \(host) (pid \(pid)) joined"
+        }
+        return
+            "workers \(workersBefore)→\(workersAfter) at step \(step): rank \(lostRank) on \(host) (pid \(pid)) was lost (\(reason)); resharded"
     }
 }
 
@@ -94,5 +101,32 @@ extension Coordinator {
             decisionSeconds: Double(Deadline.nowNanoseconds() &- since) / 1e9, detectedAtNanoseconds: since)
         onEvent(.membershipChanged(change))
         metrics?.write(.membership(change))
+    }
+}
+
+extension Coordinator {
+    /// Elastic training: a registration while the job runs (a worker `launch` restarted, or a new
+    /// `cohort worker`). Below `max_workers`, and while no member has finished, it joins: the members, in the
+    /// cluster file's order, form the next membership (the survivors abort the step in flight and redo it with
+    /// the joiner) and the replicas' state agreement copies the weights, optimizer state and step to it.
+    /// Returns false when the registration is not admitted (the caller refuses it as before).
+    func admitJoiner(_ frames: [Message], _ state: inout Supervision) -> Bool {
+        guard let elastic = config.elastic, members.count < elastic.maximum(configured: workers),
+            !members.contains(where: { $0.final != nil }), let joiner = admit(frames, arrivals: members)
+        else { return false }
+        let before = members.count
+        let step = members.compactMap(\.latest?.step).max() ?? 0
+        members = rankOrder(members + [joiner])
+        assignRanks(epoch: membershipEpoch + 1)
+        state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
+        state.epochReports = [:]
+        let rank = members.firstIndex { $0.identity == joiner.identity } ?? members.count - 1
+        let change = MembershipChange(
+            membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
+            lostRank: rank, host: joiner.registration.host, pid: joiner.registration.pid, reason: "joined",
+            decisionSeconds: 0, detectedAtNanoseconds: Deadline.nowNanoseconds(), joined: true)
+        onEvent(.membershipChanged(change))
+        metrics?.write(.membership(change))
+        return true
     }
 }

@@ -268,7 +268,7 @@ public final class Coordinator {
 
     /// The member a registration message makes, or nil for anything else (dropped and counted; another version
     /// and a second registration of the same connection or process refused).
-    private func admit(_ frames: [Message], arrivals: [Member]) -> Member? {
+    func admit(_ frames: [Message], arrivals: [Member]) -> Member? {
         guard let message = decodeControl(frames) else { return nil }
         let identity = Array(frames[0].bytes)
         guard case .register(let reg) = message else {
@@ -298,7 +298,7 @@ public final class Coordinator {
     }
 
     /// Ranks go host by host in cluster.yaml's order, then by the launcher's local index, then by arrival.
-    private func rankOrder(_ arrivals: [Member]) -> [Member] {
+    func rankOrder(_ arrivals: [Member]) -> [Member] {
         let hostOrder = Dictionary(config.hosts.enumerated().map { ($1.address, $0) }, uniquingKeysWith: { a, _ in a })
         return arrivals.enumerated().sorted { a, b in
             let ka = (hostOrder[a.element.registration.host] ?? Int.max, a.element.registration.localIndex ?? Int.max, a.offset)
@@ -378,6 +378,7 @@ public final class Coordinator {
     private func memberMessage(_ frames: [Message], _ state: inout Supervision) -> (Int, ControlMessage)? {
         guard let message = decodeControl(frames) else { return nil }
         guard let rank = state.rankOf[Array(frames[0].bytes)] else {
+            if case .register = message, admitJoiner(frames, &state) { return nil }
             if case .register(let reg) = message {
                 send(.stop(reason: "the job is already running with \(workers) workers"), to: Array(frames[0].bytes))
                 drop(.notAMember, frames, "a registration from \(reg.host) pid \(reg.pid) after rendezvous, refused")

@@ -14,6 +14,7 @@ public final class Launcher: @unchecked Sendable {
     public let security: PeerSecurity?
     private var processes: [(rank: PlannedRank, process: Process)] = []
     private let lock = NSLock()
+    private var stopping = false
 
     public init(
         config: ClusterConfig, coordinatorEndpoint: String, executable: String = Launcher.selfExecutable(),
@@ -83,38 +84,58 @@ public final class Launcher: @unchecked Sendable {
     /// `onExit` is called when a worker process ends (its rank plan, pid and exit status).
     public func start(extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32, Int32) -> Void) throws {
         for planned in config.plannedRanks() {
-            let command = command(for: planned, extra: extra)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: command.executable)
-            p.arguments = command.arguments
-            // A local worker asks to be ended with this process (`cohort worker` reads the launcher's pid at start).
-            if !command.environment.isEmpty {
-                p.environment = ProcessInfo.processInfo.environment.merging(command.environment) { $1 }
-            }
-            let input = command.standardInput.map { _ in Pipe() }
-            if let input { p.standardInput = input }
-            p.terminationHandler = { proc in onExit(planned, proc.processIdentifier, proc.terminationStatus) }
             do {
-                try p.run()
-                if let input, let text = command.standardInput {
-                    input.fileHandleForWriting.write(Data(text.utf8))
-                    try? input.fileHandleForWriting.close()
-                }
+                try spawn(planned, extra: extra, onExit: onExit)
             } catch {
                 stopAll()
-                throw RuntimeError.invalid(
-                    "cannot start worker rank \(planned.rank) on \(planned.address): \(error.localizedDescription)")
+                throw error
             }
-            lock.lock()
-            processes.append((planned, p))
-            lock.unlock()
         }
     }
+
+    /// Starts the worker process of `planned` (again, for a restart under `elastic.restart`); false once the
+    /// workers are being stopped, when nothing new may start.
+    @discardableResult
+    public func spawn(
+        _ planned: PlannedRank, extra: [String] = [], onExit: @escaping @Sendable (PlannedRank, Int32, Int32) -> Void
+    ) throws -> Bool {
+        let command = command(for: planned, extra: extra)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: command.executable)
+        p.arguments = command.arguments
+        // A local worker asks to be ended with this process (`cohort worker` reads the launcher's pid at start).
+        if !command.environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(command.environment) { $1 }
+        }
+        let input = command.standardInput.map { _ in Pipe() }
+        if let input { p.standardInput = input }
+        p.terminationHandler = { proc in onExit(planned, proc.processIdentifier, proc.terminationStatus) }
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopping else { return false }
+        do {
+            try p.run()
+            if let input, let text = command.standardInput {
+                input.fileHandleForWriting.write(Data(text.utf8))
+                try? input.fileHandleForWriting.close()
+            }
+        } catch {
+            throw RuntimeError.invalid(
+                "cannot start worker rank \(planned.rank) on \(planned.address): \(error.localizedDescription)")
+        }
+        processes.append((planned, p))
+        return true
+    }
+
+    /// Whether the workers are being stopped (`waitAll` or `stopAll` began): a worker exit then is no failure to
+    /// restart.
+    public var isStopping: Bool { lock.withLock { stopping } }
 
     /// Waits up to `timeout` s for all workers to exit by themselves, then terminates what is left.
     public func waitAll(timeout: Double) {
         let end = Date().addingTimeInterval(timeout)
         lock.lock()
+        stopping = true
         let all = processes
         lock.unlock()
         for (_, p) in all {
@@ -126,6 +147,7 @@ public final class Launcher: @unchecked Sendable {
     /// SIGTERM, then SIGKILL after a grace period, to every worker still running.
     public func stopAll(grace: Double = 2) {
         lock.lock()
+        stopping = true
         let all = processes
         lock.unlock()
         for (_, p) in all where p.isRunning { p.terminate() }
