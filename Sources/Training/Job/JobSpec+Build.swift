@@ -43,6 +43,7 @@ extension JobSpec {
             case .avgpool(let p): return AvgPool2D(input: shape, kernel: p.kernel, stride: p.stride)
             case .globalavgpool: return GlobalAvgPool(input: shape)
             case .flatten: return Flatten()
+            case .layernorm(let n): return LayerNorm(features: shape.count, eps: n.eps)
             }
         }
     }
