@@ -44,6 +44,9 @@ import Testing
         ("12", "{layernorm: {eps: 0}}", "job.model.layers[1].layernorm.eps", "(0, 1]"),
         ("12", "{layernorm: {eps: -1}}", "job.model.layers[1].layernorm.eps", "(0, 1]"),
         ("12", "{layernorm: {momentum: 0.1}}", "job.model.layers[1].layernorm.momentum", "batchnorm"),
+        ("12", "{batchnorm: {momentum: 0}}", "job.model.layers[1].batchnorm.momentum", "(0, 1]"),
+        ("12", "{batchnorm: {momentum: 1.5}}", "job.model.layers[1].batchnorm.momentum", "(0, 1]"),
+        ("12", "{batchnorm: {eps: 0}}", "job.model.layers[1].batchnorm.eps", "(0, 1]"),
     ])
     func badNormSpecsNameLayerKeyAndLine(input: String, item: String, keyPath: String, message: String) {
         let text = Self.config(input: input, ["{dense: 8}", item, "{dense: 10}"])

@@ -3,7 +3,8 @@ import NN
 /// One item of the layer-list form of `model.layers`: `{dense: 256}`, `{activation: relu}`, `{dropout: 0.2}`,
 /// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`, `{maxpool: 2}` (or `{maxpool: {kernel: 3,
 /// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}`, `{flatten: {}}`, `{layernorm: {}}` (or `{layernorm: {eps:
-/// 1e-5}}`).
+/// 1e-5}}`), `{batchnorm: {}}` (or `{batchnorm: {momentum: 0.1, eps: 1e-5}}`; per channel of a feature map, per
+/// feature of a flat row).
 /// A one-key mapping per layer (not a width list) so new layer kinds can be added with their own settings.
 /// Names and ranges are checked while decoding, so a bad item is an error on its own line; what depends on the
 /// shapes flowing between layers (a kernel larger than its input, groups that do not divide the channels) is
@@ -18,9 +19,10 @@ public enum LayerSpec: Codable, Sendable, Equatable {
     case globalavgpool
     case flatten
     case layernorm(NormSpec)
+    case batchnorm(NormSpec)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten, layernorm
+        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten, layernorm, batchnorm
     }
 
     /// The key the item is written under.
@@ -35,13 +37,14 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .globalavgpool: "globalavgpool"
         case .flatten: "flatten"
         case .layernorm: "layernorm"
+        case .batchnorm: "batchnorm"
         }
     }
 
     /// Whether the layer has parameters (a pipeline stage can start there).
     public var hasParameters: Bool {
         switch self {
-        case .dense, .conv, .layernorm: true
+        case .dense, .conv, .layernorm, .batchnorm: true
         default: false
         }
     }
@@ -97,6 +100,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
                     debugDescription: "unknown key: layernorm keeps no running statistics (momentum is for batchnorm)")
             }
             return .layernorm(spec)
+        case .batchnorm: return .batchnorm(try c.decode(NormSpec.self, forKey: key))
         default:
             // {globalavgpool: {}} and {flatten: {}}: an empty mapping (they take no settings).
             let settings = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: key)
@@ -120,6 +124,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .globalavgpool: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .globalavgpool)
         case .flatten: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .flatten)
         case .layernorm(let spec): try c.encode(spec, forKey: .layernorm)
+        case .batchnorm(let spec): try c.encode(spec, forKey: .batchnorm)
         }
     }
 

@@ -30,7 +30,7 @@ extension ModelSpec {
         }
         switch spec {
         case .dense(let n): return FeatureShape(flat: n)
-        case .activation, .dropout, .layernorm: return shape
+        case .activation, .dropout, .layernorm, .batchnorm: return shape
         case .flatten: return FeatureShape(flat: shape.count)
         case .globalavgpool: return FeatureShape(flat: shape.channels)
         case .conv(let c):

@@ -44,6 +44,7 @@ extension JobSpec {
             case .globalavgpool: return GlobalAvgPool(input: shape)
             case .flatten: return Flatten()
             case .layernorm(let n): return LayerNorm(features: shape.count, eps: n.eps)
+            case .batchnorm(let n): return BatchNorm(shape: shape, momentum: n.momentum ?? 0.1, eps: n.eps)
             }
         }
     }
