@@ -39,6 +39,33 @@ import Testing
         #expect(back == job)
     }
 
+    @Test func residualItemBuildsAResNetBlock() throws {
+        let yaml = """
+            job:
+              model:
+                input: [2, 6, 6]
+                layers:
+                  - {conv: {out: 4, kernel: 3, padding: 1}}
+                  - residual:
+                      - {conv: {out: 4, kernel: 3, padding: 1}}
+                      - {batchnorm: {}}
+                      - {activation: relu}
+                      - {conv: {out: 4, kernel: 3, padding: 1}}
+                  - {globalavgpool: {}}
+                  - {dense: 3}
+            """
+        let job = try JobSpec.parse(yaml: yaml, file: "res.yaml")
+        let model = try job.makeModel()
+        #expect(model.layers.map(\.kind) == ["conv", "residual", "globalavgpool", "dense"])
+        let block = try #require(model.layers[1] as? Residual)
+        #expect(block.body.map(\.kind) == ["conv", "batchnorm", "relu", "conv"])
+        #expect(model.parameterCount == (2 * 9 * 4 + 4) + 2 * (4 * 9 * 4 + 4) + 8 + (4 * 3 + 3) && model.buffers.count == 8)
+        let y = model.forward(Tensor(shape: [2, 72], repeating: 0.5), training: true)
+        #expect(y.shape == [2, 3] && y.array.allSatisfy(\.isFinite))
+        let back = try JSONDecoder().decode(JobSpec.self, from: JSONEncoder().encode(job))
+        #expect(back == job)
+    }
+
     /// A bad item fails `ClusterConfig.parse` naming the layer index, its key and the item's line.
     @Test(arguments: [
         ("12", "{layernorm: {eps: 0}}", "job.model.layers[1].layernorm.eps", "(0, 1]"),
@@ -47,6 +74,9 @@ import Testing
         ("12", "{batchnorm: {momentum: 0}}", "job.model.layers[1].batchnorm.momentum", "(0, 1]"),
         ("12", "{batchnorm: {momentum: 1.5}}", "job.model.layers[1].batchnorm.momentum", "(0, 1]"),
         ("12", "{batchnorm: {eps: 0}}", "job.model.layers[1].batchnorm.eps", "(0, 1]"),
+        ("8", "{residual: [{dense: 4}]}", "job.model.layers[1].residual", "same shape"),
+        ("8", "{residual: []}", "job.model.layers[1].residual", "at least one"),
+        ("8", "{residual: [{dense: 8}, {layernorm: {eps: 2}}]}", "job.model.layers[1].residual[1].layernorm.eps", "(0, 1]"),
     ])
     func badNormSpecsNameLayerKeyAndLine(input: String, item: String, keyPath: String, message: String) {
         let text = Self.config(input: input, ["{dense: 8}", item, "{dense: 10}"])

@@ -4,7 +4,7 @@ import NN
 /// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`, `{maxpool: 2}` (or `{maxpool: {kernel: 3,
 /// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}`, `{flatten: {}}`, `{layernorm: {}}` (or `{layernorm: {eps:
 /// 1e-5}}`), `{batchnorm: {}}` (or `{batchnorm: {momentum: 0.1, eps: 1e-5}}`; per channel of a feature map, per
-/// feature of a flat row).
+/// feature of a flat row), `{residual: [{conv: …}, {batchnorm: {}}, …]}` (y = x + f(x); the body keeps the shape).
 /// A one-key mapping per layer (not a width list) so new layer kinds can be added with their own settings.
 /// Names and ranges are checked while decoding, so a bad item is an error on its own line; what depends on the
 /// shapes flowing between layers (a kernel larger than its input, groups that do not divide the channels) is
@@ -20,9 +20,11 @@ public enum LayerSpec: Codable, Sendable, Equatable {
     case flatten
     case layernorm(NormSpec)
     case batchnorm(NormSpec)
+    /// y = x + f(x), f the listed layers, which must keep the shape.
+    case residual([LayerSpec])
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten, layernorm, batchnorm
+        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten, layernorm, batchnorm, residual
     }
 
     /// The key the item is written under.
@@ -38,6 +40,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .flatten: "flatten"
         case .layernorm: "layernorm"
         case .batchnorm: "batchnorm"
+        case .residual: "residual"
         }
     }
 
@@ -45,6 +48,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
     public var hasParameters: Bool {
         switch self {
         case .dense, .conv, .layernorm, .batchnorm: true
+        case .residual(let body): body.contains(where: \.hasParameters)
         default: false
         }
     }
@@ -101,6 +105,12 @@ public enum LayerSpec: Codable, Sendable, Equatable {
             }
             return .layernorm(spec)
         case .batchnorm: return .batchnorm(try c.decode(NormSpec.self, forKey: key))
+        case .residual:
+            let body = try c.decode([LayerSpec].self, forKey: key)
+            guard !body.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "needs at least one layer")
+            }
+            return .residual(body)
         default:
             // {globalavgpool: {}} and {flatten: {}}: an empty mapping (they take no settings).
             let settings = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: key)
@@ -125,6 +135,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .flatten: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .flatten)
         case .layernorm(let spec): try c.encode(spec, forKey: .layernorm)
         case .batchnorm(let spec): try c.encode(spec, forKey: .batchnorm)
+        case .residual(let body): try c.encode(body, forKey: .residual)
         }
     }
 
