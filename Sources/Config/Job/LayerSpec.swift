@@ -2,7 +2,9 @@ import NN
 
 /// One item of the layer-list form of `model.layers`: `{dense: 256}`, `{activation: relu}`, `{dropout: 0.2}`,
 /// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`, `{maxpool: 2}` (or `{maxpool: {kernel: 3,
-/// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}` or `{flatten: {}}`.
+/// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}`, `{flatten: {}}`, `{layernorm: {}}` (or `{layernorm: {eps:
+/// 1e-5}}`), `{batchnorm: {}}` (or `{batchnorm: {momentum: 0.1, eps: 1e-5}}`; per channel of a feature map, per
+/// feature of a flat row), `{residual: [{conv: …}, {batchnorm: {}}, …]}` (y = x + f(x); the body keeps the shape).
 /// A one-key mapping per layer (not a width list) so new layer kinds can be added with their own settings.
 /// Names and ranges are checked while decoding, so a bad item is an error on its own line; what depends on the
 /// shapes flowing between layers (a kernel larger than its input, groups that do not divide the channels) is
@@ -16,9 +18,13 @@ public enum LayerSpec: Codable, Sendable, Equatable {
     case avgpool(PoolSpec)
     case globalavgpool
     case flatten
+    case layernorm(NormSpec)
+    case batchnorm(NormSpec)
+    /// y = x + f(x), f the listed layers, which must keep the shape.
+    case residual([LayerSpec])
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten
+        case dense, activation, dropout, conv, maxpool, avgpool, globalavgpool, flatten, layernorm, batchnorm, residual
     }
 
     /// The key the item is written under.
@@ -32,13 +38,17 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .avgpool: "avgpool"
         case .globalavgpool: "globalavgpool"
         case .flatten: "flatten"
+        case .layernorm: "layernorm"
+        case .batchnorm: "batchnorm"
+        case .residual: "residual"
         }
     }
 
     /// Whether the layer has parameters (a pipeline stage can start there).
     public var hasParameters: Bool {
         switch self {
-        case .dense, .conv: true
+        case .dense, .conv, .layernorm, .batchnorm: true
+        case .residual(let body): body.contains(where: \.hasParameters)
         default: false
         }
     }
@@ -85,6 +95,22 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .conv: return .conv(try c.decode(ConvSpec.self, forKey: key))
         case .maxpool: return .maxpool(try c.decode(PoolSpec.self, forKey: key))
         case .avgpool: return .avgpool(try c.decode(PoolSpec.self, forKey: key))
+        case .layernorm:
+            let spec = try c.decode(NormSpec.self, forKey: key)
+            if spec.momentum != nil {
+                let settings = try c.nestedContainer(keyedBy: NormSpec.CodingKeys.self, forKey: key)
+                throw DecodingError.dataCorruptedError(
+                    forKey: .momentum, in: settings,
+                    debugDescription: "unknown key: layernorm keeps no running statistics (momentum is for batchnorm)")
+            }
+            return .layernorm(spec)
+        case .batchnorm: return .batchnorm(try c.decode(NormSpec.self, forKey: key))
+        case .residual:
+            let body = try c.decode([LayerSpec].self, forKey: key)
+            guard !body.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "needs at least one layer")
+            }
+            return .residual(body)
         default:
             // {globalavgpool: {}} and {flatten: {}}: an empty mapping (they take no settings).
             let settings = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: key)
@@ -107,6 +133,9 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .avgpool(let spec): try c.encode(spec, forKey: .avgpool)
         case .globalavgpool: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .globalavgpool)
         case .flatten: _ = c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: .flatten)
+        case .layernorm(let spec): try c.encode(spec, forKey: .layernorm)
+        case .batchnorm(let spec): try c.encode(spec, forKey: .batchnorm)
+        case .residual(let body): try c.encode(body, forKey: .residual)
         }
     }
 
@@ -188,6 +217,33 @@ public struct PoolSpec: Codable, Sendable, Equatable {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(kernel, forKey: .kernel)
             try c.encodeIfPresent(stride, forKey: .stride)
+        }
+    }
+}
+
+/// `{layernorm: {}}`, `{layernorm: {eps: 1e-5}}`: eps (default 1e-5, PyTorch's) is added to the variance; momentum
+/// (only for batch normalisation, default 0.1, PyTorch's) weighs the newest batch in the running statistics.
+/// Both ranges are checked while decoding, so a bad value is an error on its own line.
+public struct NormSpec: Codable, Sendable, Equatable {
+    public var eps: Float = 1e-5
+    public var momentum: Float? = nil
+
+    public init(eps: Float = 1e-5, momentum: Float? = nil) {
+        self.eps = eps
+        self.momentum = momentum
+    }
+
+    enum CodingKeys: String, CodingKey { case eps, momentum }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? 1e-5
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
+        guard eps.isFinite && eps > 0 && eps <= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .eps, in: c, debugDescription: "must be in (0, 1], got \(eps)")
+        }
+        if let m = momentum, !(m > 0 && m <= 1) {
+            throw DecodingError.dataCorruptedError(forKey: .momentum, in: c, debugDescription: "must be in (0, 1], got \(m)")
         }
     }
 }

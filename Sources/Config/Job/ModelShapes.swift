@@ -19,18 +19,37 @@ extension ModelSpec {
         var inputs: [FeatureShape] = []
         for (i, spec) in layerSpecs.enumerated() {
             inputs.append(shape)
-            shape = try Self.output(of: spec, at: i, input: shape)
+            shape = try Self.output(of: spec, at: "model.layers[\(i)]", input: shape)
         }
         return (inputs, shape)
     }
 
-    private static func output(of spec: LayerSpec, at i: Int, input shape: FeatureShape) throws(JobError) -> FeatureShape {
+    /// The input shape of each layer of `specs` (a residual body) for `input`; the keys of errors start with `path`.
+    public static func walk(_ specs: [LayerSpec], at path: String, input: FeatureShape) throws(JobError) -> (
+        inputs: [FeatureShape], output: FeatureShape
+    ) {
+        var shape = input
+        var inputs: [FeatureShape] = []
+        for (j, spec) in specs.enumerated() {
+            inputs.append(shape)
+            shape = try output(of: spec, at: "\(path)[\(j)]", input: shape)
+        }
+        return (inputs, shape)
+    }
+
+    private static func output(of spec: LayerSpec, at path: String, input shape: FeatureShape) throws(JobError) -> FeatureShape {
         func fail(_ key: String, _ message: String) -> JobError {
-            JobError("model.layers[\(i)].\(spec.key).\(key)", message + (isFlat(shape) ? flatHint : ""))
+            JobError("\(path).\(spec.key).\(key)", message + (isFlat(shape) ? flatHint : ""))
         }
         switch spec {
+        case .residual(let body):
+            let output = try walk(body, at: "\(path).residual", input: shape).output
+            guard output == shape else {
+                throw JobError("\(path).residual", "the body maps \(shape) to \(output); the skip needs the same shape")
+            }
+            return shape
         case .dense(let n): return FeatureShape(flat: n)
-        case .activation, .dropout: return shape
+        case .activation, .dropout, .layernorm, .batchnorm: return shape
         case .flatten: return FeatureShape(flat: shape.count)
         case .globalavgpool: return FeatureShape(flat: shape.channels)
         case .conv(let c):

@@ -19,6 +19,14 @@ public protocol Layer: AnyObject {
     func outputFeatures(forInput inputFeatures: Int) -> Int?
     /// Hands the layer its views into the model's flat buffers, each `parameterCount` long.
     func bind(parameters: Tensor, gradients: Tensor)
+    /// Number of Float buffer values: state that is not trained but belongs to the model and is saved with it
+    /// (BatchNorm's running statistics, PyTorch's `register_buffer`). They live in the model's flat `buffers`, outside
+    /// the parameters, so no optimizer, weight decay or gradient all-reduce touches them. 0 for most layers.
+    var bufferCount: Int { get }
+    /// Hands the layer its view into the model's flat buffer values, `bufferCount` long.
+    func bind(buffers: Tensor)
+    /// Named views of the buffers (e.g. "running_mean"), in buffer order; saved in checkpoints and exports.
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
     /// Named views of the parameters as stored (e.g. Dense: "kernel" [in, out], "bias" [out]), in flat-buffer order.
     var namedParameters: [(name: String, tensor: Tensor)] { get }
     /// Copies of the parameters under PyTorch's names and orientation (Dense: "weight" [out, in], "bias"), for
@@ -46,6 +54,9 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var parameterCount: Int { 0 }
     public func bind(parameters: Tensor, gradients: Tensor) {}
+    public var bufferCount: Int { 0 }
+    public func bind(buffers: Tensor) {}
+    public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
     public var namedParameters: [(name: String, tensor: Tensor)] { [] }
     public var exportedParameters: [(name: String, shape: [Int], values: [Float])] {
         namedParameters.map { ($0.name, $0.tensor.shape, $0.tensor.array) }

@@ -16,10 +16,18 @@ extension Sequential {
         namedParameters.map { TensorLayout(name: $0.name, shape: $0.tensor.shape) }
     }
 
-    /// The weights as PyTorch-named tensors.
+    /// The names and shapes of `buffers` as stored, in order (empty for a model without buffers).
+    public var bufferLayout: [TensorLayout] {
+        namedBuffers.map { TensorLayout(name: $0.name, shape: $0.tensor.shape) }
+    }
+
+    /// The weights as PyTorch-named tensors, each layer's buffers (PyTorch's "1.running_mean", …) after its
+    /// parameters as in a state_dict.
     public var exportedTensors: [SafeTensor] {
         layers.enumerated().flatMap { i, layer in
-            layer.exportedParameters.map { SafeTensor(name: "\(i).\($0.name)", shape: $0.shape, values: $0.values) }
+            (layer.exportedParameters + layer.namedBuffers.map { ($0.name, $0.tensor.shape, $0.tensor.array) }).map {
+                SafeTensor(name: "\(i).\($0.name)", shape: $0.shape, values: $0.values)
+            }
         }
     }
 
@@ -35,7 +43,10 @@ extension Sequential {
     /// stored layout. Every parameter of the model must be set exactly once, and nothing may be left over.
     public func loadSafeTensors(from path: String) throws {
         let file = try SafeTensors.read(path: path)
-        var expected = Set(layers.enumerated().flatMap { i, layer in layer.namedParameters.map { "\(i).\($0.name)" } })
+        var expected = Set(
+            layers.enumerated().flatMap { i, layer in
+                (layer.namedParameters + layer.namedBuffers).map { "\(i).\($0.name)" }
+            })
         for tensor in file.tensors {
             guard tensor.dtype == .f32 else {
                 throw SafeTensorsError(
@@ -47,7 +58,8 @@ extension Sequential {
             else {
                 throw SafeTensorsError(file: path, message: "tensor \"\(tensor.name)\" \(tensor.shape) does not fit this model")
             }
-            let stored = String(parts[1]) == "weight" ? "\(i).kernel" : tensor.name
+            // Dense stores "kernel" [in, out] and exports "weight" [out, in]; conv and norm layers store "weight" as is.
+            let stored = String(parts[1]) == "weight" && !expected.contains(tensor.name) ? "\(i).kernel" : tensor.name
             guard expected.remove(stored) != nil else {
                 throw SafeTensorsError(file: path, message: "tensor \"\(tensor.name)\" given twice")
             }

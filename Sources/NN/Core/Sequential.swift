@@ -19,6 +19,11 @@ public final class Sequential {
     public let gradients: Tensor
     /// Each layer's slice of the flat buffers (empty for parameterless layers), relative to `parameters`.
     public let layerRanges: [Range<Int>]
+    /// Every layer's buffer values (state not trained but saved, e.g. BatchNorm's running statistics), layer by layer
+    /// as `parameters` is; [bufferCount], empty for most models. Not all-reduced: see `BatchNorm`.
+    public let buffers: Tensor
+    /// Each layer's slice of `buffers`.
+    public let bufferRanges: [Range<Int>]
     public let inputFeatures: Int
     public let outputFeatures: Int
 
@@ -35,35 +40,37 @@ public final class Sequential {
     /// Builds a model for inputs of `inputFeatures` columns, allocating the flat buffers and binding every layer.
     /// Parameters start at zero: call `initialize`.
     public convenience init(_ layers: [Layer], inputFeatures: Int) {
-        var ranges: [Range<Int>] = []
         var width = inputFeatures
-        var total = 0
         for (i, layer) in layers.enumerated() {
             guard let out = layer.outputFeatures(forInput: width) else {
                 preconditionFailure("layer \(i) (\(layer.kind)) cannot take \(width) input features")
             }
             width = out
-            ranges.append(total..<(total + layer.parameterCount))
-            total += layer.parameterCount
         }
-        let params = Tensor(shape: [total])
-        let grads = Tensor(shape: [total])
+        let ranges = consecutiveRanges(layers.map(\.parameterCount))
+        let bufferRanges = consecutiveRanges(layers.map(\.bufferCount))
+        let params = Tensor(shape: [ranges.last?.upperBound ?? 0])
+        let grads = Tensor(shape: [params.count])
+        let buffers = Tensor(shape: [bufferRanges.last?.upperBound ?? 0])
         self.init(
             layers: layers, parameters: params, gradients: grads, ranges: ranges,
-            inputFeatures: inputFeatures, outputFeatures: width)
-        for (layer, range) in zip(layers, ranges) {
-            layer.bind(parameters: slice(params, range), gradients: slice(grads, range))
+            buffers: buffers, bufferRanges: bufferRanges, inputFeatures: inputFeatures, outputFeatures: width)
+        for (i, layer) in layers.enumerated() {
+            layer.bind(parameters: slice(params, ranges[i]), gradients: slice(grads, ranges[i]))
+            if layer.bufferCount > 0 { layer.bind(buffers: slice(buffers, bufferRanges[i])) }
         }
     }
 
     private init(
         layers: [Layer], parameters: Tensor, gradients: Tensor, ranges: [Range<Int>],
-        inputFeatures: Int, outputFeatures: Int
+        buffers: Tensor, bufferRanges: [Range<Int>], inputFeatures: Int, outputFeatures: Int
     ) {
         self.layers = layers
         self.parameters = parameters
         self.gradients = gradients
         self.layerRanges = ranges
+        self.buffers = buffers
+        self.bufferRanges = bufferRanges
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures
     }
@@ -116,10 +123,14 @@ public final class Sequential {
         let input = width
         for layer in layers[layerRange] { width = layer.outputFeatures(forInput: width)! }
         let ranges = layerRanges[layerRange].map { ($0.lowerBound - span.lowerBound)..<($0.upperBound - span.lowerBound) }
+        let bufferSpan = bufferRanges[layerRange.lowerBound].lowerBound..<bufferRanges[layerRange.upperBound - 1].upperBound
+        let stageBufferRanges = bufferRanges[layerRange].map {
+            ($0.lowerBound - bufferSpan.lowerBound)..<($0.upperBound - bufferSpan.lowerBound)
+        }
         let model = Sequential(
             layers: Array(layers[layerRange]), parameters: slice(parameters, span),
-            gradients: slice(gradients, span), ranges: ranges,
-            inputFeatures: input, outputFeatures: width)
+            gradients: slice(gradients, span), ranges: ranges, buffers: slice(buffers, bufferSpan),
+            bufferRanges: stageBufferRanges, inputFeatures: input, outputFeatures: width)
         model.threads = threads
         return model
     }
@@ -157,12 +168,26 @@ public final class Sequential {
         return out
     }
 
+    /// Buffer views named "<layer index>.<name>" ("1.running_mean", …), in buffer order.
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        layers.enumerated().flatMap { i, layer in layer.namedBuffers.map { ("\(i).\($0.name)", $0.tensor) } }
+    }
+
     /// Copies of all parameters (for early stopping's best weights, or a checkpoint).
     public func snapshot() -> [Float] { parameters.array }
 
     public func load(_ values: [Float]) {
         precondition(values.count == parameters.count, "load: \(values.count) values for \(parameters.count) parameters")
         values.withUnsafeBufferPointer { parameters.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+}
+
+/// Back-to-back ranges of the given lengths starting at 0.
+func consecutiveRanges(_ counts: [Int]) -> [Range<Int>] {
+    var total = 0
+    return counts.map { n in
+        defer { total += n }
+        return total..<(total + n)
     }
 }
 

@@ -35,7 +35,15 @@ public struct TrainingCheckpoints: Sendable {
             optimizerState: trainer.checkpointedState.reduce(opt.slots) { $0.merging($1.checkpointSlots()) { a, _ in a } },
             info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
         let model = trainer.model
-        return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
+        guard model.buffers.count > 0 else {
+            return try store.save(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer), state: state)
+        }
+        // Buffers (BatchNorm's running statistics) are model state too: saved in the same weights file after the
+        // parameters, under their own names. A copy, only for models that have buffers.
+        let flat = model.parameters.array + model.buffers.array
+        return try flat.withUnsafeBufferPointer {
+            try store.save(layout: model.parameterLayout + model.bufferLayout, flat: $0, state: state)
+        }
     }
 
     /// Loads the newest valid checkpoint into `trainer`; nil when there is none.
@@ -58,7 +66,9 @@ public struct TrainingCheckpoints: Sendable {
     public func restore(_ c: Checkpoint, into trainer: Trainer) throws -> ResumePoint {
         let model = trainer.model
         let values = try c.weights.flatValues(layout: model.parameterLayout, file: c.weightsPath)
+        let bufferValues = try c.weights.flatValues(layout: model.bufferLayout, file: c.weightsPath)
         model.load(values)
+        for (i, v) in bufferValues.enumerated() { model.buffers[i] = v }
         // A moment of another length would be dropped for a zero one by the optimizer, and the run would go on
         // from a different state than the one saved: refuse it, naming the file.
         for (slot, moments) in c.state.optimizerState where moments.count != model.parameters.count {

@@ -29,21 +29,29 @@ extension JobSpec {
     private func makeLayers(_ specs: [LayerSpec]) throws -> [Layer] {
         let shapes = try self.model.shapeWalk().inputs
         var dropouts = 0
-        return zip(specs, shapes).map { spec, shape -> Layer in
-            switch spec {
-            case .dense(let n): return Dense(shape.count, n)
-            case .activation(let name): return (Activation(rawValue: name) ?? .relu).makeLayer()
-            case .dropout(let p):
-                defer { dropouts += 1 }
-                return Dropout(p, seed: SplitMix64.derive(seed &+ 0xD80, UInt64(dropouts)))
-            case .conv(let c):
-                return Conv2D(
-                    input: shape, outChannels: c.out, kernel: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups)
-            case .maxpool(let p): return MaxPool2D(input: shape, kernel: p.kernel, stride: p.stride)
-            case .avgpool(let p): return AvgPool2D(input: shape, kernel: p.kernel, stride: p.stride)
-            case .globalavgpool: return GlobalAvgPool(input: shape)
-            case .flatten: return Flatten()
-            }
+        return try zip(specs, shapes).map { spec, shape in try makeLayer(spec, shape, dropouts: &dropouts) }
+    }
+
+    private func makeLayer(_ spec: LayerSpec, _ shape: FeatureShape, dropouts: inout Int) throws -> Layer {
+        switch spec {
+        case .dense(let n): return Dense(shape.count, n)
+        case .activation(let name): return (Activation(rawValue: name) ?? .relu).makeLayer()
+        case .dropout(let p):
+            defer { dropouts += 1 }
+            return Dropout(p, seed: SplitMix64.derive(seed &+ 0xD80, UInt64(dropouts)))
+        case .conv(let c):
+            return Conv2D(
+                input: shape, outChannels: c.out, kernel: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups)
+        case .maxpool(let p): return MaxPool2D(input: shape, kernel: p.kernel, stride: p.stride)
+        case .avgpool(let p): return AvgPool2D(input: shape, kernel: p.kernel, stride: p.stride)
+        case .globalavgpool: return GlobalAvgPool(input: shape)
+        case .flatten: return Flatten()
+        case .layernorm(let n): return LayerNorm(features: shape.count, eps: n.eps)
+        case .batchnorm(let n): return BatchNorm(shape: shape, momentum: n.momentum ?? 0.1, eps: n.eps)
+        case .residual(let specs):
+            let inputs = try ModelSpec.walk(specs, at: "model.layers", input: shape).inputs
+            let body = try zip(specs, inputs).map { s, i in try makeLayer(s, i, dropouts: &dropouts) }
+            return Residual(body, features: shape.count)
         }
     }
 
