@@ -21,6 +21,12 @@ public final class TrainingLoop {
     public private(set) var stoppedEarly = false
     /// `job.on_divergence`.
     public var onDivergence: DivergencePolicy = .stop
+    /// Where the run saves (nil: it does not) and whether it first continues from the newest valid checkpoint
+    /// there: how `cohort tune` carries a promoted ASHA trial to its next rung instead of retraining it.
+    public var checkpoints: TrainingCheckpoints?
+    public var resumesFromCheckpoint = false
+    /// Where the run started: step 0, or the restored checkpoint's cursor.
+    public private(set) var resumedAt = ResumePoint(step: 0, epoch: 0, stepInEpoch: 0)
     private let buffer: BatchBuffer
 
     /// Builds the model, optimizer and schedule from `job`, over already loaded `data`.
@@ -72,6 +78,12 @@ public final class TrainingLoop {
         var options = EpochDriver<TrainingLoop>.Options(
             plan: plan, epochs: epochs, totalSteps: maxSteps ?? epochs * plan.stepsPerEpoch)
         options.onDivergence = onDivergence
+        options.checkpoints = checkpoints
+        options.seed = plan.seed
+        if resumesFromCheckpoint, let c = checkpoints, let point = try c.restoreLatest(into: trainer) {
+            resumedAt = point
+            options.resumeAt = point
+        }
         options.progress = ProgressCadence(
             interval: UInt64(max(progressInterval, 0) * 1e9), reportsLastStep: false, restartsEachEpoch: true)
         var reports = EpochDriver<TrainingLoop>.Reports()
@@ -83,9 +95,22 @@ public final class TrainingLoop {
             try epochDone(m)
             return self.stopsEarly(after: m)
         }
+        var savedStep: Int? = nil
+        reports.checkpointed = { step, _ in savedStep = step }
         _ = try EpochDriver(step: self, options: options, reports: reports).run()
+        try saveFinalState(unlessSavedAt: savedStep)
         if let stopper = earlyStopping { stopper.restoreBest(into: trainer.model.parameters) }
         return history
+    }
+
+    /// A run budgeted in steps can end inside an epoch, where no epoch-end checkpoint falls: save its last step
+    /// too, so that a continuation starts exactly there.
+    private func saveFinalState(unlessSavedAt savedStep: Int?) throws {
+        guard let c = checkpoints, trainer.step > 0, savedStep != trainer.step, trainer.step != resumedAt.step else {
+            return
+        }
+        let perEpoch = plan.stepsPerEpoch
+        try c.save(trainer, epoch: trainer.step / perEpoch, stepInEpoch: trainer.step % perEpoch, seed: plan.seed)
     }
 
     /// The live display's figures: the epoch's running loss and accuracy, the window's throughput.

@@ -13,6 +13,8 @@ public struct StudyRecord: Codable, Sendable, Equatable {
     public var metric: Double?
     public var seconds: Double?
     public var error: String?
+    /// A result's run continued from this step of its trial's previous rung (nil: trained from zero).
+    public var resumedFromStep: Int?
     /// Unix time the record was appended (set by `StudyFile.append` when nil): when each result was known.
     public var at: Double?
 
@@ -29,6 +31,11 @@ public struct StudyRecord: Codable, Sendable, Equatable {
         self.metric = metric
         self.seconds = seconds
         self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case event, spec, trial, rung, budget, config, metric, seconds, error, at
+        case resumedFromStep = "resumed_from_step"
     }
 
     public var run: TrialRun? {

@@ -104,10 +104,11 @@ public final class StudyRunner: @unchecked Sendable {
     }
 
     private func record(_ run: TrialRun, outcome: TrialOutcome, observer: (any StudyObserver)?) throws {
-        try file.append(
-            StudyRecord(
-                event: "result", run: run, config: configs.config(run.trial), metric: outcome.metric,
-                seconds: outcome.seconds, error: outcome.error))
+        var result = StudyRecord(
+            event: "result", run: run, config: configs.config(run.trial), metric: outcome.metric,
+            seconds: outcome.seconds, error: outcome.error)
+        result.resumedFromStep = outcome.resumedFromStep
+        try file.append(result)
         scheduler.record(run, metric: outcome.metric)
         observer?.finished(run, outcome: outcome, progress: progress)
         if let limit = stopAfterResults, file.results.count >= limit { stop() }

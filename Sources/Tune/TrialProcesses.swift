@@ -46,34 +46,51 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
             let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
             try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)
             let logPath = (directory as NSString).appendingPathComponent(name + ".log")
-            let (status, stdout) = try execute(slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath)
+            let state = try stateArguments(run, slot: slots[slot])
+            let (status, stdout) = try execute(
+                slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath, extraArguments: state)
             let seconds = Date().timeIntervalSince(start)
-            guard status == 0, let accuracy = Self.testAccuracy(stdout) else {
+            guard status == 0, let done = Self.doneLine(stdout),
+                let accuracy = (done["test_accuracy"] as? NSNumber)?.doubleValue
+            else {
                 return TrialOutcome(metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(logPath))")
             }
-            return TrialOutcome(metric: accuracy, seconds: seconds)
+            let resumed = (done["resumed_from_step"] as? NSNumber)?.intValue
+            return TrialOutcome(metric: accuracy, seconds: seconds, resumedFromStep: resumed)
         } catch {
             return TrialOutcome(metric: nil, seconds: Date().timeIntervalSince(start), error: "\(error)")
         }
     }
 
-    /// `test_accuracy` of the last `{"event":"done",…}` line.
-    static func testAccuracy(_ stdout: String) -> Double? {
+    /// ASHA promotes a trial by training it further, as Ray Tune resumes a paused trial: each local run saves its
+    /// state in the trial's folder, and the next rung's run continues from it (from budget b_k to b_k+1, not from
+    /// zero). Rung 0 starts afresh. A trial whose state is on another host (an ssh slot) retrains from zero.
+    func stateArguments(_ run: TrialRun, slot: TrialSlot) throws -> [String] {
+        guard slot.isLocal else { return [] }
+        let dir = (directory as NSString).appendingPathComponent(String(format: "trial-%04d.state", run.trial))
+        if run.rung == 0, FileManager.default.fileExists(atPath: dir) { try FileManager.default.removeItem(atPath: dir) }
+        return ["--checkpoint-dir", dir] + (run.rung > 0 ? ["--resume"] : [])
+    }
+
+    /// The last `{"event":"done",…}` line.
+    static func doneLine(_ stdout: String) -> [String: Any]? {
         for line in stdout.split(separator: "\n").reversed() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 object["event"] as? String == "done"
             else { continue }
-            return (object["test_accuracy"] as? NSNumber)?.doubleValue
+            return object
         }
         return nil
     }
 
-    private func execute(_ slot: TrialSlot, jobPath: String, yaml: String, logPath: String) throws -> (Int32, String) {
+    private func execute(_ slot: TrialSlot, jobPath: String, yaml: String, logPath: String, extraArguments: [String])
+        throws -> (Int32, String)
+    {
         let p = Process()
         let trainArgs = ["train", "--json", "--quiet", "--threads", "\(threads)", "--config"]
         if slot.isLocal {
             p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = trainArgs + [jobPath]
+            p.arguments = trainArgs + [jobPath] + extraArguments
             // `cohort train` exits with this process, even when it is killed outright.
             p.environment = ProcessInfo.processInfo.environment.merging(["COHORT_LAUNCHER_PID": "\(getpid())"]) { $1 }
         } else {

@@ -20,11 +20,14 @@ public struct TrialOutcome: Sendable, Equatable {
     public var metric: Double?
     public var seconds: Double
     public var error: String?
+    /// The step the run continued from (a promoted trial resumed from its previous rung's state); nil: from zero.
+    public var resumedFromStep: Int?
 
-    public init(metric: Double?, seconds: Double, error: String? = nil) {
+    public init(metric: Double?, seconds: Double, error: String? = nil, resumedFromStep: Int? = nil) {
         self.metric = metric
         self.seconds = seconds
         self.error = error
+        self.resumedFromStep = resumedFromStep
     }
 }
 

@@ -122,6 +122,10 @@ struct Train: ParsableCommand {
     @Option(help: "Write per-epoch metrics as JSON Lines to this file.") var metrics: String?
     @Option(help: "Save the trained weights (safetensors).") var output: String?
     @Flag(help: "No progress lines on stderr.") var quiet = false
+    @Option(help: "Save the training state (weights, optimizer, data cursor) here after every epoch and at the end.")
+    var checkpointDir: String?
+    @Flag(help: "Continue from the newest valid checkpoint in --checkpoint-dir (none there: start afresh).")
+    var resume = false
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
@@ -149,6 +153,9 @@ struct Train: ParsableCommand {
         let data = try spec.loadData()
         if let notice = data.notice { FileHandle.standardError.write(Data("\(notice)\n".utf8)) }
         let loop = try TrainingLoop(job: spec, data: data, threads: threads)
+        guard !resume || checkpointDir != nil else { throw ValidationError("--resume needs --checkpoint-dir") }
+        loop.checkpoints = checkpointDir.map { TrainingCheckpoints(spec: CheckpointSpec(directory: $0, everyEpochs: 1, keep: 2)) }
+        loop.resumesFromCheckpoint = resume
         let writer = try metrics.map { try JSONLinesWriter(path: $0) }
         let model = loop.trainer.model
         if !json {
@@ -192,7 +199,8 @@ struct Train: ParsableCommand {
         let done = DoneEvent(
             testAccuracy: test.accuracy, testLoss: test.loss, samplesPerSecond: loop.samplesPerSecond,
             epochs: loop.history.count, steps: loop.trainer.step, threads: threads,
-            synthetic: data.notice != nil || spec.data.dataset == "synthetic", output: output)
+            synthetic: data.notice != nil || spec.data.dataset == "synthetic", output: output,
+            resumedFromStep: loop.resumedAt.step > 0 ? loop.resumedAt.step : nil)
         if json {
             print(JSONLinesWriter.line(done))
         } else {
@@ -227,7 +235,10 @@ struct DoneEvent: Encodable {
     var threads: Int
     var synthetic: Bool
     var output: String?
+    /// The step a continued run (`--resume`) started from; absent for a run from scratch.
+    var resumedFromStep: Int?
     enum CodingKeys: String, CodingKey {
+        case resumedFromStep = "resumed_from_step"
         case event
         case testAccuracy = "test_accuracy"
         case testLoss = "test_loss"

@@ -71,6 +71,14 @@ import Testing
         #expect((done["best_test_accuracy"] as? Double) == metrics.max())
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("results.csv").path))
         #expect(r.stderr.contains("trials started, best "))
+        // A promoted trial continues from its previous rung's state (all slots are local); rung 0 starts afresh.
+        let results = try String(contentsOfFile: study, encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "result" }
+        let promoted = results.filter { ($0["rung"] as? Int ?? 0) > 0 }
+        #expect(!promoted.isEmpty)
+        #expect(promoted.allSatisfy { ($0["resumed_from_step"] as? Int ?? 0) > 0 }, "\(promoted)")
+        #expect(results.filter { $0["rung"] as? Int == 0 }.allSatisfy { $0["resumed_from_step"] == nil })
     }
 
     /// SIGKILL the tuner mid-study (its trial dies with it), resume with the same command: the study file ends with

@@ -67,7 +67,11 @@ public final class EpochDriver<Step: TrainingStep> {
             let point = EpochPoint(epoch: epoch, totals: totals, step: state.step, skippedSteps: skipped)
             let stop = try reports.epochEnded(point, e)
             if let c = options.checkpoints, c.spec.isDue(afterEpoch: epoch + 1) {
-                let path = try c.save(step.trainer, epoch: epoch + 1, stepInEpoch: 0, seed: options.seed)
+                // An epoch the step budget cut short keeps its cursor, so that a longer run resumed from here
+                // takes the rest of this epoch's batches, as an uninterrupted run would.
+                let reached = first + totals.steps + skipped
+                let cursor = reached < options.plan.stepsPerEpoch ? (epoch, reached) : (epoch + 1, 0)
+                let path = try c.save(step.trainer, epoch: cursor.0, stepInEpoch: cursor.1, seed: options.seed)
                 reports.checkpointed(state.step, path)
             }
             if stop { break }
