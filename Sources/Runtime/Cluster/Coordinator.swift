@@ -425,6 +425,8 @@ public final class Coordinator {
             record(e, &state)
         case .checkpointed(_, let step, let path):
             onEvent(.checkpointed(step: step, path: path))
+        case .recovered(let r):
+            metrics?.write(.recovery(r))
         case .done(let f):
             members[rank].final = f
         case .failed(_, let message):
