@@ -21,7 +21,10 @@ func runElasticDataParallel(
     }
     let data: JobData
     do {
+        if first.membershipEpoch > WireHeader.firstEpoch, let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
         data = try first.job.loadData()
+        // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
+        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
     } catch {
         control.post(.failed(rank: first.rank, message: "\(error)"))
         throw error
@@ -133,4 +136,14 @@ private func trainMembership(
 private func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
     let wait = assignment.timeouts.peerDeadline * 2 + 1
     return control.nextAssignment(after: assignment.membershipEpoch, timeout: wait)
+}
+
+/// `COHORT_DEBUG_JOIN_DELAY_S`: seconds a joining worker waits before it loads its data, to stand for a slow or
+/// stuck joiner in tests of `elastic.join_timeout_s` (the math is unchanged).
+private func debugJoinDelay() throws -> Double? {
+    guard let text = ProcessInfo.processInfo.environment["COHORT_DEBUG_JOIN_DELAY_S"] else { return nil }
+    guard let seconds = Double(text), seconds >= 0, seconds <= 3600 else {
+        throw RuntimeError.invalid("COHORT_DEBUG_JOIN_DELAY_S: expected seconds in 0...3600, got \(text)")
+    }
+    return seconds
 }
