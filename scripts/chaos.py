@@ -211,7 +211,7 @@ def chaos(a):
         e = one_event(run, a, i, signals[i % len(signals)], rng)
         e["target_step"] = target
         events.append(e)
-        print(json.dumps(e), flush=True)
+        print(json.dumps(e, ensure_ascii=False), flush=True)
     text = run.finish(3600)
     done = run.records("done")
     return run, events, text, (done[-1]["summary"] if done else None)
@@ -264,11 +264,11 @@ def main():
     }
     if base and result["test_accuracy"] is not None and result["baseline_test_accuracy"] is not None:
         result["accuracy_delta_pp"] = 100 * (result["test_accuracy"] - result["baseline_test_accuracy"])
-    print(json.dumps(result), flush=True)
+    print(json.dumps(result, ensure_ascii=False), flush=True)
     with open(os.path.join(a.out, "chaos.jsonl"), "w") as f:
         for e in events:
-            f.write(json.dumps(e) + "\n")
-        f.write(json.dumps(result) + "\n")
+            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+        f.write(json.dumps(result, ensure_ascii=False) + "\n")
     fmt = lambda v, unit="": "-" if v is None else (f"{v:.3f}{unit}" if isinstance(v, float) else f"{v}{unit}")
     print(f"\n| event | signal | workers | step | detection | recovery | steps redone | restart | heal | heal bytes |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -278,8 +278,9 @@ def main():
               f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} |")
     for q in ("p50", "p99"):
         s = {k: stats[k][q] for k in keys}
-        print(f"| {q} | | | | {fmt(s['detection_s'], ' s')} | {fmt(s['recovery_s'], ' s')} | {fmt(s['steps_redone'])} | "
-              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {fmt(s['heal_bytes'])} |")
+        whole = lambda v: "-" if v is None else f"{v:.1f}".rstrip("0").rstrip(".")
+        print(f"| {q} | | | | {fmt(s['detection_s'], ' s')} | {fmt(s['recovery_s'], ' s')} | {whole(s['steps_redone'])} | "
+              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} |")
     acc = lambda v: "-" if v is None else f"{100 * v:.2f}%"
     print(f"\nfinal test accuracy {acc(result['test_accuracy'])} with {len(events)} kills, "
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "
