@@ -13,9 +13,12 @@ public enum ControlMessage: Codable, Sendable {
     case done(FinalReport)
     case failed(rank: Int, message: String)
     case stop(reason: String)
+    /// Elastic training: a survivor's first completed step in a new membership (times, agreement, bytes copied).
+    case recovered(RecoveryReport)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
-    public static let protocolVersion = 3
+    /// 4: `recovered`.
+    public static let protocolVersion = 4
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).

@@ -7,6 +7,8 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
     case workerFailed(rank: Int, host: String, message: String)
     case protocolViolation(String)
     case coordinatorLost(endpoint: String, seconds: Double)
+    /// The coordinator was lost and this rank saved its last completed step (`path`) for `--resume`.
+    case coordinatorLostSaved(endpoint: String, seconds: Double, step: Int, path: String)
     case stopped(String)
     case invalid(String)
 
@@ -18,6 +20,9 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
         case .protocolViolation(let s): return "protocol: \(s)"
         case .coordinatorLost(let endpoint, let seconds):
             return "coordinator \(endpoint) sent nothing for \(String(format: "%.1f", seconds)) s; stopping"
+        case .coordinatorLostSaved(let endpoint, let seconds, let step, let path):
+            return
+                "coordinator \(endpoint) sent nothing for \(String(format: "%.1f", seconds)) s; saved step \(step) to \(path) and stopped (continue with --resume)"
         case .stopped(let reason): return "stopped by the coordinator: \(reason)"
         case .invalid(let s): return s
         }

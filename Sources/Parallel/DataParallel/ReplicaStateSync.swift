@@ -74,7 +74,9 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
     return h
 }
 
-/// `source`'s weights, optimizer slots and counters onto every rank; the bytes one receiver got.
+/// `source`'s weights, optimizer slots, counters and dropout generators onto every rank; the bytes one receiver
+/// got. The generators go with the broadcast (a joiner, or a replica behind, continues the source's mask stream)
+/// but are not in the checksum: replicas with uneven shares of the batch draw different counts from them.
 private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c: Communicator) throws -> Int {
     guard let optimizer = trainer.optimizer as? SlotOptimizer else {
         throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to copy between replicas")
@@ -97,6 +99,28 @@ private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c
         }
     }
     try optimizer.load(OptimizerState(name: optimizer.name, step: optimizerStep, slots: slots))
+    let generators = try broadcastDropoutGenerators(trainer.model.layers, from: source, c)
     trainer.resume(atStep: step)
-    return (params.count + slots.count * params.count) * MemoryLayout<Float>.stride
+    return (params.count + slots.count * params.count) * MemoryLayout<Float>.stride + generators
+}
+
+/// Every dropout layer's generator state (four 64-bit words), from `source`, in layer order; the bytes received.
+private func broadcastDropoutGenerators(_ layers: [Layer], from source: Int, _ c: Communicator) throws -> Int {
+    var bytes = 0
+    for layer in layers {
+        if let residual = layer as? Residual {
+            bytes += try broadcastDropoutGenerators(residual.body, from: source, c)
+        }
+        guard let dropout = layer as? Dropout else { continue }
+        let words = try dropout.rng.state.map {
+            UInt64(bitPattern: Int64(try c.broadcastInteger(Int(Int64(bitPattern: $0)), root: source)))
+        }
+        // Xoshiro256(state:) traps on an all-zero state: what a peer sent is checked first.
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw RuntimeError.invalid("rank \(c.rank): rank \(source) sent an all-zero dropout generator state")
+        }
+        dropout.rng = Xoshiro256(state: words)
+        bytes += words.count * MemoryLayout<UInt64>.stride
+    }
+    return bytes
 }

@@ -121,6 +121,7 @@ extension Coordinator {
         state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
         state.epochReports = [:]
         let rank = members.firstIndex { $0.identity == joiner.identity } ?? members.count - 1
+        members[rank].joinedAt = Deadline.nowNanoseconds()
         let change = MembershipChange(
             membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
             lostRank: rank, host: joiner.registration.host, pid: joiner.registration.pid, reason: "joined",
@@ -128,5 +129,24 @@ extension Coordinator {
         onEvent(.membershipChanged(change))
         metrics?.write(.membership(change))
         return true
+    }
+}
+
+extension Coordinator {
+    /// `elastic.join_timeout_s`: a joiner that has reported no step that long after it was admitted (stuck loading
+    /// its data, or hung) would hold the survivors at the new membership's first barrier. It is told why and
+    /// dropped, and the survivors go on without it in the next membership.
+    func checkJoins(now: UInt64, _ state: inout Supervision) throws {
+        guard let elastic = config.elastic else { return }
+        let limit = UInt64(elastic.joinTimeout * 1e9)
+        for (r, m) in members.enumerated() {
+            guard m.final == nil, m.latest == nil, let since = m.joinedAt, now > since, now - since > limit else { continue }
+            let why = "no step within elastic.join_timeout_s \(elastic.joinTimeout) s of joining"
+            send(.stop(reason: "not admitted: \(why)"), to: m.identity)
+            let death = RuntimeError.peerDead(
+                rank: r, host: m.registration.host, detail: "\(why) (pid \(m.registration.pid))")
+            try loseMember(r, why: why, death: death, &state)
+            return
+        }
     }
 }

@@ -119,6 +119,9 @@ public final class Coordinator {
         var lastSeen: UInt64
         var final: FinalReport?
         var latest: ProgressReport?
+        /// When an elastic joiner was admitted (nil for the first membership's workers): it must report a step
+        /// within `elastic.join_timeout_s`, or it is given up on (`checkJoins`).
+        var joinedAt: UInt64? = nil
     }
     /// The current membership's workers, in rank order.
     var members: [Member] = []
@@ -358,6 +361,7 @@ public final class Coordinator {
                 state.lastHeartbeat = now
             }
             try checkDeadlines(now: now, &state)
+            try checkJoins(now: now, &state)
             try checkExits(&state)
             if let reason = interruption.reason { throw RuntimeError.invalid(reason) }
             let received: [Message]?
@@ -425,6 +429,8 @@ public final class Coordinator {
             record(e, &state)
         case .checkpointed(_, let step, let path):
             onEvent(.checkpointed(step: step, path: path))
+        case .recovered(let r):
+            metrics?.write(.recovery(r))
         case .done(let f):
             members[rank].final = f
         case .failed(_, let message):

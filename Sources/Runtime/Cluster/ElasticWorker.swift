@@ -21,7 +21,10 @@ func runElasticDataParallel(
     }
     let data: JobData
     do {
+        if first.membershipEpoch > WireHeader.firstEpoch, let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
         data = try first.job.loadData()
+        // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
+        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
     } catch {
         control.post(.failed(rank: first.rank, message: "\(error)"))
         throw error
@@ -30,6 +33,7 @@ func runElasticDataParallel(
     var assignment = first
     var trainer: Trainer?
     var failedAt: UInt64?
+    var stepAtFailure = 0
     while true {
         // A membership that ended before this worker joined it (it was still loading) is skipped for the newest.
         if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
@@ -37,13 +41,16 @@ func runElasticDataParallel(
             failedAt = failedAt ?? Deadline.nowNanoseconds()
         }
         do {
-            let recovery = failedAt.map { RecoveryLog(failedAt: $0, assignment: assignment, log: log) }
+            let recovery = failedAt.map {
+                RecoveryLog(failedAt: $0, stepAtFailure: stepAtFailure, assignment: assignment, control: control, log: log)
+            }
             let report = try trainMembership(
                 assignment, data: data, plane: plane, control: control, trainer: &trainer, recovery: recovery)
             control.post(.done(report))
             return report
         } catch {
             failedAt = Deadline.nowNanoseconds()
+            stepAtFailure = trainer?.step ?? 0
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
                 control.post(.failed(rank: assignment.rank, message: "\(error)"))
                 throw error
@@ -55,18 +62,26 @@ func runElasticDataParallel(
 
 /// One line per recovery, on the first completed step of the new membership: when the failed collective ended,
 /// what the replicas agreed on, and when training had a step again (CLOCK_MONOTONIC nanoseconds, so a script can
-/// put its own kill time beside them).
+/// put its own kill time beside them). The same figures go to the coordinator (`recovered`), which writes them to
+/// the metrics file.
 private final class RecoveryLog {
     let failedAt: UInt64
+    let stepAtFailure: Int
     let assignment: Assignment
+    let control: WorkerControl
     let log: @Sendable (String) -> Void
     var agreement: ReplicaAgreement?
     var agreedAt: UInt64 = 0
     private var done = false
 
-    init(failedAt: UInt64, assignment: Assignment, log: @escaping @Sendable (String) -> Void) {
+    init(
+        failedAt: UInt64, stepAtFailure: Int, assignment: Assignment, control: WorkerControl,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.failedAt = failedAt
+        self.stepAtFailure = stepAtFailure
         self.assignment = assignment
+        self.control = control
         self.log = log
     }
 
@@ -74,12 +89,19 @@ private final class RecoveryLog {
         guard !done else { return }
         done = true
         let now = Deadline.nowNanoseconds()
+        let report = RecoveryReport(
+            rank: assignment.rank, worldSize: assignment.worldSize, membership: assignment.membershipEpoch,
+            failedAtNanoseconds: failedAt, agreedAtNanoseconds: agreedAt, stepDoneAtNanoseconds: now,
+            stepAtFailure: stepAtFailure, agreedStep: agreement?.step ?? step - 1,
+            stepsBefore: agreement?.stepsBefore ?? [], bytesCopied: agreement?.bytesCopied ?? 0,
+            source: agreement?.source)
+        control.post(.recovered(report))
         let seconds = { (t: UInt64) in String(format: "%.3f", Double(t &- self.failedAt) / 1e9) }
         log(
             "elastic: rank \(assignment.rank) of \(assignment.worldSize) in membership \(assignment.membershipEpoch): "
                 + "step \(step) done \(seconds(now)) s after the failed collective (agreed in \(seconds(agreedAt)) s "
-                + "on step \(agreement?.step ?? step - 1) from steps \(agreement?.stepsBefore ?? []), "
-                + "\(agreement?.bytesCopied ?? 0) bytes copied; failed_ns \(failedAt) step_ns \(now))")
+                + "on step \(report.agreedStep) from steps \(report.stepsBefore), "
+                + "\(report.bytesCopied) bytes copied; failed_ns \(failedAt) step_ns \(now))")
     }
 }
 
@@ -114,4 +136,14 @@ private func trainMembership(
 private func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
     let wait = assignment.timeouts.peerDeadline * 2 + 1
     return control.nextAssignment(after: assignment.membershipEpoch, timeout: wait)
+}
+
+/// `COHORT_DEBUG_JOIN_DELAY_S`: seconds a joining worker waits before it loads its data, to stand for a slow or
+/// stuck joiner in tests of `elastic.join_timeout_s` (the math is unchanged).
+private func debugJoinDelay() throws -> Double? {
+    guard let text = ProcessInfo.processInfo.environment["COHORT_DEBUG_JOIN_DELAY_S"] else { return nil }
+    guard let seconds = Double(text), seconds >= 0, seconds <= 3600 else {
+        throw RuntimeError.invalid("COHORT_DEBUG_JOIN_DELAY_S: expected seconds in 0...3600, got \(text)")
+    }
+    return seconds
 }

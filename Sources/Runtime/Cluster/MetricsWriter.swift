@@ -12,9 +12,11 @@ enum MetricsRecord: Encodable {
     case done(JobSummary)
     /// Elastic training re-formed the membership: `{"event": "membership", "membership": {…, "line": "workers 3→2 …"}}`.
     case membership(MembershipChange)
+    /// A survivor's first step in a new membership: `{"event": "recovery", "recovery": {…}}` (`RecoveryReport`).
+    case recovery(RecoveryReport)
 
     enum CodingKeys: String, CodingKey {
-        case event, progress, epoch, rank, summary, membership, line
+        case event, progress, epoch, rank, summary, membership, line, recovery
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -36,6 +38,9 @@ enum MetricsRecord: Encodable {
             try c.encode("membership", forKey: .event)
             try c.encode(m, forKey: .membership)
             try c.encode(m.line, forKey: .line)
+        case .recovery(let r):
+            try c.encode("recovery", forKey: .event)
+            try c.encode(r, forKey: .recovery)
         }
     }
 }

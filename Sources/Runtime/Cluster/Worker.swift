@@ -52,6 +52,11 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
         host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
         protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,
         localIndex: options.localIndex)
+    // A lost coordinator ends every membership: its collectives are aborted at once, so each rank stops at the
+    // step in flight and the checkpointing rank saves the last completed one (`EpochDriver`).
+    control.setCoordinatorLossHandler { [plane] loss in
+        plane.abortCollectives(before: .max, reason: loss.description)
+    }
     var memberships = WorkerMemberships(control: control, registration: registration, timeout: options.rendezvousTimeout)
     defer { control.finish() }
     var report: FinalReport?

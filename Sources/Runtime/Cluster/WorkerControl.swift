@@ -19,6 +19,9 @@ public final class WorkerControl: @unchecked Sendable {
     /// Assignments of later memberships (elastic training), newest last, and who is told when one arrives.
     private var assignments: [Assignment] = []
     private var onAssignment: (@Sendable (Assignment) -> Void)?
+    /// The coordinator went silent past the deadline, and who is told at once (the data plane's collectives).
+    private var _coordinatorLoss: RuntimeError?
+    private var onCoordinatorLoss: (@Sendable (RuntimeError) -> Void)?
     private let arrived = NSCondition()
 
     /// `security`: the cluster's CURVE key or the job's token, as the coordinator's socket demands.
@@ -78,6 +81,15 @@ public final class WorkerControl: @unchecked Sendable {
         return _stopReason
     }
 
+    /// Set when the coordinator sent nothing for the peer deadline (a stop it sent is `stopReason` only).
+    public var coordinatorLoss: RuntimeError? { lock.withLock { _coordinatorLoss } }
+
+    /// Who is told, on the control thread, when the coordinator is declared lost: the worker aborts its
+    /// collectives then, so that every rank leaves the step in flight at once instead of at the next deadline.
+    public func setCoordinatorLossHandler(_ handler: @escaping @Sendable (RuntimeError) -> Void) {
+        lock.withLock { onCoordinatorLoss = handler }
+    }
+
     /// Sends what is queued and stops the thread (at most `timeout` s).
     public func finish(timeout: Double = 3) {
         lock.lock()
@@ -117,10 +129,23 @@ public final class WorkerControl: @unchecked Sendable {
                 default: break
                 }
             } else if Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) {
-                setStop(RuntimeError.coordinatorLost(endpoint: coordinator, seconds: deadline).description)
+                lost(RuntimeError.coordinatorLost(endpoint: coordinator, seconds: deadline))
                 lastHeard = Deadline.nowNanoseconds()
             }
         }
+    }
+
+    /// On the control thread (the only one that touches the socket).
+    private func lost(_ loss: RuntimeError) {
+        // Nobody will read what is still queued: don't hold the exit for the socket's linger.
+        try? dealer.setLinger(.zero)
+        let handler: (@Sendable (RuntimeError) -> Void)? = lock.withLock {
+            guard _coordinatorLoss == nil else { return nil }
+            _coordinatorLoss = loss
+            return onCoordinatorLoss
+        }
+        setStop(loss.description)
+        handler?(loss)
     }
 
     private func setStop(_ reason: String) {

@@ -34,6 +34,8 @@ public final class EpochDriver<Step: TrainingStep> {
         public var checkpointed: (_ step: Int, _ path: String) -> Void = { _, _ in }
         /// Before each step: throws to stop the run (the coordinator's stop).
         public var beforeStep: () throws -> Void = {}
+        /// The coordinator's loss, once the control plane has declared it (nil while it lives).
+        public var coordinatorLoss: () -> RuntimeError? = { nil }
         public init() {}
     }
 
@@ -103,8 +105,13 @@ public final class EpochDriver<Step: TrainingStep> {
         var totals = StepTotals()
         state.progress.epochBegins(now: DispatchTime.now().uptimeNanoseconds)
         for s in first..<plan.stepsPerEpoch where state.step < options.totalSteps {
-            try reports.beforeStep()
-            let r = try step.step(s, permutation: permutation)
+            let r: StepRecord
+            do {
+                try reports.beforeStep()
+                r = try step.step(s, permutation: permutation)
+            } catch {
+                throw savedOnCoordinatorLoss(error, completed: state.step, epoch: epoch, stepInEpoch: s)
+            }
             if let diverged = TrainingDiverged.check(r, step: state.step + 1, rank: options.rank) {
                 // Thrown before this step's checkpoint: the newest one on disk is the last good step's.
                 guard options.onDivergence == .skipStep else { throw diverged }
@@ -124,6 +131,25 @@ public final class EpochDriver<Step: TrainingStep> {
             try checkpointIfDue(afterStep: state.step, epoch: epoch, stepInEpoch: s + 1)
         }
         return totals
+    }
+
+    /// A step stopped by the coordinator's loss (before it began, or its collective aborted by the control plane):
+    /// the rank that writes checkpoints saves the last completed step `n`, so that `--resume` loses only the step
+    /// in flight, and the error says where. Any other failure is returned as it is.
+    private func savedOnCoordinatorLoss(_ error: Error, completed n: Int, epoch: Int, stepInEpoch: Int) -> Error {
+        guard let loss = reports.coordinatorLoss() else { return error }
+        guard case .coordinatorLost(let endpoint, let seconds) = loss, let c = options.checkpoints else { return loss }
+        // The interrupted step must have left the trainer at the completed one (its update never ran).
+        guard step.trainer.step == n else {
+            return RuntimeError.invalid("\(loss); no checkpoint: the trainer is at step \(step.trainer.step), not \(n)")
+        }
+        do {
+            let path = try c.save(step.trainer, epoch: epoch, stepInEpoch: stepInEpoch, seed: options.seed)
+            reports.checkpointed(n, path)
+            return RuntimeError.coordinatorLostSaved(endpoint: endpoint, seconds: seconds, step: n, path: path)
+        } catch {
+            return RuntimeError.invalid("\(loss); saving step \(n) failed: \(error)")
+        }
     }
 
     private func checkpointIfDue(afterStep n: Int, epoch: Int, stepInEpoch: Int) throws {

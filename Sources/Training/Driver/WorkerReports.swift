@@ -9,6 +9,13 @@ public protocol WorkerControlChannel: AnyObject {
     var stopReason: String? { get }
     /// Queues `message` for the coordinator.
     func post(_ message: ControlMessage)
+    /// Set when the coordinator went silent past the peer deadline (not when it said stop): the job cannot go on,
+    /// and the rank that writes checkpoints saves its last completed step before stopping.
+    var coordinatorLoss: RuntimeError? { get }
+}
+
+extension WorkerControlChannel {
+    public var coordinatorLoss: RuntimeError? { nil }
 }
 
 /// What a cluster worker's reports become: control-plane messages, the same for data-parallel and pipeline ranks.
@@ -31,8 +38,10 @@ public struct WorkerReports {
         var r = EpochDriver<Step>.Reports()
         let (rank, control, stepsPerEpoch, totalSteps, linkBytes) = (rank, control, stepsPerEpoch, totalSteps, linkBytes)
         r.beforeStep = {
+            if let loss = control?.coordinatorLoss { throw loss }
             if let reason = control?.stopReason { throw RuntimeError.stopped(reason) }
         }
+        r.coordinatorLoss = { control?.coordinatorLoss }
         r.progress = { p in
             var report = p.window.report(
                 rank: rank, epoch: p.epoch, step: p.step, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)

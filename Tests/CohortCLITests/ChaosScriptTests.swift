@@ -1,0 +1,53 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+/// `scripts/chaos.py` end to end on a tiny synthetic job: 3 local workers under `elastic:`, one SIGKILLed and one
+/// SIGSTOPped at random steps, each restarted by `launch` and healed from the live replicas. The figures come from
+/// the metrics file's `membership` and `recovery` records; the test checks them against what each event must show.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct ChaosScriptTests {
+    @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
+    func twoKillsAreDetectedRecoveredAndHealed() throws {
+        let binary = try requireCohortBinary()
+        let python = try #require(ProcessRunner.which("python3"))
+        let dir = try scratchDirectory("chaos")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
+        let deadline = 2.0
+        let result = try ProcessRunner.run(
+            python,
+            [
+                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "30000",
+                "--heartbeat", "0.2", "--deadline", "\(deadline)", "--backoff", "0.2", "--seed", "3", "--out", dir.path,
+                "--binary", binary.path,
+            ], timeout: 200)
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0 && !result.timedOut, "\(text)")
+        let lines = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let events = lines.filter { $0["signal"] != nil }
+        try #require(events.count == 2, "\(text)")
+        for e in events {
+            let detection = e["detection_s"] as? Double ?? -1
+            // SIGKILL: the launcher sees the exit at once; SIGSTOP: the heartbeats stop, dropped at the deadline.
+            let bound = e["signal"] as? String == "SIGKILL" ? 2.0 : deadline + 1.5
+            #expect(detection >= 0 && detection <= bound, "\(e)")
+            if e["signal"] as? String == "SIGSTOP" { #expect(detection >= deadline * 0.9, "\(e)") }
+            #expect((e["recovery_s"] as? Double).map { $0 >= 0 && $0 < 30 } == true, "\(e)")
+            #expect([0, 1].contains(e["steps_redone"] as? Int ?? -1), "\(e)")
+            #expect(e["completed_steps_lost"] as? Int == 0, "\(e)")
+            // The restarted worker joined (3→2→3) and got the full state from a live replica.
+            #expect(e["workers"] as? String == "3→2→3", "\(e)")
+            #expect((e["heal_bytes"] as? Int ?? 0) > 0, "\(e)")
+            #expect(e["heal_s"] as? Double != nil, "\(e)")
+        }
+        let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
+        #expect(summary["weights_identical"] as? Bool == true, "\(summary)")
+        #expect(summary["final_workers"] as? Int == 3, "\(summary)")
+        #expect(summary["steps"] as? Int == 30000, "\(summary)")
+        #expect(summary["checkpoint_read"] as? Bool == false, "\(summary)")
+        #expect(result.stdout.contains("| p99 |"), "\(text)")
+    }
+}

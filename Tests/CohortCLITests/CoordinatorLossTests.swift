@@ -1,0 +1,143 @@
+import CohortTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Issue 14, item 5: a SIGKILLed coordinator (hand-started, with two hand-started workers over ZeroMQ). The workers
+/// find it silent within `peer_deadline_s`, rank 0 saves its last completed step, both stop with one line, and
+/// `launch --resume` continues from that step to weights bitwise equal to a run that was never interrupted.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct CoordinatorLossTests {
+    static let deadline = 2.0
+    static let steps = 3000
+
+    func clusterYAML(dir: URL, token: String?, checkpoints: Bool) -> String {
+        let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
+        let checkpoint = checkpoints ? "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n" : ""
+        return """
+            cluster:
+              coordinator: {host: 127.0.0.1, port: 5555}
+              interface: 127.0.0.1
+            \(security)hosts:
+              - {address: 127.0.0.1, workers: 2}
+            job:
+              model: {layers: [16, 24, 4], activation: relu, init: he_normal}
+              optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
+              data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
+              batch_size: 32
+              steps: \(Self.steps)
+              seed: 7
+            parallelism: {data_parallel: 2}
+            timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(Self.deadline), rendezvous_timeout_s: 20}
+            output: {metrics_file: \(dir.path)/metrics.jsonl}
+            \(checkpoint)
+            """
+    }
+
+    @Test func workersSaveAndStopThenResumeContinues() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("coordinator-loss")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = dir.appendingPathComponent("token").path
+        try (testJobToken + "\n").write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
+        let coordinator = try ChildProcess(binary, ["coordinator", "--config", config, "--ephemeral-ports"])
+        defer { coordinator.kill() }
+        var endpoint: String?
+        let start = Date()
+        while endpoint == nil && Date().timeIntervalSince(start) < 20 {
+            if let r = coordinator.output.range(of: #"tcp://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                endpoint = String(coordinator.output[r])
+            }
+            usleep(20_000)
+        }
+        let coordinatorEndpoint = try #require(endpoint, "\(coordinator.output)")
+        // Rank 0 computes 40 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
+        // job is still training when the coordinator dies and for the deadline after.
+        let workers = try (0..<2).map { i in
+            try ChildProcess(
+                binary,
+                [
+                    "worker", "--coordinator", coordinatorEndpoint, "--host", "127.0.0.1", "--local-index", "\(i)",
+                    "--data-port", "0", "--token-file", token, "--rendezvous-timeout", "30",
+                ], environment: ["COHORT_DEBUG_SLOW_RANK": "0:40"])
+        }
+        defer { for w in workers { w.kill() } }
+        let metrics = dir.appendingPathComponent("metrics.jsonl").path
+        let trained = Date()
+        while Date().timeIntervalSince(trained) < 60 && rankSteps(metrics).isEmpty { usleep(50_000) }
+        try #require(!rankSteps(metrics).isEmpty, "training did not start: \(coordinator.output)")
+        kill(coordinator.process.processIdentifier, SIGKILL)
+        let killed = Date()
+        _ = coordinator.wait(timeout: 5)
+        let reported = rankSteps(metrics).max() ?? 0
+        var statuses: [Int32?] = []
+        for w in workers { statuses.append(w.wait(timeout: Self.deadline + 10)) }
+        let exited = Date().timeIntervalSince(killed)
+        let outputs = workers.map(\.output)
+        #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
+        // Found silent within the deadline (one heartbeat of slack), and out soon after: the collective in flight is
+        // aborted, not waited out.
+        #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the kill: \(outputs)")
+        for o in outputs { #expect(o.contains("sent nothing for"), "\(o)") }
+        let line = try #require(
+            outputs[0].split(separator: "\n").first { $0.contains("saved step") }, "rank 0 saved nothing: \(outputs)")
+        #expect(line.contains("continue with --resume"), "\(line)")
+        #expect(!outputs[1].contains("saved step"), "only rank 0 saves: \(outputs[1])")
+        let saved = try #require(
+            line.range(of: #"saved step [0-9]+"#, options: .regularExpression).flatMap {
+                Int(line[$0].dropFirst("saved step ".count))
+            })
+        // Nothing lost but the step in flight: no rank had reported a step beyond the saved one.
+        #expect(saved >= reported && saved < Self.steps, "saved \(saved), reported \(reported)")
+        let files = (try? FileManager.default.subpathsOfDirectory(atPath: dir.appendingPathComponent("ckpt").path)) ?? []
+        #expect(!files.isEmpty, "no checkpoint written")
+
+        // launch --resume goes on from the saved step: its first report starts there, and the weights end bitwise
+        // equal to an uninterrupted run's.
+        let before = rankSteps(metrics).count
+        let resumed = try ProcessRunner.run(binary.path, ["launch", config, "--resume", "--ephemeral-ports"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let firstReport = try #require(rankReports(metrics).dropFirst(before).first, "no report after the resume")
+        #expect(
+            firstReport.step - firstReport.steps == saved, "resumed at \(firstReport.step - firstReport.steps), saved \(saved)")
+        let reference = dir.appendingPathComponent("reference")
+        try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
+        let referenceConfig = reference.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: reference, token: nil, checkpoints: false)
+            .write(toFile: referenceConfig, atomically: true, encoding: .utf8)
+        let uninterrupted = try ProcessRunner.run(binary.path, ["launch", referenceConfig, "--ephemeral-ports"], timeout: 120)
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stdout)\(uninterrupted.stderr)")
+        let sums = doneChecksums(metrics)
+        #expect(sums != nil && sums == doneChecksums(reference.appendingPathComponent("metrics.jsonl").path))
+    }
+
+    /// Every `rank` record's (step, steps in its window), in file order.
+    func rankReports(_ path: String) -> [(step: Int, steps: Int)] {
+        records(path).compactMap { r in
+            guard r["event"] as? String == "rank", let p = r["rank"] as? [String: Any], let step = p["step"] as? Int,
+                let steps = p["steps"] as? Int
+            else { return nil }
+            return (step, steps)
+        }
+    }
+
+    func rankSteps(_ path: String) -> [Int] { rankReports(path).map(\.step) }
+
+    func doneChecksums(_ path: String) -> [String]? {
+        let done = records(path).last { $0["event"] as? String == "done" }
+        return (done?["summary"] as? [String: Any])?["weightChecksums"] as? [String]
+    }
+
+    func records(_ path: String) -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}

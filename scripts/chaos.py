@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Chaos benchmark of elastic training (issue 14): kills random workers of a running job and measures recovery.
+
+Runs `cohort launch` of WORKERS local workers under `elastic:` (restarts on: max_restarts = KILLS, backoff_s) and,
+at KILLS random steps, signals a random worker:
+  - SIGKILL: a crashed worker. `launch` sees the exit at once and the job shrinks; then the policy restarts it.
+  - SIGSTOP: a hung worker. Nothing exits; the coordinator drops it when its heartbeats stop (peer_deadline_s).
+    Once dropped it is handled as a supervisor handles a hung process: SIGKILLed, and `launch` restarts it.
+Each kill waits until the job is back at full strength (the restart joined), so every event is a shrink and a
+grow. Every figure comes from the coordinator's metrics file, never from log text:
+  - `membership` records: the loss (`detectedAtNanoseconds`, CLOCK_MONOTONIC like this script's clock) and the
+    join of the restarted worker;
+  - `recovery` records, one per survivor and membership: its first completed step (`stepDoneAtNanoseconds`), the
+    agreed step, `stepsRedone` and `bytesCopied` by the state agreement.
+Per event: detection (signal → the coordinator knows), recovery (detection → the survivors' next completed step),
+steps redone, restart (signal → the restarted worker admitted), heal (admission → first step with it) and the
+bytes copied to heal it. Then p50/p99 over the events, the final test accuracy beside a failure-free run of the
+same cluster file and seed (`--baseline`), and whether the final workers' weights are identical. The cluster file
+has no `checkpoint:` section, so no checkpoint can be written or read; the run is also checked for a resume.
+
+Output: one JSON line per event and one summary line on stdout (also in OUT/chaos.jsonl), then a table.
+
+usage: scripts/chaos.py [--kills 5] [--workers 3] [--epochs 1 | --steps N] [--signals kill,stop] [--seed 1]
+                        [--baseline] [--tiny] [--out DIR] [--binary .build/release/cohort]
+"""
+import argparse, glob, json, os, random, signal, subprocess, sys, tempfile, time
+
+def cluster_yaml(a, d, metrics, kills):
+    if a.tiny:  # a small generated data set and model: a whole run takes seconds (the end-to-end test)
+        job = f"""  model: {{layers: [16, 24, 4], activation: relu, init: he_normal}}
+  optimizer: {{name: momentum, lr: 0.05, momentum: 0.9}}
+  data: {{dataset: synthetic, max_train_examples: 512, max_test_examples: 128}}
+  batch_size: {16 * a.workers}
+"""
+    else:
+        job = f"""  workload: {a.workload}
+  data: {{dataset: fashion-mnist, path: {a.data}, synthetic_fallback: false}}
+  batch_size: 128
+"""
+    length = f"  steps: {a.steps}\n" if a.steps else f"  epochs: {a.epochs}\n"
+    elastic = f"elastic: {{min_workers: 1, max_workers: {a.workers}, restart: {{max_restarts: {max(kills, 1)}, backoff_s: {a.backoff}}}}}\n"
+    return f"""cluster:
+  coordinator: {{host: 127.0.0.1, port: 5555}}
+  interface: 127.0.0.1
+hosts:
+  - {{address: 127.0.0.1, workers: {a.workers}}}
+job:
+{job}{length}  seed: {a.seed}
+parallelism: {{data_parallel: {a.workers}}}
+timeouts: {{heartbeat_interval_s: {a.heartbeat}, peer_deadline_s: {a.deadline}, rendezvous_timeout_s: 60}}
+output: {{metrics_file: {metrics}}}
+{elastic}"""
+
+def workers_of(pid):
+    """The launch's worker processes: children of any of its threads (restarts are started from their own)."""
+    pids = set()
+    for f in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            pids.update(int(x) for x in open(f).read().split())
+        except OSError:
+            pass
+    return sorted(pids)
+
+def records(path):
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+class Run:
+    """One `cohort launch` with its metrics file, polled while it runs."""
+
+    def __init__(self, a, name, kills):
+        self.dir = os.path.join(a.out, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.metrics = os.path.join(self.dir, "metrics.jsonl")
+        if os.path.exists(self.metrics):
+            os.remove(self.metrics)
+        cfg = os.path.join(self.dir, "cluster.yaml")
+        with open(cfg, "w") as f:
+            f.write(cluster_yaml(a, self.dir, self.metrics, kills))
+        self.log = open(os.path.join(self.dir, "launch.log"), "w")
+        self.p = subprocess.Popen([a.binary, "launch", cfg, "--ephemeral-ports"], stdout=self.log,
+                                  stderr=subprocess.STDOUT, env=dict(os.environ, COHORT_SHARED_MEMORY=a.shm))
+        self.started = time.monotonic()
+
+    def records(self, event=None):
+        return [r for r in records(self.metrics) if event is None or r.get("event") == event]
+
+    def step(self):
+        p = self.records("progress")
+        return p[-1]["progress"]["step"] if p else None
+
+    def total_steps(self):
+        p = self.records("progress")
+        return p[-1]["progress"]["totalSteps"] if p else None
+
+    def wait(self, what, timeout):
+        """Polls `what()` until it returns something other than None, the launch ends, or `timeout` s pass."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            v = what()
+            if v is not None:
+                return v
+            if self.p.poll() is not None:
+                return what()
+            time.sleep(0.02)
+        return None
+
+    def finish(self, timeout):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+        return open(os.path.join(self.dir, "launch.log")).read()
+
+def membership_after(run, since_ns, pid, joined):
+    for r in run.records("membership"):
+        m = r["membership"]
+        if m["detectedAtNanoseconds"] >= since_ns and bool(m.get("joined")) == joined and (pid is None or m["pid"] == pid):
+            return m
+    return None
+
+def first_recovery(run, membership):
+    """The survivors' recovery records of the first membership at or after `membership` that has any."""
+    by = {}
+    for r in run.records("recovery"):
+        rec = r["recovery"]
+        if rec["membership"] >= membership:
+            by.setdefault(rec["membership"], []).append(rec)
+    return by[min(by)] if by else None
+
+def one_event(run, a, i, sig, rng):
+    """Signals one random worker; returns the event's figures once the restarted worker has joined and stepped."""
+    pids = workers_of(run.p.pid)
+    victim = rng.choice(pids)
+    step = run.step()
+    t0 = time.monotonic_ns()
+    os.kill(victim, signal.SIGKILL if sig == "SIGKILL" else signal.SIGSTOP)
+    loss = run.wait(lambda: membership_after(run, t0, victim, False), a.deadline * 3 + 30)
+    if sig == "SIGSTOP":  # the hung process, once dropped, is killed as a supervisor would
+        os.kill(victim, signal.SIGKILL)
+    if loss is None:
+        raise RuntimeError(f"event {i}: no membership change after {sig} of pid {victim}")
+    rec = run.wait(lambda: first_recovery(run, loss["membership"]), 120)
+    join = run.wait(lambda: membership_after(run, loss["detectedAtNanoseconds"], None, True), a.backoff + 120)
+    heal = run.wait(lambda: first_recovery(run, join["membership"]), 120) if join else None
+    # Recovery is measured on the loss's own membership; when the joiner came first, the survivors' first step was
+    # already with it (the record of a later membership), and the recovery includes the join.
+    done = lambda rs: max(r["stepDoneAtNanoseconds"] for r in rs)
+    det = loss["detectedAtNanoseconds"]
+    e = {
+        "event": i, "signal": sig, "victim_pid": victim, "victim_rank": loss["lostRank"],
+        "step_at_signal": step, "workers": f"{loss['workersBefore']}→{loss['workersAfter']}"
+        + (f"→{join['workersAfter']}" if join else ""),
+        "reason": loss["reason"], "detection_s": (det - t0) / 1e9,
+        "recovery_s": (done(rec) - det) / 1e9 if rec else None,
+        "signal_to_next_step_s": (done(rec) - t0) / 1e9 if rec else None,
+        "recovered_in_membership": rec[0]["membership"] if rec else None,
+        "steps_redone": max(r["stepsRedone"] for r in rec) if rec else None,
+        # The furthest step any member (the victim included) had reported before the change, beyond the step the
+        # survivors continued from: completed work that was thrown away (reports trail, so this is a lower bound).
+        "completed_steps_lost": max(0, loss["step"] - min(r["agreedStep"] for r in rec)) if rec else None,
+        "shrink_bytes_copied": max(r["bytesCopied"] for r in rec) if rec else None,
+        "restart_s": (join["detectedAtNanoseconds"] - t0) / 1e9 if join else None,
+        "heal_s": (done(heal) - join["detectedAtNanoseconds"]) / 1e9 if heal else None,
+        "heal_bytes": max(r["bytesCopied"] for r in heal) if heal else None,
+        "heal_steps_redone": max(r["stepsRedone"] for r in heal) if heal else None,
+    }
+    return e
+
+def full_strength(run, workers):
+    """Every worker process is up and the newest membership holds all of them."""
+    ms = run.records("membership")
+    return len(workers_of(run.p.pid)) == workers and (not ms or ms[-1]["membership"]["workersAfter"] == workers)
+
+def percentile(xs, q):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+def chaos(a):
+    rng = random.Random(a.seed)
+    signals = a.signals.split(",")
+    run = Run(a, "chaos", a.kills)
+    if run.wait(lambda: run.total_steps(), 180) is None:
+        raise SystemExit(f"chaos: training did not start:\n{run.finish(5)}")
+    total = run.total_steps()
+    lo, hi = int(total * 0.1), int(total * 0.8)
+    targets = sorted(rng.sample(range(lo, hi), a.kills)) if hi - lo >= a.kills else [lo] * a.kills
+    events = []
+    for i, target in enumerate(targets):
+        # The job is at full strength again (the previous restart joined) and at the random step.
+        if run.wait(lambda: True if full_strength(run, a.workers) and (run.step() or 0) >= target else None,
+                    3600) is None:
+            break
+        e = one_event(run, a, i, signals[i % len(signals)], rng)
+        e["target_step"] = target
+        events.append(e)
+        print(json.dumps(e, ensure_ascii=False), flush=True)
+    text = run.finish(3600)
+    done = run.records("done")
+    return run, events, text, (done[-1]["summary"] if done else None)
+
+def baseline(a):
+    run = Run(a, "baseline", 0)
+    text = run.finish(3600)
+    done = run.records("done")
+    if run.p.returncode != 0 or not done:
+        raise SystemExit(f"chaos: the failure-free run failed ({run.p.returncode}):\n{text}")
+    return done[-1]["summary"]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--binary", default=".build/release/cohort")
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--workload", default="W1")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=0, help="steps instead of epochs")
+    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--signals", default="SIGKILL,SIGSTOP", help="cycled over the events")
+    ap.add_argument("--seed", type=int, default=1, help="the job's seed and the kills' random choices")
+    ap.add_argument("--heartbeat", type=float, default=0.5)
+    ap.add_argument("--deadline", type=float, default=5, help="peer_deadline_s")
+    ap.add_argument("--backoff", type=float, default=1, help="elastic.restart.backoff_s")
+    ap.add_argument("--shm", default="1", help="COHORT_SHARED_MEMORY for the workers")
+    ap.add_argument("--baseline", action="store_true", help="also a failure-free run with the same seed")
+    ap.add_argument("--tiny", action="store_true", help="a small synthetic job (for the test)")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    a.signals = ",".join("SIGKILL" if s.upper() in ("KILL", "SIGKILL") else "SIGSTOP" for s in a.signals.split(","))
+    a.out = a.out or tempfile.mkdtemp(prefix="cohort-chaos-")
+    os.makedirs(a.out, exist_ok=True)
+    run, events, text, summary = chaos(a)
+    if run.p.returncode != 0 or summary is None:
+        raise SystemExit(f"chaos: the chaos run failed ({run.p.returncode}):\n{text}")
+    base = baseline(a) if a.baseline else None
+    keys = ["detection_s", "recovery_s", "signal_to_next_step_s", "steps_redone", "restart_s", "heal_s", "heal_bytes"]
+    stats = {k: {"p50": percentile([e[k] for e in events], 50), "p99": percentile([e[k] for e in events], 99)}
+             for k in keys}
+    sums = summary["weightChecksums"]
+    result = {
+        "summary": True, "kills": len(events), "signals": a.signals, "workers": a.workers,
+        "final_workers": summary["workers"], "steps": summary["steps"], "seed": a.seed,
+        "test_accuracy": summary.get("testAccuracy"),
+        "baseline_test_accuracy": base.get("testAccuracy") if base else None,
+        "weights_identical": len(set(sums)) == 1, "weight_checksums": sums,
+        "checkpoint_read": "resum" in text.lower(), "stats": stats, "out": a.out,
+    }
+    if base and result["test_accuracy"] is not None and result["baseline_test_accuracy"] is not None:
+        result["accuracy_delta_pp"] = 100 * (result["test_accuracy"] - result["baseline_test_accuracy"])
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    with open(os.path.join(a.out, "chaos.jsonl"), "w") as f:
+        for e in events:
+            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+        f.write(json.dumps(result, ensure_ascii=False) + "\n")
+    fmt = lambda v, unit="": "-" if v is None else (f"{v:.3f}{unit}" if isinstance(v, float) else f"{v}{unit}")
+    print(f"\n| event | signal | workers | step | detection | recovery | steps redone | restart | heal | heal bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for e in events:
+        print(f"| {e['event']} | {e['signal']} | {e['workers']} | {e['step_at_signal']} | {fmt(e['detection_s'], ' s')} | "
+              f"{fmt(e['recovery_s'], ' s')} | {fmt(e['steps_redone'])} | {fmt(e['restart_s'], ' s')} | "
+              f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} |")
+    for q in ("p50", "p99"):
+        s = {k: stats[k][q] for k in keys}
+        whole = lambda v: "-" if v is None else f"{v:.1f}".rstrip("0").rstrip(".")
+        print(f"| {q} | | | | {fmt(s['detection_s'], ' s')} | {fmt(s['recovery_s'], ' s')} | {whole(s['steps_redone'])} | "
+              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} |")
+    acc = lambda v: "-" if v is None else f"{100 * v:.2f}%"
+    print(f"\nfinal test accuracy {acc(result['test_accuracy'])} with {len(events)} kills, "
+          f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "
+          f"weights {'identical' if result['weights_identical'] else 'DIFFER'}; checkpoint read: "
+          f"{'yes' if result['checkpoint_read'] else 'no (none configured)'}")
+    if len(events) != a.kills or not result["weights_identical"] or result["checkpoint_read"]:
+        sys.exit(1)
+
+if __name__ == "__main__":
+    main()
