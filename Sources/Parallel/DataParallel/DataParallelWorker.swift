@@ -65,7 +65,7 @@ public final class DataParallelWorker {
                 model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
                 regularization: job.makeRegularization())
             if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
-            if let c = job.compression { trainer.parameterConstraints.append(try GradualPruning(c, model: model)) }
+            trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
         }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
@@ -166,6 +166,7 @@ extension DataParallelWorker: TrainingStep {
         let t1 = DispatchTime.now().uptimeNanoseconds
         slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
+        try synchronizeQuantizationObservers()
         var norm = trainer.applyUpdate()
         if let outer {
             (norm, reduce) = try outerStep(outer, innerNorm: norm)
@@ -181,6 +182,12 @@ extension DataParallelWorker: TrainingStep {
 }
 
 extension DataParallelWorker {
+    /// QAT: this step's activation ranges averaged over the replicas (nothing to do alone or without QAT).
+    fileprivate func synchronizeQuantizationObservers() throws {
+        guard let qat = trainer.quantizationAwareTraining else { return }
+        try qat.synchronizeObservers { values in try communicator?.allReduce(&values, op: .sum) }
+    }
+
     /// After an inner step: at the end of a local period, the synchronisation, whose ‖Δ̄‖ every rank shares (what
     /// divergence is decided on); in between, 0, since a replica's own norm would stop only that replica.
     fileprivate func outerStep(_ outer: OuterOptimizer, innerNorm: Float) throws -> (norm: Float, seconds: Double) {
