@@ -20,7 +20,7 @@ struct CompressReport: ParsableCommand {
     @Option(help: "Workloads (recipes), e.g. W1,W2.", transform: CommaList.parse) var workloads = CommaList<String>(["W1", "W2"])
     @Option(help: "Train the fp32 models for this many epochs instead of the recipe's.") var epochs: Int?
     @Option(help: "Train the fp32 models for this many steps instead of the recipe's.") var steps: Int?
-    @Option(help: "QAT and pruning fine-tuning steps (default: a tenth of the training steps, at least 1).")
+    @Option(help: "QAT and pruning fine-tuning steps (default: a tenth of the training steps, at least one epoch).")
     var fineTuneSteps: Int?
     @Option(help: "fashion-mnist | synthetic") var dataset: String?
     @Option(help: "Fashion-MNIST folder (default: the standard one).") var dataPath: String?
@@ -62,7 +62,8 @@ struct CompressReport: ParsableCommand {
                 dropLast: job.data.dropLast)
             let trainingSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
             let matrix = CompressionMatrix(
-                job: job, data: data, directory: out, fineTuneSteps: fineTuneSteps ?? max(3, trainingSteps / 10),
+                job: job, data: data, directory: out,
+                fineTuneSteps: fineTuneSteps ?? max(3, trainingSteps / 10, plan.stepsPerEpoch),
                 distill: !noDistillation, threads: threads, log: { printError("report: \($0)") })
             entries += try matrix.run().map { ($0, data) }
         }
