@@ -26,7 +26,8 @@ struct CompressReport: ParsableCommand {
     @Option(help: "Fashion-MNIST folder (default: the standard one).") var dataPath: String?
     @Option(help: "Use at most N training examples.") var maxTrainExamples: Int?
     @Option(help: "Use at most N test examples.") var maxTestExamples: Int?
-    @Option(help: "Seconds of timed calls per batch size and model.") var seconds = 1.0
+    @Option(help: "Seconds of timed calls per batch size, model and round.") var seconds = 1.0
+    @Option(help: "Timing rounds (the models take turns in each; the table gives the medians).") var rounds = 3
     @Option(help: "Training threads (timing always uses one, as cohort eval does).") var threads = 1
     @Flag(help: "Leave out the 784-64-10 students (alone and distilled).") var noDistillation = false
     @Flag(help: "No PNG (scripts/plot_compression.py needs python3 and matplotlib).") var noPlot = false
@@ -41,6 +42,7 @@ struct CompressReport: ParsableCommand {
         if let steps, steps < 1 { throw ValidationError("--steps \(steps): expected ≥ 1") }
         if let fineTuneSteps, fineTuneSteps < 3 { throw ValidationError("--fine-tune-steps \(fineTuneSteps): expected ≥ 3") }
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds \(seconds): expected (0, 600]") }
+        guard rounds >= 1 && rounds <= 100 else { throw ValidationError("--rounds \(rounds): expected 1…100") }
         guard threads >= 1 else { throw ValidationError("--threads \(threads): expected ≥ 1") }
     }
 
@@ -68,7 +70,7 @@ struct CompressReport: ParsableCommand {
             entries += try matrix.run().map { ($0, data) }
         }
         printError("report: timing \(entries.count) models\(benchLock.map { " (holding \($0))" } ?? "")")
-        let rows = try withLock { try entries.map { try measure($0.0, test: $0.1.test) } }
+        let rows = try withLock { try measure(entries) }
         let table = CompressionTable(rows: rows)
         let csv = (out as NSString).appendingPathComponent("compression-report.csv")
         let markdown = (out as NSString).appendingPathComponent("compression-report.md")
@@ -98,17 +100,28 @@ struct CompressReport: ParsableCommand {
         return job
     }
 
-    /// `cohort eval`'s figures of one file: test accuracy, bytes, batch-1 latency, batch-128 throughput.
-    private func measure(_ e: CompressionMatrix.Entry, test: LabeledDataset) throws -> CompressionTable.Row {
-        let file = try ModelFile.load(e.path)
-        let bench = InferenceBenchmark(model: file.model, test: test)
-        let one = bench.time(batch: 1, seconds: seconds)
-        let many = bench.time(batch: 128, seconds: seconds)
-        return CompressionTable.Row(
-            workload: e.workload, method: e.method, format: file.format.rawValue,
-            layers: file.widths.map(String.init).joined(separator: "-"), nonzeroWeights: nonzeroWeights(file.model),
-            bytes: file.bytes, accuracy: bench.accuracy(), latencyMs: one.medianMs, p99Ms: one.p99Ms,
-            samplesPerSecond: many.samplesPerSecond, note: e.note)
+    /// `cohort eval`'s figures of each file: test accuracy, bytes, and the medians over `--rounds` rounds of its
+    /// batch-1 latency and batch-128 throughput, the models taking turns in every round (so a slow spell of a shared
+    /// machine falls on all of them, not on one).
+    private func measure(_ entries: [(CompressionMatrix.Entry, JobData)]) throws -> [CompressionTable.Row] {
+        let files = try entries.map { try ModelFile.load($0.0.path) }
+        let benches = zip(files, entries).map { InferenceBenchmark(model: $0.model, test: $1.1.test) }
+        var timings = [[(one: InferenceBenchmark.Timing, many: InferenceBenchmark.Timing)]](repeating: [], count: files.count)
+        for _ in 0..<rounds {
+            for (k, bench) in benches.enumerated() {
+                timings[k].append((bench.time(batch: 1, seconds: seconds), bench.time(batch: 128, seconds: seconds)))
+            }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return zip(zip(entries, files), zip(benches, timings)).map { pair, measured in
+            let ((e, _), file) = pair
+            let (bench, t) = measured
+            return CompressionTable.Row(
+                workload: e.workload, method: e.method, format: file.format.rawValue,
+                layers: file.widths.map(String.init).joined(separator: "-"), nonzeroWeights: nonzeroWeights(file.model),
+                bytes: file.bytes, accuracy: bench.accuracy(), latencyMs: median(t.map(\.one.medianMs)),
+                p99Ms: median(t.map(\.one.p99Ms)), samplesPerSecond: median(t.map(\.many.samplesPerSecond)), note: e.note)
+        }
     }
 
     /// Nonzero Dense weights (fp32 kernels, or int8 values).
