@@ -38,7 +38,7 @@ def main():
     methods = list(dict.fromkeys(r["method"] for r in rows))
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     for wi, w in enumerate(workloads):
         colour = colours[wi % len(colours)]
         for r in rows:
@@ -55,7 +55,7 @@ def main():
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("cohort compress report: accuracy against size (dotted: fp32)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=120)
     print(sys.argv[2])
