@@ -21,7 +21,7 @@ public enum Int8ModelExport {
         meta["relu_fused"] = zip(dense, source.denseIndices).filter { $0.0.fusedReLU }.map { String($0.1) }.joined(
             separator: ",")
         try SafeTensors.write(QuantizedModelFile.tensors(q, denseIndices: source.denseIndices), metadata: meta, to: path)
-        return ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) ?? 0
+        return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 
     /// QAT's input scales from `source`'s metadata, keyed by the index of each Dense in `source.model` (what
