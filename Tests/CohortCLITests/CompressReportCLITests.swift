@@ -82,3 +82,23 @@ struct CompressReportCLITests {
         #expect(bad.stderr.contains("compression.qat.start_step"), "\(bad.stderr)")
     }
 }
+
+/// QAT under `cohort launch`: two worker processes over tcp, whose final checksums cover the weights and the
+/// observers' moving averages, must agree.
+@Suite(.timeLimit(.minutes(1)))
+struct QATLaunchCLITests {
+    @Test func twoWorkersWithQATEndIdentical() throws {
+        let dir = try scratchDirectory("qat-launch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        let yaml = smallClusterYAML(workers: 2, steps: 30, dir: dir).replacingOccurrences(
+            of: "  seed: 7\n", with: "  seed: 7\n  compression: {qat: {start_step: 10, observer_momentum: 0.1}}\n")
+        #expect(yaml.contains("qat"))
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try cohort(["launch", config, "--json", "--ephemeral-ports"], timeout: 45)
+        #expect(r.status == 0, "\(r.stderr)")
+        let done = try #require(lastJSONObject(r.stdout), "no JSON: \(r.stdout) \(r.stderr)")
+        let sums = try #require(done["weight_checksums"] as? [String])
+        #expect(sums.count == 2 && Set(sums).count == 1, "replicas differ: \(sums)")
+    }
+}

@@ -111,7 +111,7 @@ public final class DataParallelWorker {
         let run = try EpochDriver(step: self, options: options, reports: reports).run()
         let test = run.lastEvaluation ?? (0, 0, 0)
         var report = run.finalReport(
-            rank: rank, weightChecksum: weightChecksum(trainer.model.parameters), test: (test.correct, test.count))
+            rank: rank, weightChecksum: replicaStateChecksum(), test: (test.correct, test.count))
         report.links = communicator.map { reportedLinks($0.plane.traffic) }
         if let before = socketBytesBeforeSteady, let traffic = communicator?.plane.traffic {
             report.steadySocketBytes = traffic.total(.socket) &- before
@@ -182,6 +182,18 @@ extension DataParallelWorker: TrainingStep {
 }
 
 extension DataParallelWorker {
+    /// The checksum every replica must agree on: the weights, and under QAT the observers' moving averages after them
+    /// (the scales the int8 model will use).
+    fileprivate func replicaStateChecksum() -> String {
+        let parameters = trainer.model.parameters
+        guard let qat = trainer.quantizationAwareTraining else { return weightChecksum(parameters) }
+        let observed = qat.quantizers.map { $0.quantizer.observedMaxAbs ?? -1 }
+        let state = Tensor(shape: [parameters.count + observed.count])
+        state.pointer.update(from: parameters.pointer, count: parameters.count)
+        for (k, v) in observed.enumerated() { state.pointer[parameters.count + k] = v }
+        return weightChecksum(state)
+    }
+
     /// QAT: this step's activation ranges averaged over the replicas (nothing to do alone or without QAT).
     fileprivate func synchronizeQuantizationObservers() throws {
         guard let qat = trainer.quantizationAwareTraining else { return }
