@@ -46,7 +46,7 @@ public final class TrainingLoop {
             model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: total),
             regularization: job.makeRegularization())
         if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
-        if let c = job.compression { trainer.parameterConstraints.append(try GradualPruning(c, model: model)) }
+        trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
         let epochs = job.steps.map { ($0 + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch } ?? job.epochs
         self.init(
             trainer: trainer, data: data, plan: plan, epochs: epochs, maxSteps: job.steps,

@@ -7,15 +7,17 @@ import Training
 /// `cohort compress`: turns a trained model file into a smaller or faster one.
 struct Compress: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "compress", abstract: "Quantize or prune a trained model file.",
-        subcommands: [CompressQuantize.self, CompressPrune.self])
+        commandName: "compress", abstract: "Quantize or prune a trained model file, or report every compression of W1/W2.",
+        subcommands: [CompressQuantize.self, CompressPrune.self, CompressReport.self])
 }
 
 /// `cohort compress quantize MODEL --output OUT`: post-training int8 (per-channel weights, calibrated activations).
 struct CompressQuantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Post-training int8: per-output-channel weights, per-tensor activation scales from N training batches.")
+        abstract:
+            "Int8: per-output-channel weights, per-tensor activation scales from N training batches (or from QAT, when the file was trained with it)."
+    )
 
     @Argument(help: "An fp32 model file written by cohort train --output.") var model: String
     @Option(help: "Where to write the int8 model (safetensors).") var output: String
@@ -45,30 +47,35 @@ struct CompressQuantize: ParsableCommand {
     private func quantize() throws {
         let source = try ModelFile.load(model)
         guard source.format != .int8 else { throw QuantizationError("\(model): already an int8 model") }
-        let data = try source.loadData(dataPath: dataPath)
         let method: CalibrationMethod = calibration == "minmax" ? .minMax : .percentile(percentile)
-        let batches = calibrationSet(data.train, batches: calibrationBatches, seed: 0xCA1B)
-        let q = try PostTrainingQuantization.quantize(source.model, calibration: batches, method: method)
-        var meta = source.metadata
-        meta["quantization"] = "int8"
-        meta["producer"] = "cohort compress quantize"
-        meta["calibration"] = method.description
-        meta["calibration_batches"] = String(batches.count)
-        let dense = q.layers.compactMap { $0 as? QuantizedDense }
-        meta["relu_fused"] = zip(dense, source.denseIndices).filter { $0.0.fusedReLU }.map { String($0.1) }.joined(
-            separator: ",")
-        try SafeTensors.write(QuantizedModelFile.tensors(q, denseIndices: source.denseIndices), metadata: meta, to: output)
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        let q: Sequential
+        var meta = ["producer": "cohort compress quantize"]
+        var described: String
+        if let scales = try Int8ModelExport.qatScales(source) {
+            // Trained with QAT: the observers' scales are the ones the weights learned around (PyTorch's convert).
+            q = try PostTrainingQuantization.quantize(source.model, inputScales: scales)
+            meta["calibration"] = "qat"
+            described = "scales from quantization-aware training"
+        } else {
+            let data = try source.loadData(dataPath: dataPath)
+            let batches = calibrationSet(data.train, batches: calibrationBatches, seed: 0xCA1B)
+            q = try PostTrainingQuantization.quantize(source.model, calibration: batches, method: method)
+            meta["calibration"] = method.description
+            meta["calibration_batches"] = String(batches.count)
+            described = "calibration \(method) on \(batches.count) batches"
+        }
+        let bytes = try Int8ModelExport.write(q, source: source, metadata: meta, to: output)
         if outputOptions.json {
             print(
                 BenchLine([
                     ("event", .string("quantized")), ("model", .string(model)), ("output", .string(output)),
-                    ("bytes", .int(bytes ?? 0)), ("source_bytes", .int(source.bytes)),
-                    ("calibration", .string(method.description)), ("calibration_batches", .int(batches.count)),
+                    ("bytes", .int(bytes)), ("source_bytes", .int(source.bytes)),
+                    ("calibration", .string(meta["calibration"] ?? "")),
+                    ("calibration_batches", .int(Int(meta["calibration_batches"] ?? "") ?? 0)),
                 ]).text)
         } else {
             print(
-                "int8 model → \(output): \(bytes ?? 0) bytes (fp32 \(source.bytes)), calibration \(method) on \(batches.count) batches"
+                "int8 model → \(output): \(bytes) bytes (fp32 \(source.bytes)), \(described)"
             )
         }
     }

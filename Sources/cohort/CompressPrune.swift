@@ -50,6 +50,7 @@ struct CompressPrune: ParsableCommand {
         guard source.format != .int8 else { throw PruningError("\(model): an int8 model; prune the fp32 one, then quantize") }
         var meta = source.metadata
         meta["producer"] = "cohort compress prune"
+        meta[Int8ModelExport.qatScalesKey] = nil  // QAT's activation ranges were of the unpruned weights
         var pruned: Sequential
         var masks: [Int: [Float]] = [:]
         if structured {

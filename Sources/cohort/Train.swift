@@ -54,6 +54,8 @@ struct JobOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Skip each epoch's last short batch.") var dropLast: Bool?
     @Option(help: "Use at most N training examples (synthetic: generate N).") var maxTrainExamples: Int?
     @Option(help: "Use at most N test examples.") var maxTestExamples: Int?
+    @Option(help: "Quantization-aware training (int8 fake quantization) from this optimizer step on (job.compression.qat).")
+    var qatStartStep: Int?
 
     /// defaults → --config's job: → --workload → single flags.
     func jobSpec() throws -> JobSpec {
@@ -100,6 +102,13 @@ struct JobOptions: ParsableArguments {
         if let dropLast { job.data.dropLast = dropLast }
         if let maxTrainExamples { job.data.maxTrainExamples = maxTrainExamples }
         if let maxTestExamples { job.data.maxTestExamples = maxTestExamples }
+        if let qatStartStep {
+            var compression = job.compression ?? CompressionSpec()
+            var qat = compression.qat ?? QATSpec()
+            qat.startStep = qatStartStep
+            compression.qat = qat
+            job.compression = compression
+        }
         try job.validate()
         return job
     }
@@ -191,7 +200,7 @@ struct Train: ParsableCommand {
             })
         let test = loop.trainer.evaluate(data.test)
         if let output {
-            try saveWeights(model, to: output, job: spec, data: data)
+            try Self.saveWeights(model, to: output, job: spec, data: data, qat: loop.trainer.quantizationAwareTraining)
         }
         if loop.stoppedEarly, !json, let stopper = loop.earlyStopping {
             print("early stopping: restored the weights of epoch \(stopper.bestEpoch ?? 0) (validation loss \(stopper.bestLoss))")
@@ -211,8 +220,11 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// PyTorch-named weights plus what a reader needs to reproduce the inputs (the standardisation constants).
-    func saveWeights(_ model: Sequential, to path: String, job: JobSpec, data: JobData) throws {
+    /// PyTorch-named weights plus what a reader needs to reproduce the inputs (the standardisation constants), and
+    /// QAT's activation scales for `cohort compress quantize` when it trained with QAT.
+    static func saveWeights(
+        _ model: Sequential, to path: String, job: JobSpec, data: JobData, qat: QuantizationAwareTraining? = nil
+    ) throws {
         var metadata = [
             "format": "pt", "producer": "cohort train", "layers": job.model.layers.map(String.init).joined(separator: ","),
             "activation": job.model.activation, "seed": String(job.seed), "dataset": data.train.name,
@@ -221,6 +233,7 @@ struct Train: ParsableCommand {
             metadata["input_mean"] = "\(s.mean)"
             metadata["input_std"] = "\(s.std)"
         }
+        if let scales = qat?.inputScalesMetadata { metadata[Int8ModelExport.qatScalesKey] = scales }
         try model.saveSafeTensors(to: path, metadata: metadata)
     }
 }

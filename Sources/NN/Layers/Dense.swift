@@ -22,6 +22,9 @@ public final class Dense: Layer {
     public private(set) var bias = Tensor(shape: [0])
     public private(set) var kernelGradient = Tensor(shape: [0, 0])
     public private(set) var biasGradient = Tensor(shape: [0])
+    /// Quantization-aware training: when set, forward and backward run on fake-quantized operands (see
+    /// `DenseFakeQuantizer`); nil is plain fp32.
+    public var fakeQuantizer: DenseFakeQuantizer?
 
     private var input: Tensor?
     private let output = ReusableBuffer()
@@ -87,7 +90,8 @@ public final class Dense: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.columns == inputs, "Dense(\(inputs), \(outputs)) given input \(x.shape)")
         let batch = x.rows
-        input = x
+        let (a, k) = fakeQuantizer?.operands(input: x, kernel: kernel, training: training) ?? (x, kernel)
+        input = a
         let y = output.view(rows: batch, columns: outputs)
         // Broadcast the bias into Y, then accumulate the product onto it (β = 1): one pass instead of two.
         let yp = y.pointer
@@ -95,12 +99,13 @@ public final class Dense: Layer {
         for r in 0..<batch { (yp + r * outputs).update(from: bp, count: outputs) }
         sgemm(
             transA: .none, transB: .none, m: batch, n: outputs, k: inputs, alpha: 1,
-            a: x.pointer, lda: inputs, b: kernel.pointer, ldb: outputs, beta: 1, c: yp, ldc: outputs,
+            a: a.pointer, lda: inputs, b: k.pointer, ldb: outputs, beta: 1, c: yp, ldc: outputs,
             threads: threads)
         return y
     }
 
-    // dy: [B, out] → dx: [B, in]; dK [in, out] and db [out] into the gradient slice.
+    // dy: [B, out] → dx: [B, in]; dK [in, out] and db [out] into the gradient slice. Under fake quantization x is
+    // fq(x) and K is fq(K) (saved by forward), and ∂x is zeroed where x was clipped (straight-through estimator).
     public func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor? {
         guard let x = input else { preconditionFailure("Dense.backward before forward") }
         let batch = x.rows
@@ -112,10 +117,12 @@ public final class Dense: Layer {
         columnSums(dy.pointer, rows: batch, cols: outputs, into: biasGradient.pointer, accumulate: accumulate)
         guard needInputGradient else { return nil }
         let dx = inputGradient.view(rows: batch, columns: inputs)
+        let k = fakeQuantizer?.quantizedKernel ?? kernel
         sgemm(
             transA: .none, transB: .transpose, m: batch, n: inputs, k: outputs, alpha: 1,
-            a: dy.pointer, lda: outputs, b: kernel.pointer, ldb: outputs, beta: 0, c: dx.pointer, ldc: inputs,
+            a: dy.pointer, lda: outputs, b: k.pointer, ldb: outputs, beta: 0, c: dx.pointer, ldc: inputs,
             threads: threads)
+        fakeQuantizer?.maskInputGradient(dx)
         return dx
     }
 }

@@ -24,6 +24,14 @@ public enum PostTrainingQuantization {
             throw QuantizationError("calibration percentile \(p) is not in (0, 100]")
         }
         let observers = observe(model, calibration)
+        var scales: [Int: Float] = [:]
+        for (i, layer) in model.layers.enumerated() where layer is Dense { scales[i] = observers[i].scale(method) }
+        return try quantize(model, inputScales: scales)
+    }
+
+    /// The same conversion with given per-tensor input scales (model index → scale), e.g. those quantization-aware
+    /// training learned with its observers (PyTorch's `convert` after QAT). Every Dense needs a positive finite one.
+    public static func quantize(_ model: Sequential, inputScales: [Int: Float]) throws -> Sequential {
         var layers: [Layer] = []
         var i = 0
         while i < model.layers.count {
@@ -36,11 +44,15 @@ public enum PostTrainingQuantization {
                 i += 1
                 continue
             }
+            guard let scale = inputScales[i], scale > 0 && scale.isFinite else {
+                throw QuantizationError(
+                    "layer \(i) (dense): no positive finite input scale (\(inputScales[i].map { "\($0)" } ?? "none"))")
+            }
             let fuse = i + 1 < model.layers.count && model.layers[i + 1] is ReLU
             layers.append(
                 QuantizedDense(
                     weights: ChannelQuantizedWeights(kernel: dense.kernel), bias: dense.bias.array,
-                    inputScale: observers[i].scale(method), fusedReLU: fuse))
+                    inputScale: scale, fusedReLU: fuse))
             i += fuse ? 2 : 1
         }
         return Sequential(layers, inputFeatures: model.inputFeatures)

@@ -65,7 +65,7 @@ public final class DataParallelWorker {
                 model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
                 regularization: job.makeRegularization())
             if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
-            if let c = job.compression { trainer.parameterConstraints.append(try GradualPruning(c, model: model)) }
+            trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
         }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
@@ -111,7 +111,7 @@ public final class DataParallelWorker {
         let run = try EpochDriver(step: self, options: options, reports: reports).run()
         let test = run.lastEvaluation ?? (0, 0, 0)
         var report = run.finalReport(
-            rank: rank, weightChecksum: weightChecksum(trainer.model.parameters), test: (test.correct, test.count))
+            rank: rank, weightChecksum: replicaStateChecksum(), test: (test.correct, test.count))
         report.links = communicator.map { reportedLinks($0.plane.traffic) }
         if let before = socketBytesBeforeSteady, let traffic = communicator?.plane.traffic {
             report.steadySocketBytes = traffic.total(.socket) &- before
@@ -166,6 +166,7 @@ extension DataParallelWorker: TrainingStep {
         let t1 = DispatchTime.now().uptimeNanoseconds
         slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
+        try synchronizeQuantizationObservers()
         var norm = trainer.applyUpdate()
         if let outer {
             (norm, reduce) = try outerStep(outer, innerNorm: norm)
@@ -181,6 +182,24 @@ extension DataParallelWorker: TrainingStep {
 }
 
 extension DataParallelWorker {
+    /// The checksum every replica must agree on: the weights, and under QAT the observers' moving averages after them
+    /// (the scales the int8 model will use).
+    fileprivate func replicaStateChecksum() -> String {
+        let parameters = trainer.model.parameters
+        guard let qat = trainer.quantizationAwareTraining else { return weightChecksum(parameters) }
+        let observed = qat.quantizers.map { $0.quantizer.observedMaxAbs ?? -1 }
+        let state = Tensor(shape: [parameters.count + observed.count])
+        state.pointer.update(from: parameters.pointer, count: parameters.count)
+        for (k, v) in observed.enumerated() { state.pointer[parameters.count + k] = v }
+        return weightChecksum(state)
+    }
+
+    /// QAT: this step's activation ranges averaged over the replicas (nothing to do alone or without QAT).
+    fileprivate func synchronizeQuantizationObservers() throws {
+        guard let qat = trainer.quantizationAwareTraining else { return }
+        try qat.synchronizeObservers { values in try communicator?.allReduce(&values, op: .sum) }
+    }
+
     /// After an inner step: at the end of a local period, the synchronisation, whose ‖Δ̄‖ every rank shares (what
     /// divergence is decided on); in between, 0, since a replica's own norm would stop only that replica.
     fileprivate func outerStep(_ outer: OuterOptimizer, innerNorm: Float) throws -> (norm: Float, seconds: Double) {

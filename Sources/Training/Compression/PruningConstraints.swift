@@ -89,10 +89,10 @@ public final class GradualPruning: ParameterConstraint {
 }
 
 extension GradualPruning {
-    /// The schedule `job.compression` asks for, on `model`.
+    /// The schedule `job.compression` asks for, on `model` (no pruning when it gives no sparsity).
     public convenience init(_ spec: CompressionSpec, model: Sequential) throws {
         try self.init(
-            model: model, initialSparsity: spec.initialSparsity, finalSparsity: spec.sparsity, startStep: spec.startStep,
+            model: model, initialSparsity: spec.initialSparsity, finalSparsity: spec.sparsity ?? 0, startStep: spec.startStep,
             steps: spec.steps, interval: spec.interval, global: spec.scope == "global")
     }
 }
