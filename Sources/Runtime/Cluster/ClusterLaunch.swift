@@ -44,7 +44,9 @@ public func launchCluster(
     defer { interrupt.cancel() }
     let abandon = coordinator.rendezvousAbandon
     let exits = coordinator.exits
-    let restarts = WorkerRestarts(policy: cluster.elastic?.restart, launcher: launcher, note: { observer.note($0) })
+    let ending = coordinator.jobEnding
+    let restarts = WorkerRestarts(
+        policy: cluster.elastic?.restart, launcher: launcher, ended: { ending.reason != nil }, note: { observer.note($0) })
     let onExit: @Sendable (PlannedRank, Int32, Int32) -> Void = { planned, pid, status in
         exits.add(host: planned.address, pid: pid, status: status)
         if status != 0 {
@@ -65,6 +67,8 @@ public func launchCluster(
         return summary
     } catch {
         watcher?.jobEnded(nil, reason: "\(error)")
+        // A job ended below `min_workers` told its survivors to stop: they exit by themselves, each with its line.
+        if coordinator.jobEnding.reason != nil { launcher.waitAll(timeout: 5) }
         launcher.stopAll()
         observer.clear()
         throw error
@@ -106,12 +110,15 @@ final class InterruptHandler: @unchecked Sendable {
 
 /// `elastic.restart`: a worker process that died (non-zero exit) while the job runs is started again after
 /// `backoff_s`, at most `max_restarts` times over the whole job; the restarted worker registers with the running
-/// coordinator and joins at the next membership. Without `elastic:`, or once the workers are being stopped,
+/// coordinator and joins at the next membership. Without `elastic:`, once the workers are being stopped, or once
+/// the coordinator has ended the job below `min_workers` (a restart could not hold up a job already stopping),
 /// nothing is restarted. Restarts are started from one thread that lives as long as the launch: a local worker
 /// asks for SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a pool thread would not do.
 final class WorkerRestarts: @unchecked Sendable {
     private let policy: RestartPolicy?
     private let launcher: Launcher
+    /// True once the coordinator decided the job ends (below `min_workers`): its survivors' exits are no deaths.
+    private let ended: @Sendable () -> Bool
     private let note: @Sendable (String) -> Void
     private let condition = NSCondition()
     private var used = 0
@@ -120,15 +127,19 @@ final class WorkerRestarts: @unchecked Sendable {
     /// What a restarted worker's exit does (set once, before any worker starts).
     var onExit: (@Sendable (PlannedRank, Int32, Int32) -> Void)?
 
-    init(policy: RestartPolicy?, launcher: Launcher, note: @escaping @Sendable (String) -> Void) {
+    init(
+        policy: RestartPolicy?, launcher: Launcher, ended: @escaping @Sendable () -> Bool = { false },
+        note: @escaping @Sendable (String) -> Void
+    ) {
         self.policy = policy
         self.launcher = launcher
+        self.ended = ended
         self.note = note
     }
 
     /// From a process-exit handler: queues `planned`'s restart, or says why there is none.
     func restart(_ planned: PlannedRank) {
-        guard let policy, !launcher.isStopping else { return }
+        guard let policy, !launcher.isStopping, !ended() else { return }
         condition.lock()
         let allowed = used < policy.maxRestarts
         if allowed {
@@ -167,6 +178,10 @@ final class WorkerRestarts: @unchecked Sendable {
             condition.unlock()
             let wait = next.due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(min(wait, 3600) * 1e6)) }
+            if ended() {
+                note("worker rank \(next.planned.rank) on \(next.planned.address) not restarted: the job is ending")
+                continue
+            }
             do {
                 try launcher.spawn(next.planned) { p, pid, status in
                     self.onExit?(p, pid, status)

@@ -87,8 +87,9 @@ extension Coordinator {
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
         members.remove(at: rank)
+        lostMembers.append("rank \(rank) on \(lost.registration.host) (pid \(lost.registration.pid))")
         guard members.count >= elastic.minWorkers else {
-            throw RuntimeError.invalid(
+            throw stopBelowMinimum(
                 "workers \(before)→\(members.count) at step \(step), below elastic.min_workers \(elastic.minWorkers): \(death)")
         }
         assignRanks(epoch: membershipEpoch + 1)
