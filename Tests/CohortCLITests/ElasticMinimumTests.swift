@@ -71,14 +71,6 @@ struct ElasticMinimumTests {
         #expect("\(resumed.stdout)\(resumed.stderr)".contains("done: 2 workers, \(Self.steps) steps"), "\(resumed.stdout)")
     }
 
-    /// The `--local-index` a launched worker was given (its rank order on the host).
-    func localIndex(of pid: Int32) -> Int? {
-        let args = (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()).split(separator: 0)
-            .map { String(decoding: $0, as: UTF8.self) }
-        guard let i = args.firstIndex(of: "--local-index"), i + 1 < args.count else { return nil }
-        return Int(args[i + 1])
-    }
-
     /// Every `rank` record's (step, steps in its window), in file order.
     func rankReports(_ path: String) -> [(step: Int, steps: Int)] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""

@@ -25,9 +25,63 @@ public protocol ClusterLaunchObserver: AnyObject, Sendable {
 /// - a failed job stops the workers still running before its error is rethrown.
 /// Used by `cohort launch` and `cohort bench scaling`. `watch` may attach a `CoordinatorObserver` (the status
 /// endpoint) to the coordinator before the rendezvous; it hears every event and the job's end.
+///
+/// A pipeline under `elastic.restart` is restarted whole when a worker dies or fails (a stage cannot be rebuilt
+/// from its peers): every worker is stopped, and after `backoff_s` the job runs again with `--resume`, from the
+/// newest checkpoint every stage holds, at most `max_restarts` times. Then, or without `elastic:`, the failure ends
+/// the launch as before (the checkpoints stay valid).
 public func launchCluster(
     _ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver,
     watch: (Coordinator) throws -> (any CoordinatorObserver)? = { _ in nil }
+) throws -> JobSummary {
+    let stages = cluster.parallelism.pipelineStages
+    guard stages > 1, let policy = cluster.elastic?.restart else {
+        return try launchOnce(cluster, run: run, observer: observer, watch: watch)
+    }
+    var run = run
+    var restarts = 0
+    while true {
+        do {
+            return try launchOnce(cluster, run: run, observer: observer, watch: watch)
+        } catch let error as RuntimeError where error.isWorkerLoss {
+            try restartPipeline(after: error, policy: policy, restarts: &restarts, cluster, observer)
+            run.resume = true
+        }
+    }
+}
+
+extension RuntimeError {
+    /// A worker died or failed while the job ran: what restarting a pipeline job can cure (not a bad config, a
+    /// refused rendezvous or an interrupt).
+    fileprivate var isWorkerLoss: Bool {
+        switch self {
+        case .peerDead, .workerFailed: return true
+        default: return false
+        }
+    }
+}
+
+/// A pipeline's death or failure under `elastic.restart`: says so and waits out the backoff, or rethrows `error`
+/// once `max_restarts` are used.
+private func restartPipeline(
+    after error: RuntimeError, policy: RestartPolicy, restarts: inout Int, _ cluster: ClusterConfig,
+    _ observer: some ClusterLaunchObserver
+) throws {
+    guard restarts < policy.maxRestarts else {
+        observer.note("pipeline not restarted: elastic.restart.max_restarts \(policy.maxRestarts) used")
+        throw error
+    }
+    restarts += 1
+    observer.note(
+        "pipeline job failed: \(error); restarting all \(cluster.totalWorkers) workers from the newest checkpoint "
+            + "every stage holds in \(policy.backoff) s (restart \(restarts) of \(policy.maxRestarts))")
+    if policy.backoff > 0 { usleep(UInt32(min(policy.backoff, 3600) * 1e6)) }
+}
+
+/// One run of the job: coordinator, workers, supervision to the end or the first failure.
+private func launchOnce(
+    _ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver,
+    watch: (Coordinator) throws -> (any CoordinatorObserver)?
 ) throws -> JobSummary {
     let coordinator = try Coordinator(config: cluster, run: run)
     let watcher = try watch(coordinator)
@@ -45,8 +99,10 @@ public func launchCluster(
     let abandon = coordinator.rendezvousAbandon
     let exits = coordinator.exits
     let ending = coordinator.jobEnding
+    // A pipeline's workers are not restarted one by one: the whole job is (`launchCluster`).
     let restarts = WorkerRestarts(
-        policy: cluster.elastic?.restart, launcher: launcher, ended: { ending.reason != nil }, note: { observer.note($0) })
+        policy: cluster.parallelism.pipelineStages > 1 ? nil : cluster.elastic?.restart, launcher: launcher,
+        ended: { ending.reason != nil }, note: { observer.note($0) })
     let onExit: @Sendable (PlannedRank, Int32, Int32) -> Void = { planned, pid, status in
         exits.add(host: planned.address, pid: pid, status: status)
         if status != 0 {

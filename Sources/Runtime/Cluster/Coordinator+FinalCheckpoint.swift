@@ -1,8 +1,14 @@
+import Config
 import Foundation
 import Training
 import Transport
 
 extension Coordinator {
+    /// `elastic:` as membership sees it: data parallelism only. A pipeline's stage cannot be rebuilt from its
+    /// peers, so a pipeline's death ends the job as without `elastic:`, and `launch` restarts the whole job from
+    /// the newest checkpoint every stage holds (`launchCluster`).
+    var elasticMembership: ElasticSpec? { config.parallelism.pipelineStages > 1 ? nil : config.elastic }
+
     /// Elastic training fell below `min_workers`: the job ends, cleanly. The survivors are told to stop; the lowest
     /// surviving rank is first asked to save its last completed step (when `checkpoint:` is configured), and the
     /// error (the one line `launch` prints) names the change, every lost worker and where that checkpoint is, or

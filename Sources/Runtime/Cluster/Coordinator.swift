@@ -410,7 +410,7 @@ public final class Coordinator {
                 detail:
                     "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)"
             )
-            guard config.elastic != nil else { throw death }
+            guard elasticMembership != nil else { throw death }
             try loseMember(r, why: "no heartbeat for \(String(format: "%.1f", silent)) s", death: death, &state)
             return
         }
@@ -441,7 +441,7 @@ public final class Coordinator {
             members[rank].final = f
         case .failed(_, let message):
             let failure = RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
-            guard config.elastic != nil else { throw failure }
+            guard elasticMembership != nil else { throw failure }
             try loseMember(rank, why: "it failed: \(message)", death: failure, &state)
         }
     }
