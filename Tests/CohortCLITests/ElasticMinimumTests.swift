@@ -71,6 +71,42 @@ struct ElasticMinimumTests {
         #expect("\(resumed.stdout)\(resumed.stderr)".contains("done: 2 workers, \(Self.steps) steps"), "\(resumed.stdout)")
     }
 
+    /// Two of 3 workers killed at once with `min_workers: 2`: the first loss shrinks the job to 2, the second ends
+    /// it. The one line names both lost workers, and the survivor (rank 1 of the first membership) saves.
+    @Test func twoLossesAreBothNamedAndTheLastSurvivorSaves() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("elastic-minimum-two")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        let text =
+            smallClusterYAML(workers: 3, steps: Self.steps, dir: dir)
+            + "elastic: {min_workers: 2, restart: {max_restarts: 0}}\n"
+            + "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n"
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        defer { if launch.process.isRunning { launch.kill() } }
+        var workers: [Int32] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 30 {
+            workers = childPids(of: launch.process.processIdentifier)
+            if workers.count == 3 && launch.output.contains("training") { break }
+            usleep(20_000)
+        }
+        try #require(workers.count == 3 && launch.output.contains("training"), "training did not start: \(launch.output)")
+        let survivor = try #require(workers.first { localIndex(of: $0) == 1 }, "no worker with --local-index 1")
+        let victims = workers.filter { $0 != survivor }
+        usleep(300_000)
+        for v in victims { kill(v, SIGKILL) }
+        let output = ElasticLaunchTests.wait(launch, seconds: 60)
+        #expect(launch.process.terminationStatus != 0, "\(output)")
+        #expect(!isAlive(survivor), "the survivor must have stopped")
+        let last = try #require(output.split(separator: "\n").last { $0.contains("below elastic.min_workers 2") }, "\(output)")
+        #expect(last.contains("workers 2→1 at step"), "\(last)")
+        #expect(last.contains("lost during the job: rank "), "\(last)")
+        for v in victims { #expect(last.contains("(pid \(v))"), "\(v) not named: \(last)") }
+        #expect(last.contains("the lowest surviving worker (127.0.0.1, pid \(survivor)) saved step"), "\(last)")
+    }
+
     /// Every `rank` record's (step, steps in its window), in file order.
     func rankReports(_ path: String) -> [(step: Int, steps: Int)] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
