@@ -36,13 +36,15 @@ extension ClusterConfig {
             "must be a number of seconds in 0...\(Int(ConfigLimits.maximumSeconds)), got \(restart.backoff)")
     }
 
-    /// Elastic membership reshards data-parallel replicas; a pipeline stage or local SGD's outer state is not
-    /// rebuilt from peers yet, and bitwise mode is not built: each is one line, not a surprise at the first death.
+    /// Elastic membership reshards data-parallel replicas (a pipeline is restarted whole instead, under
+    /// `elastic.restart`); local SGD's outer state is not rebuilt from peers yet, and bitwise mode is not built:
+    /// each is one line, not a surprise at the first death.
     private func unsupportedElasticIssues(_ elastic: ElasticSpec, _ issues: inout IssueList) {
         let stages = parallelism.pipelineStages
         issues.check(
-            stages <= 1, ["elastic"],
-            "elastic membership covers data parallelism only, not pipeline_stages \(stages) (a pipeline restarts with --resume)")
+            stages <= 1 || elastic.maxWorkers == nil || elastic.maxWorkers == totalWorkers, ["elastic", "max_workers"],
+            "a pipeline (pipeline_stages \(stages)) neither shrinks nor grows: it restarts whole under elastic.restart; leave max_workers out"
+        )
         issues.check(
             parallelism.sync == nil, ["elastic"],
             "elastic membership does not cover local SGD (parallelism.sync) yet")

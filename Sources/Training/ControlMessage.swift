@@ -15,10 +15,13 @@ public enum ControlMessage: Codable, Sendable {
     case stop(reason: String)
     /// Elastic training: a survivor's first completed step in a new membership (times, agreement, bytes copied).
     case recovered(RecoveryReport)
+    /// Elastic training fell below `elastic.min_workers`: the job stops, and the worker told this (the lowest
+    /// surviving rank) first saves its last completed step when `checkpoint:` is configured.
+    case finalCheckpoint(reason: String)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
-    /// 4: `recovered`.
-    public static let protocolVersion = 4
+    /// 4: `recovered`. 5: `finalCheckpoint`.
+    public static let protocolVersion = 5
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).

@@ -24,6 +24,7 @@ struct Launch: ParsableCommand {
         var endpoint: StatusEndpoint?
         defer { endpoint?.stop() }
         let summary = try launchCluster(cluster, run: run, observer: ProgressDisplay(enabled: !output.json)) {
+            endpoint?.stop()  // a pipeline restarted under `elastic.restart` starts a new coordinator
             endpoint = try startStatusEndpoint(cluster, $0)
             return endpoint
         }

@@ -74,9 +74,9 @@ import Testing
             elastic: "{deterministic: true}", line: "elastic:",
             expected: "elastic.deterministic: bitwise recovery (deterministic: true) is not built yet; leave it out or false"),
         Bad(
-            elastic: "{min_workers: 2}", workers: 4, extra: "parallelism: {pipeline_stages: 2}\n", line: "elastic:",
+            elastic: "{max_workers: 6}", workers: 4, extra: "parallelism: {pipeline_stages: 2}\n", line: "elastic:",
             expected:
-                "elastic: elastic membership covers data parallelism only, not pipeline_stages 2 (a pipeline restarts with --resume)"
+                "elastic.max_workers: a pipeline (pipeline_stages 2) neither shrinks nor grows: it restarts whole under elastic.restart; leave max_workers out"
         ),
         Bad(elastic: "{min_workers: two}", line: "elastic:", expected: "elastic.min_workers: expected an integer, got \"two\""),
         Bad(elastic: "{restarts: 3}", line: "elastic:", expected: "elastic.restarts: unknown key"),

@@ -25,9 +25,63 @@ public protocol ClusterLaunchObserver: AnyObject, Sendable {
 /// - a failed job stops the workers still running before its error is rethrown.
 /// Used by `cohort launch` and `cohort bench scaling`. `watch` may attach a `CoordinatorObserver` (the status
 /// endpoint) to the coordinator before the rendezvous; it hears every event and the job's end.
+///
+/// A pipeline under `elastic.restart` is restarted whole when a worker dies or fails (a stage cannot be rebuilt
+/// from its peers): every worker is stopped, and after `backoff_s` the job runs again with `--resume`, from the
+/// newest checkpoint every stage holds, at most `max_restarts` times. Then, or without `elastic:`, the failure ends
+/// the launch as before (the checkpoints stay valid).
 public func launchCluster(
     _ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver,
     watch: (Coordinator) throws -> (any CoordinatorObserver)? = { _ in nil }
+) throws -> JobSummary {
+    let stages = cluster.parallelism.pipelineStages
+    guard stages > 1, let policy = cluster.elastic?.restart else {
+        return try launchOnce(cluster, run: run, observer: observer, watch: watch)
+    }
+    var run = run
+    var restarts = 0
+    while true {
+        do {
+            return try launchOnce(cluster, run: run, observer: observer, watch: watch)
+        } catch let error as RuntimeError where error.isWorkerLoss {
+            try restartPipeline(after: error, policy: policy, restarts: &restarts, cluster, observer)
+            run.resume = true
+        }
+    }
+}
+
+extension RuntimeError {
+    /// A worker died or failed while the job ran: what restarting a pipeline job can cure (not a bad config, a
+    /// refused rendezvous or an interrupt).
+    fileprivate var isWorkerLoss: Bool {
+        switch self {
+        case .peerDead, .workerFailed: return true
+        default: return false
+        }
+    }
+}
+
+/// A pipeline's death or failure under `elastic.restart`: says so and waits out the backoff, or rethrows `error`
+/// once `max_restarts` are used.
+private func restartPipeline(
+    after error: RuntimeError, policy: RestartPolicy, restarts: inout Int, _ cluster: ClusterConfig,
+    _ observer: some ClusterLaunchObserver
+) throws {
+    guard restarts < policy.maxRestarts else {
+        observer.note("pipeline not restarted: elastic.restart.max_restarts \(policy.maxRestarts) used")
+        throw error
+    }
+    restarts += 1
+    observer.note(
+        "pipeline job failed: \(error); restarting all \(cluster.totalWorkers) workers from the newest checkpoint "
+            + "every stage holds in \(policy.backoff) s (restart \(restarts) of \(policy.maxRestarts))")
+    if policy.backoff > 0 { usleep(UInt32(min(policy.backoff, 3600) * 1e6)) }
+}
+
+/// One run of the job: coordinator, workers, supervision to the end or the first failure.
+private func launchOnce(
+    _ cluster: ClusterConfig, run: RunOptions, observer: some ClusterLaunchObserver,
+    watch: (Coordinator) throws -> (any CoordinatorObserver)?
 ) throws -> JobSummary {
     let coordinator = try Coordinator(config: cluster, run: run)
     let watcher = try watch(coordinator)
@@ -44,7 +98,11 @@ public func launchCluster(
     defer { interrupt.cancel() }
     let abandon = coordinator.rendezvousAbandon
     let exits = coordinator.exits
-    let restarts = WorkerRestarts(policy: cluster.elastic?.restart, launcher: launcher, note: { observer.note($0) })
+    let ending = coordinator.jobEnding
+    // A pipeline's workers are not restarted one by one: the whole job is (`launchCluster`).
+    let restarts = WorkerRestarts(
+        policy: cluster.parallelism.pipelineStages > 1 ? nil : cluster.elastic?.restart, launcher: launcher,
+        ended: { ending.reason != nil }, note: { observer.note($0) })
     let onExit: @Sendable (PlannedRank, Int32, Int32) -> Void = { planned, pid, status in
         exits.add(host: planned.address, pid: pid, status: status)
         if status != 0 {
@@ -65,6 +123,8 @@ public func launchCluster(
         return summary
     } catch {
         watcher?.jobEnded(nil, reason: "\(error)")
+        // A job ended below `min_workers` told its survivors to stop: they exit by themselves, each with its line.
+        if coordinator.jobEnding.reason != nil { launcher.waitAll(timeout: 5) }
         launcher.stopAll()
         observer.clear()
         throw error
@@ -106,12 +166,15 @@ final class InterruptHandler: @unchecked Sendable {
 
 /// `elastic.restart`: a worker process that died (non-zero exit) while the job runs is started again after
 /// `backoff_s`, at most `max_restarts` times over the whole job; the restarted worker registers with the running
-/// coordinator and joins at the next membership. Without `elastic:`, or once the workers are being stopped,
+/// coordinator and joins at the next membership. Without `elastic:`, once the workers are being stopped, or once
+/// the coordinator has ended the job below `min_workers` (a restart could not hold up a job already stopping),
 /// nothing is restarted. Restarts are started from one thread that lives as long as the launch: a local worker
 /// asks for SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a pool thread would not do.
 final class WorkerRestarts: @unchecked Sendable {
     private let policy: RestartPolicy?
     private let launcher: Launcher
+    /// True once the coordinator decided the job ends (below `min_workers`): its survivors' exits are no deaths.
+    private let ended: @Sendable () -> Bool
     private let note: @Sendable (String) -> Void
     private let condition = NSCondition()
     private var used = 0
@@ -120,15 +183,19 @@ final class WorkerRestarts: @unchecked Sendable {
     /// What a restarted worker's exit does (set once, before any worker starts).
     var onExit: (@Sendable (PlannedRank, Int32, Int32) -> Void)?
 
-    init(policy: RestartPolicy?, launcher: Launcher, note: @escaping @Sendable (String) -> Void) {
+    init(
+        policy: RestartPolicy?, launcher: Launcher, ended: @escaping @Sendable () -> Bool = { false },
+        note: @escaping @Sendable (String) -> Void
+    ) {
         self.policy = policy
         self.launcher = launcher
+        self.ended = ended
         self.note = note
     }
 
     /// From a process-exit handler: queues `planned`'s restart, or says why there is none.
     func restart(_ planned: PlannedRank) {
-        guard let policy, !launcher.isStopping else { return }
+        guard let policy, !launcher.isStopping, !ended() else { return }
         condition.lock()
         let allowed = used < policy.maxRestarts
         if allowed {
@@ -167,6 +234,10 @@ final class WorkerRestarts: @unchecked Sendable {
             condition.unlock()
             let wait = next.due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(min(wait, 3600) * 1e6)) }
+            if ended() {
+                note("worker rank \(next.planned.rank) on \(next.planned.address) not restarted: the job is ending")
+                continue
+            }
             do {
                 try launcher.spawn(next.planned) { p, pid, status in
                     self.onExit?(p, pid, status)

@@ -65,7 +65,7 @@ extension Coordinator {
     func checkExits(_ state: inout Supervision) throws {
         // A clean exit follows the worker's own `.done` or `.failed`, which may still be on its way: not a loss.
         for exit in exits.take() where exit.status != 0 {
-            guard config.elastic != nil,
+            guard elasticMembership != nil,
                 let r = members.firstIndex(where: {
                     $0.final == nil && $0.registration.pid == exit.pid && $0.registration.host == exit.host
                 })
@@ -82,13 +82,14 @@ extension Coordinator {
     func loseMember(
         _ rank: Int, why: String, death: RuntimeError, since: UInt64 = Deadline.nowNanoseconds(), _ state: inout Supervision
     ) throws {
-        guard let elastic = config.elastic else { throw death }
+        guard let elastic = elasticMembership else { throw death }
         let lost = members[rank]
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
         members.remove(at: rank)
+        lostMembers.append("rank \(rank) on \(lost.registration.host) (pid \(lost.registration.pid))")
         guard members.count >= elastic.minWorkers else {
-            throw RuntimeError.invalid(
+            throw stopBelowMinimum(
                 "workers \(before)→\(members.count) at step \(step), below elastic.min_workers \(elastic.minWorkers): \(death)")
         }
         assignRanks(epoch: membershipEpoch + 1)
@@ -111,7 +112,7 @@ extension Coordinator {
     /// the joiner) and the replicas' state agreement copies the weights, optimizer state and step to it.
     /// Returns false when the registration is not admitted (the caller refuses it as before).
     func admitJoiner(_ frames: [Message], _ state: inout Supervision) -> Bool {
-        guard let elastic = config.elastic, members.count < elastic.maximum(configured: workers),
+        guard let elastic = elasticMembership, members.count < elastic.maximum(configured: workers),
             !members.contains(where: { $0.final != nil }), let joiner = admit(frames, arrivals: members)
         else { return false }
         let before = members.count
@@ -137,7 +138,7 @@ extension Coordinator {
     /// its data, or hung) would hold the survivors at the new membership's first barrier. It is told why and
     /// dropped, and the survivors go on without it in the next membership.
     func checkJoins(now: UInt64, _ state: inout Supervision) throws {
-        guard let elastic = config.elastic else { return }
+        guard let elastic = elasticMembership else { return }
         let limit = UInt64(elastic.joinTimeout * 1e9)
         for (r, m) in members.enumerated() {
             guard m.final == nil, m.latest == nil, let since = m.joinedAt, now > since, now - since > limit else { continue }

@@ -127,12 +127,18 @@ public final class Coordinator {
     var members: [Member] = []
     /// The membership now running (`WireHeader.firstEpoch`, one more for each one elastic training re-forms).
     var membershipEpoch: UInt32 = WireHeader.firstEpoch
+    /// Every worker elastic training lost, as `rank R on HOST (pid P)` with its rank then: the line that ends a
+    /// job below `min_workers` names them all.
+    var lostMembers: [String] = []
     /// Worker processes the launcher saw exit (host, pid), for the supervision loop (elastic training).
     let exits = ExitNotices()
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
     /// waiting out `rendezvous_timeout_s` for a worker that will never register. No effect once training runs,
     /// where heartbeats and the workers' own failure reports name the rank.
     public let rendezvousAbandon = Abandonment()
+    /// Set when the coordinator has decided that the job ends (elastic training below `min_workers`): `launch`
+    /// restarts no worker after that, not even one it had already queued.
+    public let jobEnding = Abandonment()
     /// Ends the job from any thread (SIGTERM/SIGINT of `cohort coordinator`): every worker that registered is told
     /// to stop, and `runJob` throws within a heartbeat interval.
     public let interruption = Abandonment()
@@ -404,7 +410,7 @@ public final class Coordinator {
                 detail:
                     "no heartbeat for \(String(format: "%.1f", silent)) s (pid \(m.registration.pid), deadline \(timeouts.peerDeadline) s)"
             )
-            guard config.elastic != nil else { throw death }
+            guard elasticMembership != nil else { throw death }
             try loseMember(r, why: "no heartbeat for \(String(format: "%.1f", silent)) s", death: death, &state)
             return
         }
@@ -412,7 +418,7 @@ public final class Coordinator {
 
     private func handle(_ message: ControlMessage, from rank: Int, _ state: inout Supervision) throws {
         switch message {
-        case .heartbeat, .register, .assign, .stop:
+        case .heartbeat, .register, .assign, .stop, .finalCheckpoint:
             break
         case .progress(let p):
             members[rank].latest = p
@@ -435,7 +441,7 @@ public final class Coordinator {
             members[rank].final = f
         case .failed(_, let message):
             let failure = RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
-            guard config.elastic != nil else { throw failure }
+            guard elasticMembership != nil else { throw failure }
             try loseMember(rank, why: "it failed: \(message)", death: failure, &state)
         }
     }
@@ -509,7 +515,7 @@ public final class Coordinator {
 
     /// The next message's frames, or nil when it was dropped (oversized); throws only timeouts and socket
     /// failures, never because of what a peer sent.
-    private func receiveControl(deadline: Deadline) throws -> [Message]? {
+    func receiveControl(deadline: Deadline) throws -> [Message]? {
         flushWarnings()
         do {
             return try router.receiveMultipart(deadline: deadline, maxFrames: 8)
@@ -520,7 +526,7 @@ public final class Coordinator {
     }
 
     /// The control message in a ROUTER envelope (identity, body), or nil (dropped and counted).
-    private func decodeControl(_ frames: [Message]) -> ControlMessage? {
+    func decodeControl(_ frames: [Message]) -> ControlMessage? {
         guard frames.count == 2 else {
             drop(.malformedEnvelope, frames, "\(frames.count) frames where a control message has 2")
             return nil

@@ -19,6 +19,8 @@ func runElasticDataParallel(
         plane.abortCollectives(
             before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
     }
+    // So does the coordinator's stop (below `min_workers`): the step in flight ends now, and this rank may save.
+    control.setStopHandler { [plane] reason in plane.abortCollectives(before: .max, reason: "stopped: \(reason)") }
     let data: JobData
     do {
         if first.membershipEpoch > WireHeader.firstEpoch, let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
@@ -52,8 +54,9 @@ func runElasticDataParallel(
             failedAt = Deadline.nowNanoseconds()
             stepAtFailure = trainer?.step ?? 0
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
-                control.post(.failed(rank: assignment.rank, message: "\(error)"))
-                throw error
+                let ended = endedByStop(error, trainer: trainer, assignment: assignment, data: data, control: control)
+                control.post(.failed(rank: assignment.rank, message: "\(ended)"))
+                throw ended
             }
             assignment = next
         }

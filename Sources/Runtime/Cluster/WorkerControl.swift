@@ -22,6 +22,10 @@ public final class WorkerControl: @unchecked Sendable {
     /// The coordinator went silent past the deadline, and who is told at once (the data plane's collectives).
     private var _coordinatorLoss: RuntimeError?
     private var onCoordinatorLoss: (@Sendable (RuntimeError) -> Void)?
+    /// The coordinator's stop asked this worker to save its last completed step first (`finalCheckpoint`), and
+    /// who is told, on the control thread, when any stop arrives.
+    private var _finalCheckpointAsked = false
+    private var onStop: (@Sendable (String) -> Void)?
     private let arrived = NSCondition()
 
     /// `security`: the cluster's CURVE key or the job's token, as the coordinator's socket demands.
@@ -84,6 +88,16 @@ public final class WorkerControl: @unchecked Sendable {
     /// Set when the coordinator sent nothing for the peer deadline (a stop it sent is `stopReason` only).
     public var coordinatorLoss: RuntimeError? { lock.withLock { _coordinatorLoss } }
 
+    /// True once the coordinator's stop asked this worker to save its last completed step (elastic training below
+    /// `min_workers`: the lowest surviving rank is asked).
+    public var finalCheckpointAsked: Bool { lock.withLock { _finalCheckpointAsked } }
+
+    /// Who is told, on the control thread, when the coordinator says stop: an elastic worker aborts the collective
+    /// in flight then, so that it stops (and saves) at once instead of at the peer deadline.
+    public func setStopHandler(_ handler: @escaping @Sendable (String) -> Void) {
+        lock.withLock { onStop = handler }
+    }
+
     /// Who is told, on the control thread, when the coordinator is declared lost: the worker aborts its
     /// collectives then, so that every rank leaves the step in flight at once instead of at the next deadline.
     public func setCoordinatorLossHandler(_ handler: @escaping @Sendable (RuntimeError) -> Void) {
@@ -124,7 +138,8 @@ public final class WorkerControl: @unchecked Sendable {
             if let m = try? dealer.receive(deadline: .after(seconds: min(heartbeat / 4, 0.02))) {
                 lastHeard = Deadline.nowNanoseconds()
                 switch try? ControlMessage.decode(m.bytes, from: coordinator) {
-                case .stop(let reason)?: setStop(reason)
+                case .stop(let reason)?: stopped(reason, saving: false)
+                case .finalCheckpoint(let reason)?: stopped(reason, saving: true)
                 case .assign(let a)?: received(a)
                 default: break
                 }
@@ -146,6 +161,16 @@ public final class WorkerControl: @unchecked Sendable {
         }
         setStop(loss.description)
         handler?(loss)
+    }
+
+    /// The coordinator's stop, on the control thread; `saving`: it asked for a final checkpoint first.
+    private func stopped(_ reason: String, saving: Bool) {
+        let handler = lock.withLock {
+            if saving { _finalCheckpointAsked = true }
+            return onStop
+        }
+        setStop(reason)
+        handler?(reason)
     }
 
     private func setStop(_ reason: String) {
