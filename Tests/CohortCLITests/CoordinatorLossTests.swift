@@ -84,7 +84,10 @@ struct CoordinatorLossTests {
         // Found silent within the deadline (one heartbeat of slack), and out soon after: the collective in flight is
         // aborted, not waited out.
         #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the kill: \(outputs)")
-        for o in outputs { #expect(o.contains("sent nothing for"), "\(o)") }
+        // Rank 0 finds the coordinator silent. Rank 1 either does too, or first sees rank 0 leave (it closed their
+        // link on its way out after saving): both are one clear line and a non-zero exit.
+        #expect(outputs[0].contains("sent nothing for"), "\(outputs[0])")
+        #expect(outputs[1].contains("sent nothing for") || outputs[1].contains("is gone"), "\(outputs[1])")
         let line = try #require(
             outputs[0].split(separator: "\n").first { $0.contains("saved step") }, "rank 0 saved nothing: \(outputs)")
         #expect(line.contains("continue with --resume"), "\(line)")

@@ -138,7 +138,14 @@ public final class EpochDriver<Step: TrainingStep> {
     /// in flight, and the error says where. Any other failure is returned as it is.
     private func savedOnCoordinatorLoss(_ error: Error, completed n: Int, epoch: Int, stepInEpoch: Int) -> Error {
         guard let loss = reports.coordinatorLoss() else { return error }
-        guard case .coordinatorLost(let endpoint, let seconds) = loss, let c = options.checkpoints else { return loss }
+        guard case .coordinatorLost(let endpoint, let seconds) = loss else { return loss }
+        guard let c = options.checkpoints else {
+            // Not the saving rank: stay a moment before leaving, because leaving closes this rank's links, and the
+            // saving rank, whose own deadline may fall up to one heartbeat later, must find the coordinator's
+            // loss rather than this rank's departure, or it would stop without saving.
+            Thread.sleep(forTimeInterval: Self.saverGraceSeconds)
+            return loss
+        }
         // The interrupted step must have left the trainer at the completed one (its update never ran).
         guard step.trainer.step == n else {
             return RuntimeError.invalid("\(loss); no checkpoint: the trainer is at step \(step.trainer.step), not \(n)")
@@ -151,6 +158,9 @@ public final class EpochDriver<Step: TrainingStep> {
             return RuntimeError.invalid("\(loss); saving step \(n) failed: \(error)")
         }
     }
+
+    /// Longer than one heartbeat interval plus a control-loop turn at the default settings (0.5 s + 0.25 s).
+    static var saverGraceSeconds: Double { 1.0 }
 
     private func checkpointIfDue(afterStep n: Int, epoch: Int, stepInEpoch: Int) throws {
         guard let c = options.checkpoints, c.spec.isDue(afterStep: n) else { return }
