@@ -29,8 +29,10 @@ public final class Conv2D: Layer {
     private let columnBuffer = ReusableBuffer()
     private let channelMajor = ReusableBuffer()
     private let outputBuffer = ReusableBuffer()
-    private let inputGradient = ReusableBuffer()
+    private let inputGradientBuffer = ReusableBuffer()
     private var lastBatch: Int?
+    /// Whether `weightGradients` ran since the last forward (dyᵀ is in `channelMajor`).
+    private var gradientReady = false
 
     /// Why a convolution with these settings cannot be built, as (setting, reason), or nil when it can. Config's
     /// validation reports the same reasons under the layer's key.
@@ -124,11 +126,19 @@ public final class Conv2D: Layer {
         scatterChannelMajor(
             yT.pointer, batch: batch, channels: output.channels, positions: output.positions, bias: bias.pointer, into: y.pointer)
         lastBatch = batch
+        gradientReady = false
         return y
     }
 
     // dy: [B, O·Ho·Wo] → dx: [B, C·H·W]; dW [O, C/g, k, k] and db [O] into the gradient slice.
     public func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor? {
+        weightGradients(dy, accumulate: accumulate)
+        return needInputGradient ? inputGradient() : nil
+    }
+
+    /// Backward's first half: ∂W and ∂b of `dy` for the last forward (dy gathered channel-major, kept for
+    /// `inputGradient`). Separate so that `cohort bench conv` can time each pass against its GEMM.
+    public func weightGradients(_ dy: Tensor, accumulate: Bool) {
         guard let batch = lastBatch else { preconditionFailure("Conv2D.backward before forward") }
         precondition(dy.rows == batch && dy.columns == output.count, "Conv2D.backward given \(dy.shape)")
         let n = batch * output.positions
@@ -144,15 +154,25 @@ public final class Conv2D: Layer {
                 a: dyT.pointer + g * og * n, lda: n, b: cols.pointer + g * kg * n, ldb: n,
                 beta: accumulate ? 1 : 0, c: weightGradient.pointer + g * og * kg, ldc: kg, threads: threads)
         }
-        guard needInputGradient else { return nil }
-        // The columns are no longer needed (∂W is done): ∂cols overwrites them.
+        gradientReady = true
+    }
+
+    /// Backward's second half: ∂x for the dy of the last `weightGradients`. It overwrites the columns (∂W no longer
+    /// needs them), so ∂W of the same forward cannot follow it; repeated calls give the same ∂x.
+    public func inputGradient() -> Tensor {
+        guard let batch = lastBatch, gradientReady else { preconditionFailure("Conv2D.inputGradient before backward") }
+        let n = batch * output.positions
+        let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
+        let dyT = channelMajor.view(rows: output.channels, columns: n)
+        let og = output.channels / groups
+        let kg = groupPatch
         for g in 0..<groups {
             sgemm(
                 transA: .transpose, transB: .none, m: kg, n: n, k: og, alpha: 1,
                 a: weight.pointer + g * og * kg, lda: kg, b: dyT.pointer + g * og * n, ldb: n,
                 beta: 0, c: cols.pointer + g * kg * n, ldc: n, threads: threads)
         }
-        let dx = inputGradient.view(rows: batch, columns: input.count)
+        let dx = inputGradientBuffer.view(rows: batch, columns: input.count)
         col2im(cols.pointer, batch: batch, window, into: dx.pointer)
         return dx
     }
@@ -197,7 +217,11 @@ func im2col(_ x: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into cols: U
                         }
                         let s = src + ih * inp.width - w.padding + kj
                         for ow in 0..<valid.lowerBound { d[ow] = 0 }
-                        for ow in valid { d[ow] = s[ow * w.stride] }
+                        if w.stride == 1 {
+                            (d + valid.lowerBound).update(from: s + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ow in valid { d[ow] = s[ow * w.stride] }
+                        }
                         for ow in valid.upperBound..<out.width { d[ow] = 0 }
                     }
                 }
@@ -224,11 +248,28 @@ func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into dx: 
                         guard ih >= 0 && ih < inp.height else { continue }
                         let d = dst + ih * inp.width - w.padding + kj
                         let s = src + oh * out.width
-                        for ow in valid { d[ow * w.stride] += s[ow] }
+                        if w.stride == 1 {
+                            addRow(s + valid.lowerBound, into: d + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ow in valid { d[ow * w.stride] += s[ow] }
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// d[i] += s[i], eight lanes at a time.
+@inline(__always) func addRow(_ s: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store(load(d + i) + load(s + i), d + i)
+        i += 8
+    }
+    while i < count {
+        d[i] += s[i]
+        i += 1
     }
 }
 
