@@ -143,6 +143,16 @@ extension ClusterConfig {
                     "a replica's batch of \(perReplica) does not split into \(parallelism.microBatches) micro-batches")
             }
         }
+        // Synchronised batch statistics are all-reduced by the data-parallel worker, in its synchronous step only.
+        for path in job.model.synchronizedBatchNormKeyPaths where stages > 1 || parallelism.sync != nil {
+            issues.append(
+                ConfigIssue(
+                    [ConfigKey("job")] + configKeys(path),
+                    stages > 1
+                        ? "synchronised batch statistics need plain data parallelism; pipeline_stages is \(stages)"
+                        : "synchronised batch statistics need a gradient all-reduce every step; parallelism.sync asks for local SGD"
+                ))
+        }
         let layers = job.model.layers
         if layers.count >= 2 && stages >= 1 {
             issues.check(

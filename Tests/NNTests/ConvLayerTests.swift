@@ -86,6 +86,11 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         ConvCase(channels: 3, height: 4, width: 5, out: 5, kernel: 1, stride: 1, padding: 0, groups: 1),  // 1×1
         ConvCase(channels: 3, height: 9, width: 7, out: 5, kernel: 5, stride: 3, padding: 2, groups: 1),  // odd, s3
         ConvCase(channels: 6, height: 7, width: 9, out: 4, kernel: 2, stride: 2, padding: 1, groups: 2),  // even k
+        // ≥ 64 output positions and groups 1: the per-example path (one GEMM per example, written straight into y).
+        ConvCase(channels: 2, height: 9, width: 8, out: 3, kernel: 3, stride: 1, padding: 1, groups: 1),  // padding
+        ConvCase(channels: 2, height: 17, width: 15, out: 4, kernel: 3, stride: 2, padding: 1, groups: 1),  // stride 2
+        ConvCase(channels: 3, height: 9, width: 8, out: 5, kernel: 1, stride: 1, padding: 0, groups: 1),  // 1×1
+        ConvCase(channels: 2, height: 11, width: 9, out: 3, kernel: 4, stride: 1, padding: 2, groups: 1),  // even k, odd
     ]
 
     @Test(arguments: cases)
@@ -110,9 +115,16 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         #expect(e.params < tolerance && e.input < tolerance, "\(c): \(e)")
     }
 
-    /// Gradients accumulate over two backward passes when asked (micro-batches).
-    @Test func convAccumulatesParameterGradients() {
-        let c = Self.cases[1]
+    /// Both paths are exercised: the first seven cases run over the whole batch, the last four per example.
+    @Test func casesCoverBothPaths() {
+        #expect(Self.cases.prefix(7).allSatisfy { !$0.make().runsPerExample })
+        #expect(Self.cases.dropFirst(7).allSatisfy { $0.make().runsPerExample })
+    }
+
+    /// Gradients accumulate over two backward passes when asked (micro-batches), on both paths.
+    @Test(arguments: [1, 8])
+    func convAccumulatesParameterGradients(_ index: Int) {
+        let c = Self.cases[index]
         let model = Sequential([c.make()], inputFeatures: c.input.count)
         var probe = Probe(seed: 34)
         model.parameters.assign(probe.tensor([model.parameterCount]))
@@ -128,9 +140,10 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         #expect(zip(once, twice).allSatisfy { abs(2 * $0 - $1) <= 1e-4 * max(1, abs($1)) })
     }
 
-    @Test(arguments: [(2, 2), (3, 2), (2, 1), (3, 3)])
-    func poolingMatchesNaiveAndChecksGradients(kernel: Int, stride: Int) {
-        let shape = FeatureShape(channels: 2, height: 7, width: 6)
+    /// Widths 18 and 10 take max pooling's vectorised 2×2 path (8 and 4 outputs at once, a last vector overlapping).
+    @Test(arguments: [(2, 2, 6), (3, 2, 6), (2, 1, 6), (3, 3, 6), (2, 2, 18), (2, 2, 10), (2, 2, 17)])
+    func poolingMatchesNaiveAndChecksGradients(kernel: Int, stride: Int, width: Int) {
+        let shape = FeatureShape(channels: 2, height: 7, width: width)
         let x = distinctInput(rows: 3, columns: shape.count)
         for useMax in [true, false] {
             let layer: Layer =

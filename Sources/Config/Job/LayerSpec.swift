@@ -3,8 +3,8 @@ import NN
 /// One item of the layer-list form of `model.layers`: `{dense: 256}`, `{activation: relu}`, `{dropout: 0.2}`,
 /// `{conv: {out: 32, kernel: 3, stride: 1, padding: 1, groups: 1}}`, `{maxpool: 2}` (or `{maxpool: {kernel: 3,
 /// stride: 2}}`), `{avgpool: 2}`, `{globalavgpool: {}}`, `{flatten: {}}`, `{layernorm: {}}` (or `{layernorm: {eps:
-/// 1e-5}}`), `{batchnorm: {}}` (or `{batchnorm: {momentum: 0.1, eps: 1e-5}}`; per channel of a feature map, per
-/// feature of a flat row), `{residual: [{conv: …}, {batchnorm: {}}, …]}` (y = x + f(x); the body keeps the shape).
+/// 1e-5}}`), `{batchnorm: {}}` (or `{batchnorm: {momentum: 0.1, eps: 1e-5, sync: true}}`; per channel of a feature
+/// map, per feature of a flat row; `sync`: statistics over all data-parallel replicas, PyTorch's SyncBatchNorm), `{residual: [{conv: …}, {batchnorm: {}}, …]}` (y = x + f(x); the body keeps the shape).
 /// A one-key mapping per layer (not a width list) so new layer kinds can be added with their own settings.
 /// Names and ranges are checked while decoding, so a bad item is an error on its own line; what depends on the
 /// shapes flowing between layers (a kernel larger than its input, groups that do not divide the channels) is
@@ -97,11 +97,12 @@ public enum LayerSpec: Codable, Sendable, Equatable {
         case .avgpool: return .avgpool(try c.decode(PoolSpec.self, forKey: key))
         case .layernorm:
             let spec = try c.decode(NormSpec.self, forKey: key)
-            if spec.momentum != nil {
+            if spec.momentum != nil || spec.sync != nil {
                 let settings = try c.nestedContainer(keyedBy: NormSpec.CodingKeys.self, forKey: key)
                 throw DecodingError.dataCorruptedError(
-                    forKey: .momentum, in: settings,
-                    debugDescription: "unknown key: layernorm keeps no running statistics (momentum is for batchnorm)")
+                    forKey: spec.momentum != nil ? .momentum : .sync, in: settings,
+                    debugDescription:
+                        "unknown key: layernorm keeps no batch statistics (momentum and sync are for batchnorm)")
             }
             return .layernorm(spec)
         case .batchnorm: return .batchnorm(try c.decode(NormSpec.self, forKey: key))
@@ -222,23 +223,27 @@ public struct PoolSpec: Codable, Sendable, Equatable {
 }
 
 /// `{layernorm: {}}`, `{layernorm: {eps: 1e-5}}`: eps (default 1e-5, PyTorch's) is added to the variance; momentum
-/// (only for batch normalisation, default 0.1, PyTorch's) weighs the newest batch in the running statistics.
-/// Both ranges are checked while decoding, so a bad value is an error on its own line.
+/// (only for batch normalisation, default 0.1, PyTorch's) weighs the newest batch in the running statistics; sync
+/// (only for batch normalisation, default false) takes the statistics over all data-parallel replicas' rows.
+/// The ranges are checked while decoding, so a bad value is an error on its own line.
 public struct NormSpec: Codable, Sendable, Equatable {
     public var eps: Float = 1e-5
     public var momentum: Float? = nil
+    public var sync: Bool? = nil
 
-    public init(eps: Float = 1e-5, momentum: Float? = nil) {
+    public init(eps: Float = 1e-5, momentum: Float? = nil, sync: Bool? = nil) {
         self.eps = eps
         self.momentum = momentum
+        self.sync = sync
     }
 
-    enum CodingKeys: String, CodingKey { case eps, momentum }
+    enum CodingKeys: String, CodingKey { case eps, momentum, sync }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? 1e-5
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
+        sync = try c.decodeIfPresent(Bool.self, forKey: .sync)
         guard eps.isFinite && eps > 0 && eps <= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .eps, in: c, debugDescription: "must be in (0, 1], got \(eps)")
         }

@@ -49,6 +49,20 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         stack ?? LayerSpec.mlp(widths: layers, activation: activation, dropout: dropout)
     }
 
+    /// Key paths of the batch norms with `sync: true` ("model.layers[i].batchnorm.sync", inside a residual body
+    /// "model.layers[i].residual[j].batchnorm.sync"): the parallelism they need is checked against them.
+    public var synchronizedBatchNormKeyPaths: [String] { Self.syncedBatchNorms(layerSpecs, at: "model.layers") }
+
+    private static func syncedBatchNorms(_ specs: [LayerSpec], at path: String) -> [String] {
+        specs.enumerated().flatMap { i, spec -> [String] in
+            switch spec {
+            case .batchnorm(let n) where n.sync == true: return ["\(path)[\(i)].batchnorm.sync"]
+            case .residual(let body): return syncedBatchNorms(body, at: "\(path)[\(i)].residual")
+            default: return []
+            }
+        }
+    }
+
     private mutating func setStack(input: Int, _ specs: [LayerSpec], shape: [Int]? = nil) {
         var widths = [input]
         for case .dense(let width) in specs { widths.append(width) }

@@ -8,10 +8,14 @@ import Tensors
 /// Parameters γ ("weight", starts at 1) then β ("bias", 0), each [C]; buffers (not trained, but saved with the
 /// weights: see `Layer.namedBuffers`) running_mean (starts at 0) then running_var (starts at 1), each [C].
 ///
-/// Data parallelism: each replica normalises with the statistics of its own local batch and updates its own running
-/// statistics, as PyTorch DDP does without `SyncBatchNorm`. The gradients are all-reduced as usual; the running
-/// statistics are not, so replicas' buffers drift apart slightly, and a checkpoint (written by one rank) holds that
-/// rank's. Synchronised statistics over the all-reduce are not implemented.
+/// Data parallelism: by default each replica normalises with the statistics of its own local batch and updates its
+/// own running statistics, as PyTorch DDP does without `SyncBatchNorm`; the running statistics are not all-reduced,
+/// so replicas' buffers drift apart slightly, and a checkpoint (written by one rank) holds that rank's.
+/// `synchronized` (PyTorch's `SyncBatchNorm`): in training, μ_c and σ²_c are those of the GLOBAL batch, summed over the
+/// replicas by the injected `statisticsReducer` (Σx and the count, then Σ(x − μ)², so the variance does not cancel),
+/// and backward sums Σdy and Σdy·x̂ the same way, so every replica's dx is the slice of the single-process dx of the
+/// concatenated batch; ∂γ and ∂β stay local sums (the gradient all-reduce adds them, as for any parameter), and
+/// every replica's running statistics stay identical. Without a reducer (one process) it is plain batch norm.
 ///
 /// Backward (training), with g = dy·γ_c and means over the channel's n values:
 ///   ∂γ_c = Σ dy·x̂,  ∂β_c = Σ dy,  dx = r_c·(g − mean(g) − x̂·mean(g·x̂));  in evaluation dx = dy·γ_c·r_c.
@@ -19,6 +23,10 @@ public final class BatchNorm: Layer {
     public let shape: FeatureShape
     public let momentum: Float
     public let eps: Float
+    /// Batch statistics over all data-parallel replicas (SyncBatchNorm); needs `statisticsReducer` to take effect.
+    public let synchronized: Bool
+    /// Sums statistics over the replicas; set by the data-parallel worker for a synchronised layer.
+    public var statisticsReducer: BatchStatisticsReducer?
     /// [C]
     public private(set) var gain = Tensor(shape: [0])
     public private(set) var bias = Tensor(shape: [0])
@@ -35,12 +43,17 @@ public final class BatchNorm: Layer {
     private var reciprocalStd: [Float]
     private var lastBatch: Int?
     private var lastTraining = true
+    /// The number of values each channel's statistics of the last training forward covered (all replicas' when
+    /// synchronised), and whether they were.
+    private var lastCount = 0
+    private var lastSynchronized = false
 
-    public init(shape: FeatureShape, momentum: Float = 0.1, eps: Float = 1e-5) {
+    public init(shape: FeatureShape, momentum: Float = 0.1, eps: Float = 1e-5, synchronized: Bool = false) {
         precondition(shape.count >= 1 && eps > 0 && momentum > 0 && momentum <= 1, "BatchNorm on \(shape): bad settings")
         self.shape = shape
         self.momentum = momentum
         self.eps = eps
+        self.synchronized = synchronized
         reciprocalStd = [Float](repeating: 1, count: shape.channels)
     }
 
@@ -93,13 +106,14 @@ public final class BatchNorm: Layer {
         let batch = x.rows
         let y = outputBuffer.view(rows: batch, columns: shape.count)
         let xhat = normalized.view(rows: batch, columns: shape.count)
+        let statistics = training ? batchStatistics(x) : nil
         for c in 0..<shape.channels {
             let mean: Float
-            if training {
-                let (m, v) = channelStatistics(x, channel: c)
+            if let statistics {
+                let (m, v) = (statistics.means[c], statistics.variances[c])
                 mean = Float(m)
                 reciprocalStd[c] = Float(1 / (v + Double(eps)).squareRoot())
-                updateRunning(channel: c, mean: m, variance: v, count: batch * shape.positions)
+                updateRunning(channel: c, mean: m, variance: v, count: statistics.count)
             } else {
                 mean = runningMean[c]
                 reciprocalStd[c] = 1 / (runningVar[c] + eps).squareRoot()
@@ -123,19 +137,26 @@ public final class BatchNorm: Layer {
         guard let batch = lastBatch else { preconditionFailure("BatchNorm.backward before forward") }
         precondition(dy.rows == batch && dy.columns == shape.count, "BatchNorm.backward given \(dy.shape)")
         let xhat = normalized.view(rows: batch, columns: shape.count)
-        let n = Double(batch * shape.positions)
-        for c in 0..<shape.channels {
-            var sumDy = 0.0
-            var sumDyH = 0.0
+        let channels = shape.channels
+        // [Σdy per channel, then Σdy·x̂ per channel] over this replica's rows.
+        var sums = [Double](repeating: 0, count: 2 * channels)
+        for c in 0..<channels {
+            var (sumDy, sumDyH) = (0.0, 0.0)
             forEachRun(batch: batch, channel: c) { offset in
                 for p in 0..<shape.positions {
                     sumDy += Double(dy.pointer[offset + p])
                     sumDyH += Double(dy.pointer[offset + p]) * Double(xhat.pointer[offset + p])
                 }
             }
-            gainGradient[c] = Float(sumDyH) + (accumulate ? gainGradient[c] : 0)
-            biasGradient[c] = Float(sumDy) + (accumulate ? biasGradient[c] : 0)
-            guard needInputGradient else { continue }
+            (sums[c], sums[channels + c]) = (sumDy, sumDyH)
+            gainGradient[c] = Float(sums[channels + c]) + (accumulate ? gainGradient[c] : 0)
+            biasGradient[c] = Float(sums[c]) + (accumulate ? biasGradient[c] : 0)
+        }
+        guard needInputGradient else { return nil }
+        if lastTraining && lastSynchronized { sums = replicaSums(sums) ?? sums }
+        let n = Double(lastCount)
+        for c in 0..<channels {
+            let (sumDy, sumDyH) = (sums[c], sums[channels + c])
             let scale = gain[c] * reciprocalStd[c]
             // mean(g) and mean(g·x̂) with g = dy·γ; both terms vanish in evaluation (fixed statistics).
             let meanG = lastTraining ? Float(sumDy / n) : 0
@@ -147,7 +168,7 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        return needInputGradient ? dy : nil
+        return dy
     }
 
     /// Calls `body` with the offset of channel c's run of positions in each example.
@@ -155,22 +176,41 @@ public final class BatchNorm: Layer {
         for b in 0..<batch { body(b * shape.count + c * shape.positions) }
     }
 
-    /// The batch mean and biased variance of channel c, two passes in Double.
-    private func channelStatistics(_ x: Tensor, channel c: Int) -> (mean: Double, variance: Double) {
+    /// Each channel's batch mean and biased variance, and the number of values they cover: this replica's batch, or
+    /// with a reducer every replica's (two passes in Double here; the sums cross the replicas as Float). A failed
+    /// reduction falls back to the local statistics; the reducer's owner fails the step.
+    private func batchStatistics(_ x: Tensor) -> (means: [Double], variances: [Double], count: Int) {
+        let channels = shape.channels
+        var sums = (0..<channels).map { c in sumOverChannel(x, channel: c) { $0 } } + [Double(x.rows * shape.positions)]
+        lastSynchronized = synchronized && statisticsReducer != nil
+        if lastSynchronized, let global = replicaSums(sums) {
+            sums = global
+        } else {
+            lastSynchronized = false
+        }
+        let n = sums[channels]
+        let means = sums[0..<channels].map { n > 0 ? $0 / n : 0 }
+        var squares = (0..<channels).map { c in sumOverChannel(x, channel: c) { ($0 - means[c]) * ($0 - means[c]) } }
+        if lastSynchronized { squares = replicaSums(squares) ?? squares }
+        lastCount = Int(n.rounded())
+        return (means, squares.map { n > 0 ? $0 / n : 0 }, lastCount)
+    }
+
+    /// Σ f(x) over channel c's values in Double.
+    @inline(__always) private func sumOverChannel(_ x: Tensor, channel c: Int, _ f: (Double) -> Double) -> Double {
         var s = 0.0
         forEachRun(batch: x.rows, channel: c) { offset in
-            for p in 0..<shape.positions { s += Double(x.pointer[offset + p]) }
+            for p in 0..<shape.positions { s += f(Double(x.pointer[offset + p])) }
         }
-        let n = Double(x.rows * shape.positions)
-        let mean = s / n
-        var v = 0.0
-        forEachRun(batch: x.rows, channel: c) { offset in
-            for p in 0..<shape.positions {
-                let d = Double(x.pointer[offset + p]) - mean
-                v += d * d
-            }
-        }
-        return (mean, v / n)
+        return s
+    }
+
+    /// `values` summed over the replicas by the reducer, or nil when it failed.
+    private func replicaSums(_ values: [Double]) -> [Double]? {
+        guard let statisticsReducer else { return nil }
+        var wire = values.map(Float.init)
+        let ok = wire.withUnsafeMutableBufferPointer { statisticsReducer.sumAcrossReplicas($0) }
+        return ok ? wire.map(Double.init) : nil
     }
 
     /// PyTorch's update: the running variance takes the unbiased batch variance (n/(n − 1)); one value keeps it.

@@ -4,9 +4,16 @@ import Tensors
 /// (see `FeatureShape` for why NCHW), with square kernels, stride, zero padding, dilation 1 and groups: depthwise is
 /// `groups == channels`. Weight [out, in/groups, k, k] (PyTorch's orientation, stored as is) then bias [out].
 ///
-/// Implemented as im2col plus the project's GEMM over the whole batch at once, so the GEMM's n is batch × positions
-/// (large and cache-friendly) rather than one example's positions. With P = Ho·Wo, N = B·P, Kg = in/groups·k·k and
-/// Og = out/groups, for each group g (a contiguous block of Kg rows of the column matrix and Og rows of W):
+/// Implemented as im2col plus the project's GEMM, on one of two paths:
+/// - per example (groups = 1 and at least `perExampleMinPositions` output positions, e.g. W3's convolutions): with
+///   K = in·k·k, Y_b[out, P] = W[out, K] · cols_b[K, P] IS example b's NCHW output, so the GEMM writes y directly (no
+///   layout pass), and one example's columns (W3's second conv: 288 × 196 floats, 225 KB) stay in L2 between im2col
+///   and the GEMM instead of a whole batch's (29 MB) going through memory. Backward recomputes cols_b from the kept
+///   input (cheaper than storing the batch's columns):
+///     ∂W (+)= Σ_b dY_b · cols_bᵀ (NT, accumulated over b);  dcols_b = Wᵀ · dY_b (TN);  dx_b = col2im(dcols_b).
+/// - over the whole batch (grouped and depthwise convolutions, small maps), where a per-example GEMM would be too
+///   small: the GEMM's n is batch × positions. With P = Ho·Wo, N = B·P, Kg = in/groups·k·k and Og = out/groups, for
+///   each group g (a contiguous block of Kg rows of the column matrix and Og rows of W):
 ///   forward  cols[in·k·k, N] = im2col(x);   Yᵀ_g[Og, N] = W_g[Og, Kg] · cols_g[Kg, N]          (NN)
 ///            y[b, o, p] = Yᵀ[o, b·P + p] + bias[o]
 ///   backward dYᵀ[o, b·P + p] = dy[b, o, p];  dW_g[Og, Kg] = dYᵀ_g[Og, N] · cols_gᵀ[N, Kg]     (NT)
@@ -29,8 +36,14 @@ public final class Conv2D: Layer {
     private let columnBuffer = ReusableBuffer()
     private let channelMajor = ReusableBuffer()
     private let outputBuffer = ReusableBuffer()
-    private let inputGradient = ReusableBuffer()
+    private let inputGradientBuffer = ReusableBuffer()
     private var lastBatch: Int?
+    /// The last forward's input (the per-example path recomputes its columns in backward; the layer before keeps it
+    /// valid until its own next forward, as `Dense` relies on too) and the last backward's dy.
+    private var lastInput: Tensor?
+    private var lastGradient: Tensor?
+    /// Whether `weightGradients` ran since the last forward (dyᵀ is in `channelMajor`).
+    private var gradientReady = false
 
     /// Why a convolution with these settings cannot be built, as (setting, reason), or nil when it can. Config's
     /// validation reports the same reasons under the layer's key.
@@ -100,6 +113,11 @@ public final class Conv2D: Layer {
         bias.zero()
     }
 
+    /// Output positions from which a plain convolution runs one GEMM per example (n = positions).
+    public static let perExampleMinPositions = 64
+    /// Whether this layer takes the per-example path (see the type's comment).
+    public var runsPerExample: Bool { groups == 1 && output.positions >= Self.perExampleMinPositions }
+
     private var window: ConvWindow {
         ConvWindow(input: input, output: output, kernel: kernel, stride: stride, padding: padding)
     }
@@ -107,6 +125,32 @@ public final class Conv2D: Layer {
     // x: [B, C·H·W] → y: [B, O·Ho·Wo]
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.columns == input.count, "Conv2D on \(input) (\(input.count) features) given input \(x.shape)")
+        lastBatch = x.rows
+        lastInput = x
+        gradientReady = false
+        return runsPerExample ? forwardPerExample(x) : forwardBatched(x)
+    }
+
+    private func forwardPerExample(_ x: Tensor) -> Tensor {
+        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
+        let cols = columnBuffer.view(rows: rows, columns: positions)
+        let y = outputBuffer.view(rows: x.rows, columns: output.count)
+        for b in 0..<x.rows {
+            im2col(x.pointer + b * input.count, batch: 1, window, into: cols.pointer)
+            let yb = y.pointer + b * output.count
+            sgemm(
+                transA: .none, transB: .none, m: output.channels, n: positions, k: rows, alpha: 1, a: weight.pointer,
+                lda: rows, b: cols.pointer, ldb: positions, beta: 0, c: yb, ldc: positions, threads: threads)
+            for o in 0..<output.channels {
+                let row = yb + o * positions
+                let v = bias[o]
+                for p in 0..<positions { row[p] += v }
+            }
+        }
+        return y
+    }
+
+    private func forwardBatched(_ x: Tensor) -> Tensor {
         let batch = x.rows
         let n = batch * output.positions
         let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
@@ -123,14 +167,47 @@ public final class Conv2D: Layer {
         let y = outputBuffer.view(rows: batch, columns: output.count)
         scatterChannelMajor(
             yT.pointer, batch: batch, channels: output.channels, positions: output.positions, bias: bias.pointer, into: y.pointer)
-        lastBatch = batch
         return y
     }
 
     // dy: [B, O·Ho·Wo] → dx: [B, C·H·W]; dW [O, C/g, k, k] and db [O] into the gradient slice.
     public func backward(_ dy: Tensor, accumulate: Bool, needInputGradient: Bool) -> Tensor? {
-        guard let batch = lastBatch else { preconditionFailure("Conv2D.backward before forward") }
+        weightGradients(dy, accumulate: accumulate)
+        return needInputGradient ? inputGradient() : nil
+    }
+
+    /// Backward's first half: ∂W and ∂b of `dy` for the last forward (dy gathered channel-major, kept for
+    /// `inputGradient`). Separate so that `cohort bench conv` can time each pass against its GEMM.
+    public func weightGradients(_ dy: Tensor, accumulate: Bool) {
+        guard let batch = lastBatch, let x = lastInput else { preconditionFailure("Conv2D.backward before forward") }
         precondition(dy.rows == batch && dy.columns == output.count, "Conv2D.backward given \(dy.shape)")
+        lastGradient = dy
+        gradientReady = true
+        if runsPerExample {
+            weightGradientsPerExample(x, dy, accumulate: accumulate)
+        } else {
+            weightGradientsBatched(dy, accumulate: accumulate)
+        }
+    }
+
+    private func weightGradientsPerExample(_ x: Tensor, _ dy: Tensor, accumulate: Bool) {
+        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
+        let cols = columnBuffer.view(rows: rows, columns: positions)
+        for b in 0..<x.rows {
+            let dyb = dy.pointer + b * output.count
+            columnSums(
+                transposedOf: dyb, rows: output.channels, cols: positions, into: biasGradient.pointer,
+                accumulate: accumulate || b > 0)
+            im2col(x.pointer + b * input.count, batch: 1, window, into: cols.pointer)
+            sgemm(
+                transA: .none, transB: .transpose, m: output.channels, n: rows, k: positions, alpha: 1, a: dyb,
+                lda: positions, b: cols.pointer, ldb: positions, beta: accumulate || b > 0 ? 1 : 0,
+                c: weightGradient.pointer, ldc: rows, threads: threads)
+        }
+    }
+
+    private func weightGradientsBatched(_ dy: Tensor, accumulate: Bool) {
+        let batch = dy.rows
         let n = batch * output.positions
         let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
         let dyT = channelMajor.view(rows: output.channels, columns: n)
@@ -144,15 +221,40 @@ public final class Conv2D: Layer {
                 a: dyT.pointer + g * og * n, lda: n, b: cols.pointer + g * kg * n, ldb: n,
                 beta: accumulate ? 1 : 0, c: weightGradient.pointer + g * og * kg, ldc: kg, threads: threads)
         }
-        guard needInputGradient else { return nil }
-        // The columns are no longer needed (∂W is done): ∂cols overwrites them.
+    }
+
+    /// Backward's second half: ∂x for the dy of the last `weightGradients`. It overwrites the columns (∂W no longer
+    /// needs them), so ∂W of the same forward cannot follow it.
+    public func inputGradient() -> Tensor {
+        guard let batch = lastBatch, let dy = lastGradient, gradientReady else {
+            preconditionFailure("Conv2D.inputGradient before backward")
+        }
+        let dx = inputGradientBuffer.view(rows: batch, columns: input.count)
+        guard runsPerExample else { return inputGradientBatched(batch, into: dx) }
+        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
+        let cols = columnBuffer.view(rows: rows, columns: positions)
+        for b in 0..<batch {
+            sgemm(
+                transA: .transpose, transB: .none, m: rows, n: positions, k: output.channels, alpha: 1,
+                a: weight.pointer, lda: rows, b: dy.pointer + b * output.count, ldb: positions, beta: 0, c: cols.pointer,
+                ldc: positions, threads: threads)
+            col2im(cols.pointer, batch: 1, window, into: dx.pointer + b * input.count)
+        }
+        return dx
+    }
+
+    private func inputGradientBatched(_ batch: Int, into dx: Tensor) -> Tensor {
+        let n = batch * output.positions
+        let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
+        let dyT = channelMajor.view(rows: output.channels, columns: n)
+        let og = output.channels / groups
+        let kg = groupPatch
         for g in 0..<groups {
             sgemm(
                 transA: .transpose, transB: .none, m: kg, n: n, k: og, alpha: 1,
                 a: weight.pointer + g * og * kg, lda: kg, b: dyT.pointer + g * og * n, ldb: n,
                 beta: 0, c: cols.pointer + g * kg * n, ldc: n, threads: threads)
         }
-        let dx = inputGradient.view(rows: batch, columns: input.count)
         col2im(cols.pointer, batch: batch, window, into: dx.pointer)
         return dx
     }
@@ -197,7 +299,11 @@ func im2col(_ x: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into cols: U
                         }
                         let s = src + ih * inp.width - w.padding + kj
                         for ow in 0..<valid.lowerBound { d[ow] = 0 }
-                        for ow in valid { d[ow] = s[ow * w.stride] }
+                        if w.stride == 1 {
+                            (d + valid.lowerBound).update(from: s + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ow in valid { d[ow] = s[ow * w.stride] }
+                        }
                         for ow in valid.upperBound..<out.width { d[ow] = 0 }
                     }
                 }
@@ -224,11 +330,28 @@ func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into dx: 
                         guard ih >= 0 && ih < inp.height else { continue }
                         let d = dst + ih * inp.width - w.padding + kj
                         let s = src + oh * out.width
-                        for ow in valid { d[ow * w.stride] += s[ow] }
+                        if w.stride == 1 {
+                            addRow(s + valid.lowerBound, into: d + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ow in valid { d[ow * w.stride] += s[ow] }
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// d[i] += s[i], eight lanes at a time.
+@inline(__always) func addRow(_ s: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store(load(d + i) + load(s + i), d + i)
+        i += 8
+    }
+    while i < count {
+        d[i] += s[i]
+        i += 1
     }
 }
 

@@ -20,6 +20,8 @@ public final class DataParallelWorker {
     private let buffer: BatchBuffer
     /// Local SGD's outer loop, when `parallelism.sync` asks for it: the buckets then reduce nothing.
     private let outer: OuterOptimizer?
+    /// The reducer of synchronised BatchNorm layers' statistics, when the model has any and there are replicas.
+    private let batchStatistics: SyncBatchStatistics?
     /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
     private var socketBytesBeforeSteady: UInt64?
     /// `COHORT_DEBUG_SLOW_RANK`, when it names this rank.
@@ -69,6 +71,7 @@ public final class DataParallelWorker {
         }
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
+        batchStatistics = try SyncBatchStatistics.install(on: model, communicator: reduce)
         if let sync = assignment.parallelism.sync, let reduce {
             outer = OuterOptimizer(spec: sync, communicator: reduce, parameters: model.parameters)
         } else {
@@ -166,6 +169,7 @@ extension DataParallelWorker: TrainingStep {
         let t1 = DispatchTime.now().uptimeNanoseconds
         slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
+        try batchStatistics?.check()
         try synchronizeQuantizationObservers()
         var norm = trainer.applyUpdate()
         if let outer {

@@ -47,7 +47,8 @@ extension JobSpec {
         case .globalavgpool: return GlobalAvgPool(input: shape)
         case .flatten: return Flatten()
         case .layernorm(let n): return LayerNorm(features: shape.count, eps: n.eps)
-        case .batchnorm(let n): return BatchNorm(shape: shape, momentum: n.momentum ?? 0.1, eps: n.eps)
+        case .batchnorm(let n):
+            return BatchNorm(shape: shape, momentum: n.momentum ?? 0.1, eps: n.eps, synchronized: n.sync ?? false)
         case .residual(let specs):
             let inputs = try ModelSpec.walk(specs, at: "model.layers", input: shape).inputs
             let body = try zip(specs, inputs).map { s, i in try makeLayer(s, i, dropouts: &dropouts) }

@@ -5,6 +5,6 @@ struct Bench: ParsableCommand {
         abstract: "Benchmarks: kernels, training throughput, collectives, scaling, pipelines.",
         subcommands: [
             BenchGemm.self, BenchTrain.self, BenchAllreduce.self, BenchP2P.self, BenchScaling.self, BenchPipeline.self,
-            BenchRank.self, BenchRoofline.self,
+            BenchRank.self, BenchRoofline.self, BenchConv.self,
         ])
 }
