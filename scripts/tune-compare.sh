@@ -15,7 +15,15 @@ run "$COHORT" train --config scripts/tune-w1.yaml --json --quiet | tail -1 | tee
 single=$(echo "$(date +%s.%N) - $t0" | bc)
 echo "single 10-epoch W1 training: ${single} s"
 run "$COHORT" tune scripts/tune-w1.yaml --study "$OUT/asha/study.jsonl" --json 2>"$OUT/asha.log" | tail -1 | tee "$OUT/asha.json"
-epochs=$(python3 -c "import json,sys; print(sum(json.loads(l).get('budget',0) for l in open('$OUT/asha/study.jsonl') if '\"result\"' in l))")
+# Epochs ASHA really trained: a promoted trial continues from its previous rung, so each trial costs its
+# largest budget.
+epochs=$(python3 -c "
+import json
+top = {}
+for l in open('$OUT/asha/study.jsonl'):
+    r = json.loads(l)
+    if r.get('event') == 'result': top[r['trial']] = max(top.get(r['trial'], 0), r['budget'])
+print(sum(top.values()))")
 random_trials=$((epochs / 10))
 echo "ASHA trained ${epochs} epochs in all; random search gets ${random_trials} trials of 10 epochs"
 sed -e 's/scheduler: asha/scheduler: random/' -e "s/trials: 32/trials: ${random_trials}/" scripts/tune-w1.yaml >"$OUT/random.yaml"

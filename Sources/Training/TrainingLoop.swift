@@ -30,7 +30,7 @@ public final class TrainingLoop {
     private let buffer: BatchBuffer
 
     /// Builds the model, optimizer and schedule from `job`, over already loaded `data`.
-    public convenience init(job: JobSpec, data: JobData, threads: Int = 1) throws {
+    public convenience init(job: JobSpec, data: JobData, threads: Int = 1, scheduleHorizon: ScheduleHorizon? = nil) throws {
         let model = try job.makeModel()
         model.threads = threads
         let plan = EpochPlan(
@@ -40,10 +40,11 @@ public final class TrainingLoop {
             throw JobError("batch_size", "\(job.batchSize) with drop_last leaves no step in \(data.train.count) examples")
         }
         let total = job.steps ?? job.epochs * plan.stepsPerEpoch
+        let scheduled = max(total, scheduleHorizon?.steps(perEpoch: plan.stepsPerEpoch) ?? total)
         let optimizer = try job.makeOptimizer()
         optimizer.threads = threads
         let trainer = Trainer(
-            model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: total),
+            model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: scheduled),
             regularization: job.makeRegularization())
         if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
         trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
@@ -171,5 +172,19 @@ extension TrainingLoop: TrainingStep {
 
     public func evaluate() -> Evaluation {
         (data.validation.map { trainer.evaluate($0) }, trainer.evaluate(data.test))
+    }
+}
+
+/// How long the learning-rate schedule is laid out, when not over the run's own budget: a run that will be
+/// continued later (an ASHA rung) follows the schedule of the whole run it is part of.
+public enum ScheduleHorizon: Sendable, Equatable {
+    case epochs(Int)
+    case steps(Int)
+
+    public func steps(perEpoch: Int) -> Int {
+        switch self {
+        case .epochs(let n): return n * perEpoch
+        case .steps(let n): return n
+        }
     }
 }

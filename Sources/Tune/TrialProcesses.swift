@@ -26,6 +26,10 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     public let jobFile: TrialJobFile
     public let directory: String
     public let threads: Int
+    /// ASHA: every run of a trial lays its learning-rate schedule over the largest budget, so that a run promoted
+    /// and continued follows the same schedule as one trained straight to that budget, and each rung's metric is
+    /// that run's state at the rung's budget (a schedule laid over each rung's own budget would warm-restart it).
+    public var scheduleHorizon: Int?
     private var processes: [Int: Process] = [:]
     private var cancelled = false
     private let lock = NSLock()
@@ -87,7 +91,8 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         throws -> (Int32, String)
     {
         let p = Process()
-        let trainArgs = ["train", "--json", "--quiet", "--threads", "\(threads)", "--config"]
+        let horizon = scheduleHorizon.map { ["--schedule-\(jobFile.unit == .steps ? "steps" : "epochs")", "\($0)"] } ?? []
+        let trainArgs = ["train", "--json", "--quiet", "--threads", "\(threads)"] + horizon + ["--config"]
         if slot.isLocal {
             p.executableURL = URL(fileURLWithPath: executable)
             p.arguments = trainArgs + [jobPath] + extraArguments

@@ -135,6 +135,10 @@ struct Train: ParsableCommand {
     var checkpointDir: String?
     @Flag(help: "Continue from the newest valid checkpoint in --checkpoint-dir (none there: start afresh).")
     var resume = false
+    @Option(help: "Lay the learning-rate schedule over this many epochs, not the run's own (a run continued later).")
+    var scheduleEpochs: Int?
+    @Option(help: "Lay the learning-rate schedule over this many steps, not the run's own.")
+    var scheduleSteps: Int?
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
@@ -161,7 +165,11 @@ struct Train: ParsableCommand {
         let json = outputOptions.json
         let data = try spec.loadData()
         if let notice = data.notice { FileHandle.standardError.write(Data("\(notice)\n".utf8)) }
-        let loop = try TrainingLoop(job: spec, data: data, threads: threads)
+        if let n = scheduleEpochs ?? scheduleSteps, n < 1 {
+            throw ValidationError("--schedule-\(scheduleEpochs != nil ? "epochs" : "steps") must be at least 1")
+        }
+        let horizon = scheduleSteps.map(ScheduleHorizon.steps) ?? scheduleEpochs.map(ScheduleHorizon.epochs)
+        let loop = try TrainingLoop(job: spec, data: data, threads: threads, scheduleHorizon: horizon)
         guard !resume || checkpointDir != nil else { throw ValidationError("--resume needs --checkpoint-dir") }
         loop.checkpoints = checkpointDir.map { TrainingCheckpoints(spec: CheckpointSpec(directory: $0, everyEpochs: 1, keep: 2)) }
         loop.resumesFromCheckpoint = resume

@@ -40,6 +40,7 @@ struct TuneCommand: ParsableCommand {
             executable: Launcher.selfExecutable(), slots: allSlots,
             jobFile: TrialJobFile(base: try? TrialJobFile.jobNode(ofFile: config), unit: spec.unit),
             directory: trialDir, threads: spec.threads)
+        if spec.scheduler == .asha { launcher.scheduleHorizon = spec.maxBudget }
         let runner = StudyRunner(spec: spec, file: file, launcher: launcher, slots: allSlots.count)
         announce(spec, file: file, slots: allSlots.count)
         let signals = SignalFlag(signals: [SIGINT, SIGTERM]) { _ in runner.stop() }

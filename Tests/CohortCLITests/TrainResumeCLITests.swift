@@ -37,6 +37,28 @@ struct TrainResumeCLITests {
         #expect(a == b, "the continued run's weights differ from the uninterrupted run's")
     }
 
+    /// A decaying schedule laid over the whole run (`--schedule-steps`, as `cohort tune` does for ASHA): the first
+    /// part ends mid-schedule, and the continued run equals the straight one.
+    @Test func continuedCosineRunEqualsOneRunWithTheWholeHorizon() throws {
+        let dir = try scratchDirectory("resume-cosine")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let cosine = ["--schedule", "cosine"]
+        let whole = dir.appendingPathComponent("whole.safetensors").path
+        let continued = dir.appendingPathComponent("continued.safetensors").path
+        let one = try cohort(Self.arguments(steps: 100, optimizer: "momentum") + cosine + ["--output", whole], timeout: 60)
+        #expect(one.status == 0, "\(one.stderr)")
+        let horizon = cosine + ["--schedule-steps", "100", "--checkpoint-dir", state]
+        let first = try cohort(Self.arguments(steps: 50, optimizer: "momentum") + horizon, timeout: 60)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try cohort(
+            Self.arguments(steps: 100, optimizer: "momentum") + horizon + ["--resume", "--output", continued], timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let b = try Data(contentsOf: URL(fileURLWithPath: continued))
+        #expect(a == b, "the continued cosine run's weights differ from the uninterrupted run's")
+    }
+
     @Test func resumeWithoutADirectoryIsOneLine() throws {
         let r = try cohort(Self.arguments(steps: 10, optimizer: "sgd") + ["--resume"])
         #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
