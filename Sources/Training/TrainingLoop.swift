@@ -96,22 +96,9 @@ public final class TrainingLoop {
             try epochDone(m)
             return self.stopsEarly(after: m)
         }
-        var savedStep: Int? = nil
-        reports.checkpointed = { step, _ in savedStep = step }
         _ = try EpochDriver(step: self, options: options, reports: reports).run()
-        try saveFinalState(unlessSavedAt: savedStep)
         if let stopper = earlyStopping { stopper.restoreBest(into: trainer.model.parameters) }
         return history
-    }
-
-    /// A run budgeted in steps can end inside an epoch, where no epoch-end checkpoint falls: save its last step
-    /// too, so that a continuation starts exactly there.
-    private func saveFinalState(unlessSavedAt savedStep: Int?) throws {
-        guard let c = checkpoints, trainer.step > 0, savedStep != trainer.step, trainer.step != resumedAt.step else {
-            return
-        }
-        let perEpoch = plan.stepsPerEpoch
-        try c.save(trainer, epoch: trainer.step / perEpoch, stepInEpoch: trainer.step % perEpoch, seed: plan.seed)
     }
 
     /// The live display's figures: the epoch's running loss and accuracy, the window's throughput.

@@ -68,19 +68,28 @@ struct ElasticLaunchTests {
                 of: "timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}", with: timeouts)
         }
         try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let (launch, pids) = try startLaunch(binary, config, workers: workers)
+        usleep(300_000)
+        return (launch, pids)
+    }
+
+    /// Starts `cohort launch CONFIG --ephemeral-ports` and waits (30 s at most) until `workers` worker processes
+    /// run and its output contains `marker`; returns it with their pids, sorted. Otherwise kills it and throws.
+    static func startLaunch(
+        _ binary: URL, _ config: String, workers: Int, marker: String = "training", poll: useconds_t = 20_000
+    ) throws -> (ChildProcess, [Int32]) {
         let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
         var pids: [Int32] = []
         let start = Date()
         while Date().timeIntervalSince(start) < 30 {
             pids = childPids(of: launch.process.processIdentifier).sorted()
-            if pids.count == workers && launch.output.contains("training") { break }
-            usleep(20_000)
+            if pids.count == workers && launch.output.contains(marker) { break }
+            usleep(poll)
         }
-        guard pids.count == workers && launch.output.contains("training") else {
+        guard pids.count == workers && launch.output.contains(marker) else {
             launch.kill()
-            throw TestFailure("training did not start: \(launch.output)")
+            throw TestFailure("no \"\(marker)\" from \(workers) workers: \(launch.output)")
         }
-        usleep(300_000)
         return (launch, pids)
     }
 

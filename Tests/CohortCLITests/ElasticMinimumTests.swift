@@ -24,16 +24,8 @@ struct ElasticMinimumTests {
             + "elastic: {min_workers: 2, restart: {max_restarts: 3, backoff_s: 0.5}}\n"
             + "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n"
         try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        let (launch, workers) = try ElasticLaunchTests.startLaunch(binary, config, workers: 2)
         defer { if launch.process.isRunning { launch.kill() } }
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: launch.process.processIdentifier)
-            if workers.count == 2 && launch.output.contains("training") { break }
-            usleep(20_000)
-        }
-        try #require(workers.count == 2 && launch.output.contains("training"), "training did not start: \(launch.output)")
         let victim = try #require(workers.first { localIndex(of: $0) == 0 }, "no worker with --local-index 0")
         let survivor = try #require(workers.first { $0 != victim })
         usleep(300_000)
@@ -83,16 +75,8 @@ struct ElasticMinimumTests {
             + "elastic: {min_workers: 2, restart: {max_restarts: 0}}\n"
             + "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n"
         try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
+        let (launch, workers) = try ElasticLaunchTests.startLaunch(binary, config, workers: 3)
         defer { if launch.process.isRunning { launch.kill() } }
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: launch.process.processIdentifier)
-            if workers.count == 3 && launch.output.contains("training") { break }
-            usleep(20_000)
-        }
-        try #require(workers.count == 3 && launch.output.contains("training"), "training did not start: \(launch.output)")
         let survivor = try #require(workers.first { localIndex(of: $0) == 1 }, "no worker with --local-index 1")
         let victims = workers.filter { $0 != survivor }
         usleep(300_000)

@@ -40,19 +40,11 @@ struct PipelineRestartTests {
     /// output when it ends (at most `seconds`) and the killed pid.
     static func killStageOne(_ config: String, seconds: Double) throws -> (ChildProcess, String, Int32) {
         let binary = try requireCohortBinary()
-        let launch = try ChildProcess(binary, ["launch", config, "--ephemeral-ports"])
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: launch.process.processIdentifier)
-            if workers.count == 2 && launch.output.contains("checkpoint at step 1000:") { break }
-            usleep(10_000)
-        }
-        guard workers.count == 2, launch.output.contains("checkpoint at step 1000:"),
-            let victim = workers.first(where: { localIndex(of: $0) == 1 })
-        else {
+        let (launch, workers) = try ElasticLaunchTests.startLaunch(
+            binary, config, workers: 2, marker: "checkpoint at step 1000:", poll: 10_000)
+        guard let victim = workers.first(where: { localIndex(of: $0) == 1 }) else {
             launch.kill()
-            throw TestFailure("no checkpoint while training: \(launch.output)")
+            throw TestFailure("no worker with --local-index 1: \(launch.output)")
         }
         kill(victim, SIGKILL)
         return (launch, ElasticLaunchTests.wait(launch, seconds: seconds), victim)

@@ -21,7 +21,29 @@ struct GemmBenchShape {
             GemmBenchShape(label: "bwd_dx_dy(128x256).wT(256x784)_NT", m: 128, n: 784, k: 256, transA: false, transB: true),
         ]
 
-    struct Result { let median: Double, min: Double, max: Double }
+    struct Result {
+        let median: Double, min: Double, max: Double
+
+        /// The rate of `call` in G-operations per second (`operations` per call): at least 3 calls and 0.2 s of
+        /// warm-up, then `reps` samples of an inner loop of at least 50 ms each; their median, minimum and maximum.
+        static func timing(operations: Double, reps: Int, clock now: () -> Double, _ call: () -> Void) -> Result {
+            let w0 = now()
+            var calls = 0
+            while calls < 3 || now() - w0 < 0.2 {
+                call()
+                calls += 1
+            }
+            let inner = Swift.max(1, Int(0.05 / ((now() - w0) / Double(calls))))
+            var rates: [Double] = []
+            for _ in 0..<Swift.max(1, reps) {
+                let t0 = now()
+                for _ in 0..<inner { call() }
+                rates.append(operations / ((now() - t0) / Double(inner)) / 1e9)
+            }
+            rates.sort()
+            return Result(median: rates[rates.count / 2], min: rates[0], max: rates[rates.count - 1])
+        }
+    }
 
     struct CheckFailure: Error, CustomStringConvertible {
         let description: String
@@ -56,22 +78,7 @@ struct GemmBenchShape {
         try check(c, a: aStored, b: bStored, kernel: kernel)
 
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        // Warm-up: at least 3 calls and 0.2 s; then samples of an inner loop of at least 50 ms each.
-        let w0 = now()
-        var calls = 0
-        while calls < 3 || now() - w0 < 0.2 {
-            call()
-            calls += 1
-        }
-        let inner = max(1, Int(0.05 / ((now() - w0) / Double(calls))))
-        var gflops: [Double] = []
-        for _ in 0..<reps {
-            let t0 = now()
-            for _ in 0..<inner { call() }
-            gflops.append(flops / ((now() - t0) / Double(inner)) / 1e9)
-        }
-        gflops.sort()
-        return Result(median: gflops[gflops.count / 2], min: gflops.first!, max: gflops.last!)
+        return Result.timing(operations: flops, reps: reps, clock: now, call)
     }
 
     private func check(_ c: Tensor, a: Tensor, b: Tensor, kernel: GEMMKernel) throws {

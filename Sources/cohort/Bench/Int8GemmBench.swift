@@ -74,23 +74,9 @@ struct Int8GemmBench {
         }
     }
 
-    /// The median GOP/s of `reps` samples, each of enough calls to last about 50 ms (after a 0.2 s warm-up).
+    /// GOP/s of the int8 product, timed as the fp32 bench times its GEMMs.
     private func time(reps: Int, now: () -> Double, _ call: () -> Void) -> GemmBenchShape.Result {
         let ops = 2 * Double(shape.m) * Double(shape.n) * Double(shape.k)
-        let w0 = now()
-        var calls = 0
-        while calls < 3 || now() - w0 < 0.2 {
-            call()
-            calls += 1
-        }
-        let inner = max(1, Int(0.05 / ((now() - w0) / Double(calls))))
-        var gops: [Double] = []
-        for _ in 0..<reps {
-            let t0 = now()
-            for _ in 0..<inner { call() }
-            gops.append(ops / ((now() - t0) / Double(inner)) / 1e9)
-        }
-        gops.sort()
-        return GemmBenchShape.Result(median: gops[gops.count / 2], min: gops[0], max: gops[gops.count - 1])
+        return GemmBenchShape.Result.timing(operations: ops, reps: reps, clock: now, call)
     }
 }
