@@ -2,14 +2,16 @@
 # What serving the status endpoint (output.http) costs: `cohort bench scaling` W1 on 2 workers with the endpoint
 # off and on, alternated over ROUNDS rounds; on the "on" side a client polls /api/status twice a second and
 # /metrics once a second (the live page and a fast Prometheus). Prints each round and the medians side by side.
-#   ROUNDS=5 scripts/bench-status-endpoint.sh [CLUSTER.yaml]
+#   ROUNDS=5 [PIN=1] scripts/bench-status-endpoint.sh [CLUSTER.yaml]
+# PIN=1 pins each worker process (all its threads) to CPU (--local-index mod the CPU count) as it starts, so that
+# the two workers never share a core by the scheduler's choice; the coordinator and the poller float.
 # Runs under flock /tmp/cohort-bench.lock so no two benchmarks overlap. Port 18080 on 127.0.0.1 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5}
 base=${1:-cluster.yaml}
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ -n "${poller:-}" ] && kill "$poller" 2>/dev/null || true' EXIT
+trap 'rm -rf "$work"; for p in ${poller:-} ${pinner:-}; do kill "$p" 2>/dev/null || true; done' EXIT
 python3 -c "import secrets; print(secrets.token_hex(24))" > "$work/token"
 chmod 600 "$work/token"
 # The same file twice: a fixed token (the poller's), and output.http on the "on" side only.
@@ -25,6 +27,19 @@ poll() {
     i=$((i + 1)); sleep 0.5
   done
 }
+pin_workers() {  # pins every new `cohort worker` to the CPU of its --local-index, until killed
+  local cpus seen=" " pid idx
+  cpus=$(nproc)
+  while :; do
+    for pid in $(pgrep -f -- 'cohort worker --coordinator' || true); do
+      [[ $seen == *" $pid "* ]] && continue
+      idx=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/.*--local-index \([0-9]*\).*/\1/p')
+      [ -n "$idx" ] || continue
+      taskset -a -p -c $((idx % cpus)) "$pid" >/dev/null 2>&1 && seen+="$pid "
+    done
+    sleep 0.2
+  done
+}
 measure() {  # $1: off|on → steady samples/s of the 2-worker run
   .build/release/cohort bench scaling "$work/$1.yaml" --workload W1 --workers 2 --steps 400 --bandwidth 10 \
     --latency-us 5 --json 2>/dev/null | python3 -c '
@@ -36,6 +51,7 @@ for line in sys.stdin:
 }
 exec 9>/tmp/cohort-bench.lock
 flock 9
+if [ "${PIN:-0}" = 1 ]; then pin_workers & pinner=$!; fi
 off=(); on=()
 for r in $(seq 1 "$rounds"); do
   a=$(measure off)
