@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CohortTestSupport"]),
         .testTarget(
             name: "RuntimeTests", dependencies: ["Runtime", "Parallel", "Training", "Config", "CohortTestSupport"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport", "Datasets"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Runtime", "Config", "CohortTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

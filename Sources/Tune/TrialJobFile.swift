@@ -21,9 +21,10 @@ public struct TrialJobFile: @unchecked Sendable {
         return try StrictYAMLDecoder.compose(text, file: path).mapping?["job"]
     }
 
-    /// The YAML text of the trial's job file.
-    public func yaml(config: TrialConfig, budget: Int) throws -> String {
+    /// The YAML text of the trial's job file; `dataPath` replaces `data.path` (the study's decompressed copy).
+    public func yaml(config: TrialConfig, budget: Int, dataPath: String? = nil) throws -> String {
         var job = base
+        if let dataPath { job = Self.setting(job, path: ["data", "path"], to: Node(dataPath)) }
         for key in config.keys.sorted() {
             guard let value = config[key], let node = try Yams.compose(yaml: value.yaml) else { continue }
             job = Self.setting(job, path: key.split(separator: ".").map(String.init)[...], to: node)

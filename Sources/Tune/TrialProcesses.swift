@@ -30,6 +30,9 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     /// and continued follows the same schedule as one trained straight to that budget, and each rung's metric is
     /// that run's state at the rung's budget (a schedule laid over each rung's own budget would warm-restart it).
     public var scheduleHorizon: Int?
+    /// The data folder local trials read instead of the job's (the study's decompressed copy; remote slots keep
+    /// the job's own path).
+    public var localDataPath: String?
     private var processes: [Int: Process] = [:]
     private var cancelled = false
     private let lock = NSLock()
@@ -45,7 +48,8 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     public func run(_ run: TrialRun, config: TrialConfig, slot: Int) -> TrialOutcome {
         let start = Date()
         do {
-            let yaml = try jobFile.yaml(config: config, budget: run.budget)
+            let yaml = try jobFile.yaml(
+                config: config, budget: run.budget, dataPath: slots[slot].isLocal ? localDataPath : nil)
             let name = String(format: "trial-%04d-r%d", run.trial, run.rung)
             let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
             try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)

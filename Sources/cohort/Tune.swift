@@ -41,6 +41,9 @@ struct TuneCommand: ParsableCommand {
             jobFile: TrialJobFile(base: try? TrialJobFile.jobNode(ofFile: config), unit: spec.unit),
             directory: trialDir, threads: spec.threads)
         if spec.scheduler == .asha { launcher.scheduleHorizon = spec.maxBudget }
+        if allSlots.contains(where: \.isLocal) {
+            launcher.localDataPath = TrialDataCache.prepare(cluster.job, in: dir.isEmpty ? "." : dir)
+        }
         let runner = StudyRunner(spec: spec, file: file, launcher: launcher, slots: allSlots.count)
         announce(spec, file: file, slots: allSlots.count)
         let signals = SignalFlag(signals: [SIGINT, SIGTERM]) { _ in runner.stop() }
