@@ -1,5 +1,5 @@
 /// `elastic:` checks: the bounds hold the cluster file's own count, restarts and durations are in range, and what
-/// elastic membership does not cover (pipelines, local SGD, bitwise mode) is refused here rather than at a death.
+/// elastic membership does not cover (pipelines, local SGD, what bitwise mode cannot make exact) is refused here rather than at a death.
 extension ClusterConfig {
     func elasticIssues(_ issues: inout IssueList) {
         guard let elastic else { return }
@@ -48,8 +48,40 @@ extension ClusterConfig {
         issues.check(
             parallelism.sync == nil, ["elastic"],
             "elastic membership does not cover local SGD (parallelism.sync) yet")
+        if elastic.deterministic { deterministicIssues(elastic, &issues) }
+    }
+
+    /// Bitwise recovery sums each logical shard's exact gradient: what would make a shard's gradient or the sum
+    /// depend on the membership is refused (a dropout or BatchNorm layer draws or counts per forward pass, a
+    /// compressed or locally-synchronised gradient is not the exact sum, a pipeline does not reshard).
+    private func deterministicIssues(_ elastic: ElasticSpec, _ issues: inout IssueList) {
+        let key: [ConfigKey] = ["elastic", "deterministic"]
+        let logical = elastic.maximum(configured: totalWorkers)
         issues.check(
-            !elastic.deterministic, ["elastic", "deterministic"],
-            "bitwise recovery (deterministic: true) is not built yet; leave it out or false")
+            logical <= ConfigLimits.maximumDeterministicShards, key,
+            "bitwise recovery sums at most \(ConfigLimits.maximumDeterministicShards) logical shards (max_workers), got \(logical)"
+        )
+        issues.check(
+            parallelism.pipelineStages <= 1, key, "bitwise recovery is for data parallelism; a pipeline restarts whole")
+        issues.check(
+            (parallelism.gradient?.compression ?? .none) == .none, key,
+            "bitwise recovery needs the exact gradient sum: leave parallelism.gradient.compression out")
+        issues.check(
+            job.compression?.qat == nil, key, "bitwise recovery does not cover QAT's all-reduced observers (job.compression.qat)")
+        issues.check(
+            !Self.hasStochasticOrBatchLayer(job.model.layerSpecs), key,
+            "bitwise recovery does not cover dropout or batchnorm layers (their draws and statistics follow the rows each worker holds)"
+        )
+    }
+
+    private static func hasStochasticOrBatchLayer(_ layers: [LayerSpec]) -> Bool {
+        layers.contains {
+            switch $0 {
+            case .dropout(let p): return p > 0
+            case .batchnorm: return true
+            case .residual(let body): return hasStochasticOrBatchLayer(body)
+            default: return false
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@ public enum ConfigLimits {
     public static let maximumSeconds = 86_400.0
     /// Workers on one host: far above any core count, small enough that port ranges and rank sums cannot overflow.
     public static let maximumWorkersPerHost = 4096
+    /// `elastic.deterministic`: logical shards whose 16-bit gradient pieces still sum exactly in fp32 (DeterministicGradientSum).
+    public static let maximumDeterministicShards = 128
 
     /// A DNS name, IPv4 or IPv6 address: what ssh and ZeroMQ take as a destination, and never an ssh option.
     public static func isHostName(_ s: String) -> Bool {

@@ -11,7 +11,8 @@ public struct ElasticSpec: Codable, Sendable, Equatable {
     public var restart: RestartPolicy
     /// How long a joining worker may take from registration to its first step before it is given up on.
     public var joinTimeout: Double
-    /// Bitwise recovery: a fixed number of logical shards whatever the membership (not built yet; refused).
+    /// Bitwise recovery: every batch splits into `max_workers` logical shards whatever the membership, and their
+    /// gradients are summed exactly (`DeterministicGradientSum`), so the weights do not depend on who was up.
     public var deterministic: Bool
 
     public enum Defaults {

@@ -71,8 +71,13 @@ import Testing
             elastic: "{join_timeout_s: 0}", line: "elastic:",
             expected: "elastic.join_timeout_s: must be a positive number of seconds up to 86400 (one day), got 0.0"),
         Bad(
-            elastic: "{deterministic: true}", line: "elastic:",
-            expected: "elastic.deterministic: bitwise recovery (deterministic: true) is not built yet; leave it out or false"),
+            elastic: "{deterministic: true, max_workers: 200}", workers: 3, line: "elastic:",
+            expected: "elastic.deterministic: bitwise recovery sums at most 128 logical shards (max_workers), got 200"),
+        Bad(
+            elastic: "{deterministic: true}", extra: "parallelism: {gradient: {compression: bf16}}\n", line: "elastic:",
+            expected:
+                "elastic.deterministic: bitwise recovery needs the exact gradient sum: leave parallelism.gradient.compression out"
+        ),
         Bad(
             elastic: "{max_workers: 6}", workers: 4, extra: "parallelism: {pipeline_stages: 2}\n", line: "elastic:",
             expected:

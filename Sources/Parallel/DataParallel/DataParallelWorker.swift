@@ -24,6 +24,8 @@ public final class DataParallelWorker {
     private let batchStatistics: SyncBatchStatistics?
     /// Socket bytes sent before the steady-state window (`RunOptions.warmupSteps`) began.
     private var socketBytesBeforeSteady: UInt64?
+    /// `elastic.deterministic`: the gradient of each logical shard, summed exactly (then the buckets reduce nothing).
+    private let deterministic: DeterministicGradientSum?
     /// `COHORT_DEBUG_SLOW_RANK`, when it names this rank.
     private let slowdown: DebugSlowdown?
     /// Called on the training thread after each completed step, with the trainer's step count (elastic training
@@ -78,8 +80,9 @@ public final class DataParallelWorker {
             outer = nil
         }
         if let outer { trainer.checkpointedState.append(outer) }
+        deterministic = Self.deterministicSum(assignment, model: model)
         let reducer =
-            outer == nil
+            outer == nil && deterministic == nil
             ? reduce.map { makeGradientReducer(assignment.parallelism.gradient, communicator: $0, model: model) } : nil
         buckets = GradientBuckets(model: model, bucketBytes: assignment.run.bucketBytes, reducer: reducer)
         model.onLayerGradientsReady = { [buckets] layer in buckets.layerReady(layer) }
@@ -158,17 +161,11 @@ extension DataParallelWorker: TrainingStep {
         if trainer.step == assignment.run.warmupSteps, let traffic = communicator?.plane.traffic {
             socketBytesBeforeSteady = traffic.total(.socket)
         }
-        let globalRows = plan.globalBatchRange(step: index).count
         let tStart = DispatchTime.now().uptimeNanoseconds
-        let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let stalled = slowdown?.stall() ?? 0
-        // Local SGD's inner steps are each replica's own: the loss is averaged over its own rows.
-        let normalizer = outer == nil ? globalRows : max(1, x.rows)
-        let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: normalizer)
+        let (loss, correct, samples, t0, exactSum) = try localGradients(index, permutation: permutation)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        slowdown?.record(computeNanos: t1 - t0 - stalled)
         var (wait, reduce) = try buckets.finishStep()
+        reduce += exactSum
         try batchStatistics?.check()
         try synchronizeQuantizationObservers()
         var norm = trainer.applyUpdate()
@@ -179,13 +176,45 @@ extension DataParallelWorker: TrainingStep {
         let t2 = DispatchTime.now().uptimeNanoseconds
         onStepDone?(trainer.step)
         return StepRecord(
-            loss: loss, correct: correct, samples: x.rows,
-            computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait, allReduceSeconds: reduce,
+            loss: loss, correct: correct, samples: samples,
+            computeSeconds: Double(t1 - t0) / 1e9 + Double(t2 - t1) / 1e9 - wait - exactSum, allReduceSeconds: reduce,
             waitSeconds: wait, gradientNorm: norm, start: tStart, end: t2)
     }
 }
 
 extension DataParallelWorker {
+    /// This rank's gradients for global batch `index` (its rows, or under `elastic.deterministic` its logical
+    /// shards, already summed over the ranks): loss, correct predictions, rows, when the computation began (after
+    /// loading), and the seconds of an exact sum inside it.
+    fileprivate func localGradients(_ index: Int, permutation: [Int]) throws -> (
+        loss: Float, correct: Int, rows: Int, start: UInt64, exactSumSeconds: Double
+    ) {
+        if let deterministic {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let r = try deterministic.computeAndSum(
+                trainer: trainer, globalBatch: plan.globalBatch(step: index, permutation: permutation), data: data.train,
+                buffer: buffer, communicator: communicator)
+            return (r.rows > 0 ? Float(r.lossSum / Double(r.rows)) : 0, r.correct, r.rows, t0, r.reduceSeconds)
+        }
+        let globalRows = plan.globalBatchRange(step: index).count
+        let (x, labels) = buffer.load(plan.rankBatch(step: index, rank: rank, permutation: permutation), from: data.train)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let stalled = slowdown?.stall() ?? 0
+        // Local SGD's inner steps are each replica's own: the loss is averaged over its own rows.
+        let normalizer = outer == nil ? globalRows : max(1, x.rows)
+        let (loss, correct) = trainer.computeGradients(x: x, labels: labels, normalizer: normalizer)
+        slowdown?.record(computeNanos: DispatchTime.now().uptimeNanoseconds - t0 - stalled)
+        return (loss, correct, x.rows, t0, 0)
+    }
+
+    /// The exact summation of `elastic.deterministic`, over `max_workers` logical shards (the coordinator sends the
+    /// resolved maximum); alone too, so that a last survivor sums its shards as the full membership would.
+    fileprivate static func deterministicSum(_ assignment: Assignment, model: Sequential) -> DeterministicGradientSum? {
+        guard let elastic = assignment.elastic, elastic.deterministic, assignment.run.allReduce else { return nil }
+        return DeterministicGradientSum(
+            logicalShards: elastic.maximum(configured: assignment.worldSize), parameterCount: model.parameterCount)
+    }
+
     /// The checksum every replica must agree on: the weights, and under QAT the observers' moving averages after them
     /// (the scales the int8 model will use).
     fileprivate func replicaStateChecksum() -> String {

@@ -329,6 +329,8 @@ public final class Coordinator {
                 layout: layout, job: config.job, parallelism: config.parallelism,
                 timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
             a.elastic = config.elastic
+            // Bitwise recovery splits every batch into max_workers logical shards: every member must count alike.
+            a.elastic?.maxWorkers = config.elastic?.maximum(configured: workers)
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
