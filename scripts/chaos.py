@@ -21,7 +21,9 @@ has no `checkpoint:` section, so no checkpoint can be written or read; the run i
 Output: one JSON line per event and one summary line on stdout (also in OUT/chaos.jsonl), then a table.
 
 usage: scripts/chaos.py [--kills 5] [--workers 3] [--epochs 1 | --steps N] [--signals kill,stop] [--seed 1]
-                        [--baseline] [--tiny] [--out DIR] [--binary .build/release/cohort]
+                        [--baseline] [--deterministic] [--tiny] [--out DIR] [--binary .build/release/cohort]
+With --deterministic (elastic.deterministic) and --baseline, the final weights must equal the failure-free run's
+bit for bit, or the script exits 1.
 """
 import argparse, glob, json, os, random, signal, subprocess, sys, tempfile, time
 
@@ -38,7 +40,8 @@ def cluster_yaml(a, d, metrics, kills):
   batch_size: 128
 """
     length = f"  steps: {a.steps}\n" if a.steps else f"  epochs: {a.epochs}\n"
-    elastic = f"elastic: {{min_workers: 1, max_workers: {a.workers}, restart: {{max_restarts: {max(kills, 1)}, backoff_s: {a.backoff}}}}}\n"
+    bitwise = ", deterministic: true" if a.deterministic else ""
+    elastic = f"elastic: {{min_workers: 1, max_workers: {a.workers}, restart: {{max_restarts: {max(kills, 1)}, backoff_s: {a.backoff}}}{bitwise}}}\n"
     return f"""cluster:
   coordinator: {{host: 127.0.0.1, port: 5555}}
   interface: 127.0.0.1
@@ -241,6 +244,8 @@ def main():
     ap.add_argument("--shm", default="1", help="COHORT_SHARED_MEMORY for the workers")
     ap.add_argument("--baseline", action="store_true", help="also a failure-free run with the same seed")
     ap.add_argument("--tiny", action="store_true", help="a small synthetic job (for the test)")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="elastic.deterministic: the final weights must equal the failure-free run's bit for bit")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     a.signals = ",".join("SIGKILL" if s.upper() in ("KILL", "SIGKILL") else "SIGSTOP" for s in a.signals.split(","))
@@ -262,6 +267,8 @@ def main():
         "weights_identical": len(set(sums)) == 1, "weight_checksums": sums,
         "checkpoint_read": "resum" in text.lower(), "stats": stats, "out": a.out,
     }
+    if base:
+        result["bitwise_equal_to_baseline"] = sums == base.get("weightChecksums")
     if base and result["test_accuracy"] is not None and result["baseline_test_accuracy"] is not None:
         result["accuracy_delta_pp"] = 100 * (result["test_accuracy"] - result["baseline_test_accuracy"])
     print(json.dumps(result, ensure_ascii=False), flush=True)
@@ -286,7 +293,11 @@ def main():
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "
           f"weights {'identical' if result['weights_identical'] else 'DIFFER'}; checkpoint read: "
           f"{'yes' if result['checkpoint_read'] else 'no (none configured)'}")
-    if len(events) != a.kills or not result["weights_identical"] or result["checkpoint_read"]:
+    if base:
+        print(f"final weights {'bitwise equal to' if result['bitwise_equal_to_baseline'] else 'differ from'} the "
+              f"failure-free run's{' (elastic.deterministic)' if a.deterministic else ''}")
+    if len(events) != a.kills or not result["weights_identical"] or result["checkpoint_read"] or (
+            a.deterministic and base and not result["bitwise_equal_to_baseline"]):
         sys.exit(1)
 
 if __name__ == "__main__":

@@ -50,4 +50,31 @@ struct ChaosScriptTests {
         #expect(summary["checkpoint_read"] as? Bool == false, "\(summary)")
         #expect(result.stdout.contains("| p99 |"), "\(text)")
     }
+
+    /// `elastic.deterministic`: after a SIGKILL and a SIGSTOP, each restarted and healed, the final weights equal
+    /// a failure-free run's with the same seed bit for bit (the script compares the done lines' checksums).
+    @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
+    func deterministicRunEndsOnTheFailureFreeWeights() throws {
+        let binary = try requireCohortBinary()
+        let python = try #require(ProcessRunner.which("python3"))
+        let dir = try scratchDirectory("chaos-det")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
+        let result = try ProcessRunner.run(
+            python,
+            [
+                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "20000",
+                "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "5", "--out", dir.path,
+                "--binary", binary.path, "--baseline", "--deterministic",
+            ], timeout: 200)
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0 && !result.timedOut, "\(text)")
+        let lines = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(lines.filter { $0["signal"] != nil }.map { $0["workers"] as? String } == ["3→2→3", "3→2→3"], "\(text)")
+        let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
+        #expect(summary["bitwise_equal_to_baseline"] as? Bool == true, "\(summary)")
+        #expect(summary["weights_identical"] as? Bool == true, "\(summary)")
+    }
 }
