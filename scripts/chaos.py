@@ -293,6 +293,11 @@ def main():
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "
           f"weights {'identical' if result['weights_identical'] else 'DIFFER'}; checkpoint read: "
           f"{'yes' if result['checkpoint_read'] else 'no (none configured)'}")
+    timeline = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plot_chaos_timeline.py")
+    drawn = subprocess.run([sys.executable, timeline, run.metrics, "--out", os.path.join(a.out, "timeline.png")],
+                           capture_output=True, text=True)
+    print(f"timeline: {drawn.stdout.strip()}" if drawn.returncode == 0 else
+          f"timeline: not drawn ({(drawn.stderr.strip().splitlines() or ['?'])[-1]})")
     if base:
         print(f"final weights {'bitwise equal to' if result['bitwise_equal_to_baseline'] else 'differ from'} the "
               f"failure-free run's{' (elastic.deterministic)' if a.deterministic else ''}")
