@@ -24,6 +24,10 @@ public final class Trainer {
     public var distillation: DistillationTeacher?
     /// State saved and restored with the optimizer's in every checkpoint.
     public var checkpointedState: [any CheckpointedState] = []
+    /// `checkpointedState` and every parameter constraint with state of its own (QAT's observers).
+    public var allCheckpointedState: [any CheckpointedState] {
+        checkpointedState + parameterConstraints.compactMap { $0 as? any CheckpointedState }
+    }
 
     public init(
         model: Sequential, optimizer: Optimizer, schedule: LearningRateSchedule,

@@ -37,6 +37,33 @@ struct TrainResumeCLITests {
         #expect(a == b, "the continued run's weights differ from the uninterrupted run's")
     }
 
+    /// QAT from step 30: the run cut at step 50 has fake quantization on and its activation observers' moving
+    /// averages in the checkpoint; the continued run goes on quantized from its first step and ends with the same
+    /// weights and the same input scales in the model file's metadata as the straight run.
+    @Test func continuedQATRunEqualsOneRun() throws {
+        let dir = try scratchDirectory("resume-qat")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let qat = ["--qat-start-step", "30"]
+        let whole = dir.appendingPathComponent("whole.safetensors").path
+        let continued = dir.appendingPathComponent("continued.safetensors").path
+        let one = try cohort(Self.arguments(steps: 100, optimizer: "momentum") + qat + ["--output", whole], timeout: 60)
+        #expect(one.status == 0, "\(one.stderr)")
+        let first = try cohort(
+            Self.arguments(steps: 50, optimizer: "momentum") + qat + ["--checkpoint-dir", state], timeout: 60)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try cohort(
+            Self.arguments(steps: 100, optimizer: "momentum") + qat + [
+                "--checkpoint-dir", state, "--resume", "--output", continued,
+            ],
+            timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let b = try Data(contentsOf: URL(fileURLWithPath: continued))
+        #expect(String(decoding: a, as: UTF8.self).contains("qat_input_scales"))
+        #expect(a == b, "the continued QAT run's weights or input scales differ from the uninterrupted run's")
+    }
+
     /// A decaying schedule laid over the whole run (`--schedule-steps`, as `cohort tune` does for ASHA): the first
     /// part ends mid-schedule, and the continued run equals the straight one.
     @Test func continuedCosineRunEqualsOneRunWithTheWholeHorizon() throws {

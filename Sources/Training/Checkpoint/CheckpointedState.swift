@@ -3,7 +3,7 @@
 /// the optimizer never sees them.
 public protocol CheckpointedState: AnyObject {
     var slotPrefix: String { get }
-    /// The slots to save, each parameter-sized, named with `slotPrefix`.
+    /// The slots to save, named with `slotPrefix`: parameter-sized, or of a length `restore` checks itself.
     func checkpointSlots() -> [String: [Float]]
     /// Restores from the slots named with `slotPrefix` (every one of them, possibly none in an older checkpoint).
     func restore(slots: [String: [Float]]) throws

@@ -32,7 +32,7 @@ public struct TrainingCheckpoints: Sendable {
         let opt = trainer.optimizer.state()
         let state = CheckpointState(
             step: trainer.step, epoch: epoch, dataCursor: stepInEpoch, rngState: [seed],
-            optimizerState: trainer.checkpointedState.reduce(opt.slots) { $0.merging($1.checkpointSlots()) { a, _ in a } },
+            optimizerState: trainer.allCheckpointedState.reduce(opt.slots) { $0.merging($1.checkpointSlots()) { a, _ in a } },
             info: ["optimizer": opt.name, "optimizer_step": "\(opt.step)"])
         let model = trainer.model
         guard model.buffers.count > 0 else {
@@ -71,7 +71,9 @@ public struct TrainingCheckpoints: Sendable {
         for (i, v) in bufferValues.enumerated() { model.buffers[i] = v }
         // A moment of another length would be dropped for a zero one by the optimizer, and the run would go on
         // from a different state than the one saved: refuse it, naming the file.
-        for (slot, moments) in c.state.optimizerState where moments.count != model.parameters.count {
+        let extras = trainer.allCheckpointedState
+        for (slot, moments) in c.state.optimizerState
+        where moments.count != model.parameters.count && !extras.contains(where: { slot.hasPrefix($0.slotPrefix) }) {
             throw RuntimeError.invalid(
                 "checkpoint \(c.statePath): optimizer slot \(slot) has \(moments.count) values, the model \(model.parameters.count) parameters"
             )
@@ -79,7 +81,7 @@ public struct TrainingCheckpoints: Sendable {
         let name = c.state.info["optimizer"] ?? trainer.optimizer.name
         let optStep = Int(c.state.info["optimizer_step"] ?? "") ?? c.state.step
         var slots = c.state.optimizerState
-        for extra in trainer.checkpointedState {
+        for extra in extras {
             let mine = slots.filter { $0.key.hasPrefix(extra.slotPrefix) }
             try extra.restore(slots: mine)
             for key in mine.keys { slots[key] = nil }

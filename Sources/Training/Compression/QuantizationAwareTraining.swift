@@ -18,7 +18,7 @@ public final class QuantizationAwareTraining: ParameterConstraint {
     public let freezeStep: Int?
     /// (the Dense's index in `model.layers`, its quantizer)
     public let quantizers: [(index: Int, quantizer: DenseFakeQuantizer)]
-    private var updates = 0
+    private(set) var updates = 0
 
     public init(model: Sequential, startStep: Int = 0, momentum: Float = 0.01, freezeStep: Int? = nil) throws {
         let dense = model.layers.enumerated().compactMap { i, l in (l as? Dense).map { (i, $0) } }
@@ -73,11 +73,41 @@ public final class QuantizationAwareTraining: ParameterConstraint {
         attachIfStarted()
     }
 
-    private func attachIfStarted() {
+    fileprivate func attachIfStarted() {
         guard isActive else { return }
         for (i, q) in quantizers {
             if let d = model.layers[i] as? Dense, d.fakeQuantizer == nil { d.fakeQuantizer = q }
         }
+    }
+}
+
+/// QAT's own state goes into checkpoints: the updates counted (whether the first step after a resume is already
+/// fake-quantized) and each observer's moving max|x| (the input scales the int8 model will use). Without them a
+/// resumed run would start unquantized and re-learn its scales from the next batch alone.
+extension QuantizationAwareTraining: CheckpointedState {
+    public var slotPrefix: String { "qat." }
+    static let slotName = "qat.observers"
+
+    /// [updates, then each observer's max|x| (−1: none yet)].
+    public func checkpointSlots() -> [String: [Float]] {
+        [Self.slotName: [Float(updates)] + quantizers.map { $0.quantizer.observedMaxAbs ?? -1 }]
+    }
+
+    public func restore(slots: [String: [Float]]) throws {
+        guard let values = slots[Self.slotName] else { return }  // a checkpoint from before QAT was on
+        guard values.count == quantizers.count + 1, let first = values.first, first.isFinite, first >= 0,
+            first < 0x1p24, values.dropFirst().allSatisfy({ $0.isFinite && ($0 >= 0 || $0 == -1) })
+        else {
+            throw QuantizationError(
+                "checkpoint slot \(Self.slotName): expected \(quantizers.count + 1) finite values (updates, then each observer's max|x| or -1), got \(values.count)"
+            )
+        }
+        updates = Int(first)
+        for (k, (_, q)) in quantizers.enumerated() {
+            let v = values[k + 1]
+            q.setObserved(maxAbs: v < 0 ? nil : v)
+        }
+        attachIfStarted()
     }
 }
 
