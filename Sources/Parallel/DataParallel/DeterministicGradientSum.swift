@@ -16,30 +16,36 @@ import Training
 ///   it runs;
 /// - **the order the shards' gradients are added in**: each gradient becomes integers on a grid shared by all
 ///   ranks (per block of 4,096 values, 2^e with e from the block's largest magnitude over every shard, found by an
-///   exact all-reduce of each rank's own maxima), split into three 16-bit pieces that fp32 adds exactly in any
-///   order (L ≤ 128 contributions keep every partial sum below 2^24). The ring sums the pieces; every rank decodes
-///   the same integer sum. Values below 2^-46 of their block's largest are rounded to the grid (about 22 bits
-///   finer than fp32's own resolution at the block's largest value).
+///   exact all-reduce of each rank's own maxima), split into two pieces of b = 24 − ⌈log₂ L⌉ bits that fp32 adds
+///   exactly in any order (L contributions keep every partial sum below 2^24). The ring sums the pieces; every
+///   rank decodes the same integer sum. The grid spans 2b − 1 bits below the block's largest magnitude (45 bits
+///   for L = 2, 33 for L = 128): finer than fp32's own 24 bits there.
 ///
 /// Cost: one backward pass per logical shard instead of per rank (the same when every worker is up), no overlap of
-/// the all-reduce with backward, and 3× the bytes of an fp32 all-reduce.
+/// the all-reduce with backward, and 2× the bytes of an fp32 all-reduce.
 public final class DeterministicGradientSum {
-    /// The most logical shards: their piece sums (< L · 2^16) and the decoded integers (< L · 2^46) stay exact.
+    /// The most logical shards: each piece keeps at least 17 bits (the grid 33).
     public static let maximumLogicalShards = 128
     static let blockSize = 4096
-    /// Magnitudes on the grid stay below 2^46.
-    static let gridBits = 46
-    static let gridLimit = Double(sign: .plus, exponent: gridBits, significand: 1)
+    static let roundingShift = 0x1.8p52
 
     public let logicalShards: Int
+    /// Bits per piece: L pieces of b bits sum below 2^24, exact in fp32.
+    let pieceBits: Int
+    /// Magnitudes on the grid stay below 2^(2b − 1), so the high piece is a signed b-bit value.
+    var gridBits: Int { 2 * pieceBits - 1 }
     private let parameterCount: Int
+    /// Copies of the gradients of this rank's shards but the last (which stays in the model's buffer).
     private var shardGradients: [[Float]] = []
     private var pieces: [Float]
 
     public init(logicalShards: Int, parameterCount: Int) {
         self.logicalShards = max(1, min(logicalShards, Self.maximumLogicalShards))
+        var bitsForCount = 0
+        while 1 << bitsForCount < self.logicalShards { bitsForCount += 1 }
+        pieceBits = 24 - bitsForCount
         self.parameterCount = parameterCount
-        pieces = [Float](repeating: 0, count: 3 * parameterCount)
+        pieces = [Float](repeating: 0, count: 2 * parameterCount)
     }
 
     private var blockCount: Int { (parameterCount + Self.blockSize - 1) / Self.blockSize }
@@ -63,42 +69,66 @@ public final class DeterministicGradientSum {
         var lossSum = 0.0
         var correct = 0
         var rows = 0
-        shardGradients = mine.map { _ in [] }
-        for (k, l) in mine.enumerated() {
+        shardGradients = []
+        let model = trainer.model.gradients.pointer
+        var lastInModel = false
+        for l in mine {
             let r = EpochPlan.shardRows(batchSize: b, rank: l, ranks: logicalShards)
             guard !r.isEmpty else { continue }  // an empty shard adds nothing
+            if lastInModel { shardGradients.append(Array(UnsafeBufferPointer(start: model, count: parameterCount))) }
             let indices = globalBatch[(globalBatch.startIndex + r.lowerBound)..<(globalBatch.startIndex + r.upperBound)]
             let (x, labels) = buffer.load(indices, from: data)
             let (loss, right) = trainer.computeGradients(x: x, labels: labels, normalizer: b)
             lossSum += Double(loss) * Double(r.count)
             correct += right
             rows += r.count
-            let g = trainer.model.gradients
-            shardGradients[k] = Array(UnsafeBufferPointer(start: g.pointer, count: parameterCount))
+            lastInModel = true
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let exponents = try blockExponents(c, rank: rank, size: size)
-        encode(exponents)
+        let exponents = try withShardPointers(model: lastInModel ? UnsafePointer(model) : nil) { sources in
+            let exponents = try blockExponents(sources, c, rank: rank, size: size)
+            encode(sources, exponents)
+            return exponents
+        }
         try c?.allReduce(&pieces, op: .sum)
-        decode(exponents, into: trainer.model.gradients.pointer)
+        decode(exponents, into: model)
         shardGradients = []
         return (lossSum, correct, rows, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    /// `body` over this rank's shard gradients: the copies, then the model's buffer when it holds the last one.
+    private func withShardPointers<T>(model: UnsafePointer<Float>?, _ body: ([UnsafePointer<Float>]) throws -> T) rethrows
+        -> T
+    {
+        func nest(_ k: Int, _ acc: [UnsafePointer<Float>]) throws -> T {
+            guard k < shardGradients.count else { return try body(acc + (model.map { [$0] } ?? [])) }
+            return try shardGradients[k].withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return try nest(k + 1, acc) }  // a model with no parameters
+                return try nest(k + 1, acc + [base])
+            }
+        }
+        return try nest(0, [])
     }
 
     /// Per block, the grid exponent e (values are multiples of 2^e), from the largest magnitude of any shard on any
     /// rank: each rank writes its own row of a table that a sum all-reduce fills exactly (x + 0 = x); nil marks a
     /// block holding a NaN or an infinity somewhere.
-    private func blockExponents(_ c: Communicator?, rank: Int, size: Int) throws -> [Int?] {
+    private func blockExponents(_ sources: [UnsafePointer<Float>], _ c: Communicator?, rank: Int, size: Int) throws
+        -> [Int?]
+    {
         let n = blockCount
         var table = [Float](repeating: 0, count: size * n)
-        for g in shardGradients where !g.isEmpty {
+        for g in sources {
             for blk in 0..<n {
+                let range = blockRange(blk)
                 var m: Float = table[rank * n + blk]
-                for i in (blk * Self.blockSize)..<min((blk + 1) * Self.blockSize, parameterCount) {
+                var nonFinite = false
+                for i in range {
                     let a = abs(g[i])
-                    m = a > m || a.isNaN ? a : m
+                    m = max(m, a)
+                    nonFinite = nonFinite || !a.isFinite
                 }
-                table[rank * n + blk] = m
+                table[rank * n + blk] = nonFinite ? .infinity : m
             }
         }
         try c?.allReduce(&table, op: .sum)
@@ -110,52 +140,62 @@ public final class DeterministicGradientSum {
                 m = max(m, v)
             }
             // m < 2^(exponent + 1), so |g| · 2^-e < 2^gridBits.
-            return m > 0 ? Int(m.exponent) + 1 - Self.gridBits : 0
+            return m > 0 ? Int(m.exponent) + 1 - gridBits : 0
         }
     }
 
-    /// This rank's shards on the grid, as three 16-bit pieces per value ([low | middle | high], the high piece
-    /// signed), added up in `pieces` (exact: fewer than 2^24 in magnitude).
-    private func encode(_ exponents: [Int?]) {
+    private func blockRange(_ blk: Int) -> Range<Int> {
+        (blk * Self.blockSize)..<min((blk + 1) * Self.blockSize, parameterCount)
+    }
+
+    /// This rank's shards on the grid, as two pieces per value ([low | high], the high one signed), added up in
+    /// `pieces` (exact: fewer than 2^24 in magnitude).
+    private func encode(_ sources: [UnsafePointer<Float>], _ exponents: [Int?]) {
         let n = parameterCount
+        let bits = Int64(pieceBits)
+        let mask = (Int64(1) << bits) - 1
+        let limit = Double(sign: .plus, exponent: gridBits, significand: 1) - 1
         pieces.withUnsafeMutableBufferPointer { p in
-            p.update(repeating: 0)
-            for g in shardGradients where !g.isEmpty {
+            guard let low = p.baseAddress else { return }
+            let high = low + n
+            low.update(repeating: 0, count: 2 * n)
+            for g in sources {
                 for (blk, e) in exponents.enumerated() {
                     guard let e else { continue }
                     let scale = Double(sign: .plus, exponent: -e, significand: 1)
-                    for i in (blk * Self.blockSize)..<min((blk + 1) * Self.blockSize, n) {
+                    for i in blockRange(blk) {
                         // In range for every honest table; clamped so that no table can make the conversion trap.
-                        let x = min(max((Double(g[i]) * scale).rounded(), -Self.gridLimit), Self.gridLimit)
-                        let v = Int64(x)
-                        p[i] += Float(v & 0xFFFF)
-                        p[n + i] += Float((v >> 16) & 0xFFFF)
-                        p[2 * n + i] += Float(v >> 32)
+                        // Adding and removing 1.5 · 2^52 rounds to the nearest integer (ties to even) for |x| < 2^51,
+                        // without a library call.
+                        let y = (Double(g[i]) * scale + Self.roundingShift) - Self.roundingShift
+                        let v = Int64(y.isNaN ? 0 : min(max(y, -limit), limit))
+                        low[i] += Float(v & mask)
+                        high[i] += Float(v >> bits)
                     }
                 }
             }
         }
     }
 
-    /// The summed integers back to floats: Σ = Σlow + Σmiddle·2^16 + Σhigh·2^32, times 2^e.
+    /// The summed integers back to floats: Σ = Σlow + Σhigh · 2^b, times 2^e.
     private func decode(_ exponents: [Int?], into out: UnsafeMutablePointer<Float>) {
         let n = parameterCount
-        for (blk, e) in exponents.enumerated() {
-            let range = (blk * Self.blockSize)..<min((blk + 1) * Self.blockSize, n)
-            guard let e else {
-                for i in range { out[i] = .nan }
-                continue
-            }
-            let scale = Double(sign: .plus, exponent: e, significand: 1)
-            for i in range {
-                let (low, middle, high) = (pieces[i], pieces[n + i], pieces[2 * n + i])
-                // Exact sums are integers below 2^24; anything else came from a peer that broke the protocol.
-                guard abs(low) < 0x1p24, abs(middle) < 0x1p24, abs(high) < 0x1p24 else {
-                    out[i] = .nan
+        let radix = Double(sign: .plus, exponent: pieceBits, significand: 1)
+        pieces.withUnsafeBufferPointer { p in
+            guard let low = p.baseAddress else { return }
+            let high = low + n
+            for (blk, e) in exponents.enumerated() {
+                let range = blockRange(blk)
+                guard let e else {
+                    for i in range { out[i] = .nan }
                     continue
                 }
-                let sum = Int64(low) + Int64(middle) << 16 + Int64(high) << 32
-                out[i] = Float(Double(sum) * scale)
+                let scale = Double(sign: .plus, exponent: e, significand: 1)
+                for i in range {
+                    // Exact sums are integers below 2^24; anything else came from a peer that broke the protocol.
+                    let (l, h) = (low[i], high[i])
+                    out[i] = abs(l) < 0x1p24 && abs(h) < 0x1p24 ? Float((Double(h) * radix + Double(l)) * scale) : .nan
+                }
             }
         }
     }
