@@ -334,7 +334,8 @@ public final class Coordinator {
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
-        stepStatistics = StepStatistics { layout.coordinates(ofRank: $0).stage }
+        // A report still in flight from the previous membership may name a rank this layout no longer has.
+        stepStatistics = StepStatistics { (0..<layout.worldSize).contains($0) ? layout.coordinates(ofRank: $0).stage : -1 }
         observer?.membershipFormed(
             epoch: epoch,
             members: members.enumerated().map { rank, m in
@@ -422,7 +423,9 @@ public final class Coordinator {
         switch message {
         case .heartbeat, .register, .assign, .stop, .finalCheckpoint:
             break
-        case .progress(let p):
+        case .progress(var p):
+            // The sender's rank is the one its socket identity maps to now, not the one its message claims.
+            p.rank = rank
             members[rank].latest = p
             stepStatistics.add(p)
             observer?.rankReported(p, dropped: dropped.counts)
