@@ -86,11 +86,16 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         ConvCase(channels: 3, height: 4, width: 5, out: 5, kernel: 1, stride: 1, padding: 0, groups: 1),  // 1×1
         ConvCase(channels: 3, height: 9, width: 7, out: 5, kernel: 5, stride: 3, padding: 2, groups: 1),  // odd, s3
         ConvCase(channels: 6, height: 7, width: 9, out: 4, kernel: 2, stride: 2, padding: 1, groups: 2),  // even k
-        // ≥ 64 output positions and groups 1: the per-example path (one GEMM per example, written straight into y).
+        // ≥ 64 output positions and groups 1: chunks of one example (one GEMM per example, written straight into y).
         ConvCase(channels: 2, height: 9, width: 8, out: 3, kernel: 3, stride: 1, padding: 1, groups: 1),  // padding
         ConvCase(channels: 2, height: 17, width: 15, out: 4, kernel: 3, stride: 2, padding: 1, groups: 1),  // stride 2
         ConvCase(channels: 3, height: 9, width: 8, out: 5, kernel: 1, stride: 1, padding: 0, groups: 1),  // 1×1
         ConvCase(channels: 2, height: 11, width: 9, out: 3, kernel: 4, stride: 1, padding: 2, groups: 1),  // even k, odd
+        // 16 and 17 input channels (W3's second conv has 32).
+        ConvCase(channels: 16, height: 5, width: 6, out: 3, kernel: 3, stride: 1, padding: 1, groups: 1),  // pad 1
+        ConvCase(channels: 16, height: 5, width: 5, out: 2, kernel: 3, stride: 1, padding: 0, groups: 1),  // dy pad 2
+        ConvCase(channels: 17, height: 4, width: 5, out: 2, kernel: 1, stride: 1, padding: 0, groups: 1),  // 1×1
+        ConvCase(channels: 16, height: 6, width: 5, out: 3, kernel: 4, stride: 1, padding: 2, groups: 1),  // even k
     ]
 
     @Test(arguments: cases)
@@ -115,10 +120,46 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         #expect(e.params < tolerance && e.input < tolerance, "\(c): \(e)")
     }
 
-    /// Both paths are exercised: the first seven cases run over the whole batch, the last four per example.
-    @Test func casesCoverBothPaths() {
-        #expect(Self.cases.prefix(7).allSatisfy { !$0.make().runsPerExample })
-        #expect(Self.cases.dropFirst(7).allSatisfy { $0.make().runsPerExample })
+    /// The chunk sizes: whole batches for small maps, one example at a time for large ones, and grouped
+    /// convolutions in budget-sized chunks.
+    @Test func casesCoverEveryPath() {
+        // Small maps go whole (up to 768 columns), a 28×28 map one example at a time, groups as the budget allows.
+        #expect(Self.cases.allSatisfy { $0.make().chunkExamples(batch: 5) == 5 })
+        let large = Conv2D(input: FeatureShape(channels: 1, height: 28, width: 28), outChannels: 2, kernel: 3, padding: 1)
+        #expect(large.chunkExamples(batch: 5) == 1)
+        let grouped = Conv2D(
+            input: FeatureShape(channels: 4, height: 28, width: 28), outChannels: 4, kernel: 3, padding: 1, groups: 4)
+        #expect(grouped.chunkExamples(batch: 64) == Conv2D.defaultColumnBudgetBytes / (36 * 784 * 4))
+    }
+
+    /// Splitting a batch into chunks (one example each, two with a shorter last one) changes no output or
+    /// gradient: each is computed as over the whole batch at once.
+    @Test(arguments: [0, 2, 7, 11])
+    func chunkedBatchesEqualOneChunk(_ index: Int) {
+        let c = Self.cases[index]
+        var probe = Probe(seed: 40)
+        let x = probe.tensor([5, c.input.count])
+        let dy = probe.tensor([5, c.make().output.count])
+        let parameters = probe.tensor([c.make().parameterCount])
+        func run(budget: Int) -> (y: [Float], grads: [Float], dx: [Float]) {
+            let conv = c.make()
+            conv.columnBudgetBytes = budget
+            let model = Sequential([conv], inputFeatures: c.input.count)
+            model.computesInputGradient = true
+            model.parameters.assign(parameters)
+            let y = model.forward(x, training: true).array
+            let dx = model.backward(dy.copy())?.array ?? []
+            return (y, model.gradients.array, dx)
+        }
+        let whole = run(budget: 1 << 30)
+        let perExample = c.input.channels * c.kernel * c.kernel * c.make().output.positions * 4
+        for budget in [1, 2 * perExample] {
+            let chunked = run(budget: budget)
+            for (name, a, b) in [("y", whole.y, chunked.y), ("∂θ", whole.grads, chunked.grads), ("∂x", whole.dx, chunked.dx)] {
+                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(a.count == b.count && !a.isEmpty && worst < 1e-4, "\(c) budget \(budget) \(name): \(worst)")
+            }
+        }
     }
 
     /// Gradients accumulate over two backward passes when asked (micro-batches), on both paths.

@@ -4,20 +4,19 @@ import Tensors
 /// (see `FeatureShape` for why NCHW), with square kernels, stride, zero padding, dilation 1 and groups: depthwise is
 /// `groups == channels`. Weight [out, in/groups, k, k] (PyTorch's orientation, stored as is) then bias [out].
 ///
-/// Implemented as im2col plus the project's GEMM, on one of two paths:
-/// - per example (groups = 1 and at least `perExampleMinPositions` output positions, e.g. W3's convolutions): with
-///   K = in·k·k, Y_b[out, P] = W[out, K] · cols_b[K, P] IS example b's NCHW output, so the GEMM writes y directly (no
-///   layout pass), and one example's columns (W3's second conv: 288 × 196 floats, 225 KB) stay in L2 between im2col
-///   and the GEMM instead of a whole batch's (29 MB) going through memory. Backward recomputes cols_b from the kept
-///   input (cheaper than storing the batch's columns):
-///     ∂W (+)= Σ_b dY_b · cols_bᵀ (NT, accumulated over b);  dcols_b = Wᵀ · dY_b (TN);  dx_b = col2im(dcols_b).
-/// - over the whole batch (grouped and depthwise convolutions, small maps), where a per-example GEMM would be too
-///   small: the GEMM's n is batch × positions. With P = Ho·Wo, N = B·P, Kg = in/groups·k·k and Og = out/groups, for
-///   each group g (a contiguous block of Kg rows of the column matrix and Og rows of W):
+/// Implemented as im2col plus the project's GEMM, a chunk of examples at a time. With P = Ho·Wo, a chunk of c
+/// examples, N = c·P, Kg = in/groups·k·k and Og = out/groups, for each group g (a contiguous block of Kg rows of the
+/// column matrix and Og rows of W):
 ///   forward  cols[in·k·k, N] = im2col(x);   Yᵀ_g[Og, N] = W_g[Og, Kg] · cols_g[Kg, N]          (NN)
 ///            y[b, o, p] = Yᵀ[o, b·P + p] + bias[o]
-///   backward dYᵀ[o, b·P + p] = dy[b, o, p];  dW_g[Og, Kg] = dYᵀ_g[Og, N] · cols_gᵀ[N, Kg]     (NT)
+///   backward dYᵀ[o, b·P + p] = dy[b, o, p];  dW_g[Og, Kg] (+)= dYᵀ_g[Og, N] · cols_gᵀ[N, Kg]  (NT)
 ///            dcols_g[Kg, N] = W_gᵀ[Kg, Og] · dYᵀ_g[Og, N] (TN, into the column buffer);  dx = col2im(dcols)
+/// Why chunks: a whole batch's columns (W3's second conv: 288 × 25,088 floats, 29 MB) would go through memory
+/// between im2col and the GEMM, while a chunk's stay in L2; and a GEMM of n or k = P alone (196 there) runs at about
+/// two thirds of the whole-batch rate, of 4 × 196 near it (`chunkColumns`). A chunk of one example needs no layout
+/// pass at all: its Yᵀ [O, P] is its NCHW output and its dy is already dYᵀ, so maps of 768 positions or more
+/// (W3's first conv) go one example at a time with the GEMM writing y directly. Backward recomputes the columns
+/// from the kept input (cheaper than storing the batch's).
 public final class Conv2D: Layer {
     public let input: FeatureShape
     public let output: FeatureShape
@@ -38,11 +37,11 @@ public final class Conv2D: Layer {
     private let outputBuffer = ReusableBuffer()
     private let inputGradientBuffer = ReusableBuffer()
     private var lastBatch: Int?
-    /// The last forward's input (the per-example path recomputes its columns in backward; the layer before keeps it
+    /// The last forward's input (backward recomputes its columns from it; the layer before keeps it
     /// valid until its own next forward, as `Dense` relies on too) and the last backward's dy.
     private var lastInput: Tensor?
     private var lastGradient: Tensor?
-    /// Whether `weightGradients` ran since the last forward (dyᵀ is in `channelMajor`).
+    /// Whether `weightGradients` ran since the last forward (so `inputGradient` has a dy).
     private var gradientReady = false
 
     /// Why a convolution with these settings cannot be built, as (setting, reason), or nil when it can. Config's
@@ -113,13 +112,40 @@ public final class Conv2D: Layer {
         bias.zero()
     }
 
-    /// Output positions from which a plain convolution runs one GEMM per example (n = positions).
-    public static let perExampleMinPositions = 64
-    /// Whether this layer takes the per-example path (see the type's comment).
-    public var runsPerExample: Bool { groups == 1 && output.positions >= Self.perExampleMinPositions }
+    /// Bytes of im2col columns one chunk of examples may fill by default: about a quarter of a core's L2, so that
+    /// the columns im2col writes are still in cache when the GEMM packs them, with dy's channel-major copy and the
+    /// GEMM's output for the chunk beside them.
+    public static let defaultColumnBudgetBytes = 1 << 20
+    /// This layer's budget (tests shrink it to force several chunks).
+    public var columnBudgetBytes = Conv2D.defaultColumnBudgetBytes
+
+    /// Columns (examples × output positions) a plain convolution's chunk aims for: a GEMM of n or k = 196 (one of
+    /// W3's 14×14 maps) runs at about two thirds of the whole-batch GEMM's rate, one of 4 × 196 near it. A map this
+    /// large or larger goes one example at a time, with no layout pass at all (see `forwardChunk`).
+    public static let chunkColumns = 768
+
+    /// Examples per chunk of a batch of `batch`, for im2col columns of `rows` × `positions` per example (the
+    /// forward's by default): enough for `chunkColumns` (grouped convolutions, whose GEMMs are tiny per group: as
+    /// many as the budget allows), never more columns than `columnBudgetBytes`.
+    public func chunkExamples(batch: Int, rows: Int? = nil, positions: Int? = nil) -> Int {
+        let (rows, positions) = (rows ?? input.channels * kernel * kernel, positions ?? output.positions)
+        let fitting = max(1, columnBudgetBytes / max(1, rows * positions * MemoryLayout<Float>.stride))
+        let wanted = groups > 1 ? fitting : (Self.chunkColumns + positions - 1) / max(1, positions)
+        return max(1, min(batch, fitting, wanted))
+    }
 
     private var window: ConvWindow {
         ConvWindow(input: input, output: output, kernel: kernel, stride: stride, padding: padding)
+    }
+
+    /// `body(first, count)` over consecutive chunks of `batch` examples, `size` at a time.
+    func forEachChunk(batch: Int, size: Int? = nil, _ body: (Int, Int) -> Void) {
+        let size = max(1, size ?? chunkExamples(batch: batch))
+        var first = 0
+        while first < batch {
+            body(first, min(size, batch - first))
+            first += size
+        }
     }
 
     // x: [B, C·H·W] → y: [B, O·Ho·Wo]
@@ -128,46 +154,34 @@ public final class Conv2D: Layer {
         lastBatch = x.rows
         lastInput = x
         gradientReady = false
-        return runsPerExample ? forwardPerExample(x) : forwardBatched(x)
-    }
-
-    private func forwardPerExample(_ x: Tensor) -> Tensor {
-        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
-        let cols = columnBuffer.view(rows: rows, columns: positions)
         let y = outputBuffer.view(rows: x.rows, columns: output.count)
-        for b in 0..<x.rows {
-            im2col(x.pointer + b * input.count, batch: 1, window, into: cols.pointer)
-            let yb = y.pointer + b * output.count
-            sgemm(
-                transA: .none, transB: .none, m: output.channels, n: positions, k: rows, alpha: 1, a: weight.pointer,
-                lda: rows, b: cols.pointer, ldb: positions, beta: 0, c: yb, ldc: positions, threads: threads)
-            for o in 0..<output.channels {
-                let row = yb + o * positions
-                let v = bias[o]
-                for p in 0..<positions { row[p] += v }
-            }
+        forEachChunk(batch: x.rows) { first, count in
+            forwardChunk(x.pointer + first * input.count, batch: count, into: y.pointer + first * output.count)
         }
         return y
     }
 
-    private func forwardBatched(_ x: Tensor) -> Tensor {
-        let batch = x.rows
+    /// One chunk of `batch` examples: cols = im2col(x), Yᵀ_g = W_g · cols_g per group, y = scatter(Yᵀ) + bias.
+    private func forwardChunk(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>) {
         let n = batch * output.positions
         let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
-        im2col(x.pointer, batch: batch, window, into: cols.pointer)
-        let yT = channelMajor.view(rows: output.channels, columns: n)
+        im2col(x, batch: batch, window, into: cols.pointer)
+        // One example's Yᵀ [O, P] is its NCHW output: the GEMM writes y itself and no layout pass follows.
+        let yT = batch == 1 ? y : channelMajor.view(rows: output.channels, columns: n).pointer
         let og = output.channels / groups
         let kg = groupPatch
         for g in 0..<groups {
             sgemm(
                 transA: .none, transB: .none, m: og, n: n, k: kg, alpha: 1,
                 a: weight.pointer + g * og * kg, lda: kg, b: cols.pointer + g * kg * n, ldb: n,
-                beta: 0, c: yT.pointer + g * og * n, ldc: n, threads: threads)
+                beta: 0, c: yT + g * og * n, ldc: n, threads: threads)
         }
-        let y = outputBuffer.view(rows: batch, columns: output.count)
-        scatterChannelMajor(
-            yT.pointer, batch: batch, channels: output.channels, positions: output.positions, bias: bias.pointer, into: y.pointer)
-        return y
+        if batch == 1 {
+            addChannelBias(bias.pointer, channels: output.channels, positions: output.positions, to: y)
+        } else {
+            scatterChannelMajor(
+                yT, batch: batch, channels: output.channels, positions: output.positions, bias: bias.pointer, into: y)
+        }
     }
 
     // dy: [B, O·Ho·Wo] → dx: [B, C·H·W]; dW [O, C/g, k, k] and db [O] into the gradient slice.
@@ -176,87 +190,73 @@ public final class Conv2D: Layer {
         return needInputGradient ? inputGradient() : nil
     }
 
-    /// Backward's first half: ∂W and ∂b of `dy` for the last forward (dy gathered channel-major, kept for
-    /// `inputGradient`). Separate so that `cohort bench conv` can time each pass against its GEMM.
+    /// Backward's first half: ∂W and ∂b of `dy` for the last forward (the columns recomputed from the kept input,
+    /// chunk by chunk). Separate so that `cohort bench conv` can time each pass against its GEMM.
     public func weightGradients(_ dy: Tensor, accumulate: Bool) {
         guard let batch = lastBatch, let x = lastInput else { preconditionFailure("Conv2D.backward before forward") }
         precondition(dy.rows == batch && dy.columns == output.count, "Conv2D.backward given \(dy.shape)")
         lastGradient = dy
         gradientReady = true
-        if runsPerExample {
-            weightGradientsPerExample(x, dy, accumulate: accumulate)
-        } else {
-            weightGradientsBatched(dy, accumulate: accumulate)
+        forEachChunk(batch: batch) { first, count in
+            weightGradientsChunk(
+                x.pointer + first * input.count, dy.pointer + first * output.count, batch: count,
+                accumulate: accumulate || first > 0)
         }
     }
 
-    private func weightGradientsPerExample(_ x: Tensor, _ dy: Tensor, accumulate: Bool) {
-        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
-        let cols = columnBuffer.view(rows: rows, columns: positions)
-        for b in 0..<x.rows {
-            let dyb = dy.pointer + b * output.count
-            columnSums(
-                transposedOf: dyb, rows: output.channels, cols: positions, into: biasGradient.pointer,
-                accumulate: accumulate || b > 0)
-            im2col(x.pointer + b * input.count, batch: 1, window, into: cols.pointer)
-            sgemm(
-                transA: .none, transB: .transpose, m: output.channels, n: rows, k: positions, alpha: 1, a: dyb,
-                lda: positions, b: cols.pointer, ldb: positions, beta: accumulate || b > 0 ? 1 : 0,
-                c: weightGradient.pointer, ldc: rows, threads: threads)
-        }
-    }
-
-    private func weightGradientsBatched(_ dy: Tensor, accumulate: Bool) {
-        let batch = dy.rows
+    /// One chunk: dYᵀ = gather(dy); ∂b (+)= row sums of dYᵀ; ∂W_g (+)= dYᵀ_g · cols_gᵀ per group.
+    private func weightGradientsChunk(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, batch: Int, accumulate: Bool
+    ) {
         let n = batch * output.positions
         let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
-        let dyT = channelMajor.view(rows: output.channels, columns: n)
-        gatherChannelMajor(dy.pointer, batch: batch, channels: output.channels, positions: output.positions, into: dyT.pointer)
-        columnSums(transposedOf: dyT.pointer, rows: output.channels, cols: n, into: biasGradient.pointer, accumulate: accumulate)
+        im2col(x, batch: batch, window, into: cols.pointer)
+        let dyT = channelMajorGradient(dy, batch: batch)
+        columnSums(transposedOf: dyT, rows: output.channels, cols: n, into: biasGradient.pointer, accumulate: accumulate)
         let og = output.channels / groups
         let kg = groupPatch
         for g in 0..<groups {
             sgemm(
                 transA: .none, transB: .transpose, m: og, n: kg, k: n, alpha: 1,
-                a: dyT.pointer + g * og * n, lda: n, b: cols.pointer + g * kg * n, ldb: n,
+                a: dyT + g * og * n, lda: n, b: cols.pointer + g * kg * n, ldb: n,
                 beta: accumulate ? 1 : 0, c: weightGradient.pointer + g * og * kg, ldc: kg, threads: threads)
         }
     }
 
-    /// Backward's second half: ∂x for the dy of the last `weightGradients`. It overwrites the columns (∂W no longer
-    /// needs them), so ∂W of the same forward cannot follow it.
+    /// dYᵀ [O, batch·P] of a chunk's dy rows: one example's rows already are (no copy), several are gathered.
+    private func channelMajorGradient(_ dy: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+        guard batch > 1 else { return dy }
+        let dyT = channelMajor.view(rows: output.channels, columns: batch * output.positions)
+        gatherChannelMajor(dy, batch: batch, channels: output.channels, positions: output.positions, into: dyT.pointer)
+        return UnsafePointer(dyT.pointer)
+    }
+
+    /// Backward's second half: ∂x for the dy of the last `weightGradients`.
     public func inputGradient() -> Tensor {
         guard let batch = lastBatch, let dy = lastGradient, gradientReady else {
             preconditionFailure("Conv2D.inputGradient before backward")
         }
         let dx = inputGradientBuffer.view(rows: batch, columns: input.count)
-        guard runsPerExample else { return inputGradientBatched(batch, into: dx) }
-        let (rows, positions) = (input.channels * kernel * kernel, output.positions)
-        let cols = columnBuffer.view(rows: rows, columns: positions)
-        for b in 0..<batch {
-            sgemm(
-                transA: .transpose, transB: .none, m: rows, n: positions, k: output.channels, alpha: 1,
-                a: weight.pointer, lda: rows, b: dy.pointer + b * output.count, ldb: positions, beta: 0, c: cols.pointer,
-                ldc: positions, threads: threads)
-            col2im(cols.pointer, batch: 1, window, into: dx.pointer + b * input.count)
+        forEachChunk(batch: batch) { first, count in
+            inputGradientChunk(dy.pointer + first * output.count, batch: count, into: dx.pointer + first * input.count)
         }
         return dx
     }
 
-    private func inputGradientBatched(_ batch: Int, into dx: Tensor) -> Tensor {
+    /// One chunk: dYᵀ = gather(dy); dcols_g = W_gᵀ · dYᵀ_g per group (into the column buffer); dx = col2im(dcols).
+    private func inputGradientChunk(_ dy: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>) {
         let n = batch * output.positions
         let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
-        let dyT = channelMajor.view(rows: output.channels, columns: n)
+        let dyT = channelMajorGradient(dy, batch: batch)
         let og = output.channels / groups
         let kg = groupPatch
         for g in 0..<groups {
             sgemm(
                 transA: .transpose, transB: .none, m: kg, n: n, k: og, alpha: 1,
-                a: weight.pointer + g * og * kg, lda: kg, b: dyT.pointer + g * og * n, ldb: n,
+                a: weight.pointer + g * og * kg, lda: kg, b: dyT + g * og * n, ldb: n,
                 beta: 0, c: cols.pointer + g * kg * n, ldc: n, threads: threads)
         }
-        col2im(cols.pointer, batch: batch, window, into: dx.pointer)
-        return dx
+        col2im(cols.pointer, batch: batch, window, into: dx)
     }
 }
 
@@ -355,9 +355,9 @@ func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into dx: 
     }
 }
 
-/// y[b, o, p] = yT[o, b·P + p] + bias[o]
+/// y[b, o, p] = yT[o, b·P + p] + bias[o] (0 without a bias)
 func scatterChannelMajor(
-    _ yT: UnsafePointer<Float>, batch: Int, channels: Int, positions: Int, bias: UnsafePointer<Float>,
+    _ yT: UnsafePointer<Float>, batch: Int, channels: Int, positions: Int, bias: UnsafePointer<Float>?,
     into y: UnsafeMutablePointer<Float>
 ) {
     let n = batch * positions
@@ -365,9 +365,19 @@ func scatterChannelMajor(
         for o in 0..<channels {
             let s = yT + o * n + b * positions
             let d = y + (b * channels + o) * positions
-            let v = bias[o]
+            let v = bias?[o] ?? 0
             for p in 0..<positions { d[p] = s[p] + v }
         }
+    }
+}
+
+/// y[o, p] += bias[o] for one example, in place (a separate loop: scattering y onto itself would alias, and the
+/// compiler's overlap check would then take its scalar loop).
+func addChannelBias(_ bias: UnsafePointer<Float>, channels: Int, positions: Int, to y: UnsafeMutablePointer<Float>) {
+    for o in 0..<channels {
+        let row = y + o * positions
+        let v = bias[o]
+        for p in 0..<positions { row[p] += v }
     }
 }
 

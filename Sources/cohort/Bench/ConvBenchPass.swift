@@ -3,10 +3,11 @@ import NN
 import Tensors
 
 /// One pass of one convolution layer (forward, weight gradient or input gradient) and the plain GEMM it reduces
-/// to over the whole batch: m, n, k and transposes as in `Conv2D`'s whole-batch path (n or k = batch × positions),
-/// called once per group, on fresh buffers. The conv pass is timed whole (im2col, layout passes, bias and col2im
-/// included) on whichever path the layer takes (per-example GEMMs split the same work into batch calls with
-/// n or k = positions), so the ratio of the two GFLOP/s figures is what the convolution costs beyond one big GEMM.
+/// to over the whole batch: m, n, k and transposes as in `Conv2D`'s doc comment with one chunk of the whole batch
+/// (n or k = batch × positions), called once per group, on fresh buffers. The conv pass is timed whole (im2col,
+/// layout passes, bias and col2im included) in the chunks the layer takes (the same work split into GEMMs of
+/// n or k = chunk × positions), so the ratio of the two GFLOP/s figures is what the convolution costs beyond one
+/// big GEMM.
 struct ConvBenchPass {
     enum Kind: String, CaseIterable {
         case forward
