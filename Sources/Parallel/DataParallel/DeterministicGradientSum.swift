@@ -27,7 +27,6 @@ public final class DeterministicGradientSum {
     /// The most logical shards: each piece keeps at least 17 bits (the grid 33).
     public static let maximumLogicalShards = 128
     static let blockSize = 4096
-    static let roundingShift = 0x1.8p52
 
     public let logicalShards: Int
     /// Bits per piece: L pieces of b bits sum below 2^24, exact in fp32.
@@ -121,14 +120,8 @@ public final class DeterministicGradientSum {
         for g in sources {
             for blk in 0..<n {
                 let range = blockRange(blk)
-                var m: Float = table[rank * n + blk]
-                var nonFinite = false
-                for i in range {
-                    let a = abs(g[i])
-                    m = max(m, a)
-                    nonFinite = nonFinite || !a.isFinite
-                }
-                table[rank * n + blk] = nonFinite ? .infinity : m
+                let m = GridSumKernels.maxMagnitude(g + range.lowerBound, count: range.count)
+                table[rank * n + blk] = max(table[rank * n + blk], m)
             }
         }
         try c?.allReduce(&table, op: .sum)
@@ -152,8 +145,6 @@ public final class DeterministicGradientSum {
     /// `pieces` (exact: fewer than 2^24 in magnitude).
     private func encode(_ sources: [UnsafePointer<Float>], _ exponents: [Int?]) {
         let n = parameterCount
-        let bits = Int64(pieceBits)
-        let mask = (Int64(1) << bits) - 1
         let limit = Double(sign: .plus, exponent: gridBits, significand: 1) - 1
         pieces.withUnsafeMutableBufferPointer { p in
             guard let low = p.baseAddress else { return }
@@ -162,16 +153,11 @@ public final class DeterministicGradientSum {
             for g in sources {
                 for (blk, e) in exponents.enumerated() {
                     guard let e else { continue }
-                    let scale = Double(sign: .plus, exponent: -e, significand: 1)
-                    for i in blockRange(blk) {
-                        // In range for every honest table; clamped so that no table can make the conversion trap.
-                        // Adding and removing 1.5 · 2^52 rounds to the nearest integer (ties to even) for |x| < 2^51,
-                        // without a library call.
-                        let y = (Double(g[i]) * scale + Self.roundingShift) - Self.roundingShift
-                        let v = Int64(y.isNaN ? 0 : min(max(y, -limit), limit))
-                        low[i] += Float(v & mask)
-                        high[i] += Float(v >> bits)
-                    }
+                    let r = blockRange(blk)
+                    // In range for every honest table; clamped so that no table can make a piece inexact.
+                    GridSumKernels.encode(
+                        g + r.lowerBound, count: r.count, scale: Double(sign: .plus, exponent: -e, significand: 1),
+                        pieceBits: pieceBits, limit: limit, low: low + r.lowerBound, high: high + r.lowerBound)
                 }
             }
         }
@@ -180,7 +166,6 @@ public final class DeterministicGradientSum {
     /// The summed integers back to floats: Σ = Σlow + Σhigh · 2^b, times 2^e.
     private func decode(_ exponents: [Int?], into out: UnsafeMutablePointer<Float>) {
         let n = parameterCount
-        let radix = Double(sign: .plus, exponent: pieceBits, significand: 1)
         pieces.withUnsafeBufferPointer { p in
             guard let low = p.baseAddress else { return }
             let high = low + n
@@ -190,12 +175,11 @@ public final class DeterministicGradientSum {
                     for i in range { out[i] = .nan }
                     continue
                 }
-                let scale = Double(sign: .plus, exponent: e, significand: 1)
-                for i in range {
-                    // Exact sums are integers below 2^24; anything else came from a peer that broke the protocol.
-                    let (l, h) = (low[i], high[i])
-                    out[i] = abs(l) < 0x1p24 && abs(h) < 0x1p24 ? Float((Double(h) * radix + Double(l)) * scale) : .nan
-                }
+                // Exact sums are integers below 2^24; anything else came from a peer that broke the protocol.
+                GridSumKernels.decode(
+                    low: low + range.lowerBound, high: high + range.lowerBound, count: range.count,
+                    pieceBits: pieceBits, scale: Double(sign: .plus, exponent: e, significand: 1),
+                    into: out + range.lowerBound)
             }
         }
     }

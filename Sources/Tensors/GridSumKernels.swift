@@ -1,0 +1,61 @@
+/// The loops of elastic training's exact gradient sum (`DeterministicGradientSum` in Parallel), here because this
+/// module is built -Ounchecked: written without integer conversions, short-circuits or library calls so that they
+/// vectorise (the same loops with Int64 pieces ran scalar and cost about as much as W2's whole step).
+public enum GridSumKernels {
+    /// max |x| over `count` values, or +∞ when any is infinite or NaN.
+    public static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var m = SIMD16<Float>(repeating: 0)
+        var poison = SIMD16<Float>(repeating: 0)  // x · 0 is NaN exactly for an infinite or NaN x
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            m = pointwiseMax(m, pointwiseMax(v, -v))
+            poison += v * 0
+            i += 16
+        }
+        var tail: Float = m.max()
+        var tailPoison: Float = poison.sum()
+        while i < count {
+            tail = max(tail, abs(x[i]))
+            tailPoison += x[i] * 0
+            i += 1
+        }
+        return tailPoison.isNaN ? .infinity : tail
+    }
+
+    /// low[i] += v mod 2^b, high[i] += ⌊v / 2^b⌋ for v = x[i] · `scale` rounded to the nearest integer (ties to
+    /// even) and clamped to ±`limit` (NaN → 0): the two pieces of an integer on the grid, each exact in fp32.
+    /// `limit` < 2^51, so adding and removing 1.5 · 2^52 rounds; ⌊t⌋ of an integer-valued t / 2^b is its nearest
+    /// integer, less one where that lies above t.
+    public static func encode(
+        _ x: UnsafePointer<Float>, count: Int, scale: Double, pieceBits: Int, limit: Double,
+        low: UnsafeMutablePointer<Float>, high: UnsafeMutablePointer<Float>
+    ) {
+        let shift = 0x1.8p52
+        let radix = Double(sign: .plus, exponent: pieceBits, significand: 1)
+        let inverse = 1 / radix
+        for i in 0..<count {
+            let r = (Double(x[i]) * scale + shift) - shift
+            let y = r != r ? 0 : Swift.min(Swift.max(r, -limit), limit)
+            let t = y * inverse
+            let n = (t + shift) - shift
+            let h = n > t ? n - 1 : n
+            low[i] += Float(y - h * radix)
+            high[i] += Float(h)
+        }
+    }
+
+    /// out[i] = (high[i] · 2^b + low[i]) · `scale`, or NaN where a sum is not below 2^24 (only a peer breaking the
+    /// protocol sends such).
+    public static func decode(
+        low: UnsafePointer<Float>, high: UnsafePointer<Float>, count: Int, pieceBits: Int, scale: Double,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        let radix = Double(sign: .plus, exponent: pieceBits, significand: 1)
+        for i in 0..<count {
+            let (l, h) = (low[i], high[i])
+            let value = Float((Double(h) * radix + Double(l)) * scale)
+            out[i] = Swift.max(abs(l), abs(h)) < 0x1p24 ? value : .nan
+        }
+    }
+}
