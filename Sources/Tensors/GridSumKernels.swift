@@ -2,25 +2,13 @@
 /// module is built -Ounchecked: written without integer conversions, short-circuits or library calls so that they
 /// vectorise (the same loops with Int64 pieces ran scalar and cost about as much as W2's whole step).
 public enum GridSumKernels {
-    /// max |x| over `count` values, or +∞ when any is infinite or NaN.
+    /// max |x| over `count` values, or +∞ when any is infinite or NaN. On the bit patterns without the sign:
+    /// for non-negative floats their order is the integers' (and +∞ and every NaN lie at 0x7f800000 or above), and
+    /// an integer max reduction vectorises where a float one (NaN-ordered) does not.
     public static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var m = SIMD16<Float>(repeating: 0)
-        var poison = SIMD16<Float>(repeating: 0)  // x · 0 is NaN exactly for an infinite or NaN x
-        var i = 0
-        while i + 16 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
-            m = pointwiseMax(m, pointwiseMax(v, -v))
-            poison += v * 0
-            i += 16
-        }
-        var tail: Float = m.max()
-        var tailPoison: Float = poison.sum()
-        while i < count {
-            tail = max(tail, abs(x[i]))
-            tailPoison += x[i] * 0
-            i += 1
-        }
-        return tailPoison.isNaN ? .infinity : tail
+        var m: UInt32 = 0
+        for i in 0..<count { m = Swift.max(m, x[i].bitPattern & 0x7fff_ffff) }
+        return m >= 0x7f80_0000 ? .infinity : Float(bitPattern: m)
     }
 
     /// low[i] += v mod 2^b, high[i] += ⌊v / 2^b⌋ for v = x[i] · `scale` rounded to the nearest integer (ties to
