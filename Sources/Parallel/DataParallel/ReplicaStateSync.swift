@@ -15,6 +15,18 @@ public struct ReplicaAgreement: Sendable, Equatable {
     public var source: Int?
     /// State bytes broadcast from `source` to every other replica (0 when every checksum already matched).
     public var bytesCopied: Int
+    /// Wall seconds of this rank's part of the copy (`broadcastState`: the broadcasts from `source`, the slots
+    /// loaded, the generators set); 0 when nothing was copied. The checksums around it are not in it.
+    public var copySeconds: Double = 0
+
+    /// The state bytes one receiver got (`bytesCopied` over the replicas that received).
+    public var bytesPerReceiver: Int { stepsBefore.count > 1 ? bytesCopied / (stepsBefore.count - 1) : 0 }
+
+    /// What the copy reached: one receiver's bytes per second of `copySeconds`, in GB/s (10⁹ bytes). The chain
+    /// carries those bytes over every link once, so this is the rate each link delivered; 0 when nothing was copied.
+    public var copyGigabytesPerSecond: Double {
+        copySeconds > 0 ? Double(bytesPerReceiver) / copySeconds / 1e9 : 0
+    }
 }
 
 /// Survivors of a membership change compare their state and make it identical: every replica's completed step
@@ -28,13 +40,16 @@ public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) 
         return ReplicaAgreement(step: furthest, stepsBefore: steps, source: nil, bytesCopied: 0)
     }
     let source = steps.firstIndex(of: furthest) ?? 0
+    let start = DispatchTime.now().uptimeNanoseconds
     let bytes = try broadcastState(trainer, from: source, step: furthest, c)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let (after, afterSums) = try gatherStepsAndChecksums(trainer, c)
     guard Set(after).count == 1, Set(afterSums).count == 1 else {
         throw RuntimeError.invalid(
             "rank \(c.rank): replica states still differ after the broadcast from rank \(source) (steps \(after))")
     }
-    return ReplicaAgreement(step: furthest, stepsBefore: steps, source: source, bytesCopied: bytes * (c.size - 1))
+    return ReplicaAgreement(
+        step: furthest, stepsBefore: steps, source: source, bytesCopied: bytes * (c.size - 1), copySeconds: seconds)
 }
 
 /// Every rank's completed step and state checksum, in rank order.
