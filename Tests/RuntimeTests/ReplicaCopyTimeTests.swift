@@ -48,6 +48,30 @@ struct ReplicaCopyTimeTests {
         }
     }
 
+    /// A joiner has no optimizer slots yet: it receives the source's straight into its optimizer (allocated for
+    /// the copy), with its update count, and takes exactly the weights and the momentum.
+    @Test func aJoinerWithoutSlotsReceivesThemInPlace() throws {
+        let job = smallJob(steps: 3, layers: [16, 64, 5])
+        let data = try job.loadData()
+        let comms = try Communicator.local(size: 3)
+        let results = runRanks(comms) { comm in
+            let loop = try TrainingLoop(job: job, data: data)
+            if comm.rank != 2 { try loop.run() }  // rank 2: a restarted worker, step 0, no slots
+            let t = loop.trainer
+            let before = t.optimizer.state()
+            let a = try agreeReplicaState(t, communicator: comm)
+            return (a, before, t.optimizer.state(), t.model.parameters.array, t.step)
+        }
+        let values = try results.map { try $0.get() }
+        let params = values[0].3.count
+        #expect(values[2].1.slots.isEmpty && values[2].1.step == 0, "the joiner starts without slots")
+        for (rank, (a, _, state, weights, step)) in values.enumerated() {
+            #expect(a.source == 0 && a.bytesPerReceiver == 2 * params * 4 && a.copySeconds > 0, "rank \(rank): \(a)")
+            #expect(state == values[0].1, "rank \(rank) holds rank 0's optimizer state")
+            #expect(weights == values[0].3 && step == 3, "rank \(rank)")
+        }
+    }
+
     /// The recovery record carries the copy's time and rate as JSON, and a record without them still reads.
     @Test func theRecoveryRecordCarriesTheCopy() throws {
         let report = RecoveryReport(

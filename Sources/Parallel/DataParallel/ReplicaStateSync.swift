@@ -90,33 +90,26 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
 }
 
 /// `source`'s weights, optimizer slots, counters and dropout generators onto every rank; the bytes one receiver
-/// got. The generators go with the broadcast (a joiner, or a replica behind, continues the source's mask stream)
-/// but are not in the checksum: replicas with uneven shares of the batch draw different counts from them.
+/// got. Each buffer is received in place (the weights into the model, each slot into the optimizer), so the copy
+/// costs the link's time and nothing more. The generators go with the broadcast (a joiner, or a replica behind,
+/// continues the source's mask stream) but are not in the checksum: replicas with uneven shares of the batch draw
+/// different counts from them.
 private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c: Communicator) throws -> Int {
     guard let optimizer = trainer.optimizer as? SlotOptimizer else {
         throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to copy between replicas")
     }
     let params = trainer.model.parameters
     try c.broadcast(params.buffer, root: source)
-    let mine = optimizer.state()
-    let optimizerStep = try c.broadcastInteger(mine.step, root: source)
-    let hasSlots = try c.broadcastInteger(mine.slots.isEmpty ? 0 : 1, root: source) == 1
-    var slots: [String: [Float]] = [:]
-    if hasSlots {
-        for name in optimizer.slotNames {
-            var values = mine.slots[name] ?? [Float](repeating: 0, count: params.count)
-            guard values.count == params.count else {
-                throw RuntimeError.invalid(
-                    "rank \(c.rank): optimizer slot \(name) has \(values.count) values, the model \(params.count)")
-            }
-            try values.withUnsafeMutableBufferPointer { try c.broadcast($0, root: source) }
-            slots[name] = values
-        }
+    let optimizerStep = try c.broadcastInteger(optimizer.step, root: source)
+    let hasSlots = try c.broadcastInteger(optimizer.hasSlots ? 1 : 0, root: source) == 1
+    let slots = hasSlots ? optimizer.slotNames : []
+    for name in slots {
+        try c.broadcast(optimizer.slotBuffer(name, count: params.count), root: source)
     }
-    try optimizer.load(OptimizerState(name: optimizer.name, step: optimizerStep, slots: slots))
+    optimizer.adopt(step: optimizerStep, keepingSlots: hasSlots)
     let generators = try broadcastDropoutGenerators(trainer.model.layers, from: source, c)
     trainer.resume(atStep: step)
-    return (params.count + slots.count * params.count) * MemoryLayout<Float>.stride + generators
+    return (1 + slots.count) * params.count * MemoryLayout<Float>.stride + generators
 }
 
 /// Every dropout layer's generator state (four 64-bit words), from `source`, in layer order; the bytes received.

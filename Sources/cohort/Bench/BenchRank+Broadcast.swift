@@ -91,7 +91,7 @@ extension BenchRank {
             BenchLine(
                 [
                     ("bench", .string(op)), ("ranks", .int(c.size)), ("transport", .string(transport)),
-                    ("bytes", .int(bytes)), ("copy_s", .fixed(median, digits: 6)),
+                    ("bytes", .int(bytes)), ("copy_s", .fixed(median, digits: 9)),
                     ("copy_gbytes_per_s", .fixed(rate(median), digits: 4)),
                     ("copy_gbytes_per_s_max", .fixed(rate(sorted.first!), digits: 4)), ("reps", .int(reps)),
                     ("check", .string(ok ? "ok" : "FAIL")),
