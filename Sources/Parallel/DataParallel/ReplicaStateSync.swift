@@ -100,8 +100,8 @@ private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c
     }
     let params = trainer.model.parameters
     try c.broadcast(params.buffer, root: source)
-    let optimizerStep = try c.broadcastInteger(optimizer.step, root: source)
-    let hasSlots = try c.broadcastInteger(optimizer.hasSlots ? 1 : 0, root: source) == 1
+    let counters = try c.broadcastIntegers([optimizer.step, optimizer.hasSlots ? 1 : 0], root: source)
+    let (optimizerStep, hasSlots) = (counters[0], counters[1] == 1)
     let slots = hasSlots ? optimizer.slotNames : []
     for name in slots {
         try c.broadcast(optimizer.slotBuffer(name, count: params.count), root: source)
@@ -120,9 +120,8 @@ private func broadcastDropoutGenerators(_ layers: [Layer], from source: Int, _ c
             bytes += try broadcastDropoutGenerators(residual.body, from: source, c)
         }
         guard let dropout = layer as? Dropout else { continue }
-        let words = try dropout.rng.state.map {
-            UInt64(bitPattern: Int64(try c.broadcastInteger(Int(Int64(bitPattern: $0)), root: source)))
-        }
+        let mine = dropout.rng.state.map { Int(Int64(bitPattern: $0)) }
+        let words = try c.broadcastIntegers(mine, root: source).map { UInt64(bitPattern: Int64($0)) }
         // Xoshiro256(state:) traps on an all-zero state: what a peer sent is checked first.
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
             throw RuntimeError.invalid("rank \(c.rank): rank \(source) sent an all-zero dropout generator state")
