@@ -2,14 +2,19 @@
 # The fp32 ring's bus bandwidth across separate hosts: every rank in a network namespace of its own (its own
 # /dev/shm too, so no shared-memory link can form), joined by a bridge, each host's egress shaped with `tc tbf`.
 # Prints `cohort bench allreduce --json` lines with the rate and the fraction of the link rate added:
-# busbw / link rate, where the link rate is the shaped rate in GB/s (the physical limit of the ring).
+# busbw / link rate, where the link rate is the shaped rate in GB/s (the physical limit of the ring). With
+# `--op broadcast` or `--op heal` (the state copy that heals a joiner, for `--workloads`) the fraction is
+# copy_gbytes_per_s / link rate. `--burst`: tbf's bucket, sent at the veth's speed after an idle spell (it flatters a
+# copy not much longer than it). Arguments after `--` go to `cohort bench allreduce` as they are.
 #
 #   scripts/bench-allreduce-hosts.sh [--hosts N] [--rates unlimited,10gbit,1gbit] [--sizes 4194304,16777216]
-#                                    [--wire float32] [--reps 5] [--binary PATH]
+#                                    [--wire float32] [--reps 5] [--op allreduce|broadcast|heal]
+#                                    [--workloads W1,W2] [--burst 256kb] [--binary PATH] [-- EXTRA…]
 # Needs root and `ip netns`; prints one line saying why and exits 0 ("skipped") without them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOSTS=2 RATES=unlimited,10gbit,1gbit SIZES=4194304,16777216 WIRE=float32 REPS=5 BINARY="$ROOT/.build/release/cohort"
+OP=allreduce WORKLOADS=W1,W2 BURST=256kb EXTRA=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --hosts) HOSTS=$2; shift 2 ;;
@@ -17,8 +22,12 @@ while [[ $# -gt 0 ]]; do
         --sizes) SIZES=$2; shift 2 ;;
         --wire) WIRE=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
+        --op) OP=$2; shift 2 ;;
+        --workloads) WORKLOADS=$2; shift 2 ;;
+        --burst) BURST=$2; shift 2 ;;
         --binary) BINARY=$2; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --) shift; EXTRA=("$@"); break ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-allreduce-hosts: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -66,10 +75,11 @@ IFS=, read -ra rates <<<"$RATES"
 for rate in "${rates[@]}"; do
     for h in $(seq 1 "$HOSTS"); do
         ip netns exec "$TAG-h$h" tc qdisc del dev eth0 root 2>/dev/null || true
-        [[ $rate == unlimited ]] || ip netns exec "$TAG-h$h" tc qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 100ms
+        [[ $rate == unlimited ]] || ip netns exec "$TAG-h$h" tc qdisc add dev eth0 root tbf rate "$rate" burst "$BURST" latency 100ms
     done
     ip netns exec "$TAG-h1" "$BINARY" bench allreduce --ranks "$HOSTS" --transport tcp --sizes "$SIZES" --wire "$WIRE" \
-        --reps "$REPS" --rank-addresses "$addresses" --rank-wrapper "$WORK/wrapper" --json 2>"$WORK/err" \
+        --reps "$REPS" --op "$OP" --workloads "$WORKLOADS" --rank-addresses "$addresses" --rank-wrapper "$WORK/wrapper" \
+        --json "${EXTRA[@]}" 2>"$WORK/err" \
         | python3 -c '
 import json, re, sys
 rate = sys.argv[1]
@@ -78,8 +88,9 @@ gbps = float(m.group(1)) * {"": 1e-9, "k": 1e-6, "m": 1e-3, "g": 1, "t": 1e3}[m.
 for line in sys.stdin:
     if not line.startswith("{"): continue
     o = json.loads(line)
-    if "busbw_gbps" not in o: continue
+    measured = o.get("busbw_gbps", o.get("copy_gbytes_per_s"))
+    if measured is None: continue
     o["rate"] = rate; o["hosts"] = int(sys.argv[2]); o["link_gbytes_per_s"] = gbps
-    o["of_link"] = round(o["busbw_gbps"] / gbps, 3) if gbps else None
+    o["of_link"] = round(measured / gbps, 3) if gbps else None
     print(json.dumps(o), flush=True)' "$rate" "$HOSTS" || { cat "$WORK/err" >&2; exit 1; }
 done

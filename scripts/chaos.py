@@ -11,12 +11,13 @@ grow. Every figure comes from the coordinator's metrics file, never from log tex
   - `membership` records: the loss (`detectedAtNanoseconds`, CLOCK_MONOTONIC like this script's clock) and the
     join of the restarted worker;
   - `recovery` records, one per survivor and membership: its first completed step (`stepDoneAtNanoseconds`), the
-    agreed step, `stepsRedone` and `bytesCopied` by the state agreement.
+    agreed step, `stepsRedone`, `bytesCopied` by the state agreement and the copy's `copySeconds`.
 Per event: detection (signal → the coordinator knows), recovery (detection → the survivors' next completed step),
-steps redone, restart (signal → the restarted worker admitted), heal (admission → first step with it) and the
-bytes copied to heal it. Then p50/p99 over the events, the final test accuracy beside a failure-free run of the
-same cluster file and seed (`--baseline`), and whether the final workers' weights are identical. The cluster file
-has no `checkpoint:` section, so no checkpoint can be written or read; the run is also checked for a resume.
+steps redone, restart (signal → the restarted worker admitted), heal (admission → first step with it), the
+bytes copied to heal it, and the copy's time (the slowest rank's) and rate (one receiver's bytes over that time,
+GB/s). Then p50/p99 over the events, the final test accuracy beside a failure-free run of the same cluster file
+and seed (`--baseline`), and whether the final workers' weights are identical. The cluster file has no
+`checkpoint:` section, so no checkpoint can be written or read; the run is also checked for a resume.
 
 Output: one JSON line per event and one summary line on stdout (also in OUT/chaos.jsonl), then a table.
 
@@ -178,9 +179,19 @@ def one_event(run, a, i, sig, rng):
         "restart_s": (join["detectedAtNanoseconds"] - t0) / 1e9 if join else None,
         "heal_s": (done(heal) - join["detectedAtNanoseconds"]) / 1e9 if heal else None,
         "heal_bytes": max(r["bytesCopied"] for r in heal) if heal else None,
+        "heal_copy_s": copy_time(heal)[0], "heal_copy_gbytes_per_s": copy_time(heal)[1],
         "heal_steps_redone": max(r["stepsRedone"] for r in heal) if heal else None,
     }
     return e
+
+def copy_time(rs):
+    """The state copy of a membership's recovery records: the slowest rank's seconds, and one receiver's bytes over
+    them in GB/s (None, None when nothing was copied)."""
+    ts = [r["copySeconds"] for r in rs or [] if r.get("copySeconds")]
+    if not ts:
+        return None, None
+    per_receiver = rs[0]["bytesCopied"] / max(1, rs[0]["worldSize"] - 1)
+    return max(ts), per_receiver / max(ts) / 1e9
 
 def full_strength(run, workers):
     """Every worker process is up and the newest membership holds all of them."""
@@ -255,7 +266,8 @@ def main():
     if run.p.returncode != 0 or summary is None:
         raise SystemExit(f"chaos: the chaos run failed ({run.p.returncode}):\n{text}")
     base = baseline(a) if a.baseline else None
-    keys = ["detection_s", "recovery_s", "signal_to_next_step_s", "steps_redone", "restart_s", "heal_s", "heal_bytes"]
+    keys = ["detection_s", "recovery_s", "signal_to_next_step_s", "steps_redone", "restart_s", "heal_s", "heal_bytes",
+            "heal_copy_s", "heal_copy_gbytes_per_s"]
     stats = {k: {"p50": percentile([e[k] for e in events], 50), "p99": percentile([e[k] for e in events], 99)}
              for k in keys}
     sums = summary["weightChecksums"]
@@ -277,17 +289,20 @@ def main():
             f.write(json.dumps(e, ensure_ascii=False) + "\n")
         f.write(json.dumps(result, ensure_ascii=False) + "\n")
     fmt = lambda v, unit="": "-" if v is None else (f"{v:.3f}{unit}" if isinstance(v, float) else f"{v}{unit}")
-    print(f"\n| event | signal | workers | step | detection | recovery | steps redone | restart | heal | heal bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    copy_cell = lambda e: "-" if e["heal_copy_s"] is None else \
+        f"{1e3 * e['heal_copy_s']:.2f} ms, {e['heal_copy_gbytes_per_s']:.3f} GB/s"
+    print(f"\n| event | signal | workers | step | detection | recovery | steps redone | restart | heal | heal bytes | "
+          f"heal copy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for e in events:
         print(f"| {e['event']} | {e['signal']} | {e['workers']} | {e['step_at_signal']} | {fmt(e['detection_s'], ' s')} | "
               f"{fmt(e['recovery_s'], ' s')} | {fmt(e['steps_redone'])} | {fmt(e['restart_s'], ' s')} | "
-              f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} |")
+              f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} | {copy_cell(e)} |")
     for q in ("p50", "p99"):
         s = {k: stats[k][q] for k in keys}
         whole = lambda v: "-" if v is None else f"{v:.1f}".rstrip("0").rstrip(".")
         print(f"| {q} | | | | {fmt(s['detection_s'], ' s')} | {fmt(s['recovery_s'], ' s')} | {whole(s['steps_redone'])} | "
-              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} |")
+              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} | {copy_cell(s)} |")
     acc = lambda v: "-" if v is None else f"{100 * v:.2f}%"
     print(f"\nfinal test accuracy {acc(result['test_accuracy'])} with {len(events)} kills, "
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "

@@ -20,8 +20,9 @@ public enum ControlMessage: Codable, Sendable {
     case finalCheckpoint(reason: String)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
-    /// 4: `recovered`. 5: `finalCheckpoint`.
-    public static let protocolVersion = 5
+    /// 4: `recovered`. 5: `finalCheckpoint`. 6: `recovered` carries the state copy's time and rate, and a broadcast
+    /// takes the ring links (shared memory on one host), where a worker of 5 would wait for it on its socket.
+    public static let protocolVersion = 6
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).

@@ -29,11 +29,16 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
     public var bytesCopied: Int
     /// The rank whose state was copied, when one was.
     public var source: Int?
+    /// Wall seconds of this rank's part of that copy, when there was one (`ReplicaAgreement.copySeconds`).
+    public var copySeconds: Double?
+    /// The copy's rate, when there was one: the bytes one receiver got per second of `copySeconds`, in GB/s
+    /// (10⁹ bytes; `ReplicaAgreement.copyGigabytesPerSecond`), to put beside the link's rate.
+    public var copyGigabytesPerSecond: Double?
 
     public init(
         rank: Int, worldSize: Int, membership: UInt32, failedAtNanoseconds: UInt64, agreedAtNanoseconds: UInt64,
         stepDoneAtNanoseconds: UInt64, stepAtFailure: Int, agreedStep: Int, stepsBefore: [Int], bytesCopied: Int,
-        source: Int?
+        source: Int?, copySeconds: Double? = nil, copyGigabytesPerSecond: Double? = nil
     ) {
         self.rank = rank
         self.worldSize = worldSize
@@ -48,5 +53,7 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
         self.stepsRedone = max(0, stepAtFailure + 1 - agreedStep)
         self.bytesCopied = bytesCopied
         self.source = source
+        self.copySeconds = copySeconds
+        self.copyGigabytesPerSecond = copyGigabytesPerSecond
     }
 }

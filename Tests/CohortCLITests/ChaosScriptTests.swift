@@ -42,6 +42,12 @@ struct ChaosScriptTests {
             #expect(e["workers"] as? String == "3→2→3", "\(e)")
             #expect((e["heal_bytes"] as? Int ?? 0) > 0, "\(e)")
             #expect(e["heal_s"] as? Double != nil, "\(e)")
+            // The copy is timed on every rank; its rate is one receiver's bytes over the slowest rank's time.
+            let copy = e["heal_copy_s"] as? Double ?? -1
+            #expect(copy > 0 && copy < 30, "\(e)")
+            let rate = e["heal_copy_gbytes_per_s"] as? Double ?? -1
+            let bytes = Double(e["heal_bytes"] as? Int ?? 0) / 2  // 3 replicas: two receivers
+            #expect(abs(rate - bytes / copy / 1e9) <= 1e-6 * max(rate, 1e-9), "\(e)")
         }
         let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
         #expect(summary["weights_identical"] as? Bool == true, "\(summary)")

@@ -107,6 +107,26 @@ open class SlotOptimizer: Optimizer {
         fatalError("subclass")
     }
 
+    /// Whether the slots exist (they are allocated on the first update, or by `slotBuffer`).
+    public final var hasSlots: Bool { !slots.isEmpty }
+
+    /// Slot `name` for `count` parameters, for the caller to overwrite whole: a replica taking another's state
+    /// receives each slot straight into the optimizer, with no copy in between. A slot absent or sized otherwise is
+    /// allocated without zeroing (its values are undefined until written).
+    public final func slotBuffer(_ name: String, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if let s = slots[name], s.count == count { return s.buffer }
+        let s = Tensor(storage: TensorStorage(uninitializedCount: count), offset: 0, shape: [count])
+        slots[name] = s
+        return s.buffer
+    }
+
+    /// Takes another replica's update count after `slotBuffer` received its slots; `keepingSlots` false (it had
+    /// none yet) drops this one's, as `load` of a state without slots does.
+    public final func adopt(step: Int, keepingSlots: Bool) {
+        if !keepingSlots { slots = [:] }
+        self.step = step
+    }
+
     public final func state() -> OptimizerState {
         var out: [String: [Float]] = [:]
         for (k, v) in slots { out[k] = v.array }

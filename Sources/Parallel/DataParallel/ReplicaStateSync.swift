@@ -15,6 +15,18 @@ public struct ReplicaAgreement: Sendable, Equatable {
     public var source: Int?
     /// State bytes broadcast from `source` to every other replica (0 when every checksum already matched).
     public var bytesCopied: Int
+    /// Wall seconds of this rank's part of the copy (`broadcastState`: the broadcasts from `source`, the slots
+    /// loaded, the generators set); 0 when nothing was copied. The checksums around it are not in it.
+    public var copySeconds: Double = 0
+
+    /// The state bytes one receiver got (`bytesCopied` over the replicas that received).
+    public var bytesPerReceiver: Int { stepsBefore.count > 1 ? bytesCopied / (stepsBefore.count - 1) : 0 }
+
+    /// What the copy reached: one receiver's bytes per second of `copySeconds`, in GB/s (10⁹ bytes). The chain
+    /// carries those bytes over every link once, so this is the rate each link delivered; 0 when nothing was copied.
+    public var copyGigabytesPerSecond: Double {
+        copySeconds > 0 ? Double(bytesPerReceiver) / copySeconds / 1e9 : 0
+    }
 }
 
 /// Survivors of a membership change compare their state and make it identical: every replica's completed step
@@ -28,13 +40,16 @@ public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) 
         return ReplicaAgreement(step: furthest, stepsBefore: steps, source: nil, bytesCopied: 0)
     }
     let source = steps.firstIndex(of: furthest) ?? 0
+    let start = DispatchTime.now().uptimeNanoseconds
     let bytes = try broadcastState(trainer, from: source, step: furthest, c)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let (after, afterSums) = try gatherStepsAndChecksums(trainer, c)
     guard Set(after).count == 1, Set(afterSums).count == 1 else {
         throw RuntimeError.invalid(
             "rank \(c.rank): replica states still differ after the broadcast from rank \(source) (steps \(after))")
     }
-    return ReplicaAgreement(step: furthest, stepsBefore: steps, source: source, bytesCopied: bytes * (c.size - 1))
+    return ReplicaAgreement(
+        step: furthest, stepsBefore: steps, source: source, bytesCopied: bytes * (c.size - 1), copySeconds: seconds)
 }
 
 /// Every rank's completed step and state checksum, in rank order.
@@ -75,33 +90,26 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
 }
 
 /// `source`'s weights, optimizer slots, counters and dropout generators onto every rank; the bytes one receiver
-/// got. The generators go with the broadcast (a joiner, or a replica behind, continues the source's mask stream)
-/// but are not in the checksum: replicas with uneven shares of the batch draw different counts from them.
+/// got. Each buffer is received in place (the weights into the model, each slot into the optimizer), so the copy
+/// costs the link's time and nothing more. The generators go with the broadcast (a joiner, or a replica behind,
+/// continues the source's mask stream) but are not in the checksum: replicas with uneven shares of the batch draw
+/// different counts from them.
 private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c: Communicator) throws -> Int {
     guard let optimizer = trainer.optimizer as? SlotOptimizer else {
         throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to copy between replicas")
     }
     let params = trainer.model.parameters
     try c.broadcast(params.buffer, root: source)
-    let mine = optimizer.state()
-    let optimizerStep = try c.broadcastInteger(mine.step, root: source)
-    let hasSlots = try c.broadcastInteger(mine.slots.isEmpty ? 0 : 1, root: source) == 1
-    var slots: [String: [Float]] = [:]
-    if hasSlots {
-        for name in optimizer.slotNames {
-            var values = mine.slots[name] ?? [Float](repeating: 0, count: params.count)
-            guard values.count == params.count else {
-                throw RuntimeError.invalid(
-                    "rank \(c.rank): optimizer slot \(name) has \(values.count) values, the model \(params.count)")
-            }
-            try values.withUnsafeMutableBufferPointer { try c.broadcast($0, root: source) }
-            slots[name] = values
-        }
+    let counters = try c.broadcastIntegers([optimizer.step, optimizer.hasSlots ? 1 : 0], root: source)
+    let (optimizerStep, hasSlots) = (counters[0], counters[1] == 1)
+    let slots = hasSlots ? optimizer.slotNames : []
+    for name in slots {
+        try c.broadcast(optimizer.slotBuffer(name, count: params.count), root: source)
     }
-    try optimizer.load(OptimizerState(name: optimizer.name, step: optimizerStep, slots: slots))
+    optimizer.adopt(step: optimizerStep, keepingSlots: hasSlots)
     let generators = try broadcastDropoutGenerators(trainer.model.layers, from: source, c)
     trainer.resume(atStep: step)
-    return (params.count + slots.count * params.count) * MemoryLayout<Float>.stride + generators
+    return (1 + slots.count) * params.count * MemoryLayout<Float>.stride + generators
 }
 
 /// Every dropout layer's generator state (four 64-bit words), from `source`, in layer order; the bytes received.
@@ -112,9 +120,8 @@ private func broadcastDropoutGenerators(_ layers: [Layer], from source: Int, _ c
             bytes += try broadcastDropoutGenerators(residual.body, from: source, c)
         }
         guard let dropout = layer as? Dropout else { continue }
-        let words = try dropout.rng.state.map {
-            UInt64(bitPattern: Int64(try c.broadcastInteger(Int(Int64(bitPattern: $0)), root: source)))
-        }
+        let mine = dropout.rng.state.map { Int(Int64(bitPattern: $0)) }
+        let words = try c.broadcastIntegers(mine, root: source).map { UInt64(bitPattern: Int64($0)) }
         // Xoshiro256(state:) traps on an all-zero state: what a peer sent is checked first.
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
             throw RuntimeError.invalid("rank \(c.rank): rank \(source) sent an all-zero dropout generator state")

@@ -25,9 +25,22 @@ extension Communicator {
     /// Broadcasts an integer exactly: as four 16-bit pieces, each exact in a Float (a step count sent as one Float
     /// rounds above 2²⁴).
     public func broadcastInteger(_ value: Int, root: Int) throws -> Int {
-        let bits = UInt64(bitPattern: Int64(value))
-        var pieces: [Float] = (0..<4).map { Float((bits >> (16 * UInt64($0))) & 0xFFFF) }
+        try broadcastIntegers([value], root: root)[0]
+    }
+
+    /// Broadcasts integers exactly in one broadcast (one chain pass, however many): each as four 16-bit pieces.
+    /// Every rank passes as many.
+    public func broadcastIntegers(_ values: [Int], root: Int) throws -> [Int] {
+        var pieces: [Float] = values.flatMap { value in
+            let bits = UInt64(bitPattern: Int64(value))
+            return (0..<4).map { Float((bits >> (16 * UInt64($0))) & 0xFFFF) }
+        }
         try pieces.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+        return try stride(from: 0, to: pieces.count, by: 4).map { try integer(from: pieces[$0..<($0 + 4)]) }
+    }
+
+    /// The integer of four received 16-bit pieces, each checked.
+    private func integer(from pieces: ArraySlice<Float>) throws -> Int {
         var out: UInt64 = 0
         for (i, p) in pieces.enumerated() {
             guard p >= 0, p <= 65535, p == p.rounded() else {

@@ -92,19 +92,31 @@ private final class RecoveryLog {
         guard !done else { return }
         done = true
         let now = Deadline.nowNanoseconds()
-        let report = RecoveryReport(
-            rank: assignment.rank, worldSize: assignment.worldSize, membership: assignment.membershipEpoch,
-            failedAtNanoseconds: failedAt, agreedAtNanoseconds: agreedAt, stepDoneAtNanoseconds: now,
-            stepAtFailure: stepAtFailure, agreedStep: agreement?.step ?? step - 1,
-            stepsBefore: agreement?.stepsBefore ?? [], bytesCopied: agreement?.bytesCopied ?? 0,
-            source: agreement?.source)
+        let report = makeReport(step: step, now: now)
         control.post(.recovered(report))
         let seconds = { (t: UInt64) in String(format: "%.3f", Double(t &- self.failedAt) / 1e9) }
         log(
             "elastic: rank \(assignment.rank) of \(assignment.worldSize) in membership \(assignment.membershipEpoch): "
                 + "step \(step) done \(seconds(now)) s after the failed collective (agreed in \(seconds(agreedAt)) s "
                 + "on step \(report.agreedStep) from steps \(report.stepsBefore), "
-                + "\(report.bytesCopied) bytes copied; failed_ns \(failedAt) step_ns \(now))")
+                + "\(report.bytesCopied) bytes copied\(copyText(report)); failed_ns \(failedAt) step_ns \(now))")
+    }
+
+    private func makeReport(step: Int, now: UInt64) -> RecoveryReport {
+        let copied = agreement.flatMap { $0.source == nil ? nil : $0 }
+        return RecoveryReport(
+            rank: assignment.rank, worldSize: assignment.worldSize, membership: assignment.membershipEpoch,
+            failedAtNanoseconds: failedAt, agreedAtNanoseconds: agreedAt, stepDoneAtNanoseconds: now,
+            stepAtFailure: stepAtFailure, agreedStep: agreement?.step ?? step - 1,
+            stepsBefore: agreement?.stepsBefore ?? [], bytesCopied: agreement?.bytesCopied ?? 0,
+            source: agreement?.source, copySeconds: copied?.copySeconds,
+            copyGigabytesPerSecond: copied?.copyGigabytesPerSecond)
+    }
+
+    /// " in S s (R GB/s)" for a copy, else nothing.
+    private func copyText(_ report: RecoveryReport) -> String {
+        guard let s = report.copySeconds, let rate = report.copyGigabytesPerSecond else { return "" }
+        return String(format: " in %.4f s (%.3f GB/s)", s, rate)
     }
 }
 

@@ -5,6 +5,9 @@ import Transport
 /// `cohort bench allreduce --ranks N --transport tcp|ipc [--json]`: N rank processes on this machine; per size
 /// the median over batches of the slowest rank's time per all-reduce, algbw = bytes/time and
 /// busbw = algbw · 2(N−1)/N (nccl-tests), after warm-up, with a check of the result.
+/// `--op broadcast`: `Communicator.broadcast` from rank 0 instead, one copy per repetition; `--op heal`: the state
+/// agreement that heals a joiner, for the models of `--workloads`. Both report the median of the slowest rank's copy
+/// time and one receiver's bytes over it (`copy_gbytes_per_s`), to put beside the link's rate.
 struct BenchAllreduce: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "allreduce", abstract: "All-reduce latency and bus bandwidth across rank processes.")
@@ -15,6 +18,13 @@ struct BenchAllreduce: ParsableCommand {
             "tcp (127.0.0.1), ipc (unix sockets), or shm (ring chunks through shared memory, as ranks on one host of a cluster do by default)."
     )
     var transport: String = "tcp"
+    @Option(
+        help:
+            "allreduce, broadcast (from rank 0, one copy per repetition), or heal (the state agreement that heals a joiner, for each of --workloads)."
+    )
+    var op: String = "allreduce"
+    @Option(help: "heal: the recipes whose weights and optimizer slots are copied.", transform: CommaList.parse)
+    var workloads = CommaList<String>(["W1", "W2"])
     @Option(help: "Comma-separated sizes in bytes.", transform: CommaList.parse)
     var sizes = CommaList<Int>([4096, 65536, 1_048_576, 4_194_304, 16_777_216, 67_108_864])
     @Option(help: "automatic | ring | recursiveDoubling") var algorithm: String = "automatic"
@@ -36,23 +46,25 @@ struct BenchAllreduce: ParsableCommand {
             throw ValidationError("--transport must be tcp, ipc or shm, got \(transport)")
         }
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+        guard ["allreduce", "broadcast", "heal"].contains(op) else {
+            throw ValidationError("--op must be allreduce, broadcast or heal, got \(op)")
+        }
+        guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        if op != "allreduce" && ranks < 2 { throw ValidationError("--op \(op) needs at least 2 ranks") }
     }
 
     func run() throws {
         let keyFile = try curve ? Self.temporaryKeyFile() : nil
         defer { if let keyFile { try? FileManager.default.removeItem(atPath: keyFile) } }
         let extra = RankLauncher.passthrough([
-            ("sizes", sizes.text), ("algorithm", algorithm), ("wire", wire), ("chunk-bytes", chunkBytes.map(String.init)),
+            ("op", op), ("workloads", workloads.text), ("sizes", sizes.text), ("algorithm", algorithm), ("wire", wire),
+            ("chunk-bytes", chunkBytes.map(String.init)),
             ("small-bytes", smallBytes.map(String.init)), ("spin-us", spinUs.map(String.init)),
             ("io-threads", ioThreads.map(String.init)), ("zero-copy-min", zeroCopyMin.map(String.init)),
             ("sockbuf", sockbuf.map(String.init)), ("reps", String(reps)),
             ("shared-memory", transport == "shm" ? "true" : "false"), ("key-file", keyFile),
         ])
-        if !output.json {
-            print(
-                "allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)\(curve ? " curve" : "")")
-            print("     bytes  latency_us  algbw_GB/s  busbw_GB/s  check")
-        }
+        if !output.json { printHeader() }
         try RankLauncher.run(
             mode: "allreduce", ranks: ranks, transport: transport, extra: extra, timeout: 600, placement: placement
         ) { line in
@@ -65,13 +77,33 @@ struct BenchAllreduce: ParsableCommand {
                 print(line)
                 return
             }
-            let num = { (k: String) in (o[k] as? NSNumber)?.doubleValue ?? .nan }
-            print(
-                String(
-                    format: "%10.0f  %10.1f  %10.3f  %10.3f  %@", num("bytes"), num("latency_us"), num("algbw_gbps"),
-                    num("busbw_gbps"), (o["check"] as? String) ?? "?"))
+            print(row(o))
             flushOutput()
         }
+    }
+
+    private func printHeader() {
+        guard op == "allreduce" else {
+            print("\(op)  ranks=\(ranks) transport=\(transport) (one copy per repetition, from rank 0)")
+            print("\(op == "heal" ? "workload  " : "")     bytes     copy_ms  copy_GB/s  check")
+            return
+        }
+        print("allreduce  ranks=\(ranks) transport=\(transport) algorithm=\(algorithm) wire=\(wire)\(curve ? " curve" : "")")
+        print("     bytes  latency_us  algbw_GB/s  busbw_GB/s  check")
+    }
+
+    /// One table row of a rank's JSON line.
+    private func row(_ o: [String: Any]) -> String {
+        let num = { (k: String) in (o[k] as? NSNumber)?.doubleValue ?? .nan }
+        let check = (o["check"] as? String) ?? "?"
+        guard op == "allreduce" else {
+            let workload = (o["workload"] as? String).map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) } ?? ""
+            return workload
+                + String(format: "%10.0f  %10.3f  %9.3f  %@", num("bytes"), num("copy_s") * 1e3, num("copy_gbytes_per_s"), check)
+        }
+        return String(
+            format: "%10.0f  %10.1f  %10.3f  %10.3f  %@", num("bytes"), num("latency_us"), num("algbw_gbps"),
+            num("busbw_gbps"), check)
     }
 
     /// A fresh CURVE key pair in a 0600 file (the format `cohort keys` writes), for the rank processes.

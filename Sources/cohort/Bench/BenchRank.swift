@@ -11,6 +11,10 @@ struct BenchRank: ParsableCommand {
         commandName: "rank", abstract: "Internal: one rank process of the collective benchmarks and tests.", shouldDisplay: false)
 
     @Option var mode: String = "allreduce"  // allreduce | p2p | check | links | die | silent
+    /// allreduce mode: which collective is timed (allreduce | broadcast | heal).
+    @Option var op: String = "allreduce"
+    /// heal op: the recipes whose model state is copied.
+    @Option(transform: CommaList.parse) var workloads = CommaList<String>(["W1", "W2"])
     @Option var rank: Int
     @Option var ranks: Int
     @Option var rendezvous: String
@@ -65,6 +69,8 @@ struct BenchRank: ParsableCommand {
         let sizeList = sizes.items
         do {
             switch mode {
+            case "allreduce" where op == "broadcast": try broadcastBench(comm, sizeList)
+            case "allreduce" where op == "heal": try healBench(comm, workloads.items)
             case "allreduce": try allReduceBench(comm, sizeList, algo, wirePrecision)
             case "p2p": try p2pBench(comm, sizeList)
             case "check": try check(comm)
