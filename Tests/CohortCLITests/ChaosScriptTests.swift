@@ -18,7 +18,7 @@ struct ChaosScriptTests {
         let result = try ProcessRunner.run(
             python,
             [
-                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "30000",
+                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "80000",
                 "--heartbeat", "0.2", "--deadline", "\(deadline)", "--backoff", "0.2", "--seed", "3", "--out", dir.path,
                 "--binary", binary.path,
             ], timeout: 200)
@@ -52,7 +52,7 @@ struct ChaosScriptTests {
         let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
         #expect(summary["weights_identical"] as? Bool == true, "\(summary)")
         #expect(summary["final_workers"] as? Int == 3, "\(summary)")
-        #expect(summary["steps"] as? Int == 30000, "\(summary)")
+        #expect(summary["steps"] as? Int == 80000, "\(summary)")
         #expect(summary["checkpoint_read"] as? Bool == false, "\(summary)")
         #expect(result.stdout.contains("| p99 |"), "\(text)")
     }
@@ -69,7 +69,7 @@ struct ChaosScriptTests {
         let result = try ProcessRunner.run(
             python,
             [
-                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "20000",
+                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "80000",
                 "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "5", "--out", dir.path,
                 "--binary", binary.path, "--baseline", "--deterministic",
             ], timeout: 200)

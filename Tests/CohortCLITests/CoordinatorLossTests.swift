@@ -12,7 +12,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct CoordinatorLossTests {
     static let deadline = 2.0
-    static let steps = 3000
+    static let steps = 20000
 
     func clusterYAML(dir: URL, token: String?, checkpoints: Bool) -> String {
         let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
@@ -57,7 +57,7 @@ struct CoordinatorLossTests {
             usleep(20_000)
         }
         let coordinatorEndpoint = try #require(endpoint, "\(coordinator.output)")
-        // Rank 0 computes 40 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
+        // Rank 0 computes 100 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
         // job is still training when the coordinator dies and for the deadline after.
         let workers = try (0..<2).map { i in
             try ChildProcess(
@@ -65,7 +65,7 @@ struct CoordinatorLossTests {
                 [
                     "worker", "--coordinator", coordinatorEndpoint, "--host", "127.0.0.1", "--local-index", "\(i)",
                     "--data-port", "0", "--token-file", token, "--rendezvous-timeout", "30",
-                ], environment: ["COHORT_DEBUG_SLOW_RANK": "0:40"])
+                ], environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
         }
         defer { for w in workers { w.kill() } }
         let metrics = dir.appendingPathComponent("metrics.jsonl").path
