@@ -95,15 +95,8 @@ struct ElasticShrinkTests {
         let data = try job.loadData()
         let comms = try Communicator.local(size: 3)
         let results = runRanks(comms) { comm in
-            let trainer = try TrainingLoop(job: job, data: data)
-            try trainer.run()
-            let t = trainer.trainer
-            if comm.rank == 2 {
-                // One more step on rank 2 only.
-                let buffer = BatchBuffer(capacity: 8, featureCount: data.train.featureCount)
-                let (xs, ys) = buffer.load(Array(0..<8)[...], from: data.train)
-                _ = t.trainStep(x: xs, labels: ys)
-            }
+            // Rank 2 one step ahead.
+            let t = try trainedReplica(job, data: data, ahead: comm.rank == 2)
             let before = replicaStateChecksum(t)
             let agreement = try agreeReplicaState(t, communicator: comm)
             let again = try agreeReplicaState(t, communicator: comm)

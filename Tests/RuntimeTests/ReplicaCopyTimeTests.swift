@@ -19,15 +19,8 @@ struct ReplicaCopyTimeTests {
         options.sharedMemory = sharedMemory
         let comms = try Communicator.local(size: 3, options: options)
         let results = runRanks(comms) { comm in
-            let loop = try TrainingLoop(job: job, data: data)
-            try loop.run()
-            let t = loop.trainer
-            if comm.rank == 1 {
-                // One more step on rank 1 only: its weights, momentum and counters move on.
-                let buffer = BatchBuffer(capacity: 8, featureCount: data.train.featureCount)
-                let (xs, ys) = buffer.load(Array(0..<8)[...], from: data.train)
-                _ = t.trainStep(x: xs, labels: ys)
-            }
+            // Rank 1 one step ahead: its weights, momentum and counters move on.
+            let t = try trainedReplica(job, data: data, ahead: comm.rank == 1)
             let first = try agreeReplicaState(t, communicator: comm)
             let second = try agreeReplicaState(t, communicator: comm)
             return (first, second, t.model.parameters.array)

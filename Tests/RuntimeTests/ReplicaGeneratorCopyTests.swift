@@ -20,15 +20,8 @@ struct ReplicaGeneratorCopyTests {
         let data = try job.loadData()
         let comms = try Communicator.local(size: 3)
         let results = runRanks(comms) { comm in
-            let loop = try TrainingLoop(job: job, data: data)
-            try loop.run()
-            let t = loop.trainer
-            if comm.rank == 2 {
-                // One more step on rank 2 only: its weights and its dropout stream move on.
-                let buffer = BatchBuffer(capacity: 8, featureCount: data.train.featureCount)
-                let (xs, ys) = buffer.load(Array(0..<8)[...], from: data.train)
-                _ = t.trainStep(x: xs, labels: ys)
-            }
+            // Rank 2 one step ahead: its weights and its dropout stream move on.
+            let t = try trainedReplica(job, data: data, ahead: comm.rank == 2)
             let streams = { t.model.layers.compactMap { ($0 as? Dropout)?.rng.state } }
             let before = streams()
             let agreement = try agreeReplicaState(t, communicator: comm)

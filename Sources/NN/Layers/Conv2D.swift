@@ -124,12 +124,12 @@ public final class Conv2D: Layer {
     /// large or larger goes one example at a time, with no layout pass at all (see `forwardChunk`).
     public static let chunkColumns = 768
 
-    /// Examples per chunk of a batch of `batch`, for im2col columns of `rows` × `positions` per example (the
-    /// forward's by default): enough for `chunkColumns` (grouped convolutions, whose GEMMs are tiny per group: as
-    /// many as the budget allows), never more columns than `columnBudgetBytes`.
-    public func chunkExamples(batch: Int, rows: Int? = nil, positions: Int? = nil) -> Int {
-        let (rows, positions) = (rows ?? input.channels * kernel * kernel, positions ?? output.positions)
-        let fitting = max(1, columnBudgetBytes / max(1, rows * positions * MemoryLayout<Float>.stride))
+    /// Examples per chunk of a batch of `batch`: enough for `chunkColumns` (grouped convolutions, whose GEMMs are
+    /// tiny per group: as many as the budget allows), never more columns than `columnBudgetBytes`.
+    public func chunkExamples(batch: Int) -> Int {
+        let positions = output.positions
+        let perExample = input.channels * kernel * kernel * positions * MemoryLayout<Float>.stride
+        let fitting = max(1, columnBudgetBytes / max(1, perExample))
         let wanted = groups > 1 ? fitting : (Self.chunkColumns + positions - 1) / max(1, positions)
         return max(1, min(batch, fitting, wanted))
     }
@@ -138,9 +138,9 @@ public final class Conv2D: Layer {
         ConvWindow(input: input, output: output, kernel: kernel, stride: stride, padding: padding)
     }
 
-    /// `body(first, count)` over consecutive chunks of `batch` examples, `size` at a time.
-    func forEachChunk(batch: Int, size: Int? = nil, _ body: (Int, Int) -> Void) {
-        let size = max(1, size ?? chunkExamples(batch: batch))
+    /// `body(first, count)` over consecutive chunks of `batch` examples.
+    private func forEachChunk(batch: Int, _ body: (Int, Int) -> Void) {
+        let size = chunkExamples(batch: batch)
         var first = 0
         while first < batch {
             body(first, min(size, batch - first))

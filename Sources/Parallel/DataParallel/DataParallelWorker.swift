@@ -244,12 +244,10 @@ extension DataParallelWorker {
     }
 }
 
-/// FNV-1a over the parameter bytes: equal checksums mean bitwise equal weights.
+/// `StateHash` over the parameter bytes: equal checksums mean bitwise equal weights.
 public func weightChecksum(_ t: Tensor) -> String {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
     let bytes = UnsafeRawBufferPointer(start: t.pointer, count: t.count * MemoryLayout<Float>.stride)
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return String(format: "%016llx", h)
+    return String(format: "%016llx", StateHash.mix(StateHash.offsetBasis, bytes))
 }
 
 /// A rank's bytes to each peer by transport, as its reports carry them.
