@@ -89,7 +89,8 @@ struct CoordinatorHardeningTests {
     @Test func junkDuringRendezvousAndTrainingIsDroppedAndTheJobCompletes() throws {
         let binary = try #require(cohortBinary(), "build the cohort binary first (swift build -c release)")
         let dir = try temporaryDirectory()
-        let config = try ClusterConfig.load(path: try writeClusterFile(workers: 2, steps: 3000, epochs: 1, dir: dir).path)
+        // Long enough that progress reports (four a second) arrive before it ends, even on a loaded machine.
+        let config = try ClusterConfig.load(path: try writeClusterFile(workers: 2, steps: 20000, epochs: 1, dir: dir).path)
         let running = try RunningCoordinator(config)
         let context = try Context(ioThreads: 1)
         let token = running.coordinator.security.token
