@@ -68,6 +68,7 @@ public final class DataPlane: @unchecked Sendable {
     private var abortedBefore: UInt32 = 0
     private var abortReason = ""
     private let abortLock = NSLock()
+    let ringWaiters = RingWaiters()
     private let authenticator: CurveAuthenticator?
 
     /// Frames queued for one (membership, group, sender, channel) that no receive has asked for yet, at most.

@@ -18,11 +18,18 @@ public enum ControlMessage: Codable, Sendable {
     /// Elastic training fell below `elastic.min_workers`: the job stops, and the worker told this (the lowest
     /// surviving rank) first saves its last completed step when `checkpoint:` is configured.
     case finalCheckpoint(reason: String)
+    /// Elastic training, the first half of a join: the job a would-be joiner loads its data for while the members
+    /// train on. It is not a member yet (its rank, peers and membership come with the `assign` after `ready`).
+    case prepare(Assignment)
+    /// The would-be joiner's answer to `prepare`: its data is loaded, so admitting it now stalls the members only
+    /// for the new ring and the state copy, not for its start-up.
+    case ready(pid: Int32)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
     /// 4: `recovered`. 5: `finalCheckpoint`. 6: `recovered` carries the state copy's time and rate, and a broadcast
     /// takes the ring links (shared memory on one host), where a worker of 5 would wait for it on its socket.
-    public static let protocolVersion = 6
+    /// 7: a join is `prepare` → `ready` → `assign` (a joiner of 6 would wait for an `assign` that never comes).
+    public static let protocolVersion = 7
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).

@@ -83,6 +83,14 @@ public final class SharedMemoryRing: @unchecked Sendable {
         munmap(base, mappedBytes)
     }
 
+    /// From any thread: wakes a wait of this process (or the peer's) that sleeps on the ring, so it looks at
+    /// `interruption` now rather than when its futex slice ends (up to 20 ms later). A woken wait whose word has
+    /// not moved only rechecks and sleeps again.
+    public func wakeWaiters() {
+        cohort_shm_wake(tail)
+        cohort_shm_wake(head)
+    }
+
     static func mappedSize(slotCount: Int, slotBytes: Int) -> Int { headerBytes + slotCount * (slotHeaderBytes + slotBytes) }
 
     /// The receiver's side: creates and maps a new ring file in `directory` (tmpfs). `slotBytes` is rounded up to 64.

@@ -58,11 +58,12 @@ struct ElasticLaunchTests {
     }
 
     /// Starts `cohort launch` of `workers` elastic workers and returns it with the workers' pids once training runs.
-    static func launchElastic(workers: Int, elastic: String, timeouts: String? = nil, dir: URL) throws -> (ChildProcess, [Int32])
-    {
+    static func launchElastic(
+        workers: Int, elastic: String, timeouts: String? = nil, steps: Int = 40000, dir: URL
+    ) throws -> (ChildProcess, [Int32]) {
         let binary = try requireCohortBinary()
         let config = dir.appendingPathComponent("cluster.yaml").path
-        var text = smallClusterYAML(workers: workers, steps: 40000, dir: dir) + "elastic: \(elastic)\n"
+        var text = smallClusterYAML(workers: workers, steps: steps, dir: dir) + "elastic: \(elastic)\n"
         if let timeouts {
             text = text.replacingOccurrences(
                 of: "timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 15, rendezvous_timeout_s: 20}", with: timeouts)
@@ -186,6 +187,29 @@ struct ElasticLaunchTests {
         #expect(output.contains("refused a connection from"), "\(output)")
         #expect(!output.contains("workers 2→3"), "\(output)")
         #expect(output.contains("done: 2 workers, 40000 steps"), "\(output)")
+    }
+
+    /// A job down to one worker has no collective for a new membership to abort: the lone worker must still see
+    /// it at its next step and admit the joiner (it used to train on alone while the joiner waited for it until
+    /// `elastic.join_timeout_s`).
+    @Test func aLoneWorkerAdmitsAJoiner() throws {
+        let dir = try scratchDirectory("elastic-lone")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (launch, pids) = try Self.launchElastic(
+            workers: 1, elastic: "{min_workers: 1, max_workers: 2, join_timeout_s: 20}", steps: 150_000, dir: dir)
+        defer { if launch.process.isRunning { launch.kill() } }
+        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
+        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let joiner = try Self.joiner(launch, token: try #require(token, "worker \(pids[0]) has no token"))
+        defer { if joiner.process.isRunning { joiner.kill() } }
+        let output = Self.wait(launch, seconds: 100)
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        let joined = output.components(separatedBy: "\n").first { $0.contains("workers 1→2 at step") }
+        #expect(joined?.contains("(pid \(joiner.process.processIdentifier)) joined") == true, "\(output)")
+        #expect(!output.contains("join_timeout_s"), "\(output)")
+        #expect(output.contains("done: 2 workers, 150000 steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
     }
 
     /// `cohort worker --coordinator` with the job's token, against a running elastic job below `max_workers`,

@@ -48,6 +48,7 @@ extension Communicator {
         let interruption: @Sendable () -> String? = { [plane, epoch] in plane.interruption(of: epoch) }
         inbound?.interruption = interruption
         outbound?.interruption = interruption
+        for ring in [inbound, outbound].compactMap({ $0 }) { plane.wakeOnAbort(ring) }
         let links = RingLinks(
             outbound: outbound.map { SharedMemoryOutboundLink(communicator: self, ring: $0) }
                 ?? SocketRingLink(communicator: self, peer: right),

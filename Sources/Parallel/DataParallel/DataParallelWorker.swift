@@ -1,4 +1,5 @@
 import Collectives
+import Config
 import Datasets
 import Foundation
 import NN
@@ -31,6 +32,10 @@ public final class DataParallelWorker {
     /// Called on the training thread after each completed step, with the trainer's step count (elastic training
     /// times its recovery to the first step of a new membership with it).
     public var onStepDone: ((Int) -> Void)?
+    /// Elastic training: why this membership has ended (the coordinator formed a newer one), or nil. Checked
+    /// before each step, because a replica that runs alone has no collective for the new membership to abort:
+    /// without the check it would train on by itself while a joiner waits for it.
+    public var membershipEnded: (() -> String?)?
 
     public var rank: Int { assignment.rank }
     private var ranks: Int { assignment.layout.dataParallel }
@@ -62,15 +67,8 @@ public final class DataParallelWorker {
         }
         totalSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
         buffer = BatchBuffer(capacity: plan.globalBatchSize, featureCount: data.train.featureCount)
-        if let previous {
-            trainer = previous  // an elastic membership change keeps the trainer, its teacher and masks
-        } else {
-            trainer = Trainer(
-                model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
-                regularization: job.makeRegularization())
-            if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
-            trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
-        }
+        // An elastic membership change keeps the trainer, its teacher and masks.
+        trainer = try previous ?? Self.makeTrainer(job, model: model, totalSteps: totalSteps)
         let reduce = assignment.run.allReduce && assignment.worldSize > 1 ? communicator : nil
         self.communicator = reduce
         batchStatistics = try SyncBatchStatistics.install(on: model, communicator: reduce)
@@ -89,6 +87,24 @@ public final class DataParallelWorker {
     }
 
     deinit { buckets.shutdown() }
+
+    /// A fresh trainer for `job` over `data`, built as `init` builds one. An elastic joiner builds it while it
+    /// prepares (model initialisation takes milliseconds the members would otherwise wait), then passes it as
+    /// `continuing`; the replicas' agreement overwrites its state.
+    public static func makeTrainer(job: JobSpec, data: JobData) throws -> Trainer {
+        let plan = EpochPlan(
+            exampleCount: data.train.count, globalBatchSize: job.batchSize, seed: job.seed, dropLast: job.data.dropLast)
+        return try makeTrainer(job, model: job.makeModel(), totalSteps: job.steps ?? job.epochs * plan.stepsPerEpoch)
+    }
+
+    private static func makeTrainer(_ job: JobSpec, model: Sequential, totalSteps: Int) throws -> Trainer {
+        let trainer = Trainer(
+            model: model, optimizer: try job.makeOptimizer(), schedule: job.makeSchedule(totalSteps: totalSteps),
+            regularization: job.makeRegularization())
+        if let d = job.distillation { trainer.distillation = try DistillationTeacher.load(d, student: model) }
+        trainer.parameterConstraints += try compressionConstraints(job.compression, model: model)
+        return trainer
+    }
 
     /// Trains the whole job; reports progress and epochs through the control plane. `agreedStep`: the step the
     /// replicas of a new membership agreed on (`agreeReplicaState`), their states already identical; nil starts
@@ -158,6 +174,10 @@ extension DataParallelWorker: TrainingStep {
     /// This rank's rows of global batch `index`: forward and backward, the bucketed all-reduce overlapped with
     /// backward, and the update.
     public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
+        if let reason = membershipEnded?() {
+            throw CollectiveError.aborted(
+                operation: "step", me: rank, epoch: assignment.membershipEpoch, reason: reason)
+        }
         if trainer.step == assignment.run.warmupSteps, let traffic = communicator?.plane.traffic {
             socketBytesBeforeSteady = traffic.total(.socket)
         }

@@ -107,14 +107,38 @@ extension Coordinator {
 
 extension Coordinator {
     /// Elastic training: a registration while the job runs (a worker `launch` restarted, or a new
-    /// `cohort worker`). Below `max_workers`, and while no member has finished, it joins: the members, in the
-    /// cluster file's order, form the next membership (the survivors abort the step in flight and redo it with
-    /// the joiner) and the replicas' state agreement copies the weights, optimizer state and step to it.
-    /// Returns false when the registration is not admitted (the caller refuses it as before).
-    func admitJoiner(_ frames: [Message], _ state: inout Supervision) -> Bool {
+    /// `cohort worker`). Below `max_workers`, and while no member has finished, it becomes a candidate: it is sent
+    /// the job (`prepare`) and loads its data while the members train on; its `ready` admits it (`admitCandidate`).
+    /// Returns false when the registration is not taken (the caller refuses it as before).
+    func prepareJoiner(_ frames: [Message]) -> Bool {
         guard let elastic = elasticMembership, members.count < elastic.maximum(configured: workers),
-            !members.contains(where: { $0.final != nil }), let joiner = admit(frames, arrivals: members)
+            !members.contains(where: { $0.final != nil }),
+            let joiner = admit(frames, arrivals: members + candidates.map(\.member))
         else { return false }
+        var job = Assignment(
+            rank: -1, worldSize: members.count + 1, peers: [], hosts: [],
+            layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), job: config.job,
+            parallelism: config.parallelism, timeouts: timeouts, checkpoint: config.checkpoint, run: run,
+            membershipEpoch: membershipEpoch)
+        job.elastic = config.elastic
+        candidates.append((joiner, Deadline.nowNanoseconds()))
+        send(.prepare(job), to: joiner.identity)
+        return true
+    }
+
+    /// A candidate's `ready`: its data is loaded. While there is room, the members, in the cluster file's order,
+    /// form the next membership with it (the survivors abort the step in flight and redo it with the joiner) and
+    /// the replicas' state agreement copies the weights, optimizer state and step to it; else it is told why not.
+    /// False when `identity` is no candidate.
+    func admitCandidate(_ identity: [UInt8], _ state: inout Supervision) -> Bool {
+        guard let i = candidates.firstIndex(where: { $0.member.identity == identity }) else { return false }
+        let joiner = candidates.remove(at: i).member
+        guard let elastic = elasticMembership, members.count < elastic.maximum(configured: workers),
+            !members.contains(where: { $0.final != nil })
+        else {
+            send(.stop(reason: "not admitted: the job has no room for another worker now"), to: identity)
+            return true
+        }
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
         members = rankOrder(members + [joiner])
@@ -123,6 +147,7 @@ extension Coordinator {
         state.epochReports = [:]
         let rank = members.firstIndex { $0.identity == joiner.identity } ?? members.count - 1
         members[rank].joinedAt = Deadline.nowNanoseconds()
+        members[rank].lastSeen = Deadline.nowNanoseconds()
         let change = MembershipChange(
             membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
             lostRank: rank, host: joiner.registration.host, pid: joiner.registration.pid, reason: "joined",
@@ -140,6 +165,7 @@ extension Coordinator {
     func checkJoins(now: UInt64, _ state: inout Supervision) throws {
         guard let elastic = elasticMembership else { return }
         let limit = UInt64(elastic.joinTimeout * 1e9)
+        dropSlowCandidates(now: now, limit: limit, timeout: elastic.joinTimeout)
         for (r, m) in members.enumerated() {
             guard m.final == nil, m.latest == nil, let since = m.joinedAt, now > since, now - since > limit else { continue }
             let why = "no step within elastic.join_timeout_s \(elastic.joinTimeout) s of joining"
@@ -148,6 +174,21 @@ extension Coordinator {
                 rank: r, host: m.registration.host, detail: "\(why) (pid \(m.registration.pid))")
             try loseMember(r, why: why, death: death, &state)
             return
+        }
+    }
+}
+
+extension Coordinator {
+    /// Candidates that have not said `ready` within `elastic.join_timeout_s` of `prepare` (stuck loading their data,
+    /// or hung) are told why and forgotten; the members never waited for them.
+    func dropSlowCandidates(now: UInt64, limit: UInt64, timeout: Double) {
+        let slow = candidates.filter { now > $0.since && now - $0.since > limit }
+        guard !slow.isEmpty else { return }
+        candidates.removeAll { c in slow.contains { $0.member.identity == c.member.identity } }
+        for c in slow {
+            let why = "not ready within elastic.join_timeout_s \(timeout) s of registering"
+            send(.stop(reason: "not admitted: \(why)"), to: c.member.identity)
+            onEvent(.warning("joiner on \(c.member.registration.host) (pid \(c.member.registration.pid)) not admitted: \(why)"))
         }
     }
 }

@@ -125,6 +125,9 @@ public final class Coordinator {
     }
     /// The current membership's workers, in rank order.
     var members: [Member] = []
+    /// Elastic training: registered would-be joiners loading their data (`prepare` sent, `ready` not yet seen),
+    /// with the time each was sent `prepare`.
+    var candidates: [(member: Member, since: UInt64)] = []
     /// The membership now running (`WireHeader.firstEpoch`, one more for each one elastic training re-forms).
     var membershipEpoch: UInt32 = WireHeader.firstEpoch
     /// Every worker elastic training lost, as `rank R on HOST (pid P)` with its rank then: the line that ends a
@@ -207,7 +210,7 @@ public final class Coordinator {
         for line in lines { onEvent(.warning(line)) }
     }
 
-    private var timeouts: TimeoutSpec { config.timeouts }
+    var timeouts: TimeoutSpec { config.timeouts }
 
     /// Runs the whole job, membership by membership; returns its summary or throws the first failure (after
     /// telling every worker to stop). The first membership comes from `MembershipEpochs`; under `elastic:` the
@@ -227,11 +230,21 @@ public final class Coordinator {
     private func runMembership(epoch: UInt32) throws -> JobSummary {
         try rendezvous(epoch: epoch)
         do {
-            return try supervise()
+            let summary = try supervise()
+            turnAwayCandidates("not admitted: the job has finished")
+            return summary
         } catch {
             broadcast(.stop(reason: "\(error)"))
+            turnAwayCandidates("not admitted: the job stopped: \(error)")
             throw error
         }
+    }
+
+    /// Would-be joiners still loading their data when the job ends are told so, instead of waiting out their
+    /// rendezvous timeout for an assignment that will not come.
+    private func turnAwayCandidates(_ reason: String) {
+        for c in candidates { send(.stop(reason: reason), to: c.member.identity) }
+        candidates.removeAll()
     }
 
     // MARK: rendezvous
@@ -375,7 +388,7 @@ public final class Coordinator {
             if let reason = interruption.reason { throw RuntimeError.invalid(reason) }
             let received: [Message]?
             do {
-                received = try receiveControl(deadline: .after(seconds: timeouts.heartbeatInterval / 2))
+                received = try receiveControl(deadline: .after(seconds: supervisionSlice))
             } catch TransportError.timeout {
                 continue
             }
@@ -386,12 +399,21 @@ public final class Coordinator {
         return summarize(epochs: state.epochs)
     }
 
+    /// The longest the supervision loop waits for a message before it looks at exits, deadlines and joins again.
+    /// Elastic training turns it every 5 ms: a worker exit that `launch` reports is otherwise acted on only at
+    /// the next turn (up to half a heartbeat, 0.25 s by default), and the survivors wait for the new membership
+    /// that long.
+    private var supervisionSlice: Double {
+        elasticMembership == nil ? timeouts.heartbeatInterval / 2 : min(timeouts.heartbeatInterval / 2, 0.005)
+    }
+
     /// A member's message and its rank, or nil when it is not a member's or does not decode (dropped and counted;
     /// a late registration is told that the job is running).
     private func memberMessage(_ frames: [Message], _ state: inout Supervision) -> (Int, ControlMessage)? {
         guard let message = decodeControl(frames) else { return nil }
         guard let rank = state.rankOf[Array(frames[0].bytes)] else {
-            if case .register = message, admitJoiner(frames, &state) { return nil }
+            if case .register = message, prepareJoiner(frames) { return nil }
+            if case .ready = message, admitCandidate(Array(frames[0].bytes), &state) { return nil }
             if case .register(let reg) = message {
                 send(.stop(reason: "the job is already running with \(workers) workers"), to: Array(frames[0].bytes))
                 drop(.notAMember, frames, "a registration from \(reg.host) pid \(reg.pid) after rendezvous, refused")
@@ -421,7 +443,7 @@ public final class Coordinator {
 
     private func handle(_ message: ControlMessage, from rank: Int, _ state: inout Supervision) throws {
         switch message {
-        case .heartbeat, .register, .assign, .stop, .finalCheckpoint:
+        case .heartbeat, .register, .assign, .stop, .finalCheckpoint, .prepare, .ready:
             break
         case .progress(var p):
             // The sender's rank is the one its socket identity maps to now, not the one its message claims.

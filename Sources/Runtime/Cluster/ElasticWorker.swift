@@ -11,7 +11,8 @@ import Transport
 /// rank holding it where states differ) and training goes on with the data resharded over the new replica count
 /// and the same global batch. No checkpoint is read.
 func runElasticDataParallel(
-    _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
+    _ first: Assignment, prepared: PreparedJoin? = nil, plane: DataPlane, control: WorkerControl,
+    log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline;
     // set before the data loads, so that a death during loading aborts the first barrier too.
@@ -23,8 +24,7 @@ func runElasticDataParallel(
     control.setStopHandler { [plane] reason in plane.abortCollectives(before: .max, reason: "stopped: \(reason)") }
     let data: JobData
     do {
-        if first.membershipEpoch > WireHeader.firstEpoch, let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
-        data = try first.job.loadData()
+        data = try prepared?.data ?? first.job.loadData()
         // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
         if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
     } catch {
@@ -33,7 +33,7 @@ func runElasticDataParallel(
     }
     if let notice = data.notice, first.rank == 0 { log(notice) }
     var assignment = first
-    var trainer: Trainer?
+    var trainer: Trainer? = prepared?.trainer
     var failedAt: UInt64?
     var stepAtFailure = 0
     while true {
@@ -132,6 +132,7 @@ private func trainMembership(
     let worker = try DataParallelWorker(
         assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
     trainer = worker.trainer
+    worker.membershipEnded = { [plane, epoch = assignment.membershipEpoch] in plane.interruption(of: epoch) }
     guard assignment.membershipEpoch > WireHeader.firstEpoch else { return try worker.run() }
     let step: Int
     if let communicator {
@@ -155,7 +156,7 @@ private func nextMembership(after assignment: Assignment, control: WorkerControl
 
 /// `COHORT_DEBUG_JOIN_DELAY_S`: seconds a joining worker waits before it loads its data, to stand for a slow or
 /// stuck joiner in tests of `elastic.join_timeout_s` (the math is unchanged).
-private func debugJoinDelay() throws -> Double? {
+func debugJoinDelay() throws -> Double? {
     guard let text = ProcessInfo.processInfo.environment["COHORT_DEBUG_JOIN_DELAY_S"] else { return nil }
     guard let seconds = Double(text), seconds >= 0, seconds <= 3600 else {
         throw RuntimeError.invalid("COHORT_DEBUG_JOIN_DELAY_S: expected seconds in 0...3600, got \(text)")

@@ -60,8 +60,8 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
     var memberships = WorkerMemberships(control: control, registration: registration, timeout: options.rendezvousTimeout)
     defer { control.finish() }
     var report: FinalReport?
-    while let assignment = try memberships.next() {
-        report = try runMembership(assignment, plane: plane, control: control, log: log)
+    while let (assignment, prepared) = try memberships.next() {
+        report = try runMembership(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     guard let report else { throw RuntimeError.rendezvous("no assignment from the coordinator \(options.coordinator)") }
     return report
@@ -83,30 +83,52 @@ struct WorkerMemberships {
         self.timeout = timeout
     }
 
-    /// The next membership's assignment, or nil when the job is over. The control thread (heartbeats) starts with
-    /// the first membership and runs until the worker ends.
-    mutating func next() throws -> Assignment? {
+    /// The next membership's assignment, or nil when the job is over; with the data already loaded when this
+    /// worker joins a running elastic job (`prepare`). The control thread (heartbeats) starts with the first
+    /// membership and runs until the worker ends.
+    mutating func next() throws -> (Assignment, PreparedJoin?)? {
         guard !joined else { return nil }
         joined = true
-        let assignment = try control.register(registration, timeout: timeout)
+        var prepared: PreparedJoin?
+        let assignment: Assignment
+        switch try control.register(registration, timeout: timeout) {
+        case .assigned(let a):
+            assignment = a
+        case .prepare(let job):
+            prepared = try PreparedJoin(job)
+            assignment = try control.ready(pid: registration.pid, timeout: timeout)
+        }
         control.start(
             rank: assignment.rank, heartbeat: assignment.timeouts.heartbeatInterval,
             deadline: assignment.timeouts.peerDeadline)
-        return assignment
+        return (assignment, prepared)
+    }
+}
+
+/// What a joiner of a running elastic job makes ready before it says `ready`: its data and a fresh trainer, so
+/// that the members, once they admit it, wait only for the new ring and the state copy.
+struct PreparedJoin {
+    let data: JobData
+    let trainer: Trainer
+
+    init(_ job: Assignment) throws {
+        if let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
+        data = try job.job.loadData()
+        trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
     }
 }
 
 /// One membership: load the data, form the communicator, train, and report the outcome to the coordinator.
 private func runMembership(
-    _ assignment: Assignment, plane: DataPlane, control: WorkerControl,
+    _ assignment: Assignment, prepared: PreparedJoin?, plane: DataPlane, control: WorkerControl,
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let rank = assignment.rank
     if assignment.elastic != nil && assignment.layout.pipelineStages == 1 {
-        return try runElasticDataParallel(assignment, plane: plane, control: control, log: log)
+        return try runElasticDataParallel(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     do {
-        let data = try assignment.job.loadData()
+        let data = try prepared?.data ?? assignment.job.loadData()
         if let notice = data.notice, rank == 0 { log(notice) }
         let communicator = try formCommunicator(assignment, plane: plane)
         let report: FinalReport

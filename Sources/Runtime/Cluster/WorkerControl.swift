@@ -37,9 +37,23 @@ public final class WorkerControl: @unchecked Sendable {
         try dealer.connect(coordinator)
     }
 
-    /// Registers and waits for the assignment (on the calling thread, before the control thread starts).
-    public func register(_ registration: Registration, timeout: Double) throws -> Assignment {
+    /// Registers and waits for the answer (on the calling thread, before the control thread starts): the
+    /// assignment, or, joining a running elastic job, `prepare` with the job to load data for before `ready`.
+    public func register(_ registration: Registration, timeout: Double) throws -> RegistrationReply {
         try dealer.send(ControlMessage.register(registration).encoded(), deadline: .after(seconds: timeout))
+        return try awaitReply(timeout: timeout)
+    }
+
+    /// A joiner's `ready` (its data is loaded), then its assignment in the membership the coordinator forms with it.
+    public func ready(pid: Int32, timeout: Double) throws -> Assignment {
+        try dealer.send(ControlMessage.ready(pid: pid).encoded(), deadline: .after(seconds: timeout))
+        switch try awaitReply(timeout: timeout) {
+        case .assigned(let a): return a
+        case .prepare: throw RuntimeError.protocolViolation("the coordinator \(coordinator) sent prepare twice")
+        }
+    }
+
+    private func awaitReply(timeout: Double) throws -> RegistrationReply {
         let deadline = Deadline.after(seconds: timeout)
         while true {
             let m: Message
@@ -51,7 +65,8 @@ public final class WorkerControl: @unchecked Sendable {
                 throw RuntimeError.rendezvous("no assignment from the coordinator \(coordinator) within \(timeout) s")
             }
             switch try ControlMessage.decode(m.bytes, from: "the coordinator \(coordinator)") {
-            case .assign(let a): return a
+            case .assign(let a): return .assigned(a)
+            case .prepare(let a): return .prepare(a)
             case .stop(let reason): throw RuntimeError.stopped(reason)
             default: continue
             }
@@ -211,4 +226,12 @@ public final class WorkerControl: @unchecked Sendable {
             if stopReason != nil || !arrived.wait(until: end) { return nil }
         }
     }
+}
+
+/// The coordinator's answer to a registration.
+public enum RegistrationReply: Sendable {
+    /// A place in a membership (the job's start, or a join once `ready`).
+    case assigned(Assignment)
+    /// A running elastic job: load the data for this job, then say `ready`.
+    case prepare(Assignment)
 }
