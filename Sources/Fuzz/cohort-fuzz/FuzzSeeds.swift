@@ -46,6 +46,7 @@ enum FuzzSeeds {
             ("register", .register(registration)), ("heartbeat", .heartbeat(rank: 3)),
             ("checkpointed", .checkpointed(rank: 0, step: 100, path: "runs/x/step-100")),
             ("failed", .failed(rank: 1, message: "loss is NaN")), ("stop", .stop(reason: "coordinator stopping")),
+            ("ready", .ready(pid: 4242)),
         ]
         var seeds = messages.map { ($0.0, $0.1.encoded()) }
         seeds.append(("truncated", Array(messages[0].1.encoded().dropLast(5))))
