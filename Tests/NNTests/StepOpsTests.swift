@@ -28,7 +28,7 @@ import Testing
         }
         #expect(byName["dense0.gemm_dX"] == nil, "the first layer computes no input gradient")
         let p = d0 * d1 + d1 + d1 * d2 + d2
-        #expect(byName["optimizer"] == StepOp(name: "optimizer", flops: 4 * p, bytes: 20 * p))
+        #expect(byName["optimizer"] == StepOp(name: "optimizer", flops: 4 * p, bytes: 20 * p, footprint: 12 * p))
         #expect(ops.count == expected.count + 1)
         // The GEMMs carry the step's FLOPs: 3 products per layer but the first layer's dX.
         let gemmFlops = ops.filter { $0.name.contains("gemm") }.reduce(0) { $0 + $1.flops }

@@ -6,11 +6,15 @@ public struct StepOp: Sendable, Equatable {
     public var name: String
     public var flops: Double
     public var bytes: Double
+    /// The distinct bytes it touches (its working set): `bytes` unless it reads and writes the same arrays (the
+    /// optimizer reads and rewrites w and v: 20 bytes moved per parameter over 12 bytes of arrays).
+    public var footprint: Double
 
-    public init(name: String, flops: Double, bytes: Double) {
+    public init(name: String, flops: Double, bytes: Double, footprint: Double? = nil) {
         self.name = name
         self.flops = flops
         self.bytes = bytes
+        self.footprint = footprint ?? bytes
     }
 
     /// FLOPs per byte (0 for a pure copy).
@@ -54,7 +58,7 @@ public enum MLPStepOps {
         var parameters = 0
         for l in 0..<layers { parameters += (widths[l] + 1) * widths[l + 1] }
         let p = Double(parameters)
-        ops.append(StepOp(name: "optimizer", flops: 4 * p, bytes: f * 5 * p))
+        ops.append(StepOp(name: "optimizer", flops: 4 * p, bytes: f * 5 * p, footprint: f * 3 * p))
         return ops
     }
 }

@@ -19,8 +19,8 @@ public enum GEMMKernel: String, CaseIterable, Sendable, CustomStringConvertible 
     public var isSupported: Bool {
         switch self {
         case .portable: return true
-        case .avx2: return CPUFeatures.current.hasAVX2FMA
-        case .avx512: return CPUFeatures.current.hasAVX512
+        case .avx2: return CPUFeatures.hasAVX2FMA
+        case .avx512: return CPUFeatures.hasAVX512
         }
     }
 
@@ -61,6 +61,9 @@ struct CPUFeatures: Sendable {
     let flags: Set<String>
 
     static let current = CPUFeatures(flags: readFlags())
+    /// The answers for this CPU, looked up once: each lookup hashes flag names, and callers ask per call.
+    static let hasAVX2FMA = current.hasAVX2FMA
+    static let hasAVX512 = current.hasAVX512
 
     /// Everything `-target-cpu haswell` may emit in the AVX2 kernel.
     var hasAVX2FMA: Bool {

@@ -93,3 +93,25 @@ func runPlotScript(_ name: String, csv: String, png: String) -> Bool {
     p.waitUntilExit()
     return p.terminationStatus == 0
 }
+
+/// Memory roofs measured at each op's own footprint: the triad with its three arrays together as large as the bytes
+/// the op moves. A level's roof is measured at one size (a quarter of L2 per array, say), and an op whose data fills
+/// a tenth of L2 ran at twice that roof, one spilling just past L2 far above the L3 figure: a roof at the op's own
+/// size is what it could reach with the same mix of loads and stores. Footprints are rounded up to a step of √2,
+/// so ops of about the same size share one measurement.
+final class FootprintRoofs {
+    private var measured: [Int: Double] = [:]
+    private let kernel: GEMMKernel
+
+    init(kernel: GEMMKernel = .selected) { self.kernel = kernel }
+
+    /// GB/s of the triad at `bytes` (at least 12 KiB in all, below which a pass is too short to time).
+    func bandwidth(forBytes bytes: Double) -> Double {
+        let step = Int((log2(max(bytes, 12_288)) * 2).rounded(.up))
+        if let known = measured[step] { return known }
+        let total = pow(2, Double(step) / 2)
+        let gbps = measureTriadBandwidth(bytesPerArray: Int(total / 3), kernel: kernel, seconds: 0.1)
+        measured[step] = gbps
+        return gbps
+    }
+}
