@@ -58,7 +58,7 @@ def step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows):
     L = []
     if pack_a:  # the step's mr floats in the widest SIMD pieces
         off = 0
-        for w in (16, 8, 4):
+        for w in (16, 8, 4, 2):
             while mr - off >= w:
                 L.append(f"        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: {off * 4}, as: SIMD{w}<Float>.self), toByteOffset: {off * 4}, as: SIMD{w}<Float>.self)")
                 off += w
@@ -153,9 +153,26 @@ text += "\n" + kernel("sgemmMicroKernelAVX512PackingARows", mr, nv, vt, ln, True
     "/// packing A costs no pass of its own. Later column panels read the packed copy.", pack_a_rows=True)
 write("Sources/KernelsAVX512/MicroKernelAVX512.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["avx2"]
-write("Sources/KernelsAVX2/MicroKernelAVX2.swift",
-      "#if arch(x86_64)\n" + kernel("sgemmMicroKernelAVX2", mr, nv, vt, ln, True,
-      doc(mr, nv * ln, "AVX2+FMA", "\n/// Compiled with a Haswell target CPU: 12 of the 16 ymm registers hold the tile.")) + "#endif\n")
+text = "#if arch(x86_64)\n" + kernel("sgemmMicroKernelAVX2", mr, nv, vt, ln, True,
+      doc(mr, nv * ln, "AVX2+FMA", "\n/// Compiled with a Haswell target CPU: 12 of the 16 ymm registers hold the tile."))
+# The same edge and packing kernels as AVX-512's, for the 6×16 tile. Rows 4 and 2 are what m leaves at the
+# training shapes (128 = 21·6 + 2, 784 = 130·6 + 4, 256 = 42·6 + 4); 6×8 covers an n that leaves ≤ 8 columns.
+for rows, vecs in [(4, 2), (2, 2), (6, 1)]:
+    name = f"sgemmMicroKernelAVX2_{rows}x{vecs * ln}"
+    bstride_override[name] = nv * ln
+    text += "\n" + kernel(name, rows, vecs, vt, ln, True,
+        f"/// AVX2 edge kernel: the first {rows} rows × {vecs * ln} columns of a 6×16 packed tile.", astride=mr)
+text += "\n" + kernel("sgemmMicroKernelAVX2PackingB", mr, nv, vt, ln, True,
+    "/// The AVX2 micro-kernel for the first row panel of a block, packing B as it reads it from its rows (`ldb`\n"
+    "/// apart): each step's 16 floats are also written to `packedB`. See sgemmMicroKernelAVX512PackingB.", pack_b=True)
+text += "\n" + kernel("sgemmMicroKernelAVX2PackingA", mr, nv, vt, ln, True,
+    "/// The AVX2 micro-kernel for the first column panel when A is transposed as stored: step p's 6 floats come\n"
+    "/// from `a + p·lda` and are also written to `packedA`. See sgemmMicroKernelAVX512PackingA.", pack_a=True)
+text += "\n" + kernel("sgemmMicroKernelAVX2PackingARows", mr, nv, vt, ln, True,
+    "/// The AVX2 micro-kernel for the first column panel when A is as stored: tile row r's step p is broadcast from\n"
+    "/// `a[r·lda + p]` (6 row streams) and also written to `packedA`. See sgemmMicroKernelAVX512PackingARows.",
+    pack_a_rows=True)
+write("Sources/KernelsAVX2/MicroKernelAVX2.swift", text + "#endif\n")
 mr, nv, vt, ln = TILES["portable"]
 write("Sources/Tensors/GEMM/MicroKernelPortable.swift",
       kernel("sgemmMicroKernelPortable", mr, nv, vt, ln, False,

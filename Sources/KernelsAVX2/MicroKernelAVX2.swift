@@ -86,4 +86,452 @@ public func sgemmMicroKernelAVX2(
         r5.storeBytes(of: (c5_1 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
     }
 }
+
+/// AVX2 edge kernel: the first 4 rows × 16 columns of a 6×16 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX2_4x16(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>(); var c2_1 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>(); var c3_1 = SIMD8<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD8<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD8<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD8<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        pa += 6
+        pb += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
+
+/// AVX2 edge kernel: the first 2 rows × 16 columns of a 6×16 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX2_2x16(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD8<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        pa += 6
+        pb += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
+
+/// AVX2 edge kernel: the first 6 rows × 8 columns of a 6×16 packed tile.
+@inline(never)
+public func sgemmMicroKernelAVX2_6x8(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>()
+    var c4_0 = SIMD8<Float>()
+    var c5_0 = SIMD8<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        let a1 = SIMD8<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        let a2 = SIMD8<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        let a3 = SIMD8<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        let a4 = SIMD8<Float>(repeating: pa[4])
+        c4_0 = c4_0.addingProduct(a4, b0)
+        let a5 = SIMD8<Float>(repeating: pa[5])
+        c5_0 = c5_0.addingProduct(a5, b0)
+        pa += 6
+        pb += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+    }
+}
+
+/// The AVX2 micro-kernel for the first row panel of a block, packing B as it reads it from its rows (`ldb`
+/// apart): each step's 16 floats are also written to `packedB`. See sgemmMicroKernelAVX512PackingB.
+@inline(never)
+public func sgemmMicroKernelAVX2PackingB(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>(); var c2_1 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>(); var c3_1 = SIMD8<Float>()
+    var c4_0 = SIMD8<Float>(); var c4_1 = SIMD8<Float>()
+    var c5_0 = SIMD8<Float>(); var c5_1 = SIMD8<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let bStep = ldb &* 4
+    var pd = UnsafeMutableRawPointer(packedB)
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        pd.storeBytes(of: b0, toByteOffset: 0, as: SIMD8<Float>.self)
+        pd.storeBytes(of: b1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD8<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD8<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD8<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        let a4 = SIMD8<Float>(repeating: pa[4])
+        c4_0 = c4_0.addingProduct(a4, b0)
+        c4_1 = c4_1.addingProduct(a4, b1)
+        let a5 = SIMD8<Float>(repeating: pa[5])
+        c5_0 = c5_0.addingProduct(a5, b0)
+        c5_1 = c5_1.addingProduct(a5, b1)
+        pa += 6
+        pb += bStep
+        pd += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: (c4_1 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: (c5_1 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
+
+/// The AVX2 micro-kernel for the first column panel when A is transposed as stored: step p's 6 floats come
+/// from `a + p·lda` and are also written to `packedA`. See sgemmMicroKernelAVX512PackingA.
+@inline(never)
+public func sgemmMicroKernelAVX2PackingA(
+    kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>(); var c2_1 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>(); var c3_1 = SIMD8<Float>()
+    var c4_0 = SIMD8<Float>(); var c4_1 = SIMD8<Float>()
+    var c5_0 = SIMD8<Float>(); var c5_1 = SIMD8<Float>()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    var pda = UnsafeMutableRawPointer(packedA)
+    var p = 0
+    while p < kc {
+        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: 0, as: SIMD4<Float>.self), toByteOffset: 0, as: SIMD4<Float>.self)
+        pda.storeBytes(of: UnsafeRawPointer(pa).loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self), toByteOffset: 16, as: SIMD2<Float>.self)
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let a0 = SIMD8<Float>(repeating: pa[0])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD8<Float>(repeating: pa[1])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD8<Float>(repeating: pa[2])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD8<Float>(repeating: pa[3])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        let a4 = SIMD8<Float>(repeating: pa[4])
+        c4_0 = c4_0.addingProduct(a4, b0)
+        c4_1 = c4_1.addingProduct(a4, b1)
+        let a5 = SIMD8<Float>(repeating: pa[5])
+        c5_0 = c5_0.addingProduct(a5, b0)
+        c5_1 = c5_1.addingProduct(a5, b1)
+        pa += lda
+        pda += 24
+        pb += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: (c4_1 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: (c5_1 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
+
+/// The AVX2 micro-kernel for the first column panel when A is as stored: tile row r's step p is broadcast from
+/// `a[r·lda + p]` (6 row streams) and also written to `packedA`. See sgemmMicroKernelAVX512PackingARows.
+@inline(never)
+public func sgemmMicroKernelAVX2PackingARows(
+    kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+) {
+    var c0_0 = SIMD8<Float>(); var c0_1 = SIMD8<Float>()
+    var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
+    var c2_0 = SIMD8<Float>(); var c2_1 = SIMD8<Float>()
+    var c3_0 = SIMD8<Float>(); var c3_1 = SIMD8<Float>()
+    var c4_0 = SIMD8<Float>(); var c4_1 = SIMD8<Float>()
+    var c5_0 = SIMD8<Float>(); var c5_1 = SIMD8<Float>()
+    var pb = UnsafeRawPointer(b)
+    var pda = UnsafeMutableRawPointer(packedA)
+    let l1 = lda &* 4, l2 = lda &* 8
+    var q0 = UnsafeRawPointer(a) + 0 &* l1
+    var q1 = UnsafeRawPointer(a) + 3 &* l1
+    var p = 0
+    while p < kc {
+        let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+        let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let s0 = q0.load(as: Float.self)
+        pda.storeBytes(of: s0, toByteOffset: 0, as: Float.self)
+        let a0 = SIMD8<Float>(repeating: s0)
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let s1 = q0.load(fromByteOffset: l1, as: Float.self)
+        pda.storeBytes(of: s1, toByteOffset: 4, as: Float.self)
+        let a1 = SIMD8<Float>(repeating: s1)
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let s2 = q0.load(fromByteOffset: l2, as: Float.self)
+        pda.storeBytes(of: s2, toByteOffset: 8, as: Float.self)
+        let a2 = SIMD8<Float>(repeating: s2)
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let s3 = q1.load(as: Float.self)
+        pda.storeBytes(of: s3, toByteOffset: 12, as: Float.self)
+        let a3 = SIMD8<Float>(repeating: s3)
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        let s4 = q1.load(fromByteOffset: l1, as: Float.self)
+        pda.storeBytes(of: s4, toByteOffset: 16, as: Float.self)
+        let a4 = SIMD8<Float>(repeating: s4)
+        c4_0 = c4_0.addingProduct(a4, b0)
+        c4_1 = c4_1.addingProduct(a4, b1)
+        let s5 = q1.load(fromByteOffset: l2, as: Float.self)
+        pda.storeBytes(of: s5, toByteOffset: 20, as: Float.self)
+        let a5 = SIMD8<Float>(repeating: s5)
+        c5_0 = c5_0.addingProduct(a5, b0)
+        c5_1 = c5_1.addingProduct(a5, b1)
+        q0 += 4
+        q1 += 4
+        pda += 24
+        pb += 64
+        p += 1
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 * va, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 * va, toByteOffset: 32, as: SIMD8<Float>.self)
+    } else {
+        let vb = SIMD8<Float>(repeating: beta)
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: (c0_0 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: (c0_1 * va).addingProduct(vb, r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: (c1_0 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: (c1_1 * va).addingProduct(vb, r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: (c2_0 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: (c2_1 * va).addingProduct(vb, r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: (c3_0 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: (c3_1 * va).addingProduct(vb, r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: (c4_0 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: (c4_1 * va).addingProduct(vb, r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: (c5_0 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: (c5_1 * va).addingProduct(vb, r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
 #endif

@@ -1,9 +1,10 @@
 import Tensors
 import Testing
 
-/// Sizes around the register tiles of every kernel (4×8, 6×16, 12×32, and the AVX-512 edge tiles 8×32, 4×32,
-/// 12×16, exact and partial): 0, 1, primes, and non-multiples.
-private let edgeSizes = [0, 1, 2, 5, 7, 13, 16, 20, 31, 32, 33, 37, 67]
+/// Sizes around the register tiles of every kernel (4×8, 6×16, 12×32, the AVX-512 edge tiles 8×32, 4×32, 12×16
+/// and the AVX2 ones 4×16, 2×16, 6×8, each exact and partial): 0, 1, primes, and non-multiples. 8 and 40 leave
+/// 8 columns of a 16-wide tile, the only sizes where the AVX2 6×8 kernel writes C directly.
+private let edgeSizes = [0, 1, 2, 5, 7, 8, 13, 16, 20, 31, 32, 33, 37, 40, 67]
 private let transposes: [(Transpose, Transpose)] = [
     (.none, .none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose),
 ]
@@ -38,7 +39,7 @@ struct GEMMTests {
     /// m > mc and n > nc: several packed blocks), with every transpose pair.
     @Test(arguments: GEMMKernel.supported)
     func multiBlockShapesMatchFloat64Reference(kernel: GEMMKernel) {
-        let shapes = [(m: 71, n: 70, k: 600), (m: 1000, n: 37, k: 61), (m: 13, n: 1100, k: 300)]
+        let shapes = [(m: 71, n: 70, k: 600), (m: 1100, n: 37, k: 61), (m: 13, n: 1100, k: 300)]
         for (i, s) in shapes.enumerated() {
             for (j, (ta, tb)) in transposes.enumerated() {
                 let t = GEMMCase(
@@ -55,13 +56,13 @@ struct GEMMTests {
     /// with several kc blocks, a partial last column (row) panel packed apart, power-of-two leading dimensions
     /// (ldb = 256 for B as stored, lda = 128 for Aᵀ), m exactly one tile, and n past nc (only the first column
     /// block packs A on the fly; later ones reuse it). A as stored is packed on the fly too (the NN and NT cases),
-    /// also with m past mc (1000 rows: several row blocks), rows spanning more than the B/Aᵀ limit (300 × 600),
+    /// also with m past mc (1100 rows: several row blocks at mc = 1032), rows spanning more than the B/Aᵀ limit (300 × 600),
     /// and k split into two uneven blocks deeper than kc (785).
     @Test(arguments: GEMMKernel.supported)
     func onTheFlyPackingShapesMatchFloat64Reference(kernel: GEMMKernel) {
         let shapes = [
             (m: 128, n: 250, k: 300, pad: 6), (m: 122, n: 96, k: 200, pad: 6), (m: 12, n: 64, k: 33, pad: 0),
-            (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2), (m: 1000, n: 40, k: 20, pad: 1),
+            (m: 44, n: 1100, k: 40, pad: 0), (m: 25, n: 70, k: 520, pad: 2), (m: 1100, n: 40, k: 20, pad: 1),
             (m: 128, n: 256, k: 785, pad: 0), (m: 300, n: 64, k: 600, pad: 0),
         ]
         for (i, s) in shapes.enumerated() {

@@ -71,15 +71,18 @@ enum KernelRegistry {
     /// read B in whole 4 KiB rows (what the prefetcher follows), which mattered more than keeping kc × nc well
     /// inside L2. mc = 1032 (86 × 12) rather than 960 keeps m = 1024 in one row block, so B is packed once:
     /// alternating 3 rounds, square1024 106.7 vs 105.5 and square2048 104.6 vs 102.6 GFLOP/s (medians), the
-    /// 1024×128·128×1024 training shape unchanged. The AVX2 and portable entries are scaled from it, not tuned
-    /// (no such machine here).
+    /// 1024×128·128×1024 training shape unchanged. The AVX2 entry takes the same mc = 1032 (172 × 6) for the same
+    /// reason: on an Intel Xeon (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2) with the AVX2 path forced, alternating
+    /// 6 rounds (`--cpu-time`), square1024 108.2 vs 107.9, square2048 106.6 vs 105.2 and the 1024×128·128×1024
+    /// shape 110.7 vs 107.5 GFLOP/s against mc = 960 (within that machine's ±5% clock drift, never worse); kc = 384
+    /// and 512 lost on square1024/2048, nc = 2048 on square2048. The portable entry is scaled, not tuned.
     static let sgemm: KernelTable<SgemmEntry> = {
         var entries: [GEMMKernel: SgemmEntry] = [
             .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512)
         ]
         #if arch(x86_64)
             entries[.avx512] = SgemmEntry(AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
-            entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 960, nc: 1024)
+            entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
         #endif
         return KernelTable(element: .float32, entries)
     }()
