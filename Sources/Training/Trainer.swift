@@ -49,10 +49,10 @@ public final class Trainer {
     public func computeGradients(x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int? = nil) -> (
         loss: Float, correct: Int
     ) {
-        let logits = model.forward(x, training: true)
         if let distillation {
-            return distillation.lossAndGradients(student: model, logits: logits, x: x, labels: labels, normalizer: normalizer)
+            return distillation.lossAndGradients(student: model, x: x, labels: labels, normalizer: normalizer)
         }
+        let logits = model.forward(x, training: true)
         let l = loss.forward(logits: logits, labels: labels)
         let correct = correctPredictions(logits, labels: labels)
         model.backward(loss.backward(normalizer: normalizer))

@@ -120,6 +120,63 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         #expect(e.params < tolerance && e.input < tolerance, "\(c): \(e)")
     }
 
+    /// The forward GEMM packs its columns straight from the image (`ConvColumnPanels`): its output must equal, bit
+    /// for bit, the explicit path's (im2col written out, then `sgemm` on it), bias zero, for every case.
+    @Test(arguments: cases)
+    func implicitColumnsEqualExplicitIm2col(_ c: ConvCase) {
+        let conv = c.make()
+        let model = Sequential([conv], inputFeatures: c.input.count)
+        var probe = Probe(seed: 35)
+        model.parameters.assign(probe.tensor([model.parameterCount]))
+        conv.bias.zero()
+        let batch = 3
+        let x = probe.tensor([batch, c.input.count])
+        let y = model.forward(x, training: false).array
+        let (out, k) = (conv.output, c.kernel)
+        let n = batch * out.positions
+        let kg = c.channels / c.groups * k * k
+        let og = c.out / c.groups
+        var expected = [Float](repeating: 0, count: y.count)
+        for g in 0..<c.groups {
+            // cols_g[(cl·k + ki)·k + kj, b·P + oh·Wo + ow] for the group's channels, written out.
+            var cols = [Float](repeating: 0, count: kg * n)
+            for cl in 0..<(c.channels / c.groups) {
+                for ki in 0..<k {
+                    for kj in 0..<k {
+                        for b in 0..<batch {
+                            for oh in 0..<out.height {
+                                for ow in 0..<out.width {
+                                    let (ih, iw) = (oh * c.stride - c.padding + ki, ow * c.stride - c.padding + kj)
+                                    guard ih >= 0 && ih < c.height && iw >= 0 && iw < c.width else { continue }
+                                    let channel = g * (c.channels / c.groups) + cl
+                                    cols[((cl * k + ki) * k + kj) * n + b * out.positions + oh * out.width + ow] =
+                                        x[b * c.input.count + (channel * c.height + ih) * c.width + iw]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            var yT = [Float](repeating: 0, count: og * n)
+            cols.withUnsafeBufferPointer { pb in
+                yT.withUnsafeMutableBufferPointer { pc in
+                    sgemm(
+                        transA: .none, transB: .none, m: og, n: n, k: kg, alpha: 1,
+                        a: conv.weight.pointer + g * og * kg, lda: kg, b: pb.baseAddress!, ldb: n, beta: 0,
+                        c: pc.baseAddress!, ldc: n)
+                }
+            }
+            for o in 0..<og {
+                for b in 0..<batch {
+                    for p in 0..<out.positions {
+                        expected[b * out.count + (g * og + o) * out.positions + p] = yT[o * n + b * out.positions + p]
+                    }
+                }
+            }
+        }
+        #expect(y.elementsEqual(expected) { $0.bitPattern == $1.bitPattern }, "\(c)")
+    }
+
     /// The chunk sizes: whole batches for small maps, one example at a time for large ones, and grouped
     /// convolutions in budget-sized chunks.
     @Test func casesCoverEveryPath() {

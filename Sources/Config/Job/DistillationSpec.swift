@@ -5,20 +5,27 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
     public var teacher: String
     public var temperature: Float = 4
     public var alpha: Float = 0.9
+    /// Function matching (Beyer et al. 2022, "a good teacher is patient and consistent"): each batch's rows are
+    /// mixed pairwise, x' = λ·x + (1 − λ)·x_π with λ ~ Beta(m, m), and the teacher labels x' itself, so the student
+    /// learns the teacher's function between the examples, not only at them. The hard-label term takes the mixed
+    /// labels (λ·CE(y) + (1 − λ)·CE(y_π)), as mixup does. nil or 0: off.
+    public var mixup: Float?
 
-    public init(teacher: String, temperature: Float = 4, alpha: Float = 0.9) {
+    public init(teacher: String, temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil) {
         self.teacher = teacher
         self.temperature = temperature
         self.alpha = alpha
+        self.mixup = mixup
     }
 
-    enum CodingKeys: String, CodingKey { case teacher, temperature, alpha }
+    enum CodingKeys: String, CodingKey { case teacher, temperature, alpha, mixup }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         teacher = try c.decode(String.self, forKey: .teacher)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
         alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? alpha
+        mixup = try c.decodeIfPresent(Float.self, forKey: .mixup)
     }
 
     func validate() throws {
@@ -27,5 +34,8 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
             throw JobError("distillation.temperature", "must be a positive number, got \(temperature)")
         }
         guard alpha >= 0 && alpha <= 1 else { throw JobError("distillation.alpha", "must be in [0, 1], got \(alpha)") }
+        if let mixup, !(mixup >= 0 && mixup <= 100) {
+            throw JobError("distillation.mixup", "must be a Beta parameter in [0, 100] (0: off), got \(mixup)")
+        }
     }
 }

@@ -4,7 +4,8 @@ import Tensors
 /// (see `FeatureShape` for why NCHW), with square kernels, stride, zero padding, dilation 1 and groups: depthwise is
 /// `groups == channels`. Weight [out, in/groups, k, k] (PyTorch's orientation, stored as is) then bias [out].
 ///
-/// Implemented as im2col plus the project's GEMM, a chunk of examples at a time. With P = Ho·Wo, a chunk of c
+/// Implemented as im2col plus the project's GEMM, a chunk of examples at a time; forward never writes the columns
+/// out: the GEMM packs them straight from x (`ConvColumnPanels`, implicit GEMM). With P = Ho·Wo, a chunk of c
 /// examples, N = c·P, Kg = in/groups·k·k and Og = out/groups, for each group g (a contiguous block of Kg rows of the
 /// column matrix and Og rows of W):
 ///   forward  cols[in·k·k, N] = im2col(x);   Yᵀ_g[Og, N] = W_g[Og, Kg] · cols_g[Kg, N]          (NN)
@@ -161,19 +162,18 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// One chunk of `batch` examples: cols = im2col(x), Yᵀ_g = W_g · cols_g per group, y = scatter(Yᵀ) + bias.
+    /// One chunk of `batch` examples: Yᵀ_g = W_g · cols_g per group, the columns packed straight from x
+    /// (`ConvColumnPanels`), then y = scatter(Yᵀ) + bias.
     private func forwardChunk(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>) {
         let n = batch * output.positions
-        let cols = columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
-        im2col(x, batch: batch, window, into: cols.pointer)
         // One example's Yᵀ [O, P] is its NCHW output: the GEMM writes y itself and no layout pass follows.
         let yT = batch == 1 ? y : channelMajor.view(rows: output.channels, columns: n).pointer
         let og = output.channels / groups
         let kg = groupPatch
         for g in 0..<groups {
+            let panels = ConvColumnPanels(x: x, window: window, channel0: g * (input.channels / groups))
             sgemm(
-                transA: .none, transB: .none, m: og, n: n, k: kg, alpha: 1,
-                a: weight.pointer + g * og * kg, lda: kg, b: cols.pointer + g * kg * n, ldb: n,
+                transA: .none, m: og, n: n, k: kg, alpha: 1, a: weight.pointer + g * og * kg, lda: kg, panels: panels,
                 beta: 0, c: yT + g * og * n, ldc: n, threads: threads)
         }
         if batch == 1 {

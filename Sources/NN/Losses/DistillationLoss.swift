@@ -31,6 +31,21 @@ public final class DistillationLoss {
         return rows == 0 ? 0 : r.lossSum / Float(rows)
     }
 
+    /// Mixup's loss: for rows mixed with weight λ against partners labelled `partnerLabels`, the hard term is
+    /// λ·CE(y) + (1 − λ)·CE(y_π). The soft term does not depend on the labels, so the whole loss (and gradient) is
+    /// λ·loss(y) + (1 − λ)·loss(y_π) exactly.
+    public func forward(
+        student: Tensor, teacher: Tensor, labels: UnsafeBufferPointer<Int32>, partnerLabels: UnsafeBufferPointer<Int32>,
+        lambda: Float
+    ) -> Float {
+        precondition(partnerLabels.count == labels.count, "DistillationLoss: partner labels")
+        let own = forward(student: student, teacher: teacher, labels: labels)
+        let ownGradient = gradientSum
+        let other = forward(student: student, teacher: teacher, labels: partnerLabels)
+        for i in gradientSum.indices { gradientSum[i] = lambda * ownGradient[i] + (1 - lambda) * gradientSum[i] }
+        return lambda * own + (1 - lambda) * other
+    }
+
     public func backward(normalizer: Int? = nil) -> Tensor {
         let g = gradientBuffer.view(rows: rows, columns: columns)
         let scale = 1 / Float(max(normalizer ?? rows, 1))

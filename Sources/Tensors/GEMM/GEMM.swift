@@ -63,6 +63,46 @@ public func sgemm(
     }
 }
 
+/// A k × n operand B that is never stored: the GEMM asks it for its packed panels instead of reading a matrix.
+/// A convolution's im2col matrix is one (implicit GEMM): packing its panels straight from the image saves writing
+/// the columns out and reading them back.
+public protocol GEMMBPanels: Sendable {
+    /// Writes rows `p0..<p0+depth`, columns `j0..<j0+cols` of B as `nr`-column panels: element (p, q·nr + j) to
+    /// `dst[q·nr·depth + p·nr + j]`, the last panel zero-filled past `cols` (the layout `packB` writes).
+    func pack(p0: Int, depth: Int, j0: Int, cols: Int, nr: Int, into dst: UnsafeMutablePointer<Float>)
+}
+
+/// C = α·op(A)·B + β·C with B given by its panels (`GEMMBPanels`): the blocking, kernels and threads of `sgemm`.
+public func sgemm(
+    transA: Transpose, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    panels: any GEMMBPanels, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1,
+    kernel: GEMMKernel = .selected
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
+    precondition(ldc >= max(1, n), "sgemm: ldc=\(ldc) < n=\(n)")
+    precondition(lda >= max(1, transA == .none ? k : m), "sgemm: lda=\(lda) too small")
+    precondition(kernel.isSupported, "sgemm: kernel \(kernel) is not supported by this CPU")
+    if m == 0 || n == 0 { return }
+    if k == 0 || alpha == 0 {
+        scaleMatrix(c, rows: m, cols: n, ldc: ldc, by: beta)
+        return
+    }
+    guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
+        preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
+    }
+    let blk = entry.blocking
+    let kernels = entry.kernels
+    let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
+    let op = GEMMOperands(
+        transA: transA, transB: .none, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+        b: UnsafePointer(c), ldb: max(1, n), beta: beta, c: c, ldc: ldc, bPanels: panels)
+    runParallel(parts.count) { t in
+        let (rows, cols) = parts.part(t)
+        if rows.isEmpty || cols.isEmpty { return }
+        kernels.runBlocked(blk, op.strip(rows: rows, cols: cols))
+    }
+}
+
 /// C = β·C over an m×n window (β = 0 writes zeros, ignoring NaN).
 func scaleMatrix(_ c: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ldc: Int, by beta: Float) {
     if beta == 1 { return }
@@ -86,15 +126,20 @@ struct GEMMOperands: @unchecked Sendable {
     let b: UnsafePointer<Float>, ldb: Int
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
+    /// op(B) packed from another source than a stored matrix (then `b` is not read): see `GEMMBPanels`.
+    var bPanels: (any GEMMBPanels)? = nil
+    /// The first column of op(B) this strip covers, for `bPanels` (a stored B moves its pointer instead).
+    var bColumn0 = 0
 
     /// The rows × cols sub-block of C, with the parts of op(A) and op(B) it reads.
     func strip(rows: Range<Int>, cols: Range<Int>) -> GEMMOperands {
         let aSub = transA == .none ? a + rows.lowerBound * lda : a + rows.lowerBound
-        let bSub = transB == .none ? b + cols.lowerBound : b + cols.lowerBound * ldb
+        let bSub = bPanels != nil ? b : transB == .none ? b + cols.lowerBound : b + cols.lowerBound * ldb
         return GEMMOperands(
             transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
             a: aSub, lda: lda, b: bSub, ldb: ldb, beta: beta,
-            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc, bPanels: bPanels,
+            bColumn0: bColumn0 + cols.lowerBound)
     }
 }
 

@@ -96,7 +96,7 @@ struct BlockPlan {
     private static func fusedB<K: Float32MicroKernels>(
         _: K.Type, _ op: GEMMOperands, rows: Int, depth: Int, cols: Int, firstFused: Int
     ) -> Range<Int> {
-        guard K.onTheFly.contains(.b), op.transB == .none, rows >= K.mr,
+        guard K.onTheFly.contains(.b), op.bPanels == nil, op.transB == .none, rows >= K.mr,
             depth * op.ldb <= GEMMBlocking.onTheFlyPackingLimit
         else { return 0..<0 }
         let fused = firstFused..<max(firstFused, cols / K.nr * K.nr)
@@ -107,6 +107,11 @@ struct BlockPlan {
     func packBOutsideKernels(_ op: GEMMOperands, nr: Int, into packedB: UnsafeMutablePointer<Float>) {
         let kc = depth.count
         let ncb = cols.count
+        if let panels = op.bPanels {
+            panels.pack(
+                p0: depth.lowerBound, depth: kc, j0: op.bColumn0 + cols.lowerBound, cols: ncb, nr: nr, into: packedB)
+            return
+        }
         if fusedBCols.lowerBound > 0 {
             packB(
                 op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc, j0: cols.lowerBound,

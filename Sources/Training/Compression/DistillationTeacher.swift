@@ -1,4 +1,5 @@
 import Config
+import Foundation
 import NN
 import Tensors
 
@@ -7,10 +8,15 @@ import Tensors
 public final class DistillationTeacher {
     public let teacher: Sequential
     public let loss: DistillationLoss
+    /// `distillation.mixup`: the Beta parameter of each batch's mixing weight; nil or 0 trains on the rows as they are.
+    public let mixup: Float?
+    private var rows: BatchMixer
 
-    public init(teacher: Sequential, temperature: Float, alpha: Float) {
+    public init(teacher: Sequential, temperature: Float, alpha: Float, mixup: Float? = nil, seed: UInt64 = 0) {
         self.teacher = teacher
         loss = DistillationLoss(temperature: temperature, alpha: alpha)
+        self.mixup = mixup.flatMap { $0 > 0 ? $0 : nil }
+        rows = BatchMixer(seed: seed)
     }
 
     /// Loads `spec.teacher` (an fp32 or pruned model file) for `student`: its input and output widths must match
@@ -29,17 +35,86 @@ public final class DistillationTeacher {
             )
         }
         t.threads = student.threads
-        return DistillationTeacher(teacher: t, temperature: spec.temperature, alpha: spec.alpha)
+        return DistillationTeacher(teacher: t, temperature: spec.temperature, alpha: spec.alpha, mixup: spec.mixup)
     }
 
-    /// The student's loss on these rows and its gradients (written into the student's gradient buffer).
+    /// The student's forward and backward on these rows against the teacher (with `mixup`, on the rows mixed
+    /// pairwise, which the teacher labels itself); its gradients land in the student's gradient buffer. `correct`
+    /// counts the student's predictions against `labels` (of the unmixed rows).
     func lossAndGradients(
-        student: Sequential, logits: Tensor, x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int?
+        student: Sequential, x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int?
     ) -> (loss: Float, correct: Int) {
-        let soft = teacher.forward(x, training: false)
-        let l = loss.forward(student: logits, teacher: soft, labels: labels)
+        let mixed = mixup.flatMap { rows.mix(x, beta: $0) }
+        let input = mixed?.x ?? x
+        let logits = student.forward(input, training: true)
+        let soft = teacher.forward(input, training: false)
+        let l: Float
+        if let mixed {
+            let partners = mixed.partner.map { labels[$0] }
+            l = partners.withUnsafeBufferPointer {
+                loss.forward(student: logits, teacher: soft, labels: labels, partnerLabels: $0, lambda: mixed.lambda)
+            }
+        } else {
+            l = loss.forward(student: logits, teacher: soft, labels: labels)
+        }
         let correct = correctPredictions(logits, labels: labels)
         student.backward(loss.backward(normalizer: normalizer))
         return (l, correct)
+    }
+}
+
+/// Mixup's pairing of a batch's rows (Zhang et al. 2018): one weight λ ~ Beta(β, β) per batch and a random
+/// permutation π, x'[r] = λ·x[r] + (1 − λ)·x[π(r)]. Seeded, so a run repeats exactly.
+struct BatchMixer {
+    private var rng: Xoshiro256
+    private let buffer = ReusableBuffer()
+
+    init(seed: UInt64) { rng = Xoshiro256(seed: seed ^ 0x6D69_7875_70) }
+
+    /// The mixed rows (in a buffer of this mixer's), λ and π; nil for fewer than two rows.
+    mutating func mix(_ x: Tensor, beta: Float) -> (x: Tensor, lambda: Float, partner: [Int])? {
+        guard x.rows > 1 else { return nil }
+        let lambda = sampleBeta(Double(beta))
+        var partner = Array(0..<x.rows)
+        for i in stride(from: partner.count - 1, to: 0, by: -1) {
+            partner.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+        }
+        let out = buffer.view(rows: x.rows, columns: x.columns)
+        let c = x.columns
+        let (a, b) = (Float(lambda), Float(1 - lambda))
+        for r in 0..<x.rows {
+            let (src, other, dst) = (x.pointer + r * c, x.pointer + partner[r] * c, out.pointer + r * c)
+            for j in 0..<c { dst[j] = a * src[j] + b * other[j] }
+        }
+        return (out, Float(lambda), partner)
+    }
+
+    /// Beta(β, β) as G₁ / (G₁ + G₂) of two Gamma(β) draws.
+    private mutating func sampleBeta(_ beta: Double) -> Double {
+        let g1 = sampleGamma(beta)
+        let g2 = sampleGamma(beta)
+        return g1 + g2 > 0 ? g1 / (g1 + g2) : 0.5
+    }
+
+    /// Gamma(k, 1) by Marsaglia and Tsang (2000); k < 1 through Gamma(k + 1)·U^(1/k).
+    private mutating func sampleGamma(_ k: Double) -> Double {
+        if k < 1 { return sampleGamma(k + 1) * pow(unit(), 1 / k) }
+        let d = k - 1.0 / 3
+        let c = 1 / (9 * d).squareRoot()
+        while true {
+            let z = normal()
+            let v = pow(1 + c * z, 3)
+            guard v > 0 else { continue }
+            let u = unit()
+            if log(u) < 0.5 * z * z + d - d * v + d * log(v) { return d * v }
+        }
+    }
+
+    /// Uniform in (0, 1).
+    private mutating func unit() -> Double { (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992 }
+
+    /// Standard normal by Box–Muller.
+    private mutating func normal() -> Double {
+        (-2 * log(unit())).squareRoot() * cos(2 * Double.pi * unit())
     }
 }
