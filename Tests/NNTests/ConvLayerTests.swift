@@ -120,11 +120,13 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
         #expect(e.params < tolerance && e.input < tolerance, "\(c): \(e)")
     }
 
-    /// The forward GEMM packs its columns straight from the image (`ConvColumnPanels`): its output must equal, bit
-    /// for bit, the explicit path's (im2col written out, then `sgemm` on it), bias zero, for every case.
+    /// The forward GEMM packs its columns straight from the image (`ConvColumnPanels`, forced here for every size):
+    /// its output must equal, bit for bit, the explicit path's (im2col written out, then `sgemm` on it), bias zero,
+    /// for every case; and the layer's own explicit path (forced) must give the same.
     @Test(arguments: cases)
     func implicitColumnsEqualExplicitIm2col(_ c: ConvCase) {
         let conv = c.make()
+        conv.implicitColumnsThreshold = 0
         let model = Sequential([conv], inputFeatures: c.input.count)
         var probe = Probe(seed: 35)
         model.parameters.assign(probe.tensor([model.parameterCount]))
@@ -175,6 +177,9 @@ func distinctInput(rows: Int, columns: Int) -> Tensor {
             }
         }
         #expect(y.elementsEqual(expected) { $0.bitPattern == $1.bitPattern }, "\(c)")
+        conv.implicitColumnsThreshold = .max
+        let explicit = model.forward(x, training: false).array
+        #expect(explicit.elementsEqual(expected) { $0.bitPattern == $1.bitPattern }, "\(c) explicit")
     }
 
     /// The chunk sizes: whole batches for small maps, one example at a time for large ones, and grouped

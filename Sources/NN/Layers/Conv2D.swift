@@ -4,8 +4,8 @@ import Tensors
 /// (see `FeatureShape` for why NCHW), with square kernels, stride, zero padding, dilation 1 and groups: depthwise is
 /// `groups == channels`. Weight [out, in/groups, k, k] (PyTorch's orientation, stored as is) then bias [out].
 ///
-/// Implemented as im2col plus the project's GEMM, a chunk of examples at a time; forward never writes the columns
-/// out: the GEMM packs them straight from x (`ConvColumnPanels`, implicit GEMM). With P = Ho·Wo, a chunk of c
+/// Implemented as im2col plus the project's GEMM, a chunk of examples at a time; forward packs large column
+/// matrices straight from x instead (`ConvColumnPanels`, implicit GEMM; `implicitColumnsThreshold`). With P = Ho·Wo, a chunk of c
 /// examples, N = c·P, Kg = in/groups·k·k and Og = out/groups, for each group g (a contiguous block of Kg rows of the
 /// column matrix and Og rows of W):
 ///   forward  cols[in·k·k, N] = im2col(x);   Yᵀ_g[Og, N] = W_g[Og, Kg] · cols_g[Kg, N]          (NN)
@@ -162,19 +162,40 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// One chunk of `batch` examples: Yᵀ_g = W_g · cols_g per group, the columns packed straight from x
-    /// (`ConvColumnPanels`), then y = scatter(Yᵀ) + bias.
+    /// A group's column matrix (kg × n floats) above which forward packs its panels straight from x instead of
+    /// writing the columns out: a smaller one stays in cache and the GEMM packs it during its first row panel's
+    /// FMAs (its on-the-fly limit is the same 131,072 floats), which the implicit path cannot overlap. Measured on
+    /// W3 (`cohort bench conv --cpu-time`, ratio to the GEMM, explicit → implicit): layer 0, 9 × 784 floats,
+    /// avx512 0.61 → 0.60, avx2 0.67 → 0.59, portable 0.81 → 0.69; layer 3, 288 × 784, avx512 0.68 → 0.86, avx2
+    /// 0.77 → 0.90, portable 0.91 → 0.90. Only "same" convolutions (`ConvWindow.isSame`), whose panels are block
+    /// copies, take the implicit path.
+    public static let defaultImplicitColumnsThreshold = 131_072
+    /// This layer's threshold (tests set 0 or `.max` to force either path).
+    public var implicitColumnsThreshold = Conv2D.defaultImplicitColumnsThreshold
+
+    /// One chunk of `batch` examples: Yᵀ_g = W_g · cols_g per group, then y = scatter(Yᵀ) + bias. The columns are
+    /// packed straight from x (`ConvColumnPanels`) when large, else written out by im2col first.
     private func forwardChunk(_ x: UnsafePointer<Float>, batch: Int, into y: UnsafeMutablePointer<Float>) {
         let n = batch * output.positions
         // One example's Yᵀ [O, P] is its NCHW output: the GEMM writes y itself and no layout pass follows.
         let yT = batch == 1 ? y : channelMajor.view(rows: output.channels, columns: n).pointer
         let og = output.channels / groups
         let kg = groupPatch
+        let implicit = window.isSame && kg * n > implicitColumnsThreshold
+        let cols = implicit ? nil : columnBuffer.view(rows: input.channels * kernel * kernel, columns: n)
+        if let cols { im2col(x, batch: batch, window, into: cols.pointer) }
         for g in 0..<groups {
-            let panels = ConvColumnPanels(x: x, window: window, channel0: g * (input.channels / groups))
-            sgemm(
-                transA: .none, m: og, n: n, k: kg, alpha: 1, a: weight.pointer + g * og * kg, lda: kg, panels: panels,
-                beta: 0, c: yT + g * og * n, ldc: n, threads: threads)
+            if let cols {
+                sgemm(
+                    transA: .none, transB: .none, m: og, n: n, k: kg, alpha: 1,
+                    a: weight.pointer + g * og * kg, lda: kg, b: cols.pointer + g * kg * n, ldb: n,
+                    beta: 0, c: yT + g * og * n, ldc: n, threads: threads)
+            } else {
+                let panels = ConvColumnPanels(x: x, window: window, channel0: g * (input.channels / groups))
+                sgemm(
+                    transA: .none, m: og, n: n, k: kg, alpha: 1, a: weight.pointer + g * og * kg, lda: kg,
+                    panels: panels, beta: 0, c: yT + g * og * n, ldc: n, threads: threads)
+            }
         }
         if batch == 1 {
             addChannelBias(bias.pointer, channels: output.channels, positions: output.positions, to: y)
@@ -256,7 +277,11 @@ public final class Conv2D: Layer {
                 a: weight.pointer + g * og * kg, lda: kg, b: dyT + g * og * n, ldb: n,
                 beta: 0, c: cols.pointer + g * kg * n, ldc: n, threads: threads)
         }
-        col2im(cols.pointer, batch: batch, window, into: dx)
+        if window.isSame {
+            col2imSame(cols.pointer, batch: batch, window, into: dx)
+        } else {
+            col2im(cols.pointer, batch: batch, window, into: dx)
+        }
     }
 }
 
@@ -268,6 +293,9 @@ struct ConvWindow {
     let kernel: Int
     let stride: Int
     let padding: Int
+
+    /// Stride 1 and an output as large as the input: a tap's reads are the plane shifted by a constant.
+    var isSame: Bool { stride == 1 && output.width == input.width && output.height == input.height }
 
     /// The output columns ow whose input column ow·s − pad + kj lies inside the input.
     @inline(__always) func validColumns(tap kj: Int) -> Range<Int> {
@@ -336,6 +364,34 @@ func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into dx: 
                             for ow in valid { d[ow * w.stride] += s[ow] }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// `col2im` for a "same" convolution (`ConvWindow.isSame`): within a plane, output position q's tap reads input
+/// q + (ki − pad)·W + (kj − pad), so each tap row adds to dx as one shifted block over the whole plane instead of
+/// one short run per output row (14 floats in W3's second conv). The taps that fall off the left or right edge are
+/// zeroed in `cols` (scratch) first, so the block adds nothing for them; those off the top or bottom lie outside the
+/// block's range.
+func col2imSame(_ cols: UnsafeMutablePointer<Float>, batch: Int, _ w: ConvWindow, into dx: UnsafeMutablePointer<Float>) {
+    let (inp, k, pad) = (w.input, w.kernel, w.padding)
+    let (plane, width) = (inp.positions, inp.width)
+    let n = batch * plane
+    dx.update(repeating: 0, count: batch * inp.count)
+    for c in 0..<inp.channels {
+        for ki in 0..<k {
+            for kj in 0..<k {
+                let row = cols + ((c * k + ki) * k + kj) * n
+                let shift = (ki - pad) * width + (kj - pad)
+                let edges = EdgeColumns(width: width, left: max(0, pad - kj), rightStart: width - max(0, kj - pad))
+                let (lo, hi) = (max(0, -shift), min(plane, plane - shift))
+                guard hi > lo else { continue }
+                for b in 0..<batch {
+                    let src = row + b * plane
+                    edges.zero(plane, startingAtColumn: 0, into: src)
+                    addRow(src + lo, into: dx + (b * inp.channels + c) * plane + lo + shift, count: hi - lo)
                 }
             }
         }

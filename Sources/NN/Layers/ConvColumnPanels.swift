@@ -16,9 +16,7 @@ struct ConvColumnPanels: GEMMBPanels, @unchecked Sendable {
 
     func pack(p0: Int, depth: Int, j0: Int, cols: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
         let panelSize = nr * depth
-        let same =
-            window.stride == 1 && window.output.width == window.input.width
-            && window.output.height == window.input.height
+        let same = window.isSame
         for p in 0..<depth {
             if same {
                 packRowSame(p0 + p, j0: j0, cols: cols, nr: nr, panelSize: panelSize, into: dst + p * nr)
