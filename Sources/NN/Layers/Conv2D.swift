@@ -36,6 +36,7 @@ public final class Conv2D: Layer {
     private let columnBuffer = ReusableBuffer()
     private let channelMajor = ReusableBuffer()
     private let outputBuffer = ReusableBuffer()
+    private let biasedWeights = ReusableBuffer()
     private let inputGradientBuffer = ReusableBuffer()
     private var lastBatch: Int?
     /// The last forward's input (backward recomputes its columns from it; the layer before keeps it
@@ -156,10 +157,44 @@ public final class Conv2D: Layer {
         lastInput = x
         gradientReady = false
         let y = outputBuffer.view(rows: x.rows, columns: output.count)
+        if groups == 1 && chunkExamples(batch: x.rows) == 1
+            && groupPatch * output.positions <= implicitColumnsThreshold
+        {
+            let weights = weightsWithBias()
+            for b in 0..<x.rows {
+                forwardExample(x.pointer + b * input.count, weights: weights, into: y.pointer + b * output.count)
+            }
+            return y
+        }
         forEachChunk(batch: x.rows) { first, count in
             forwardChunk(x.pointer + first * input.count, batch: count, into: y.pointer + first * output.count)
         }
         return y
+    }
+
+    /// [O, K + 1]: the weight rows with the bias as a last column, for `forwardExample`.
+    private func weightsWithBias() -> UnsafePointer<Float> {
+        let k = groupPatch
+        let a = biasedWeights.view(rows: output.channels, columns: k + 1)
+        for o in 0..<output.channels {
+            (a.pointer + o * (k + 1)).update(from: weight.pointer + o * k, count: k)
+            a.pointer[o * (k + 1) + k] = bias[o]
+        }
+        return UnsafePointer(a.pointer)
+    }
+
+    /// One example of an ungrouped convolution: y [O, P] = [W | b] · [cols; 1], its NCHW output written by the GEMM,
+    /// the bias riding in the product as a row of ones under the columns instead of a pass over y.
+    private func forwardExample(
+        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>
+    ) {
+        let (k, n) = (groupPatch, output.positions)
+        let cols = columnBuffer.view(rows: k + 1, columns: n)
+        im2col(x, batch: 1, window, into: cols.pointer)
+        (cols.pointer + k * n).update(repeating: 1, count: n)
+        sgemm(
+            transA: .none, transB: .none, m: output.channels, n: n, k: k + 1, alpha: 1, a: weights, lda: k + 1,
+            b: cols.pointer, ldb: n, beta: 0, c: y, ldc: n, threads: threads)
     }
 
     /// A group's column matrix (kg × n floats) above which forward packs its panels straight from x instead of
