@@ -37,6 +37,7 @@ public final class Conv2D: Layer {
     private let channelMajor = ReusableBuffer()
     private let outputBuffer = ReusableBuffer()
     private let biasedWeights = ReusableBuffer()
+    private let weightGradientScratch = ReusableBuffer()
     private let inputGradientBuffer = ReusableBuffer()
     private var lastBatch: Int?
     /// The last forward's input (backward recomputes its columns from it; the layer before keeps it
@@ -271,11 +272,35 @@ public final class Conv2D: Layer {
         columnSums(transposedOf: dyT, rows: output.channels, cols: n, into: biasGradient.pointer, accumulate: accumulate)
         let og = output.channels / groups
         let kg = groupPatch
+        if groups == 1 && kg > og {
+            transposedWeightGradient(cols: cols.pointer, dyT: dyT, n: n, accumulate: accumulate)
+            return
+        }
         for g in 0..<groups {
             sgemm(
                 transA: .none, transB: .transpose, m: og, n: kg, k: n, alpha: 1,
                 a: dyT + g * og * n, lda: n, b: cols.pointer + g * kg * n, ldb: n,
                 beta: accumulate ? 1 : 0, c: weightGradient.pointer + g * og * kg, ldc: kg, threads: threads)
+        }
+    }
+
+    /// ∂Wᵀ [K, O] = cols [K, N] · dYᵀᵀ, then ∂W (+)= its transpose. The product ∂W = dYᵀ · colsᵀ packs the larger
+    /// operand (the columns, K = 288 rows in W3's second conv) transposed; this one reads the columns as stored
+    /// (packed on the fly by the first column panel's kernel) and transposes only dYᵀ (O = 64 rows) and the small
+    /// result. Same products over the same depth blocks in the same order: the sums are bitwise those of ∂W = dYᵀ · colsᵀ.
+    private func transposedWeightGradient(
+        cols: UnsafePointer<Float>, dyT: UnsafePointer<Float>, n: Int, accumulate: Bool
+    ) {
+        let (o, k) = (output.channels, groupPatch)
+        let t = weightGradientScratch.view(rows: k, columns: o)
+        sgemm(
+            transA: .none, transB: .transpose, m: k, n: o, k: n, alpha: 1, a: cols, lda: n, b: dyT, ldb: n,
+            beta: 0, c: t.pointer, ldc: o, threads: threads)
+        let dW = weightGradient.pointer
+        for i in 0..<o {
+            for j in 0..<k {
+                dW[i * k + j] = accumulate ? dW[i * k + j] + t.pointer[j * o + i] : t.pointer[j * o + i]
+            }
         }
     }
 
