@@ -18,9 +18,7 @@ struct ElasticJoinTimeoutTests {
         let (launch, pids) = try ElasticLaunchTests.launchElastic(
             workers: 2, elastic: "{min_workers: 1, max_workers: 3, join_timeout_s: 1.5}", steps: 80000, dir: dir)
         defer { if launch.process.isRunning { launch.kill() } }
-        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
-        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let token = ElasticLaunchTests.jobToken(ofWorker: pids[0])
         let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
         let endpoint = try #require(
             listening?.components(separatedBy: "listening on ").last?.components(separatedBy: ",").first, "\(launch.output)")

@@ -155,6 +155,13 @@ struct ElasticLaunchTests {
         #expect(metrics.contains("\"joined\":true"), "\(metrics)")
     }
 
+    /// The job token `launch` put in a worker's environment (nil when it cannot be read).
+    static func jobToken(ofWorker pid: Int32) -> String? {
+        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+        return environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+    }
+
     /// Starts `cohort worker` against the running launch's coordinator with `token`; waits for it to end by itself.
     static func joiner(_ launch: ChildProcess, token: String) throws -> ChildProcess {
         let binary = try requireCohortBinary()
@@ -198,9 +205,7 @@ struct ElasticLaunchTests {
         let (launch, pids) = try Self.launchElastic(
             workers: 1, elastic: "{min_workers: 1, max_workers: 2, join_timeout_s: 20}", steps: 150_000, dir: dir)
         defer { if launch.process.isRunning { launch.kill() } }
-        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
-        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let token = ElasticLaunchTests.jobToken(ofWorker: pids[0])
         let joiner = try Self.joiner(launch, token: try #require(token, "worker \(pids[0]) has no token"))
         defer { if joiner.process.isRunning { joiner.kill() } }
         let output = Self.wait(launch, seconds: 100)
@@ -219,9 +224,7 @@ struct ElasticLaunchTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let (launch, pids) = try Self.launchElastic(workers: 2, elastic: "{min_workers: 1, max_workers: 3}", dir: dir)
         defer { if launch.process.isRunning { launch.kill() } }
-        let environ = FileManager.default.contents(atPath: "/proc/\(pids[0])/environ") ?? Data()
-        let token = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            .first { $0.hasPrefix("COHORT_JOB_TOKEN=") }.map { String($0.dropFirst(17)) }
+        let token = ElasticLaunchTests.jobToken(ofWorker: pids[0])
         let joiner = try Self.joiner(launch, token: try #require(token, "worker \(pids[0]) has no token"))
         let output = Self.wait(launch, seconds: 90)
         let end = Date().addingTimeInterval(10)

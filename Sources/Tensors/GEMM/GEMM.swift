@@ -37,14 +37,24 @@ public func sgemm(
     threads: Int = 1,
     kernel: GEMMKernel
 ) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
-    precondition(ldc >= max(1, n), "sgemm: ldc=\(ldc) < n=\(n)")
-    precondition(lda >= max(1, transA == .none ? k : m), "sgemm: lda=\(lda) too small")
     precondition(ldb >= max(1, transB == .none ? n : k), "sgemm: ldb=\(ldb) too small")
+    run(
+        GEMMOperands(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc),
+        threads: threads, kernel: kernel)
+}
+
+/// Checks what every product shares, then runs `op` on `kernel`'s blocking in `threads` strips of C.
+private func run(_ op: GEMMOperands, threads: Int, kernel: GEMMKernel) {
+    let (m, n, k) = (op.m, op.n, op.k)
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
+    precondition(op.ldc >= max(1, n), "sgemm: ldc=\(op.ldc) < n=\(n)")
+    precondition(op.lda >= max(1, op.transA == .none ? k : m), "sgemm: lda=\(op.lda) too small")
     precondition(kernel.isSupported, "sgemm: kernel \(kernel) is not supported by this CPU")
     if m == 0 || n == 0 { return }
-    if k == 0 || alpha == 0 {
-        scaleMatrix(c, rows: m, cols: n, ldc: ldc, by: beta)
+    if k == 0 || op.alpha == 0 {
+        scaleMatrix(op.c, rows: m, cols: n, ldc: op.ldc, by: op.beta)
         return
     }
     guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
@@ -53,9 +63,6 @@ public func sgemm(
     let blk = entry.blocking
     let kernels = entry.kernels
     let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
-    let op = GEMMOperands(
-        transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     runParallel(parts.count) { t in
         let (rows, cols) = parts.part(t)
         if rows.isEmpty || cols.isEmpty { return }
@@ -78,29 +85,11 @@ public func sgemm(
     panels: any GEMMBPanels, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1,
     kernel: GEMMKernel = .selected
 ) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size m=\(m) n=\(n) k=\(k)")
-    precondition(ldc >= max(1, n), "sgemm: ldc=\(ldc) < n=\(n)")
-    precondition(lda >= max(1, transA == .none ? k : m), "sgemm: lda=\(lda) too small")
-    precondition(kernel.isSupported, "sgemm: kernel \(kernel) is not supported by this CPU")
-    if m == 0 || n == 0 { return }
-    if k == 0 || alpha == 0 {
-        scaleMatrix(c, rows: m, cols: n, ldc: ldc, by: beta)
-        return
-    }
-    guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
-        preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
-    }
-    let blk = entry.blocking
-    let kernels = entry.kernels
-    let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
-    let op = GEMMOperands(
-        transA: transA, transB: .none, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-        b: UnsafePointer(c), ldb: max(1, n), beta: beta, c: c, ldc: ldc, bPanels: panels)
-    runParallel(parts.count) { t in
-        let (rows, cols) = parts.part(t)
-        if rows.isEmpty || cols.isEmpty { return }
-        kernels.runBlocked(blk, op.strip(rows: rows, cols: cols))
-    }
+    run(
+        GEMMOperands(
+            transA: transA, transB: .none, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+            b: UnsafePointer(c), ldb: max(1, n), beta: beta, c: c, ldc: ldc, bPanels: panels),
+        threads: threads, kernel: kernel)
 }
 
 /// C = β·C over an m×n window (β = 0 writes zeros, ignoring NaN).
