@@ -6,7 +6,9 @@ import Tensors
 ///
 /// Row kk of the matrix (within group g's rows) is tap (c, ki, kj) with c = `channel0` + kk / k², column
 /// b·P + oh·Wo + ow is output position (oh, ow) of example b, and the entry is
-/// x[b, c, oh·s − pad + ki, ow·s − pad + kj], 0 in the padding, as `im2col` writes it.
+/// x[b, c, oh − pad + ki, ow − pad + kj], 0 in the padding, as `im2col` writes it. Only for "same" convolutions
+/// (`ConvWindow.isSame`: stride 1, output as large as the input), whose panel steps are shifted block copies; Conv2D
+/// writes the columns of every other one out.
 struct ConvColumnPanels: GEMMBPanels, @unchecked Sendable {
     /// The chunk's first example (NCHW rows of `window.input.count` floats).
     let x: UnsafePointer<Float>
@@ -16,21 +18,16 @@ struct ConvColumnPanels: GEMMBPanels, @unchecked Sendable {
 
     func pack(p0: Int, depth: Int, j0: Int, cols: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
         let panelSize = nr * depth
-        let same = window.isSame
         for p in 0..<depth {
-            if same {
-                packRowSame(p0 + p, j0: j0, cols: cols, nr: nr, panelSize: panelSize, into: dst + p * nr)
-            } else {
-                packRow(p0 + p, j0: j0, cols: cols, nr: nr, panelSize: panelSize, into: dst + p * nr)
-            }
+            packRowSame(p0 + p, j0: j0, cols: cols, nr: nr, panelSize: panelSize, into: dst + p * nr)
             for t in cols..<roundUpToMultiple(cols, nr) { dst[(t / nr) * panelSize + p * nr + t % nr] = 0 }
         }
     }
 
-    /// `packRow` for a "same" convolution (stride 1, output as large as the input): within one example's plane,
-    /// output position q reads input position q + (ki − pad)·W + (kj − pad), so a panel's step is one shifted
-    /// block copy; only the columns whose tap falls off the left or right edge, and the positions off the top or
-    /// bottom (outside the plane), are zero. Pieces break at panel and example boundaries only, not at every row.
+    /// Row `row` of the matrix, columns j0..<j0+cols, into panel step p (`dst` at the first panel's step p). Within
+    /// one example's plane, output position q reads input position q + (ki − pad)·W + (kj − pad), so a panel's step
+    /// is one shifted block copy; only the columns whose tap falls off the left or right edge, and the positions off
+    /// the top or bottom (outside the plane), are zero. Pieces break at panel and example boundaries only.
     private func packRowSame(
         _ row: Int, j0: Int, cols: Int, nr: Int, panelSize: Int, into dst: UnsafeMutablePointer<Float>
     ) {
@@ -64,59 +61,6 @@ struct ConvColumnPanels: GEMMBPanels, @unchecked Sendable {
             while ow >= w { ow -= w }
             if q == plane { (b, q, ow) = (b + 1, 0, 0) }
         }
-    }
-
-    /// Row `row` of the matrix, columns j0..<j0+cols, into panel step p (`dst` at the first panel's step p): in runs
-    /// that stay within one output row and one panel. Any stride and padding.
-    private func packRow(
-        _ row: Int, j0: Int, cols: Int, nr: Int, panelSize: Int, into dst: UnsafeMutablePointer<Float>
-    ) {
-        let (inp, out, k) = (window.input, window.output, window.kernel)
-        let c = channel0 + row / (k * k)
-        let ki = row % (k * k) / k
-        let kj = row % k
-        let valid = window.validColumns(tap: kj)
-        var (b, oh, ow) = (j0 / out.positions, j0 % out.positions / out.width, j0 % out.width)
-        var t = 0
-        while t < cols {
-            let run = min(cols - t, out.width - ow, nr - t % nr)
-            let d = dst + (t / nr) * panelSize + t % nr
-            let ih = oh * window.stride - window.padding + ki
-            if ih >= 0 && ih < inp.height {
-                let src = x + (b * inp.channels + c) * inp.positions + ih * inp.width - window.padding + kj
-                copyRun(from: src, columns: ow..<(ow + run), valid: valid, into: d)
-            } else {
-                d.update(repeating: 0, count: run)
-            }
-            t += run
-            ow += run
-            if ow == out.width {
-                ow = 0
-                oh += 1
-                if oh == out.height {
-                    oh = 0
-                    b += 1
-                }
-            }
-        }
-    }
-
-    /// Output columns `columns` of one input row (`src` is its entry for ow = 0 at this tap): the valid ones
-    /// copied, the rest zero.
-    @inline(__always)
-    private func copyRun(
-        from src: UnsafePointer<Float>, columns: Range<Int>, valid: Range<Int>, into d: UnsafeMutablePointer<Float>
-    ) {
-        let lo = min(max(columns.lowerBound, valid.lowerBound), columns.upperBound)
-        let hi = max(min(columns.upperBound, valid.upperBound), lo)
-        let first = columns.lowerBound
-        if lo > first { d.update(repeating: 0, count: lo - first) }
-        if window.stride == 1 {
-            (d + (lo - first)).update(from: src + lo, count: hi - lo)
-        } else {
-            for ow in lo..<hi { d[ow - first] = src[ow * window.stride] }
-        }
-        if columns.upperBound > hi { (d + (hi - first)).update(repeating: 0, count: columns.upperBound - hi) }
     }
 }
 

@@ -45,7 +45,7 @@ public struct ModelFile {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return ModelFile(
             path: path, format: int8 ? .int8 : (meta["pruning"] != nil ? .pruned : .fp32), model: model, metadata: meta,
-            widths: widths, activation: activation, denseIndices: indices, bytes: size ?? 0)
+            widths: widths, activation: activation, denseIndices: indices, bytes: size)
     }
 
     static func fp32Model(
