@@ -18,17 +18,8 @@ struct ElasticJoinTimeoutTests {
         let (launch, pids) = try ElasticLaunchTests.launchElastic(
             workers: 2, elastic: "{min_workers: 1, max_workers: 3, join_timeout_s: 1.5}", steps: 80000, dir: dir)
         defer { if launch.process.isRunning { launch.kill() } }
-        let token = ElasticLaunchTests.jobToken(ofWorker: pids[0])
-        let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
-        let endpoint = try #require(
-            listening?.components(separatedBy: "listening on ").last?.components(separatedBy: ",").first, "\(launch.output)")
-        let joiner = try ChildProcess(
-            try requireCohortBinary(),
-            [
-                "worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--data-port", "0", "--interface", "127.0.0.1",
-                "--rendezvous-timeout", "10",
-            ],
-            environment: ["COHORT_JOB_TOKEN": try #require(token), "COHORT_DEBUG_JOIN_DELAY_S": "4"])
+        let token = try #require(ElasticLaunchTests.jobToken(ofWorker: pids[0]))
+        let joiner = try ElasticLaunchTests.joiner(launch, token: token, environment: ["COHORT_DEBUG_JOIN_DELAY_S": "4"])
         defer { joiner.kill() }
         let output = ElasticLaunchTests.wait(launch, seconds: 90)
         let status = joiner.wait(timeout: 20)

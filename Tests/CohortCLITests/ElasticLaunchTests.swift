@@ -163,7 +163,7 @@ struct ElasticLaunchTests {
     }
 
     /// Starts `cohort worker` against the running launch's coordinator with `token`; waits for it to end by itself.
-    static func joiner(_ launch: ChildProcess, token: String) throws -> ChildProcess {
+    static func joiner(_ launch: ChildProcess, token: String, environment: [String: String] = [:]) throws -> ChildProcess {
         let binary = try requireCohortBinary()
         let listening = launch.output.components(separatedBy: "\n").first { $0.contains("listening on ") }
         let endpoint = try #require(
@@ -174,7 +174,7 @@ struct ElasticLaunchTests {
                 "worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--data-port", "0", "--interface", "127.0.0.1",
                 "--rendezvous-timeout", "5",
             ],
-            environment: ["COHORT_JOB_TOKEN": token])
+            environment: environment.merging(["COHORT_JOB_TOKEN": token]) { $1 })
     }
 
     /// A worker that tries to join a running elastic job with the wrong token is refused at the handshake: the

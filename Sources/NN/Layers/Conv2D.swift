@@ -357,6 +357,17 @@ struct ConvWindow {
     /// Stride 1 and an output as large as the input: a tap's reads are the plane shifted by a constant.
     var isSame: Bool { stride == 1 && output.width == input.width && output.height == input.height }
 
+    /// For a same convolution: tap (ki, kj) reads input position q + `shift` for output position q of a plane,
+    /// except at the output columns `edges` names, whose tap falls off the left or right edge
+    /// (ow < pad − kj, or ow ≥ W − (kj − pad)).
+    func sameTap(ki: Int, kj: Int) -> (shift: Int, edges: EdgeColumns) {
+        let w = input.width
+        return (
+            (ki - padding) * w + (kj - padding),
+            EdgeColumns(width: w, left: max(0, padding - kj), rightStart: w - max(0, kj - padding))
+        )
+    }
+
     /// The output columns ow whose input column ow·s − pad + kj lies inside the input.
     @inline(__always) func validColumns(tap kj: Int) -> Range<Int> {
         let first = max(0, (padding - kj + stride - 1) / stride)
@@ -436,16 +447,15 @@ func col2im(_ cols: UnsafePointer<Float>, batch: Int, _ w: ConvWindow, into dx: 
 /// zeroed in `cols` (scratch) first, so the block adds nothing for them; those off the top or bottom lie outside the
 /// block's range.
 func col2imSame(_ cols: UnsafeMutablePointer<Float>, batch: Int, _ w: ConvWindow, into dx: UnsafeMutablePointer<Float>) {
-    let (inp, k, pad) = (w.input, w.kernel, w.padding)
-    let (plane, width) = (inp.positions, inp.width)
+    let (inp, k) = (w.input, w.kernel)
+    let plane = inp.positions
     let n = batch * plane
     dx.update(repeating: 0, count: batch * inp.count)
     for c in 0..<inp.channels {
         for ki in 0..<k {
             for kj in 0..<k {
                 let row = cols + ((c * k + ki) * k + kj) * n
-                let shift = (ki - pad) * width + (kj - pad)
-                let edges = EdgeColumns(width: width, left: max(0, pad - kj), rightStart: width - max(0, kj - pad))
+                let (shift, edges) = w.sameTap(ki: ki, kj: kj)
                 let (lo, hi) = (max(0, -shift), min(plane, plane - shift))
                 guard hi > lo else { continue }
                 for b in 0..<batch {

@@ -31,13 +31,10 @@ struct ConvColumnPanels: GEMMBPanels, @unchecked Sendable {
     private func packRowSame(
         _ row: Int, j0: Int, cols: Int, nr: Int, panelSize: Int, into dst: UnsafeMutablePointer<Float>
     ) {
-        let (inp, k, pad) = (window.input, window.kernel, window.padding)
+        let (inp, k) = (window.input, window.kernel)
         let (plane, w) = (inp.positions, inp.width)
         let c = channel0 + row / (k * k)
-        let (ki, kj) = (row % (k * k) / k, row % k)
-        let shift = (ki - pad) * w + (kj - pad)
-        // Output columns whose tap is off the edge: ow < pad − kj, or ow ≥ W − (kj − pad).
-        let edges = EdgeColumns(width: w, left: max(0, pad - kj), rightStart: w - max(0, kj - pad))
+        let (shift, edges) = window.sameTap(ki: row % (k * k) / k, kj: row % k)
         // Counters kept by addition (a division per piece cost as much as the piece's copy).
         var (b, q) = (j0 / plane, j0 % plane)
         var ow = q % w

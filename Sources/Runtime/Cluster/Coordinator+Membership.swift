@@ -111,19 +111,21 @@ extension Coordinator {
     /// the job (`prepare`) and loads its data while the members train on; its `ready` admits it (`admitCandidate`).
     /// Returns false when the registration is not taken (the caller refuses it as before).
     func prepareJoiner(_ frames: [Message]) -> Bool {
-        guard let elastic = elasticMembership, members.count < elastic.maximum(configured: workers),
-            !members.contains(where: { $0.final != nil }),
-            let joiner = admit(frames, arrivals: members + candidates.map(\.member))
-        else { return false }
-        var job = Assignment(
+        guard hasRoomForJoiner, let joiner = admit(frames, arrivals: members + candidates.map(\.member)) else {
+            return false
+        }
+        let job = assignment(
             rank: -1, worldSize: members.count + 1, peers: [], hosts: [],
-            layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), job: config.job,
-            parallelism: config.parallelism, timeouts: timeouts, checkpoint: config.checkpoint, run: run,
-            membershipEpoch: membershipEpoch)
-        job.elastic = config.elastic
+            layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), epoch: membershipEpoch)
         candidates.append((joiner, Deadline.nowNanoseconds()))
         send(.prepare(job), to: joiner.identity)
         return true
+    }
+
+    /// Elastic training below `max_workers`, with no member finished yet: a joiner may come in.
+    private var hasRoomForJoiner: Bool {
+        guard let elastic = elasticMembership else { return false }
+        return members.count < elastic.maximum(configured: workers) && !members.contains { $0.final != nil }
     }
 
     /// A candidate's `ready`: its data is loaded. While there is room, the members, in the cluster file's order,
@@ -133,9 +135,7 @@ extension Coordinator {
     func admitCandidate(_ identity: [UInt8], _ state: inout Supervision) -> Bool {
         guard let i = candidates.firstIndex(where: { $0.member.identity == identity }) else { return false }
         let joiner = candidates.remove(at: i).member
-        guard let elastic = elasticMembership, members.count < elastic.maximum(configured: workers),
-            !members.contains(where: { $0.final != nil })
-        else {
+        guard hasRoomForJoiner else {
             send(.stop(reason: "not admitted: the job has no room for another worker now"), to: identity)
             return true
         }

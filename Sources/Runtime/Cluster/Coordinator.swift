@@ -336,14 +336,10 @@ public final class Coordinator {
         let layout = RankLayout(
             dataParallel: members.count / max(config.parallelism.pipelineStages, 1),
             pipelineStages: max(config.parallelism.pipelineStages, 1))
+        let hosts = members.map(\.registration.host)
         for (rank, m) in members.enumerated() {
-            var a = Assignment(
-                rank: rank, worldSize: members.count, peers: peers, hosts: members.map(\.registration.host),
-                layout: layout, job: config.job, parallelism: config.parallelism,
-                timeouts: timeouts, checkpoint: config.checkpoint, run: run, membershipEpoch: epoch)
-            a.elastic = config.elastic
-            // Bitwise recovery splits every batch into max_workers logical shards: every member must count alike.
-            a.elastic?.maxWorkers = config.elastic?.maximum(configured: workers)
+            let a = assignment(
+                rank: rank, worldSize: members.count, peers: peers, hosts: hosts, layout: layout, epoch: epoch)
             send(.assign(a), to: m.identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
@@ -358,6 +354,20 @@ public final class Coordinator {
                     dataEndpoint: m.registration.dataEndpoint, stage: at.stage, replica: at.replica)
             })
         if epoch == WireHeader.firstEpoch { onEvent(.started(workers: members.count, peers: peers)) }
+    }
+
+    /// The job as one worker gets it in membership `epoch` (a would-be joiner's `prepare` has rank −1 and no peers).
+    func assignment(
+        rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, epoch: UInt32
+    ) -> Assignment {
+        var a = Assignment(
+            rank: rank, worldSize: worldSize, peers: peers, hosts: hosts, layout: layout, job: config.job,
+            parallelism: config.parallelism, timeouts: timeouts, checkpoint: config.checkpoint, run: run,
+            membershipEpoch: epoch)
+        a.elastic = config.elastic
+        // Bitwise recovery splits every batch into max_workers logical shards: every member must count alike.
+        a.elastic?.maxWorkers = config.elastic?.maximum(configured: workers)
+        return a
     }
 
     // MARK: supervision

@@ -102,7 +102,7 @@ struct BatchMixer {
         let d = k - 1.0 / 3
         let c = 1 / (9 * d).squareRoot()
         while true {
-            let z = normal()
+            let z = rng.nextNormal()
             let v = pow(1 + c * z, 3)
             guard v > 0 else { continue }
             let u = unit()
@@ -110,11 +110,10 @@ struct BatchMixer {
         }
     }
 
-    /// Uniform in (0, 1).
-    private mutating func unit() -> Double { (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992 }
-
-    /// Standard normal by Box–Muller.
-    private mutating func normal() -> Double {
-        (-2 * log(unit())).squareRoot() * cos(2 * Double.pi * unit())
+    /// Uniform in (0, 1): zero is drawn again (log and the power of `sampleGamma` need it positive).
+    private mutating func unit() -> Double {
+        var u = rng.nextUnitDouble()
+        while u <= 0 { u = rng.nextUnitDouble() }
+        return u
     }
 }
