@@ -15,7 +15,9 @@ grow. Every figure comes from the coordinator's metrics file, never from log tex
 Per event: detection (signal → the coordinator knows), recovery (detection → the survivors' next completed step),
 steps redone, restart (signal → the restarted worker admitted), heal (admission → first step with it), the
 bytes copied to heal it, and the copy's time (the slowest rank's) and rate (one receiver's bytes over that time,
-GB/s). Then p50/p99 over the events, the final test accuracy beside a failure-free run of the same cluster file
+GB/s), the heal's gap (the longest any survivor went from its last step in the old membership to its first
+step with the joiner) and its stall beyond one step (gap − the run's median step), beside the issue's bound for
+that stall (the copy plus one step). Then p50/p99 over the events, the final test accuracy beside a failure-free run of the same cluster file
 and seed (`--baseline`), and whether the final workers' weights are identical. The cluster file has no
 `checkpoint:` section, so no checkpoint can be written or read; the run is also checked for a resume.
 
@@ -181,8 +183,29 @@ def one_event(run, a, i, sig, rng):
         "heal_bytes": max(r["bytesCopied"] for r in heal) if heal else None,
         "heal_copy_s": copy_time(heal)[0], "heal_copy_gbytes_per_s": copy_time(heal)[1],
         "heal_steps_redone": max(r["stepsRedone"] for r in heal) if heal else None,
+        "heal_gap_s": step_gap(heal),
     }
     return e
+
+def step_gap(rs):
+    """A membership change as the survivors live it: the longest time any of them went from the end of its last
+    step in the old membership to its first completed step in the new one (None without the records' times)."""
+    gaps = [r["stepDoneAtNanoseconds"] - r["lastStepEndNanoseconds"] for r in rs or [] if r.get("lastStepEndNanoseconds")]
+    return max(gaps) / 1e9 if gaps else None
+
+def median_step_seconds(run, batch):
+    """A step's wall time in this run: the global batch over the median of the progress lines' samples per second."""
+    rates = sorted(r["progress"]["samplesPerSecond"] for r in run.records("progress") if r["progress"].get("samplesPerSecond"))
+    return batch / rates[len(rates) // 2] if rates else None
+
+def add_stalls(events, step_s):
+    """Each heal's stall beyond the step the survivors would have taken anyway (gap − one step), beside the
+    issue's bound for it: the state copy plus one step."""
+    for e in events:
+        ok = e["heal_gap_s"] is not None and step_s is not None
+        e["step_s"] = step_s
+        e["heal_stall_s"] = e["heal_gap_s"] - step_s if ok else None
+        e["heal_stall_bound_s"] = (e["heal_copy_s"] or 0) + step_s if ok else None
 
 def copy_time(rs):
     """The state copy of a membership's recovery records: the slowest rank's seconds, and one receiver's bytes over
@@ -265,9 +288,10 @@ def main():
     run, events, text, summary = chaos(a)
     if run.p.returncode != 0 or summary is None:
         raise SystemExit(f"chaos: the chaos run failed ({run.p.returncode}):\n{text}")
+    add_stalls(events, median_step_seconds(run, 16 * a.workers if a.tiny else 128))
     base = baseline(a) if a.baseline else None
     keys = ["detection_s", "recovery_s", "signal_to_next_step_s", "steps_redone", "restart_s", "heal_s", "heal_bytes",
-            "heal_copy_s", "heal_copy_gbytes_per_s"]
+            "heal_copy_s", "heal_copy_gbytes_per_s", "heal_gap_s", "heal_stall_s", "heal_stall_bound_s"]
     stats = {k: {"p50": percentile([e[k] for e in events], 50), "p99": percentile([e[k] for e in events], 99)}
              for k in keys}
     sums = summary["weightChecksums"]
@@ -291,18 +315,25 @@ def main():
     fmt = lambda v, unit="": "-" if v is None else (f"{v:.3f}{unit}" if isinstance(v, float) else f"{v}{unit}")
     copy_cell = lambda e: "-" if e["heal_copy_s"] is None else \
         f"{1e3 * e['heal_copy_s']:.2f} ms, {e['heal_copy_gbytes_per_s']:.3f} GB/s"
+    ms = lambda v: "-" if v is None else f"{1e3 * v:.2f} ms"
+    stall_cell = lambda e: "-" if e["heal_stall_s"] is None else f"{ms(e['heal_stall_s'])} (≤ {ms(e['heal_stall_bound_s'])})"
     print(f"\n| event | signal | workers | step | detection | recovery | steps redone | restart | heal | heal bytes | "
-          f"heal copy |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          f"heal copy | heal gap | stall beyond a step (≤ copy + step) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for e in events:
         print(f"| {e['event']} | {e['signal']} | {e['workers']} | {e['step_at_signal']} | {fmt(e['detection_s'], ' s')} | "
               f"{fmt(e['recovery_s'], ' s')} | {fmt(e['steps_redone'])} | {fmt(e['restart_s'], ' s')} | "
-              f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} | {copy_cell(e)} |")
+              f"{fmt(e['heal_s'], ' s')} | {fmt(e['heal_bytes'])} | {copy_cell(e)} | {ms(e['heal_gap_s'])} | "
+              f"{stall_cell(e)} |")
     for q in ("p50", "p99"):
         s = {k: stats[k][q] for k in keys}
         whole = lambda v: "-" if v is None else f"{v:.1f}".rstrip("0").rstrip(".")
         print(f"| {q} | | | | {fmt(s['detection_s'], ' s')} | {fmt(s['recovery_s'], ' s')} | {whole(s['steps_redone'])} | "
-              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} | {copy_cell(s)} |")
+              f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} | {copy_cell(s)} | "
+              f"{ms(s['heal_gap_s'])} | {stall_cell(s)} |")
+    steps = [e["step_s"] for e in events if e.get("step_s")]
+    print(f"\nmedian step {ms(steps[0]) if steps else '-'}; joins that redid a step: "
+          f"{sum(1 for e in events if (e['heal_steps_redone'] or 0) > 0)} of {sum(1 for e in events if e['heal_s'] is not None)}")
     acc = lambda v: "-" if v is None else f"{100 * v:.2f}%"
     print(f"\nfinal test accuracy {acc(result['test_accuracy'])} with {len(events)} kills, "
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <time.h>
 #ifdef __linux__
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -48,5 +51,56 @@ static inline void cohort_shm_wake(uint32_t *p) {
     syscall(SYS_futex, p, FUTEX_WAKE, 0x7fffffff, (void *)0, (void *)0, 0);
 #else
     (void)p;
+#endif
+}
+
+/// A file in `dir` (tmpfs) with no name yet, 0600: a ring made ahead of need leaves nothing behind if the process
+/// dies before it is offered. The fd, or -1 with errno (EOPNOTSUPP, EISDIR: no O_TMPFILE here).
+static inline int cohort_shm_open_unnamed(const char *dir) {
+#if defined(__linux__) && (defined(O_TMPFILE) || defined(__O_TMPFILE))
+#ifdef O_TMPFILE
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#else
+    return open(dir, __O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);  // O_TMPFILE itself needs _GNU_SOURCE
+#endif
+#else
+    (void)dir;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// Gives the unnamed file `fd` the name `path` (through /proc/self/fd, which needs no capability). 0, or errno.
+static inline int cohort_shm_link_unnamed(int fd, const char *path) {
+#ifdef __linux__
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : errno;
+#else
+    (void)fd; (void)path;
+    return ENOSYS;
+#endif
+}
+
+/// mmap's flag that maps every page at once (0 where there is none).
+static inline int cohort_shm_map_populate(void) {
+#ifdef MAP_POPULATE
+    return MAP_POPULATE;
+#else
+    return 0;
+#endif
+}
+
+/// Maps `len` bytes at `addr` (page-aligned) writable now, without changing them: madvise(MADV_POPULATE_WRITE),
+/// Linux 5.14 and later. 0, or errno (EINVAL on an older kernel: the pages then fault in on first use).
+static inline int cohort_shm_populate_write(void *addr, size_t len) {
+#ifdef __linux__
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    return madvise(addr, len, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+#else
+    (void)addr; (void)len;
+    return ENOSYS;
 #endif
 }

@@ -262,3 +262,13 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 }
+
+extension Communicator {
+    /// Sets the deadline of this communicator's collectives and of the hierarchical sub-groups it formed (which
+    /// copied its options when they were made).
+    public func setTimeout(_ seconds: Double) {
+        options.timeout = seconds
+        hierarchy?.local.setTimeout(seconds)
+        hierarchy?.cross.setTimeout(seconds)
+    }
+}

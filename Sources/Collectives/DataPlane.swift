@@ -51,7 +51,9 @@ public final class DataPlane: @unchecked Sendable {
     public let traffic = LinkTraffic()
 
     private let inbox: Socket
-    private var outboxes: [Int: Socket] = [:]
+    /// One PUSH socket per peer endpoint (not per rank: a rank may be another process in the next membership,
+    /// while an endpoint is one bound inbox). Guarded by `sendLock`.
+    private var outboxes: [String: Socket] = [:]
     private var mailbox: [MailKey: ArraySlice<Frame>] = [:]
     /// Payload bytes held in `mailbox` (bounded by `maxQueuedBytes`).
     private var queuedBytes = 0
@@ -69,6 +71,8 @@ public final class DataPlane: @unchecked Sendable {
     private var abortReason = ""
     private let abortLock = NSLock()
     let ringWaiters = RingWaiters()
+    /// The inbound ring made ahead for the next membership (`keepSpareRing`).
+    let spares = SpareRings()
     private let authenticator: CurveAuthenticator?
 
     /// Frames queued for one (membership, group, sender, channel) that no receive has asked for yet, at most.
@@ -156,10 +160,11 @@ public final class DataPlane: @unchecked Sendable {
         try resetPeers(peers, globalRank: globalRank, epoch: self.epoch)
     }
 
-    /// Replaces the peer table with a new membership's. The outboxes are keyed by rank, and a rank may now be
-    /// another process: unless the table and epoch are unchanged, every outbox is closed (libzmq still delivers
-    /// what they hold, within their linger) and reconnected on first send. Queued frames of earlier epochs can
-    /// never be received and are dropped (counted in `staleFramesDropped`). The epoch never goes back.
+    /// Replaces the peer table with a new membership's. The outboxes to endpoints still in the table stay
+    /// connected (a survivor's inbox is the same inbox; frames of the old membership still on their way are
+    /// dropped as stale by the receiver); those to endpoints that left are closed (libzmq still delivers what they
+    /// hold, within their linger). Queued frames of earlier epochs can never be received and are dropped (counted
+    /// in `staleFramesDropped`). The epoch never goes back.
     /// Call it once the old membership's communicators are done with: their frames are no longer delivered.
     public func resetPeers(_ peers: [String], globalRank: Int, epoch: UInt32) throws {
         guard peers.indices.contains(globalRank) else {
@@ -169,15 +174,24 @@ public final class DataPlane: @unchecked Sendable {
         guard epoch >= current else {
             throw CollectiveError.invalidArgument("membership epoch \(epoch) is older than the data plane's current \(current)")
         }
+        let kept = Set(peers)
         sendLock.lock()
-        let unchanged = epoch == current && peers == self.peers
-        let retired = unchanged ? [] : Array(outboxes.values)
-        if !unchanged { outboxes.removeAll() }
+        let retired = outboxes.filter { !kept.contains($0.key) }
+        for endpoint in retired.keys { outboxes[endpoint] = nil }
         self.peers = peers
         self.globalRank = globalRank
         sendLock.unlock()
-        for socket in retired { socket.close() }
+        for socket in retired.values { socket.close() }
         dropFrames(before: epoch)
+    }
+
+    /// Starts connecting to `endpoints` now (libzmq's handshake, with CURVE or the token, runs in its I/O thread),
+    /// so that the first frames of a membership about to form don't wait for it: an elastic worker calls it as
+    /// soon as the next membership's peer table arrives. Errors are left for the first send to report.
+    public func connectAhead(to endpoints: [String]) {
+        sendLock.lock()
+        defer { sendLock.unlock() }
+        for endpoint in endpoints where endpoint != self.endpoint { _ = try? outbox(endpoint) }
     }
 
     /// Moves the mailbox to `epoch`: what is queued for earlier ones is dropped, later ones keep waiting.
@@ -201,16 +215,25 @@ public final class DataPlane: @unchecked Sendable {
 
     func endpoint(of rank: Int) -> String { peers.indices.contains(rank) ? peers[rank] : "unknown endpoint" }
 
+    /// The socket to `peer` (a global rank of the current table); caller holds `sendLock`.
     private func outbox(_ peer: Int) throws -> Socket {
-        if let s = outboxes[peer] { return s }
+        guard peers.indices.contains(peer) else {
+            throw TransportError.invalidArgument("rank \(peer) is not in the peer table of \(peers.count) ranks")
+        }
+        return try outbox(peers[peer])
+    }
+
+    /// The socket to `endpoint`, connected on first use; caller holds `sendLock`.
+    private func outbox(_ endpoint: String) throws -> Socket {
+        if let s = outboxes[endpoint] { return s }
         let s = try Socket(context, type: .push, linger: .milliseconds(500))
         try s.setHighWaterMarks(send: Self.highWaterMark, receive: Self.highWaterMark)
         if options.kernelBufferBytes > 0 {
             try s.setKernelBuffers(send: options.kernelBufferBytes, receive: options.kernelBufferBytes)
         }
         if let security = PeerSecurity(curve: options.curve, token: options.token) { try s.makeClient(security) }
-        try s.connect(peers[peer])
-        outboxes[peer] = s
+        try s.connect(endpoint)
+        outboxes[endpoint] = s
         return s
     }
 

@@ -19,7 +19,8 @@ public enum ControlMessage: Codable, Sendable {
     /// surviving rank) first saves its last completed step when `checkpoint:` is configured.
     case finalCheckpoint(reason: String)
     /// Elastic training, the first half of a join: the job a would-be joiner loads its data for while the members
-    /// train on. It is not a member yet (its rank, peers and membership come with the `assign` after `ready`).
+    /// train on. It is not a member yet (its rank, peer table and membership come with the `assign` after `ready`);
+    /// `peers` holds the members' data endpoints then, for it to connect to while it loads.
     case prepare(Assignment)
     /// The would-be joiner's answer to `prepare`: its data is loaded, so admitting it now stalls the members only
     /// for the new ring and the state copy, not for its start-up.
@@ -29,7 +30,9 @@ public enum ControlMessage: Codable, Sendable {
     /// 4: `recovered`. 5: `finalCheckpoint`. 6: `recovered` carries the state copy's time and rate, and a broadcast
     /// takes the ring links (shared memory on one host), where a worker of 5 would wait for it on its socket.
     /// 7: a join is `prepare` → `ready` → `assign` (a joiner of 6 would wait for an `assign` that never comes).
-    public static let protocolVersion = 7
+    /// 8: a join's `assign` lets the members finish their step (`Assignment.admitsJoiner`): a member of 7 would
+    /// abort it at once and wait in the new membership for members still in the old one.
+    public static let protocolVersion = 8
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).
@@ -102,6 +105,10 @@ public struct Assignment: Codable, Sendable {
     /// The job's `elastic:` policy: nil, a collective that fails ends the worker; set, the worker waits for the
     /// coordinator's next membership and goes on in it.
     public var elastic: ElasticSpec? = nil
+    /// A membership formed to admit a joiner (not after a loss): the members finish the step in flight and leave
+    /// the old membership at the next step boundary, so nothing is redone; a loss's membership aborts the step in
+    /// flight at once, since a dead peer would never finish it. nil on every other assignment.
+    public var admitsJoiner: Bool? = nil
 
     public init(
         rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,

@@ -27,6 +27,9 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
     public var stepsRedone: Int
     /// State bytes the agreement's broadcast delivered to the other replicas (0 when every checksum matched).
     public var bytesCopied: Int
+    /// The end of this rank's last completed step in the ended membership (CLOCK_MONOTONIC nanoseconds): with
+    /// `stepDoneAtNanoseconds`, how long this rank went without a step (nil from a worker that did not say).
+    public var lastStepEndNanoseconds: UInt64? = nil
     /// The rank whose state was copied, when one was.
     public var source: Int?
     /// Wall seconds of this rank's part of that copy, when there was one (`ReplicaAgreement.copySeconds`).
@@ -38,7 +41,7 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
     public init(
         rank: Int, worldSize: Int, membership: UInt32, failedAtNanoseconds: UInt64, agreedAtNanoseconds: UInt64,
         stepDoneAtNanoseconds: UInt64, stepAtFailure: Int, agreedStep: Int, stepsBefore: [Int], bytesCopied: Int,
-        source: Int?, copySeconds: Double? = nil, copyGigabytesPerSecond: Double? = nil
+        source: Int?, copySeconds: Double? = nil, copyGigabytesPerSecond: Double? = nil, stepInFlight: Bool = true
     ) {
         self.rank = rank
         self.worldSize = worldSize
@@ -49,8 +52,9 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
         self.stepAtFailure = stepAtFailure
         self.agreedStep = agreedStep
         self.stepsBefore = stepsBefore
-        // The step in flight was stepAtFailure + 1; it is redone unless the agreed state already holds it.
-        self.stepsRedone = max(0, stepAtFailure + 1 - agreedStep)
+        // The step in flight was stepAtFailure + 1; it is redone unless the agreed state already holds it, or the
+        // membership ended between steps (a join's, at a step boundary).
+        self.stepsRedone = stepInFlight ? max(0, stepAtFailure + 1 - agreedStep) : 0
         self.bytesCopied = bytesCopied
         self.source = source
         self.copySeconds = copySeconds

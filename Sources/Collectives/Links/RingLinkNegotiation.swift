@@ -1,3 +1,4 @@
+import Dispatch
 import Transport
 
 extension Communicator {
@@ -25,12 +26,16 @@ extension Communicator {
         }
         let operation = operation + " (link setup)"
         let enabled = options.sharedMemory && SharedMemoryRing.isSupported
+        healTrace("links-start")
         var inbound = enabled ? offerableInboundRing() : nil
+        healTrace("ring-created")
         try sendLinkFrame(offer(of: inbound), to: left, sequence: sequence, chunk: 0, operation: operation, deadline: deadline)
         let theirs = try receiveFrame(
             from: right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
             length: Self.offerBytes, operation: operation, deadline: deadline)
+        healTrace("offer-received")
         let outbound = enabled ? acceptOffer(theirs) : nil
+        healTrace("offer-accepted")
         try sendLinkFrame(
             [outbound == nil ? 0 : 1], to: right, sequence: sequence, chunk: 1, operation: operation, deadline: deadline)
         let reply = try receiveFrame(
@@ -55,15 +60,16 @@ extension Communicator {
             inbound: inbound.map { SharedMemoryInboundLink(communicator: self, ring: $0) }
                 ?? SocketRingLink(communicator: self, peer: left))
         ringLinks = links
+        healTrace("replied")
         links.everyLinkShared = try everyRankAgrees(outbound != nil)
+        healTrace("links-agreed")
         return links
     }
 
-    /// A new ring for the left neighbour to write into, when its path fits an offer.
+    /// A new ring for the left neighbour to write into (the plane's spare when it keeps one), when its path fits
+    /// an offer.
     private func offerableInboundRing() -> SharedMemoryRing? {
-        let slotBytes = max(64, options.chunkBytes, options.sharedMemoryChunkBytes)
-        guard let ring = try? SharedMemoryRing.create(slotCount: max(2, options.sharedMemorySlots), slotBytes: slotBytes),
-            ring.path.utf8.count <= Self.offerPathBytes
+        guard let ring = plane.inboundRing(DataPlane.inboundRingShape(options)), ring.path.utf8.count <= Self.offerPathBytes
         else { return nil }
         return ring
     }
@@ -92,8 +98,13 @@ extension Communicator {
                 HostIdentity.decode(b.dropFirst(Self.offerPathBytes + Self.offerNonceBytes))
             )
         }
-        guard !path.isEmpty, nonce != 0, identity == HostIdentity.current else { return nil }
-        return try? SharedMemoryRing.open(path: path, nonce: nonce)
+        guard !path.isEmpty, nonce != 0, identity == HostIdentity.current,
+            let ring = try? SharedMemoryRing.open(path: path, nonce: nonce)
+        else { return nil }
+        // Its pages are mapped in the background while the negotiation and the first collective go on.
+        let bytes = options.sharedMemoryChunkBytes
+        DispatchQueue.global(qos: .userInitiated).async { ring.prefault(bytesPerSlot: bytes) }
+        return ring
     }
 
     /// Whether `mine` holds on every rank: a sum over the sockets of the ranks where it does not.
@@ -130,5 +141,17 @@ extension Communicator {
     /// Whether ring chunks to the right / from the left neighbour go through shared memory (after negotiation).
     public var sharedMemoryLinks: (inbound: Bool, outbound: Bool) {
         (ringLinks?.inbound.isSharedMemory ?? false, ringLinks?.outbound.isSharedMemory ?? false)
+    }
+}
+
+extension Communicator {
+    /// Tells the ring neighbours this rank has left the membership: its shared-memory rings (and those of its
+    /// hierarchical sub-groups) are marked closed, so a neighbour still waiting in an all-reduce of this
+    /// communicator fails now rather than at its deadline. Socket links carry no such signal.
+    public func closeRingLinks() {
+        (ringLinks?.outbound as? SharedMemoryOutboundLink)?.ring.markClosed()
+        (ringLinks?.inbound as? SharedMemoryInboundLink)?.ring.markClosed()
+        hierarchy?.local.closeRingLinks()
+        hierarchy?.cross.closeRingLinks()
     }
 }

@@ -127,6 +127,14 @@ open class SlotOptimizer: Optimizer {
         self.step = step
     }
 
+    /// Each slot that exists, by name in sorted order, as the bytes it holds (no copy: `state` copies).
+    public final func forEachSlot(_ body: (String, UnsafeRawBufferPointer) -> Void) {
+        for name in slots.keys.sorted() {
+            guard let s = slots[name] else { continue }
+            body(name, UnsafeRawBufferPointer(s.buffer))
+        }
+    }
+
     public final func state() -> OptimizerState {
         var out: [String: [Float]] = [:]
         for (k, v) in slots { out[k] = v.array }

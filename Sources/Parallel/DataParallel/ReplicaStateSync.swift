@@ -34,7 +34,9 @@ public struct ReplicaAgreement: Sendable, Equatable {
 /// own entries, as 16-bit pieces exact in fp32); if any differs, the lowest rank at the furthest step broadcasts
 /// its weights, slots and counters, and the checksums are compared again. No checkpoint is read.
 public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) throws -> ReplicaAgreement {
+    healTrace("agree-start")
     let (steps, sums) = try gatherStepsAndChecksums(trainer, c)
+    healTrace("gathered")
     let furthest = steps.max() ?? trainer.step
     guard Set(steps).count > 1 || Set(sums).count > 1 else {
         return ReplicaAgreement(step: furthest, stepsBefore: steps, source: nil, bytesCopied: 0)
@@ -43,6 +45,7 @@ public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) 
     let start = DispatchTime.now().uptimeNanoseconds
     let bytes = try broadcastState(trainer, from: source, step: furthest, c)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    healTrace("copied")
     let (after, afterSums) = try gatherStepsAndChecksums(trainer, c)
     guard Set(after).count == 1, Set(afterSums).count == 1 else {
         throw RuntimeError.invalid(
@@ -58,6 +61,7 @@ private func gatherStepsAndChecksums(_ trainer: Trainer, _ c: Communicator) thro
     var table = [Float](repeating: 0, count: c.size * width)
     let step = UInt64(max(0, min(trainer.step, Int(UInt32.max))))
     let sum = replicaStateChecksum(trainer)
+    healTrace("checksum")
     let pieces = [step & 0xFFFF, step >> 16] + (0..<4).map { (sum >> (16 * UInt64($0))) & 0xFFFF }
     for (i, p) in pieces.enumerated() { table[c.rank * width + i] = Float(p) }
     try c.allReduce(&table, op: .sum)
@@ -78,11 +82,18 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
     func mix(_ bytes: UnsafeRawBufferPointer) { h = StateHash.mix(h, bytes) }
     let p = trainer.model.parameters
     mix(UnsafeRawBufferPointer(start: p.pointer, count: p.count * MemoryLayout<Float>.stride))
-    let state = trainer.optimizer.state()
-    for name in state.slots.keys.sorted() {
-        state.slots[name]?.withUnsafeBytes { mix($0) }
+    // In place where the optimizer lends its slots: `state()` copies them, which cost a survivor more than the
+    // hashing (fresh pages for megabytes) at every membership change.
+    if let slots = trainer.optimizer as? SlotOptimizer {
+        slots.forEachSlot { _, bytes in mix(bytes) }
+        withUnsafeBytes(of: Int64(slots.step)) { mix($0) }
+    } else {
+        let state = trainer.optimizer.state()
+        for name in state.slots.keys.sorted() {
+            state.slots[name]?.withUnsafeBytes { mix($0) }
+        }
+        withUnsafeBytes(of: Int64(state.step)) { mix($0) }
     }
-    withUnsafeBytes(of: Int64(state.step)) { mix($0) }
     withUnsafeBytes(of: Int64(trainer.step)) { mix($0) }
     return h
 }

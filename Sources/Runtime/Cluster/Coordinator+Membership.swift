@@ -1,3 +1,4 @@
+import Collectives
 import Config
 import Foundation
 import Training
@@ -114,8 +115,9 @@ extension Coordinator {
         guard hasRoomForJoiner, let joiner = admit(frames, arrivals: members + candidates.map(\.member)) else {
             return false
         }
+        // The members' endpoints, for the joiner to connect to while it loads (not a peer table: no rank yet).
         let job = assignment(
-            rank: -1, worldSize: members.count + 1, peers: [], hosts: [],
+            rank: -1, worldSize: members.count + 1, peers: members.map(\.registration.dataEndpoint), hosts: [],
             layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), epoch: membershipEpoch)
         candidates.append((joiner, Deadline.nowNanoseconds()))
         send(.prepare(job), to: joiner.identity)
@@ -142,7 +144,8 @@ extension Coordinator {
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
         members = rankOrder(members + [joiner])
-        assignRanks(epoch: membershipEpoch + 1)
+        healTrace("admit")
+        assignRanks(epoch: membershipEpoch + 1, joiner: joiner.identity)
         state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
         state.epochReports = [:]
         let rank = members.firstIndex { $0.identity == joiner.identity } ?? members.count - 1

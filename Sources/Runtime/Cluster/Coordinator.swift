@@ -330,17 +330,23 @@ public final class Coordinator {
     }
 
     /// Sends every member its assignment in membership `epoch`: rank, the peer table, and the job.
-    func assignRanks(epoch: UInt32) {
+    /// `joiner`: the membership grows by this worker, and its members finish their step before they leave the old
+    /// one (`Assignment.admitsJoiner`); the joiner is told first, so that it is ready when they arrive.
+    func assignRanks(epoch: UInt32, joiner: [UInt8]? = nil) {
         membershipEpoch = epoch
         let peers = members.map(\.registration.dataEndpoint)
         let layout = RankLayout(
             dataParallel: members.count / max(config.parallelism.pipelineStages, 1),
             pipelineStages: max(config.parallelism.pipelineStages, 1))
         let hosts = members.map(\.registration.host)
-        for (rank, m) in members.enumerated() {
-            let a = assignment(
+        let order =
+            members.indices.filter { members[$0].identity == joiner }
+            + members.indices.filter { members[$0].identity != joiner }
+        for rank in order {
+            var a = assignment(
                 rank: rank, worldSize: members.count, peers: peers, hosts: hosts, layout: layout, epoch: epoch)
-            send(.assign(a), to: m.identity)
+            if joiner != nil { a.admitsJoiner = true }
+            send(.assign(a), to: members[rank].identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }
         // A report still in flight from the previous membership may name a rank this layout no longer has.

@@ -14,14 +14,9 @@ func runElasticDataParallel(
     _ first: Assignment, prepared: PreparedJoin? = nil, plane: DataPlane, control: WorkerControl,
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
-    // A new membership pulls this process out of the old one's collectives at once, not at the peer deadline;
-    // set before the data loads, so that a death during loading aborts the first barrier too.
-    control.setAssignmentHandler { [plane] next in
-        plane.abortCollectives(
-            before: next.membershipEpoch, reason: "aborted: the coordinator formed membership \(next.membershipEpoch)")
-    }
-    // So does the coordinator's stop (below `min_workers`): the step in flight ends now, and this rank may save.
-    control.setStopHandler { [plane] reason in plane.abortCollectives(before: .max, reason: "stopped: \(reason)") }
+    let switches = MembershipSwitch()
+    installMembershipHandlers(control: control, plane: plane, switches: switches)
+    plane.keepSpareRing()
     let data: JobData
     do {
         data = try prepared?.data ?? first.job.loadData()
@@ -36,6 +31,8 @@ func runElasticDataParallel(
     var trainer: Trainer? = prepared?.trainer
     var failedAt: UInt64?
     var stepAtFailure = 0
+    var stepInFlight = true
+    var lastStepEnd: UInt64 = 0
     while true {
         // A membership that ended before this worker joined it (it was still loading) is skipped for the newest.
         if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
@@ -44,15 +41,21 @@ func runElasticDataParallel(
         }
         do {
             let recovery = failedAt.map {
-                RecoveryLog(failedAt: $0, stepAtFailure: stepAtFailure, assignment: assignment, control: control, log: log)
+                RecoveryLog(
+                    failedAt: $0, stepAtFailure: stepAtFailure, stepInFlight: stepInFlight, lastStepEnd: lastStepEnd,
+                    assignment: assignment, control: control, log: log)
             }
             let report = try trainMembership(
-                assignment, data: data, plane: plane, control: control, trainer: &trainer, recovery: recovery)
+                assignment, data: data, plane: plane, control: control, trainer: &trainer, switches: switches,
+                recovery: recovery)
             control.post(.done(report))
             return report
         } catch {
             failedAt = Deadline.nowNanoseconds()
+            healTrace("left membership \(assignment.membershipEpoch)")
             stepAtFailure = trainer?.step ?? 0
+            stepInFlight = !((error as? CollectiveError)?.isBetweenSteps ?? false)
+            lastStepEnd = switches.lastStepEnd
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
                 let ended = endedByStop(error, trainer: trainer, assignment: assignment, data: data, control: control)
                 control.post(.failed(rank: assignment.rank, message: "\(ended)"))
@@ -63,6 +66,29 @@ func runElasticDataParallel(
     }
 }
 
+/// A new membership pulls this process out of the old one: after a loss at once (its collectives abort now, not
+/// at the peer deadline), for a join at the next step boundary (`MembershipSwitch`), with an abort after its grace
+/// as the fallback. Set before the data loads, so that a death during loading aborts the first barrier too.
+/// The coordinator's stop (below `min_workers`) ends the step in flight now, and this rank may save.
+private func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switches: MembershipSwitch) {
+    control.setAssignmentHandler { [plane, switches] next in
+        healTrace("assign-received \(next.membershipEpoch)")
+        let epoch = next.membershipEpoch
+        let reason = "aborted: the coordinator formed membership \(epoch)"
+        if next.admitsJoiner == true {
+            switches.joinPending(epoch)
+            DispatchQueue.global().asyncAfter(deadline: .now() + switches.grace) {
+                plane.abortCollectives(before: epoch, reason: reason + " (its step boundary came too late)")
+            }
+        } else {
+            plane.abortCollectives(before: epoch, reason: reason)
+        }
+        // A joiner's inbox is connected to (handshake included) while this rank leaves the old membership.
+        plane.connectAhead(to: next.peers)
+    }
+    control.setStopHandler { [plane] reason in plane.abortCollectives(before: .max, reason: "stopped: \(reason)") }
+}
+
 /// One line per recovery, on the first completed step of the new membership: when the failed collective ended,
 /// what the replicas agreed on, and when training had a step again (CLOCK_MONOTONIC nanoseconds, so a script can
 /// put its own kill time beside them). The same figures go to the coordinator (`recovered`), which writes them to
@@ -70,6 +96,8 @@ func runElasticDataParallel(
 private final class RecoveryLog {
     let failedAt: UInt64
     let stepAtFailure: Int
+    let stepInFlight: Bool
+    let lastStepEnd: UInt64
     let assignment: Assignment
     let control: WorkerControl
     let log: @Sendable (String) -> Void
@@ -78,11 +106,13 @@ private final class RecoveryLog {
     private var done = false
 
     init(
-        failedAt: UInt64, stepAtFailure: Int, assignment: Assignment, control: WorkerControl,
-        log: @escaping @Sendable (String) -> Void
+        failedAt: UInt64, stepAtFailure: Int, stepInFlight: Bool, lastStepEnd: UInt64, assignment: Assignment,
+        control: WorkerControl, log: @escaping @Sendable (String) -> Void
     ) {
         self.failedAt = failedAt
         self.stepAtFailure = stepAtFailure
+        self.stepInFlight = stepInFlight
+        self.lastStepEnd = lastStepEnd
         self.assignment = assignment
         self.control = control
         self.log = log
@@ -90,6 +120,7 @@ private final class RecoveryLog {
 
     func stepDone(_ step: Int) {
         guard !done else { return }
+        healTrace("first-step")
         done = true
         let now = Deadline.nowNanoseconds()
         let report = makeReport(step: step, now: now)
@@ -104,13 +135,15 @@ private final class RecoveryLog {
 
     private func makeReport(step: Int, now: UInt64) -> RecoveryReport {
         let copied = agreement.flatMap { $0.source == nil ? nil : $0 }
-        return RecoveryReport(
+        var report = RecoveryReport(
             rank: assignment.rank, worldSize: assignment.worldSize, membership: assignment.membershipEpoch,
             failedAtNanoseconds: failedAt, agreedAtNanoseconds: agreedAt, stepDoneAtNanoseconds: now,
             stepAtFailure: stepAtFailure, agreedStep: agreement?.step ?? step - 1,
             stepsBefore: agreement?.stepsBefore ?? [], bytesCopied: agreement?.bytesCopied ?? 0,
             source: agreement?.source, copySeconds: copied?.copySeconds,
-            copyGigabytesPerSecond: copied?.copyGigabytesPerSecond)
+            copyGigabytesPerSecond: copied?.copyGigabytesPerSecond, stepInFlight: stepInFlight)
+        report.lastStepEndNanoseconds = lastStepEnd > 0 ? lastStepEnd : nil
+        return report
     }
 
     /// " in S s (R GB/s)" for a copy, else nothing.
@@ -123,28 +156,52 @@ private final class RecoveryLog {
 /// One membership's training: after the first, the replicas first make their states identical.
 private func trainMembership(
     _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?,
-    recovery: RecoveryLog?
+    switches: MembershipSwitch, recovery: RecoveryLog?
 ) throws -> FinalReport {
-    let communicator = try formCommunicator(assignment, plane: plane)
+    let first = assignment.membershipEpoch == WireHeader.firstEpoch
+    // A later membership meets in its state agreement (under the rendezvous deadline): no barrier before it.
+    let communicator = try formCommunicator(assignment, plane: plane, meet: first)
+    healTrace("formed")
     if communicator == nil, assignment.membershipEpoch > plane.epoch {
         try plane.resetPeers(assignment.peers, globalRank: assignment.rank, epoch: assignment.membershipEpoch)
     }
-    let worker = try DataParallelWorker(
-        assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
-    trainer = worker.trainer
-    worker.membershipEnded = { [plane, epoch = assignment.membershipEpoch] in plane.interruption(of: epoch) }
-    guard assignment.membershipEpoch > WireHeader.firstEpoch else { return try worker.run() }
-    let step: Int
+    do {
+        var agreedStep: Int?
+        if !first {
+            let continuing = try trainer ?? DataParallelWorker.makeTrainer(job: assignment.job, data: data)
+            trainer = continuing
+            agreedStep = try agree(continuing, communicator: communicator, assignment, recovery: recovery)
+        }
+        let worker = try DataParallelWorker(
+            assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
+        trainer = worker.trainer
+        worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
+            plane.interruption(of: epoch) ?? switches.reasonToLeave(epoch)
+        }
+        worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
+        return try worker.run(agreedStep: agreedStep)
+    } catch {
+        // Neighbours still inside this membership's all-reduce leave it now (see `MembershipSwitch`).
+        communicator?.closeRingLinks()
+        throw error
+    }
+}
+
+/// The replicas' state agreement, which is also where a new membership's ranks first meet; from then on its
+/// collectives run under the peer deadline. Returns the step every replica continues from.
+private func agree(
+    _ trainer: Trainer, communicator: Communicator?, _ assignment: Assignment, recovery: RecoveryLog?
+) throws -> Int {
+    var step = trainer.step
     if let communicator {
-        let agreement = try agreeReplicaState(worker.trainer, communicator: communicator)
+        let agreement = try agreeReplicaState(trainer, communicator: communicator)
+        communicator.setTimeout(assignment.timeouts.peerDeadline)
+        healTrace("agreed")
         recovery?.agreement = agreement
         step = agreement.step
-    } else {
-        step = worker.trainer.step
     }
     recovery?.agreedAt = Deadline.nowNanoseconds()
-    worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
-    return try worker.run(agreedStep: step)
+    return step
 }
 
 /// The coordinator's next membership after a failed collective: it comes once the coordinator has seen the death

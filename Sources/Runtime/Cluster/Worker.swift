@@ -1,4 +1,5 @@
 import Collectives
+import Datasets
 import Foundation
 import Parallel
 import Training
@@ -57,7 +58,8 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
     control.setCoordinatorLossHandler { [plane] loss in
         plane.abortCollectives(before: .max, reason: loss.description)
     }
-    var memberships = WorkerMemberships(control: control, registration: registration, timeout: options.rendezvousTimeout)
+    var memberships = WorkerMemberships(
+        control: control, plane: plane, registration: registration, timeout: options.rendezvousTimeout)
     defer { control.finish() }
     var report: FinalReport?
     while let (assignment, prepared) = try memberships.next() {
@@ -73,12 +75,14 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
 /// higher `membershipEpoch`) on the control channel instead.
 struct WorkerMemberships {
     let control: WorkerControl
+    let plane: DataPlane
     let registration: Registration
     let timeout: Double
     private var joined = false
 
-    init(control: WorkerControl, registration: Registration, timeout: Double) {
+    init(control: WorkerControl, plane: DataPlane, registration: Registration, timeout: Double) {
         self.control = control
+        self.plane = plane
         self.registration = registration
         self.timeout = timeout
     }
@@ -95,6 +99,9 @@ struct WorkerMemberships {
         case .assigned(let a):
             assignment = a
         case .prepare(let job):
+            // The members' inboxes (the prepare's peers): connected while the data loads, not once admitted.
+            plane.connectAhead(to: job.peers)
+            plane.keepSpareRing()
             prepared = try PreparedJoin(job)
             assignment = try control.ready(pid: registration.pid, timeout: timeout)
         }
@@ -115,6 +122,20 @@ struct PreparedJoin {
         if let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
         data = try job.job.loadData()
         trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
+        Self.warmUp(trainer, data: data.train, rows: job.job.batchSize / max(job.worldSize, 1))
+    }
+
+    /// One forward and backward over a share of rows, thrown away, so that the joiner's first real step (which
+    /// every member waits for) finds its buffers allocated and its pages mapped: cold, it took about twice a
+    /// step. Only where that changes no state the agreement does not overwrite: the weights, slots and dropout
+    /// generators are copied from a member then, but BatchNorm's running statistics and the observers of
+    /// quantisation-aware training are not, so a model with either is not warmed up.
+    static func warmUp(_ trainer: Trainer, data: LabeledDataset, rows: Int) {
+        let model = trainer.model
+        guard model.batchNormLayers.isEmpty, trainer.quantizationAwareTraining == nil, data.count > 0 else { return }
+        let batch = data.subset(Array(0..<min(max(rows, 1), data.count)))
+        batch.labels.withUnsafeBufferPointer { _ = trainer.computeGradients(x: batch.features, labels: $0) }
+        model.gradients.buffer.update(repeating: 0)
     }
 }
 
@@ -149,7 +170,9 @@ private func runMembership(
 
 /// The membership's communicator over the process's data plane (nil for a world of one): the peer table and
 /// epoch go in with `DataPlane.resetPeers`, then all ranks meet once.
-func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Communicator? {
+/// `meet`: false leaves out the barrier and the switch to the peer deadline, for a caller whose first collective
+/// is its meeting (an elastic membership's state agreement) and who sets `timeouts.peerDeadline` after it.
+func formCommunicator(_ assignment: Assignment, plane: DataPlane, meet: Bool = true) throws -> Communicator? {
     guard assignment.worldSize > 1 else { return nil }
     let rank = assignment.rank
     let c = try Communicator(plane: plane, rank: rank, peers: assignment.peers, epoch: assignment.membershipEpoch)
@@ -157,6 +180,7 @@ func formCommunicator(_ assignment: Assignment, plane: DataPlane) throws -> Comm
     // Start-up (loading data) may skew ranks by seconds: meet once with the rendezvous deadline,
     // then every collective runs under the peer deadline.
     c.options.timeout = assignment.timeouts.rendezvousTimeout
+    guard meet else { return c }
     try c.barrier()
     c.options.timeout = assignment.timeouts.peerDeadline
     return c

@@ -1,0 +1,57 @@
+import Collectives
+import Foundation
+import Transport
+
+/// How an elastic worker leaves a membership for the next one. After a loss it leaves at once: the dead peer
+/// will never finish the all-reduce in flight, so the coordinator's assignment aborts it (and the step is
+/// redone). A join is different: every member can finish its step, so the assignment only marks the next
+/// membership pending and each member leaves at its next step boundary. Nothing is redone, and the survivors
+/// stall only for the new ring, the state copy and their first step with the joiner.
+///
+/// The members' boundaries need not coincide: the assignment reaches them a fraction of a millisecond apart, and
+/// one may already be inside the next step's all-reduce when another leaves. The one that leaves closes its
+/// shared-memory rings (`Communicator.closeRingLinks`), which fails its neighbours' waits at once; over sockets
+/// a fallback abort after `grace` (three of this rank's recent step times) pulls a member out. Either way the
+/// member that left early completed no step the other lacks, and the replicas' agreement sees equal steps.
+final class MembershipSwitch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pendingEpoch: UInt32 = 0
+    private var lastBoundary: UInt64 = 0
+    private var stepNanoseconds: UInt64 = 0
+
+    /// Called by the training thread before each step of `epoch`: why it must leave now (a join's membership is
+    /// pending), or nil. Also times the steps, for `grace`.
+    func reasonToLeave(_ epoch: UInt32) -> String? {
+        let now = Deadline.nowNanoseconds()
+        return lock.withLock {
+            if lastBoundary > 0, now > lastBoundary { stepNanoseconds = now - lastBoundary }
+            lastBoundary = now
+            guard pendingEpoch > epoch else { return nil }
+            return "left at a step boundary for membership \(pendingEpoch), which admits a joiner"
+        }
+    }
+
+    /// The end of the last step this rank completed (the last boundary it reached), CLOCK_MONOTONIC nanoseconds.
+    var lastStepEnd: UInt64 { lock.withLock { lastBoundary } }
+
+    /// From the control thread: a join's membership `epoch` was formed.
+    func joinPending(_ epoch: UInt32) {
+        lock.withLock { pendingEpoch = max(pendingEpoch, epoch) }
+    }
+
+    /// How long a member may take to reach its step boundary before it is pulled out: three recent step times,
+    /// within 5 ms and 2 s (0.1 s before the first step was timed).
+    var grace: Double {
+        let step = lock.withLock { stepNanoseconds }
+        guard step > 0 else { return 0.1 }
+        return min(max(3 * Double(step) / 1e9, 0.005), 2)
+    }
+}
+
+extension CollectiveError {
+    /// True for the abort a step raises before it begins (`DataParallelWorker.step`): nothing was in flight.
+    var isBetweenSteps: Bool {
+        if case .aborted(let operation, _, _, _) = self { return operation == "step" }
+        return false
+    }
+}
