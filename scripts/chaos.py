@@ -332,8 +332,9 @@ def main():
               f"{fmt(s['restart_s'], ' s')} | {fmt(s['heal_s'], ' s')} | {whole(s['heal_bytes'])} | {copy_cell(s)} | "
               f"{ms(s['heal_gap_s'])} | {stall_cell(s)} |")
     steps = [e["step_s"] for e in events if e.get("step_s")]
-    print(f"\nmedian step {ms(steps[0]) if steps else '-'}; joins that redid a step: "
-          f"{sum(1 for e in events if (e['heal_steps_redone'] or 0) > 0)} of {sum(1 for e in events if e['heal_s'] is not None)}")
+    print(f"\nmedian step {ms(steps[0]) if steps else '-'}; joins in which a member abandoned a step it had begun "
+          f"(a neighbour had already left): {sum(1 for e in events if (e['heal_steps_redone'] or 0) > 0)} of "
+          f"{sum(1 for e in events if e['heal_s'] is not None)}")
     acc = lambda v: "-" if v is None else f"{100 * v:.2f}%"
     print(f"\nfinal test accuracy {acc(result['test_accuracy'])} with {len(events)} kills, "
           f"{acc(result['baseline_test_accuracy'])} failure-free (seed {a.seed}); {summary['workers']} final workers, "

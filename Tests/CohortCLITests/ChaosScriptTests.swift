@@ -42,6 +42,10 @@ struct ChaosScriptTests {
             #expect(e["workers"] as? String == "3→2→3", "\(e)")
             #expect((e["heal_bytes"] as? Int ?? 0) > 0, "\(e)")
             #expect(e["heal_s"] as? Double != nil, "\(e)")
+            // A join lets the members finish their step: at most a member that had begun the next one (its
+            // neighbour already left) abandons that; every survivor timed its gap.
+            #expect([0, 1].contains(e["heal_steps_redone"] as? Int ?? -1), "\(e)")
+            #expect((e["heal_gap_s"] as? Double).map { $0 > 0 && $0 < 30 } == true, "\(e)")
             // The copy is timed on every rank; its rate is one receiver's bytes over the slowest rank's time.
             let copy = e["heal_copy_s"] as? Double ?? -1
             #expect(copy > 0 && copy < 30, "\(e)")
