@@ -48,7 +48,16 @@ public struct EpochPlan: Sendable, Equatable {
 
     /// This epoch's order of all examples (identity when not shuffling).
     public func permutation(epoch: Int) -> [Int] {
-        shuffle ? seededPermutation(count: exampleCount, seed: epochSeed(seed, epoch)) : Array(0..<exampleCount)
+        shuffle
+            ? PermutationCache.shared.permutation(count: exampleCount, seed: epochSeed(seed, epoch))
+            : Array(0..<exampleCount)
+    }
+
+    /// Computes the permutations of `epochs` now (an elastic joiner, while it prepares), so that `permutation`
+    /// finds them when training reaches them.
+    public func prepare(epochs: Range<Int>) {
+        guard shuffle else { return }
+        for e in epochs.prefix(PermutationCache.capacity) { _ = permutation(epoch: e) }
     }
 
     /// Positions in the permutation of global batch `step`.

@@ -109,6 +109,9 @@ public struct Assignment: Codable, Sendable {
     /// the old membership at the next step boundary, so nothing is redone; a loss's membership aborts the step in
     /// flight at once, since a dead peer would never finish it. nil on every other assignment.
     public var admitsJoiner: Bool? = nil
+    /// On a would-be joiner's `prepare`: the furthest step the members had reported (reports trail by up to a
+    /// second), so that it computes the epochs' permutations around it while it loads. nil otherwise.
+    public var membersStep: Int? = nil
 
     public init(
         rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,

@@ -27,8 +27,9 @@ public struct RecoveryReport: Codable, Sendable, Equatable {
     public var stepsRedone: Int
     /// State bytes the agreement's broadcast delivered to the other replicas (0 when every checksum matched).
     public var bytesCopied: Int
-    /// The end of this rank's last completed step in the ended membership (CLOCK_MONOTONIC nanoseconds): with
-    /// `stepDoneAtNanoseconds`, how long this rank went without a step (nil from a worker that did not say).
+    /// The last step boundary this rank reached in the ended membership (the end of its last completed step, or of
+    /// the epoch's evaluation after it; CLOCK_MONOTONIC nanoseconds): with `stepDoneAtNanoseconds`, how long the
+    /// membership change held this rank up (nil from a worker that did not say).
     public var lastStepEndNanoseconds: UInt64? = nil
     /// The rank whose state was copied, when one was.
     public var source: Int?

@@ -116,9 +116,10 @@ extension Coordinator {
             return false
         }
         // The members' endpoints, for the joiner to connect to while it loads (not a peer table: no rank yet).
-        let job = assignment(
+        var job = assignment(
             rank: -1, worldSize: members.count + 1, peers: members.map(\.registration.dataEndpoint), hosts: [],
             layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), epoch: membershipEpoch)
+        job.membersStep = members.compactMap(\.latest?.step).max()
         candidates.append((joiner, Deadline.nowNanoseconds()))
         send(.prepare(job), to: joiner.identity)
         return true

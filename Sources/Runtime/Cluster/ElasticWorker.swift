@@ -176,7 +176,7 @@ private func trainMembership(
             assignment: assignment, data: data, communicator: communicator, control: control, continuing: trainer)
         trainer = worker.trainer
         worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
-            plane.interruption(of: epoch) ?? switches.reasonToLeave(epoch)
+            switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch))
         }
         worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
         return try worker.run(agreedStep: agreedStep)

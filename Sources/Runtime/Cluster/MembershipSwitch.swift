@@ -19,19 +19,22 @@ final class MembershipSwitch: @unchecked Sendable {
     private var lastBoundary: UInt64 = 0
     private var stepNanoseconds: UInt64 = 0
 
-    /// Called by the training thread before each step of `epoch`: why it must leave now (a join's membership is
-    /// pending), or nil. Also times the steps, for `grace`.
-    func reasonToLeave(_ epoch: UInt32) -> String? {
+    /// Called by the training thread before each step of `epoch`: why it must leave now (`aborted`, the plane's
+    /// abort of this membership, or a join's membership pending), or nil. Also times the steps, for `grace`, and
+    /// the boundary, for `lastStepEnd`.
+    func reasonToLeave(_ epoch: UInt32, aborted: String?) -> String? {
         let now = Deadline.nowNanoseconds()
         return lock.withLock {
             if lastBoundary > 0, now > lastBoundary { stepNanoseconds = now - lastBoundary }
             lastBoundary = now
+            if let aborted { return aborted }
             guard pendingEpoch > epoch else { return nil }
             return "left at a step boundary for membership \(pendingEpoch), which admits a joiner"
         }
     }
 
-    /// The end of the last step this rank completed (the last boundary it reached), CLOCK_MONOTONIC nanoseconds.
+    /// The last step boundary this rank reached (after the epoch's evaluation, when one came between), CLOCK_MONOTONIC
+    /// nanoseconds: where it left, when it left between steps.
     var lastStepEnd: UInt64 { lock.withLock { lastBoundary } }
 
     /// From the control thread: a join's membership `epoch` was formed.

@@ -1,4 +1,5 @@
 import Collectives
+import Config
 import Datasets
 import Foundation
 import Parallel
@@ -123,6 +124,18 @@ struct PreparedJoin {
         data = try job.job.loadData()
         trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
         Self.warmUp(trainer, data: data.train, rows: job.job.batchSize / max(job.worldSize, 1))
+        if let step = job.membersStep { Self.preparePermutations(job.job, data: data.train, aroundStep: step) }
+    }
+
+    /// The permutations of the epoch the members were in and the next three (their reports trail by up to a
+    /// second, a few W1 epochs), so that the first step after admission does not shuffle 60,000 indices first.
+    static func preparePermutations(_ job: JobSpec, data: LabeledDataset, aroundStep step: Int) {
+        guard data.count > 0, job.batchSize > 0 else { return }
+        let plan = EpochPlan(
+            exampleCount: data.count, globalBatchSize: job.batchSize, seed: job.seed, dropLast: job.data.dropLast)
+        guard plan.stepsPerEpoch > 0 else { return }
+        let epoch = max(step, 0) / plan.stepsPerEpoch
+        plan.prepare(epochs: epoch..<(epoch + 4))
     }
 
     /// One forward and backward over a share of rows, thrown away, so that the joiner's first real step (which
