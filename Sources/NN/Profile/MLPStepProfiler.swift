@@ -12,6 +12,9 @@ public struct MLPStepProfiler {
     let labels: [Int32]
     let optimizer: Momentum
     let loss = SoftmaxCrossEntropy()
+    /// Each op of the last `timedStep` that is not a GEMM, as a closure that runs it again on the same buffers;
+    /// nil for the GEMMs. `isolatedSeconds` times an op on its own with them.
+    private let replays = Replays()
 
     public init(widths: [Int], batch: Int, seed: UInt64 = 1) {
         self.widths = widths
@@ -36,10 +39,17 @@ public struct MLPStepProfiler {
     /// Seconds of each op of one step, in `MLPStepOps` order (the same calls as `step`, timed one by one).
     public func timedStep() -> [Double] {
         var times: [Double] = []
+        replays.ops = []
         let time = { (body: () -> Void) in
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            replays.ops.append(nil)
+        }
+        // An op that can run again on the same buffers with the same result (all but the GEMMs here).
+        let timeReplayable = { (body: @escaping () -> Void) in
+            time(body)
+            replays.ops[replays.ops.count - 1] = body
         }
         var h = x
         var inputs: [Tensor] = []
@@ -47,7 +57,7 @@ public struct MLPStepProfiler {
             if let dense = layer as? Dense {
                 inputs.append(h)
                 let scratch = Tensor(shape: [batch, dense.outputs])
-                time {
+                timeReplayable { [batch] in
                     for r in 0..<batch {
                         (scratch.pointer + r * dense.outputs).update(from: dense.bias.pointer, count: dense.outputs)
                     }
@@ -57,25 +67,51 @@ public struct MLPStepProfiler {
                 times[times.count - 1] = max(0, times[times.count - 1] - times[times.count - 2])
                 h = y
             } else {
-                time { h = model.layers[i].forward(h, training: true) }
+                let input = h
+                let relu = model.layers[i]
+                time { h = relu.forward(input, training: true) }
+                replays.ops[replays.ops.count - 1] = { _ = relu.forward(input, training: true) }
             }
         }
         var dy = h
+        let logits = h
         time {
-            _ = loss.forward(logits: h, labels: labels)
+            _ = loss.forward(logits: logits, labels: labels)
             dy = loss.backward()
         }
-        backward(dy, inputs: inputs, time: time)
-        time { optimizer.update(parameters: model.parameters, gradients: model.gradients) }
+        replays.ops[replays.ops.count - 1] = { [loss, labels] in
+            _ = loss.forward(logits: logits, labels: labels)
+            _ = loss.backward()
+        }
+        backward(dy, inputs: inputs, time: time, replayable: timeReplayable)
+        timeReplayable { [optimizer, model] in optimizer.update(parameters: model.parameters, gradients: model.gradients) }
         return times
     }
 
-    private func backward(_ start: Tensor, inputs: [Tensor], time: (() -> Void) -> Void) {
+    /// Median seconds of op `index` of the last `timedStep` run `reps` times in a row on its own buffers (its data
+    /// hot in cache after the first), nil for a GEMM: beside its time in the step, whether its shortfall is the
+    /// cache state the ops before it leave or the op itself.
+    public func isolatedSeconds(op index: Int, reps: Int = 31) -> Double? {
+        guard replays.ops.indices.contains(index), let op = replays.ops[index] else { return nil }
+        op()
+        var samples: [Double] = []
+        for _ in 0..<max(reps, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            op()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    private func backward(
+        _ start: Tensor, inputs: [Tensor], time: (() -> Void) -> Void, replayable: (@escaping () -> Void) -> Void
+    ) {
         var dy = start
         var denseIndex = inputs.count - 1
         for layer in model.layers.reversed() {
             guard let dense = layer as? Dense else {
-                time { dy = layer.backward(dy, accumulate: false, needInputGradient: true) ?? dy }
+                let gradient = dy
+                replayable { _ = layer.backward(gradient, accumulate: false, needInputGradient: true) }
                 continue
             }
             let xin = inputs[denseIndex]
@@ -85,8 +121,10 @@ public struct MLPStepProfiler {
                     a: xin.pointer, lda: dense.inputs, b: dy.pointer, ldb: dense.outputs, beta: 0,
                     c: dense.kernelGradient.pointer, ldc: dense.outputs)
             }
-            time {
-                columnSums(dy.pointer, rows: batch, cols: dense.outputs, into: dense.biasGradient.pointer, accumulate: false)
+            let gradient = dy
+            replayable { [batch] in
+                columnSums(
+                    gradient.pointer, rows: batch, cols: dense.outputs, into: dense.biasGradient.pointer, accumulate: false)
             }
             if denseIndex > 0 {
                 let dx = Tensor(shape: [batch, dense.inputs])
@@ -101,4 +139,9 @@ public struct MLPStepProfiler {
             denseIndex -= 1
         }
     }
+}
+
+/// The replays of `MLPStepProfiler.timedStep`, held by reference so the profiler stays a value.
+private final class Replays {
+    var ops: [(() -> Void)?] = []
 }
