@@ -4,7 +4,7 @@ import Testing
 
 /// scripts/bench-allreduce-hosts.sh for real: two ranks on two network-namespace hosts (their own /dev/shm), the
 /// ring over the bridge, with the result checked by the ranks and the link fraction added.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct BenchAllreduceHostsTests {
     @Test(.enabled(if: networkNamespacesPermitted(), "needs root and permission for `ip netns add`"))
     func ringAcrossTwoNamespaceHostsChecksItsResult() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// `cohort compress quantize` and `cohort eval` end to end on a small synthetic model: the int8 file is smaller,
 /// `eval --json` reads each file's format, and bad input is one line with a non-zero exit.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct CompressCLITests {
     @Test func quantizeThenEvalBothFormats() throws {
         let dir = try scratchDirectory("compress")

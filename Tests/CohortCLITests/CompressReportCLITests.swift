@@ -85,7 +85,7 @@ struct CompressReportCLITests {
 
 /// QAT under `cohort launch`: two worker processes over tcp, whose final checksums cover the weights and the
 /// observers' moving averages, must agree.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct QATLaunchCLITests {
     @Test func twoWorkersWithQATEndIdentical() throws {
         let dir = try scratchDirectory("qat-launch")

@@ -4,7 +4,7 @@ import Testing
 
 /// SIGTERM to a hand-started `cohort coordinator`, mid-rendezvous and mid-training: it tells every worker that
 /// registered to stop, exits non-zero on its own (not killed by the signal), and no worker outlives the peer deadline.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct CoordinatorSignalTests {
     struct Cluster {
         let coordinator: ChildProcess

@@ -18,7 +18,7 @@ struct ElasticLaunchTests {
 
     static let kills: [Kill] = [0, 1, 2].flatMap { v in [false, true].map { Kill(victim: v, sharedMemory: $0) } }
 
-    @Test(arguments: kills) func survivorsFinishAfterASigkill(_ k: Kill) throws {
+    @Test(arguments: kills) func survivorsFinishAfterASigkill(_ k: Kill) async throws {
         let binary = try requireCohortBinary()
         let dir = try scratchDirectory("elastic")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -30,19 +30,24 @@ struct ElasticLaunchTests {
             binary, ["launch", config, "--ephemeral-ports"],
             environment: ["COHORT_SHARED_MEMORY": k.sharedMemory ? "1" : "0"])
         let pid = launch.process.processIdentifier
-        var workers: [Int32] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 30 {
-            workers = childPids(of: pid).sorted()
-            if workers.count == 3 && launch.output.contains("training") { break }
-            usleep(20_000)
+        let workers: [Int32] = try await onOwnThread {
+            var workers: [Int32] = []
+            let start = Date()
+            while Date().timeIntervalSince(start) < 30 {
+                workers = childPids(of: pid).sorted()
+                if workers.count == 3 && launch.output.contains("training") { break }
+                usleep(20_000)
+            }
+            return workers
         }
         try #require(workers.count == 3 && launch.output.contains("training"), "training did not start: \(launch.output)")
-        usleep(300_000)
         let victim = workers[k.victim]
-        kill(victim, SIGKILL)
-        let end = Date().addingTimeInterval(90)
-        while launch.process.isRunning && Date() < end { usleep(50_000) }
+        try await onOwnThread {
+            usleep(300_000)
+            kill(victim, SIGKILL)
+            let end = Date().addingTimeInterval(90)
+            while launch.process.isRunning && Date() < end { usleep(50_000) }
+        }
         let output = launch.output
         if launch.process.isRunning { launch.kill() }
         #expect(launch.process.terminationStatus == 0, "\(output)")

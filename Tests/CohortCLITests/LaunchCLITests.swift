@@ -8,7 +8,7 @@ import Testing
 
 /// `cohort launch`, `cohort worker` and `cohort keys` as a user runs them: real processes over tcp://127.0.0.1
 /// with OS-chosen ports (--ephemeral-ports), small synthetic jobs.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct LaunchCLITests {
     @Test func missingClusterFileIsOneLineError() throws {
         let r = try cohort(["launch", "/nonexistent/cluster.yaml", "--ephemeral-ports"], timeout: 20)

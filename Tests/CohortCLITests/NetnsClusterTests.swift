@@ -29,7 +29,7 @@ func networkNamespacesPermitted() -> Bool {
 
 /// scripts/netns-cluster.sh for real: a coordinator host and 3 worker hosts in their own network namespaces,
 /// every process inside its namespace, talking over a private bridge.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct NetnsClusterTests {
     @Test(.enabled(if: networkNamespacesPermitted(), "needs root and permission for `ip netns add`"))
     func threeHostClusterTrainsAcrossNamespacesAndTearsDown() throws {

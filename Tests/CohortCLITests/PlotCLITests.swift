@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `cohort plot` and the plots `launch` writes at the end of a run (issue 18), from a recorded metrics file.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct PlotCLITests {
     static let pngs = ["loss.png", "accuracy.png", "samples_per_rank.png", "time_split.png"]
 

@@ -8,7 +8,7 @@ import Testing
 
 /// The coordinator's HTTP endpoint (`output.http`, issue 18) during real 2-worker runs: `/metrics`, `/api/status`
 /// and `/` answer with the token and refuse without it; garbage and a slowloris client leave training running.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct StatusEndpointCLITests {
     @Test func endpointsAnswerWithTokenAndRefuseWithout() throws {
         let dir = try scratchDirectory("http")

@@ -137,7 +137,7 @@ func testOutputDirectory() throws -> URL {
 }
 
 /// `--log-level` and `COHORT_LOG_LEVEL` on a real launch, and `output.log_file`'s JSON lines.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct LogLevelCLITests {
     func launch(_ extra: [String], environment: [String: String]? = nil, logFile: Bool = false) throws -> (CLIResult, URL) {
         let dir = try scratchDirectory("log")

@@ -3,7 +3,7 @@ import Testing
 
 /// `cohort train` end to end: bad input is one line and a non-zero exit (never a crash: a crash is a signal
 /// status, which these tests would see), and a short job prints its `done` line.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct TrainCLITests {
     @Test func badFlagValueIsOneLineError() throws {
         let r = try cohort(["train", "--lr", "fast", "--dataset", "synthetic", "--steps", "1"])

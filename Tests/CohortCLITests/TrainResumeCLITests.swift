@@ -4,7 +4,7 @@ import Testing
 /// `cohort train --checkpoint-dir DIR --resume`: a run stopped at step 50 (inside an epoch) and continued to step
 /// 100 ends with the same bytes as one run of 100 steps: weights, optimizer moments and the data cursor all
 /// carried. This is what lets `cohort tune` promote an ASHA trial without retraining it.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct TrainResumeCLITests {
     static func arguments(steps: Int, optimizer: String) -> [String] {
         [

@@ -48,7 +48,7 @@ import Testing
         """
     }
 
-    @Test(.timeLimit(.minutes(2))) func trialsReadTheStudysDecompressedCopy() throws {
+    @Test(.timeLimit(.minutes(4))) func trialsReadTheStudysDecompressedCopy() throws {
         let dir = try scratchDirectory("tune-cache")
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = dir.appendingPathComponent("fmnist").path

@@ -4,7 +4,7 @@ import Testing
 
 /// A global batch that does not divide over the workers, end to end: `validate` accepts it and says how it
 /// splits, and three worker processes train it with identical weights.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct UnevenBatchCLITests {
     @Test func threeWorkersTrainABatchOf50() throws {
         let dir = try scratchDirectory("uneven")

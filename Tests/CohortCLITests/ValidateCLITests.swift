@@ -3,7 +3,7 @@ import Testing
 
 /// `cohort validate` as a user runs it: a good file exits 0; each kind of mistake is exactly one stderr line
 /// `FILE:LINE: key.path: message` and exit status 1, nothing on stdout.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ValidateCLITests {
     /// Writes `yaml` to a scratch file, validates it, and checks the one-line error names the file, the line of
     /// `marker` and `keyPath`.

@@ -167,3 +167,27 @@ public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
 }
+
+/// Runs blocking `body` (processes to wait for, ranks as threads) on a thread of its own and suspends until it
+/// returns, so the test does not hold one of Swift Testing's few worker threads meanwhile: on 2 cores, two long
+/// blocking tests starved every other test for about 50 s of each run, close to their one-minute limits.
+/// Expectations belong outside `body` (they are recorded against the test's task).
+public func onOwnThread<T>(_ body: @escaping () throws -> T) async throws -> T {
+    let work = UncheckedBox(body)
+    let result: UncheckedBox<Result<T, any Error>> = await withCheckedContinuation { continuation in
+        let thread = Thread {
+            let r: Result<T, any Error>
+            do { r = .success(try work.value()) } catch { r = .failure(error) }
+            continuation.resume(returning: UncheckedBox(r))
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    return try result.value.get()
+}
+
+/// Carries a value the compiler cannot prove Sendable across the one hand-off of `onOwnThread`.
+public struct UncheckedBox<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
+}

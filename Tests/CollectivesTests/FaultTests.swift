@@ -6,7 +6,7 @@ import Transport
 
 /// Dead peers and malformed frames, ranks as threads: every failure is an error naming the peer, within the
 /// deadline; nothing hangs.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct FaultTests {
     static func options(timeout: Double) -> CommunicatorOptions {
         var o = CommunicatorOptions()

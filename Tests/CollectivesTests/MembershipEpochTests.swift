@@ -6,7 +6,7 @@ import Transport
 
 /// The membership seam: every frame carries its membership's epoch, and `DataPlane.resetPeers` re-forms the
 /// plane for a new membership. Ranks as threads over inproc://.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct MembershipEpochTests {
     static func options(timeout: Double) -> CommunicatorOptions {
         var o = CommunicatorOptions()

@@ -9,9 +9,11 @@ struct ProcessCollectivesTests {
     /// Shared memory between ring neighbours (the default for ranks on one host) for 1…8 ranks; the sockets
     /// alone for a few group sizes.
     @Test(arguments: Array((1...8).map { ($0, true) }) + [(2, false), (3, false), (5, false)])
-    func everyCollectiveMatchesDirectResults(ranks: Int, sharedMemory: Bool) throws {
-        let (results, _) = try runRankProcesses(
-            mode: "check", ranks: ranks, extra: ["--timeout", "30", "--shared-memory", "\(sharedMemory)"], timeout: 90)
+    func everyCollectiveMatchesDirectResults(ranks: Int, sharedMemory: Bool) async throws {
+        let (results, _) = try await onOwnThread {
+            try runRankProcesses(
+                mode: "check", ranks: ranks, extra: ["--timeout", "30", "--shared-memory", "\(sharedMemory)"], timeout: 90)
+        }
         for (r, res) in results.enumerated() {
             #expect(res.status == 0, "rank \(r) of \(ranks): status \(String(describing: res.status)): \(res.output)")
         }

@@ -5,7 +5,7 @@ import Testing
 import Transport
 
 /// The shared-memory handshake joins only ranks of one host: same kernel boot, same network and mount namespaces.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct SharedMemoryHostTests {
     /// Two rank processes; `wrap(r)` is put before rank r's `cohort` command line, and every endpoint is a unix
     /// socket in a fresh folder (reachable across network namespaces, unlike 127.0.0.1). Returns each rank's

@@ -6,7 +6,7 @@ import Transport
 /// Communicators built the way the runtime builds them: each rank binds tcp port 0, the bound endpoints form
 /// the peer table, then the communicator is created from it. With CURVE on, traffic is encrypted and only
 /// holders of the cluster key get frames into an inbox.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct TCPCurveTests {
     static func group(size: Int, curve: CurveSecurity?) throws -> [Communicator] {
         var o = CommunicatorOptions()

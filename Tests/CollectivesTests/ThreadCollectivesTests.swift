@@ -5,7 +5,7 @@ import Testing
 import Transport
 
 /// Every collective, ranks as threads over inproc://, against directly computed results.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct ThreadCollectivesTests {
     static func counts(_ n: Int) -> [Int] { Array(Set([0, 1, max(0, n - 1), n, n + 1, 1000])).sorted() }
 

@@ -7,7 +7,7 @@ import Transport
 /// The data plane with the job's token (curve off), over real tcp sockets: only holders of the token get frames
 /// into an inbox, and nothing a peer sends (junk, bogus headers, frames for ranks or groups that do not exist)
 /// stops a collective: it is dropped and counted.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct TokenDataPlaneTests {
     static func options(token: JobToken?, timeout: Double = 10) -> CommunicatorOptions {
         var o = CommunicatorOptions()

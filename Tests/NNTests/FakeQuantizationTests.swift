@@ -4,7 +4,7 @@ import Testing
 
 /// Quantization-aware training's Dense: the fake-quantized forward is the int8 model's arithmetic in fp32, and the
 /// straight-through estimator's gradients match a naive Float64 reference (zero where the input was clipped).
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct FakeQuantizationTests {
     private func random(_ rows: Int, _ cols: Int, seed: UInt64, spread: Float = 1) -> Tensor {
         var rng = Xoshiro256(seed: seed)

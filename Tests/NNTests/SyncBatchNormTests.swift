@@ -70,7 +70,7 @@ func onThreads(_ count: Int, _ body: @escaping (Int) -> Void) {
 }
 
 /// Synchronised BatchNorm (PyTorch's SyncBatchNorm) over replicas as threads.
-@Suite(.timeLimit(.minutes(1))) struct SyncBatchNormTests {
+@Suite(.timeLimit(.minutes(3))) struct SyncBatchNormTests {
     static let shapes = [FeatureShape(channels: 3, height: 2, width: 3), FeatureShape(flat: 5)]
     /// Uneven local batches, as the last global batch of an epoch can leave them.
     static let rows = [2, 3, 4]

@@ -8,7 +8,7 @@ import Training
 
 /// The status server on loopback, fed by hand through the coordinator's hook: what each endpoint answers, the
 /// token rule, and the Prometheus text.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct StatusServerTests {
     static let token = String(repeating: "abcdef0123456789", count: 4)
 

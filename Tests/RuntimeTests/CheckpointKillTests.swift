@@ -40,7 +40,7 @@ import Training
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func killedWriterLeavesAValidCheckpoint() throws {
+    @Test(.timeLimit(.minutes(3))) func killedWriterLeavesAValidCheckpoint() throws {
         let executable = try #require(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         var leftoversSeen = 0
         let trials = 6

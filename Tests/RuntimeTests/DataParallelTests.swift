@@ -29,7 +29,7 @@ func assignment(rank: Int, ranks: Int, job: JobSpec, run: RunOptions = RunOption
         timeouts: TimeoutSpec(), checkpoint: nil, run: run)
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct DataParallelTests {
     /// DP with R ranks (threads over inproc://) must equal one process on the same global batches: the loss is
     /// averaged over the global batch and the gradients summed, so only float summation order differs.

@@ -12,7 +12,7 @@ import Training
 /// `elastic: {deterministic: true}` (ranks as threads over inproc://): a batch splits into `max_workers` logical
 /// shards whatever the membership and their gradients are summed exactly, so the weights after any membership
 /// history are bitwise those of an uninterrupted run, which plain data parallelism does not give.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct DeterministicElasticTests {
     static let logicalShards = 4
 

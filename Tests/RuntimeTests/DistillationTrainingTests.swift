@@ -9,7 +9,7 @@ import Tensors
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct DistillationTrainingTests {
     /// A teacher trained on the small synthetic job, saved as `cohort train` saves (weights + layers metadata).
     private func teacherFile(_ dir: URL, layers: [Int] = [16, 40, 5]) throws -> String {

@@ -14,7 +14,7 @@ import Training
 /// coordinator does), they form the next membership on the same data planes, agree on their state and go on.
 /// The loss is averaged over the global batch whatever the split, so the survivors must end where one process
 /// on the same global batches ends.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct ElasticShrinkTests {
     static func job(steps: Int) -> JobSpec {
         var job = smallJob(steps: steps, batch: 40)
@@ -70,9 +70,11 @@ struct ElasticShrinkTests {
     /// Over sockets only the abort ends the survivors' step (nobody closes a link); over shared memory the
     /// lost rank's closed ring may end it first, and a survivor that fails closes its own links in turn.
     @Test(arguments: [0, 1, 2], [false, true])
-    func survivorsFinishLikeOneProcess(lost: Int, sharedMemory: Bool) throws {
+    func survivorsFinishLikeOneProcess(lost: Int, sharedMemory: Bool) async throws {
         let steps = 24
-        let (params, errors, agreed) = try Self.shrink(lost: lost, lostAfter: 9, steps: steps, sharedMemory: sharedMemory)
+        let (params, errors, agreed) = try await onOwnThread {
+            try Self.shrink(lost: lost, lostAfter: 9, steps: steps, sharedMemory: sharedMemory)
+        }
         for e in errors {
             let ended = e.contains("aborted: rank \(lost) was lost") || (sharedMemory && e.contains("is gone"))
             #expect(ended, "the interrupted step must end by the abort or a closed link: \(e)")

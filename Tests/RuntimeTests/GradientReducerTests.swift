@@ -21,7 +21,7 @@ private final class ScalingReducer: GradientReducer, @unchecked Sendable {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct GradientReducerTests {
     @Test(arguments: [64, 1000])
     func everyBucketIsReducedOnceWithItsIndexAndSlice(bucketBytes: Int) throws {

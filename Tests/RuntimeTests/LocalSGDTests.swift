@@ -10,7 +10,7 @@ import Training
 
 /// Local SGD / DiLoCo (`parallelism.sync`): H inner steps per replica, then the averaged pseudo-gradient and one
 /// outer step. Ranks as threads over inproc://.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct LocalSGDTests {
     func train(ranks: Int, job: JobSpec, sync: SyncSpec?) throws -> [[Float]] {
         let data = try job.loadData()

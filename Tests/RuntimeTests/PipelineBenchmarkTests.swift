@@ -3,7 +3,7 @@ import Parallel
 import Runtime
 import Testing
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct PipelineBenchmarkTests {
     /// The benchmark's bookkeeping (not its timings): every activation and gradient crosses each stage boundary
     /// exactly once per step, slots follow the schedule, and the costs it feeds the simulator are positive.

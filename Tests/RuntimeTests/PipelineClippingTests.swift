@@ -5,7 +5,7 @@ import Runtime
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct PipelineClippingTests {
     /// Global-norm clipping lives in `Trainer.applyUpdate` alone; the pipeline hands it a reducer that sums the
     /// stages' squared norms. With a clip far below the gradient's norm every step is clipped, so a stage that

@@ -39,7 +39,7 @@ struct PipelineProcessTests {
     /// Real worker processes: a 2-stage pipeline (and 2 × 2 DP × PP) reaches the same test accuracy as one
     /// process training the same job, and DP replicas end with identical weights.
     @Test(arguments: [(1, 2, 4, "1f1b", nil), (2, 2, 2, "gpipe", "[2, 1]")])
-    func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String, stageLayers: String?) throws {
+    func pipelineProcessesMatchOneProcess(d: Int, k: Int, m: Int, schedule: String, stageLayers: String?) async throws {
         let binary = try requireCohortBinary()
         let dir = try temporaryDirectory()
         let pipeline = try writePipelineClusterFile(
@@ -47,9 +47,13 @@ struct PipelineProcessTests {
             stageLayers: stageLayers, dir: dir, name: "pp.yaml")
         let single = try writePipelineClusterFile(
             dataParallel: 1, stages: 1, microBatches: 1, schedule: "gpipe", dir: dir, name: "one.yaml")
-        let p = try ProcessRunner.run(binary.path, ["launch", pipeline.path, "--json", "--ephemeral-ports"], timeout: 120)
+        let (p, o) = try await onOwnThread {
+            (
+                try ProcessRunner.run(binary.path, ["launch", pipeline.path, "--json", "--ephemeral-ports"], timeout: 120),
+                try ProcessRunner.run(binary.path, ["launch", single.path, "--json", "--ephemeral-ports"], timeout: 120)
+            )
+        }
         #expect(p.status == 0, "pipeline launch failed: \(p.stderr)")
-        let o = try ProcessRunner.run(binary.path, ["launch", single.path, "--json", "--ephemeral-ports"], timeout: 120)
         #expect(o.status == 0, "single launch failed: \(o.stderr)")
         let pd = try #require(lastJSONLine(p.stdout))
         let od = try #require(lastJSONLine(o.stdout))

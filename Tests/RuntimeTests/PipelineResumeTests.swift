@@ -7,7 +7,7 @@ import Runtime
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct PipelineResumeTests {
     /// Runs a D × K pipeline as threads with `checkpoint` and `resume`, `steps` steps; every rank's parameters.
     func run(_ job: JobSpec, _ data: JobData, d: Int, k: Int, steps: Int, checkpoint: CheckpointSpec?, resume: Bool) throws

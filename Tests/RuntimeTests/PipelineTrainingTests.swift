@@ -45,7 +45,7 @@ func trainPipeline(
     return try results.map { try $0.get() }
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct PipelineTrainingTests {
     /// K-stage training must equal one process on the same global batches after 20 steps: per-micro-batch
     /// gradients are accumulated, the loss averaged over the global batch, so only float summation order differs.

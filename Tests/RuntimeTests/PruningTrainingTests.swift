@@ -7,7 +7,7 @@ import Parallel
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct PruningTrainingTests {
     /// Pruned weights stay exactly 0 through 25 steps of each optimizer (momentum, Nesterov, Adam, AdamW with weight
     /// decay), while the kept ones train.
@@ -70,7 +70,7 @@ struct PruningTrainingTests {
     }
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct CompressionJobTests {
     /// `job.compression` from YAML prunes gradually during training, in one process and across 2 data-parallel
     /// replicas (bitwise identical, the same final sparsity); bad values and unknown keys name the key and line.

@@ -7,7 +7,7 @@ import Parallel
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct QATTrainingTests {
     private func qatJob(steps: Int, start: Int) -> JobSpec {
         var job = smallJob(steps: steps, batch: 30)

@@ -9,7 +9,7 @@ import Training
 
 /// The state agreement times its copy: a replica that differs gets the source's state, and every rank reports the
 /// copy's seconds and exactly the bytes one receiver got (weights and momentum), over sockets and shared memory.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ReplicaCopyTimeTests {
     @Test(arguments: [false, true])
     func aCopyIsTimedAndCountsTheStateBytes(sharedMemory: Bool) throws {

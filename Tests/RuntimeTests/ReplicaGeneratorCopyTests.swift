@@ -9,7 +9,7 @@ import Training
 
 /// The state agreement of a new membership copies the dropout generators with the weights and optimizer slots:
 /// a replica that was behind (or a joiner) continues the source's mask stream, not a fresh one from the seed.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ReplicaGeneratorCopyTests {
     @Test func theSourcesDropoutStreamIsCopied() throws {
         let job = {

@@ -7,7 +7,7 @@ import Runtime
 import Testing
 import Training
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ResumeTests {
     /// 10 steps, a checkpoint, a new process state resumed from it for 10 more steps: bitwise the same weights as
     /// 20 uninterrupted steps (weights, momentum and the data cursor all restored).
@@ -39,7 +39,7 @@ struct ResumeTests {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DataParallelResumeTests {
     func run(
         _ job: JobSpec, _ data: JobData, ranks: Int, steps: Int, directories: [String], every: Int, resume: Bool,

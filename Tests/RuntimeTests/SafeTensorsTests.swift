@@ -196,7 +196,7 @@ import Testing
         .enabled(
             if: pythonWithSafetensors != nil,
             "python3 with safetensors and numpy is not installed (pip install safetensors numpy)"),
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func pythonReadsOurFileAndWeReadItsFile() throws {
         let python = try #require(Self.pythonWithSafetensors)
         let dir = try TestFiles.scratchDirectory("st-py")

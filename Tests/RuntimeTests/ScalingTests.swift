@@ -82,7 +82,7 @@ struct ScalingModelTests {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(4)))
 struct ScalingBenchProcessTests {
     @Test func benchScalingMeasuresPredictsAndWritesCSV() throws {
         let binary = try requireCohortBinary()

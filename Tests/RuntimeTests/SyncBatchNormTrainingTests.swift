@@ -9,7 +9,7 @@ import Training
 
 /// Synchronised batch normalisation in data-parallel training: replicas (threads over inproc:// ZeroMQ, the real
 /// data plane) train as one process does on the whole batch, and the settings are validated.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct SyncBatchNormTrainingTests {
     /// A small W3-like CNN with batch norm after each conv and after the hidden dense layer, on synthetic 1×8×8 data.
     static func job(sync: Bool) throws -> JobSpec {

@@ -22,7 +22,7 @@ func smallSyntheticJob() -> JobSpec {
 @Suite struct TrainingTests {
     /// A short end-to-end run on synthetic data learns: test accuracy over a threshold, loss going down,
     /// and metrics written as JSON Lines, one line per epoch.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func shortTrainingOnSyntheticDataLearns() throws {
         var job = smallSyntheticJob()
         job.data.validationFraction = 0.1
@@ -43,7 +43,7 @@ func smallSyntheticJob() -> JobSpec {
         #expect(lines[0].contains("\"samples_per_s\"") && lines[0].contains("\"validation_loss\""))
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func sameSeedSameResult() throws {
         var job = smallSyntheticJob()
         job.epochs = 1
@@ -95,7 +95,7 @@ func smallSyntheticJob() -> JobSpec {
         #expect(throws: JobError.self) { try job.loadData() }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func earlyStoppingRestoresBestWeights() throws {
         var job = smallSyntheticJob()
         job.epochs = 30

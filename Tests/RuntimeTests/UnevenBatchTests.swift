@@ -11,7 +11,7 @@ import Training
 /// A global batch that does not divide over the replicas (issue 14: a shrink from 4 to 3 workers gives 128 over 3):
 /// rank r takes rows [⌊r·B/R⌋, ⌊(r+1)·B/R⌋), the loss is averaged over the global batch, so a step is the single
 /// process's step whatever the split.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct UnevenBatchTests {
     /// R ranks as threads, then one process on the same job: the largest relative difference of the weights.
     static func distanceFromSingleProcess(_ job: JobSpec, ranks: Int) throws -> (replicasEqual: Bool, worst: Float) {

@@ -8,7 +8,7 @@ import Testing
         try ProcessRunner.run(requireCohortBinary().path, arguments, timeout: 30)
     }
 
-    @Test(.timeLimit(.minutes(1))) func goodFilePrintsTheLayoutAndExitsZero() throws {
+    @Test(.timeLimit(.minutes(3))) func goodFilePrintsTheLayoutAndExitsZero() throws {
         let result = try run(["validate", TestFiles.repo("cluster.yaml")])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("workers: 2 = 2 data-parallel × 1 pipeline stage"))
@@ -19,7 +19,7 @@ import Testing
         #expect((object["ranks"] as? [[String: Any]])?.count == 2)
     }
 
-    @Test(.timeLimit(.minutes(1))) func badFileIsOneLineOnStderrAndExitOne() throws {
+    @Test(.timeLimit(.minutes(3))) func badFileIsOneLineOnStderrAndExitOne() throws {
         let dir = try TestFiles.scratchDirectory("validate")
         defer { TestFiles.cleanup(dir) }
         let path = dir.appendingPathComponent("cluster.yaml").path

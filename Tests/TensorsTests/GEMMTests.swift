@@ -96,7 +96,7 @@ struct GEMMTests {
 
     /// Helper threads are parked and reused between calls: many calls in a row, from several test threads at
     /// once, must each finish and give the same bits as a single-threaded call.
-    @Test(.timeLimit(.minutes(1)), arguments: GEMMKernel.supported)
+    @Test(.timeLimit(.minutes(3)), arguments: GEMMKernel.supported)
     func repeatedThreadedCallsAgreeWithOneThread(kernel: GEMMKernel) {
         let m = 64
         let n = 128

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Transport
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct SocketTests {
     @Test(arguments: [
         "tcp://127.0.0.1:0", "ipc:///tmp/cohort-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).ipc",
@@ -101,7 +101,7 @@ struct SocketTests {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct CurveTests {
     @Test func keyPairsAreZ85AndDerivable() throws {
         let pair = try CurveKeyPair.generate()
