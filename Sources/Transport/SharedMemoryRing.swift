@@ -134,14 +134,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
         let fd = posixOpen(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Self.failure("create", path) }
         defer { close(fd) }
-        let size = mappedSize(slotCount: count, slotBytes: bytes)
-        let p: UnsafeMutableRawPointer
-        do throws(TransportError) {
-            p = try reserveAndMap(fd, size: size, path: path, populate: false)
-        } catch {
-            unlink(path)
-            throw error
-        }
+        let (p, size) = try mapFresh(fd, count: count, bytes: bytes, path: path, populate: false) { unlink(path) }
         writeHeader(p, nonce: nonce, slotCount: count, slotBytes: bytes)
         return SharedMemoryRing(
             role: .receiver, path: path, nonce: nonce, slotCount: count, slotBytes: bytes, base: p, mappedBytes: size)
@@ -156,14 +149,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
         let (count, bytes) = try shape(slotCount: slotCount, slotBytes: slotBytes)
         let fd = cohort_shm_open_unnamed(directory)
         guard fd >= 0 else { throw Self.failure("create unnamed", directory) }
-        let size = mappedSize(slotCount: count, slotBytes: bytes)
-        let p: UnsafeMutableRawPointer
-        do throws(TransportError) {
-            p = try reserveAndMap(fd, size: size, path: directory, populate: true)
-        } catch {
-            close(fd)
-            throw error
-        }
+        let (p, size) = try mapFresh(fd, count: count, bytes: bytes, path: directory, populate: true) { close(fd) }
         let nonce = UInt64.random(in: 1...UInt64.max)
         writeHeader(p, nonce: nonce, slotCount: count, slotBytes: bytes)
         let ring = SharedMemoryRing(
@@ -203,6 +189,19 @@ public final class SharedMemoryRing: @unchecked Sendable {
 
     private static func ringPath(_ directory: String, _ nonce: UInt64) -> String {
         "\(directory)/cohort-\(getpid())-\(String(nonce, radix: 16))"
+    }
+
+    /// A new ring's file `fd` reserved and mapped at this shape, and its size; `cleanUp` runs when that fails.
+    private static func mapFresh(
+        _ fd: Int32, count: Int, bytes: Int, path: String, populate: Bool, cleanUp: () -> Void
+    ) throws(TransportError) -> (UnsafeMutableRawPointer, Int) {
+        let size = mappedSize(slotCount: count, slotBytes: bytes)
+        do throws(TransportError) {
+            return (try reserveAndMap(fd, size: size, path: path, populate: populate), size)
+        } catch {
+            cleanUp()
+            throw error
+        }
     }
 
     /// Reserves `size` bytes of `fd` and maps them; `populate` maps every page now.
