@@ -363,6 +363,13 @@ public final class SharedMemoryRing: @unchecked Sendable {
 
     // MARK: waiting
 
+    /// The peer closed its end, or this membership was aborted: why the wait must end, or nil.
+    private func endedWhileAwake() -> TransportError? {
+        if cohort_shm_load(closedFlag) != 0 { return .closed(endpoint: "shm:\(path) (the peer closed its end)") }
+        if let reason = interruption?() { return .closed(endpoint: "shm:\(path) (\(reason))") }
+        return nil
+    }
+
     /// Returns once `ready(word)` holds: spins briefly, then sleeps on the futex in slices, announcing the sleep
     /// in `sleeping` so the other side knows to wake it (both sides use sequentially consistent accesses, so
     /// either the waker sees the flag or the sleeper sees the new value).
@@ -399,6 +406,13 @@ public final class SharedMemoryRing: @unchecked Sendable {
                 cohort_shm_store(sleeping, 0)
                 return
             }
+            // A close or an abort that came while this side spun woke nobody: the futex sleeps on the counter,
+            // which they leave alone, so without this look the wait slept a whole slice (a join's survivor
+            // still inside the next all-reduce stalled everyone about 10 ms).
+            if let ended = endedWhileAwake() {
+                cohort_shm_store(sleeping, 0)
+                throw ended
+            }
             let left = deadline.nanoseconds > Deadline.nowNanoseconds() ? deadline.nanoseconds - Deadline.nowNanoseconds() : 0
             if left == 0 {
                 cohort_shm_store(sleeping, 0)
@@ -407,10 +421,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
             _ = cohort_shm_wait(word, seen, Int64(min(left, 20_000_000)))
             cohort_shm_store(sleeping, 0)
             if ready(cohort_shm_load(word)) { return }
-            if cohort_shm_load(closedFlag) != 0 {
-                throw .closed(endpoint: "shm:\(path) (the peer closed its end)")
-            }
-            if let reason = interruption?() { throw .closed(endpoint: "shm:\(path) (\(reason))") }
+            if let ended = endedWhileAwake() { throw ended }
             let pid = peerPid
             if pid > 0, kill(pid, 0) != 0, errno == ESRCH {
                 throw .peerExited(endpoint: "shm:\(path)", pid: pid)

@@ -30,7 +30,9 @@ struct ElasticLaunchTests {
             binary, ["launch", config, "--ephemeral-ports"],
             environment: ["COHORT_SHARED_MEMORY": k.sharedMemory ? "1" : "0"])
         let pid = launch.process.processIdentifier
-        let workers: [Int32] = try await onOwnThread {
+        // Start, kill and wait on one thread of its own: the kill must come while the job still trains, not
+        // whenever a suspended test gets a worker thread back.
+        let (workers, killed): ([Int32], Int32?) = try await onOwnThread {
             var workers: [Int32] = []
             let start = Date()
             while Date().timeIntervalSince(start) < 30 {
@@ -38,16 +40,15 @@ struct ElasticLaunchTests {
                 if workers.count == 3 && launch.output.contains("training") { break }
                 usleep(20_000)
             }
-            return workers
-        }
-        try #require(workers.count == 3 && launch.output.contains("training"), "training did not start: \(launch.output)")
-        let victim = workers[k.victim]
-        try await onOwnThread {
+            guard workers.count == 3 && launch.output.contains("training") else { return (workers, nil) }
             usleep(300_000)
+            let victim = workers[k.victim]
             kill(victim, SIGKILL)
             let end = Date().addingTimeInterval(90)
             while launch.process.isRunning && Date() < end { usleep(50_000) }
+            return (workers, victim)
         }
+        let victim = try #require(killed, "training did not start: \(launch.output)")
         let output = launch.output
         if launch.process.isRunning { launch.kill() }
         #expect(launch.process.terminationStatus == 0, "\(output)")
