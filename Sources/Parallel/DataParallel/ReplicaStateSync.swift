@@ -98,8 +98,8 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
     return h
 }
 
-/// `source`'s weights, optimizer slots, counters and dropout generators onto every rank; the bytes one receiver
-/// got. Each buffer is received in place (the weights into the model, each slot into the optimizer), so the copy
+/// `source`'s weights, optimizer slots, counters, BatchNorm running statistics and dropout generators onto every
+/// rank; the bytes one receiver got. Each buffer is received in place (the weights into the model, each slot into the optimizer), so the copy
 /// costs the link's time and nothing more. The generators go with the broadcast (a joiner, or a replica behind,
 /// continues the source's mask stream) but are not in the checksum: replicas with uneven shares of the batch draw
 /// different counts from them.
@@ -116,9 +116,15 @@ private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c
         try c.broadcast(optimizer.slotBuffer(name, count: params.count), root: source)
     }
     optimizer.adopt(step: optimizerStep, keepingSlots: hasSlots)
+    // BatchNorm's running statistics (not trained, not in the checksum: without SyncBatchNorm they differ between
+    // replicas by design) go with the copy, as DDP's broadcast_buffers does: a joiner would otherwise evaluate its
+    // test shard with fresh statistics.
+    let buffers = trainer.model.buffers
+    if buffers.count > 0 { try c.broadcast(buffers.buffer, root: source) }
     let generators = try broadcastDropoutGenerators(trainer.model.layers, from: source, c)
     trainer.resume(atStep: step)
-    return (1 + slots.count) * params.count * MemoryLayout<Float>.stride + generators
+    return (1 + slots.count) * params.count * MemoryLayout<Float>.stride + buffers.count * MemoryLayout<Float>.stride
+        + generators
 }
 
 /// Every dropout layer's generator state (four 64-bit words), from `source`, in layer order; the bytes received.

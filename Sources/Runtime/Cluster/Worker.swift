@@ -140,12 +140,12 @@ struct PreparedJoin {
 
     /// One forward and backward over a share of rows, thrown away, so that the joiner's first real step (which
     /// every member waits for) finds its buffers allocated and its pages mapped: cold, it took about twice a
-    /// step. Only where that changes no state the agreement does not overwrite: the weights, slots and dropout
-    /// generators are copied from a member then, but BatchNorm's running statistics and the observers of
-    /// quantisation-aware training are not, so a model with either is not warmed up.
+    /// step. Only where that changes no state the agreement does not overwrite: the weights, slots, BatchNorm
+    /// statistics and dropout generators are copied from a member then, but the observers of quantisation-aware
+    /// training are not, so a QAT model is not warmed up.
     static func warmUp(_ trainer: Trainer, data: LabeledDataset, rows: Int) {
         let model = trainer.model
-        guard model.batchNormLayers.isEmpty, trainer.quantizationAwareTraining == nil, data.count > 0 else { return }
+        guard trainer.quantizationAwareTraining == nil, data.count > 0 else { return }
         let batch = data.subset(Array(0..<min(max(rows, 1), data.count)))
         batch.labels.withUnsafeBufferPointer { _ = trainer.computeGradients(x: batch.features, labels: $0) }
         model.gradients.buffer.update(repeating: 0)
