@@ -14,7 +14,7 @@ extension Communicator {
     ///   2. take the right neighbour's offer: map it if it comes from this host (boot id and namespaces, see
     ///      `HostIdentity`) and its nonce reads back, and answer yes or no;
     ///   3. read the left neighbour's answer: yes → the ring is in use and its name is unlinked; no → dropped;
-    ///   4. agree with every rank on whether the whole ring is shared memory.
+    ///   4. agree with every rank on whether the whole ring is shared memory (two ranks know it already).
     func establishRingLinks(sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) -> RingLinks {
         if let links = ringLinks { return links }
         guard size > 1 else {
@@ -61,7 +61,8 @@ extension Communicator {
                 ?? SocketRingLink(communicator: self, peer: left))
         ringLinks = links
         healTrace("replied")
-        links.everyLinkShared = try everyRankAgrees(outbound != nil)
+        // Two ranks have two links, and each rank now knows both (its offer's answer and its own): no vote.
+        links.everyLinkShared = size == 2 ? outbound != nil && inbound != nil : try everyRankAgrees(outbound != nil)
         healTrace("links-agreed")
         return links
     }
