@@ -17,7 +17,7 @@ extension DataPlane {
     /// Turns on the spare ring (elastic workers) and starts making the first.
     public func keepSpareRing() {
         guard options.sharedMemory, SharedMemoryRing.isSupported else { return }
-        spares.enabled = true
+        spares.enable()
         refillSpareRing(Self.inboundRingShape(options), after: 0)
     }
 
@@ -47,12 +47,10 @@ final class SpareRings: @unchecked Sendable {
     private let lock = NSLock()
     private var spare: SharedMemoryRing?
     private var refilling = false
-    private var _enabled = false
+    private var enabled = false
 
-    var enabled: Bool {
-        get { lock.withLock { _enabled } }
-        set { lock.withLock { _enabled = newValue } }
-    }
+    /// From now on `startRefill` makes spares.
+    func enable() { lock.withLock { enabled = true } }
 
     /// The spare, if it has this shape (`SharedMemoryRing.shape` of what was asked).
     func take(_ shape: (slotCount: Int, slotBytes: Int)) -> SharedMemoryRing? {
@@ -69,7 +67,7 @@ final class SpareRings: @unchecked Sendable {
     /// True when the caller should make a spare now (enabled, none held, none being made).
     func startRefill() -> Bool {
         lock.withLock {
-            guard _enabled, spare == nil, !refilling else { return false }
+            guard enabled, spare == nil, !refilling else { return false }
             refilling = true
             return true
         }

@@ -33,9 +33,7 @@ public final class TrainingLoop {
     public convenience init(job: JobSpec, data: JobData, threads: Int = 1, scheduleHorizon: ScheduleHorizon? = nil) throws {
         let model = try job.makeModel()
         model.threads = threads
-        let plan = EpochPlan(
-            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: 1, seed: job.seed,
-            dropLast: job.data.dropLast)
+        let plan = job.epochPlan(exampleCount: data.train.count)
         guard plan.stepsPerEpoch > 0 else {
             throw JobError("batch_size", "\(job.batchSize) with drop_last leaves no step in \(data.train.count) examples")
         }

@@ -82,9 +82,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
     }
 
     deinit {
-        cohort_shm_store(closedFlag, 1)
-        cohort_shm_wake(tail)
-        cohort_shm_wake(head)
+        markClosed()
         if linked { unlink(path) }
         if unnamedFile >= 0 { close(unnamedFile) }
         munmap(base, mappedBytes)
@@ -110,8 +108,7 @@ public final class SharedMemoryRing: @unchecked Sendable {
     /// closes its rings, so a neighbour still inside that membership's next all-reduce leaves it too.
     public func markClosed() {
         cohort_shm_store(closedFlag, 1)
-        cohort_shm_wake(tail)
-        cohort_shm_wake(head)
+        wakeWaiters()
     }
 
     /// From any thread: wakes a wait of this process (or the peer's) that sleeps on the ring, so it looks at

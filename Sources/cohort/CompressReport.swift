@@ -59,9 +59,7 @@ struct CompressReport: ParsableCommand {
         for w in workloads.items {
             let job = try jobSpec(w)
             let data = try job.loadData()
-            let plan = EpochPlan(
-                exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: 1, seed: job.seed,
-                dropLast: job.data.dropLast)
+            let plan = job.epochPlan(exampleCount: data.train.count)
             let trainingSteps = job.steps ?? job.epochs * plan.stepsPerEpoch
             let matrix = CompressionMatrix(
                 job: job, data: data, directory: out,

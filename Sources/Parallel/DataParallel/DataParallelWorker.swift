@@ -59,9 +59,7 @@ public final class DataParallelWorker {
         let job = assignment.job
         let model = try previous?.model ?? job.makeModel()
         model.threads = assignment.run.threads
-        plan = EpochPlan(
-            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: assignment.layout.dataParallel,
-            seed: job.seed, dropLast: job.data.dropLast)
+        plan = job.epochPlan(exampleCount: data.train.count, ranks: assignment.layout.dataParallel)
         guard plan.stepsPerEpoch > 0 else {
             throw RuntimeError.invalid("job.batch_size: \(job.batchSize) leaves no step in \(data.train.count) examples")
         }
@@ -92,8 +90,7 @@ public final class DataParallelWorker {
     /// prepares (model initialisation takes milliseconds the members would otherwise wait), then passes it as
     /// `continuing`; the replicas' agreement overwrites its state.
     public static func makeTrainer(job: JobSpec, data: JobData) throws -> Trainer {
-        let plan = EpochPlan(
-            exampleCount: data.train.count, globalBatchSize: job.batchSize, seed: job.seed, dropLast: job.data.dropLast)
+        let plan = job.epochPlan(exampleCount: data.train.count)
         return try makeTrainer(job, model: job.makeModel(), totalSteps: job.steps ?? job.epochs * plan.stepsPerEpoch)
     }
 

@@ -131,9 +131,7 @@ public final class PipelineStageWorker {
             throw RuntimeError.invalid("parallelism.micro_batches: must be at least 1, got \(microBatches)")
         }
         ops = PipelineSchedules.ops(assignment.parallelism.schedule, stage: stage, stages: stages, microBatches: microBatches)
-        plan = EpochPlan(
-            exampleCount: data.train.count, globalBatchSize: job.batchSize, ranks: layout.dataParallel,
-            seed: job.seed, dropLast: job.data.dropLast)
+        plan = job.epochPlan(exampleCount: data.train.count, ranks: layout.dataParallel)
         guard plan.stepsPerEpoch > 0 else {
             throw RuntimeError.invalid("job.batch_size: \(job.batchSize) leaves no step in \(data.train.count) examples")
         }

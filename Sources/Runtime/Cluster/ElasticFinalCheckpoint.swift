@@ -21,9 +21,7 @@ func endedByStop(
         return RuntimeError.stopped("\(reason); no final checkpoint: no step was completed")
     }
     let job = assignment.job
-    let steps = EpochPlan(
-        exampleCount: data.train.count, globalBatchSize: job.batchSize, seed: job.seed, dropLast: job.data.dropLast
-    ).stepsPerEpoch
+    let steps = job.epochPlan(exampleCount: data.train.count).stepsPerEpoch
     let n = trainer.step
     guard steps > 0 else { return RuntimeError.stopped("\(reason); no final checkpoint: an epoch has no step") }
     do {

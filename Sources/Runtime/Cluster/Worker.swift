@@ -131,8 +131,7 @@ struct PreparedJoin {
     /// second, a few W1 epochs), so that the first step after admission does not shuffle 60,000 indices first.
     static func preparePermutations(_ job: JobSpec, data: LabeledDataset, aroundStep step: Int) {
         guard data.count > 0, job.batchSize > 0 else { return }
-        let plan = EpochPlan(
-            exampleCount: data.count, globalBatchSize: job.batchSize, seed: job.seed, dropLast: job.data.dropLast)
+        let plan = job.epochPlan(exampleCount: data.count)
         guard plan.stepsPerEpoch > 0 else { return }
         let epoch = max(step, 0) / plan.stepsPerEpoch
         plan.prepare(epochs: epoch..<(epoch + 4))
