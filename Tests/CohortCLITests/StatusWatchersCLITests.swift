@@ -60,7 +60,7 @@ struct StatusWatchersCLITests {
 
     /// Headless Chromium loads the page through the printed link (its token becomes a cookie), runs its script
     /// until the page has redrawn at least twice, and the DOM holds the curves and one row per worker, rank 1
-    /// flagged as the straggler (it computes 3× as long). A screenshot goes to the test's output directory.
+    /// flagged as the straggler (it computes 8× as long). A screenshot goes to the test's output directory.
     @Test func livePageInHeadlessChromium() throws {
         guard let chromium = ProcessRunner.which("chromium") else {
             print("skipped: chromium is not installed (scripts/setup.sh installs Debian's chromium)")
@@ -68,7 +68,7 @@ struct StatusWatchersCLITests {
         }
         let dir = try scratchDirectory("page")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = try StatusRun(dir: dir, environment: ["COHORT_DEBUG_SLOW_RANK": "1:3.0"])
+        let run = try StatusRun(dir: dir, environment: ["COHORT_DEBUG_SLOW_RANK": "1:8.0"])
         defer { run.stop() }
         usleep(1_500_000)  // enough windows for the medians
         let link = "http://127.0.0.1:\(run.port)/?token=\(run.token)"
@@ -95,17 +95,17 @@ struct StatusWatchersCLITests {
         run.expectStillTraining()
     }
 
-    /// A run with rank 1 slowed 3× names rank 1 in the done line's stragglers and in one human line.
+    /// A run with rank 1 slowed 8× names rank 1 in the done line's stragglers and in one human line.
     @Test func slowedRankIsTheStragglerInTheDoneLine() throws {
         let dir = try scratchDirectory("straggler")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("cluster.yaml").path
-        let yaml = smallClusterYAML(workers: 2, steps: 2000, dir: dir).replacingOccurrences(
+        let yaml = smallClusterYAML(workers: 2, steps: 1000, dir: dir).replacingOccurrences(
             of: "layers: [16, 24, 4]", with: "layers: [16, 256, 256, 4]")
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         let r = try cohort(
             ["launch", config, "--json", "--ephemeral-ports"], timeout: 90,
-            environment: ["COHORT_DEBUG_SLOW_RANK": "1:3.0"])
+            environment: ["COHORT_DEBUG_SLOW_RANK": "1:8.0"])
         #expect(r.status == 0, "\(r.stderr)")
         let done = try #require(lastJSONObject(r.stdout), "\(r.stdout)")
         let stragglers = try #require(done["stragglers"] as? [String: Any], "\(done)")
@@ -113,14 +113,15 @@ struct StatusWatchersCLITests {
         let ranks = try #require(stragglers["ranks"] as? [[String: Any]])
         #expect(ranks.count == 2)
         let ratio = ranks.first { $0["rank"] as? Int == 1 }?["compute_ratio"] as? Double ?? 0
-        // 3× its own compute, but on 2 shared cores both ranks' compute swings with the load (seen: 1.4× to over
-        // 4.5× while other tests ran): only the flag's threshold is asserted.
-        #expect(ratio >= 1.2, "rank 1 computes \(ratio)× rank 0 under a 3× slowdown")
+        // 8× its own compute, but on 2 shared cores both ranks' compute swings with the load: rank 0's time counts
+        // the CPU that other tests take from it (a 3× slowdown was once seen as only 1.14× in CI), so the factor
+        // leaves a wide margin and only the flag's threshold is asserted.
+        #expect(ratio >= 1.2, "rank 1 computes \(ratio)× rank 0 under an 8× slowdown")
         for rank in ranks {
             for key in ["median_step_s", "median_compute_s", "median_wait_s"] { #expect(rank[key] as? Double != nil) }
         }
         let human = try cohort(
-            ["launch", config, "--ephemeral-ports"], timeout: 90, environment: ["COHORT_DEBUG_SLOW_RANK": "1:3.0"])
+            ["launch", config, "--ephemeral-ports"], timeout: 90, environment: ["COHORT_DEBUG_SLOW_RANK": "1:8.0"])
         #expect(human.status == 0, "\(human.stderr)")
         #expect(human.stderr.contains("stragglers: rank 1 computes "), "\(human.stderr)")
     }
