@@ -5,7 +5,18 @@ import Foundation
 /// `cancelAll` stops every run in flight (the study is being stopped: their outcomes are not recorded).
 public protocol TrialLauncher: AnyObject, Sendable {
     func run(_ run: TrialRun, config: TrialConfig, slot: Int) -> TrialOutcome
+    /// ASHA's stopping type: trains `run`'s trial on, calling `reached` with each run's outcome as its budget is
+    /// passed (or as it fails); `reached` answers the run to go on with, or nil to stop the trial there.
+    func runOn(_ run: TrialRun, config: TrialConfig, slot: Int, reached: (TrialRun, TrialOutcome) -> TrialRun?)
     func cancelAll()
+}
+
+extension TrialLauncher {
+    /// One `run` per rung, for launchers that cannot train on in one go.
+    public func runOn(_ run: TrialRun, config: TrialConfig, slot: Int, reached: (TrialRun, TrialOutcome) -> TrialRun?) {
+        var current = run
+        while let next = reached(current, self.run(current, config: config, slot: slot)) { current = next }
+    }
 }
 
 /// What the study reports as it goes (each call on the runner's thread).
@@ -34,8 +45,12 @@ public final class StudyRunner: @unchecked Sendable {
     private var pending: [TrialRun]
     private var running: [Int: TrialRun] = [:]
     private let condition = NSCondition()
-    private var finished: [(slot: Int, run: TrialRun, outcome: TrialOutcome)] = []
+    /// What the slots' threads told the loop: a run's outcome (`decide`: a stopping-type trial waits for the answer
+    /// in `decisions`), or that the slot is free again (nil outcome).
+    private var reports: [(slot: Int, run: TrialRun, outcome: TrialOutcome?, decide: Bool)] = []
+    private var decisions: [Int: TrialRun?] = [:]
     private var stopRequested = false
+    private var stopping: Bool { spec.scheduler == .asha && spec.ashaType == .stopping }
     /// Test hook: stop (as a kill would) after this many results were written.
     public var stopAfterResults: Int?
 
@@ -46,16 +61,16 @@ public final class StudyRunner: @unchecked Sendable {
         self.launcher = launcher
         self.slots = max(1, slots)
         var scheduler = spec.makeScheduler(count: configs.count)
-        file.replay(into: &scheduler)
+        let decided = file.replay(into: &scheduler)
         self.scheduler = scheduler
-        pending = file.unfinished
+        pending = file.unfinished + decided
     }
 
     /// Asks the loop to stop: running trials are cancelled and their outcomes not recorded (they re-run on resume).
     public func stop() {
         condition.lock()
         stopRequested = true
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         launcher.cancelAll()
     }
@@ -63,21 +78,55 @@ public final class StudyRunner: @unchecked Sendable {
     /// Runs until the study is complete or stopped; returns whether it completed.
     @discardableResult
     public func run(observer: (any StudyObserver)? = nil) throws -> Bool {
-        while true {
-            try fillSlots(observer: observer)
-            condition.lock()
-            if stopRequested || running.isEmpty {
-                let complete = !stopRequested
+        do {
+            while true {
+                try fillSlots(observer: observer)
+                condition.lock()
+                if stopRequested || running.isEmpty {
+                    let complete = !stopRequested
+                    condition.unlock()
+                    return complete
+                }
+                while reports.isEmpty && !stopRequested { condition.wait() }
+                let batch = stopRequested ? [] : reports
+                reports = []
+                for r in batch where !r.decide { running[r.slot] = nil }
                 condition.unlock()
-                return complete
+                for r in batch { try handle(r, observer: observer) }
             }
-            while finished.isEmpty && !stopRequested { condition.wait() }
-            let done = stopRequested ? [] : finished
-            finished = []
-            for d in done { running[d.slot] = nil }
-            condition.unlock()
-            for d in done { try record(d.run, outcome: d.outcome, observer: observer) }
+        } catch {
+            stop()  // no slot's thread waits for a decision that will not come
+            throw error
         }
+    }
+
+    /// Records an outcome; for a trial waiting at its rung, starts the run it goes on with (or none) and answers.
+    private func handle(
+        _ r: (slot: Int, run: TrialRun, outcome: TrialOutcome?, decide: Bool), observer: (any StudyObserver)?
+    ) throws {
+        guard let outcome = r.outcome else { return }
+        let next = try record(r.run, outcome: outcome, observer: observer)
+        guard r.decide else { return }
+        if let next {
+            try file.append(StudyRecord(event: "start", run: next, config: configs.config(next.trial)))
+            observer?.started(next, config: configs.config(next.trial), slot: r.slot)
+        }
+        condition.lock()
+        if let next { running[r.slot] = next }
+        decisions[r.slot] = .some(next)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Called on a slot's thread when a stopping-type trial passes its run's budget: reports and waits for the answer.
+    private func reached(_ run: TrialRun, _ outcome: TrialOutcome, slot: Int) -> TrialRun? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopRequested else { return nil }
+        reports.append((slot, run, outcome, true))
+        condition.broadcast()
+        while decisions[slot] == nil && !stopRequested { condition.wait() }
+        return decisions.removeValue(forKey: slot) ?? nil
     }
 
     private func fillSlots(observer: (any StudyObserver)?) throws {
@@ -94,24 +143,33 @@ public final class StudyRunner: @unchecked Sendable {
             running[slot] = run
             condition.unlock()
             Thread.detachNewThread { [self] in
-                let outcome = launcher.run(run, config: config, slot: slot)
+                var outcome: TrialOutcome?
+                if stopping {
+                    launcher.runOn(run, config: config, slot: slot) { reached($0, $1, slot: slot) }
+                } else {
+                    outcome = launcher.run(run, config: config, slot: slot)
+                }
                 condition.lock()
-                finished.append((slot, run, outcome))
-                condition.signal()
+                reports.append((slot, run, outcome, false))
+                condition.broadcast()
                 condition.unlock()
             }
         }
     }
 
-    private func record(_ run: TrialRun, outcome: TrialOutcome, observer: (any StudyObserver)?) throws {
+    private func record(_ run: TrialRun, outcome: TrialOutcome, observer: (any StudyObserver)?) throws -> TrialRun? {
         var result = StudyRecord(
             event: "result", run: run, config: configs.config(run.trial), metric: outcome.metric,
             seconds: outcome.seconds, error: outcome.error)
         result.resumedFromStep = outcome.resumedFromStep
         try file.append(result)
-        scheduler.record(run, metric: outcome.metric)
+        let next = scheduler.record(run, metric: outcome.metric)
         observer?.finished(run, outcome: outcome, progress: progress)
-        if let limit = stopAfterResults, file.results.count >= limit { stop() }
+        if let limit = stopAfterResults, file.results.count >= limit {
+            stop()
+            return nil
+        }
+        return next
     }
 
     public var progress: StudyProgress {

@@ -70,6 +70,55 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         }
     }
 
+    /// ASHA's stopping type: one `cohort train` to the largest budget, its epoch lines read as they come; at each
+    /// run's budget its test accuracy goes to `reached`, and the process is stopped (SIGTERM) when the answer is nil.
+    /// A run that resumes (rung > 0, after a killed study) continues from the trial's newest checkpoint.
+    public func runOn(_ run: TrialRun, config: TrialConfig, slot: Int, reached: (TrialRun, TrialOutcome) -> TrialRun?) {
+        var current = run
+        var start = Date()
+        var passed = false
+        do {
+            let budget = max(run.budget, scheduleHorizon ?? run.budget)
+            let yaml = try jobFile.yaml(config: config, budget: budget, dataPath: slots[slot].isLocal ? localDataPath : nil)
+            let name = String(format: "trial-%04d-r%d", run.trial, run.rung)
+            let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
+            try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)
+            let logPath = (directory as NSString).appendingPathComponent(name + ".log")
+            let (status, _) = try execute(
+                slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath,
+                extraArguments: try stateArguments(run, slot: slots[slot])
+            ) { line in
+                guard let epoch = Self.epochLine(line), epoch.epoch >= current.budget else { return false }
+                let outcome = TrialOutcome(metric: epoch.testAccuracy, seconds: Date().timeIntervalSince(start))
+                guard let next = reached(current, outcome) else {
+                    passed = true
+                    return epoch.epoch < budget
+                }
+                (current, start) = (next, Date())
+                return false
+            }
+            if !passed {
+                _ = reached(
+                    current,
+                    TrialOutcome(
+                        metric: nil, seconds: Date().timeIntervalSince(start),
+                        error: "cohort train exited \(status) before epoch \(current.budget) (see \(logPath))"))
+            }
+        } catch {
+            if !passed {
+                _ = reached(current, TrialOutcome(metric: nil, seconds: Date().timeIntervalSince(start), error: "\(error)"))
+            }
+        }
+    }
+
+    /// An `{"event":"epoch",…}` line's epoch and test accuracy.
+    static func epochLine(_ line: Data) -> (epoch: Int, testAccuracy: Double?)? {
+        guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+            object["event"] as? String == "epoch", let epoch = (object["epoch"] as? NSNumber)?.intValue
+        else { return nil }
+        return (epoch, (object["test_accuracy"] as? NSNumber)?.doubleValue)
+    }
+
     /// ASHA promotes a trial by training it further, as Ray Tune resumes a paused trial: each local run saves its
     /// state in the trial's folder, and the next rung's run continues from it (from budget b_k to b_k+1, not from
     /// zero). Rung 0 starts afresh. A trial whose state is on another host (an ssh slot) retrains from zero.
@@ -91,9 +140,12 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         return nil
     }
 
-    private func execute(_ slot: TrialSlot, jobPath: String, yaml: String, logPath: String, extraArguments: [String])
-        throws -> (Int32, String)
-    {
+    /// Runs the trial process; `onLine` sees each line of its standard output as it comes and returns true to stop
+    /// the process (SIGTERM; later lines are not shown to it).
+    private func execute(
+        _ slot: TrialSlot, jobPath: String, yaml: String, logPath: String, extraArguments: [String],
+        onLine: (Data) -> Bool = { _ in false }
+    ) throws -> (Int32, String) {
         let p = Process()
         let horizon = scheduleHorizon.map { ["--schedule-\(jobFile.unit == .steps ? "steps" : "epochs")", "\($0)"] } ?? []
         let trainArgs = ["train", "--json", "--quiet", "--threads", "\(threads)"] + horizon + ["--config"]
@@ -125,12 +177,36 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         lock.unlock()
         input.fileHandleForWriting.write(Data((slot.isLocal ? "" : yaml).utf8))
         try? input.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = Self.readLines(out.fileHandleForReading, process: p, onLine: onLine)
         p.waitUntilExit()
         lock.lock()
         processes[Int(p.processIdentifier)] = nil
         lock.unlock()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Reads `handle` to its end, line by line; returns everything read. A line longer than 1 MiB is not a line
+    /// the tuner wants: it is dropped unseen.
+    static func readLines(_ handle: FileHandle, process: Process, onLine: (Data) -> Bool) -> Data {
+        var all = Data()
+        var pending = Data()
+        var stopped = false
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            all.append(chunk)
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[pending.startIndex..<newline]
+                pending = Data(pending[(newline + 1)...])
+                if !stopped, onLine(Data(line)) {
+                    stopped = true
+                    process.terminate()
+                }
+            }
+            if pending.count > 1 << 20 { pending = Data() }
+        }
+        return all
     }
 
     /// SIGTERM, then SIGKILL after 2 s, to every trial still running; no new one starts.

@@ -5,7 +5,7 @@ import Testing
 /// `cohort tune` end to end: real trial processes (`cohort train`) on a small synthetic job.
 @Suite(.serialized) struct TuneCLITests {
     /// ASHA over lr and batch size, budgets 1/2/4 epochs, on a cluster file of one host with 2 worker slots.
-    static func clusterYAML(eta: Int = 2, trials: Int = 6) -> String {
+    static func clusterYAML(eta: Int = 2, trials: Int = 6, ashaType: String = "promotion") -> String {
         """
         cluster:
           name: tune-test
@@ -21,6 +21,7 @@ import Testing
           seed: 7
         tune:
           scheduler: asha
+          asha_type: \(ashaType)
           trials: \(trials)
           eta: \(eta)
           min_budget: 1
@@ -81,13 +82,38 @@ import Testing
         #expect(results.filter { $0["rung"] as? Int == 0 }.allSatisfy { $0["resumed_from_step"] == nil })
     }
 
+    /// ASHA's stopping type: each trial is one `cohort train` process that trains on through the rungs it passes
+    /// (no result after rung 0 resumed from a checkpoint), and a trial has a rung's result only after the rung below.
+    @Test func stoppingTypeTrainsEachTrialInOneProcess() throws {
+        let dir = try scratchDirectory("tune-stop")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try Self.clusterYAML(ashaType: "stopping").write(toFile: config, atomically: true, encoding: .utf8)
+        let study = dir.appendingPathComponent("study.jsonl").path
+        let r = try cohort(["tune", config, "--study", study, "--json", "--no-plot"], timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try String(contentsOfFile: study, encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "result" }
+        let rungs = Dictionary(grouping: results, by: { $0["trial"] as? Int ?? -1 }).mapValues {
+            $0.compactMap { $0["rung"] as? Int }.sorted()
+        }
+        #expect(Set(rungs.keys) == Set(0..<6))
+        #expect(rungs.values.allSatisfy { $0 == Array(0..<$0.count) }, "\(rungs)")
+        #expect(rungs.values.contains { $0.count == 3 }, "a trial reached max_budget: \(rungs)")
+        #expect(results.allSatisfy { $0["resumed_from_step"] == nil && $0["metric"] is Double }, "\(results)")
+        let logs = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("trials").path)
+            .filter { $0.hasSuffix(".log") }
+        #expect(logs.count == 6, "one process per trial: \(logs.sorted())")
+    }
+
     /// SIGKILL the tuner mid-study (its trial dies with it), resume with the same command: the study file ends with
     /// exactly the results of an uninterrupted study with the same seed (one slot, so the order is fixed).
-    @Test func killedStudyResumesToTheSameTrials() throws {
+    @Test(arguments: ["promotion", "stopping"]) func killedStudyResumesToTheSameTrials(ashaType: String) throws {
         let dir = try scratchDirectory("tune-kill")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("cluster.yaml").path
-        try Self.clusterYAML(trials: 8).write(toFile: config, atomically: true, encoding: .utf8)
+        try Self.clusterYAML(trials: 8, ashaType: ashaType).write(toFile: config, atomically: true, encoding: .utf8)
         let whole = dir.appendingPathComponent("whole/study.jsonl").path
         let r = try cohort(["tune", config, "--study", whole, "--slots", "1", "--json", "--no-plot"], timeout: 180)
         #expect(r.status == 0, "\(r.stderr)")

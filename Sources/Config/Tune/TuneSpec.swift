@@ -6,6 +6,13 @@ import Yams
 public struct TuneSpec: Codable, Sendable, Equatable {
     public enum Scheduler: String, Codable, Sendable { case random, grid, asha }
     public enum BudgetUnit: String, Codable, Sendable { case epochs, steps }
+    /// How ASHA lets a trial go past a rung (the two variants of Li et al. 2020, named as syne-tune names them).
+    /// `promotion`: the trial stops at every rung and a later free slot continues it once it is in the top 1/η of
+    /// the rung's results. `stopping` (Ray Tune's `ASHAScheduler`): the trial trains on in one process, and at
+    /// each rung it stops unless it is at least the rung's (1 − 1/η) quantile of the results recorded there so far.
+    /// Stopping never pauses a good trial to wait for rivals, so the best one reaches max_budget sooner; it trains
+    /// more epochs in all, as early trials pass rungs that nothing has filled yet.
+    public enum ASHAType: String, Codable, Sendable { case promotion, stopping }
 
     public var scheduler: Scheduler = .asha
     /// Configurations to sample (random, ASHA); a grid runs all its points.
@@ -14,6 +21,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     /// ASHA's reduction factor: the top 1/η of each rung is promoted to η times the budget.
     public var eta: Int = 3
+    public var ashaType: ASHAType = .promotion
     public var unit: BudgetUnit = .epochs
     /// ASHA's smallest budget (rung 0); random and grid trials train `max_budget`.
     public var minBudget: Int = 1
@@ -32,6 +40,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
         case scheduler, trials, seed, eta, unit, threads, space
         case minBudget = "min_budget"
         case maxBudget = "max_budget"
+        case ashaType = "asha_type"
         case gridPoints = "grid_points"
     }
 
@@ -41,6 +50,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
         trials = try c.decodeIfPresent(Int.self, forKey: .trials) ?? 16
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         eta = try c.decodeIfPresent(Int.self, forKey: .eta) ?? 3
+        ashaType = try c.decodeIfPresent(ASHAType.self, forKey: .ashaType) ?? .promotion
         unit = try c.decodeIfPresent(BudgetUnit.self, forKey: .unit) ?? .epochs
         minBudget = try c.decodeIfPresent(Int.self, forKey: .minBudget) ?? 1
         maxBudget = try c.decodeIfPresent(Int.self, forKey: .maxBudget)
@@ -103,6 +113,12 @@ extension TuneSpec {
             }
         }
         if eta < 2 { throw error("tune.eta", "must be at least 2, got \(eta)") }
+        if ashaType == .stopping, scheduler != .asha {
+            throw error("tune.asha_type", "stopping is a kind of ASHA: it needs scheduler: asha")
+        }
+        if ashaType == .stopping, unit != .epochs {
+            throw error("tune.asha_type", "stopping decides at the end of an epoch: it needs unit: epochs")
+        }
         if trials < 1 { throw error("tune.trials", "must be at least 1, got \(trials)") }
         if threads < 1 { throw error("tune.threads", "must be at least 1, got \(threads)") }
         if gridPoints < 1 { throw error("tune.grid_points", "must be at least 1, got \(gridPoints)") }
