@@ -7,6 +7,12 @@ public struct TrialSlot: Sendable, Equatable {
     public var sshUser: String?
     public var index: Int
 
+    public init(address: String, sshUser: String? = nil, index: Int) {
+        self.address = address
+        self.sshUser = sshUser
+        self.index = index
+    }
+
     /// One slot per worker of every host, host by host (the order `cohort launch` gives ranks).
     public static func all(_ config: ClusterConfig) -> [TrialSlot] {
         config.hosts.flatMap { h in (0..<h.workers).map { TrialSlot(address: h.address, sshUser: h.sshUser, index: $0) } }
@@ -71,7 +77,7 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     }
 
     /// ASHA's stopping type: one `cohort train` to the largest budget, its epoch lines read as they come; at each
-    /// run's budget its test accuracy goes to `reached`, and the process is stopped (SIGTERM) when the answer is nil.
+    /// run's budget its test accuracy goes to `reached`, and the process is killed when the answer is nil.
     /// A run that resumes (rung > 0, after a killed study) continues from the trial's newest checkpoint.
     public func runOn(_ run: TrialRun, config: TrialConfig, slot: Int, reached: (TrialRun, TrialOutcome) -> TrialRun?) {
         var current = run
@@ -141,7 +147,7 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     }
 
     /// Runs the trial process; `onLine` sees each line of its standard output as it comes and returns true to stop
-    /// the process (SIGTERM; later lines are not shown to it).
+    /// the process (SIGKILL; nothing more is read).
     private func execute(
         _ slot: TrialSlot, jobPath: String, yaml: String, logPath: String, extraArguments: [String],
         onLine: (Data) -> Bool = { _ in false }
@@ -190,7 +196,6 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     static func readLines(_ handle: FileHandle, process: Process, onLine: (Data) -> Bool) -> Data {
         var all = Data()
         var pending = Data()
-        var stopped = false
         while true {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
@@ -199,9 +204,11 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
                 pending = Data(pending[(newline + 1)...])
-                if !stopped, onLine(Data(line)) {
-                    stopped = true
-                    process.terminate()
+                if onLine(Data(line)) {
+                    // SIGKILL: a stopped trial is never continued, so nothing of its state is needed, and a child
+                    // inherits the tuner's ignored SIGTERM (SignalFlag) and its thread's blocked signals.
+                    kill(process.processIdentifier, SIGKILL)
+                    return all  // its children may hold the pipe open: the end of output is not waited for
                 }
             }
             if pending.count > 1 << 20 { pending = Data() }

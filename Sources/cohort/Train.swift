@@ -194,6 +194,7 @@ struct Train: ParsableCommand {
                 try writer?.write(m)
                 if json {
                     print(JSONLinesWriter.line(m))
+                    fflush(nil)  // a reader of the pipe (`cohort tune`'s stopping type) acts on each epoch as it ends
                 } else {
                     var line = String(format: "epoch %2d  loss %.4f  acc %.4f", m.epoch, m.trainLoss, m.trainAccuracy)
                     if let vl = m.validationLoss, let va = m.validationAccuracy {

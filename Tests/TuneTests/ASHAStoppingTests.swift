@@ -96,6 +96,52 @@ import Tune
         #expect(launcher.runs.count == whole.results.count - stopAfter)
     }
 
+    /// A trial process (here a script in place of `cohort train`) that prints epoch 1 and then would train for
+    /// 30 s (`exec sleep 30`: one process, as `cohort train` is): its epoch line reaches `reached` as it is printed, and a nil answer stops the process at once.
+    @Test func theProcessIsStoppedAtItsRung() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = dir + "/fake-train"
+        func writeScript(pause: String) throws {
+            let lines = [
+                "#!/bin/sh", "echo '{\"event\":\"epoch\",\"epoch\":1,\"test_accuracy\":0.5}'", pause,
+                "echo '{\"event\":\"epoch\",\"epoch\":3,\"test_accuracy\":0.7}'",
+            ]
+            try (lines.joined(separator: "\n") + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+        }
+        try writeScript(pause: "exec sleep 30")
+        let launcher = TrialProcesses(
+            executable: script, slots: [TrialSlot(address: "127.0.0.1", index: 0)],
+            jobFile: TrialJobFile(base: nil, unit: .epochs), directory: dir, threads: 1)
+        launcher.scheduleHorizon = 3
+        let start = Date()
+        var seen: [String] = []
+        launcher.runOn(TrialRun(trial: 0, rung: 0, budget: 1), config: [:], slot: 0) { run, outcome in
+            seen.append("\(run.rung):\(outcome.metric ?? -1)")
+            return nil
+        }
+        #expect(seen == ["0:0.5"])
+        #expect(Date().timeIntervalSince(start) < 10, "the process was stopped, not waited for")
+        // Going on: the next rung's budget (3) is met by the later line, and the process's end ends the trial.
+        try writeScript(pause: "")
+        seen = []
+        launcher.runOn(TrialRun(trial: 1, rung: 0, budget: 1), config: [:], slot: 0) { run, outcome in
+            seen.append("\(run.rung):\(outcome.metric ?? -1)")
+            return run.rung == 0 ? TrialRun(trial: 1, rung: 1, budget: 3) : nil
+        }
+        #expect(seen == ["0:0.5", "1:0.7"])
+        // A process that ends before its rung's budget is a failed run, reported once.
+        try "#!/bin/sh\nexit 3\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        seen = []
+        launcher.runOn(TrialRun(trial: 2, rung: 0, budget: 1), config: [:], slot: 0) { run, outcome in
+            seen.append("\(run.rung):\(outcome.metric ?? -1):\(outcome.error ?? "")")
+            return nil
+        }
+        #expect(seen.count == 1 && seen[0].hasPrefix("0:-1.0:cohort train exited 3 before epoch 1"), "\(seen)")
+    }
+
     @Test func stoppingNeedsASHAAndEpochs() throws {
         var spec = Self.stoppingSpec(trials: 2)
         spec.scheduler = .random
