@@ -206,7 +206,7 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
                 pending = Data(pending[(newline + 1)...])
                 if onLine(Data(line)) {
                     // SIGKILL: a stopped trial is never continued, so nothing of its state is needed, and a child
-                    // inherits the tuner's ignored SIGTERM (SignalFlag) and its thread's blocked signals.
+                    // inherits the signal mask of the thread that starts it (swift-testing's block SIGTERM).
                     kill(process.processIdentifier, SIGKILL)
                     return all  // its children may hold the pipe open: the end of output is not waited for
                 }
