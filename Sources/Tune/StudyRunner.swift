@@ -33,6 +33,15 @@ public struct StudyProgress: Sendable {
     public var best: (trial: Int, metric: Double)?
 }
 
+/// What a slot's thread tells the study loop: a run's outcome (`awaitsDecision`: a stopping-type trial waits for
+/// the answer in `decisions`), or, with no outcome, that the slot is free again.
+private struct SlotReport {
+    let slot: Int
+    let run: TrialRun
+    let outcome: TrialOutcome?
+    let awaitsDecision: Bool
+}
+
 /// The study loop: fills free slots from the unfinished runs of a resumed study first, then from the scheduler;
 /// appends every start and result to the study file as it happens; stops when nothing runs and nothing can start.
 public final class StudyRunner: @unchecked Sendable {
@@ -45,9 +54,7 @@ public final class StudyRunner: @unchecked Sendable {
     private var pending: [TrialRun]
     private var running: [Int: TrialRun] = [:]
     private let condition = NSCondition()
-    /// What the slots' threads told the loop: a run's outcome (`decide`: a stopping-type trial waits for the answer
-    /// in `decisions`), or that the slot is free again (nil outcome).
-    private var reports: [(slot: Int, run: TrialRun, outcome: TrialOutcome?, decide: Bool)] = []
+    private var reports: [SlotReport] = []
     private var decisions: [Int: TrialRun?] = [:]
     private var stopRequested = false
     private var stopping: Bool { spec.scheduler == .asha && spec.ashaType == .stopping }
@@ -90,7 +97,7 @@ public final class StudyRunner: @unchecked Sendable {
                 while reports.isEmpty && !stopRequested { condition.wait() }
                 let batch = stopRequested ? [] : reports
                 reports = []
-                for r in batch where !r.decide { running[r.slot] = nil }
+                for r in batch where !r.awaitsDecision { running[r.slot] = nil }
                 condition.unlock()
                 for r in batch { try handle(r, observer: observer) }
             }
@@ -101,12 +108,10 @@ public final class StudyRunner: @unchecked Sendable {
     }
 
     /// Records an outcome; for a trial waiting at its rung, starts the run it goes on with (or none) and answers.
-    private func handle(
-        _ r: (slot: Int, run: TrialRun, outcome: TrialOutcome?, decide: Bool), observer: (any StudyObserver)?
-    ) throws {
+    private func handle(_ r: SlotReport, observer: (any StudyObserver)?) throws {
         guard let outcome = r.outcome else { return }
         let next = try record(r.run, outcome: outcome, observer: observer)
-        guard r.decide else { return }
+        guard r.awaitsDecision else { return }
         if let next {
             try file.append(StudyRecord(event: "start", run: next, config: configs.config(next.trial)))
             observer?.started(next, config: configs.config(next.trial), slot: r.slot)
@@ -123,7 +128,7 @@ public final class StudyRunner: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !stopRequested else { return nil }
-        reports.append((slot, run, outcome, true))
+        reports.append(SlotReport(slot: slot, run: run, outcome: outcome, awaitsDecision: true))
         condition.broadcast()
         while decisions[slot] == nil && !stopRequested { condition.wait() }
         return decisions.removeValue(forKey: slot) ?? nil
@@ -150,7 +155,7 @@ public final class StudyRunner: @unchecked Sendable {
                     outcome = launcher.run(run, config: config, slot: slot)
                 }
                 condition.lock()
-                reports.append((slot, run, outcome, false))
+                reports.append(SlotReport(slot: slot, run: run, outcome: outcome, awaitsDecision: false))
                 condition.broadcast()
                 condition.unlock()
             }
