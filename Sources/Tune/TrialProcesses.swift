@@ -54,20 +54,16 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     public func run(_ run: TrialRun, config: TrialConfig, slot: Int) -> TrialOutcome {
         let start = Date()
         do {
-            let yaml = try jobFile.yaml(
-                config: config, budget: run.budget, dataPath: slots[slot].isLocal ? localDataPath : nil)
-            let name = String(format: "trial-%04d-r%d", run.trial, run.rung)
-            let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
-            try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)
-            let logPath = (directory as NSString).appendingPathComponent(name + ".log")
+            let files = try writeJob(run, config: config, slot: slot, budget: run.budget)
             let state = try stateArguments(run, slot: slots[slot])
             let (status, stdout) = try execute(
-                slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath, extraArguments: state)
+                slots[slot], jobPath: files.jobPath, yaml: files.yaml, logPath: files.logPath, extraArguments: state)
             let seconds = Date().timeIntervalSince(start)
             guard status == 0, let done = Self.doneLine(stdout),
                 let accuracy = (done["test_accuracy"] as? NSNumber)?.doubleValue
             else {
-                return TrialOutcome(metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(logPath))")
+                return TrialOutcome(
+                    metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(files.logPath))")
             }
             let resumed = (done["resumed_from_step"] as? NSNumber)?.intValue
             return TrialOutcome(metric: accuracy, seconds: seconds, resumedFromStep: resumed)
@@ -85,13 +81,9 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         var passed = false
         do {
             let budget = max(run.budget, scheduleHorizon ?? run.budget)
-            let yaml = try jobFile.yaml(config: config, budget: budget, dataPath: slots[slot].isLocal ? localDataPath : nil)
-            let name = String(format: "trial-%04d-r%d", run.trial, run.rung)
-            let jobPath = (directory as NSString).appendingPathComponent(name + ".yaml")
-            try yaml.write(toFile: jobPath, atomically: true, encoding: .utf8)
-            let logPath = (directory as NSString).appendingPathComponent(name + ".log")
+            let files = try writeJob(run, config: config, slot: slot, budget: budget)
             let (status, _) = try execute(
-                slots[slot], jobPath: jobPath, yaml: yaml, logPath: logPath,
+                slots[slot], jobPath: files.jobPath, yaml: files.yaml, logPath: files.logPath,
                 extraArguments: try stateArguments(run, slot: slots[slot])
             ) { line in
                 guard let epoch = Self.epochLine(line), epoch.epoch >= current.budget else { return false }
@@ -108,13 +100,23 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
                     current,
                     TrialOutcome(
                         metric: nil, seconds: Date().timeIntervalSince(start),
-                        error: "cohort train exited \(status) before epoch \(current.budget) (see \(logPath))"))
+                        error: "cohort train exited \(status) before epoch \(current.budget) (see \(files.logPath))"))
             }
         } catch {
             if !passed {
                 _ = reached(current, TrialOutcome(metric: nil, seconds: Date().timeIntervalSince(start), error: "\(error)"))
             }
         }
+    }
+
+    /// The run's job file (`trial-NNNN-rK.yaml`, trained to `budget`) and where its log goes.
+    private func writeJob(_ run: TrialRun, config: TrialConfig, slot: Int, budget: Int) throws
+        -> (yaml: String, jobPath: String, logPath: String)
+    {
+        let yaml = try jobFile.yaml(config: config, budget: budget, dataPath: slots[slot].isLocal ? localDataPath : nil)
+        let name = (directory as NSString).appendingPathComponent(String(format: "trial-%04d-r%d", run.trial, run.rung))
+        try yaml.write(toFile: name + ".yaml", atomically: true, encoding: .utf8)
+        return (yaml, name + ".yaml", name + ".log")
     }
 
     /// An `{"event":"epoch",…}` line's epoch and test accuracy.
