@@ -60,7 +60,9 @@ struct TuneCommand: ParsableCommand {
     func loadSpec(_ cluster: ClusterConfig) throws -> TuneSpec {
         let job = cluster.job
         do {
-            return try TuneSpec.load(path: space ?? config) { unit in unit == .epochs ? Optional(job.epochs) : job.steps }
+            return try TuneSpec.load(path: space ?? config, jobStopsEarly: job.earlyStoppingPatience != nil) { unit in
+                unit == .epochs ? Optional(job.epochs) : job.steps
+            }
         } catch {
             throw CohortFailure("\(error)")
         }

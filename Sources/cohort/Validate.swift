@@ -23,7 +23,9 @@ struct Validate: ParsableCommand {
             // A tune: section is checked as `cohort tune` checks it (space, bounds, job keys, η, budgets).
             if config.tune != nil {
                 let job = config.job
-                _ = try TuneSpec.load(path: file) { $0 == .epochs ? Optional(job.epochs) : job.steps }
+                _ = try TuneSpec.load(path: file, jobStopsEarly: job.earlyStoppingPatience != nil) {
+                    $0 == .epochs ? Optional(job.epochs) : job.steps
+                }
             }
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))

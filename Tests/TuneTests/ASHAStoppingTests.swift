@@ -142,8 +142,14 @@ import Tune
         #expect(seen.count == 1 && seen[0].hasPrefix("0:-1.0:cohort train exited 3 before epoch 1"), "\(seen)")
     }
 
+    /// The stopping type refuses another scheduler, a budget in steps, and a job that stops itself early.
     @Test func stoppingNeedsASHAAndEpochs() throws {
         var spec = Self.stoppingSpec(trials: 2)
+        let early = #expect(throws: ConfigError.self) {
+            try spec.validate(jobStopsEarly: true) { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
+        }
+        #expect(early?.keyPath == "tune.asha_type" && early?.message.contains("early_stopping_patience") == true)
+        try spec.validate { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
         spec.scheduler = .random
         #expect(throws: ConfigError.self) { try spec.validate { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) } }
         spec.scheduler = .asha

@@ -82,8 +82,11 @@ private struct TuneSection: Decodable {
 
 extension TuneSpec {
     /// The `tune:` section of `path`, decoded strictly and validated (`budgetDefault`: the job's epochs or steps,
-    /// for an omitted `max_budget`). A file without `tune:` is an error naming it.
-    public static func load(path: String, budgetDefault: (BudgetUnit) -> Int?) throws -> TuneSpec {
+    /// for an omitted `max_budget`; `jobStopsEarly`: the base job sets `early_stopping_patience`). A file without
+    /// `tune:` is an error naming it.
+    public static func load(path: String, jobStopsEarly: Bool = false, budgetDefault: (BudgetUnit) -> Int?) throws
+        -> TuneSpec
+    {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read (\(error.localizedDescription))")
@@ -93,7 +96,7 @@ extension TuneSpec {
             throw ConfigError(file: path, line: nil, keyPath: "tune", message: "no tune: section")
         }
         if spec.maxBudget == nil { spec.maxBudget = budgetDefault(spec.unit) }
-        try spec.validate { keyPath, message in
+        try spec.validate(jobStopsEarly: jobStopsEarly) { keyPath, message in
             let path0 = keyPath.split(separator: ".", maxSplits: 2).map { ConfigKey(stringValue: String($0)) }
             return ConfigError(
                 file: path, line: StrictYAMLDecoder.line(of: path0, in: root), keyPath: keyPath, message: message)
@@ -103,7 +106,7 @@ extension TuneSpec {
 
     /// Checks everything decoding cannot: an empty space, keys that are not job keys or take another type,
     /// bounds, η ≥ 2, budgets. `error(keyPath, message)` makes the one-line error.
-    public func validate(_ error: (String, String) -> ConfigError) throws {
+    public func validate(jobStopsEarly: Bool = false, _ error: (String, String) -> ConfigError) throws {
         if space.isEmpty { throw error("tune.space", "the search space is empty: name at least one job key") }
         for key in keys {
             guard let domain = space[key] else { continue }
@@ -118,6 +121,12 @@ extension TuneSpec {
         }
         if ashaType == .stopping, unit != .epochs {
             throw error("tune.asha_type", "stopping decides at the end of an epoch: it needs unit: epochs")
+        }
+        if ashaType == .stopping, scheduler == .asha, jobStopsEarly {
+            throw error(
+                "tune.asha_type",
+                "stopping is the trials' early stopping: a job with early_stopping_patience could end a trial before a rung's budget, leaving that rung without its result (remove one of the two)"
+            )
         }
         if trials < 1 { throw error("tune.trials", "must be at least 1, got \(trials)") }
         if threads < 1 { throw error("tune.threads", "must be at least 1, got \(threads)") }
