@@ -135,10 +135,10 @@ public final class StudyFile {
         return records.filter { $0.event == "start" }.compactMap(\.run).filter { !done.contains($0) && seen.insert($0).inserted }
     }
 
-    /// Replays the file into a fresh scheduler: starts and results in file order. Returns the runs the scheduler
-    /// decided to go on with (ASHA's stopping type) that the file never started: the tuner was killed between the
-    /// result and the start, and they run on resume.
-    public func replay(into scheduler: inout any TrialScheduler) -> [TrialRun] {
+    /// Replays the file into a fresh scheduler: starts and results (each metric as `score` ranks it) in file order.
+    /// Returns the runs the scheduler decided to go on with (ASHA's stopping type) that the file never started: the
+    /// tuner was killed between the result and the start, and they run on resume.
+    public func replay(into scheduler: inout any TrialScheduler, score: (Double?) -> Double? = { $0 }) -> [TrialRun] {
         var decided: [TrialRun] = []
         var started = Set<TrialRun>()
         for record in records {
@@ -147,7 +147,9 @@ public final class StudyFile {
                 scheduler.markStarted(run)
                 started.insert(run)
             }
-            if record.event == "result", let next = scheduler.record(run, metric: record.metric) { decided.append(next) }
+            if record.event == "result", let next = scheduler.record(run, metric: score(record.metric)) {
+                decided.append(next)
+            }
         }
         return decided.filter { !started.contains($0) }
     }

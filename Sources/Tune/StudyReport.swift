@@ -6,18 +6,24 @@ import Foundation
 public struct StudyReport: Sendable {
     public let keys: [String]
     public let rows: [StudyRecord]
+    public let spec: TuneSpec
 
     public init(spec: TuneSpec, file: StudyFile) {
         keys = spec.keys
         rows = file.results
+        self.spec = spec
     }
 
-    /// The best finished run (highest metric; ties: the larger budget, then the lower trial).
+    /// The best finished run (the best metric: highest accuracy or lowest loss; ties: the larger budget, then the
+    /// lower trial).
     public var best: StudyRecord? {
-        rows.filter { $0.metric?.isFinite == true }.max {
-            ($0.metric ?? 0, $0.budget ?? 0, -($0.trial ?? 0)) < ($1.metric ?? 0, $1.budget ?? 0, -($1.trial ?? 0))
+        rows.filter { $0.metric?.isFinite == true }.max { a, b in
+            (score(a), a.budget ?? 0, -(a.trial ?? 0)) < (score(b), b.budget ?? 0, -(b.trial ?? 0))
         }
     }
+
+    /// A row's metric as ranked (higher better); a failed run below every other.
+    private func score(_ r: StudyRecord) -> Double { spec.score(r.metric) ?? -.infinity }
 
     /// Trials with at least one finished run.
     public var trials: Int { Set(rows.compactMap(\.trial)).count }
@@ -45,7 +51,7 @@ public struct StudyReport: Sendable {
             guard let t = r.trial else { continue }
             if (last[t]?.budget ?? -1) <= (r.budget ?? 0) { last[t] = r }
         }
-        let ranked = last.values.sorted { ($0.metric ?? -1, -($0.trial ?? 0)) > ($1.metric ?? -1, -($1.trial ?? 0)) }
+        let ranked = last.values.sorted { (score($0), -($0.trial ?? 0)) > (score($1), -($1.trial ?? 0)) }
         let pad = { (s: String, n: Int) in String(repeating: " ", count: max(0, n - s.count)) + s }
         var lines = ["trial  rung  budget    metric  seconds  " + keys.joined(separator: "  ")]
         for r in ranked.prefix(limit) {

@@ -68,7 +68,7 @@ public final class StudyRunner: @unchecked Sendable {
         self.launcher = launcher
         self.slots = max(1, slots)
         var scheduler = spec.makeScheduler(count: configs.count)
-        let decided = file.replay(into: &scheduler)
+        let decided = file.replay(into: &scheduler, score: spec.score)
         self.scheduler = scheduler
         pending = file.unfinished + decided
     }
@@ -168,7 +168,7 @@ public final class StudyRunner: @unchecked Sendable {
             seconds: outcome.seconds, error: outcome.error)
         result.resumedFromStep = outcome.resumedFromStep
         try file.append(result)
-        let next = scheduler.record(run, metric: outcome.metric)
+        let next = scheduler.record(run, metric: spec.score(outcome.metric))
         observer?.finished(run, outcome: outcome, progress: progress)
         if let limit = stopAfterResults, file.results.count >= limit {
             stop()
@@ -181,8 +181,8 @@ public final class StudyRunner: @unchecked Sendable {
         let results = file.results
         var best: (trial: Int, metric: Double)?
         for r in results {
-            guard let trial = r.trial, let metric = r.metric, metric.isFinite else { continue }
-            if let b = best, b.metric > metric || (b.metric == metric && b.trial < trial) { continue }
+            guard let trial = r.trial, let metric = r.metric, metric.isFinite, let score = spec.score(metric) else { continue }
+            if let b = best, let bs = spec.score(b.metric), bs > score || (bs == score && b.trial < trial) { continue }
             best = (trial, metric)
         }
         let started = Set(file.records.filter { $0.event == "start" }.compactMap(\.trial)).count

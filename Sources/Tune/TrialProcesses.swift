@@ -36,6 +36,8 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     /// and continued follows the same schedule as one trained straight to that budget, and each rung's metric is
     /// that run's state at the rung's budget (a schedule laid over each rung's own budget would warm-restart it).
     public var scheduleHorizon: Int?
+    /// What a run is judged by: a key of the done line (test metrics) or of the last epoch line (validation ones).
+    public var metric: TuneSpec.Metric = .testAccuracy
     /// The data folder local trials read instead of the job's (the study's decompressed copy; remote slots keep
     /// the job's own path).
     public var localDataPath: String?
@@ -59,14 +61,12 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
             let (status, stdout) = try execute(
                 slots[slot], jobPath: files.jobPath, yaml: files.yaml, logPath: files.logPath, extraArguments: state)
             let seconds = Date().timeIntervalSince(start)
-            guard status == 0, let done = Self.doneLine(stdout),
-                let accuracy = (done["test_accuracy"] as? NSNumber)?.doubleValue
-            else {
+            guard status == 0, let done = Self.doneLine(stdout), let value = metricValue(done: done, stdout: stdout) else {
                 return TrialOutcome(
                     metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(files.logPath))")
             }
             let resumed = (done["resumed_from_step"] as? NSNumber)?.intValue
-            return TrialOutcome(metric: accuracy, seconds: seconds, resumedFromStep: resumed)
+            return TrialOutcome(metric: value, seconds: seconds, resumedFromStep: resumed)
         } catch {
             return TrialOutcome(metric: nil, seconds: Date().timeIntervalSince(start), error: "\(error)")
         }
@@ -86,8 +86,8 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
                 slots[slot], jobPath: files.jobPath, yaml: files.yaml, logPath: files.logPath,
                 extraArguments: try stateArguments(run, slot: slots[slot])
             ) { line in
-                guard let epoch = Self.epochLine(line), epoch.epoch >= current.budget else { return false }
-                let outcome = TrialOutcome(metric: epoch.testAccuracy, seconds: Date().timeIntervalSince(start))
+                guard let epoch = Self.epochLine(line, metric: metric), epoch.epoch >= current.budget else { return false }
+                let outcome = TrialOutcome(metric: epoch.value, seconds: Date().timeIntervalSince(start))
                 guard let next = reached(current, outcome) else {
                     passed = true
                     return epoch.epoch < budget
@@ -119,12 +119,21 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         return (yaml, name + ".yaml", name + ".log")
     }
 
-    /// An `{"event":"epoch",…}` line's epoch and test accuracy.
-    static func epochLine(_ line: Data) -> (epoch: Int, testAccuracy: Double?)? {
+    /// An `{"event":"epoch",…}` line's epoch and `metric`.
+    static func epochLine(_ line: Data, metric: TuneSpec.Metric) -> (epoch: Int, value: Double?)? {
         guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
             object["event"] as? String == "epoch", let epoch = (object["epoch"] as? NSNumber)?.intValue
         else { return nil }
-        return (epoch, (object["test_accuracy"] as? NSNumber)?.doubleValue)
+        return (epoch, (object[metric.rawValue] as? NSNumber)?.doubleValue)
+    }
+
+    /// A finished run's metric: the done line's test metric, or the last epoch line's validation one.
+    func metricValue(done: [String: Any], stdout: String) -> Double? {
+        guard metric.needsValidationSet else { return (done[metric.rawValue] as? NSNumber)?.doubleValue }
+        for line in stdout.split(separator: "\n").reversed() {
+            if let epoch = Self.epochLine(Data(line.utf8), metric: metric) { return epoch.value }
+        }
+        return nil
     }
 
     /// ASHA promotes a trial by training it further, as Ray Tune resumes a paused trial: each local run saves its

@@ -41,6 +41,7 @@ struct TuneCommand: ParsableCommand {
             jobFile: TrialJobFile(base: try? TrialJobFile.jobNode(ofFile: config), unit: spec.unit),
             directory: trialDir, threads: spec.threads)
         if spec.scheduler == .asha { launcher.scheduleHorizon = spec.maxBudget }
+        launcher.metric = spec.metric
         if allSlots.contains(where: \.isLocal) {
             launcher.localDataPath = TrialDataCache.prepare(cluster.job, in: dir.isEmpty ? "." : dir)
         }
@@ -60,7 +61,7 @@ struct TuneCommand: ParsableCommand {
     func loadSpec(_ cluster: ClusterConfig) throws -> TuneSpec {
         let job = cluster.job
         do {
-            return try TuneSpec.load(path: space ?? config, jobStopsEarly: job.earlyStoppingPatience != nil) { unit in
+            return try TuneSpec.load(path: space ?? config, job: job) { unit in
                 unit == .epochs ? Optional(job.epochs) : job.steps
             }
         } catch {
@@ -90,28 +91,32 @@ struct TuneCommand: ParsableCommand {
             throw CohortFailure("--csv: cannot write \(csvPath): \(error.localizedDescription)")
         }
         let png = ((plotDir ?? (dir.isEmpty ? "." : dir)) as NSString).appendingPathComponent("tune.png")
-        let plotted = !noPlot && plotTune(csv: csvPath, png: png)
+        let plotted = !noPlot && plotTune(csv: csvPath, png: png, metric: spec.metric.rawValue)
         let best = report.best
         if output.json {
             print(
-                TuneDoneLine(trials: report.trials, bestTestAccuracy: best?.metric, best: best?.config ?? [:], seconds: seconds)
-                    .text)
+                TuneDoneLine(
+                    trials: report.trials, metric: spec.metric, bestValue: best?.metric, best: best?.config ?? [:],
+                    seconds: seconds
+                ).text)
         } else {
             for line in report.table() { print(line) }
             print("csv: \(csvPath)" + (plotted ? "\nplot: \(png)" : ""))
             print(
                 String(
-                    format: "done: %d trials in %.1f s, best test accuracy %.4f (trial %d)", report.trials, seconds,
-                    best?.metric ?? .nan, best?.trial ?? -1))
+                    format: "done: %d trials in %.1f s, best %@ %.4f (trial %d)", report.trials, seconds,
+                    spec.metric.rawValue.replacingOccurrences(of: "_", with: " "), best?.metric ?? .nan, best?.trial ?? -1))
         }
     }
 }
 
 /// `{"event":"done","trials":…,"best_test_accuracy":…,"best":{…job keys…},"seconds":…}`, keys in this order
-/// (as the issue gives it; the values through `JSONLine`, so a missing accuracy is null).
+/// (as the issue gives it; the values through `JSONLine`, so a missing accuracy is null). Another `tune.metric`
+/// names its own key: `best_validation_accuracy`, `best_test_loss`, ….
 struct TuneDoneLine {
     var trials: Int
-    var bestTestAccuracy: Double?
+    var metric: TuneSpec.Metric
+    var bestValue: Double?
     var best: [String: TuneValue]
     var seconds: Double
 
@@ -119,7 +124,7 @@ struct TuneDoneLine {
         let json = { (value: any Encodable) in
             (try? JSONLine.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
         }
-        return "{\"event\":\"done\",\"trials\":\(trials),\"best_test_accuracy\":\(json(bestTestAccuracy ?? .nan)),"
+        return "{\"event\":\"done\",\"trials\":\(trials),\"best_\(metric.rawValue)\":\(json(bestValue ?? .nan)),"
             + "\"best\":\(json(best)),\"seconds\":\(json(JSONLine.Fixed(seconds, digits: 2)))}"
     }
 }
@@ -142,7 +147,7 @@ final class TuneProgress: StudyObserver {
 
 /// Runs scripts/plot_tune.py (found as bench scaling finds its script); a missing python or matplotlib is a
 /// notice, not a failure.
-func plotTune(csv: String, png: String) -> Bool {
+func plotTune(csv: String, png: String, metric: String) -> Bool {
     let fm = FileManager.default
     var candidates = [fm.currentDirectoryPath]
     var dir = URL(fileURLWithPath: Launcher.selfExecutable()).deletingLastPathComponent()
@@ -160,7 +165,7 @@ func plotTune(csv: String, png: String) -> Bool {
     }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script, csv, png]
+    p.arguments = ["python3", script, csv, png, metric]
     p.standardOutput = FileHandle.standardError
     do {
         try p.run()

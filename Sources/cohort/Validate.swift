@@ -23,7 +23,7 @@ struct Validate: ParsableCommand {
             // A tune: section is checked as `cohort tune` checks it (space, bounds, job keys, η, budgets).
             if config.tune != nil {
                 let job = config.job
-                _ = try TuneSpec.load(path: file, jobStopsEarly: job.earlyStoppingPatience != nil) {
+                _ = try TuneSpec.load(path: file, job: job) {
                     $0 == .epochs ? Optional(job.epochs) : job.steps
                 }
             }

@@ -107,6 +107,29 @@ import Testing
         #expect(logs.count == 6, "one process per trial: \(logs.sorted())")
     }
 
+    /// `metric: validation_accuracy` under the stopping type: every rung's result is read from the epoch lines'
+    /// validation accuracy, and the done line names the metric it reports.
+    @Test func aValidationMetricJudgesTheTrials() throws {
+        let dir = try scratchDirectory("tune-val")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        let yaml = Self.clusterYAML(ashaType: "stopping")
+            .replacingOccurrences(of: "max_test_examples: 128}", with: "max_test_examples: 128, validation_fraction: 0.25}")
+            .replacingOccurrences(of: "  asha_type: stopping\n", with: "  asha_type: stopping\n  metric: validation_accuracy\n")
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let study = dir.appendingPathComponent("study.jsonl").path
+        let r = try cohort(["tune", config, "--study", study, "--json", "--no-plot"], timeout: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let done = try #require(lastJSONObject(r.stdout))
+        #expect(done["best_test_accuracy"] == nil)
+        let best = try #require(done["best_validation_accuracy"] as? Double, "\(done)")
+        let metrics = try String(contentsOfFile: study, encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["metric"] as? Double
+        }
+        #expect(best == metrics.max())
+        #expect(r.stderr.contains("rung 2"), "some trial passed every rung: \(r.stderr.suffix(2000))")
+    }
+
     /// SIGKILL the tuner mid-study (its trial dies with it), resume with the same command: the study file ends with
     /// exactly the results of an uninterrupted study with the same seed (one slot, so the order is fixed).
     @Test(arguments: ["promotion", "stopping"]) func killedStudyResumesToTheSameTrials(ashaType: String) throws {

@@ -146,7 +146,9 @@ import Tune
     @Test func stoppingNeedsASHAAndEpochs() throws {
         var spec = Self.stoppingSpec(trials: 2)
         let early = #expect(throws: ConfigError.self) {
-            try spec.validate(jobStopsEarly: true) { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
+            var job = JobSpec()
+            job.earlyStoppingPatience = 2
+            try spec.validate(job: job) { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
         }
         #expect(early?.keyPath == "tune.asha_type" && early?.message.contains("early_stopping_patience") == true)
         try spec.validate { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
@@ -158,5 +160,42 @@ import Tune
             try spec.validate { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
         }
         #expect(error?.keyPath == "tune.asha_type")
+    }
+}
+
+/// `tune.metric`: what trials are judged by, and which way.
+@Suite struct TuneMetricTests {
+    /// A loss is minimised: with loss = 1 − the accuracy of `ASHASchedulerTests`, ASHA promotes exactly the same
+    /// runs, and the best run is the lowest loss.
+    @Test func aLossIsMinimised() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var spec = sampleSpec()
+        spec.metric = .validationLoss
+        let launcher = SyntheticLauncher { run, _ in 1 - ASHASchedulerTests.quality[run.trial] * Double(run.budget) / 9 }
+        let file = try StudyFile(path: dir + "/study.jsonl", spec: spec)
+        let runner = StudyRunner(spec: spec, file: file, launcher: launcher, slots: 1)
+        #expect(try runner.run())
+        #expect(
+            launcher.runs.map { "\($0.trial)/\($0.rung)" }.joined(separator: " ")
+                == "0/0 1/0 2/0 1/1 3/0 4/0 5/0 5/1 6/0 7/0 8/0 3/1 1/2")
+        let best = StudyReport(spec: spec, file: file).best
+        #expect(best?.trial == 1 && best?.rung == 2)
+        #expect(abs((best?.metric ?? 0) - 0.1) < 1e-12)
+        #expect(runner.progress.best?.trial == 1)
+        #expect(StudyReport(spec: spec, file: file).table(limit: 1).last?.hasPrefix("    1") == true)
+    }
+
+    /// A validation metric needs the job's validation split; the error names the key.
+    @Test func aValidationMetricNeedsAValidationSet() throws {
+        var spec = sampleSpec()
+        spec.metric = .validationAccuracy
+        var job = JobSpec()
+        let error = #expect(throws: ConfigError.self) {
+            try spec.validate(job: job) { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
+        }
+        #expect(error?.keyPath == "tune.metric" && error?.message.contains("validation_fraction") == true)
+        job.data.validationFraction = 0.1
+        try spec.validate(job: job) { ConfigError(file: "f", line: nil, keyPath: $0, message: $1) }
     }
 }

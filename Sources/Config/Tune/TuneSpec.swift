@@ -13,6 +13,18 @@ public struct TuneSpec: Codable, Sendable, Equatable {
     /// Stopping never pauses a good trial to wait for rivals, so the best one reaches max_budget sooner; it trains
     /// more epochs in all, as early trials pass rungs that nothing has filled yet.
     public enum ASHAType: String, Codable, Sendable { case promotion, stopping }
+    /// What a trial is judged by (a key of `cohort train`'s epoch lines). Searching on the test set reports a
+    /// best that the search itself picked on that set; `validation_accuracy` keeps the test set out of the choice.
+    public enum Metric: String, Codable, Sendable, CaseIterable {
+        case testAccuracy = "test_accuracy"
+        case testLoss = "test_loss"
+        case validationAccuracy = "validation_accuracy"
+        case validationLoss = "validation_loss"
+
+        /// Accuracies are maximised, losses minimised.
+        public var maximised: Bool { self == .testAccuracy || self == .validationAccuracy }
+        public var needsValidationSet: Bool { self == .validationAccuracy || self == .validationLoss }
+    }
 
     public var scheduler: Scheduler = .asha
     /// Configurations to sample (random, ASHA); a grid runs all its points.
@@ -22,6 +34,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
     /// ASHA's reduction factor: the top 1/η of each rung is promoted to η times the budget.
     public var eta: Int = 3
     public var ashaType: ASHAType = .promotion
+    public var metric: Metric = .testAccuracy
     public var unit: BudgetUnit = .epochs
     /// ASHA's smallest budget (rung 0); random and grid trials train `max_budget`.
     public var minBudget: Int = 1
@@ -37,7 +50,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case scheduler, trials, seed, eta, unit, threads, space
+        case scheduler, trials, seed, eta, unit, threads, space, metric
         case minBudget = "min_budget"
         case maxBudget = "max_budget"
         case ashaType = "asha_type"
@@ -51,6 +64,7 @@ public struct TuneSpec: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         eta = try c.decodeIfPresent(Int.self, forKey: .eta) ?? 3
         ashaType = try c.decodeIfPresent(ASHAType.self, forKey: .ashaType) ?? .promotion
+        metric = try c.decodeIfPresent(Metric.self, forKey: .metric) ?? .testAccuracy
         unit = try c.decodeIfPresent(BudgetUnit.self, forKey: .unit) ?? .epochs
         minBudget = try c.decodeIfPresent(Int.self, forKey: .minBudget) ?? 1
         maxBudget = try c.decodeIfPresent(Int.self, forKey: .maxBudget)
@@ -61,6 +75,9 @@ public struct TuneSpec: Codable, Sendable, Equatable {
 
     /// The searched keys in a fixed order (sorted), so sampling does not depend on the YAML's order.
     public var keys: [String] { space.keys.sorted() }
+
+    /// A metric as the schedulers rank it, higher better (a loss negated); nil stays nil (a failed run).
+    public func score(_ metric: Double?) -> Double? { metric.map { self.metric.maximised ? $0 : -$0 } }
 }
 
 /// A document with an optional `tune:` key beside anything else (a cluster.yaml, or a file holding only `tune:`).
@@ -81,12 +98,9 @@ private struct TuneSection: Decodable {
 }
 
 extension TuneSpec {
-    /// The `tune:` section of `path`, decoded strictly and validated (`budgetDefault`: the job's epochs or steps,
-    /// for an omitted `max_budget`; `jobStopsEarly`: the base job sets `early_stopping_patience`). A file without
-    /// `tune:` is an error naming it.
-    public static func load(path: String, jobStopsEarly: Bool = false, budgetDefault: (BudgetUnit) -> Int?) throws
-        -> TuneSpec
-    {
+    /// The `tune:` section of `path`, decoded strictly and validated against the base job (an omitted `max_budget`
+    /// is `budgetDefault`: the job's epochs or steps). A file without `tune:` is an error naming it.
+    public static func load(path: String, job: JobSpec? = nil, budgetDefault: (BudgetUnit) -> Int?) throws -> TuneSpec {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read (\(error.localizedDescription))")
@@ -96,7 +110,7 @@ extension TuneSpec {
             throw ConfigError(file: path, line: nil, keyPath: "tune", message: "no tune: section")
         }
         if spec.maxBudget == nil { spec.maxBudget = budgetDefault(spec.unit) }
-        try spec.validate(jobStopsEarly: jobStopsEarly) { keyPath, message in
+        try spec.validate(job: job) { keyPath, message in
             let path0 = keyPath.split(separator: ".", maxSplits: 2).map { ConfigKey(stringValue: String($0)) }
             return ConfigError(
                 file: path, line: StrictYAMLDecoder.line(of: path0, in: root), keyPath: keyPath, message: message)
@@ -106,7 +120,7 @@ extension TuneSpec {
 
     /// Checks everything decoding cannot: an empty space, keys that are not job keys or take another type,
     /// bounds, η ≥ 2, budgets. `error(keyPath, message)` makes the one-line error.
-    public func validate(jobStopsEarly: Bool = false, _ error: (String, String) -> ConfigError) throws {
+    public func validate(job: JobSpec? = nil, _ error: (String, String) -> ConfigError) throws {
         if space.isEmpty { throw error("tune.space", "the search space is empty: name at least one job key") }
         for key in keys {
             guard let domain = space[key] else { continue }
@@ -122,7 +136,10 @@ extension TuneSpec {
         if ashaType == .stopping, unit != .epochs {
             throw error("tune.asha_type", "stopping decides at the end of an epoch: it needs unit: epochs")
         }
-        if ashaType == .stopping, scheduler == .asha, jobStopsEarly {
+        if metric.needsValidationSet, let job, job.data.validationFraction <= 0 {
+            throw error("tune.metric", "\(metric.rawValue) needs a validation set: set job.data.validation_fraction > 0")
+        }
+        if ashaType == .stopping, scheduler == .asha, job?.earlyStoppingPatience != nil {
             throw error(
                 "tune.asha_type",
                 "stopping is the trials' early stopping: a job with early_stopping_patience could end a trial before a rung's budget, leaving that rung without its result (remove one of the two)"
