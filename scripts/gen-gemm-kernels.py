@@ -10,17 +10,21 @@ is error-prone; this script writes them identically for every ISA.  Paths are re
 """
 
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False, pack_a_rows=False):
+def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pack_a=False, pack_a_rows=False,
+           split_k=False):
     """pack_b: B is read from its source rows (`ldb` floats apart, as stored, not transposed) and each step's
     nr floats are also written to `packedB`, so the first row panel packs B as a side effect of its FMAs.
     pack_a: likewise for A transposed as stored: step p's mr floats are contiguous at `a + p·lda`, and are also
     written to `packedA`, so the first column panel packs A.
     pack_a_rows: likewise for A as stored (not transposed): tile row r's step p is `a[r·lda + p]`, read from mr
-    source rows (each a sequential stream) and written as the packed step's mr floats."""
+    source rows (each a sequential stream) and written as the packed step's mr floats.
+    split_k: even and odd k steps go to two sets of accumulators, added at the end. A tile of few accumulators
+    (2×16 on AVX2: 4) otherwise waits on each FMA's latency (4 cycles on 2 ports want 8 chains in flight)."""
     astride = astride or mr
     bstride = bstride_override.get(name, nvec * lanes)
     bparams = "b: UnsafePointer<Float>, ldb: Int, packedB: UnsafeMutablePointer<Float>," if pack_b else "b: UnsafePointer<Float>,"
@@ -30,10 +34,16 @@ def kernel(name, mr, nvec, vt, lanes, fused, doc, astride=None, pack_b=False, pa
          "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float",
          ") {"]
     L += prologue(mr, nvec, vt, pack_b, pack_a, pack_a_rows)
-    L += ["    var p = 0", "    while p < kc {"]
-    L += step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows)
-    L += advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows)
-    L += ["        p += 1", "    }"]
+    body = step(mr, nvec, vt, lanes, fused, pack_b, pack_a, pack_a_rows) + advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows)
+    if split_k:
+        assert not (pack_b or pack_a or pack_a_rows)
+        odd = [re.sub(r"\bc(\d+)_(\d+)\b", r"d\1_\2", line) for line in body]
+        L += ["    " + "; ".join(f"var d{r}_{v} = {vt}()" for v in range(nvec)) for r in range(mr)]
+        L += ["    var p = 0", "    while p &+ 1 < kc {", "        do {"] + ["    " + x for x in body] + ["        }", "        do {"]
+        L += ["    " + x for x in odd] + ["        }", "        p += 2", "    }", "    if p < kc {"] + body + ["    }"]
+        L += [f"    c{r}_{v} += d{r}_{v}" for r in range(mr) for v in range(nvec)]
+    else:
+        L += ["    var p = 0", "    while p < kc {"] + body + ["        p += 1", "    }"]
     L += epilogue(mr, nvec, vt, lanes, fused)
     return "\n".join(L) + "\n"
 
@@ -161,7 +171,8 @@ for rows, vecs in [(4, 2), (2, 2), (6, 1)]:
     name = f"sgemmMicroKernelAVX2_{rows}x{vecs * ln}"
     bstride_override[name] = nv * ln
     text += "\n" + kernel(name, rows, vecs, vt, ln, True,
-        f"/// AVX2 edge kernel: the first {rows} rows × {vecs * ln} columns of a 6×16 packed tile.", astride=mr)
+        f"/// AVX2 edge kernel: the first {rows} rows × {vecs * ln} columns of a 6×16 packed tile.", astride=mr,
+        split_k=rows * vecs < 8)
 text += "\n" + kernel("sgemmMicroKernelAVX2PackingB", mr, nv, vt, ln, True,
     "/// The AVX2 micro-kernel for the first row panel of a block, packing B as it reads it from its rows (`ldb`\n"
     "/// apart): each step's 16 floats are also written to `packedB`. See sgemmMicroKernelAVX512PackingB.", pack_b=True)

@@ -160,8 +160,37 @@ public func sgemmMicroKernelAVX2_2x16(
     var c1_0 = SIMD8<Float>(); var c1_1 = SIMD8<Float>()
     var pa = a
     var pb = UnsafeRawPointer(b)
+    var d0_0 = SIMD8<Float>(); var d0_1 = SIMD8<Float>()
+    var d1_0 = SIMD8<Float>(); var d1_1 = SIMD8<Float>()
     var p = 0
-    while p < kc {
+    while p &+ 1 < kc {
+        do {
+            let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let a0 = SIMD8<Float>(repeating: pa[0])
+            c0_0 = c0_0.addingProduct(a0, b0)
+            c0_1 = c0_1.addingProduct(a0, b1)
+            let a1 = SIMD8<Float>(repeating: pa[1])
+            c1_0 = c1_0.addingProduct(a1, b0)
+            c1_1 = c1_1.addingProduct(a1, b1)
+            pa += 6
+            pb += 64
+        }
+        do {
+            let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let a0 = SIMD8<Float>(repeating: pa[0])
+            d0_0 = d0_0.addingProduct(a0, b0)
+            d0_1 = d0_1.addingProduct(a0, b1)
+            let a1 = SIMD8<Float>(repeating: pa[1])
+            d1_0 = d1_0.addingProduct(a1, b0)
+            d1_1 = d1_1.addingProduct(a1, b1)
+            pa += 6
+            pb += 64
+        }
+        p += 2
+    }
+    if p < kc {
         let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
         let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         let a0 = SIMD8<Float>(repeating: pa[0])
@@ -172,8 +201,11 @@ public func sgemmMicroKernelAVX2_2x16(
         c1_1 = c1_1.addingProduct(a1, b1)
         pa += 6
         pb += 64
-        p += 1
     }
+    c0_0 += d0_0
+    c0_1 += d0_1
+    c1_0 += d1_0
+    c1_1 += d1_1
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
@@ -207,8 +239,51 @@ public func sgemmMicroKernelAVX2_6x8(
     var c5_0 = SIMD8<Float>()
     var pa = a
     var pb = UnsafeRawPointer(b)
+    var d0_0 = SIMD8<Float>()
+    var d1_0 = SIMD8<Float>()
+    var d2_0 = SIMD8<Float>()
+    var d3_0 = SIMD8<Float>()
+    var d4_0 = SIMD8<Float>()
+    var d5_0 = SIMD8<Float>()
     var p = 0
-    while p < kc {
+    while p &+ 1 < kc {
+        do {
+            let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+            let a0 = SIMD8<Float>(repeating: pa[0])
+            c0_0 = c0_0.addingProduct(a0, b0)
+            let a1 = SIMD8<Float>(repeating: pa[1])
+            c1_0 = c1_0.addingProduct(a1, b0)
+            let a2 = SIMD8<Float>(repeating: pa[2])
+            c2_0 = c2_0.addingProduct(a2, b0)
+            let a3 = SIMD8<Float>(repeating: pa[3])
+            c3_0 = c3_0.addingProduct(a3, b0)
+            let a4 = SIMD8<Float>(repeating: pa[4])
+            c4_0 = c4_0.addingProduct(a4, b0)
+            let a5 = SIMD8<Float>(repeating: pa[5])
+            c5_0 = c5_0.addingProduct(a5, b0)
+            pa += 6
+            pb += 64
+        }
+        do {
+            let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+            let a0 = SIMD8<Float>(repeating: pa[0])
+            d0_0 = d0_0.addingProduct(a0, b0)
+            let a1 = SIMD8<Float>(repeating: pa[1])
+            d1_0 = d1_0.addingProduct(a1, b0)
+            let a2 = SIMD8<Float>(repeating: pa[2])
+            d2_0 = d2_0.addingProduct(a2, b0)
+            let a3 = SIMD8<Float>(repeating: pa[3])
+            d3_0 = d3_0.addingProduct(a3, b0)
+            let a4 = SIMD8<Float>(repeating: pa[4])
+            d4_0 = d4_0.addingProduct(a4, b0)
+            let a5 = SIMD8<Float>(repeating: pa[5])
+            d5_0 = d5_0.addingProduct(a5, b0)
+            pa += 6
+            pb += 64
+        }
+        p += 2
+    }
+    if p < kc {
         let b0 = pb.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
         let a0 = SIMD8<Float>(repeating: pa[0])
         c0_0 = c0_0.addingProduct(a0, b0)
@@ -224,8 +299,13 @@ public func sgemmMicroKernelAVX2_6x8(
         c5_0 = c5_0.addingProduct(a5, b0)
         pa += 6
         pb += 64
-        p += 1
     }
+    c0_0 += d0_0
+    c1_0 += d1_0
+    c2_0 += d2_0
+    c3_0 += d3_0
+    c4_0 += d4_0
+    c5_0 += d5_0
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)

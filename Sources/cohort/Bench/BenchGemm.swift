@@ -32,6 +32,15 @@ struct BenchGemm: ParsableCommand {
     )
     var dtype = "fp32"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "OpenBLAS's shared library (or numpy: the one numpy bundles), timed pair by pair with Cohort on the same operands.",
+            discussion:
+                "Each shape's line then gives OpenBLAS's rate and the median of the pairs' ratios. OPENBLAS_CORETYPE forces its kernel."
+        ))
+    var besideOpenblas: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -41,6 +50,7 @@ struct BenchGemm: ParsableCommand {
             throw ValidationError("--dtype \(dtype): expected fp32, int8 or both")
         }
         guard dtype == "fp32" || threads == 1 else { throw ValidationError("--dtype \(dtype): the int8 GEMM runs one thread") }
+        guard besideOpenblas == nil || dtype == "fp32" else { throw ValidationError("--beside-openblas times fp32 only") }
         guard reps >= 5 else { throw ValidationError("--reps must be at least 5") }
         let labels = Set(GemmBenchShape.all.map(\.label))
         if let unknown = shape.first(where: { !labels.contains($0) }) {
@@ -64,40 +74,49 @@ struct BenchGemm: ParsableCommand {
         // The peak is measured before and after the shapes and the higher kept, so one busy moment on a shared
         // machine does not inflate every fraction.
         let peakBefore = measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime)
-        var results: [(GemmBenchShape, GemmBenchShape.Result)] = []
+        let openblas = try besideOpenblas.map { try OpenBLASGemm.load($0, threads: threads) }
+        let clock = cpuTime ? threadCPUSeconds : wallSeconds
+        var results: [(GemmBenchShape, GemmBenchShape.Result, (blas: Double, ratio: Double)?)] = []
         for shape in GemmBenchShape.all where self.shape.isEmpty || self.shape.contains(shape.label) {
-            results.append(
-                (
-                    shape,
-                    try shape.measure(
-                        kernel: chosen, threads: threads, reps: reps, clock: cpuTime ? threadCPUSeconds : wallSeconds)
-                ))
+            if let openblas {
+                let r = try shape.measurePaired(kernel: chosen, threads: threads, reps: reps, clock: clock, openblas: openblas)
+                results.append((shape, r.cohort, (r.openblas.median, r.ratio.median)))
+            } else {
+                results.append((shape, try shape.measure(kernel: chosen, threads: threads, reps: reps, clock: clock), nil))
+            }
         }
         let peak = max(peakBefore, measureFMAPeak(kernel: chosen, threads: threads, cpuTime: cpuTime))
         if !output.json {
             print(
                 "cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)"
             )
-            print("label                                      m     n     k  op    GFLOP/s     min     max  of peak")
+            if let openblas { print("beside OpenBLAS \(openblas.path), pairs back to back; ratio = Cohort / OpenBLAS") }
+            print(
+                "label                                      m     n     k  op    GFLOP/s     min     max  of peak"
+                    + (openblas == nil ? "" : "  OpenBLAS  ratio"))
         }
-        for (shape, r) in results {
+        for (shape, r, pair) in results {
             let fraction = peak > 0 ? r.median / peak : 0
             if output.json {
-                print(
-                    BenchLine([
-                        ("bench", .string("gemm")), ("m", .int(shape.m)), ("n", .int(shape.n)), ("k", .int(shape.k)),
-                        ("trans_a", .bool(shape.transA)), ("trans_b", .bool(shape.transB)), ("threads", .int(threads)),
-                        ("gflops", .fixed(r.median, digits: 2)), ("peak_gflops", .fixed(peak, digits: 2)),
-                        ("fraction_of_peak", .fixed(fraction, digits: 4)), ("kernel", .string("\(chosen)")),
-                        ("label", .string(shape.label)),
-                    ]).text)
+                var fields: [(String, BenchLine.Value)] = [
+                    ("bench", .string("gemm")), ("m", .int(shape.m)), ("n", .int(shape.n)), ("k", .int(shape.k)),
+                    ("trans_a", .bool(shape.transA)), ("trans_b", .bool(shape.transB)), ("threads", .int(threads)),
+                    ("gflops", .fixed(r.median, digits: 2)), ("peak_gflops", .fixed(peak, digits: 2)),
+                    ("fraction_of_peak", .fixed(fraction, digits: 4)), ("kernel", .string("\(chosen)")),
+                    ("label", .string(shape.label)),
+                ]
+                if let pair {
+                    fields += [("openblas_gflops", .fixed(pair.blas, digits: 2)), ("ratio", .fixed(pair.ratio, digits: 4))]
+                }
+                print(BenchLine(fields).text)
             } else {
                 let op = (shape.transA ? "T" : "N") + (shape.transB ? "T" : "N")
                 print(
                     shape.label.padding(toLength: 38, withPad: " ", startingAt: 0)
                         + String(
                             format: " %5d %5d %5d  %@  %9.1f %7.1f %7.1f  %6.1f%%", shape.m, shape.n, shape.k, op,
-                            r.median, r.min, r.max, fraction * 100))
+                            r.median, r.min, r.max, fraction * 100)
+                        + (pair.map { String(format: "  %8.1f  %5.3f", $0.blas, $0.ratio) } ?? ""))
             }
         }
     }

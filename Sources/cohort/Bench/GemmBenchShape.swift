@@ -27,21 +27,36 @@ struct GemmBenchShape {
         /// The rate of `call` in G-operations per second (`operations` per call): at least 3 calls and 0.2 s of
         /// warm-up, then `reps` samples of an inner loop of at least 50 ms each; their median, minimum and maximum.
         static func timing(operations: Double, reps: Int, clock now: () -> Double, _ call: () -> Void) -> Result {
+            let inner = warmUp(clock: now, call)
+            return Result((0..<Swift.max(1, reps)).map { _ in operations / sample(inner, clock: now, call) / 1e9 })
+        }
+
+        /// The median, minimum and maximum of `values` (not empty).
+        init(_ values: [Double]) {
+            let sorted = values.sorted()
+            self.init(median: sorted[sorted.count / 2], min: sorted[0], max: sorted[sorted.count - 1])
+        }
+
+        init(median: Double, min: Double, max: Double) {
+            (self.median, self.min, self.max) = (median, min, max)
+        }
+
+        /// At least 3 calls and 0.2 s of warm-up; returns the calls in one sample of at least 50 ms.
+        static func warmUp(clock now: () -> Double, _ call: () -> Void) -> Int {
             let w0 = now()
             var calls = 0
             while calls < 3 || now() - w0 < 0.2 {
                 call()
                 calls += 1
             }
-            let inner = Swift.max(1, Int(0.05 / ((now() - w0) / Double(calls))))
-            var rates: [Double] = []
-            for _ in 0..<Swift.max(1, reps) {
-                let t0 = now()
-                for _ in 0..<inner { call() }
-                rates.append(operations / ((now() - t0) / Double(inner)) / 1e9)
-            }
-            rates.sort()
-            return Result(median: rates[rates.count / 2], min: rates[0], max: rates[rates.count - 1])
+            return Swift.max(1, Int(0.05 / ((now() - w0) / Double(calls))))
+        }
+
+        /// Seconds per call over `inner` calls.
+        static func sample(_ inner: Int, clock now: () -> Double, _ call: () -> Void) -> Double {
+            let t0 = now()
+            for _ in 0..<inner { call() }
+            return (now() - t0) / Double(inner)
         }
     }
 
@@ -52,6 +67,55 @@ struct GemmBenchShape {
     /// Checks the result against the Float64 reference (every entry up to 512³, a deterministic sample of
     /// entries of the full-size result above, where the naive loop would take minutes), then times it.
     func measure(kernel: GEMMKernel, threads: Int, reps: Int, clock now: () -> Double) throws -> Result {
+        let (aStored, bStored) = operands()
+        let c = Tensor(shape: [m, n], repeating: .nan)
+        let call = cohortCall(kernel: kernel, threads: threads, a: aStored, b: bStored, c: c)
+        call()
+        try check(c, a: aStored, b: bStored, kernel: "kernel \(kernel)")
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        return Result.timing(operations: flops, reps: reps, clock: now, call)
+    }
+
+    /// Cohort's and OpenBLAS's rates on the same operands, each checked against the reference first, then sampled
+    /// in pairs back to back (which goes first alternates), and the median of the pairs' ratios (Cohort over
+    /// OpenBLAS): a clock that moves between pairs moves both sides of each.
+    func measurePaired(kernel: GEMMKernel, threads: Int, reps: Int, clock now: () -> Double, openblas: OpenBLASGemm)
+        throws -> (cohort: Result, openblas: Result, ratio: Result)
+    {
+        let (aStored, bStored) = operands()
+        let c = Tensor(shape: [m, n], repeating: .nan)
+        let cohort = cohortCall(kernel: kernel, threads: threads, a: aStored, b: bStored, c: c)
+        cohort()
+        try check(c, a: aStored, b: bStored, kernel: "kernel \(kernel)")
+        let o = Tensor(shape: [m, n], repeating: .nan)
+        let blas = {
+            openblas.sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, a: aStored.pointer, lda: aStored.columns,
+                b: bStored.pointer, ldb: bStored.columns, c: o.pointer, ldc: n)
+        }
+        blas()
+        try check(o, a: aStored, b: bStored, kernel: "OpenBLAS")
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let (innerCohort, innerBlas) = (Result.warmUp(clock: now, cohort), Result.warmUp(clock: now, blas))
+        var (ours, theirs, ratios) = ([Double](), [Double](), [Double]())
+        for r in 0..<Swift.max(1, reps) {
+            var pair = (0.0, 0.0)
+            if r % 2 == 0 {
+                pair.0 = Result.sample(innerCohort, clock: now, cohort)
+                pair.1 = Result.sample(innerBlas, clock: now, blas)
+            } else {
+                pair.1 = Result.sample(innerBlas, clock: now, blas)
+                pair.0 = Result.sample(innerCohort, clock: now, cohort)
+            }
+            ours.append(flops / pair.0 / 1e9)
+            theirs.append(flops / pair.1 / 1e9)
+            ratios.append(pair.1 / pair.0)
+        }
+        return (Result(ours), Result(theirs), Result(ratios))
+    }
+
+    /// The shape's stored operands (op(A) is m×k, op(B) k×n), filled with the same deterministic values every run.
+    private func operands() -> (a: Tensor, b: Tensor) {
         let aStored = transA ? Tensor(shape: [k, m]) : Tensor(shape: [m, k])
         let bStored = transB ? Tensor(shape: [n, k]) : Tensor(shape: [k, n])
         var seed: UInt64 = 0x2545_F491_4F6C_DD1D
@@ -64,24 +128,22 @@ struct GemmBenchShape {
                 p[i] = Float(Int(seed % 2001) - 1000) / 1000
             }
         }
-        let c = Tensor(shape: [m, n], repeating: .nan)
-        let lda = aStored.columns
-        let ldb = bStored.columns
-        let ta: Transpose = transA ? .transpose : .none
-        let tb: Transpose = transB ? .transpose : .none
-        let call = {
-            sgemm(
-                transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: aStored.pointer, lda: lda,
-                b: bStored.pointer, ldb: ldb, beta: 0, c: c.pointer, ldc: n, threads: threads, kernel: kernel)
-        }
-        call()
-        try check(c, a: aStored, b: bStored, kernel: kernel)
-
-        let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        return Result.timing(operations: flops, reps: reps, clock: now, call)
+        return (aStored, bStored)
     }
 
-    private func check(_ c: Tensor, a: Tensor, b: Tensor, kernel: GEMMKernel) throws {
+    /// One call of Cohort's sgemm on `kernel`, C = op(A)·op(B).
+    private func cohortCall(kernel: GEMMKernel, threads: Int, a: Tensor, b: Tensor, c: Tensor) -> () -> Void {
+        let (ta, tb): (Transpose, Transpose) = (transA ? .transpose : .none, transB ? .transpose : .none)
+        let (m, n, k, lda, ldb) = (m, n, k, a.columns, b.columns)
+        return {
+            sgemm(
+                transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
+                beta: 0, c: c.pointer, ldc: n, threads: threads, kernel: kernel)
+        }
+    }
+
+    /// `kernel` names what computed `c` in the error.
+    private func check(_ c: Tensor, a: Tensor, b: Tensor, kernel: String) throws {
         let full = m * n * k <= 512 * 512 * 512
         var entries: [(Int, Int)] = [(0, 0), (m - 1, n - 1), (m - 1, 0), (0, n - 1)]
         if full {
@@ -107,7 +169,7 @@ struct GemmBenchShape {
             let got = Double(pc[i * n + j])
             guard abs(got - dot) <= 2 * eps * Double(k + 4) * mag + 1e-30 else {
                 throw CheckFailure(
-                    description: "cohort bench gemm: \(label) with kernel \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
+                    description: "cohort bench gemm: \(label) with \(kernel): C[\(i), \(j)] = \(got), reference \(dot)")
             }
         }
     }
