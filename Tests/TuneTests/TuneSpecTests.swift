@@ -78,6 +78,19 @@ import Tune
             error("  eta: 1\n  space:\n    optimizer.lr: {uniform: [0.1, 0.2]}\n") == "2: tune.eta: must be at least 2, got 1")
     }
 
+    /// An unknown word of a closed set names the key, its line and the words allowed.
+    @Test func unknownWordsListTheAllowedOnes() {
+        let space = "  space:\n    optimizer.lr: {uniform: [0.1, 0.2]}\n"
+        #expect(error("  scheduler: bohb\n" + space) == "2: tune.scheduler: expected one of random, grid, asha, got \"bohb\"")
+        #expect(
+            error("  asha_type: sometimes\n" + space)
+                == "2: tune.asha_type: expected one of promotion, stopping, got \"sometimes\"")
+        #expect(
+            error("  metric: f1\n" + space)
+                == "2: tune.metric: expected one of test_accuracy, test_loss, validation_accuracy, validation_loss, got \"f1\"")
+        #expect(error("  unit: hours\n" + space) == "2: tune.unit: expected one of epochs, steps, got \"hours\"")
+    }
+
     @Test func domainNeedsOneKind() {
         #expect(error("  space:\n    optimizer.lr: {uniform: [0.1, 0.2], int: [1, 2]}\n").contains("tune.space.optimizer.lr"))
     }

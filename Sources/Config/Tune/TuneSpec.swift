@@ -4,18 +4,18 @@ import Yams
 /// The `tune:` section (of cluster.yaml, or of the file `cohort tune --space` names): which job keys to search,
 /// how (random, grid or ASHA), and with what budget. Validated with the file, line and key of every mistake.
 public struct TuneSpec: Codable, Sendable, Equatable {
-    public enum Scheduler: String, Codable, Sendable { case random, grid, asha }
-    public enum BudgetUnit: String, Codable, Sendable { case epochs, steps }
+    public enum Scheduler: String, ConfigEnum { case random, grid, asha }
+    public enum BudgetUnit: String, ConfigEnum { case epochs, steps }
     /// How ASHA lets a trial go past a rung (the two variants of Li et al. 2020, named as syne-tune names them).
     /// `promotion`: the trial stops at every rung and a later free slot continues it once it is in the top 1/η of
     /// the rung's results. `stopping` (Ray Tune's `ASHAScheduler`): the trial trains on in one process, and at
     /// each rung it stops unless it is at least the rung's (1 − 1/η) quantile of the results recorded there so far.
     /// Stopping never pauses a good trial to wait for rivals, so the best one reaches max_budget sooner; it trains
     /// more epochs in all, as early trials pass rungs that nothing has filled yet.
-    public enum ASHAType: String, Codable, Sendable { case promotion, stopping }
+    public enum ASHAType: String, ConfigEnum { case promotion, stopping }
     /// What a trial is judged by (a key of `cohort train`'s epoch lines). Searching on the test set reports a
     /// best that the search itself picked on that set; `validation_accuracy` keeps the test set out of the choice.
-    public enum Metric: String, Codable, Sendable, CaseIterable {
+    public enum Metric: String, ConfigEnum {
         case testAccuracy = "test_accuracy"
         case testLoss = "test_loss"
         case validationAccuracy = "validation_accuracy"
