@@ -69,7 +69,7 @@ public struct ASHAScheduler: TrialScheduler {
     public let trials: Int
     public let type: TuneSpec.ASHAType
     private var nextTrial = 0
-    /// results[k][trial]: the metric at rung k (-∞ for a failed run).
+    /// results[k][trial]: the score at rung k, higher better (`TuneSpec.score`; -∞ for a failed run).
     private var results: [[Int: Double]]
     /// promoted[k]: trials of rung k already started at rung k + 1.
     private var promoted: [Set<Int>]
