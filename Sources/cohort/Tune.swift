@@ -74,7 +74,11 @@ struct TuneCommand: ParsableCommand {
         var line = "tune: \(spec.scheduler.rawValue) over \(spec.keys.joined(separator: ", ")), \(slots) slot(s)"
         if spec.scheduler == .asha {
             line += ", η \(spec.eta), rungs \(spec.rungBudgets.map(String.init).joined(separator: "/")) \(spec.unit.rawValue)"
+            line += " (\(spec.ashaType.rawValue) type)"
         }
+        line +=
+            ", judged by \(spec.metric.rawValue)"
+            + (spec.metric.maximised ? "" : " (lower is better)")
         if done > 0 || !file.unfinished.isEmpty {
             line += "; resuming \(file.path): \(done) run(s) done, \(file.unfinished.count) to re-run"
             if file.droppedTruncatedLine { line += " (a truncated last line was dropped)" }
