@@ -61,7 +61,9 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
             let (status, stdout) = try execute(
                 slots[slot], jobPath: files.jobPath, yaml: files.yaml, logPath: files.logPath, extraArguments: state)
             let seconds = Date().timeIntervalSince(start)
-            guard status == 0, let done = Self.doneLine(stdout), let value = metricValue(done: done, stdout: stdout) else {
+            guard status == 0, let done = Self.lastLine(event: "done", in: stdout),
+                let value = metricValue(done: done, stdout: stdout)
+            else {
                 return TrialOutcome(
                     metric: nil, seconds: seconds, error: "cohort train exited \(status) (see \(files.logPath))")
             }
@@ -73,7 +75,7 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
     }
 
     /// ASHA's stopping type: one `cohort train` to the largest budget, its epoch lines read as they come; at each
-    /// run's budget its test accuracy goes to `reached`, and the process is killed when the answer is nil.
+    /// run's budget its `metric` goes to `reached`, and the process is killed when the answer is nil.
     /// A run that resumes (rung > 0, after a killed study) continues from the trial's newest checkpoint.
     public func runOn(_ run: TrialRun, config: TrialConfig, slot: Int, reached: (TrialRun, TrialOutcome) -> TrialRun?) {
         var current = run
@@ -129,11 +131,8 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
 
     /// A finished run's metric: the done line's test metric, or the last epoch line's validation one.
     func metricValue(done: [String: Any], stdout: String) -> Double? {
-        guard metric.needsValidationSet else { return (done[metric.rawValue] as? NSNumber)?.doubleValue }
-        for line in stdout.split(separator: "\n").reversed() {
-            if let epoch = Self.epochLine(Data(line.utf8), metric: metric) { return epoch.value }
-        }
-        return nil
+        let line = metric.needsValidationSet ? Self.lastLine(event: "epoch", in: stdout) : done
+        return (line?[metric.rawValue] as? NSNumber)?.doubleValue
     }
 
     /// ASHA promotes a trial by training it further, as Ray Tune resumes a paused trial: each local run saves its
@@ -146,11 +145,11 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         return ["--checkpoint-dir", dir] + (run.rung > 0 ? ["--resume"] : [])
     }
 
-    /// The last `{"event":"done",…}` line.
-    static func doneLine(_ stdout: String) -> [String: Any]? {
+    /// The last `{"event":EVENT,…}` line.
+    static func lastLine(event: String, in stdout: String) -> [String: Any]? {
         for line in stdout.split(separator: "\n").reversed() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                object["event"] as? String == "done"
+                object["event"] as? String == event
             else { continue }
             return object
         }

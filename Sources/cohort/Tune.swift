@@ -59,11 +59,8 @@ struct TuneCommand: ParsableCommand {
 
     /// The spec from --space or cluster.yaml, with an omitted max_budget taken from the job's epochs or steps.
     func loadSpec(_ cluster: ClusterConfig) throws -> TuneSpec {
-        let job = cluster.job
         do {
-            return try TuneSpec.load(path: space ?? config, job: job) { unit in
-                unit == .epochs ? Optional(job.epochs) : job.steps
-            }
+            return try TuneSpec.load(path: space ?? config, job: cluster.job)
         } catch {
             throw CohortFailure("\(error)")
         }

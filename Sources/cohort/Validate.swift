@@ -22,10 +22,7 @@ struct Validate: ParsableCommand {
             config = try ClusterConfig.load(path: file)
             // A tune: section is checked as `cohort tune` checks it (space, bounds, job keys, η, budgets).
             if config.tune != nil {
-                let job = config.job
-                _ = try TuneSpec.load(path: file, job: job) {
-                    $0 == .epochs ? Optional(job.epochs) : job.steps
-                }
+                _ = try TuneSpec.load(path: file, job: config.job)
             }
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))

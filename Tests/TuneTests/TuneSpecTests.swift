@@ -9,7 +9,9 @@ import Tune
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/space.yaml"
         try ("tune:\n" + tune).write(toFile: path, atomically: true, encoding: .utf8)
-        return try TuneSpec.load(path: path) { _ in 10 }
+        var job = JobSpec()
+        (job.epochs, job.steps) = (10, 10)
+        return try TuneSpec.load(path: path, job: job)
     }
 
     /// The one-line message of the error `tune` gives, with the temporary path cut off.

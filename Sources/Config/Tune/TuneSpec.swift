@@ -98,9 +98,9 @@ private struct TuneSection: Decodable {
 }
 
 extension TuneSpec {
-    /// The `tune:` section of `path`, decoded strictly and validated against the base job (an omitted `max_budget`
-    /// is `budgetDefault`: the job's epochs or steps). A file without `tune:` is an error naming it.
-    public static func load(path: String, job: JobSpec? = nil, budgetDefault: (BudgetUnit) -> Int?) throws -> TuneSpec {
+    /// The `tune:` section of `path`, decoded strictly and validated against the base job, whose epochs (or steps)
+    /// are an omitted `max_budget`. A file without `tune:` is an error naming it.
+    public static func load(path: String, job: JobSpec) throws -> TuneSpec {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read (\(error.localizedDescription))")
@@ -109,7 +109,7 @@ extension TuneSpec {
         guard var spec = try StrictYAMLDecoder().decode(TuneSection.self, from: root, file: path).tune else {
             throw ConfigError(file: path, line: nil, keyPath: "tune", message: "no tune: section")
         }
-        if spec.maxBudget == nil { spec.maxBudget = budgetDefault(spec.unit) }
+        if spec.maxBudget == nil { spec.maxBudget = spec.unit == .epochs ? job.epochs : job.steps }
         try spec.validate(job: job) { keyPath, message in
             let path0 = keyPath.split(separator: ".", maxSplits: 2).map { ConfigKey(stringValue: String($0)) }
             return ConfigError(
@@ -139,7 +139,7 @@ extension TuneSpec {
         if metric.needsValidationSet, let job, job.data.validationFraction <= 0 {
             throw error("tune.metric", "\(metric.rawValue) needs a validation set: set job.data.validation_fraction > 0")
         }
-        if ashaType == .stopping, scheduler == .asha, job?.earlyStoppingPatience != nil {
+        if ashaType == .stopping, job?.earlyStoppingPatience != nil {
             throw error(
                 "tune.asha_type",
                 "stopping is the trials' early stopping: a job with early_stopping_patience could end a trial before a rung's budget, leaving that rung without its result (remove one of the two)"

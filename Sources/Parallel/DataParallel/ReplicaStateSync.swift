@@ -99,8 +99,8 @@ public func replicaStateChecksum(_ trainer: Trainer) -> UInt64 {
 }
 
 /// `source`'s weights, optimizer slots, counters, BatchNorm running statistics and dropout generators onto every
-/// rank; the bytes one receiver got. Each buffer is received in place (the weights into the model, each slot into the optimizer), so the copy
-/// costs the link's time and nothing more. The generators go with the broadcast (a joiner, or a replica behind,
+/// rank; the bytes one receiver got. Each buffer is received in place (the weights into the model, each slot into
+/// the optimizer), so the copy costs the link's time and nothing more. The generators go with the broadcast (a joiner, or a replica behind,
 /// continues the source's mask stream) but are not in the checksum: replicas with uneven shares of the batch draw
 /// different counts from them.
 private func broadcastState(_ trainer: Trainer, from source: Int, step: Int, _ c: Communicator) throws -> Int {
