@@ -12,12 +12,14 @@ import Training
 @Suite(.timeLimit(.minutes(4)))
 struct DistillationTrainingTests {
     /// A teacher trained on the small synthetic job, saved as `cohort train` saves (weights + layers metadata).
-    private func teacherFile(_ dir: URL, layers: [Int] = [16, 40, 5]) throws -> String {
-        var job = smallJob(steps: 60, layers: layers)
+    static func teacherFile(
+        _ dir: URL, layers: [Int] = [16, 40, 5], steps: Int = 60, name: String = "teacher"
+    ) throws -> String {
+        var job = smallJob(steps: steps, layers: layers)
         job.data.standardize = false
         let loop = try TrainingLoop(job: job, data: try job.loadData())
         try loop.run()
-        let path = dir.appendingPathComponent("teacher.safetensors").path
+        let path = dir.appendingPathComponent("\(name).safetensors").path
         try loop.trainer.model.saveSafeTensors(
             to: path, metadata: ["layers": layers.map(String.init).joined(separator: ","), "activation": "tanh"])
         return path
@@ -30,7 +32,7 @@ struct DistillationTrainingTests {
         defer { TestFiles.cleanup(dir) }
         var job = smallJob(steps: 20, batch: 30)
         job.data.standardize = false
-        job.distillation = DistillationSpec(teacher: try teacherFile(dir), temperature: 3, alpha: 0.7)
+        job.distillation = DistillationSpec(teacher: try Self.teacherFile(dir), temperature: 3, alpha: 0.7)
         let data = try job.loadData()
         let single = try TrainingLoop(job: job, data: data)
         #expect(single.trainer.distillation != nil)
@@ -57,7 +59,7 @@ struct DistillationTrainingTests {
         defer { TestFiles.cleanup(dir) }
         var job = smallJob(steps: 40, batch: 30)
         job.data.standardize = false
-        let teacher = try teacherFile(dir)
+        let teacher = try Self.teacherFile(dir)
         let data = try job.loadData()
         func train(_ mixup: Float?) throws -> (params: [Float], first: Float, last: Float) {
             job.distillation = DistillationSpec(teacher: teacher, temperature: 2, alpha: 0.8, mixup: mixup)
@@ -87,7 +89,7 @@ struct DistillationTrainingTests {
     @Test func badTeachersAndSettingsAreOneLineErrors() throws {
         let dir = try TestFiles.scratchDirectory("distill-bad")
         defer { TestFiles.cleanup(dir) }
-        let path = try teacherFile(dir, layers: [16, 12, 4])
+        let path = try Self.teacherFile(dir, layers: [16, 12, 4])
         var job = smallJob(steps: 5)
         job.distillation = DistillationSpec(teacher: path)
         do {

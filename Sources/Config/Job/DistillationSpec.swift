@@ -1,8 +1,10 @@
 /// The `distillation:` part of a job: train against a teacher's softened outputs as well as the labels
 /// (Hinton et al. 2015). loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE.
 public struct DistillationSpec: Codable, Sendable, Equatable {
-    /// An fp32 model file (`cohort train --output`) with the student's input and output widths.
-    public var teacher: String
+    /// fp32 model files (`cohort train --output`) with the student's input and output widths. In YAML `teacher`
+    /// takes one path or a list: a list teaches as an ensemble, whose softened outputs are the mean of its members'
+    /// (Hinton et al. 2015 distil an ensemble the same way), a stronger teacher than any one member.
+    public var teachers: [String]
     public var temperature: Float = 4
     public var alpha: Float = 0.9
     /// Function matching (Beyer et al. 2022, "a good teacher is patient and consistent"): each batch's rows are
@@ -12,7 +14,11 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
     public var mixup: Float?
 
     public init(teacher: String, temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil) {
-        self.teacher = teacher
+        self.init(teachers: [teacher], temperature: temperature, alpha: alpha, mixup: mixup)
+    }
+
+    public init(teachers: [String], temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil) {
+        self.teachers = teachers
         self.temperature = temperature
         self.alpha = alpha
         self.mixup = mixup
@@ -22,14 +28,29 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        teacher = try c.decode(String.self, forKey: .teacher)
+        if let one = try? c.decode(String.self, forKey: .teacher) {
+            teachers = [one]
+        } else {
+            teachers = try c.decode([String].self, forKey: .teacher)
+        }
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
         alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? alpha
         mixup = try c.decodeIfPresent(Float.self, forKey: .mixup)
     }
 
+    /// One teacher is written as a path, an ensemble as a list, as they are read.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if teachers.count == 1 { try c.encode(teachers[0], forKey: .teacher) } else { try c.encode(teachers, forKey: .teacher) }
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(alpha, forKey: .alpha)
+        try c.encodeIfPresent(mixup, forKey: .mixup)
+    }
+
     func validate() throws {
-        guard !teacher.isEmpty else { throw JobError("distillation.teacher", "must name a model file") }
+        guard !teachers.isEmpty && teachers.allSatisfy({ !$0.isEmpty }) else {
+            throw JobError("distillation.teacher", "must name a model file, or a list of them for an ensemble")
+        }
         guard temperature > 0 && temperature.isFinite else {
             throw JobError("distillation.temperature", "must be a positive number, got \(temperature)")
         }

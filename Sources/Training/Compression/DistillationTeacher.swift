@@ -3,39 +3,60 @@ import Foundation
 import NN
 import Tensors
 
-/// A teacher model for `job.distillation`, run forward (inference mode) on each batch the student trains on.
-/// Under data parallelism each worker runs it on its own rows, so no logits cross the network.
+/// A teacher model (or an ensemble of them) for `job.distillation`, run forward (inference mode) on each batch the
+/// student trains on. Under data parallelism each worker runs it on its own rows, so no logits cross the network.
 public final class DistillationTeacher {
-    public let teacher: Sequential
+    public let teachers: [Sequential]
     public let loss: DistillationLoss
     /// `distillation.mixup`: the Beta parameter of each batch's mixing weight; nil or 0 trains on the rows as they are.
     public let mixup: Float?
     private var rows: BatchMixer
+    private let ensemble = ReusableBuffer()
 
-    public init(teacher: Sequential, temperature: Float, alpha: Float, mixup: Float? = nil, seed: UInt64 = 0) {
-        self.teacher = teacher
+    public convenience init(teacher: Sequential, temperature: Float, alpha: Float, mixup: Float? = nil, seed: UInt64 = 0) {
+        self.init(teachers: [teacher], temperature: temperature, alpha: alpha, mixup: mixup, seed: seed)
+    }
+
+    public init(teachers: [Sequential], temperature: Float, alpha: Float, mixup: Float? = nil, seed: UInt64 = 0) {
+        precondition(!teachers.isEmpty, "DistillationTeacher: no teacher")
+        self.teachers = teachers
         loss = DistillationLoss(temperature: temperature, alpha: alpha)
         self.mixup = mixup.flatMap { $0 > 0 ? $0 : nil }
         rows = BatchMixer(seed: seed)
     }
 
-    /// Loads `spec.teacher` (an fp32 or pruned model file) for `student`: its input and output widths must match
-    /// the student's, or the error names the file and both shapes.
+    /// Loads `spec.teachers` (fp32 or pruned model files) for `student`: each one's input and output widths must
+    /// match the student's, or the error names the file and both shapes.
     public static func load(_ spec: DistillationSpec, student: Sequential) throws -> DistillationTeacher {
-        let file = try ModelFile.load(spec.teacher)
+        let models = try spec.teachers.map { try loadTeacher($0, for: student) }
+        return DistillationTeacher(teachers: models, temperature: spec.temperature, alpha: spec.alpha, mixup: spec.mixup)
+    }
+
+    private static func loadTeacher(_ path: String, for student: Sequential) throws -> Sequential {
+        let file = try ModelFile.load(path)
         guard file.format != .int8 else {
-            throw SafeTensorsError(file: spec.teacher, message: "an int8 model cannot teach: use its fp32 file")
+            throw SafeTensorsError(file: path, message: "an int8 model cannot teach: use its fp32 file")
         }
         let t = file.model
         guard t.inputFeatures == student.inputFeatures && t.outputFeatures == student.outputFeatures else {
             throw SafeTensorsError(
-                file: spec.teacher,
+                file: path,
                 message:
                     "teacher maps \(t.inputFeatures) inputs to \(t.outputFeatures) outputs, the student \(student.inputFeatures) to \(student.outputFeatures)"
             )
         }
         t.threads = student.threads
-        return DistillationTeacher(teacher: t, temperature: spec.temperature, alpha: spec.alpha, mixup: spec.mixup)
+        return t
+    }
+
+    /// The teachers' logits on `input`; an ensemble's are `ensembleLogits` of its members', so that softmax(z/T)
+    /// is the mean of the members' softened outputs.
+    func teacherLogits(_ input: Tensor) -> Tensor {
+        guard teachers.count > 1 else { return teachers[0].forward(input, training: false) }
+        let members = teachers.map { $0.forward(input, training: false) }
+        let out = ensemble.view(rows: input.rows, columns: members[0].columns)
+        ensembleLogits(members, temperature: loss.temperature, into: out)
+        return out
     }
 
     /// The student's forward and backward on these rows against the teacher (with `mixup`, on the rows mixed
@@ -47,7 +68,7 @@ public final class DistillationTeacher {
         let mixed = mixup.flatMap { rows.mix(x, beta: $0) }
         let input = mixed?.x ?? x
         let logits = student.forward(input, training: true)
-        let soft = teacher.forward(input, training: false)
+        let soft = teacherLogits(input)
         let l: Float
         if let mixed {
             let partners = mixed.partner.map { labels[$0] }
