@@ -36,6 +36,11 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Zero-copy sends from this frame size on.") var zeroCopyMin: Int?
     @Option(help: "Kernel socket buffer bytes (ZMQ_SNDBUF/RCVBUF).") var sockbuf: Int?
     @Option(help: "Timed batches per size (median reported).") var reps: Int = 11
+    @Option(
+        help:
+            "Untimed all-reduces of each size for about this long before the timed batches, so that the links are in the steady state a training job's are in (TCP's window grown)."
+    )
+    var warmupSeconds: Double = 0.5
     @Flag(help: "Encrypt and authenticate every data-plane socket with CURVE (a fresh cluster key pair), to see its cost.")
     var curve = false
     @OptionGroup var placement: RankPlacement
@@ -50,6 +55,9 @@ struct BenchAllreduce: ParsableCommand {
             throw ValidationError("--op must be allreduce, broadcast or heal, got \(op)")
         }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        guard warmupSeconds >= 0 && warmupSeconds <= 60 else {
+            throw ValidationError("--warmup-seconds must be in 0...60, got \(warmupSeconds)")
+        }
         if op != "allreduce" && ranks < 2 { throw ValidationError("--op \(op) needs at least 2 ranks") }
     }
 
@@ -62,6 +70,7 @@ struct BenchAllreduce: ParsableCommand {
             ("small-bytes", smallBytes.map(String.init)), ("spin-us", spinUs.map(String.init)),
             ("io-threads", ioThreads.map(String.init)), ("zero-copy-min", zeroCopyMin.map(String.init)),
             ("sockbuf", sockbuf.map(String.init)), ("reps", String(reps)),
+            ("warmup-seconds", String(warmupSeconds)),
             ("shared-memory", transport == "shm" ? "true" : "false"), ("key-file", keyFile),
         ])
         if !output.json { printHeader() }

@@ -35,6 +35,7 @@ struct BenchRank: ParsableCommand {
     @Option var wire: String = "float32"
     @Option var reps: Int = 11
     @Option var batchSeconds: Double = 0.05
+    @Option var warmupSeconds: Double = 0.5
     /// die mode: how many all-reduces to finish before exiting abruptly (mid-run for the peers).
     @Option var dieAfter: Int = 3
     /// A CURVE key file (`cohort keys`): the data plane encrypts and admits only holders of the pair.
@@ -103,6 +104,8 @@ struct BenchRank: ParsableCommand {
             one[0] = Float(Double(Deadline.nowNanoseconds() - t0) / 3e9)
             try one.withUnsafeMutableBufferPointer { try c.broadcast($0, root: 0) }
             let k = max(1, min(20_000, Int(batchSeconds / Double(max(one[0], 1e-7)))))
+            let warmup = max(0, min(100_000, Int(warmupSeconds / Double(max(one[0], 1e-7)))))
+            for _ in 0..<warmup { try c.allReduce(b, wire: wire, algorithm: algo) }
             var batches: [Double] = []
             for _ in 0..<reps {
                 try c.barrier()
