@@ -251,8 +251,22 @@ public final class DataPlane: @unchecked Sendable {
     func send(to peer: Int, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
         sendLock.lock()
         defer { sendLock.unlock() }
+        try send(header: header, payload: payload, deadline: deadline) { () throws -> Socket in try outbox(peer) }
+    }
+
+    /// A frame to an endpoint that need not be in the current peer table (a membership formed ahead).
+    func send(toEndpoint endpoint: String, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
+        sendLock.lock()
+        defer { sendLock.unlock() }
+        try send(header: header, payload: payload, deadline: deadline) { () throws -> Socket in try outbox(endpoint) }
+    }
+
+    /// Caller holds `sendLock`.
+    private func send(
+        header: WireHeader, payload: Payload, deadline: Deadline, socket: () throws -> Socket
+    ) throws(TransportError) {
         do {
-            let s = try outbox(peer)
+            let s = try socket()
             var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             try withUnsafeMutableBytes(of: &raw) { buf in
                 header.encode(into: buf)
@@ -329,7 +343,9 @@ public final class DataPlane: @unchecked Sendable {
     /// outside the peer table or a membership far ahead are dropped, and so is what passes the queue bounds.
     private func enqueue(_ f: Frame, key k: MailKey) {
         let peer = f.payload.peerAddress
-        if !peers.isEmpty, Int(f.header.sender) >= peers.count {
+        // A later membership's table is not known here yet (a joiner's frames, a ring negotiated ahead): its
+        // frames are held within the bounds below and checked by their receiver.
+        if !peers.isEmpty, f.header.epoch <= mailboxEpoch, Int(f.header.sender) >= peers.count {
             dropped(
                 .unknownSender, from: peer,
                 detail: "sender rank \(f.header.sender) is not in the peer table of \(peers.count) ranks")
