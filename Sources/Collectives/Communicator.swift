@@ -32,7 +32,7 @@ public final class Communicator: @unchecked Sendable {
     public var hosts: HostLayout {
         get {
             if let hostLayout { return hostLayout }
-            let layout = HostLayout(endpoints: members.map { globalEndpoint($0) })
+            let layout = HostLayout(endpoints: members.map { plane.endpoint(of: $0) })
             hostLayout = layout
             return layout
         }
@@ -42,12 +42,6 @@ public final class Communicator: @unchecked Sendable {
         }
     }
     private var hostLayout: HostLayout?
-    /// The peer table of a communicator formed ahead (`init(ahead:…)`), by global rank: its frames go to these
-    /// endpoints rather than through the plane's table, which still holds the membership being left.
-    let aheadEndpoints: [String]?
-    /// Waits for frames without busy-polling first: a communicator formed ahead negotiates on a background thread
-    /// while the training thread still computes, and must not take its core.
-    public var quietWaits = false
     private var p2pSent: [Int: UInt64] = [:]
     private var p2pReceived: [Int: UInt64] = [:]
 
@@ -73,25 +67,6 @@ public final class Communicator: @unchecked Sendable {
         self.options = plane.options
         self.groupTag = 0
         self.epoch = epoch ?? plane.epoch
-        aheadEndpoints = nil
-    }
-
-    /// The world communicator of a membership that is about to form, made while this process still trains in the
-    /// one before it: the plane's peer table and epoch are left alone (`DataPlane.resetPeers` installs them when
-    /// the old membership is left), and its frames go straight to `peers`' endpoints. A join negotiates the new
-    /// ring's links on it ahead (`establishLinks`), so that the members do not stall on those round trips.
-    public init(ahead plane: DataPlane, rank: Int, peers: [String], epoch: UInt32) throws {
-        guard peers.indices.contains(rank) else {
-            throw CollectiveError.invalidArgument("rank \(rank) is outside the peer table of \(peers.count) ranks")
-        }
-        self.plane = plane
-        self.rank = rank
-        size = peers.count
-        members = Array(peers.indices)
-        options = plane.options
-        groupTag = 0
-        self.epoch = epoch
-        aheadEndpoints = peers
     }
 
     private init(parent: Communicator, members: [Int], rank: Int, tag: UInt32) {
@@ -102,8 +77,6 @@ public final class Communicator: @unchecked Sendable {
         size = members.count
         groupTag = tag
         epoch = parent.epoch
-        aheadEndpoints = parent.aheadEndpoints
-        quietWaits = parent.quietWaits
     }
 
     /// Binds `bind` (default: this rank's own entry of the table) and joins the group. For tcp with port 0, bind
@@ -147,13 +120,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// The endpoint of a group rank, for messages.
-    public func endpoint(of groupRank: Int) -> String { globalEndpoint(members[groupRank]) }
-
-    /// The endpoint of a global rank: from this communicator's own table when it was formed ahead.
-    func globalEndpoint(_ global: Int) -> String {
-        guard let aheadEndpoints else { return plane.endpoint(of: global) }
-        return aheadEndpoints.indices.contains(global) ? aheadEndpoints[global] : "unknown endpoint"
-    }
+    public func endpoint(of groupRank: Int) -> String { plane.endpoint(of: members[groupRank]) }
 
     // MARK: frames
 
@@ -177,11 +144,7 @@ public final class Communicator: @unchecked Sendable {
     ) throws(CollectiveError) {
         let header = wireHeader(kind: kind, dtype: dtype, sequence: sequence, chunk: chunk, length: length)
         do throws(TransportError) {
-            if let aheadEndpoints {
-                try plane.send(toEndpoint: aheadEndpoints[members[peer]], header: header, payload: payload, deadline: deadline)
-            } else {
-                try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
-            }
+            try plane.send(to: members[peer], header: header, payload: payload, deadline: deadline)
             plane.traffic.add(WireHeader.size + length, to: members[peer], via: .socket)
         } catch {
             throw peerError(error, operation: operation, peer: peer)
@@ -210,7 +173,7 @@ public final class Communicator: @unchecked Sendable {
             epoch: epoch, group: groupTag, sender: UInt32(members[peer]), channel: DataPlane.channel(kind))
         let frame: DataPlane.Frame
         do throws(DataPlane.ReceiveFailure) {
-            frame = try plane.receive(key, deadline: deadline, spin: !quietWaits && (length <= 64 << 10 || plane.isInproc))
+            frame = try plane.receive(key, deadline: deadline, spin: length <= 64 << 10 || plane.isInproc)
         } catch {
             switch error {
             case .timeout:
@@ -221,7 +184,7 @@ public final class Communicator: @unchecked Sendable {
                 let who = sender.flatMap { s in members.firstIndex(of: s) }
                 throw .protocolViolation(
                     operation: operation, me: rank, peer: who ?? sender,
-                    endpoint: sender.map { globalEndpoint($0) } ?? plane.endpoint, error: e)
+                    endpoint: sender.map { plane.endpoint(of: $0) } ?? plane.endpoint, error: e)
             }
         }
         do throws(WireError) {

@@ -251,22 +251,8 @@ public final class DataPlane: @unchecked Sendable {
     func send(to peer: Int, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
         sendLock.lock()
         defer { sendLock.unlock() }
-        try send(header: header, payload: payload, deadline: deadline) { () throws -> Socket in try outbox(peer) }
-    }
-
-    /// A frame to an endpoint that need not be in the current peer table (a membership formed ahead).
-    func send(toEndpoint endpoint: String, header: WireHeader, payload: Payload, deadline: Deadline) throws(TransportError) {
-        sendLock.lock()
-        defer { sendLock.unlock() }
-        try send(header: header, payload: payload, deadline: deadline) { () throws -> Socket in try outbox(endpoint) }
-    }
-
-    /// Caller holds `sendLock`.
-    private func send(
-        header: WireHeader, payload: Payload, deadline: Deadline, socket: () throws -> Socket
-    ) throws(TransportError) {
         do {
-            let s = try socket()
+            let s = try outbox(peer)
             var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             try withUnsafeMutableBytes(of: &raw) { buf in
                 header.encode(into: buf)
@@ -343,8 +329,8 @@ public final class DataPlane: @unchecked Sendable {
     /// outside the peer table or a membership far ahead are dropped, and so is what passes the queue bounds.
     private func enqueue(_ f: Frame, key k: MailKey) {
         let peer = f.payload.peerAddress
-        // A later membership's table is not known here yet (a joiner's frames, a ring negotiated ahead): its
-        // frames are held within the bounds below and checked by their receiver.
+        // A later membership's table is not known here yet (a joiner's frames can come before this rank leaves the old
+        // membership): its frames are held within the bounds below and checked by their receiver.
         if !peers.isEmpty, f.header.epoch <= mailboxEpoch, Int(f.header.sender) >= peers.count {
             dropped(
                 .unknownSender, from: peer,

@@ -32,9 +32,7 @@ public enum ControlMessage: Codable, Sendable {
     /// 7: a join is `prepare` → `ready` → `assign` (a joiner of 6 would wait for an `assign` that never comes).
     /// 8: a join's `assign` lets the members finish their step (`Assignment.admitsJoiner`): a member of 7 would
     /// abort it at once and wait in the new membership for members still in the old one.
-    /// 9: every membership after the first negotiates its ring links first, under sequence number 0 (a join's
-    /// members ahead of the switch): a worker of 8 would negotiate on its first ring collective instead.
-    public static let protocolVersion = 9
+    public static let protocolVersion = 8
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).

@@ -15,9 +15,9 @@ struct MembershipEpochTests {
     }
 
     /// A point-to-point frame from rank 1 to rank 0 as rank 1's communicator would send it, in `epoch`.
-    static func frame(epoch: UInt32, group: UInt32 = 0, sequence: UInt64 = 1, fill: UInt8) -> [[UInt8]] {
+    static func frame(epoch: UInt32, group: UInt32 = 0, sequence: UInt64 = 1, sender: UInt32 = 1, fill: UInt8) -> [[UInt8]] {
         let h = WireHeader(
-            kind: .pointToPoint, dtype: .bytes, group: group, epoch: epoch, sender: 1, sequence: sequence,
+            kind: .pointToPoint, dtype: .bytes, group: group, epoch: epoch, sender: sender, sequence: sequence,
             chunk: 0, length: 16)
         return [h.bytes, [UInt8](repeating: fill, count: 16)]
     }
@@ -72,6 +72,24 @@ struct MembershipEpochTests {
         try got.withUnsafeMutableBytes { try next[0].receive(into: $0, from: 1) }
         #expect(got == [UInt8](repeating: 0x33, count: 16))
         #expect(next[0].plane.staleFramesDropped == 2)
+    }
+
+    /// A joiner's frames can come before this rank leaves the old membership, from a rank the old table does not
+    /// have (a 2 → 3 join's rank 2): they wait for the new table. A sender outside the table of its own membership
+    /// is still dropped.
+    @Test func aLaterMembershipsFrameFromANewRankWaitsForItsTable() throws {
+        let comms = try Communicator.local(size: 2, options: Self.options(timeout: 2))
+        try comms[1].plane.sendRawFrames(Self.frame(epoch: 1, sender: 2, fill: 0x66), to: 0)
+        try comms[1].plane.sendRawFrames(Self.frame(epoch: 0, sequence: 1, sender: 2, fill: 0x77), to: 0)
+        try comms[1].plane.sendRawFrames(Self.frame(epoch: 0, fill: 0x44), to: 0)
+        var got = [UInt8](repeating: 0, count: 16)
+        try got.withUnsafeMutableBytes { try comms[0].receive(into: $0, from: 1) }
+        #expect(got == [UInt8](repeating: 0x44, count: 16))
+        #expect(comms[0].plane.droppedFrames.counts[.unknownSender] == 1, "epoch 0's sender 2 is not in its table")
+        let table = comms.map(\.plane.endpoint) + ["inproc://cohort-joiner-never-dialled"]
+        let grown = try Communicator(plane: comms[0].plane, rank: 0, peers: table, epoch: 1)
+        try got.withUnsafeMutableBytes { try grown.receive(into: $0, from: 2) }
+        #expect(got == [UInt8](repeating: 0x66, count: 16))
     }
 
     /// The outboxes are keyed by rank: when the ranks move in a new membership, every frame must reach the

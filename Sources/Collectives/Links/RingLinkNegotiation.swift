@@ -7,13 +7,6 @@ extension Communicator {
     static let offerNonceBytes = 8
     static let offerBytes = offerPathBytes + offerNonceBytes + HostIdentity.bytes
 
-    /// Negotiates the ring's links now, under sequence number 0 (no collective uses it), rather than on the first
-    /// ring collective. Every rank of the group must call it before any collective: elastic memberships after the
-    /// first do, the members of a join ahead of the switch on a communicator formed ahead.
-    public func establishLinks() throws(CollectiveError) {
-        _ = try establishRingLinks(sequence: 0, deadline: deadline(), operation: "ring link setup")
-    }
-
     /// The links of this communicator, negotiated on its first ring collective; the only place that chooses
     /// between a socket and shared memory. Every rank of a group of two or more takes part (a rank with shared
     /// memory off offers nothing and accepts nothing), so the frames match whatever each rank's options say:

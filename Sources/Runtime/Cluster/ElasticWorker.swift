@@ -15,8 +15,7 @@ func runElasticDataParallel(
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
-    let ahead = RingAhead()
-    installMembershipHandlers(control: control, plane: plane, switches: switches, ahead: ahead)
+    installMembershipHandlers(control: control, plane: plane, switches: switches)
     plane.keepSpareRing()
     let data: JobData
     do {
@@ -48,7 +47,7 @@ func runElasticDataParallel(
             }
             let report = try trainMembership(
                 assignment, data: data, plane: plane, control: control, trainer: &trainer, switches: switches,
-                ahead: ahead, recovery: recovery)
+                recovery: recovery)
             control.post(.done(report))
             return report
         } catch {
@@ -71,10 +70,8 @@ func runElasticDataParallel(
 /// at the peer deadline), for a join at the next step boundary (`MembershipSwitch`), with an abort after its grace
 /// as the fallback. Set before the data loads, so that a death during loading aborts the first barrier too.
 /// The coordinator's stop (below `min_workers`) ends the step in flight now, and this rank may save.
-private func installMembershipHandlers(
-    control: WorkerControl, plane: DataPlane, switches: MembershipSwitch, ahead: RingAhead
-) {
-    control.setAssignmentHandler { [plane, switches, ahead] next in
+private func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switches: MembershipSwitch) {
+    control.setAssignmentHandler { [plane, switches] next in
         healTrace("assign-received \(next.membershipEpoch)")
         let epoch = next.membershipEpoch
         let reason = "aborted: the coordinator formed membership \(epoch)"
@@ -86,10 +83,8 @@ private func installMembershipHandlers(
         } else {
             plane.abortCollectives(before: epoch, reason: reason)
         }
-        // A joiner's inbox is connected to (handshake included) while this rank leaves the old membership, and
-        // the new ring is negotiated meanwhile.
+        // A joiner's inbox is connected to (handshake included) while this rank leaves the old membership.
         plane.connectAhead(to: next.peers)
-        if next.admitsJoiner == true { ahead.start(next, plane: plane) }
     }
     control.setStopHandler { [plane] reason in plane.abortCollectives(before: .max, reason: "stopped: \(reason)") }
 }
@@ -161,22 +156,18 @@ private final class RecoveryLog {
 /// One membership's training: after the first, the replicas first make their states identical.
 private func trainMembership(
     _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl, trainer: inout Trainer?,
-    switches: MembershipSwitch, ahead: RingAhead, recovery: RecoveryLog?
+    switches: MembershipSwitch, recovery: RecoveryLog?
 ) throws -> FinalReport {
     let first = assignment.membershipEpoch == WireHeader.firstEpoch
-    let communicator =
-        try laterMembershipCommunicator(assignment, plane: plane, ahead: ahead)
-        ?? formCommunicator(assignment, plane: plane, meet: first)
+    // A later membership meets in its state agreement (under the rendezvous deadline): no barrier before it.
+    let communicator = try formCommunicator(assignment, plane: plane, meet: first)
     healTrace("formed")
-    if communicator == nil || !first, assignment.membershipEpoch > plane.epoch {
+    if communicator == nil, assignment.membershipEpoch > plane.epoch {
         try plane.resetPeers(assignment.peers, globalRank: assignment.rank, epoch: assignment.membershipEpoch)
     }
     do {
         var agreedStep: Int?
         if !first {
-            // Every rank of a later membership negotiates its ring first (done already where it went ahead).
-            try communicator?.establishLinks()
-            healTrace("links-ready")
             let continuing = try trainer ?? DataParallelWorker.makeTrainer(job: assignment.job, data: data)
             trainer = continuing
             agreedStep = try agree(continuing, communicator: communicator, assignment, recovery: recovery)
@@ -194,13 +185,6 @@ private func trainMembership(
         communicator?.closeRingLinks()
         throw error
     }
-}
-
-/// A join's communicator that was formed ahead (`RingAhead`), its links negotiated, or nil. A later membership
-/// meets in its state agreement (under the rendezvous deadline): no barrier before it.
-private func laterMembershipCommunicator(_ assignment: Assignment, plane: DataPlane, ahead: RingAhead) throws -> Communicator? {
-    guard assignment.membershipEpoch != WireHeader.firstEpoch else { return nil }
-    return try ahead.take(epoch: assignment.membershipEpoch, timeout: assignment.timeouts.rendezvousTimeout)
 }
 
 /// The replicas' state agreement, which is also where a new membership's ranks first meet; from then on its
