@@ -20,6 +20,7 @@ extension ClusterConfig {
         issues.check(!cluster.name.isEmpty, ["cluster", "name"], "must not be empty")
         issues.check(!cluster.coordinator.host.isEmpty, ["cluster", "coordinator", "host"], "must not be empty")
         issues.port(cluster.coordinator.port, ["cluster", "coordinator", "port"])
+        standbyIssues(&issues)
         let ports = cluster.dataPorts
         issues.port(ports.first, ["cluster", "data_ports"])
         if let last = ports.last {
@@ -52,6 +53,21 @@ extension ClusterConfig {
                 !(cluster.security.keyFile ?? "").isEmpty, ["cluster", "security", "key_file"],
                 "required when curve is true (create one with `cohort keys --output FILE`)")
         }
+    }
+
+    /// `cluster.coordinator.standby:`: an address of its own, and a proof both coordinators check (the generated
+    /// token of one coordinator is unknown to the other).
+    func standbyIssues(_ issues: inout IssueList) {
+        guard let standby = cluster.coordinator.standby else { return }
+        let key: [ConfigKey] = ["cluster", "coordinator", "standby"]
+        issues.check(!standby.host.isEmpty, key + ["host"], "must not be empty")
+        issues.port(standby.port, key + ["port"])
+        issues.check(
+            standby.host != cluster.coordinator.host || standby.port != cluster.coordinator.port, key,
+            "must differ from the coordinator's own \(cluster.coordinator.host):\(cluster.coordinator.port)")
+        issues.check(
+            cluster.security.curve || cluster.security.tokenFile != nil, key,
+            "needs security.token_file or curve: both coordinators must admit the same workers")
     }
 
     /// `hosts:`: addresses and users from safe character sets, each host once, worker counts in range.

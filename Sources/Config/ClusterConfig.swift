@@ -101,11 +101,26 @@ public struct ClusterSection: Codable, Sendable, Equatable {
 public struct CoordinatorAddress: Codable, Sendable, Equatable {
     public var host: String
     public var port: Int
+    /// `standby: {host, port}`: a second coordinator (`cohort coordinator --standby`) that the workers report to
+    /// when this one goes silent past the peer deadline; it takes the job over without stopping training.
+    public var standby: StandbyCoordinator?
+    public init(host: String, port: Int, standby: StandbyCoordinator? = nil) {
+        self.host = host
+        self.port = port
+        self.standby = standby
+    }
+    /// The ZeroMQ endpoint workers connect to, e.g. `tcp://127.0.0.1:5555`.
+    public var endpoint: String { "tcp://\(host):\(port)" }
+}
+
+/// `cluster.coordinator.standby:` — where the standby coordinator listens.
+public struct StandbyCoordinator: Codable, Sendable, Equatable {
+    public var host: String
+    public var port: Int
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
-    /// The ZeroMQ endpoint workers connect to, e.g. `tcp://127.0.0.1:5555`.
     public var endpoint: String { "tcp://\(host):\(port)" }
 }
 

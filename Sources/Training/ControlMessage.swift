@@ -25,6 +25,9 @@ public enum ControlMessage: Codable, Sendable {
     /// The would-be joiner's answer to `prepare`: its data is loaded, so admitting it now stalls the members only
     /// for the new ring and the state copy, not for its start-up.
     case ready(pid: Int32)
+    /// To a standby coordinator, from a worker whose coordinator went silent past the peer deadline: who it is and
+    /// where it stands. Once every member of that membership has said so, the standby takes the job over.
+    case rejoin(Rejoin)
 
     /// Bumped whenever a message changes shape; a worker of another version is refused at registration.
     /// 4: `recovered`. 5: `finalCheckpoint`. 6: `recovered` carries the state copy's time and rate, and a broadcast
@@ -32,7 +35,8 @@ public enum ControlMessage: Codable, Sendable {
     /// 7: a join is `prepare` → `ready` → `assign` (a joiner of 6 would wait for an `assign` that never comes).
     /// 8: a join's `assign` lets the members finish their step (`Assignment.admitsJoiner`): a member of 7 would
     /// abort it at once and wait in the new membership for members still in the old one.
-    public static let protocolVersion = 8
+    /// 9: `rejoin`, and `Assignment.standby`.
+    public static let protocolVersion = 9
 
     /// Losses and rates can be NaN or ∞ when a run diverges, and JSON has no such numbers: they travel as the
     /// strings "nan", "inf" and "-inf" (the default strategy threw, and a `try!` here killed the workers).
@@ -112,6 +116,8 @@ public struct Assignment: Codable, Sendable {
     /// On a would-be joiner's `prepare`: the furthest step the members had reported (reports trail by up to a
     /// second), so that it computes the epochs' permutations around it while it loads. nil otherwise.
     public var membersStep: Int? = nil
+    /// `cluster.coordinator.standby`'s endpoint: where this worker reports when the coordinator goes silent.
+    public var standby: String? = nil
 
     public init(
         rank: Int, worldSize: Int, peers: [String], hosts: [String], layout: RankLayout, job: JobSpec,
@@ -129,6 +135,21 @@ public struct Assignment: Codable, Sendable {
         self.timeouts = timeouts
         self.checkpoint = checkpoint
         self.run = run
+    }
+}
+
+/// A worker's `rejoin`: its registration (host, pid, data endpoint, protocol), and its rank in the membership it
+/// was training in when the coordinator went silent.
+public struct Rejoin: Codable, Sendable {
+    public var registration: Registration
+    public var rank: Int
+    public var worldSize: Int
+    public var membershipEpoch: UInt32
+    public init(registration: Registration, rank: Int, worldSize: Int, membershipEpoch: UInt32) {
+        self.registration = registration
+        self.rank = rank
+        self.worldSize = worldSize
+        self.membershipEpoch = membershipEpoch
     }
 }
 

@@ -22,6 +22,12 @@ struct CoordinatorCommand: ParsableCommand {
     )
     var tokenFile: String?
 
+    @Flag(
+        help:
+            "Run as the standby of cluster.coordinator.standby: bind its address, form no membership, and take the job over when every worker reports the coordinator lost."
+    )
+    var standby = false
+
     @OptionGroup var overrides: RunOverrides
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LogOptions
@@ -33,7 +39,8 @@ struct CoordinatorCommand: ParsableCommand {
         let cluster = try overrides.apply(to: loadClusterConfig(config))
         try logging.bootstrap(logFile: cluster.output.logFile, rank: "coordinator")
         let token = try cluster.cluster.security.curve ? nil : tokenFile.map { try JobToken.load(file: $0) }
-        let coordinator = try Coordinator(config: cluster, run: overrides.runOptions, bind: bind, token: token)
+        let coordinator = try Coordinator(
+            config: cluster, run: overrides.runOptions, bind: bind, token: token, standby: standby)
         if coordinator.generatedToken, let generated = coordinator.security.token {
             // Secure by default: no curve and no token configured still means a token, in a file only this user
             // can read, which hand-started workers name with --token-file.

@@ -79,6 +79,9 @@ public struct EpochSummary: Sendable, Codable {
 /// named (rank, host, pid) within `timeouts.peerDeadline` and the job is stopped.
 public final class Coordinator {
     public let config: ClusterConfig
+    /// A standby (`cohort coordinator --standby`): it forms no membership, but takes one over when every member
+    /// reports the coordinator lost (`takeOver`).
+    public let isStandby: Bool
     public let workers: Int
     public let run: RunOptions
     public let endpoint: String
@@ -150,9 +153,10 @@ public final class Coordinator {
     /// `token`: the job's token when curve is off (else `security.token_file`'s, else a generated one).
     public init(
         config: ClusterConfig, workers: Int? = nil, run: RunOptions = RunOptions(), bind: String? = nil,
-        token: JobToken? = nil
+        token: JobToken? = nil, standby: Bool = false
     ) throws {
         self.config = config
+        isStandby = standby
         self.workers = workers ?? config.totalWorkers
         self.run = run
         guard self.workers >= 1 else { throw RuntimeError.invalid("the cluster has no workers (hosts[].workers)") }
@@ -177,11 +181,17 @@ public final class Coordinator {
         if let bind {
             address = bind
         } else {
-            let host = interface.isEmpty ? try bindAddress(forHost: config.cluster.coordinator.host) : interface
-            address = "tcp://\(host):\(config.cluster.coordinator.port)"
+            let own = config.cluster.coordinator
+            guard !standby || own.standby != nil else {
+                throw RuntimeError.invalid("--standby: the cluster file names no cluster.coordinator.standby")
+            }
+            let (named, port) = standby ? (own.standby?.host ?? own.host, own.standby?.port ?? own.port) : (own.host, own.port)
+            let host = interface.isEmpty ? try bindAddress(forHost: named) : interface
+            address = "tcp://\(host):\(port)"
         }
         endpoint = try router.bind(address)
-        if let path = config.output.metricsFile { metrics = try MetricsWriter(path: path, append: run.resume) }
+        // A standby opens the file only when it takes over, and appends to what the coordinator wrote.
+        if let path = config.output.metricsFile, !standby { metrics = try MetricsWriter(path: path, append: run.resume) }
         refusals.coordinator = self
     }
 
@@ -217,6 +227,7 @@ public final class Coordinator {
     /// supervision loop forms the next ones itself when a member is lost (`loseMember`).
     public func runJob() throws -> JobSummary {
         onEvent(.listening(endpoint: endpoint, expecting: workers))
+        if isStandby { return try superviseTakenOver() }
         var summary: JobSummary?
         for epoch in MembershipEpochs() {
             summary = try runMembership(epoch: epoch)
@@ -371,6 +382,7 @@ public final class Coordinator {
             parallelism: config.parallelism, timeouts: timeouts, checkpoint: config.checkpoint, run: run,
             membershipEpoch: epoch)
         a.elastic = config.elastic
+        a.standby = config.cluster.coordinator.standby?.endpoint
         // Bitwise recovery splits every batch into max_workers logical shards: every member must count alike.
         a.elastic?.maxWorkers = config.elastic?.maximum(configured: workers)
         return a
@@ -389,7 +401,7 @@ public final class Coordinator {
 
     /// Heartbeats, deadlines and the members' reports until every member is done; the first death or failure
     /// is thrown.
-    private func supervise() throws -> JobSummary {
+    func supervise() throws -> JobSummary {
         var state = Supervision()
         for (r, m) in members.enumerated() { state.rankOf[m.identity] = r }
         while members.contains(where: { $0.final == nil }) {
@@ -459,7 +471,7 @@ public final class Coordinator {
 
     private func handle(_ message: ControlMessage, from rank: Int, _ state: inout Supervision) throws {
         switch message {
-        case .heartbeat, .register, .assign, .stop, .finalCheckpoint, .prepare, .ready:
+        case .heartbeat, .register, .assign, .stop, .finalCheckpoint, .prepare, .ready, .rejoin:
             break
         case .progress(var p):
             // The sender's rank is the one its socket identity maps to now, not the one its message claims.
@@ -581,7 +593,7 @@ public final class Coordinator {
         return message
     }
 
-    private func drop(_ reason: DropReason, _ frames: [Message], _ detail: String) {
+    func drop(_ reason: DropReason, _ frames: [Message], _ detail: String) {
         drop(reason, peer: frames.last?.peerAddress, detail)
     }
 
@@ -599,7 +611,7 @@ public final class Coordinator {
         try? router.sendMultipart([identity, message.encoded()], deadline: .after(seconds: 1))
     }
 
-    private func broadcast(_ message: ControlMessage) {
+    func broadcast(_ message: ControlMessage) {
         for m in members where m.final == nil { send(message, to: m.identity) }
     }
 }

@@ -64,6 +64,7 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
     defer { control.finish() }
     var report: FinalReport?
     while let (assignment, prepared) = try memberships.next() {
+        control.follow(assignment, as: registration) { log("worker on \(options.host): \($0)") }
         report = try runMembership(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     guard let report else { throw RuntimeError.rendezvous("no assignment from the coordinator \(options.coordinator)") }

@@ -8,7 +8,18 @@ import Transport
 public final class WorkerControl: @unchecked Sendable {
     public let coordinator: String
     private let context: Context
-    private let dealer: Socket
+    /// The coordinator's socket; after a failover, the standby's (the control thread's alone by then).
+    private var dealer: Socket
+    private let security: PeerSecurity?
+    /// Where this worker stands (rank and membership) and the standby to report that to when the coordinator goes
+    /// silent (`cluster.coordinator.standby`): nil, a silent coordinator ends the worker as before.
+    private var registration: Registration?
+    private var position: (rank: Int, worldSize: Int, epoch: UInt32)?
+    private var standby: String?
+    /// The control thread's own: whether it turned to the standby, and which coordinator it talks to.
+    private var failedOver = false
+    private var talkingTo: String
+    private var onFailover: (@Sendable (String) -> Void)?
     private let lock = NSLock()
     private var outbox: [ControlMessage] = []
     private var _stopReason: String?
@@ -31,10 +42,31 @@ public final class WorkerControl: @unchecked Sendable {
     /// `security`: the cluster's CURVE key or the job's token, as the coordinator's socket demands.
     public init(coordinator: String, security: PeerSecurity?) throws {
         self.coordinator = coordinator
+        self.security = security
+        talkingTo = coordinator
         context = try Context(ioThreads: 1)
-        dealer = try Socket(context, type: .dealer, linger: .milliseconds(2000))
-        if let security { try dealer.makeClient(security) }
-        try dealer.connect(coordinator)
+        dealer = try Self.dealer(context, to: coordinator, security: security)
+    }
+
+    private static func dealer(_ context: Context, to endpoint: String, security: PeerSecurity?) throws -> Socket {
+        let s = try Socket(context, type: .dealer, linger: .milliseconds(2000))
+        if let security { try s.makeClient(security) }
+        try s.connect(endpoint)
+        return s
+    }
+
+    /// This worker's registration and its first assignment: what a `rejoin` tells the standby (later assignments
+    /// update the rank and membership). `failover`: told, on the control thread, when the worker turns to the
+    /// standby.
+    public func follow(
+        _ assignment: Assignment, as registration: Registration, failover: (@Sendable (String) -> Void)? = nil
+    ) {
+        lock.withLock {
+            self.registration = registration
+            position = (assignment.rank, assignment.worldSize, assignment.membershipEpoch)
+            standby = assignment.standby
+            onFailover = failover
+        }
     }
 
     /// Registers and waits for the answer (on the calling thread, before the control thread starts): the
@@ -159,10 +191,41 @@ public final class WorkerControl: @unchecked Sendable {
                 default: break
                 }
             } else if Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) {
-                lost(RuntimeError.coordinatorLost(endpoint: coordinator, seconds: deadline))
+                if !failOver(silentFor: deadline) {
+                    lost(RuntimeError.coordinatorLost(endpoint: talkingTo, seconds: deadline))
+                }
                 lastHeard = Deadline.nowNanoseconds()
             }
         }
+    }
+
+    /// On the control thread: the coordinator went silent; with a standby configured (and not turned to already),
+    /// the worker reports to it (`rejoin`) and trains on: nothing stops, and the standby takes over once every
+    /// member has done the same. False when there is no standby to turn to.
+    private func failOver(silentFor seconds: Double) -> Bool {
+        guard !failedOver else { return false }
+        let target: (String, Rejoin, (@Sendable (String) -> Void)?)? = lock.withLock {
+            guard let standby, let registration, let position else { return nil }
+            let rejoin = Rejoin(
+                registration: registration, rank: position.rank, worldSize: position.worldSize,
+                membershipEpoch: position.epoch)
+            return (standby, rejoin, onFailover)
+        }
+        guard let (endpoint, rejoin, hook) = target else { return false }
+        failedOver = true
+        talkingTo = endpoint
+        try? dealer.setLinger(.zero)
+        dealer.close()
+        do {
+            dealer = try Self.dealer(context, to: endpoint, security: security)
+            try dealer.send(ControlMessage.rejoin(rejoin).encoded(), deadline: .after(seconds: 1))
+        } catch {
+            return false
+        }
+        hook?(
+            "the coordinator \(coordinator) sent nothing for \(seconds) s: reporting to the standby coordinator \(endpoint) "
+                + "as rank \(rejoin.rank) of membership \(rejoin.membershipEpoch); training goes on")
+        return true
     }
 
     /// On the control thread (the only one that touches the socket).
@@ -200,6 +263,7 @@ public final class WorkerControl: @unchecked Sendable {
     /// A later membership's assignment, from the control thread: kept for `nextAssignment`, and told at once
     /// (so that the training thread's collectives of the old membership are aborted now).
     private func received(_ a: Assignment) {
+        lock.withLock { position = (a.rank, a.worldSize, a.membershipEpoch) }
         arrived.lock()
         assignments.append(a)
         let hook = onAssignment
