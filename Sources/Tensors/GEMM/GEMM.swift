@@ -60,13 +60,50 @@ private func run(_ op: GEMMOperands, threads: Int, kernel: GEMMKernel) {
     guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
         preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
     }
+    if op.bPanels == nil, favoursTransposedProduct(m: m, n: n, mr: entry.blocking.mr, nr: entry.blocking.nr) {
+        runTransposed(op, entry: entry, threads: threads)
+        return
+    }
+    runBlocked(op, entry: entry, threads: threads)
+}
+
+private func runBlocked(_ op: GEMMOperands, entry: SgemmEntry, threads: Int) {
     let blk = entry.blocking
     let kernels = entry.kernels
-    let parts = GEMMPartition(m: m, n: n, k: k, mr: blk.mr, nr: blk.nr, threads: threads)
+    let parts = GEMMPartition(m: op.m, n: op.n, k: op.k, mr: blk.mr, nr: blk.nr, threads: threads)
     runParallel(parts.count) { t in
         let (rows, cols) = parts.part(t)
         if rows.isEmpty || cols.isEmpty { return }
         kernels.runBlocked(blk, op.strip(rows: rows, cols: cols))
+    }
+}
+
+/// Whether Cᵀ = op(B)ᵀ·op(A)ᵀ fills the register tiles much better than C = op(A)·op(B): a C narrower than a
+/// tile's nr columns (a classifier's 10-wide output layer against AVX-512's 32) leaves most lanes of every tile
+/// idle, while its transpose puts those few columns in the tile's mr rows. The share of a tile's lanes each way is
+/// compared (with a margin: the transpose costs a pass over C).
+func favoursTransposedProduct(m: Int, n: Int, mr: Int, nr: Int) -> Bool {
+    func used(_ extent: Int, _ tile: Int) -> Double { Double(extent) / Double((extent + tile - 1) / tile * tile) }
+    return used(n, nr) * used(m, mr) < 0.75 * used(m, nr) * used(n, mr)
+}
+
+/// C = α·op(A)·op(B) + β·C as T = α·op(B)ᵀ·op(A)ᵀ (n × m, in a scratch buffer), then C = Tᵀ + β·C. op(B)ᵀ is B
+/// read with the other transpose flag, and likewise op(A)ᵀ, so nothing is copied beforehand.
+private func runTransposed(_ op: GEMMOperands, entry: SgemmEntry, threads: Int) {
+    let (m, n) = (op.m, op.n)
+    let t = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    defer { t.deallocate() }
+    let swapped = GEMMOperands(
+        transA: op.transB == .none ? .transpose : .none, transB: op.transA == .none ? .transpose : .none,
+        m: n, n: m, k: op.k, alpha: op.alpha, a: op.b, lda: op.ldb, b: op.a, ldb: op.lda, beta: 0, c: t, ldc: m)
+    runBlocked(swapped, entry: entry, threads: threads)
+    for i in 0..<m {
+        let row = op.c + i * op.ldc
+        if op.beta == 0 {
+            for j in 0..<n { row[j] = t[j * m + i] }
+        } else {
+            for j in 0..<n { row[j] = t[j * m + i] + op.beta * row[j] }
+        }
     }
 }
 
