@@ -191,6 +191,103 @@ write("Sources/Tensors/GEMM/MicroKernelPortable.swift",
           "/// one libm `fmaf` call per lane where the baseline has no FMA instruction.")).replace("public func", "func"))
 
 
+def narrow_rows(name, rows, cols, vt, lanes, isa):
+    """C[r, j] = α·Σ_p A[r, p]·Bᵀ[j, p] + β·C[r, j] for a `rows` × `cols` block of a C at most 16 columns wide: each
+    accumulator holds one (r, j) dot product over `lanes` consecutive p, so every lane does useful work however
+    narrow C is (a packed tile leaves n of its nr columns busy). A rows are as stored, Bᵀ's rows are B's columns."""
+    L = [f"/// The {isa} narrow-C rows kernel: C[r, j] = α·Σ_p a[r·lda + p]·bt[j·ldbt + p] + β·C[r, j] for r < `rows` ≤ {rows},",
+         f"/// j < `cols` ≤ {cols}: {rows}×{cols} dot products over k, {lanes} p per vector, summed across lanes at the end (the tail",
+         f"/// of k beyond a whole vector in scalar). Missing rows and columns repeat the last real one and are not stored,",
+         "/// so every pointer read stays inside the caller's operands. β = 0 stores without reading C.",
+         "@inline(never)", f"public func {name}(",
+         "    k: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, bt: UnsafePointer<Float>, ldbt: Int, cols: Int,",
+         "    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float", ") {"]
+    L += [f"    let a{r} = UnsafeRawPointer(a + min({r}, rows &- 1) &* lda)" for r in range(rows)]
+    L += [f"    let b{j} = UnsafeRawPointer(bt + min({j}, cols &- 1) &* ldbt)" for j in range(cols)]
+    L += ["    " + "; ".join(f"var c{r}_{j} = {vt}()" for j in range(cols)) for r in range(rows)]
+    L += ["    var off = 0", f"    let vectorEnd = k / {lanes} * {lanes}", "    while off < vectorEnd &* 4 {"]
+    L += [f"        let x{r} = a{r}.loadUnaligned(fromByteOffset: off, as: {vt}.self)" for r in range(rows)]
+    for j in range(cols):
+        L += [f"        let w{j} = b{j}.loadUnaligned(fromByteOffset: off, as: {vt}.self)"]
+        L += [f"        c{r}_{j} = c{r}_{j}.addingProduct(x{r}, w{j})" for r in range(rows)]
+    L += [f"        off &+= {lanes * 4}", "    }"]
+    L += ["    // Lane sums, the scalar tail of k, then α and β; only real rows and columns are stored.",
+          "    func store(_ r: Int, _ j: Int, _ acc: " + vt + ") {",
+          "        guard r < rows, j < cols else { return }",
+          "        let (ar, bj) = (a + r &* lda, bt + j &* ldbt)",
+          "        var s = laneSum(acc)",
+          "        for p in vectorEnd..<k { s += ar[p] * bj[p] }",
+          "        let out = c + (r &* ldc &+ j)",
+          "        out.pointee = beta == 0 ? alpha * s : alpha * s + beta * out.pointee",
+          "    }"]
+    L += ["    " + "; ".join(f"store({r}, {j}, c{r}_{j})" for j in range(cols)) for r in range(rows)]
+    L += ["}"]
+    return "\n".join(L) + "\n"
+
+
+def narrow_columns(name, nvec, cols, vt, lanes, isa):
+    """C[i, j] for `nvec`·`lanes` consecutive i and up to `cols` j, with A transposed as stored (A[p, i] contiguous
+    in i): each step loads the A row's vectors and broadcasts B(p, j), so the accumulators run along C's long side."""
+    width = nvec * lanes
+    L = [f"/// The {isa} narrow-C columns kernel, for A transposed as stored: C[i, j] = α·Σ_p a[p·lda + i]·B(p, j) + β·C[i, j]",
+         f"/// for i < `width` ≤ {width} and j < `cols` ≤ {cols}, where B(p, j) = b[p·bRow + j·bCol] (B as stored or transposed).",
+         f"/// Reads {width} floats of every A row: the caller pads a short last block. Missing columns repeat the last real",
+         "/// one and are not stored. The tile is the transpose of C's, so it is stored lane by lane.",
+         "@inline(never)", f"public func {name}(",
+         "    k: Int, a: UnsafePointer<Float>, lda: Int, width: Int, b: UnsafePointer<Float>, bRow: Int, bCol: Int,",
+         "    cols: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float", ") {"]
+    L += [f"    let j{j} = min({j}, cols &- 1) &* bCol" for j in range(cols)]
+    L += ["    " + "; ".join(f"var c{v}_{j} = {vt}()" for v in range(nvec)) for j in range(cols)]
+    L += ["    var pa = UnsafeRawPointer(a)", "    var pb = b", "    for _ in 0..<k {"]
+    L += [f"        let x{v} = pa.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
+    for j in range(cols):
+        L += [f"        let w{j} = {vt}(repeating: pb[j{j}])"]
+        L += [f"        c{v}_{j} = c{v}_{j}.addingProduct(x{v}, w{j})" for v in range(nvec)]
+    L += ["        pa += lda &* 4", "        pb += bRow", "    }"]
+    L += ["    // The tile is Cᵀ's: each accumulator is one column j of C over `lanes` rows, stored lane by lane (a whole",
+          "    // vector's lanes in an unrolled loop, so each is a constant extract rather than a trip through memory).",
+          "    func store(_ v: Int, _ j: Int, _ acc: " + vt + ") {",
+          "        guard j < cols else { return }",
+          f"        let base = c + (v &* {lanes} &* ldc &+ j)",
+          "        let scaled = acc * alpha",
+          f"        if width &- v &* {lanes} >= {lanes} && beta == 0 {{",
+          f"            for lane in 0..<{lanes} {{ base[lane &* ldc] = scaled[lane] }}",
+          "            return",
+          "        }",
+          f"        for lane in 0..<max(0, min({lanes}, width &- v &* {lanes})) {{",
+          "            let out = base + lane &* ldc",
+          "            out.pointee = beta == 0 ? scaled[lane] : scaled[lane] + beta * out.pointee",
+          "        }",
+          "    }"]
+    L += ["    " + "; ".join(f"store({v}, {j}, c{v}_{j})" for v in range(nvec)) for j in range(cols)]
+    L += ["}"]
+    return "\n".join(L) + "\n"
+
+
+def lane_sum(vt):
+    """A tree of half-vector adds: SIMD's `sum()` adds the lanes one after another, a chain of 15 dependent adds."""
+    L = ["/// The sum of a vector's lanes as a tree of half-vector adds (`sum()` adds them in one dependent chain).",
+         "@inline(__always)", f"func laneSum(_ v: {vt}) -> Float {{"]
+    width = int(vt.split("<")[0][4:])
+    expr = "v"
+    L += [f"    let h{width // 2} = v.lowHalf + v.highHalf"]
+    w = width // 2
+    while w > 2:
+        L += [f"    let h{w // 2} = h{w}.lowHalf + h{w}.highHalf"]
+        w //= 2
+    L += ["    return h2[0] + h2[1]", "}"]
+    return "\n".join(L) + "\n"
+
+
+NARROW = {"avx512": (4, 4, "SIMD16<Float>", 16, "AVX-512"), "avx2": (2, 2, "SIMD8<Float>", 8, "AVX2")}
+for isa, module in [("avx512", "KernelsAVX512/NarrowGEMMAVX512.swift"), ("avx2", "KernelsAVX2/NarrowGEMMAVX2.swift")]:
+    rows, nvec, vt, ln, label = NARROW[isa]
+    suffix = isa.upper()
+    write(f"Sources/{module}",
+          "#if arch(x86_64)\n" + lane_sum(vt) + "\n" + narrow_rows(f"sgemmNarrowRows{suffix}", rows, 5, vt, ln, label) + "\n"
+          + narrow_columns(f"sgemmNarrowColumns{suffix}", nvec, 5, vt, ln, label) + "#endif\n")
+
+
 def main(argv):
     """Writes every output, or with --check compares them with the tree; one line on stderr when they differ,
     so CI shows which file was edited by hand (or which generator change was not regenerated)."""

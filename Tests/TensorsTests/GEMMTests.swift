@@ -77,6 +77,30 @@ struct GEMMTests {
         }
     }
 
+    /// C at most 16 columns wide (the narrow kernels, no packing): the output layer's shapes (n = 10 under k = 1024
+    /// or k = 256), k not a whole number of vectors, m not a whole number of row or column blocks (the columns
+    /// kernel's zero-padded last block), n past one call's 5 columns and at the 16 limit, with every transpose pair,
+    /// β on and off, and two threads.
+    @Test(arguments: GEMMKernel.supported)
+    func narrowProductsMatchFloat64Reference(kernel: GEMMKernel) {
+        let shapes = [
+            (m: 256, n: 10, k: 1024), (m: 1024, n: 10, k: 256), (m: 130, n: 7, k: 1001), (m: 77, n: 16, k: 33),
+            (m: 16, n: 1, k: 16), (m: 203, n: 11, k: 95),
+        ]
+        for (i, s) in shapes.enumerated() {
+            for (j, (ta, tb)) in transposes.enumerated() {
+                for threads in [1, 2] {
+                    let t = GEMMCase(
+                        transA: ta, transB: tb, m: s.m, n: s.n, k: s.k, alpha: j % 2 == 0 ? 1 : -0.75,
+                        beta: j < 2 ? 0 : 1.5, ldPad: (i + j) % 3, offset: i % 2, threads: threads)
+                    let r = runGEMMCase(t, kernel: kernel, seed: UInt64(700 + i * 4 + j))
+                    #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
+                    #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
+                }
+            }
+        }
+    }
+
     /// Several threads split C into strips (by columns or by rows); the result must not depend on it.
     @Test(arguments: GEMMKernel.supported)
     func threadedMatchesFloat64Reference(kernel: GEMMKernel) {

@@ -60,6 +60,10 @@ private func run(_ op: GEMMOperands, threads: Int, kernel: GEMMKernel) {
     guard let entry = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)] else {
         preconditionFailure("sgemm: this build has no fp32 kernels for \(kernel)")
     }
+    if NarrowKernels.suits(op), let narrow = entry.narrow {
+        narrow.run(op, threads: threads)
+        return
+    }
     if op.bPanels == nil, favoursTransposedProduct(m: m, n: n, mr: entry.blocking.mr, nr: entry.blocking.nr) {
         runTransposed(op, entry: entry, threads: threads)
         return

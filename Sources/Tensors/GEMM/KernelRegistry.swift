@@ -54,11 +54,14 @@ extension GEMMKernel {
 struct SgemmEntry: Sendable {
     let kernels: any Float32MicroKernels.Type
     let blocking: GEMMBlocking
+    /// Kernels for a C at most a few columns wide, where a packed tile would idle most of its lanes.
+    let narrow: NarrowKernels?
 
     /// `kc`, `mc`, `nc` from the block-size table below, or `COHORT_GEMM_BLOCKS` in their place; mr × nr is the
     /// kernels' register tile.
-    init<K: Float32MicroKernels>(_ kernels: K.Type, kc: Int, mc: Int, nc: Int) {
+    init<K: Float32MicroKernels>(_ kernels: K.Type, kc: Int, mc: Int, nc: Int, narrow: NarrowKernels? = nil) {
         self.kernels = kernels
+        self.narrow = narrow
         blocking = GEMMBlocking(mr: K.mr, nr: K.nr, kc: kc, mc: mc, nc: nc).overridden
     }
 }
@@ -81,8 +84,10 @@ enum KernelRegistry {
             .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512)
         ]
         #if arch(x86_64)
-            entries[.avx512] = SgemmEntry(AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
-            entries[.avx2] = SgemmEntry(AVX2Float32Kernels.self, kc: 256, mc: 1032, nc: 1024)
+            entries[.avx512] = SgemmEntry(
+                AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024, narrow: NarrowKernels.of(.avx512))
+            entries[.avx2] = SgemmEntry(
+                AVX2Float32Kernels.self, kc: 256, mc: 1032, nc: 1024, narrow: NarrowKernels.of(.avx2))
         #endif
         return KernelTable(element: .float32, entries)
     }()

@@ -19,6 +19,10 @@ struct GemmBenchShape {
             GemmBenchShape(label: "bwd_dx_dy(128x1024).wT(1024x1024)_NT", m: 128, n: 1024, k: 1024, transA: false, transB: true),
             GemmBenchShape(label: "bwd_dW_xT(784x128).dy(128x256)_TN", m: 784, n: 256, k: 128, transA: true, transB: false),
             GemmBenchShape(label: "bwd_dx_dy(128x256).wT(256x784)_NT", m: 128, n: 784, k: 256, transA: false, transB: true),
+            // W2's output layer at batch 256: C ten columns wide (the narrow kernels), and its k = 10 ∂x.
+            GemmBenchShape(label: "out_fwd_256x1024.1024x10", m: 256, n: 10, k: 1024, transA: false, transB: false),
+            GemmBenchShape(label: "out_dW_xT(1024x256).dy(256x10)_TN", m: 1024, n: 10, k: 256, transA: true, transB: false),
+            GemmBenchShape(label: "out_dx_dy(256x10).wT(10x1024)_NT", m: 256, n: 1024, k: 10, transA: false, transB: true),
         ]
 
     struct Result {

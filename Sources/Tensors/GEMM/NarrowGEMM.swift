@@ -1,0 +1,137 @@
+#if arch(x86_64)
+    import KernelsAVX512
+    import KernelsAVX2
+#endif
+
+/// A family's kernels for a C at most `maxColumns` wide (a classifier's output layer: n = 10 against AVX-512's
+/// 32-wide tile, which would leave 22 of every 32 lanes idle, and whose transpose must gather A's rows to pack
+/// them). They need no packing: with A as stored, each lane holds one dot product's share of k (`rows`); with A
+/// transposed as stored, the lanes run along C's long side and B's few columns are broadcast (`columns`).
+struct NarrowKernels: Sendable {
+    /// C's widest n these kernels take: beyond it a packed tile is at least half full.
+    static let maxColumns = 16
+    /// The columns of C one kernel call covers (the generator's `cols`).
+    static let columnsPerCall = 5
+
+    /// Rows of C per `rows` call, and rows of C (the kernel's vector width × vectors) per `columns` call.
+    let rowsPerCall: Int, widthPerCall: Int
+    let rows:
+        @Sendable (
+            _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ bt: UnsafePointer<Float>, _ ldbt: Int,
+            _ cols: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
+        ) -> Void
+    let columns:
+        @Sendable (
+            _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ width: Int, _ b: UnsafePointer<Float>, _ bRow: Int,
+            _ bCol: Int, _ cols: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float
+        ) -> Void
+
+    /// The family's narrow kernels; the portable family has none (its products take the packed path).
+    static func of(_ family: GEMMKernel) -> NarrowKernels? {
+        #if arch(x86_64)
+            switch family {
+            case .avx512:
+                return NarrowKernels(
+                    rowsPerCall: 4, widthPerCall: 64,
+                    rows: {
+                        sgemmNarrowRowsAVX512(
+                            k: $0, a: $1, lda: $2, rows: $3, bt: $4, ldbt: $5, cols: $6, c: $7, ldc: $8, alpha: $9,
+                            beta: $10)
+                    },
+                    columns: {
+                        sgemmNarrowColumnsAVX512(
+                            k: $0, a: $1, lda: $2, width: $3, b: $4, bRow: $5, bCol: $6, cols: $7, c: $8, ldc: $9,
+                            alpha: $10, beta: $11)
+                    })
+            case .avx2:
+                return NarrowKernels(
+                    rowsPerCall: 2, widthPerCall: 16,
+                    rows: {
+                        sgemmNarrowRowsAVX2(
+                            k: $0, a: $1, lda: $2, rows: $3, bt: $4, ldbt: $5, cols: $6, c: $7, ldc: $8, alpha: $9,
+                            beta: $10)
+                    },
+                    columns: {
+                        sgemmNarrowColumnsAVX2(
+                            k: $0, a: $1, lda: $2, width: $3, b: $4, bRow: $5, bCol: $6, cols: $7, c: $8, ldc: $9,
+                            alpha: $10, beta: $11)
+                    })
+            case .portable:
+                return nil
+            }
+        #else
+            return nil
+        #endif
+    }
+
+    /// Whether `op` is narrow enough, and long enough on its other sides, for these kernels to beat the packed
+    /// tile (a tiny product is cheaper on the packed path's fixed costs than on a transpose of B).
+    static func suits(_ op: GEMMOperands) -> Bool {
+        op.bPanels == nil && op.n <= maxColumns && op.m >= 16 && op.k >= 16
+    }
+
+    /// C = α·op(A)·op(B) + β·C, C's rows split into `threads` strips.
+    func run(_ op: GEMMOperands, threads: Int) {
+        let strips = max(1, min(threads, op.m / 16))
+        let narrow = self
+        runParallel(strips) { t in
+            let rows = (t * op.m / strips)..<((t + 1) * op.m / strips)
+            let strip = op.strip(rows: rows, cols: 0..<op.n)
+            if op.transA == .none { narrow.runRows(strip) } else { narrow.runColumns(strip) }
+        }
+    }
+
+    /// A as stored: dot products of A's rows with B's columns, which are Bᵀ's rows (B transposed as stored is
+    /// already Bᵀ; B as stored is transposed into scratch first: n × k floats, small next to A).
+    private func runRows(_ op: GEMMOperands) {
+        let (m, n, k) = (op.m, op.n, op.k)
+        var scratch: UnsafeMutablePointer<Float>?
+        defer { scratch?.deallocate() }
+        var bt = op.b
+        var ldbt = op.ldb
+        if op.transB == .none {
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+            for j in 0..<n {
+                let (column, out) = (op.b + j, t + j * k)
+                for p in 0..<k { out[p] = column[p * op.ldb] }
+            }
+            (scratch, bt, ldbt) = (t, UnsafePointer(t), k)
+        }
+        // All of k per call: blocking k so that a block of Bᵀ stays in L1 was slower (`bench gemm`, 256×1024·1024×10:
+        // 79.9 against 148.5 GFLOP/s), the lane sums and stores of 4× as many calls costing more than L2 reads.
+        let step = Self.columnsPerCall
+        for i in stride(from: 0, to: m, by: rowsPerCall) {
+            for j in stride(from: 0, to: n, by: step) {
+                rows(
+                    k, op.a + i * op.lda, op.lda, min(rowsPerCall, m - i), bt + j * ldbt, ldbt, min(step, n - j),
+                    op.c + i * op.ldc + j, op.ldc, op.alpha, op.beta)
+            }
+        }
+    }
+
+    /// A transposed as stored (A[p, i] contiguous in i): blocks of `widthPerCall` rows of C; a short last block
+    /// is copied into a zero-padded scratch so the kernel's whole-vector loads stay inside memory it may read.
+    private func runColumns(_ op: GEMMOperands) {
+        let (m, n, k) = (op.m, op.n, op.k)
+        let (bRow, bCol) = op.transB == .none ? (op.ldb, 1) : (1, op.ldb)
+        let width = widthPerCall
+        let step = Self.columnsPerCall
+        for i in stride(from: 0, to: m, by: width) {
+            let w = min(width, m - i)
+            var a = op.a + i
+            var lda = op.lda
+            var padded: UnsafeMutablePointer<Float>?
+            if w < width {
+                let t = UnsafeMutablePointer<Float>.allocate(capacity: k * width)
+                t.initialize(repeating: 0, count: k * width)
+                for p in 0..<k { (t + p * width).update(from: op.a + p * op.lda + i, count: w) }
+                (padded, a, lda) = (t, UnsafePointer(t), width)
+            }
+            for j in stride(from: 0, to: n, by: step) {
+                let b = op.transB == .none ? op.b + j : op.b + j * op.ldb
+                columns(k, a, lda, w, b, bRow, bCol, min(step, n - j), op.c + i * op.ldc + j, op.ldc, op.alpha, op.beta)
+            }
+            padded?.deallocate()
+        }
+    }
+}
