@@ -85,6 +85,70 @@ struct DistillationTrainingTests {
         } catch { #expect("\(error)".contains("distillation.mixup"), "\(error)") }
     }
 
+    /// `distillation.shift`: every row comes out as its own image translated by some (dy, dx) within the shift, the
+    /// border extended (checked against a naive translation), with many different offsets over a batch; one seed
+    /// repeats its batch.
+    @Test func shiftedRowsAreTranslationsOfTheirImages() {
+        let (side, shift, rows) = (6, 2, 60)
+        let x = Tensor(
+            shape: [rows, side * side], values: (0..<rows * side * side).map { Float($0 % 97) + Float($0 / 97) * 0.01 })
+        func translated(_ r: Int, _ dy: Int, _ dx: Int) -> [Float] {
+            (0..<side * side).map { p in
+                let (i, j) = (min(max(p / side - dy, 0), side - 1), min(max(p % side - dx, 0), side - 1))
+                return x.pointer[r * side * side + i * side + j]
+            }
+        }
+        var a = BatchShifter(side: side, shift: shift, seed: 3)
+        var b = BatchShifter(side: side, shift: shift, seed: 3)
+        let out = a.shifted(x).copy()
+        #expect(b.shifted(x).array == out.array, "one seed, two batches")
+        var offsets = Set<[Int]>()
+        for r in 0..<rows {
+            let row = Array(UnsafeBufferPointer(start: out.pointer + r * side * side, count: side * side))
+            let found = (-shift...shift).flatMap { dy in (-shift...shift).map { [dy, $0] } }.first {
+                translated(r, $0[0], $0[1]) == row
+            }
+            #expect(found != nil, "row \(r) is no translation of its image within \(shift) pixels")
+            if let found { offsets.insert(found) }
+        }
+        #expect(offsets.count >= 10, "only \(offsets.count) different offsets over \(rows) rows")
+        #expect(BatchShifter.side(ofSquare: 784) == 28 && BatchShifter.side(ofSquare: 785) == nil)
+    }
+
+    /// A student trained with shifted rows is reproducible, learns, and differs from the unshifted run; a shift too
+    /// large, or one for inputs that are not a square image, is one line naming `distillation.shift`.
+    @Test func shiftTrainsReproduciblyAndIsValidated() throws {
+        let dir = try TestFiles.scratchDirectory("distill-shift")
+        defer { TestFiles.cleanup(dir) }
+        var job = smallJob(steps: 40, batch: 30)
+        job.data.standardize = false
+        let teacher = try Self.teacherFile(dir)
+        let data = try job.loadData()
+        func train(_ shift: Int?) throws -> [Float] {
+            job.distillation = DistillationSpec(teacher: teacher, temperature: 2, alpha: 0.8, mixup: 1, shift: shift)
+            let loop = try TrainingLoop(job: job, data: data)
+            try loop.run()
+            return loop.trainer.model.parameters.array
+        }
+        let a = try train(1)
+        #expect(a == (try train(1)), "two shifted runs with one seed differ")
+        #expect(a != (try train(nil)), "the shift changed nothing")
+        job.distillation = DistillationSpec(teacher: teacher, shift: 17)
+        do {
+            try job.validate()
+            Issue.record("shift 17 accepted")
+        } catch { #expect("\(error)".contains("distillation.shift"), "\(error)") }
+        var wide = smallJob(steps: 5, layers: [15, 24, 5])
+        wide.data.standardize = false
+        wide.distillation = DistillationSpec(teacher: try Self.teacherFile(dir, layers: [15, 12, 5], name: "t15"), shift: 1)
+        do {
+            _ = try TrainingLoop(job: wide, data: try wide.loadData())
+            Issue.record("a shift for 15 inputs accepted")
+        } catch {
+            #expect("\(error)".contains("distillation.shift") && "\(error)".contains("15 inputs"), "\(error)")
+        }
+    }
+
     /// A teacher whose widths differ from the student's is one line naming the file; bad T and α name their keys.
     @Test func badTeachersAndSettingsAreOneLineErrors() throws {
         let dir = try TestFiles.scratchDirectory("distill-bad")

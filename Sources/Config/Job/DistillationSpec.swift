@@ -12,19 +12,26 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
     /// learns the teacher's function between the examples, not only at them. The hard-label term takes the mixed
     /// labels (λ·CE(y) + (1 − λ)·CE(y_π)), as mixup does. nil or 0: off.
     public var mixup: Float?
+    /// Function matching's other half, an augmentation: each row (a square single-channel image) is translated by a
+    /// random (dy, dx) of at most this many pixels, the border extended, before mixup; the teacher labels the
+    /// translated image. nil or 0: off.
+    public var shift: Int?
 
-    public init(teacher: String, temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil) {
-        self.init(teachers: [teacher], temperature: temperature, alpha: alpha, mixup: mixup)
+    public init(teacher: String, temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil, shift: Int? = nil) {
+        self.init(teachers: [teacher], temperature: temperature, alpha: alpha, mixup: mixup, shift: shift)
     }
 
-    public init(teachers: [String], temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil) {
+    public init(
+        teachers: [String], temperature: Float = 4, alpha: Float = 0.9, mixup: Float? = nil, shift: Int? = nil
+    ) {
         self.teachers = teachers
         self.temperature = temperature
         self.alpha = alpha
         self.mixup = mixup
+        self.shift = shift
     }
 
-    enum CodingKeys: String, CodingKey { case teacher, temperature, alpha, mixup }
+    enum CodingKeys: String, CodingKey { case teacher, temperature, alpha, mixup, shift }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -36,6 +43,7 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
         alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? alpha
         mixup = try c.decodeIfPresent(Float.self, forKey: .mixup)
+        shift = try c.decodeIfPresent(Int.self, forKey: .shift)
     }
 
     /// One teacher is written as a path, an ensemble as a list, as they are read.
@@ -45,6 +53,7 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
         try c.encode(temperature, forKey: .temperature)
         try c.encode(alpha, forKey: .alpha)
         try c.encodeIfPresent(mixup, forKey: .mixup)
+        try c.encodeIfPresent(shift, forKey: .shift)
     }
 
     func validate() throws {
@@ -57,6 +66,9 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
         guard alpha >= 0 && alpha <= 1 else { throw JobError("distillation.alpha", "must be in [0, 1], got \(alpha)") }
         if let mixup, !(mixup >= 0 && mixup <= 100) {
             throw JobError("distillation.mixup", "must be a Beta parameter in [0, 100] (0: off), got \(mixup)")
+        }
+        if let shift, !(0...16).contains(shift) {
+            throw JobError("distillation.shift", "must be 0 to 16 pixels (0: off), got \(shift)")
         }
     }
 }

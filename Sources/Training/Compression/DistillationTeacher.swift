@@ -10,6 +10,8 @@ public final class DistillationTeacher {
     public let loss: DistillationLoss
     /// `distillation.mixup`: the Beta parameter of each batch's mixing weight; nil or 0 trains on the rows as they are.
     public let mixup: Float?
+    /// `distillation.shift`: each row translated by up to this many pixels before the teacher and student see it.
+    private var shifter: BatchShifter?
     private var rows: BatchMixer
     private let ensemble = ReusableBuffer()
 
@@ -17,19 +19,34 @@ public final class DistillationTeacher {
         self.init(teachers: [teacher], temperature: temperature, alpha: alpha, mixup: mixup, seed: seed)
     }
 
-    public init(teachers: [Sequential], temperature: Float, alpha: Float, mixup: Float? = nil, seed: UInt64 = 0) {
+    /// `shift` > 0 needs square single-channel images: `imageSide` pixels a side (`load` checks the student's inputs).
+    public init(
+        teachers: [Sequential], temperature: Float, alpha: Float, mixup: Float? = nil, shift: Int = 0, imageSide: Int = 0,
+        seed: UInt64 = 0
+    ) {
         precondition(!teachers.isEmpty, "DistillationTeacher: no teacher")
         self.teachers = teachers
         loss = DistillationLoss(temperature: temperature, alpha: alpha)
         self.mixup = mixup.flatMap { $0 > 0 ? $0 : nil }
+        shifter = shift > 0 && imageSide > 0 ? BatchShifter(side: imageSide, shift: shift, seed: seed) : nil
         rows = BatchMixer(seed: seed)
     }
 
     /// Loads `spec.teachers` (fp32 or pruned model files) for `student`: each one's input and output widths must
     /// match the student's, or the error names the file and both shapes.
+    /// `spec.shift` needs the student's inputs to be a square image, or the error names the key and the width.
     public static func load(_ spec: DistillationSpec, student: Sequential) throws -> DistillationTeacher {
         let models = try spec.teachers.map { try loadTeacher($0, for: student) }
-        return DistillationTeacher(teachers: models, temperature: spec.temperature, alpha: spec.alpha, mixup: spec.mixup)
+        let shift = spec.shift ?? 0
+        let side = BatchShifter.side(ofSquare: student.inputFeatures) ?? 0
+        if shift > 0 && side == 0 {
+            throw JobError(
+                "distillation.shift",
+                "needs square single-channel images, but the model takes \(student.inputFeatures) inputs")
+        }
+        return DistillationTeacher(
+            teachers: models, temperature: spec.temperature, alpha: spec.alpha, mixup: spec.mixup, shift: shift,
+            imageSide: side)
     }
 
     private static func loadTeacher(_ path: String, for student: Sequential) throws -> Sequential {
@@ -59,14 +76,15 @@ public final class DistillationTeacher {
         return out
     }
 
-    /// The student's forward and backward on these rows against the teacher (with `mixup`, on the rows mixed
-    /// pairwise, which the teacher labels itself); its gradients land in the student's gradient buffer. `correct`
+    /// The student's forward and backward on these rows against the teacher (with `shift`, on the rows translated;
+    /// with `mixup`, on the rows mixed pairwise; the teacher labels whatever the student sees); its gradients land in the student's gradient buffer. `correct`
     /// counts the student's predictions against `labels` (of the unmixed rows).
     func lossAndGradients(
         student: Sequential, x: Tensor, labels: UnsafeBufferPointer<Int32>, normalizer: Int?
     ) -> (loss: Float, correct: Int) {
-        let mixed = mixup.flatMap { rows.mix(x, beta: $0) }
-        let input = mixed?.x ?? x
+        let moved = shifter?.shifted(x) ?? x
+        let mixed = mixup.flatMap { rows.mix(moved, beta: $0) }
+        let input = mixed?.x ?? moved
         let logits = student.forward(input, training: true)
         let soft = teacherLogits(input)
         let l: Float
