@@ -70,6 +70,14 @@ struct NarrowKernels: Sendable {
         op.bPanels == nil && op.n <= maxColumns && op.m >= 16 && op.k >= 16
     }
 
+    /// Scratch whose rows start on cache lines (64 bytes): the kernels' whole-vector loads from a row that does not
+    /// each touch two lines, which halves their rate. With malloc's 16-byte alignment it depended on where the buffer
+    /// landed: `bench gemm` 256×1024·1024×10 ran at 123 or 168 GFLOP/s with one binary started from two paths.
+    private static func alignedScratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+    }
+
     /// C = α·op(A)·op(B) + β·C, C's rows split into `threads` strips.
     func run(_ op: GEMMOperands, threads: Int) {
         let strips = max(1, min(threads, op.m / 16))
@@ -90,15 +98,14 @@ struct NarrowKernels: Sendable {
         var bt = op.b
         var ldbt = op.ldb
         if op.transB == .none {
-            let t = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+            let ld = (k + 15) / 16 * 16
+            let t = Self.alignedScratch(n * ld)
             for j in 0..<n {
-                let (column, out) = (op.b + j, t + j * k)
+                let (column, out) = (op.b + j, t + j * ld)
                 for p in 0..<k { out[p] = column[p * op.ldb] }
             }
-            (scratch, bt, ldbt) = (t, UnsafePointer(t), k)
+            (scratch, bt, ldbt) = (t, UnsafePointer(t), ld)
         }
-        // All of k per call: blocking k so that a block of Bᵀ stays in L1 was slower (`bench gemm`, 256×1024·1024×10:
-        // 79.9 against 148.5 GFLOP/s), the lane sums and stores of 4× as many calls costing more than L2 reads.
         let step = Self.columnsPerCall
         for i in stride(from: 0, to: m, by: rowsPerCall) {
             for j in stride(from: 0, to: n, by: step) {
@@ -122,7 +129,7 @@ struct NarrowKernels: Sendable {
             var lda = op.lda
             var padded: UnsafeMutablePointer<Float>?
             if w < width {
-                let t = UnsafeMutablePointer<Float>.allocate(capacity: k * width)
+                let t = Self.alignedScratch(k * width)
                 t.initialize(repeating: 0, count: k * width)
                 for p in 0..<k { (t + p * width).update(from: op.a + p * op.lda + i, count: w) }
                 (padded, a, lda) = (t, UnsafePointer(t), width)
