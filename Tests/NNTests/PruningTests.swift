@@ -54,9 +54,10 @@ import Testing
         }
     }
 
-    /// Halving the hidden layers by L2 norm: the shrunk model's outputs equal, bit for bit, those of the full
-    /// model with the pruned neurons zeroed (incoming column, bias, outgoing row), and the kept neurons are those
-    /// with the largest norms.
+    /// Halving the hidden layers by L2 norm: the shrunk model's outputs equal those of the full model with the
+    /// pruned neurons zeroed (incoming column, bias, outgoing row), and the kept neurons are those with the largest
+    /// norms. Equal to fp32 rounding, not bit for bit: the output layer (10 wide) runs on the narrow GEMM kernels,
+    /// which sum k across vector lanes, so removing the zeroed terms regroups its sum.
     @Test(arguments: [Activation.relu, .tanh, .sigmoid])
     func shrunkModelEqualsZeroedModel(activation: Activation) throws {
         let full = Sequential(mlp: [50, 64, 48, 10], activation: activation)
@@ -71,6 +72,7 @@ import Testing
         let x = input(33, 50, seed: 4)
         let want = full.forward(x, training: false).array
         let got = r.model.forward(x, training: false).array
-        #expect(got.map(\.bitPattern) == want.map(\.bitPattern))
+        let worst = zip(got, want).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? .infinity
+        #expect(got.count == want.count && worst <= 1e-5, "worst relative difference \(worst)")
     }
 }
