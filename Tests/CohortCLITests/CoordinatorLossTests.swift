@@ -15,26 +15,8 @@ struct CoordinatorLossTests {
     static let steps = 20000
 
     func clusterYAML(dir: URL, token: String?, checkpoints: Bool) -> String {
-        let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
         let checkpoint = checkpoints ? "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n" : ""
-        return """
-            cluster:
-              coordinator: {host: 127.0.0.1, port: 5555}
-              interface: 127.0.0.1
-            \(security)hosts:
-              - {address: 127.0.0.1, workers: 2}
-            job:
-              model: {layers: [16, 24, 4], activation: relu, init: he_normal}
-              optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
-              data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
-              batch_size: 32
-              steps: \(Self.steps)
-              seed: 7
-            parallelism: {data_parallel: 2}
-            timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(Self.deadline), rendezvous_timeout_s: 20}
-            output: {metrics_file: \(dir.path)/metrics.jsonl}
-            \(checkpoint)
-            """
+        return handStartedClusterYAML(dir: dir, steps: Self.steps, deadline: Self.deadline, token: token, tail: checkpoint)
     }
 
     @Test func workersSaveAndStopThenResumeContinues() throws {

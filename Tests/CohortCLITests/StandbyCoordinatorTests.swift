@@ -16,26 +16,7 @@ struct StandbyCoordinatorTests {
     static let steps = 6000
 
     func clusterYAML(dir: URL, standbyPort: Int?, token: String?) -> String {
-        let standby = standbyPort.map { ", standby: {host: 127.0.0.1, port: \($0)}" } ?? ""
-        let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
-        return """
-            cluster:
-              coordinator: {host: 127.0.0.1, port: 5555\(standby)}
-              interface: 127.0.0.1
-            \(security)hosts:
-              - {address: 127.0.0.1, workers: 2}
-            job:
-              model: {layers: [16, 24, 4], activation: relu, init: he_normal}
-              optimizer: {name: momentum, lr: 0.05, momentum: 0.9}
-              data: {dataset: synthetic, max_train_examples: 512, max_test_examples: 128}
-              batch_size: 32
-              steps: \(Self.steps)
-              seed: 7
-            parallelism: {data_parallel: 2}
-            timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(Self.deadline), rendezvous_timeout_s: 20}
-            output: {metrics_file: \(dir.path)/metrics.jsonl}
-
-            """
+        handStartedClusterYAML(dir: dir, steps: Self.steps, deadline: Self.deadline, token: token, standbyPort: standbyPort)
     }
 
     @Test func theStandbyTakesOverAndTheJobEndsAsIfUninterrupted() throws {

@@ -32,30 +32,10 @@ struct NarrowKernels: Sendable {
             switch family {
             case .avx512:
                 return NarrowKernels(
-                    rowsPerCall: 4, widthPerCall: 64,
-                    rows: {
-                        sgemmNarrowRowsAVX512(
-                            k: $0, a: $1, lda: $2, rows: $3, bt: $4, ldbt: $5, cols: $6, c: $7, ldc: $8, alpha: $9,
-                            beta: $10)
-                    },
-                    columns: {
-                        sgemmNarrowColumnsAVX512(
-                            k: $0, a: $1, lda: $2, width: $3, b: $4, bRow: $5, bCol: $6, cols: $7, c: $8, ldc: $9,
-                            alpha: $10, beta: $11)
-                    })
+                    rowsPerCall: 4, widthPerCall: 64, rows: sgemmNarrowRowsAVX512, columns: sgemmNarrowColumnsAVX512)
             case .avx2:
                 return NarrowKernels(
-                    rowsPerCall: 2, widthPerCall: 16,
-                    rows: {
-                        sgemmNarrowRowsAVX2(
-                            k: $0, a: $1, lda: $2, rows: $3, bt: $4, ldbt: $5, cols: $6, c: $7, ldc: $8, alpha: $9,
-                            beta: $10)
-                    },
-                    columns: {
-                        sgemmNarrowColumnsAVX2(
-                            k: $0, a: $1, lda: $2, width: $3, b: $4, bRow: $5, bCol: $6, cols: $7, c: $8, ldc: $9,
-                            alpha: $10, beta: $11)
-                    })
+                    rowsPerCall: 2, widthPerCall: 16, rows: sgemmNarrowRowsAVX2, columns: sgemmNarrowColumnsAVX2)
             case .portable:
                 return nil
             }
