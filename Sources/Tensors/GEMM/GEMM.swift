@@ -95,7 +95,10 @@ func favoursTransposedProduct(m: Int, n: Int, mr: Int, nr: Int) -> Bool {
 /// read with the other transpose flag, and likewise op(A)ᵀ, so nothing is copied beforehand.
 private func runTransposed(_ op: GEMMOperands, entry: SgemmEntry, threads: Int) {
     let (m, n) = (op.m, op.n)
-    let t = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    // On a cache line, as the narrow kernels' scratch: the kernels' whole-vector stores into T would otherwise split
+    // lines whenever malloc's 16-byte alignment lands off one.
+    let t = UnsafeMutableRawPointer.allocate(byteCount: m * n * MemoryLayout<Float>.stride, alignment: 64)
+        .bindMemory(to: Float.self, capacity: m * n)
     defer { t.deallocate() }
     let swapped = GEMMOperands(
         transA: op.transB == .none ? .transpose : .none, transB: op.transA == .none ? .transpose : .none,
