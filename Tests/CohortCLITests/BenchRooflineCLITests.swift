@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// `cohort bench roofline --json`: one line per op with the issue's keys in order, then the summary line; numbers
-/// consistent with each other (attained = flops / seconds, intensity = flops / bytes, roof ≤ peak).
+/// consistent with each other (attained = flops / seconds, intensity = flops / bytes, roof ≤ peak); the output
+/// layer's GEMMs, when below 80% of the roof, name the shape that keeps them there.
 @Suite struct BenchRooflineCLITests {
     @Test func jsonLinesHaveTheIssuesShape() throws {
         let r = try cohort(["bench", "roofline", "--workload", "W1", "--reps", "5", "--json"], timeout: 120)
@@ -32,6 +33,14 @@ import Testing
             #expect(abs((o["attained_gflops"] as? Double ?? -1) - flops / seconds / 1e9) < 0.01 * max(1, flops / seconds / 1e9))
             #expect((o["roof_gflops"] as? Double ?? .infinity) <= peak + 0.01)
             #expect(["compute", "memory"].contains(o["bound"] as? String ?? ""))
+            // A GEMM below 80% of its roof says why: W1's output layer is 10 wide (its forward and ∂W) and its ∂x has
+            // k = 10.
+            let (name, ofRoof, note) = (o["op"] as? String ?? "", o["of_roof"] as? Double ?? 0, o["note"] as? String)
+            if name.contains("gemm") && ofRoof < 0.8 && name.hasPrefix("dense2") {
+                #expect(note != nil, "\(line)")
+                #expect(
+                    (note ?? "").contains(name.hasSuffix("gemm_dX") ? "k = 10" : "C is 10 columns wide"), "\(line)")
+            }
         }
     }
 }

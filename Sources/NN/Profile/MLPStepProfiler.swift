@@ -46,7 +46,8 @@ public struct MLPStepProfiler {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
             replays.ops.append(nil)
         }
-        // An op that can run again on the same buffers with the same result (all but the GEMMs here).
+        // An op that can run again on the same buffers with the same result (all but the forward GEMMs here, which
+        // add to the bias they are given).
         let timeReplayable = { (body: @escaping () -> Void) in
             time(body)
             replays.ops[replays.ops.count - 1] = body
@@ -83,13 +84,13 @@ public struct MLPStepProfiler {
             _ = loss.forward(logits: logits, labels: labels)
             _ = loss.backward()
         }
-        backward(dy, inputs: inputs, time: time, replayable: timeReplayable)
+        backward(dy, inputs: inputs, replayable: timeReplayable)
         timeReplayable { [optimizer, model] in optimizer.update(parameters: model.parameters, gradients: model.gradients) }
         return times
     }
 
     /// Median seconds of op `index` of the last `timedStep` run `reps` times in a row on its own buffers (its data
-    /// hot in cache after the first), nil for a GEMM: beside its time in the step, whether its shortfall is the
+    /// hot in cache after the first), nil for a forward GEMM: beside its time in the step, whether its shortfall is the
     /// cache state the ops before it leave or the op itself.
     public func isolatedSeconds(op index: Int, reps: Int = 31) -> Double? {
         guard replays.ops.indices.contains(index), let op = replays.ops[index] else { return nil }
@@ -104,7 +105,7 @@ public struct MLPStepProfiler {
     }
 
     private func backward(
-        _ start: Tensor, inputs: [Tensor], time: (() -> Void) -> Void, replayable: (@escaping () -> Void) -> Void
+        _ start: Tensor, inputs: [Tensor], replayable: (@escaping () -> Void) -> Void
     ) {
         var dy = start
         var denseIndex = inputs.count - 1
@@ -115,23 +116,23 @@ public struct MLPStepProfiler {
                 continue
             }
             let xin = inputs[denseIndex]
-            time {
+            let gradientIn = dy
+            replayable { [batch] in
                 sgemm(
                     transA: .transpose, transB: .none, m: dense.inputs, n: dense.outputs, k: batch, alpha: 1,
-                    a: xin.pointer, lda: dense.inputs, b: dy.pointer, ldb: dense.outputs, beta: 0,
+                    a: xin.pointer, lda: dense.inputs, b: gradientIn.pointer, ldb: dense.outputs, beta: 0,
                     c: dense.kernelGradient.pointer, ldc: dense.outputs)
             }
-            let gradient = dy
             replayable { [batch] in
                 columnSums(
-                    gradient.pointer, rows: batch, cols: dense.outputs, into: dense.biasGradient.pointer, accumulate: false)
+                    gradientIn.pointer, rows: batch, cols: dense.outputs, into: dense.biasGradient.pointer, accumulate: false)
             }
             if denseIndex > 0 {
                 let dx = Tensor(shape: [batch, dense.inputs])
-                time {
+                replayable { [batch] in
                     sgemm(
                         transA: .none, transB: .transpose, m: batch, n: dense.inputs, k: dense.outputs, alpha: 1,
-                        a: dy.pointer, lda: dense.outputs, b: dense.kernel.pointer, ldb: dense.outputs, beta: 0,
+                        a: gradientIn.pointer, lda: dense.outputs, b: dense.kernel.pointer, ldb: dense.outputs, beta: 0,
                         c: dx.pointer, ldc: dense.inputs)
                 }
                 dy = dx
