@@ -29,6 +29,13 @@ import Testing
         #expect(byName["dense0.gemm_dX"] == nil, "the first layer computes no input gradient")
         let p = d0 * d1 + d1 + d1 * d2 + d2
         #expect(byName["optimizer"] == StepOp(name: "optimizer", flops: 4 * p, bytes: 20 * p, footprint: 12 * p))
+        // Every GEMM carries its sizes, which agree with its FLOPs; no other op does.
+        for op in ops {
+            #expect((op.gemm != nil) == op.name.contains("gemm"), "\(op.name)")
+            if let g = op.gemm { #expect(op.flops == Double(2 * g.m * g.n * g.k), "\(op.name)") }
+        }
+        #expect(byName["dense1.gemm_dW"]?.gemm == GEMMDims(m: 256, n: 10, k: 128, aTransposed: true))
+        #expect(byName["dense1.gemm_dX"]?.gemm == GEMMDims(m: 128, n: 256, k: 10))
         #expect(ops.count == expected.count + 1)
         // The GEMMs carry the step's FLOPs: 3 products per layer but the first layer's dX.
         let gemmFlops = ops.filter { $0.name.contains("gemm") }.reduce(0) { $0 + $1.flops }

@@ -9,16 +9,29 @@ public struct StepOp: Sendable, Equatable {
     /// The distinct bytes it touches (its working set): `bytes` unless it reads and writes the same arrays (the
     /// optimizer reads and rewrites w and v: 20 bytes moved per parameter over 12 bytes of arrays).
     public var footprint: Double
+    /// m × n × k and whether A is read transposed, when the op is a GEMM.
+    public var gemm: GEMMDims?
 
-    public init(name: String, flops: Double, bytes: Double, footprint: Double? = nil) {
+    public init(name: String, flops: Double, bytes: Double, footprint: Double? = nil, gemm: GEMMDims? = nil) {
         self.name = name
         self.flops = flops
         self.bytes = bytes
         self.footprint = footprint ?? bytes
+        self.gemm = gemm
     }
 
     /// FLOPs per byte (0 for a pure copy).
     public var intensity: Double { bytes > 0 ? flops / bytes : 0 }
+}
+
+/// A step GEMM's C = op(A)·op(B) sizes: C is m × n, k the depth; `aTransposed` for Xᵀ·dY.
+public struct GEMMDims: Sendable, Equatable {
+    public var m: Int, n: Int, k: Int
+    public var aTransposed: Bool
+
+    public init(m: Int, n: Int, k: Int, aTransposed: Bool = false) {
+        (self.m, self.n, self.k, self.aTransposed) = (m, n, k, aTransposed)
+    }
 }
 
 /// The operations of one step of an MLP `widths` (Dense layers with ReLU between them, softmax cross-entropy,
@@ -41,7 +54,9 @@ public enum MLPStepOps {
             let (a, b) = (Double(widths[l]), Double(widths[l + 1]))
             ops.append(StepOp(name: "dense\(l).fwd_bias", flops: 0, bytes: f * (b + bsz * b)))
             ops.append(
-                StepOp(name: "dense\(l).fwd_gemm", flops: 2 * bsz * a * b, bytes: f * (bsz * a + a * b + 2 * bsz * b)))
+                StepOp(
+                    name: "dense\(l).fwd_gemm", flops: 2 * bsz * a * b, bytes: f * (bsz * a + a * b + 2 * bsz * b),
+                    gemm: GEMMDims(m: batch, n: widths[l + 1], k: widths[l])))
             if l < layers - 1 { ops.append(StepOp(name: "relu\(l).fwd", flops: bsz * b, bytes: f * 2 * bsz * b)) }
         }
         let classes = Double(widths.last ?? 0)
@@ -49,10 +64,16 @@ public enum MLPStepOps {
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let (a, b) = (Double(widths[l]), Double(widths[l + 1]))
             if l < layers - 1 { ops.append(StepOp(name: "relu\(l).bwd", flops: bsz * b, bytes: f * 3 * bsz * b)) }
-            ops.append(StepOp(name: "dense\(l).gemm_dW", flops: 2 * bsz * a * b, bytes: f * (bsz * a + bsz * b + a * b)))
+            ops.append(
+                StepOp(
+                    name: "dense\(l).gemm_dW", flops: 2 * bsz * a * b, bytes: f * (bsz * a + bsz * b + a * b),
+                    gemm: GEMMDims(m: widths[l], n: widths[l + 1], k: batch, aTransposed: true)))
             ops.append(StepOp(name: "dense\(l).bias_grad", flops: bsz * b, bytes: f * (bsz * b + b)))
             if l > 0 {
-                ops.append(StepOp(name: "dense\(l).gemm_dX", flops: 2 * bsz * a * b, bytes: f * (bsz * b + a * b + bsz * a)))
+                ops.append(
+                    StepOp(
+                        name: "dense\(l).gemm_dX", flops: 2 * bsz * a * b, bytes: f * (bsz * b + a * b + bsz * a),
+                        gemm: GEMMDims(m: batch, n: widths[l], k: widths[l + 1])))
             }
         }
         var parameters = 0

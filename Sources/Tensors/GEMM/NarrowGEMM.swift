@@ -3,13 +3,17 @@
     import KernelsAVX2
 #endif
 
+/// The widest C (in columns) that `sgemm` computes with the narrow kernels on the AVX paths, for reports that say
+/// which kernels a product ran on (`bench roofline`).
+public let sgemmNarrowMaxColumns = 16
+
 /// A family's kernels for a C at most `maxColumns` wide (a classifier's output layer: n = 10 against AVX-512's
 /// 32-wide tile, which would leave 22 of every 32 lanes idle, and whose transpose must gather A's rows to pack
 /// them). They need no packing: with A as stored, each lane holds one dot product's share of k (`rows`); with A
 /// transposed as stored, the lanes run along C's long side and B's few columns are broadcast (`columns`).
 struct NarrowKernels: Sendable {
     /// C's widest n these kernels take: beyond it a packed tile is at least half full.
-    static let maxColumns = 16
+    static let maxColumns = sgemmNarrowMaxColumns
     /// The columns of C one kernel call covers (the generator's `cols`).
     static let columnsPerCall = 5
 

@@ -34,9 +34,6 @@ struct BenchRoofline: ParsableCommand {
         var rows = zip(ops, opTimes).map {
             RooflineRow(op: $0.0, seconds: $0.1, roofs: roofs, bandwidth: footprints.bandwidth(forBytes: $0.0.footprint))
         }
-        for i in rows.indices {
-            rows[i].gemmShape = GEMMShape(op: rows[i].op.name, widths: job.model.layers, batch: job.batchSize)
-        }
         // An op short of its roof runs again on its own, its data hot: the measured half of its note.
         for i in rows.indices where rows[i].fractionOfRoof < rows[i].target {
             rows[i].aloneSeconds = profiler.isolatedSeconds(op: i)
@@ -123,11 +120,8 @@ struct RooflineRow {
     let bandwidth: Double
     /// Its median time run again and again on its own buffers (data hot in cache), when it was measured.
     var aloneSeconds: Double?
-    /// m × n × k when it is a GEMM.
-    var gemmShape: GEMMShape?
-
     /// The fraction of its roof below which it gets a note: issue 15's 80% for a GEMM, 60% for the rest.
-    var target: Double { op.name.contains("gemm") ? 0.8 : 0.6 }
+    var target: Double { op.gemm != nil ? 0.8 : 0.6 }
 
     /// `bandwidth`: the memory roof at this op's footprint (`FootprintRoofs`).
     init(op: StepOp, seconds: Double, roofs: RooflineRoofs, bandwidth: Double) {
@@ -157,7 +151,7 @@ struct RooflineRow {
     /// comes from running the op alone with its data hot (`aloneSeconds`): there it meets the roof (so in the step
     /// its data came from farther away than its footprint says), or it does not (so the loop itself is short).
     var shortfall: String? {
-        if let gemmShape { return gemmShortfall(gemmShape) }
+        if let gemm = op.gemm { return gemmShortfall(gemm) }
         if fractionOfRoof > 1.1 {
             return "above the roof: part of its data is still in cache from the ops before it (the triad's is not)"
         }
@@ -190,10 +184,10 @@ struct RooflineRow {
     /// Why a GEMM sits below 80% of the compute roof: its shape where the shape explains it (a C a few columns wide,
     /// or a k of a few steps), and its time alone with its operands hot (a forward GEMM adds to its bias, so it is
     /// not rerun): near the roof alone means the step's other ops had evicted its operands.
-    private func gemmShortfall(_ s: GEMMShape) -> String? {
+    private func gemmShortfall(_ s: GEMMDims) -> String? {
         guard fractionOfRoof < target else { return nil }
         var why: [String] = []
-        if s.n <= 16 {
+        if s.n <= sgemmNarrowMaxColumns {
             why.append(
                 s.aTransposed
                     ? "C is \(s.n) columns wide: its tile runs along C's long side and is stored lane by lane, transposed"
@@ -238,27 +232,4 @@ func orderedJSON(_ fields: [(String, BenchLine.Value)]) -> String {
         "\"\(name)\":" + ((try? JSONLine.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null")
     }
     return "{" + parts.joined(separator: ",") + "}"
-}
-
-/// A GEMM's m × n × k in the step of an MLP `widths` on `batch` rows, from its op name (`MLPStepOps`' names:
-/// `denseI.fwd_gemm` X·W, `denseI.gemm_dW` Xᵀ·dY, `denseI.gemm_dX` dY·Wᵀ); nil for any other op.
-struct GEMMShape: Equatable {
-    let m: Int, n: Int, k: Int
-    /// A is read transposed (the ∂W product, Xᵀ·dY).
-    var aTransposed: Bool { kind == "gemm_dW" }
-    let kind: Substring
-
-    init?(op name: String, widths: [Int], batch: Int) {
-        let parts = name.split(separator: ".")
-        guard parts.count == 2, parts[0].hasPrefix("dense"), let i = Int(parts[0].dropFirst(5)), i + 1 < widths.count
-        else { return nil }
-        let (inputs, outputs) = (widths[i], widths[i + 1])
-        kind = parts[1]
-        switch parts[1] {
-        case "fwd_gemm": (m, n, k) = (batch, outputs, inputs)
-        case "gemm_dW": (m, n, k) = (inputs, outputs, batch)
-        case "gemm_dX": (m, n, k) = (batch, inputs, outputs)
-        default: return nil
-        }
-    }
 }
