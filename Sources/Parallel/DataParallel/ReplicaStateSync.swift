@@ -19,6 +19,14 @@ public struct ReplicaAgreement: Sendable, Equatable {
     /// loaded, the generators set); 0 when nothing was copied. The checksums around it are not in it.
     public var copySeconds: Double = 0
 
+    public init(step: Int, stepsBefore: [Int], source: Int?, bytesCopied: Int, copySeconds: Double = 0) {
+        self.step = step
+        self.stepsBefore = stepsBefore
+        self.source = source
+        self.bytesCopied = bytesCopied
+        self.copySeconds = copySeconds
+    }
+
     /// The state bytes one receiver got (`bytesCopied` over the replicas that received).
     public var bytesPerReceiver: Int { stepsBefore.count > 1 ? bytesCopied / (stepsBefore.count - 1) : 0 }
 

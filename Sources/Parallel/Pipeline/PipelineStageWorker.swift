@@ -80,7 +80,16 @@ public final class PipelineStageWorker {
 
     let comm: Communicator?
     let dataParallelGroup: Communicator?
-    private let pipelineGroup: Communicator?
+    let pipelineGroup: Communicator?
+    /// Elastic DP × PP: the state before the last update, for a stage a step ahead of the others to return to
+    /// when a membership changes (`StageStateSnapshot`); nil otherwise (no copy per step).
+    public var snapshot: StageStateSnapshot?
+    /// Called on the training thread after each completed step, with the trainer's step count (elastic training
+    /// times its recovery to the first step of a new membership with it).
+    public var onStepDone: ((Int) -> Void)?
+    /// Elastic training: why this membership has ended (the coordinator formed a newer one), or nil; checked
+    /// before each step, so that a step begun after the abort fails at once rather than at its first receive.
+    public var membershipEnded: (() -> String?)?
     private let control: (any WorkerControlChannel)?
     /// The neighbour stages (nil for one stage alone).
     let links: StageLinks?
@@ -91,7 +100,7 @@ public final class PipelineStageWorker {
     let previous: Int?
     let next: Int?
 
-    private struct Slot {
+    struct Slot {
         let model: Sequential
         let loss: SoftmaxCrossEntropy
         let input: Tensor  // received activations [maxRows, inputFeatures] (stage > 0)
@@ -99,7 +108,7 @@ public final class PipelineStageWorker {
         let activationSent = StageSend()
         let gradientSent = StageSend()
     }
-    private let slots: [Slot]
+    let slots: [Slot]
     private let maxRows: Int
 
     public var rank: Int { assignment.rank }
@@ -367,6 +376,7 @@ public final class PipelineStageWorker {
             timing.allReduceSeconds = Double(e - t) / 1e9
             timing.allReduceSpan = (t, e)
         }
+        snapshot?.capture(trainer)
         timing.gradientNorm = try trainer.applyUpdate(squaredNorm: { squared in
             guard let pipelineGroup else { return squared }
             var sq = [squared]
@@ -407,14 +417,21 @@ public final class PipelineStageWorker {
     // MARK: the whole job
 
     /// Trains the whole job; reports progress and epochs through the control plane, like the data-parallel worker.
-    public func run() throws -> FinalReport {
+    /// `agreedStep`: the step the stages of a new elastic membership agreed on (`agreeStageState`), their
+    /// replicas already identical; nil starts the job (from the common checkpoint with `--resume`).
+    public func run(agreedStep: Int? = nil) throws -> FinalReport {
         let checkpoints = assignment.checkpoint.map { TrainingCheckpoints(spec: stageCheckpointSpec($0)) }
         var options = EpochDriver<PipelineStageWorker>.Options(
             plan: plan, epochs: (totalSteps + plan.stepsPerEpoch - 1) / plan.stepsPerEpoch, totalSteps: totalSteps)
-        if assignment.run.resume, let checkpoints, let point = try restoreCommonCheckpoint(checkpoints) {
-            options.resumeAt = point
+        if let agreedStep {
+            options.resumeAt = ResumePoint(
+                step: agreedStep, epoch: agreedStep / plan.stepsPerEpoch, stepInEpoch: agreedStep % plan.stepsPerEpoch)
+        } else {
+            if assignment.run.resume, let checkpoints, let point = try restoreCommonCheckpoint(checkpoints) {
+                options.resumeAt = point
+            }
+            if let group = dataParallelGroup { try group.broadcast(parameters.buffer, root: 0) }
         }
-        if let group = dataParallelGroup { try group.broadcast(parameters.buffer, root: 0) }
         options.warmupSteps = assignment.run.warmupSteps
         // Each stage keeps its own slice (replica 0's: the replicas' weights are identical).
         options.checkpoints = replica == 0 ? checkpoints : nil
@@ -501,9 +518,13 @@ extension PipelineStageWorker: TrainingStep {
     public typealias Evaluation = TestShard
 
     public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
+        if let reason = membershipEnded?() {
+            throw CollectiveError.aborted(operation: "step", me: rank, epoch: assignment.membershipEpoch, reason: reason)
+        }
         let global = trainer.step
         let (loss, correct, rows, t) = try trainStep(step: index, permutation: permutation, batch: batch)
         trace?.add(step: global, t)
+        onStepDone?(trainer.step)
         let busy = t.busySeconds
         return StepRecord(
             loss: loss, correct: correct, samples: rows, computeSeconds: busy, allReduceSeconds: t.allReduceSeconds,

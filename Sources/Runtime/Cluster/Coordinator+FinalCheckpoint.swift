@@ -4,10 +4,14 @@ import Training
 import Transport
 
 extension Coordinator {
-    /// `elastic:` as membership sees it: data parallelism only. A pipeline's stage cannot be rebuilt from its
-    /// peers, so a pipeline's death ends the job as without `elastic:`, and `launch` restarts the whole job from
-    /// the newest checkpoint every stage holds (`launchCluster`).
-    var elasticMembership: ElasticSpec? { config.parallelism.pipelineStages > 1 ? nil : config.elastic }
+    /// `elastic:` as membership sees it: data parallelism, and DP × PP grids, which shrink by a whole replica
+    /// (`loseMember`). A lone pipeline's stage cannot be rebuilt from peers, so its death ends the job as without
+    /// `elastic:`, and `launch` restarts the whole job from the newest checkpoint every stage holds
+    /// (`launchCluster`).
+    var elasticMembership: ElasticSpec? {
+        let stages = max(config.parallelism.pipelineStages, 1)
+        return stages == 1 || workers / stages > 1 ? config.elastic : nil
+    }
 
     /// Elastic training fell below `min_workers`: the job ends, cleanly. The survivors are told to stop; the lowest
     /// surviving rank is first asked to save its last completed step (when `checkpoint:` is configured), and the

@@ -87,7 +87,18 @@ extension Coordinator {
         let lost = members[rank]
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
-        members.remove(at: rank)
+        let stages = max(config.parallelism.pipelineStages, 1)
+        var reason = why
+        if stages > 1 {
+            // A pipeline needs all its stages, and no survivor's state can stand in for its lost one: the grid
+            // goes on without the whole replica. Without a replica to spare, or below the minimum, it ends as
+            // without `elastic:` (`launch` restarts it whole from its checkpoints under `elastic.restart`).
+            guard members.count - stages >= max(elastic.minWorkers, stages) else { throw death }
+            reason += "; its replica's other stages left"
+            dropReplica(of: rank, because: "rank \(rank) on \(lost.registration.host) (pid \(lost.registration.pid)) \(why)")
+        } else {
+            members.remove(at: rank)
+        }
         lostMembers.append("rank \(rank) on \(lost.registration.host) (pid \(lost.registration.pid))")
         guard members.count >= elastic.minWorkers else {
             throw stopBelowMinimum(
@@ -99,10 +110,26 @@ extension Coordinator {
         state.epochReports = [:]
         let change = MembershipChange(
             membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
-            lostRank: rank, host: lost.registration.host, pid: lost.registration.pid, reason: why,
+            lostRank: rank, host: lost.registration.host, pid: lost.registration.pid, reason: reason,
             decisionSeconds: Double(Deadline.nowNanoseconds() &- since) / 1e9, detectedAtNanoseconds: since)
         onEvent(.membershipChanged(change))
         metrics?.write(.membership(change))
+    }
+}
+
+extension Coordinator {
+    /// DP × PP: removes the replica that holds `rank` (ranks are replica-major, its stages consecutive) and tells
+    /// its other stages, which are alive but have no pipeline left, to stop.
+    func dropReplica(of rank: Int, because lost: String) {
+        let stages = max(config.parallelism.pipelineStages, 1)
+        let replica = rank / stages
+        let ranks = (replica * stages)..<min(replica * stages + stages, members.count)
+        for r in ranks where r != rank && members[r].final == nil {
+            send(.stop(reason: "replica \(replica) left the job: its stage \(rank % stages), \(lost)"), to: members[r].identity)
+            lostMembers.append(
+                "rank \(r) on \(members[r].registration.host) (pid \(members[r].registration.pid), replica dropped)")
+        }
+        members.removeSubrange(ranks)
     }
 }
 
@@ -127,7 +154,8 @@ extension Coordinator {
 
     /// Elastic training below `max_workers`, with no member finished yet: a joiner may come in.
     private var hasRoomForJoiner: Bool {
-        guard let elastic = elasticMembership else { return false }
+        // A DP × PP grid would need a whole replica's stages at once: it does not grow.
+        guard let elastic = elasticMembership, config.parallelism.pipelineStages <= 1 else { return false }
         return members.count < elastic.maximum(configured: workers) && !members.contains { $0.final != nil }
     }
 

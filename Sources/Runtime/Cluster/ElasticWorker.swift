@@ -70,7 +70,7 @@ func runElasticDataParallel(
 /// at the peer deadline), for a join at the next step boundary (`MembershipSwitch`), with an abort after its grace
 /// as the fallback. Set before the data loads, so that a death during loading aborts the first barrier too.
 /// The coordinator's stop (below `min_workers`) ends the step in flight now, and this rank may save.
-private func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switches: MembershipSwitch) {
+func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switches: MembershipSwitch) {
     control.setAssignmentHandler { [plane, switches] next in
         healTrace("assign-received \(next.membershipEpoch)")
         let epoch = next.membershipEpoch
@@ -93,7 +93,7 @@ private func installMembershipHandlers(control: WorkerControl, plane: DataPlane,
 /// what the replicas agreed on, and when training had a step again (CLOCK_MONOTONIC nanoseconds, so a script can
 /// put its own kill time beside them). The same figures go to the coordinator (`recovered`), which writes them to
 /// the metrics file.
-private final class RecoveryLog {
+final class RecoveryLog {
     let failedAt: UInt64
     let stepAtFailure: Int
     let stepInFlight: Bool
@@ -206,7 +206,7 @@ private func agree(
 
 /// The coordinator's next membership after a failed collective: it comes once the coordinator has seen the death
 /// (at most the peer deadline, plus the time to tell every survivor); nil when none comes or it said stop.
-private func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
+func nextMembership(after assignment: Assignment, control: WorkerControl) -> Assignment? {
     let wait = assignment.timeouts.peerDeadline * 2 + 1
     return control.nextAssignment(after: assignment.membershipEpoch, timeout: wait)
 }

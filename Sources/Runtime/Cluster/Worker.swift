@@ -161,6 +161,9 @@ private func runMembership(
     if assignment.elastic != nil && assignment.layout.pipelineStages == 1 {
         return try runElasticDataParallel(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
+    if assignment.elastic != nil && assignment.layout.dataParallel > 1 {
+        return try runElasticPipeline(assignment, plane: plane, control: control, log: log)
+    }
     do {
         let data = try prepared?.data ?? assignment.job.loadData()
         if let notice = data.notice, rank == 0 { log(notice) }

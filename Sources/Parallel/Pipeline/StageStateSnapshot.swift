@@ -1,0 +1,64 @@
+import NN
+import Training
+
+/// A stage's trainable state as it was before its last update: weights, optimizer slots and both step counters.
+///
+/// Why an elastic DP × PP job needs it: a stage's update follows its own data-parallel all-reduce, and the
+/// stages of a replica run theirs independently. When a worker dies, one stage's ring may have finished the
+/// step (every replica of that stage holds it) while another stage's ring never will. No stage can be rolled
+/// forward without the dead replica's contribution, so the survivors agree on the step that every stage
+/// completed and a stage one step ahead goes back to this copy; the interrupted step is then redone in full
+/// over the remaining replicas, with the same global batch. BatchNorm statistics and dropout generators are not
+/// copied: they follow the rows each replica holds and are outside the replicas' checksum.
+public final class StageStateSnapshot {
+    /// The trainer's step the copy was taken at (the update it preceded is step + 1's).
+    public private(set) var step = -1
+    private var optimizerStep = 0
+    private var weights: [Float] = []
+    private var slots: [String: [Float]] = [:]
+
+    public init() {}
+
+    /// Copies `trainer`'s state; called just before each update (one copy of the weights and slots a step).
+    public func capture(_ trainer: Trainer) {
+        let p = trainer.model.parameters
+        if weights.count != p.count { weights = [Float](repeating: 0, count: p.count) }
+        weights.withUnsafeMutableBufferPointer {
+            _ = $0.update(fromContentsOf: UnsafeBufferPointer(start: p.pointer, count: p.count))
+        }
+        if let optimizer = trainer.optimizer as? SlotOptimizer {
+            var seen = Set<String>()
+            optimizer.forEachSlot { name, bytes in
+                seen.insert(name)
+                let values = bytes.bindMemory(to: Float.self)
+                var copy = slots.removeValue(forKey: name) ?? []
+                if copy.count != values.count { copy = [Float](repeating: 0, count: values.count) }
+                copy.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values) }
+                slots[name] = copy
+            }
+            slots = slots.filter { seen.contains($0.key) }
+            optimizerStep = optimizer.step
+        }
+        step = trainer.step
+    }
+
+    /// Puts the copy back into `trainer` (the same stage, or its successor in a new membership, which holds the
+    /// same partition); false when there is no copy, the sizes differ or the optimizer keeps no named slots.
+    @discardableResult
+    public func restore(into trainer: Trainer) -> Bool {
+        let p = trainer.model.parameters
+        guard step >= 0, weights.count == p.count, let optimizer = trainer.optimizer as? SlotOptimizer else {
+            return false
+        }
+        weights.withUnsafeBufferPointer {
+            _ = UnsafeMutableBufferPointer(start: p.pointer, count: p.count).update(fromContentsOf: $0)
+        }
+        for (name, values) in slots {
+            let target = optimizer.slotBuffer(name, count: values.count)
+            values.withUnsafeBufferPointer { _ = target.update(fromContentsOf: $0) }
+        }
+        optimizer.adopt(step: optimizerStep, keepingSlots: !slots.isEmpty)
+        trainer.resume(atStep: step)
+        return true
+    }
+}

@@ -1,0 +1,113 @@
+import Collectives
+import Foundation
+import Parallel
+import Training
+import Transport
+
+/// One stage of an elastic DP × PP grid. When a worker dies, the coordinator drops its whole replica (a pipeline
+/// cannot run without a stage, and no survivor holds the lost one's state) and the other replicas go on as a
+/// smaller grid: each stage here is rebuilt for the new replica count, takes over its predecessor's state, and
+/// the stages agree on the last step that all of them completed (`agreeStageState`), redoing the interrupted
+/// one with the same global batch. No checkpoint is read.
+func runElasticPipeline(
+    _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
+) throws -> FinalReport {
+    let switches = MembershipSwitch()
+    installMembershipHandlers(control: control, plane: plane, switches: switches)
+    let data: JobData
+    do {
+        data = try first.job.loadData()
+    } catch {
+        control.post(.failed(rank: first.rank, message: "\(error)"))
+        throw error
+    }
+    if let notice = data.notice, first.rank == 0 { log(notice) }
+    var assignment = first
+    // Every stage built so far stays alive: zero-copy sends still queued for a dead peer point into its buffers.
+    var built: [PipelineStageWorker] = []
+    var failure: (at: UInt64, step: Int, inFlight: Bool, lastStepEnd: UInt64)?
+    while true {
+        if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
+            assignment = newer
+        }
+        do {
+            let recovery = failure.map {
+                RecoveryLog(
+                    failedAt: $0.at, stepAtFailure: $0.step, stepInFlight: $0.inFlight, lastStepEnd: $0.lastStepEnd,
+                    assignment: assignment, control: control, log: log)
+            }
+            let report = try trainStageMembership(
+                assignment, data: data, plane: plane, control: control, built: &built, switches: switches,
+                recovery: recovery)
+            control.post(.done(report))
+            return report
+        } catch {
+            healTrace("left membership \(assignment.membershipEpoch)")
+            failure = (
+                Deadline.nowNanoseconds(), built.last?.trainer.step ?? 0,
+                !((error as? CollectiveError)?.isBetweenSteps ?? false), switches.lastStepEnd
+            )
+            guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
+                let ended = control.coordinatorLoss == nil ? control.stopReason.map { RuntimeError.stopped($0) } : nil
+                control.post(.failed(rank: assignment.rank, message: "\(ended ?? error)"))
+                throw ended ?? error
+            }
+            assignment = next
+        }
+    }
+}
+
+/// One membership of the grid: the stage for this assignment, after the first one carrying on from the stage
+/// before it (appended to `built` as soon as it exists, so that a failure during the agreement still leaves it
+/// as the newest state).
+private func trainStageMembership(
+    _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl,
+    built: inout [PipelineStageWorker], switches: MembershipSwitch, recovery: RecoveryLog?
+) throws -> FinalReport {
+    let previous = built.last
+    // A later membership meets in its agreement (under the rendezvous deadline): no barrier before it.
+    let communicator = try formCommunicator(assignment, plane: plane, meet: previous == nil)
+    let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
+    worker.snapshot = StageStateSnapshot()
+    var agreedStep: Int?
+    if let previous {
+        try worker.adoptState(of: previous)
+        built.append(worker)
+        guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
+        do {
+            agreedStep = try agree(worker, world: communicator, assignment, recovery: recovery)
+        } catch {
+            worker.closeRingLinks()
+            throw error
+        }
+    } else {
+        built.append(worker)
+    }
+    worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
+        switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch))
+    }
+    worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
+    do {
+        return try worker.run(agreedStep: agreedStep)
+    } catch {
+        // Neighbours still inside this membership's collectives leave them now.
+        worker.closeRingLinks()
+        throw error
+    }
+}
+
+/// The stages' agreement, where a new membership's ranks first meet; from then on every group of the stage
+/// runs under the peer deadline. Returns the step the grid continues from.
+private func agree(
+    _ worker: PipelineStageWorker, world: Communicator, _ assignment: Assignment, recovery: RecoveryLog?
+) throws -> Int {
+    let agreement = try worker.agreeStageState(world: world)
+    worker.setCollectiveTimeout(assignment.timeouts.peerDeadline)
+    healTrace("agreed")
+    let copied = agreement.replicas
+    recovery?.agreement = ReplicaAgreement(
+        step: agreement.step, stepsBefore: agreement.stepsBefore, source: copied?.source,
+        bytesCopied: copied?.bytesCopied ?? 0, copySeconds: copied?.copySeconds ?? 0)
+    recovery?.agreedAt = Deadline.nowNanoseconds()
+    return agreement.step
+}

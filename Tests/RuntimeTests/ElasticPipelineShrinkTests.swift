@@ -1,0 +1,145 @@
+import CohortTestSupport
+import Collectives
+import Config
+import Foundation
+import NN
+import Parallel
+import Runtime
+import Testing
+import Training
+
+/// Issue 14, item 4: a DP × PP grid under `elastic:` loses a whole replica when one of its stages dies, and the
+/// other replicas go on in memory. Ranks as threads over inproc://, as `ElasticShrinkTests` does for data
+/// parallelism: the coordinator's part (aborting the old membership, the new peer table) is played by the test.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct ElasticPipelineShrinkTests {
+    static func job(steps: Int) -> JobSpec { smallJob(steps: steps, batch: 30, layers: [16, 24, 20, 12, 5]) }
+
+    static func stage(_ rank: Int, _ layout: RankLayout, steps: Int, data: JobData, _ c: Communicator) throws
+        -> PipelineStageWorker
+    {
+        let a = pipelineAssignment(
+            rank: rank, layout: layout, job: job(steps: steps), microBatches: 3, schedule: .oneForwardOneBackward)
+        let w = try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil)
+        w.snapshot = StageStateSnapshot()
+        return w
+    }
+
+    /// 3 replicas × 2 stages. Replica 1 stops after `lostAfter` steps (both its stages); the other replicas are
+    /// then blocked in the next step's all-reduces until the new membership aborts them. They re-form as 2 × 2
+    /// on the same data planes, agree and finish. Returns each survivor's (old rank, stage, agreement, weights).
+    static func shrink(lostAfter: Int, steps: Int, sharedMemory: Bool) throws -> [(Int, Int, StageAgreement, [Float])] {
+        let data = try job(steps: steps).loadData()
+        var options = CommunicatorOptions()
+        options.sharedMemory = sharedMemory
+        let grid = RankLayout(dataParallel: 3, pipelineStages: 2)
+        let comms = try Communicator.local(size: 6, options: options)
+        for c in comms { c.options.timeout = 20 }
+        let planes = comms.map(\.plane)
+        let lost = grid.pipeline(replica: 1)
+        let survivors = (0..<6).filter { !lost.contains($0) }
+        let table = survivors.map { planes[$0].endpoint }
+        let smaller = RankLayout(dataParallel: 2, pipelineStages: 2)
+        let results = runRanks(comms) { comm -> (Int, Int, StageAgreement, [Float])? in
+            if lost.contains(comm.rank) {
+                _ = try stage(comm.rank, grid, steps: lostAfter, data: data, comm).run()
+                if comm.rank == lost[0] {
+                    usleep(200_000)
+                    for r in survivors { planes[r].abortCollectives(before: 2, reason: "replica 1 was lost") }
+                }
+                return nil
+            }
+            let first = try stage(comm.rank, grid, steps: steps, data: data, comm)
+            do {
+                _ = try first.run()
+                throw TestFailure("rank \(comm.rank) finished a membership that lost a replica")
+            } catch is CollectiveError {}
+            let newRank = try #require(survivors.firstIndex(of: comm.rank))
+            let world = try Communicator(plane: comm.plane, rank: newRank, peers: table, epoch: 2)
+            world.options.timeout = 20
+            let next = try stage(newRank, smaller, steps: steps, data: data, world)
+            try next.adoptState(of: first)
+            let agreement = try next.agreeStageState(world: world)
+            _ = try next.run(agreedStep: agreement.step)
+            return (comm.rank, next.stage, agreement, next.parameters.array)
+        }
+        return try results.compactMap { try $0.get() }
+    }
+
+    /// The survivors redo the interrupted step with the same global batch over two replicas: they end where one
+    /// process on the same global batches ends, and the two replicas of each stage hold identical weights.
+    @Test(arguments: [false, true])
+    func survivorsFinishLikeOneProcess(sharedMemory: Bool) async throws {
+        let steps = 24
+        let kept = try await onOwnThread { try Self.shrink(lostAfter: 9, steps: steps, sharedMemory: sharedMemory) }
+        #expect(kept.map(\.0) == [0, 1, 4, 5])
+        #expect(kept.allSatisfy { $0.2.step == 9 && $0.2.stepsBefore == [9, 9, 9, 9] }, "\(kept.map(\.2))")
+        for s in 0..<2 {
+            let replicas = kept.filter { $0.1 == s }
+            #expect(replicas.count == 2 && replicas[0].3 == replicas[1].3, "stage \(s)'s replicas differ")
+        }
+        let single = try TrainingLoop(job: Self.job(steps: steps), data: try Self.job(steps: steps).loadData())
+        try single.run()
+        let reference = single.trainer.model.parameters.array
+        let grid = kept.filter { $0.0 < 2 }.sorted { $0.1 < $1.1 }.flatMap(\.3)
+        #expect(grid.count == reference.count)
+        var worst: Float = 0
+        for (a, b) in zip(grid, reference) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
+        #expect(worst <= 1e-5, "shrunk grid vs one process on the same global batches: \(worst)")
+    }
+
+    /// Stage 0 of both replicas applied one more update than stage 1 (its ring finished the step, stage 1's
+    /// never will): the agreement takes the grid back to the step both stages completed, from stage 0's copy,
+    /// bit for bit, and a second agreement changes nothing.
+    @Test func aStageAheadGoesBackToItsCopy() throws {
+        let job = Self.job(steps: 3)
+        let data = try job.loadData()
+        let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
+        let comms = try Communicator.local(size: 4)
+        for c in comms { c.options.timeout = 20 }
+        let results = runRanks(comms) { comm in
+            let w = try Self.stage(comm.rank, grid, steps: 3, data: data, comm)
+            _ = try w.run()
+            let before = w.parameters.array
+            if w.stage == 0 {
+                w.snapshot?.capture(w.trainer)
+                w.trainer.model.gradients.buffer.update(repeating: 0.25)
+                _ = w.trainer.applyUpdate()
+            }
+            let moved = w.parameters.array != before
+            let agreement = try w.agreeStageState(world: comm)
+            let again = try w.agreeStageState(world: comm)
+            return (w.stage, moved, agreement, again, w.parameters.array == before, w.trainer.step)
+        }
+        for r in results {
+            let (stage, moved, agreement, again, restored, step) = try r.get()
+            #expect(moved == (stage == 0))
+            #expect(agreement.stepsBefore == [4, 3, 4, 3] && agreement.step == 3)
+            #expect(agreement.rolledBack == (stage == 0))
+            #expect(agreement.replicas?.source == nil, "the replicas already agreed after going back")
+            #expect(restored && step == 3)
+            #expect(!again.rolledBack && again.stepsBefore == [3, 3, 3, 3])
+        }
+    }
+
+    /// Two steps apart cannot happen in a grid (a stage cannot begin a step its neighbours have not finished the
+    /// last of); if it did, the agreement refuses rather than guessing, and the job falls back to its checkpoints.
+    @Test func stagesTwoStepsApartAreRefused() throws {
+        let job = Self.job(steps: 2)
+        let data = try job.loadData()
+        let grid = RankLayout(dataParallel: 1, pipelineStages: 2)
+        let comms = try Communicator.local(size: 2)
+        for c in comms { c.options.timeout = 20 }
+        let results = runRanks(comms) { comm in
+            let w = try Self.stage(comm.rank, grid, steps: 2, data: data, comm)
+            _ = try w.run()
+            if w.stage == 1 { w.trainer.resume(atStep: 4) }
+            return try w.agreeStageState(world: comm)
+        }
+        for r in results {
+            #expect {
+                _ = try r.get()
+            } throws: { "\($0)".contains("the stages' completed steps [2, 4] differ by more than one") }
+        }
+    }
+}
