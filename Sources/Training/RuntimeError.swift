@@ -10,7 +10,18 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
     /// The coordinator was lost and this rank saved its last completed step (`path`) for `--resume`.
     case coordinatorLostSaved(endpoint: String, seconds: Double, step: Int, path: String)
     case stopped(String)
+    /// The coordinator let this worker go while the job goes on without it (a DP × PP grid dropped its replica):
+    /// not a failure, so the worker ends with status 0.
+    case dismissed(String)
     case invalid(String)
+
+    /// What the coordinator's `stop` reason starts with when the worker is dismissed rather than stopped.
+    public static let dismissalPrefix = "dismissed: "
+
+    /// The stop `reason` as this worker's end: dismissed (status 0) or stopped.
+    public static func ended(byStop reason: String) -> RuntimeError {
+        reason.hasPrefix(dismissalPrefix) ? .dismissed(String(reason.dropFirst(dismissalPrefix.count))) : .stopped(reason)
+    }
 
     public var description: String {
         switch self {
@@ -24,6 +35,7 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
             return
                 "coordinator \(endpoint) sent nothing for \(String(format: "%.1f", seconds)) s; saved step \(step) to \(path) and stopped (continue with --resume)"
         case .stopped(let reason): return "stopped by the coordinator: \(reason)"
+        case .dismissed(let reason): return "left the job: \(reason)"
         case .invalid(let s): return s
         }
     }

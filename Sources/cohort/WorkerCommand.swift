@@ -2,6 +2,7 @@ import ArgumentParser
 import CProcess
 import Foundation
 import Runtime
+import Training
 import Transport
 
 struct WorkerCommand: ParsableCommand {
@@ -64,6 +65,8 @@ struct WorkerCommand: ParsableCommand {
                 o.token = try tokenFile.map { try JobToken.load(file: $0) } ?? JobToken.fromEnvironment()
             }
             _ = try runWorker(o) { printError($0) }
+        } catch RuntimeError.dismissed(let reason) {
+            printError("worker on \(o.host): left the job: \(reason)")
         } catch {
             throw CohortFailure("worker on \(o.host): \(error)")
         }

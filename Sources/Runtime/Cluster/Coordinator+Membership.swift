@@ -125,7 +125,11 @@ extension Coordinator {
         let replica = rank / stages
         let ranks = (replica * stages)..<min(replica * stages + stages, members.count)
         for r in ranks where r != rank && members[r].final == nil {
-            send(.stop(reason: "replica \(replica) left the job: its stage \(rank % stages), \(lost)"), to: members[r].identity)
+            send(
+                .stop(
+                    reason: RuntimeError.dismissalPrefix + "replica \(replica) left the job: its stage \(rank % stages), \(lost)"),
+                to: members[r].identity)
+            dismissed.insert(members[r].identity)
             lostMembers.append(
                 "rank \(r) on \(members[r].registration.host) (pid \(members[r].registration.pid), replica dropped)")
         }

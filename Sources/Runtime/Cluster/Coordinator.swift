@@ -136,6 +136,8 @@ public final class Coordinator {
     /// Every worker elastic training lost, as `rank R on HOST (pid P)` with its rank then: the line that ends a
     /// job below `min_workers` names them all.
     var lostMembers: [String] = []
+    /// Workers let go while the job goes on (a DP × PP grid's dropped replica): their last messages are ignored.
+    var dismissed: Set<[UInt8]> = []
     /// Worker processes the launcher saw exit (host, pid), for the supervision loop (elastic training).
     let exits = ExitNotices()
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
@@ -440,6 +442,7 @@ public final class Coordinator {
     private func memberMessage(_ frames: [Message], _ state: inout Supervision) -> (Int, ControlMessage)? {
         guard let message = decodeControl(frames) else { return nil }
         guard let rank = state.rankOf[Array(frames[0].bytes)] else {
+            if dismissed.contains(Array(frames[0].bytes)) { return nil }
             if case .register = message, prepareJoiner(frames) { return nil }
             if case .ready = message, admitCandidate(Array(frames[0].bytes), &state) { return nil }
             if case .register(let reg) = message {

@@ -48,8 +48,11 @@ func runElasticPipeline(
                 !((error as? CollectiveError)?.isBetweenSteps ?? false), switches.lastStepEnd
             )
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
-                let ended = control.coordinatorLoss == nil ? control.stopReason.map { RuntimeError.stopped($0) } : nil
-                control.post(.failed(rank: assignment.rank, message: "\(ended ?? error)"))
+                let ended = control.coordinatorLoss == nil ? control.stopReason.map(RuntimeError.ended(byStop:)) : nil
+                if case .dismissed = ended {
+                } else {
+                    control.post(.failed(rank: assignment.rank, message: "\(ended ?? error)"))
+                }
                 throw ended ?? error
             }
             assignment = next
