@@ -10,6 +10,10 @@ runs, SIGKILLs one worker (round robin over ranks), and reads:
 Prints one JSON line per event and the medians per transport. Runs under flock /tmp/cohort-bench.lock.
 
 usage: scripts/elastic-kill-timing.py [--rounds N] [--workers N] [--workload W1] [--transports tcp,shm]
+                                     [--pipeline-stages K --micro-batches M]
+
+With --pipeline-stages K > 1 the workers form a DP × PP grid (WORKERS / K replicas) and a kill drops the victim's
+whole replica (elastic min_workers K).
 """
 import argparse, json, os, re, signal, statistics, subprocess, sys, tempfile, time
 
@@ -20,9 +24,10 @@ def child_pids(pid):
     except OSError:
         return []
 
-def one_event(binary, workload, workers, victim, shm, steps):
+def one_event(binary, workload, workers, victim, shm, steps, stages=1, micro_batches=4):
     d = tempfile.mkdtemp(prefix="cohort-elastic-timing-")
     cfg = os.path.join(d, "cluster.yaml")
+    grid = (f"parallelism: {{pipeline_stages: {stages}, micro_batches: {micro_batches}}}\n" if stages > 1 else "")
     with open(cfg, "w") as f:
         f.write(f"""cluster:
   coordinator: {{host: 127.0.0.1, port: 5555}}
@@ -36,8 +41,8 @@ job:
   steps: {steps}
 timeouts: {{heartbeat_interval_s: 0.5, peer_deadline_s: 5, rendezvous_timeout_s: 60}}
 output: {{metrics_file: {d}/metrics.jsonl}}
-elastic: {{min_workers: 1}}
-""")
+elastic: {{min_workers: {stages}}}
+{grid}""")
     env = dict(os.environ, COHORT_SHARED_MEMORY="1" if shm else "0")
     p = subprocess.Popen([binary, "launch", cfg, "--ephemeral-ports"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, env=env, text=True)
@@ -73,7 +78,7 @@ elastic: {{min_workers: 1}}
     detected = m["detectedAtNanoseconds"]
     steps_ns = [int(x) for x in re.findall(r"step_ns (\d+)", text)]
     return {
-        "transport": "shm" if shm else "tcp", "workers": workers, "victim_rank": victim,
+        "transport": "shm" if shm else "tcp", "workers": workers, "stages": stages, "victim_rank": victim,
         "detection_s": (detected - killed_ns) / 1e9,
         "recovery_excl_detection_s": (max(steps_ns) - detected) / 1e9 if steps_ns else None,
         "death_to_next_step_s": (max(steps_ns) - killed_ns) / 1e9 if steps_ns else None,
@@ -88,11 +93,14 @@ def main():
     a.add_argument("--steps", type=int, default=6000)
     a.add_argument("--transports", default="tcp,shm")
     a.add_argument("--binary", default=".build/release/cohort")
+    a.add_argument("--pipeline-stages", type=int, default=1)
+    a.add_argument("--micro-batches", type=int, default=4)
     args = a.parse_args()
     events = {}
     for r in range(args.rounds):
         for t in args.transports.split(","):  # alternate the two sides every round
-            e = one_event(args.binary, args.workload, args.workers, r % args.workers, t == "shm", args.steps)
+            e = one_event(args.binary, args.workload, args.workers, r % args.workers, t == "shm", args.steps,
+                          args.pipeline_stages, args.micro_batches)
             print(json.dumps(e), flush=True)
             events.setdefault(t, []).append(e)
     for t, es in events.items():

@@ -80,7 +80,16 @@ public final class Trainer {
     public func applyUpdate(squaredNorm reduce: (Float) throws -> Float) rethrows -> Float {
         let g = model.gradients
         penalties.apply(parameters: model.parameters, gradients: g)
-        let norm = try reduce(g.squaredNorm()).squareRoot()
+        return finishUpdate(squaredNorm: try reduce(g.squaredNorm()))
+    }
+
+    /// The rest of `applyUpdate` once its penalties are in `model.gradients` and the (reduced) squared norm is
+    /// known: clipping and the optimizer step. An elastic pipeline stage whose update was cut off after the
+    /// norm's reduction finishes it here, with the norm its replica's other stages used.
+    @discardableResult
+    public func finishUpdate(squaredNorm: Float) -> Float {
+        let g = model.gradients
+        let norm = squaredNorm.squareRoot()
         optimizer.learningRate = schedule.rate(at: step)
         step += 1
         guard norm.isFinite else { return norm }

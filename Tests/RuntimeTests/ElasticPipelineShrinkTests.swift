@@ -20,9 +20,7 @@ struct ElasticPipelineShrinkTests {
     {
         let a = pipelineAssignment(
             rank: rank, layout: layout, job: job(steps: steps), microBatches: 3, schedule: .oneForwardOneBackward)
-        let w = try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil)
-        w.snapshot = StageStateSnapshot()
-        return w
+        return try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil)
     }
 
     /// 3 replicas × 2 stages. Replica 1 stops after `lostAfter` steps (both its stages); the other replicas are
@@ -88,10 +86,56 @@ struct ElasticPipelineShrinkTests {
         #expect(worst <= 1e-5, "shrunk grid vs one process on the same global batches: \(worst)")
     }
 
-    /// Stage 0 of both replicas applied one more update than stage 1 (its ring finished the step, stage 1's
-    /// never will): the agreement takes the grid back to the step both stages completed, from stage 0's copy,
-    /// bit for bit, and a second agreement changes nothing.
-    @Test func aStageAheadGoesBackToItsCopy() throws {
+    /// Stage 0 of both replicas got through the gate and applied step 3's update; stage 1's all-reduce had
+    /// finished but the abort took its gate. The agreement has stage 1 finish its update with the norm stage 0
+    /// used: bit for bit the weights of an update that was never cut off. The clip is far below the gradient's
+    /// norm, so a stage that clipped by any other norm would end elsewhere.
+    @Test func aStageBehindFinishesItsCutOffUpdate() throws {
+        let job = {
+            var j = Self.job(steps: 3)
+            j.regularization.clipNorm = 0.01
+            return j
+        }()
+        let data = try job.loadData()
+        let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
+        let comms = try Communicator.local(size: 4)
+        for c in comms { c.options.timeout = 20 }
+        let results = runRanks(comms) { comm in
+            let a = pipelineAssignment(
+                rank: comm.rank, layout: grid, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
+            _ = try w.run()
+            let g = w.trainer.model.gradients
+            let fill = { for i in 0..<g.count { g.pointer[i] = Float(i % 7 + 1) * (w.stage == 0 ? 0.5 : -0.25) } }
+            let before = StageStateSnapshot()
+            before.capture(w.trainer)
+            fill()
+            try w.reduceAndUpdate()  // the update as it should be: both replicas' sum, the replica's norm
+            let reference = w.parameters.array
+            if w.stage == 1 {
+                // Back to where the abort left it: step 3, the replicas' sum in its gradients, no gate.
+                before.restore(into: w.trainer)
+                fill()
+                for i in 0..<g.count { g.pointer[i] *= 2 }
+                w.updates.pendingStep = 3
+                w.updates.penalized = true
+                w.updates.gate = nil
+            }
+            let agreement = try w.agreeStageState(world: comm)
+            return (w.stage, agreement, w.parameters.array == reference, w.trainer.step)
+        }
+        for r in results {
+            let (stage, agreement, equal, step) = try r.get()
+            #expect(agreement.stepsBefore == [4, 3, 4, 3] && agreement.step == 4)
+            #expect(agreement.finishedUpdate == (stage == 1))
+            #expect(agreement.replicas?.source == nil, "each stage's replicas already agreed")
+            #expect(equal && step == 4, "stage \(stage) must hold the uncut update's weights")
+        }
+    }
+
+    /// A stage behind with nothing to finish (its all-reduce never ended) is brought to the furthest step by a
+    /// copy from a replica that has it.
+    @Test func aStageBehindWithoutItsSumIsCopied() throws {
         let job = Self.job(steps: 3)
         let data = try job.loadData()
         let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
@@ -100,25 +144,20 @@ struct ElasticPipelineShrinkTests {
         let results = runRanks(comms) { comm in
             let w = try Self.stage(comm.rank, grid, steps: 3, data: data, comm)
             _ = try w.run()
-            let before = w.parameters.array
-            if w.stage == 0 {
-                w.snapshot?.capture(w.trainer)
-                w.trainer.model.gradients.buffer.update(repeating: 0.25)
-                _ = w.trainer.applyUpdate()
-            }
-            let moved = w.parameters.array != before
+            let before = StageStateSnapshot()
+            before.capture(w.trainer)
+            w.trainer.model.gradients.buffer.update(repeating: 0.125)
+            try w.reduceAndUpdate()
+            let reference = w.parameters.array
+            if w.replica == 1 && w.stage == 1 { before.restore(into: w.trainer) }
             let agreement = try w.agreeStageState(world: comm)
-            let again = try w.agreeStageState(world: comm)
-            return (w.stage, moved, agreement, again, w.parameters.array == before, w.trainer.step)
+            return (comm.rank, agreement, w.parameters.array == reference)
         }
         for r in results {
-            let (stage, moved, agreement, again, restored, step) = try r.get()
-            #expect(moved == (stage == 0))
-            #expect(agreement.stepsBefore == [4, 3, 4, 3] && agreement.step == 3)
-            #expect(agreement.rolledBack == (stage == 0))
-            #expect(agreement.replicas?.source == nil, "the replicas already agreed after going back")
-            #expect(restored && step == 3)
-            #expect(!again.rolledBack && again.stepsBefore == [3, 3, 3, 3])
+            let (rank, agreement, equal) = try r.get()
+            #expect(agreement.stepsBefore == [4, 4, 4, 3] && agreement.step == 4 && !agreement.finishedUpdate)
+            #expect(agreement.replicas?.source == (rank % 2 == 1 ? 0 : nil), "rank \(rank): \(agreement)")
+            #expect(equal, "rank \(rank)")
         }
     }
 

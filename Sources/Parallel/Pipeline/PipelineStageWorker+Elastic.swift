@@ -4,20 +4,23 @@ import Training
 
 /// What the stages of a new elastic DP × PP membership agreed on before training on.
 public struct StageAgreement: Sendable, Equatable {
-    /// The step every stage continues from: the last one that every stage of every surviving replica completed.
+    /// The step every stage continues from: the furthest any stage completed. Every stage of every survivor is
+    /// there after the agreement, so no completed step is lost; when none completed the interrupted step, it is
+    /// redone in full.
     public var step: Int
     /// Each rank's completed step before agreeing (new ranks' order).
     public var stepsBefore: [Int]
-    /// True when this stage was one step ahead and went back to its copy from before that update.
-    public var rolledBack: Bool
+    /// True when this stage finished its cut-off update with its replica's norm (`StageUpdateRecord`).
+    public var finishedUpdate: Bool
     /// The agreement of this stage's replicas (checksums, and a copy when they differed); nil with one replica.
     public var replicas: ReplicaAgreement?
 }
 
 extension PipelineStageWorker {
     /// Takes over `previous`'s state: the same stage of this process in the membership that ended, built for
-    /// another replica count. Weights, optimizer slots, steps, BatchNorm statistics, dropout generators and the
-    /// copy from before the last update all move over; the layer partition is the job's, so the sizes match.
+    /// another replica count. Weights, optimizer slots, steps, the gradients and record of a cut-off update,
+    /// BatchNorm statistics and dropout generators all move over; the layer partition is the job's, so the sizes
+    /// match.
     public func adoptState(of previous: PipelineStageWorker) throws {
         guard previous.stage == stage, previous.stages == stages, previous.parameters.count == parameters.count,
             previous.trainer.model.buffers.count == trainer.model.buffers.count, previous.slots.count == slots.count
@@ -30,37 +33,48 @@ extension PipelineStageWorker {
         guard carried.restore(into: trainer) else {
             throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to carry over")
         }
-        let from = previous.trainer.model.buffers
-        let to = trainer.model.buffers
-        to.pointer.update(from: from.pointer, count: to.count)
+        for (from, to) in [
+            (previous.trainer.model.buffers, trainer.model.buffers),
+            (previous.trainer.model.gradients, trainer.model.gradients),
+        ] {
+            to.pointer.update(from: from.pointer, count: to.count)
+        }
         for (old, new) in zip(previous.slots, slots) { copyGenerators(from: old.model.layers, to: new.model.layers) }
-        snapshot = previous.snapshot
+        updates = previous.updates
     }
 
-    /// The survivors' agreement after a member was lost: every rank's completed step over the world; a stage one
-    /// step ahead of the slowest returns to its copy from before that update (`StageStateSnapshot`), so that
-    /// the whole pipeline continues from one step and the interrupted one is redone in full. Then each stage's
-    /// replicas compare checksums and copy from the lowest rank where they differ (`agreeReplicaState`).
+    /// The survivors' agreement after a member was lost. Every rank's completed step goes round the world; the
+    /// furthest is the step the grid continues from. A stage one step behind whose update was cut off after its
+    /// all-reduce finishes it with the norm its replica's stages got through the gate with (`StageUpdateRecord`).
+    /// Then each stage's replicas compare checksums and copy from the lowest rank at that step where they differ
+    /// (`agreeReplicaState`); a stage still behind after that makes every rank refuse, so the job falls back to
+    /// its checkpoints.
     public func agreeStageState(world: Communicator) throws -> StageAgreement {
-        let steps = try allGatherSteps(world)
-        let lowest = steps.min() ?? trainer.step
-        guard let highest = steps.max(), highest - lowest <= 1 else {
+        let ranks = try allGatherUpdates(world)
+        let steps = ranks.map(\.step)
+        let target = steps.max() ?? trainer.step
+        guard let lowest = steps.min(), target - lowest <= 1 else {
             throw RuntimeError.invalid(
                 "rank \(rank): the stages' completed steps \(steps) differ by more than one; restart from a checkpoint")
         }
-        var rolledBack = false
-        if trainer.step > lowest {
-            guard let snapshot, snapshot.step == lowest, snapshot.restore(into: trainer) else {
-                throw RuntimeError.invalid(
-                    "rank \(rank) (stage \(stage)): at step \(trainer.step) with no copy of step \(lowest) to return to")
+        var finished = false
+        if trainer.step == target - 1, updates.canFinish(step: trainer.step) {
+            let mates = assignment.layout.pipeline(replica: replica).map { ranks[$0] }
+            if let norm = mates.first(where: { $0.step == target && $0.gateStep == target - 1 })?.squaredNorm {
+                trainer.finishUpdate(squaredNorm: norm)
+                updates.gate = (target - 1, norm)
+                updates.pendingStep = nil
+                finished = true
             }
-            rolledBack = true
         }
         let replicas = try dataParallelGroup.map { try agreeReplicaState(trainer, communicator: $0) }
-        if let replicas, replicas.step != lowest {
-            throw RuntimeError.invalid("rank \(rank): stage \(stage)'s replicas agreed on step \(replicas.step), not \(lowest)")
+        let after = try allGatherUpdates(world).map(\.step)
+        guard Set(after).count == 1, after.first == target else {
+            throw RuntimeError.invalid(
+                "rank \(rank): the stages could not agree on one step (\(steps) before, \(after) after); restart from a checkpoint"
+            )
         }
-        return StageAgreement(step: lowest, stepsBefore: steps, rolledBack: rolledBack, replicas: replicas)
+        return StageAgreement(step: target, stepsBefore: steps, finishedUpdate: finished, replicas: replicas)
     }
 
     /// The deadline of every group this stage talks in (the world, its replicas, its pipeline).
@@ -77,16 +91,22 @@ extension PipelineStageWorker {
         pipelineGroup?.closeRingLinks()
     }
 
-    /// Every rank's completed step, in rank order (two 16-bit pieces each, exact in fp32).
-    private func allGatherSteps(_ world: Communicator) throws -> [Int] {
-        var table = [Float](repeating: 0, count: world.size * 2)
+    /// Every rank's completed step and its last gate (the step it belonged to and the replica's squared norm), in
+    /// rank order. Each rank fills its own row of a zeroed table, so the sum is exact: the steps go as 16-bit
+    /// pieces, the norm as it is.
+    private func allGatherUpdates(_ world: Communicator) throws -> [(step: Int, gateStep: Int, squaredNorm: Float)] {
+        let width = 5
+        var table = [Float](repeating: 0, count: world.size * width)
         let step = max(0, min(trainer.step, Int(UInt32.max)))
-        table[world.rank * 2] = Float(step & 0xFFFF)
-        table[world.rank * 2 + 1] = Float(step >> 16)
+        let gateStep = max(0, min((updates.gate?.step ?? -1) + 1, Int(UInt32.max)))  // 0: none
+        for (i, v) in [step & 0xFFFF, step >> 16, gateStep & 0xFFFF, gateStep >> 16].enumerated() {
+            table[world.rank * width + i] = Float(v)
+        }
+        table[world.rank * width + 4] = updates.gate?.squaredNorm ?? 0
         try world.allReduce(&table, op: .sum)
         return (0..<world.size).map { r in
-            let piece = { (i: Int) in Int(max(0, min(table[r * 2 + i], 65535))) }
-            return piece(0) | piece(1) << 16
+            let piece = { (i: Int) in Int(max(0, min(table[r * width + i], 65535))) }
+            return (piece(0) | piece(1) << 16, (piece(2) | piece(3) << 16) - 1, table[r * width + 4])
         }
     }
 }

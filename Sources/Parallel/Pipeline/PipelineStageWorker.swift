@@ -81,9 +81,8 @@ public final class PipelineStageWorker {
     let comm: Communicator?
     let dataParallelGroup: Communicator?
     let pipelineGroup: Communicator?
-    /// Elastic DP × PP: the state before the last update, for a stage a step ahead of the others to return to
-    /// when a membership changes (`StageStateSnapshot`); nil otherwise (no copy per step).
-    public var snapshot: StageStateSnapshot?
+    /// How far the last update got (`StageUpdateRecord`), for an elastic grid's agreement after a loss.
+    public var updates = StageUpdateRecord()
     /// Called on the training thread after each completed step, with the trainer's step count (elastic training
     /// times its recovery to the first step of a new membership with it).
     public var onStepDone: ((Int) -> Void)?
@@ -366,6 +365,15 @@ public final class PipelineStageWorker {
         return (summary[0], Int(summary[1]))
     }
 
+    /// What ends a step once its schedule has run (`update`): the all-reduce and the update of the gradients now
+    /// in the model; the gradient norm.
+    @discardableResult
+    public func reduceAndUpdate() throws -> Float {
+        var timing = PipelineStepTiming()
+        try update(&timing)
+        return timing.gradientNorm
+    }
+
     /// The data-parallel all-reduce of this stage's slice, then the update: penalties, clipping by the norm of
     /// the WHOLE model's gradient (the squares summed over the pipeline's stages), the optimizer step.
     private func update(_ timing: inout PipelineStepTiming) throws {
@@ -376,13 +384,18 @@ public final class PipelineStageWorker {
             timing.allReduceSeconds = Double(e - t) / 1e9
             timing.allReduceSpan = (t, e)
         }
-        snapshot?.capture(trainer)
-        timing.gradientNorm = try trainer.applyUpdate(squaredNorm: { squared in
+        let step = trainer.step
+        updates.pendingStep = step
+        updates.penalized = false
+        timing.gradientNorm = try trainer.applyUpdate(squaredNorm: { [updates] squared in
+            updates.penalized = true
             guard let pipelineGroup else { return squared }
             var sq = [squared]
             try pipelineGroup.allReduce(&sq, op: .sum)
+            updates.gate = (step, sq[0])
             return sq[0]
         })
+        updates.pendingStep = nil
     }
 
     // MARK: transfers

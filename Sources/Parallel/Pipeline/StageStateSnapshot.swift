@@ -1,17 +1,11 @@
 import NN
 import Training
 
-/// A stage's trainable state as it was before its last update: weights, optimizer slots and both step counters.
-///
-/// Why an elastic DP × PP job needs it: a stage's update follows its own data-parallel all-reduce, and the
-/// stages of a replica run theirs independently. When a worker dies, one stage's ring may have finished the
-/// step (every replica of that stage holds it) while another stage's ring never will. No stage can be rolled
-/// forward without the dead replica's contribution, so the survivors agree on the step that every stage
-/// completed and a stage one step ahead goes back to this copy; the interrupted step is then redone in full
-/// over the remaining replicas, with the same global batch. BatchNorm statistics and dropout generators are not
-/// copied: they follow the rows each replica holds and are outside the replicas' checksum.
+/// A copy of a stage's trainable state: weights, optimizer slots and both step counters. An elastic grid's
+/// stage is rebuilt for each new replica count (its batch shares and groups change) and carries its state over
+/// from the stage it replaces with one copy (`PipelineStageWorker.adoptState`).
 public final class StageStateSnapshot {
-    /// The trainer's step the copy was taken at (the update it preceded is step + 1's).
+    /// The trainer's step the copy was taken at; −1 before the first copy.
     public private(set) var step = -1
     private var optimizerStep = 0
     private var weights: [Float] = []
@@ -19,7 +13,7 @@ public final class StageStateSnapshot {
 
     public init() {}
 
-    /// Copies `trainer`'s state; called just before each update (one copy of the weights and slots a step).
+    /// Copies `trainer`'s state.
     public func capture(_ trainer: Trainer) {
         let p = trainer.model.parameters
         if weights.count != p.count { weights = [Float](repeating: 0, count: p.count) }

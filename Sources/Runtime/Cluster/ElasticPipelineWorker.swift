@@ -71,7 +71,6 @@ private func trainStageMembership(
     // A later membership meets in its agreement (under the rendezvous deadline): no barrier before it.
     let communicator = try formCommunicator(assignment, plane: plane, meet: previous == nil)
     let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
-    worker.snapshot = StageStateSnapshot()
     var agreedStep: Int?
     if let previous {
         try worker.adoptState(of: previous)
