@@ -36,14 +36,14 @@ extension ClusterConfig {
             "must be a number of seconds in 0...\(Int(ConfigLimits.maximumSeconds)), got \(restart.backoff)")
     }
 
-    /// Elastic membership reshards data-parallel replicas (a DP × PP grid loses whole replicas and does not grow;
-    /// a single pipeline is restarted whole instead, under `elastic.restart`); local SGD's outer state is not rebuilt from peers yet, and bitwise mode is not built:
+    /// Elastic membership reshards data-parallel replicas (a DP × PP grid loses and regains whole replicas, up to
+    /// the workers the hosts run; a single pipeline is restarted whole instead, under `elastic.restart`); local SGD's outer state is not rebuilt from peers yet, and bitwise mode is not built:
     /// each is one line, not a surprise at the first death.
     private func unsupportedElasticIssues(_ elastic: ElasticSpec, _ issues: inout IssueList) {
         let stages = parallelism.pipelineStages
         issues.check(
             stages <= 1 || elastic.maxWorkers == nil || elastic.maxWorkers == totalWorkers, ["elastic", "max_workers"],
-            "a pipeline (pipeline_stages \(stages)) does not grow: a grid shrinks by whole replicas, one pipeline restarts whole under elastic.restart; leave max_workers out"
+            "a pipeline (pipeline_stages \(stages)) grows back at most to the workers the hosts run (a grid by whole replicas; one pipeline restarts whole under elastic.restart); leave max_workers out"
         )
         issues.check(
             parallelism.sync == nil, ["elastic"],

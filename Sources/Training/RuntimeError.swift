@@ -18,7 +18,7 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
     /// What the coordinator's `stop` reason starts with when the worker is dismissed rather than stopped.
     public static let dismissalPrefix = "dismissed: "
 
-    /// The stop `reason` as this worker's end: dismissed (status 0) or stopped.
+    /// The stop `reason` as this worker's end: dismissed or stopped.
     public static func ended(byStop reason: String) -> RuntimeError {
         reason.hasPrefix(dismissalPrefix) ? .dismissed(String(reason.dropFirst(dismissalPrefix.count))) : .stopped(reason)
     }
@@ -40,4 +40,10 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
         }
     }
     public var errorDescription: String? { description }
+}
+
+/// Exit statuses of `cohort worker` that its supervisor (`launch`) tells apart from a failure (1).
+public enum WorkerExitStatus {
+    /// Let go by the coordinator while the job goes on (`RuntimeError.dismissed`): may be started again to rejoin.
+    public static let dismissed: Int32 = 4
 }

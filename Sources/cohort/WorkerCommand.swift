@@ -67,6 +67,7 @@ struct WorkerCommand: ParsableCommand {
             _ = try runWorker(o) { printError($0) }
         } catch RuntimeError.dismissed(let reason) {
             printError("worker on \(o.host): left the job: \(reason)")
+            throw ExitCode(Cohort.dismissedStatus)
         } catch {
             throw CohortFailure("worker on \(o.host): \(error)")
         }

@@ -13,7 +13,7 @@ import Testing
 struct ElasticPipelineLaunchTests {
     static let steps = 60000
 
-    static func yaml(dir: URL) -> String {
+    static func yaml(dir: URL, restarts: Int = 0) -> String {
         """
         cluster:
           coordinator: {host: 127.0.0.1, port: 5555}
@@ -30,7 +30,7 @@ struct ElasticPipelineLaunchTests {
         parallelism: {data_parallel: 3, pipeline_stages: 2, micro_batches: 3}
         timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: 3, rendezvous_timeout_s: 20}
         output: {metrics_file: \(dir.path)/metrics.jsonl}
-        elastic: {min_workers: 2, restart: {max_restarts: 0}}
+        elastic: {min_workers: 2, restart: {max_restarts: \(restarts), backoff_s: 0.2}}
         """
     }
 
@@ -59,7 +59,9 @@ struct ElasticPipelineLaunchTests {
             ) == true, "\(output)")
         // The replica's other stage leaves with status 0, saying why; nothing is restarted or read back.
         let mate = rank ^ 1
-        #expect(output.contains("left the job: replica \(rank / 2) left the job: its stage \(rank % 2)"), "\(output)")
+        #expect(
+            output.contains("left the job: its replica \(rank / 2) was dropped: its stage \(rank % 2), rank \(rank)"), "\(output)"
+        )
         #expect(!output.contains("worker rank \(mate) on 127.0.0.1 exited with status"), "\(output)")
         #expect(!output.contains("pipeline job failed"), "\(output)")
         #expect(output.contains("done: 4 workers, \(Self.steps) steps"), "\(output)")
@@ -71,5 +73,32 @@ struct ElasticPipelineLaunchTests {
         #expect(recoveries.count == 4, "\(output)")
         let metrics = (try? String(contentsOfFile: "\(dir.path)/metrics.jsonl", encoding: .utf8)) ?? ""
         #expect(metrics.split(separator: "\n").filter { $0.contains("\"event\":\"recovery\"") }.count == 4)
+    }
+
+    /// Under `elastic.restart`, `launch` starts the dead stage again and the stage its replica dismissed (status 4):
+    /// the two register, wait for each other and rejoin as a replica, which takes the members' state.
+    @Test func theDroppedReplicaRejoins() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("elastic-pipeline-rejoin")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try Self.yaml(dir: dir, restarts: 2).write(toFile: config, atomically: true, encoding: .utf8)
+        let (launch, workers) = try ElasticLaunchTests.startLaunch(
+            binary, config, workers: 6, marker: "epoch 40:", poll: 10_000)
+        guard let victim = workers.first(where: { localIndex(of: $0) == 3 }) else {
+            launch.kill()
+            throw TestFailure("no worker with --local-index 3: \(launch.output)")
+        }
+        kill(victim, SIGKILL)
+        let output = ElasticLaunchTests.wait(launch, seconds: 150)
+        #expect(launch.process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("workers 6→4 at step "), "\(output)")
+        #expect(output.contains("worker rank 2 on 127.0.0.1 left the job: its replica was dropped"), "\(output)")
+        #expect(output.contains("restarting worker rank 3 on 127.0.0.1 in 0.2 s (restart 1 of 2)"), "\(output)")
+        #expect(output.contains("restarting worker rank 2 on 127.0.0.1 in 0.2 s (restart 2 of 2)"), "\(output)")
+        let joined = output.split(separator: "\n").filter { $0.hasPrefix("workers 4→6 at step ") && $0.hasSuffix(" joined") }
+        #expect(joined.count == 2 && joined[0].contains(": rank 4 on ") && joined[1].contains(": rank 5 on "), "\(output)")
+        #expect(output.contains("done: 6 workers, \(Self.steps) steps"), "\(output)")
+        #expect(output.contains("weights: identical on all workers"), "\(output)")
     }
 }

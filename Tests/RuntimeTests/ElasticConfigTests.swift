@@ -81,7 +81,7 @@ import Testing
         Bad(
             elastic: "{max_workers: 6}", workers: 4, extra: "parallelism: {pipeline_stages: 2}\n", line: "elastic:",
             expected:
-                "elastic.max_workers: a pipeline (pipeline_stages 2) does not grow: a grid shrinks by whole replicas, one pipeline restarts whole under elastic.restart; leave max_workers out"
+                "elastic.max_workers: a pipeline (pipeline_stages 2) grows back at most to the workers the hosts run (a grid by whole replicas; one pipeline restarts whole under elastic.restart); leave max_workers out"
         ),
         Bad(elastic: "{min_workers: two}", line: "elastic:", expected: "elastic.min_workers: expected an integer, got \"two\""),
         Bad(elastic: "{restarts: 3}", line: "elastic:", expected: "elastic.restarts: unknown key"),

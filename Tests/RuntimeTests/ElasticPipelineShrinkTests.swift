@@ -161,6 +161,38 @@ struct ElasticPipelineShrinkTests {
         }
     }
 
+    /// A replica of fresh stages joins a grid: its stages have no say in the step and take their replicas'
+    /// state in the agreement, so the grid goes on from the members' step with identical weights everywhere.
+    @Test func aJoiningReplicaTakesTheMembersState() throws {
+        let job = Self.job(steps: 3)
+        let data = try job.loadData()
+        let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
+        let comms = try Communicator.local(size: 4)
+        for c in comms { c.options.timeout = 20 }
+        let table = comms.map(\.plane.endpoint)
+        let results = runRanks(comms) { comm in
+            let trained = try Self.stage(comm.rank, grid, steps: 3, data: data, comm)
+            _ = try trained.run()
+            let members = trained.parameters.array
+            // The next membership, as the coordinator forms it: replica 0 carries its state over, replica 1 starts
+            // over as a joiner would, a fresh stage at step 0 with the job's initial weights.
+            let world = try Communicator(plane: comm.plane, rank: comm.rank, peers: table, epoch: 2)
+            world.options.timeout = 20
+            let w = try Self.stage(comm.rank, grid, steps: 3, data: data, world)
+            if comm.rank < 2 { try w.adoptState(of: trained) } else { w.updates.joining = true }
+            let fresh = w.parameters.array != members
+            let agreement = try w.agreeStageState(world: world)
+            return (comm.rank, fresh, agreement, w.parameters.array == members, w.trainer.step, w.updates.joining)
+        }
+        for r in results {
+            let (rank, fresh, agreement, equal, step, joining) = try r.get()
+            #expect(fresh == (rank >= 2))
+            #expect(agreement.stepsBefore == [3, 3, 0, 0] && agreement.step == 3 && !agreement.finishedUpdate)
+            #expect(agreement.replicas?.source == 0, "rank \(rank): \(agreement)")
+            #expect(equal && step == 3 && !joining, "rank \(rank)")
+        }
+    }
+
     /// Two steps apart cannot happen in a grid (a stage cannot begin a step its neighbours have not finished the
     /// last of); if it did, the agreement refuses rather than guessing, and the job falls back to its checkpoints.
     @Test func stagesTwoStepsApartAreRefused() throws {

@@ -47,18 +47,19 @@ extension PipelineStageWorker {
     /// furthest is the step the grid continues from. A stage one step behind whose update was cut off after its
     /// all-reduce finishes it with the norm its replica's stages got through the gate with (`StageUpdateRecord`).
     /// Then each stage's replicas compare checksums and copy from the lowest rank at that step where they differ
-    /// (`agreeReplicaState`); a stage still behind after that makes every rank refuse, so the job falls back to
-    /// its checkpoints.
+    /// (`agreeReplicaState`), which is also how a joining replica's stages get theirs; a stage still behind after
+    /// that makes every rank refuse, so the job falls back to its checkpoints.
     public func agreeStageState(world: Communicator) throws -> StageAgreement {
         let ranks = try allGatherUpdates(world)
         let steps = ranks.map(\.step)
-        let target = steps.max() ?? trainer.step
-        guard let lowest = steps.min(), target - lowest <= 1 else {
+        let members = ranks.filter { !$0.joining }.map(\.step)
+        let target = members.max() ?? trainer.step
+        guard let lowest = members.min(), target - lowest <= 1 else {
             throw RuntimeError.invalid(
                 "rank \(rank): the stages' completed steps \(steps) differ by more than one; restart from a checkpoint")
         }
         var finished = false
-        if trainer.step == target - 1, updates.canFinish(step: trainer.step) {
+        if !updates.joining, trainer.step == target - 1, updates.canFinish(step: trainer.step) {
             let mates = assignment.layout.pipeline(replica: replica).map { ranks[$0] }
             if let norm = mates.first(where: { $0.step == target && $0.gateStep == target - 1 })?.squaredNorm {
                 trainer.finishUpdate(squaredNorm: norm)
@@ -68,6 +69,7 @@ extension PipelineStageWorker {
             }
         }
         let replicas = try dataParallelGroup.map { try agreeReplicaState(trainer, communicator: $0) }
+        updates.joining = false
         let after = try allGatherUpdates(world).map(\.step)
         guard Set(after).count == 1, after.first == target else {
             throw RuntimeError.invalid(
@@ -91,11 +93,13 @@ extension PipelineStageWorker {
         pipelineGroup?.closeRingLinks()
     }
 
-    /// Every rank's completed step and its last gate (the step it belonged to and the replica's squared norm), in
-    /// rank order. Each rank fills its own row of a zeroed table, so the sum is exact: the steps go as 16-bit
+    /// Every rank's completed step, its last gate (the step it belonged to and the replica's squared norm) and
+    /// whether it is joining, in rank order. Each rank fills its own row of a zeroed table, so the sum is exact: the steps go as 16-bit
     /// pieces, the norm as it is.
-    private func allGatherUpdates(_ world: Communicator) throws -> [(step: Int, gateStep: Int, squaredNorm: Float)] {
-        let width = 5
+    private func allGatherUpdates(_ world: Communicator) throws -> [(
+        step: Int, gateStep: Int, squaredNorm: Float, joining: Bool
+    )] {
+        let width = 6
         var table = [Float](repeating: 0, count: world.size * width)
         let step = max(0, min(trainer.step, Int(UInt32.max)))
         let gateStep = max(0, min((updates.gate?.step ?? -1) + 1, Int(UInt32.max)))  // 0: none
@@ -103,10 +107,14 @@ extension PipelineStageWorker {
             table[world.rank * width + i] = Float(v)
         }
         table[world.rank * width + 4] = updates.gate?.squaredNorm ?? 0
+        table[world.rank * width + 5] = updates.joining ? 1 : 0
         try world.allReduce(&table, op: .sum)
         return (0..<world.size).map { r in
             let piece = { (i: Int) in Int(max(0, min(table[r * width + i], 65535))) }
-            return (piece(0) | piece(1) << 16, (piece(2) | piece(3) << 16) - 1, table[r * width + 4])
+            return (
+                piece(0) | piece(1) << 16, (piece(2) | piece(3) << 16) - 1, table[r * width + 4],
+                table[r * width + 5] != 0
+            )
         }
     }
 }

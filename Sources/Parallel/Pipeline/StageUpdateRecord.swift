@@ -16,6 +16,10 @@ public final class StageUpdateRecord: @unchecked Sendable {
     /// and the replica's squared gradient norm.
     public var gate: (step: Int, squaredNorm: Float)?
 
+    /// True for a stage that joined the job in this membership and holds no state of its own yet: it takes its
+    /// replicas' in the agreement and has no say in the step.
+    public var joining = false
+
     public init() {}
 
     /// Whether this stage can finish the update of `step` (given the norm).

@@ -99,13 +99,17 @@ private func launchOnce(
     let abandon = coordinator.rendezvousAbandon
     let exits = coordinator.exits
     let ending = coordinator.jobEnding
-    // A pipeline's workers are not restarted one by one: the whole job is (`launchCluster`).
+    // A lone pipeline's workers are not restarted one by one: the whole job is (`launchCluster`). A grid's are:
+    // a dead stage and the stages its replica dismissed rejoin as a replica.
+    let stages = max(cluster.parallelism.pipelineStages, 1)
     let restarts = WorkerRestarts(
-        policy: cluster.parallelism.pipelineStages > 1 ? nil : cluster.elastic?.restart, launcher: launcher,
+        policy: stages > 1 && cluster.totalWorkers / stages <= 1 ? nil : cluster.elastic?.restart, launcher: launcher,
         ended: { ending.reason != nil }, note: { observer.note($0) })
     let onExit: @Sendable (PlannedRank, Int32, Int32) -> Void = { planned, pid, status in
         exits.add(host: planned.address, pid: pid, status: status)
-        if status != 0 {
+        if status == WorkerExitStatus.dismissed {
+            observer.note("worker rank \(planned.rank) on \(planned.address) left the job: its replica was dropped")
+        } else if status != 0 {
             observer.note("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
             abandon.abandon("worker rank \(planned.rank) on \(planned.address) exited with status \(status)")
         }
@@ -234,7 +238,7 @@ final class WorkerRestarts: @unchecked Sendable {
             condition.unlock()
             let wait = next.due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(min(wait, 3600) * 1e6)) }
-            if ended() {
+            if ended() || launcher.isStopping {
                 note("worker rank \(next.planned.rank) on \(next.planned.address) not restarted: the job is ending")
                 continue
             }

@@ -127,7 +127,8 @@ extension Coordinator {
         for r in ranks where r != rank && members[r].final == nil {
             send(
                 .stop(
-                    reason: RuntimeError.dismissalPrefix + "replica \(replica) left the job: its stage \(rank % stages), \(lost)"),
+                    reason: RuntimeError.dismissalPrefix
+                        + "its replica \(replica) was dropped: its stage \(rank % stages), \(lost)"),
                 to: members[r].identity)
             dismissed.insert(members[r].identity)
             lostMembers.append(
@@ -143,54 +144,79 @@ extension Coordinator {
     /// the job (`prepare`) and loads its data while the members train on; its `ready` admits it (`admitCandidate`).
     /// Returns false when the registration is not taken (the caller refuses it as before).
     func prepareJoiner(_ frames: [Message]) -> Bool {
-        guard hasRoomForJoiner, let joiner = admit(frames, arrivals: members + candidates.map(\.member)) else {
+        let waiting = candidates.map(\.member) + readyJoiners.map(\.member)
+        guard hasRoomForJoiner, let joiner = admit(frames, arrivals: members + waiting) else {
             return false
         }
         // The members' endpoints, for the joiner to connect to while it loads (not a peer table: no rank yet).
+        let stages = max(config.parallelism.pipelineStages, 1)
+        let grown = members.count + stages
         var job = assignment(
-            rank: -1, worldSize: members.count + 1, peers: members.map(\.registration.dataEndpoint), hosts: [],
-            layout: RankLayout(dataParallel: members.count + 1, pipelineStages: 1), epoch: membershipEpoch)
+            rank: -1, worldSize: grown, peers: members.map(\.registration.dataEndpoint), hosts: [],
+            layout: RankLayout(dataParallel: grown / stages, pipelineStages: stages), epoch: membershipEpoch)
         job.membersStep = members.compactMap(\.latest?.step).max()
         candidates.append((joiner, Deadline.nowNanoseconds()))
         send(.prepare(job), to: joiner.identity)
         return true
     }
 
-    /// Elastic training below `max_workers`, with no member finished yet: a joiner may come in.
+    /// Elastic training below `max_workers`, with no member finished yet: a joiner may come in. A DP × PP grid
+    /// grows by a whole replica, so the joiners already waiting count.
     private var hasRoomForJoiner: Bool {
-        // A DP × PP grid would need a whole replica's stages at once: it does not grow.
-        guard let elastic = elasticMembership, config.parallelism.pipelineStages <= 1 else { return false }
-        return members.count < elastic.maximum(configured: workers) && !members.contains { $0.final != nil }
+        guard let elastic = elasticMembership, !members.contains(where: { $0.final != nil }) else { return false }
+        let waiting = config.parallelism.pipelineStages > 1 ? candidates.count + readyJoiners.count : 0
+        return members.count + waiting < elastic.maximum(configured: workers)
     }
 
     /// A candidate's `ready`: its data is loaded. While there is room, the members, in the cluster file's order,
-    /// form the next membership with it (the survivors abort the step in flight and redo it with the joiner) and
+    /// form the next membership with it (the survivors finish their step and the next one has the joiner) and
     /// the replicas' state agreement copies the weights, optimizer state and step to it; else it is told why not.
-    /// False when `identity` is no candidate.
+    /// In a DP × PP grid the joiners wait for each other until they make a replica. False when `identity` is no
+    /// candidate.
     func admitCandidate(_ identity: [UInt8], _ state: inout Supervision) -> Bool {
         guard let i = candidates.firstIndex(where: { $0.member.identity == identity }) else { return false }
-        let joiner = candidates.remove(at: i).member
-        guard hasRoomForJoiner else {
-            send(.stop(reason: "not admitted: the job has no room for another worker now"), to: identity)
+        let candidate = candidates.remove(at: i)
+        let stages = max(config.parallelism.pipelineStages, 1)
+        var joiners = [candidate.member]
+        if stages > 1 {
+            readyJoiners.append(candidate)
+            guard readyJoiners.count >= stages else { return true }
+            joiners = readyJoiners.prefix(stages).map(\.member)
+            readyJoiners.removeFirst(stages)
+        }
+        let alive = !members.contains { $0.final != nil }
+        guard let elastic = elasticMembership, alive, members.count + joiners.count <= elastic.maximum(configured: workers)
+        else {
+            for j in joiners {
+                send(.stop(reason: "not admitted: the job has no room for another worker now"), to: j.identity)
+            }
             return true
         }
+        grow(by: joiners, &state)
+        return true
+    }
+
+    /// The next membership with `joiners`: a data-parallel joiner takes its place in the cluster file's order; a
+    /// grid's replica of joiners comes after the members (whose stages must not move), in that order among itself.
+    private func grow(by joiners: [Member], _ state: inout Supervision) {
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
-        members = rankOrder(members + [joiner])
+        members = config.parallelism.pipelineStages > 1 ? members + rankOrder(joiners) : rankOrder(members + joiners)
         healTrace("admit")
-        assignRanks(epoch: membershipEpoch + 1, joiner: joiner.identity)
+        assignRanks(epoch: membershipEpoch + 1, joiners: Set(joiners.map(\.identity)))
         state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
         state.epochReports = [:]
-        let rank = members.firstIndex { $0.identity == joiner.identity } ?? members.count - 1
-        members[rank].joinedAt = Deadline.nowNanoseconds()
-        members[rank].lastSeen = Deadline.nowNanoseconds()
-        let change = MembershipChange(
-            membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
-            lostRank: rank, host: joiner.registration.host, pid: joiner.registration.pid, reason: "joined",
-            decisionSeconds: 0, detectedAtNanoseconds: Deadline.nowNanoseconds(), joined: true)
-        onEvent(.membershipChanged(change))
-        metrics?.write(.membership(change))
-        return true
+        let ranks = joiners.map { j in members.firstIndex { $0.identity == j.identity } ?? members.count - 1 }
+        for (rank, joiner) in zip(ranks, joiners).sorted(by: { $0.0 < $1.0 }) {
+            members[rank].joinedAt = Deadline.nowNanoseconds()
+            members[rank].lastSeen = Deadline.nowNanoseconds()
+            let change = MembershipChange(
+                membership: membershipEpoch, workersBefore: before, workersAfter: members.count, step: step,
+                lostRank: rank, host: joiner.registration.host, pid: joiner.registration.pid, reason: "joined",
+                decisionSeconds: 0, detectedAtNanoseconds: Deadline.nowNanoseconds(), joined: true)
+            onEvent(.membershipChanged(change))
+            metrics?.write(.membership(change))
+        }
     }
 }
 
@@ -218,9 +244,10 @@ extension Coordinator {
     /// Candidates that have not said `ready` within `elastic.join_timeout_s` of `prepare` (stuck loading their data,
     /// or hung) are told why and forgotten; the members never waited for them.
     func dropSlowCandidates(now: UInt64, limit: UInt64, timeout: Double) {
-        let slow = candidates.filter { now > $0.since && now - $0.since > limit }
+        let slow = (candidates + readyJoiners).filter { now > $0.since && now - $0.since > limit }
         guard !slow.isEmpty else { return }
         candidates.removeAll { c in slow.contains { $0.member.identity == c.member.identity } }
+        readyJoiners.removeAll { c in slow.contains { $0.member.identity == c.member.identity } }
         for c in slow {
             let why = "not ready within elastic.join_timeout_s \(timeout) s of registering"
             send(.stop(reason: "not admitted: \(why)"), to: c.member.identity)

@@ -131,6 +131,8 @@ public final class Coordinator {
     /// Elastic training: registered would-be joiners loading their data (`prepare` sent, `ready` not yet seen),
     /// with the time each was sent `prepare`.
     var candidates: [(member: Member, since: UInt64)] = []
+    /// A DP × PP grid's joiners that said `ready`, waiting for the rest of a replica (`pipeline_stages` of them).
+    var readyJoiners: [(member: Member, since: UInt64)] = []
     /// The membership now running (`WireHeader.firstEpoch`, one more for each one elastic training re-forms).
     var membershipEpoch: UInt32 = WireHeader.firstEpoch
     /// Every worker elastic training lost, as `rank R on HOST (pid P)` with its rank then: the line that ends a
@@ -256,8 +258,9 @@ public final class Coordinator {
     /// Would-be joiners still loading their data when the job ends are told so, instead of waiting out their
     /// rendezvous timeout for an assignment that will not come.
     private func turnAwayCandidates(_ reason: String) {
-        for c in candidates { send(.stop(reason: reason), to: c.member.identity) }
+        for c in candidates + readyJoiners { send(.stop(reason: reason), to: c.member.identity) }
         candidates.removeAll()
+        readyJoiners.removeAll()
     }
 
     // MARK: rendezvous
@@ -343,9 +346,9 @@ public final class Coordinator {
     }
 
     /// Sends every member its assignment in membership `epoch`: rank, the peer table, and the job.
-    /// `joiner`: the membership grows by this worker, and its members finish their step before they leave the old
-    /// one (`Assignment.admitsJoiner`); the joiner is told first, so that it is ready when they arrive.
-    func assignRanks(epoch: UInt32, joiner: [UInt8]? = nil) {
+    /// `joiners`: the membership grows by these workers, and its members finish their step before they leave the
+    /// old one (`Assignment.admitsJoiner`); the joiners are told first, so that they are ready when they arrive.
+    func assignRanks(epoch: UInt32, joiners: Set<[UInt8]> = []) {
         membershipEpoch = epoch
         let peers = members.map(\.registration.dataEndpoint)
         let layout = RankLayout(
@@ -353,12 +356,12 @@ public final class Coordinator {
             pipelineStages: max(config.parallelism.pipelineStages, 1))
         let hosts = members.map(\.registration.host)
         let order =
-            members.indices.filter { members[$0].identity == joiner }
-            + members.indices.filter { members[$0].identity != joiner }
+            members.indices.filter { joiners.contains(members[$0].identity) }
+            + members.indices.filter { !joiners.contains(members[$0].identity) }
         for rank in order {
             var a = assignment(
                 rank: rank, worldSize: members.count, peers: peers, hosts: hosts, layout: layout, epoch: epoch)
-            if joiner != nil { a.admitsJoiner = true }
+            if !joiners.isEmpty { a.admitsJoiner = true }
             send(.assign(a), to: members[rank].identity)
             members[rank].lastSeen = Deadline.nowNanoseconds()
         }

@@ -10,13 +10,16 @@ import Transport
 /// the stages agree on the last step that all of them completed (`agreeStageState`), redoing the interrupted
 /// one with the same global batch. No checkpoint is read.
 func runElasticPipeline(
-    _ first: Assignment, plane: DataPlane, control: WorkerControl, log: @escaping @Sendable (String) -> Void
+    _ first: Assignment, prepared: JobData? = nil, plane: DataPlane, control: WorkerControl,
+    log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
     let data: JobData
     do {
-        data = try first.job.loadData()
+        data = try prepared ?? first.job.loadData()
+        // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
+        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
     } catch {
         control.post(.failed(rank: first.rank, message: "\(error)"))
         throw error
@@ -68,12 +71,14 @@ private func trainStageMembership(
     built: inout [PipelineStageWorker], switches: MembershipSwitch, recovery: RecoveryLog?
 ) throws -> FinalReport {
     let previous = built.last
-    // A later membership meets in its agreement (under the rendezvous deadline): no barrier before it.
-    let communicator = try formCommunicator(assignment, plane: plane, meet: previous == nil)
+    // A later membership, which a joiner's first one is too, meets in its agreement (under the rendezvous
+    // deadline): no barrier before it.
+    let later = previous != nil || assignment.membershipEpoch > WireHeader.firstEpoch
+    let communicator = try formCommunicator(assignment, plane: plane, meet: !later)
     let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
     var agreedStep: Int?
-    if let previous {
-        try worker.adoptState(of: previous)
+    if later {
+        if let previous { try worker.adoptState(of: previous) } else { worker.updates.joining = true }
         built.append(worker)
         guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
         do {

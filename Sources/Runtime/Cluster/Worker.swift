@@ -118,13 +118,19 @@ struct WorkerMemberships {
 /// that the members, once they admit it, wait only for the new ring and the state copy.
 struct PreparedJoin {
     let data: JobData
-    let trainer: Trainer
+    /// A data-parallel joiner's trainer (a grid's stage is built once its rank, and so its stage, is known).
+    let trainer: Trainer?
 
     init(_ job: Assignment) throws {
         if let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
         data = try job.job.loadData()
-        trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
-        Self.warmUp(trainer, data: data.train, rows: job.job.batchSize / max(job.worldSize, 1))
+        if job.layout.pipelineStages == 1 {
+            let trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
+            Self.warmUp(trainer, data: data.train, rows: job.job.batchSize / max(job.worldSize, 1))
+            self.trainer = trainer
+        } else {
+            trainer = nil
+        }
         if let step = job.membersStep { Self.preparePermutations(job.job, data: data.train, aroundStep: step) }
     }
 
@@ -162,7 +168,7 @@ private func runMembership(
         return try runElasticDataParallel(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     if assignment.elastic != nil && assignment.layout.dataParallel > 1 {
-        return try runElasticPipeline(assignment, plane: plane, control: control, log: log)
+        return try runElasticPipeline(assignment, prepared: prepared?.data, plane: plane, control: control, log: log)
     }
     do {
         let data = try prepared?.data ?? assignment.job.loadData()
