@@ -76,7 +76,9 @@ elastic: {{min_workers: {stages}}}
     records = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if '"membership"' in l]
     m = records[0]["membership"]
     detected = m["detectedAtNanoseconds"]
-    steps_ns = [int(x) for x in re.findall(r"step_ns (\d+)", text)]
+    # The survivors' first step in the membership the loss formed (not a later one: a restarted worker's rejoin
+    # writes the same lines).
+    steps_ns = [int(x) for x in re.findall(rf"in membership {m['membership']}: .*step_ns (\d+)", text)]
     return {
         "transport": "shm" if shm else "tcp", "workers": workers, "stages": stages, "victim_rank": victim,
         "detection_s": (detected - killed_ns) / 1e9,

@@ -15,12 +15,13 @@ import Training
 struct ElasticPipelineShrinkTests {
     static func job(steps: Int) -> JobSpec { smallJob(steps: steps, batch: 30, layers: [16, 24, 20, 12, 5]) }
 
-    static func stage(_ rank: Int, _ layout: RankLayout, steps: Int, data: JobData, _ c: Communicator) throws
-        -> PipelineStageWorker
-    {
+    static func stage(
+        _ rank: Int, _ layout: RankLayout, steps: Int, data: JobData, _ c: Communicator,
+        continuing: PipelineStageWorker? = nil
+    ) throws -> PipelineStageWorker {
         let a = pipelineAssignment(
             rank: rank, layout: layout, job: job(steps: steps), microBatches: 3, schedule: .oneForwardOneBackward)
-        return try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil)
+        return try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil, continuing: continuing)
     }
 
     /// 3 replicas × 2 stages. Replica 1 stops after `lostAfter` steps (both its stages); the other replicas are
@@ -55,8 +56,7 @@ struct ElasticPipelineShrinkTests {
             let newRank = try #require(survivors.firstIndex(of: comm.rank))
             let world = try Communicator(plane: comm.plane, rank: newRank, peers: table, epoch: 2)
             world.options.timeout = 20
-            let next = try stage(newRank, smaller, steps: steps, data: data, world)
-            try next.adoptState(of: first)
+            let next = try stage(newRank, smaller, steps: steps, data: data, world, continuing: first)
             let agreement = try next.agreeStageState(world: world)
             _ = try next.run(agreedStep: agreement.step)
             return (comm.rank, next.stage, agreement, next.parameters.array)
@@ -178,8 +178,8 @@ struct ElasticPipelineShrinkTests {
             // over as a joiner would, a fresh stage at step 0 with the job's initial weights.
             let world = try Communicator(plane: comm.plane, rank: comm.rank, peers: table, epoch: 2)
             world.options.timeout = 20
-            let w = try Self.stage(comm.rank, grid, steps: 3, data: data, world)
-            if comm.rank < 2 { try w.adoptState(of: trained) } else { w.updates.joining = true }
+            let w = try Self.stage(comm.rank, grid, steps: 3, data: data, world, continuing: comm.rank < 2 ? trained : nil)
+            if comm.rank >= 2 { w.updates.joining = true }
             let fresh = w.parameters.array != members
             let agreement = try w.agreeStageState(world: world)
             return (comm.rank, fresh, agreement, w.parameters.array == members, w.trainer.step, w.updates.joining)

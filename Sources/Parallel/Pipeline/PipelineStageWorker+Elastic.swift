@@ -1,5 +1,4 @@
 import Collectives
-import NN
 import Training
 
 /// What the stages of a new elastic DP × PP membership agreed on before training on.
@@ -17,32 +16,6 @@ public struct StageAgreement: Sendable, Equatable {
 }
 
 extension PipelineStageWorker {
-    /// Takes over `previous`'s state: the same stage of this process in the membership that ended, built for
-    /// another replica count. Weights, optimizer slots, steps, the gradients and record of a cut-off update,
-    /// BatchNorm statistics and dropout generators all move over; the layer partition is the job's, so the sizes
-    /// match.
-    public func adoptState(of previous: PipelineStageWorker) throws {
-        guard previous.stage == stage, previous.stages == stages, previous.parameters.count == parameters.count,
-            previous.trainer.model.buffers.count == trainer.model.buffers.count, previous.slots.count == slots.count
-        else {
-            throw RuntimeError.invalid(
-                "rank \(rank): stage \(previous.stage) of \(previous.stages) cannot continue as stage \(stage) of \(stages)")
-        }
-        let carried = StageStateSnapshot()
-        carried.capture(previous.trainer)
-        guard carried.restore(into: trainer) else {
-            throw RuntimeError.invalid("optimizer \(trainer.optimizer.name) keeps no named slots to carry over")
-        }
-        for (from, to) in [
-            (previous.trainer.model.buffers, trainer.model.buffers),
-            (previous.trainer.model.gradients, trainer.model.gradients),
-        ] {
-            to.pointer.update(from: from.pointer, count: to.count)
-        }
-        for (old, new) in zip(previous.slots, slots) { copyGenerators(from: old.model.layers, to: new.model.layers) }
-        updates = previous.updates
-    }
-
     /// The survivors' agreement after a member was lost. Every rank's completed step goes round the world; the
     /// furthest is the step the grid continues from. A stage one step behind whose update was cut off after its
     /// all-reduce finishes it with the norm its replica's stages got through the gate with (`StageUpdateRecord`).
@@ -116,13 +89,5 @@ extension PipelineStageWorker {
                 table[r * width + 5] != 0
             )
         }
-    }
-}
-
-/// Dropout generators from one stage model to another built from the same layer specs, layer by layer.
-private func copyGenerators(from old: [Layer], to new: [Layer]) {
-    for (a, b) in zip(old, new) {
-        if let ra = a as? Residual, let rb = b as? Residual { copyGenerators(from: ra.body, to: rb.body) }
-        if let da = a as? Dropout, let db = b as? Dropout { db.rng = da.rng }
     }
 }

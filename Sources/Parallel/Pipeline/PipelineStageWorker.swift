@@ -106,6 +106,14 @@ public final class PipelineStageWorker {
         let outputGradient: Tensor  // received ∂loss/∂output [maxRows, outputFeatures] (not the last stage)
         let activationSent = StageSend()
         let gradientSent = StageSend()
+
+        /// The same model and loss with receive buffers for `maxRows` rows (an elastic grid's next replica count)
+        /// and handles of its own.
+        func resized(maxRows: Int, stage: Int, stages: Int) -> Slot {
+            Slot(
+                model: model, loss: loss, input: Tensor(shape: [stage > 0 ? maxRows : 0, model.inputFeatures]),
+                outputGradient: Tensor(shape: [stage < stages - 1 ? maxRows : 0, model.outputFeatures]))
+        }
     }
     let slots: [Slot]
     private let maxRows: Int
@@ -120,7 +128,7 @@ public final class PipelineStageWorker {
     /// work in both directions — the balanced pipeline the (K−1)/(M+K−1) bubble is defined on (the benchmark's).
     public init(
         assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?,
-        partition: StagePartition? = nil, uniformStages: Bool = false
+        partition: StagePartition? = nil, uniformStages: Bool = false, continuing: PipelineStageWorker? = nil
     ) throws {
         let layout = assignment.layout
         self.assignment = assignment
@@ -131,8 +139,20 @@ public final class PipelineStageWorker {
         stages = layout.pipelineStages
         replica = coords.replica
         let job = assignment.job
-        let full = try job.makeModel()
-        let part = try Self.resolvePartition(partition, of: full, assignment: assignment)
+        var full: Sequential?
+        let part: StagePartition
+        if let continuing {
+            guard continuing.stage == stage, continuing.stages == stages else {
+                throw RuntimeError.invalid(
+                    "rank \(assignment.rank): stage \(continuing.stage) of \(continuing.stages) cannot continue as stage \(stage) of \(stages)"
+                )
+            }
+            part = continuing.partition
+        } else {
+            let model = try job.makeModel()
+            part = try Self.resolvePartition(partition, of: model, assignment: assignment)
+            full = model
+        }
         self.partition = part
         microBatches = assignment.parallelism.microBatches
         guard microBatches >= 1 else {
@@ -147,23 +167,26 @@ public final class PipelineStageWorker {
         maxRows = (job.batchSize + layout.dataParallel - 1) / layout.dataParallel
         let range = part.layerRanges[stage]
 
-        let slots = try Self.makeSlots(
-            PipelineSchedules.maxInFlight(ops), full: full, job: job, layers: range, threads: assignment.run.threads,
-            stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
+        let inFlight = PipelineSchedules.maxInFlight(ops)
+        let slots: [Slot]
+        if let continuing {
+            guard continuing.slots.count == inFlight else {
+                throw RuntimeError.invalid("rank \(assignment.rank): \(continuing.slots.count) slots cannot become \(inFlight)")
+            }
+            let (rows, k) = (maxRows, layout.pipelineStages)
+            slots = continuing.slots.map { $0.resized(maxRows: rows, stage: coords.stage, stages: k) }
+        } else {
+            slots = try Self.makeSlots(
+                inFlight, full: full ?? job.makeModel(), job: job, layers: range, threads: assignment.run.threads,
+                stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
+        }
         self.slots = slots
-        let stageModel = slots[0].model
         guard job.distillation == nil && job.compression == nil else {
             throw RuntimeError.invalid(
                 "job.\(job.distillation != nil ? "distillation" : "compression"): not supported with pipeline stages (use data parallelism)"
             )
         }
-        let optimizer = try job.makeOptimizer()
-        optimizer.threads = assignment.run.threads
-        // Penalties are element-wise (each stage applies them to its slice); clipping takes the whole pipeline's
-        // norm, which `update` passes the trainer a reducer for.
-        trainer = Trainer(
-            model: stageModel, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps),
-            regularization: job.makeRegularization())
+        trainer = try continuing?.trainer ?? Self.makeTrainer(job, model: slots[0].model, assignment, totalSteps: totalSteps)
 
         comm = communicator
         let (previous, next) = (layout.previousStage(ofRank: assignment.rank), layout.nextStage(ofRank: assignment.rank))
@@ -175,6 +198,19 @@ public final class PipelineStageWorker {
         }
         (dataParallelGroup, pipelineGroup) = try Self.groups(
             communicator, layout: layout, assignment: assignment, stage: stage, replica: replica)
+        if let continuing { updates = continuing.updates }
+    }
+
+    /// Penalties are element-wise (each stage applies them to its slice); clipping takes the whole pipeline's
+    /// norm, which `update` passes the trainer a reducer for.
+    private static func makeTrainer(_ job: JobSpec, model: Sequential, _ assignment: Assignment, totalSteps: Int) throws
+        -> Trainer
+    {
+        let optimizer = try job.makeOptimizer()
+        optimizer.threads = assignment.run.threads
+        return Trainer(
+            model: model, optimizer: optimizer, schedule: job.makeSchedule(totalSteps: totalSteps),
+            regularization: job.makeRegularization())
     }
 
     /// The given partition, else the cluster file's `stage_layers`, else balanced by FLOPs; `pipeline_stages` parts.

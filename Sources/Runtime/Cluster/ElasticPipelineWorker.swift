@@ -6,8 +6,8 @@ import Transport
 
 /// One stage of an elastic DP × PP grid. When a worker dies, the coordinator drops its whole replica (a pipeline
 /// cannot run without a stage, and no survivor holds the lost one's state) and the other replicas go on as a
-/// smaller grid: each stage here is rebuilt for the new replica count, takes over its predecessor's state, and
-/// the stages agree on the last step that all of them completed (`agreeStageState`), redoing the interrupted
+/// smaller grid: each stage here is rebuilt for the new replica count around its predecessor's model and trainer,
+/// and the stages agree on the last step that all of them completed (`agreeStageState`), redoing the interrupted
 /// one with the same global batch. No checkpoint is read.
 func runElasticPipeline(
     _ first: Assignment, prepared: JobData? = nil, plane: DataPlane, control: WorkerControl,
@@ -26,7 +26,7 @@ func runElasticPipeline(
     }
     if let notice = data.notice, first.rank == 0 { log(notice) }
     var assignment = first
-    // Every stage built so far stays alive: zero-copy sends still queued for a dead peer point into its buffers.
+    // Every stage built so far stays alive: zero-copy sends still queued for a dead peer point into their buffers.
     var built: [PipelineStageWorker] = []
     var failure: (at: UInt64, step: Int, inFlight: Bool, lastStepEnd: UInt64)?
     while true {
@@ -75,10 +75,15 @@ private func trainStageMembership(
     // deadline): no barrier before it.
     let later = previous != nil || assignment.membershipEpoch > WireHeader.firstEpoch
     let communicator = try formCommunicator(assignment, plane: plane, meet: !later)
-    let worker = try PipelineStageWorker(assignment: assignment, data: data, communicator: communicator, control: control)
+    healTrace("formed")
+    // The stage before carries on: its model, trainer, BatchNorm statistics, dropout generators and the record of
+    // a cut-off update, with receive buffers and groups for the new grid.
+    let worker = try PipelineStageWorker(
+        assignment: assignment, data: data, communicator: communicator, control: control, continuing: previous)
+    healTrace("stage-built")
     var agreedStep: Int?
     if later {
-        if let previous { try worker.adoptState(of: previous) } else { worker.updates.joining = true }
+        if previous == nil { worker.updates.joining = true }
         built.append(worker)
         guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
         do {

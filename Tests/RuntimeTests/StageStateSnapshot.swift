@@ -1,20 +1,19 @@
 import NN
 import Training
 
-/// A copy of a stage's trainable state: weights, optimizer slots and both step counters. An elastic grid's
-/// stage is rebuilt for each new replica count (its batch shares and groups change) and carries its state over
-/// from the stage it replaces with one copy (`PipelineStageWorker.adoptState`).
-public final class StageStateSnapshot {
+/// A copy of a stage's trainable state (weights, optimizer slots, both step counters), for tests that put a
+/// stage back where an abort would have left it.
+final class StageStateSnapshot {
     /// The trainer's step the copy was taken at; −1 before the first copy.
-    public private(set) var step = -1
+    private(set) var step = -1
     private var optimizerStep = 0
     private var weights: [Float] = []
     private var slots: [String: [Float]] = [:]
 
-    public init() {}
+    init() {}
 
     /// Copies `trainer`'s state.
-    public func capture(_ trainer: Trainer) {
+    func capture(_ trainer: Trainer) {
         let p = trainer.model.parameters
         if weights.count != p.count { weights = [Float](repeating: 0, count: p.count) }
         weights.withUnsafeMutableBufferPointer {
@@ -39,7 +38,7 @@ public final class StageStateSnapshot {
     /// Puts the copy back into `trainer` (the same stage, or its successor in a new membership, which holds the
     /// same partition); false when there is no copy, the sizes differ or the optimizer keeps no named slots.
     @discardableResult
-    public func restore(into trainer: Trainer) -> Bool {
+    func restore(into trainer: Trainer) -> Bool {
         let p = trainer.model.parameters
         guard step >= 0, weights.count == p.count, let optimizer = trainer.optimizer as? SlotOptimizer else {
             return false
