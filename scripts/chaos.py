@@ -25,6 +25,7 @@ Output: one JSON line per event and one summary line on stdout (also in OUT/chao
 
 usage: scripts/chaos.py [--kills 5] [--workers 3] [--epochs 1 | --steps N] [--signals kill,stop] [--seed 1]
                         [--baseline] [--deterministic] [--tiny] [--out DIR] [--binary .build/release/cohort]
+                        [--pipeline-stages K --micro-batches M]
 With --deterministic (elastic.deterministic) and --baseline, the final weights must equal the failure-free run's
 bit for bit, or the script exits 1.
 """
@@ -44,7 +45,12 @@ def cluster_yaml(a, d, metrics, kills):
 """
     length = f"  steps: {a.steps}\n" if a.steps else f"  epochs: {a.epochs}\n"
     bitwise = ", deterministic: true" if a.deterministic else ""
-    elastic = f"elastic: {{min_workers: 1, max_workers: {a.workers}, restart: {{max_restarts: {max(kills, 1)}, backoff_s: {a.backoff}}}{bitwise}}}\n"
+    k = a.pipeline_stages
+    # A grid drops and regains a whole replica per event, each of its K starts counting; max_workers is the
+    # workers the hosts run, and a pipeline must leave it out.
+    bound = f"min_workers: {k}" if k > 1 else f"min_workers: 1, max_workers: {a.workers}"
+    elastic = f"elastic: {{{bound}, restart: {{max_restarts: {max(kills * k, 1)}, backoff_s: {a.backoff}}}{bitwise}}}\n"
+    grid = f"pipeline_stages: {k}, micro_batches: {a.micro_batches}" if k > 1 else f"data_parallel: {a.workers}"
     return f"""cluster:
   coordinator: {{host: 127.0.0.1, port: 5555}}
   interface: 127.0.0.1
@@ -52,7 +58,7 @@ hosts:
   - {{address: 127.0.0.1, workers: {a.workers}}}
 job:
 {job}{length}  seed: {a.seed}
-parallelism: {{data_parallel: {a.workers}}}
+parallelism: {{{grid}}}
 timeouts: {{heartbeat_interval_s: {a.heartbeat}, peer_deadline_s: {a.deadline}, rendezvous_timeout_s: 60}}
 output: {{metrics_file: {metrics}}}
 {elastic}"""
@@ -281,6 +287,9 @@ def main():
     ap.add_argument("--deterministic", action="store_true",
                     help="elastic.deterministic: the final weights must equal the failure-free run's bit for bit")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--pipeline-stages", type=int, default=1,
+                    help="K > 1: a DP × PP grid of WORKERS / K replicas; an event drops and regains a replica")
+    ap.add_argument("--micro-batches", type=int, default=4)
     a = ap.parse_args()
     a.signals = ",".join("SIGKILL" if s.upper() in ("KILL", "SIGKILL") else "SIGSTOP" for s in a.signals.split(","))
     a.out = a.out or tempfile.mkdtemp(prefix="cohort-chaos-")

@@ -126,9 +126,13 @@ public final class PipelineStageWorker {
     /// cluster file's `parallelism.stage_layers`, or else balanced by estimated FLOPs. `uniformStages`: the first
     /// stage also computes ∂loss/∂input (and discards it), so that stages holding identical layers do identical
     /// work in both directions — the balanced pipeline the (K−1)/(M+K−1) bubble is defined on (the benchmark's).
+    /// `continuing`: this process's stage in the elastic membership that ended, whose model and trainer go on.
+    /// `prebuilt`: models of the job made ahead (a grid's joiner makes them while the members train), used before
+    /// any is made here: the first as the full model, the rest for the slots.
     public init(
         assignment: Assignment, data: JobData, communicator: Communicator?, control: (any WorkerControlChannel)?,
-        partition: StagePartition? = nil, uniformStages: Bool = false, continuing: PipelineStageWorker? = nil
+        partition: StagePartition? = nil, uniformStages: Bool = false, continuing: PipelineStageWorker? = nil,
+        prebuilt: [Sequential] = []
     ) throws {
         let layout = assignment.layout
         self.assignment = assignment
@@ -149,7 +153,7 @@ public final class PipelineStageWorker {
             }
             part = continuing.partition
         } else {
-            let model = try job.makeModel()
+            let model = try prebuilt.first ?? job.makeModel()
             part = try Self.resolvePartition(partition, of: model, assignment: assignment)
             full = model
         }
@@ -177,8 +181,9 @@ public final class PipelineStageWorker {
             slots = continuing.slots.map { $0.resized(maxRows: rows, stage: coords.stage, stages: k) }
         } else {
             slots = try Self.makeSlots(
-                inFlight, full: full ?? job.makeModel(), job: job, layers: range, threads: assignment.run.threads,
-                stage: stage, stages: stages, maxRows: maxRows, uniformStages: uniformStages)
+                inFlight, full: full ?? job.makeModel(), spare: Array(prebuilt.dropFirst()), job: job, layers: range,
+                threads: assignment.run.threads, stage: stage, stages: stages, maxRows: maxRows,
+                uniformStages: uniformStages)
         }
         self.slots = slots
         guard job.distillation == nil && job.compression == nil else {
@@ -228,13 +233,15 @@ public final class PipelineStageWorker {
     }
 
     /// One slot per micro-batch in flight. Slot 0 uses the full model's own layers; the others fresh layer objects
-    /// bound to the same parameter and gradient buffers, each with its own activations.
+    /// (a `spare` model's while they last) bound to the same parameter and gradient buffers, each with its own
+    /// activations.
     private static func makeSlots(
-        _ count: Int, full: Sequential, job: JobSpec, layers range: Range<Int>, threads: Int, stage: Int, stages: Int,
+        _ count: Int, full: Sequential, spare: [Sequential], job: JobSpec, layers range: Range<Int>, threads: Int,
+        stage: Int, stages: Int,
         maxRows: Int, uniformStages: Bool
     ) throws -> [Slot] {
         try (0..<count).map { i in
-            let owner = i == 0 ? full : try job.makeModel()
+            let owner = i == 0 ? full : try i - 1 < spare.count ? spare[i - 1] : job.makeModel()
             if i > 0 {
                 for l in range {
                     owner.layers[l].bind(

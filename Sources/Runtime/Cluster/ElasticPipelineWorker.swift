@@ -1,5 +1,6 @@
 import Collectives
 import Foundation
+import NN
 import Parallel
 import Training
 import Transport
@@ -10,14 +11,14 @@ import Transport
 /// and the stages agree on the last step that all of them completed (`agreeStageState`), redoing the interrupted
 /// one with the same global batch. No checkpoint is read.
 func runElasticPipeline(
-    _ first: Assignment, prepared: JobData? = nil, plane: DataPlane, control: WorkerControl,
+    _ first: Assignment, prepared: PreparedJoin? = nil, plane: DataPlane, control: WorkerControl,
     log: @escaping @Sendable (String) -> Void
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
     let data: JobData
     do {
-        data = try prepared ?? first.job.loadData()
+        data = try prepared?.data ?? first.job.loadData()
         // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
         if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
     } catch {
@@ -41,7 +42,7 @@ func runElasticPipeline(
             }
             let report = try trainStageMembership(
                 assignment, data: data, plane: plane, control: control, built: &built, switches: switches,
-                recovery: recovery)
+                recovery: recovery, prebuilt: built.isEmpty ? prepared?.stageModels ?? [] : [])
             control.post(.done(report))
             return report
         } catch {
@@ -68,7 +69,7 @@ func runElasticPipeline(
 /// as the newest state).
 private func trainStageMembership(
     _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl,
-    built: inout [PipelineStageWorker], switches: MembershipSwitch, recovery: RecoveryLog?
+    built: inout [PipelineStageWorker], switches: MembershipSwitch, recovery: RecoveryLog?, prebuilt: [Sequential]
 ) throws -> FinalReport {
     let previous = built.last
     // A later membership, which a joiner's first one is too, meets in its agreement (under the rendezvous
@@ -79,7 +80,8 @@ private func trainStageMembership(
     // The stage before carries on: its model, trainer, BatchNorm statistics, dropout generators and the record of
     // a cut-off update, with receive buffers and groups for the new grid.
     let worker = try PipelineStageWorker(
-        assignment: assignment, data: data, communicator: communicator, control: control, continuing: previous)
+        assignment: assignment, data: data, communicator: communicator, control: control, continuing: previous,
+        prebuilt: prebuilt)
     healTrace("stage-built")
     var agreedStep: Int?
     if later {

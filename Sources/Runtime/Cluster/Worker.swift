@@ -2,6 +2,7 @@ import Collectives
 import Config
 import Datasets
 import Foundation
+import NN
 import Parallel
 import Training
 import Transport
@@ -120,6 +121,9 @@ struct PreparedJoin {
     let data: JobData
     /// A data-parallel joiner's trainer (a grid's stage is built once its rank, and so its stage, is known).
     let trainer: Trainer?
+    /// A grid joiner's models, made while the members train: as many as any stage keeps micro-batches in flight,
+    /// so that building its stage once admitted (which the members wait for) makes none.
+    let stageModels: [Sequential]
 
     init(_ job: Assignment) throws {
         if let delay = try debugJoinDelay() { usleep(UInt32(delay * 1e6)) }
@@ -128,8 +132,11 @@ struct PreparedJoin {
             let trainer = try DataParallelWorker.makeTrainer(job: job.job, data: data)
             Self.warmUp(trainer, data: data.train, rows: job.job.batchSize / max(job.worldSize, 1))
             self.trainer = trainer
+            stageModels = []
         } else {
             trainer = nil
+            let inFlight = min(job.layout.pipelineStages, max(job.parallelism.microBatches, 1))
+            stageModels = try (0..<inFlight).map { _ in try job.job.makeModel() }
         }
         if let step = job.membersStep { Self.preparePermutations(job.job, data: data.train, aroundStep: step) }
     }
@@ -168,7 +175,7 @@ private func runMembership(
         return try runElasticDataParallel(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     if assignment.elastic != nil && assignment.layout.dataParallel > 1 {
-        return try runElasticPipeline(assignment, prepared: prepared?.data, plane: plane, control: control, log: log)
+        return try runElasticPipeline(assignment, prepared: prepared, plane: plane, control: control, log: log)
     }
     do {
         let data = try prepared?.data ?? assignment.job.loadData()
