@@ -24,6 +24,22 @@ struct ElasticPipelineShrinkTests {
         return try PipelineStageWorker(assignment: a, data: data, communicator: c, control: nil, continuing: continuing)
     }
 
+    /// Ranks as threads over inproc://: each trains `job` as its stage of `layout`, then runs `body` on it.
+    static func afterTraining<T: Sendable>(
+        _ layout: RankLayout, _ job: JobSpec, _ body: @escaping @Sendable (PipelineStageWorker, Communicator) throws -> T
+    ) throws -> [Result<T, any Error>] {
+        let data = try job.loadData()
+        let comms = try Communicator.local(size: layout.worldSize)
+        for c in comms { c.options.timeout = 20 }
+        return runRanks(comms) { comm in
+            let a = pipelineAssignment(
+                rank: comm.rank, layout: layout, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
+            let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
+            _ = try w.run()
+            return try body(w, comm)
+        }
+    }
+
     /// 3 replicas × 2 stages. Replica 1 stops after `lostAfter` steps (both its stages); the other replicas are
     /// then blocked in the next step's all-reduces until the new membership aborts them. They re-form as 2 × 2
     /// on the same data planes, agree and finish. Returns each survivor's (old rank, stage, agreement, weights).
@@ -96,15 +112,7 @@ struct ElasticPipelineShrinkTests {
             j.regularization.clipNorm = 0.01
             return j
         }()
-        let data = try job.loadData()
-        let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
-        let comms = try Communicator.local(size: 4)
-        for c in comms { c.options.timeout = 20 }
-        let results = runRanks(comms) { comm in
-            let a = pipelineAssignment(
-                rank: comm.rank, layout: grid, job: job, microBatches: 3, schedule: .oneForwardOneBackward)
-            let w = try PipelineStageWorker(assignment: a, data: data, communicator: comm, control: nil)
-            _ = try w.run()
+        let results = try Self.afterTraining(RankLayout(dataParallel: 2, pipelineStages: 2), job) { w, comm in
             let g = w.trainer.model.gradients
             let fill = { for i in 0..<g.count { g.pointer[i] = Float(i % 7 + 1) * (w.stage == 0 ? 0.5 : -0.25) } }
             let before = StageStateSnapshot()
@@ -136,14 +144,7 @@ struct ElasticPipelineShrinkTests {
     /// A stage behind with nothing to finish (its all-reduce never ended) is brought to the furthest step by a
     /// copy from a replica that has it.
     @Test func aStageBehindWithoutItsSumIsCopied() throws {
-        let job = Self.job(steps: 3)
-        let data = try job.loadData()
-        let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
-        let comms = try Communicator.local(size: 4)
-        for c in comms { c.options.timeout = 20 }
-        let results = runRanks(comms) { comm in
-            let w = try Self.stage(comm.rank, grid, steps: 3, data: data, comm)
-            _ = try w.run()
+        let results = try Self.afterTraining(RankLayout(dataParallel: 2, pipelineStages: 2), Self.job(steps: 3)) { w, comm in
             let before = StageStateSnapshot()
             before.capture(w.trainer)
             w.trainer.model.gradients.buffer.update(repeating: 0.125)
@@ -164,15 +165,10 @@ struct ElasticPipelineShrinkTests {
     /// A replica of fresh stages joins a grid: its stages have no say in the step and take their replicas'
     /// state in the agreement, so the grid goes on from the members' step with identical weights everywhere.
     @Test func aJoiningReplicaTakesTheMembersState() throws {
-        let job = Self.job(steps: 3)
-        let data = try job.loadData()
         let grid = RankLayout(dataParallel: 2, pipelineStages: 2)
-        let comms = try Communicator.local(size: 4)
-        for c in comms { c.options.timeout = 20 }
-        let table = comms.map(\.plane.endpoint)
-        let results = runRanks(comms) { comm in
-            let trained = try Self.stage(comm.rank, grid, steps: 3, data: data, comm)
-            _ = try trained.run()
+        let results = try Self.afterTraining(grid, Self.job(steps: 3)) { trained, comm in
+            let table = (0..<grid.worldSize).map { comm.endpoint(of: $0) }
+            let data = trained.data
             let members = trained.parameters.array
             // The next membership, as the coordinator forms it: replica 0 carries its state over, replica 1 starts
             // over as a joiner would, a fresh stage at step 0 with the job's initial weights.
@@ -196,14 +192,7 @@ struct ElasticPipelineShrinkTests {
     /// Two steps apart cannot happen in a grid (a stage cannot begin a step its neighbours have not finished the
     /// last of); if it did, the agreement refuses rather than guessing, and the job falls back to its checkpoints.
     @Test func stagesTwoStepsApartAreRefused() throws {
-        let job = Self.job(steps: 2)
-        let data = try job.loadData()
-        let grid = RankLayout(dataParallel: 1, pipelineStages: 2)
-        let comms = try Communicator.local(size: 2)
-        for c in comms { c.options.timeout = 20 }
-        let results = runRanks(comms) { comm in
-            let w = try Self.stage(comm.rank, grid, steps: 2, data: data, comm)
-            _ = try w.run()
+        let results = try Self.afterTraining(RankLayout(dataParallel: 1, pipelineStages: 2), Self.job(steps: 2)) { w, comm in
             if w.stage == 1 { w.trainer.resume(atStep: 4) }
             return try w.agreeStageState(world: comm)
         }

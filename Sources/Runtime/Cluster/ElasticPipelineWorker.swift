@@ -16,16 +16,7 @@ func runElasticPipeline(
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
-    let data: JobData
-    do {
-        data = try prepared?.data ?? first.job.loadData()
-        // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
-        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
-    } catch {
-        control.post(.failed(rank: first.rank, message: "\(error)"))
-        throw error
-    }
-    if let notice = data.notice, first.rank == 0 { log(notice) }
+    let data = try loadElasticData(first, prepared: prepared?.data, control: control, log: log)
     var assignment = first
     // Every stage built so far stays alive: zero-copy sends still queued for a dead peer point into their buffers.
     var built: [PipelineStageWorker] = []

@@ -17,16 +17,7 @@ func runElasticDataParallel(
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
     plane.keepSpareRing()
-    let data: JobData
-    do {
-        data = try prepared?.data ?? first.job.loadData()
-        // A joiner given up on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason.
-        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
-    } catch {
-        control.post(.failed(rank: first.rank, message: "\(error)"))
-        throw error
-    }
-    if let notice = data.notice, first.rank == 0 { log(notice) }
+    let data = try loadElasticData(first, prepared: prepared?.data, control: control, log: log)
     var assignment = first
     var trainer: Trainer? = prepared?.trainer
     var failedAt: UInt64?
@@ -64,6 +55,23 @@ func runElasticDataParallel(
             assignment = next
         }
     }
+}
+
+/// The job's data for an elastic worker: loaded here, or already by a joiner while it prepared. A joiner given up
+/// on while it loaded (`elastic.join_timeout_s`) ends with the coordinator's reason; any failure is reported.
+func loadElasticData(
+    _ first: Assignment, prepared: JobData?, control: WorkerControl, log: @Sendable (String) -> Void
+) throws -> JobData {
+    let data: JobData
+    do {
+        data = try prepared ?? first.job.loadData()
+        if let reason = control.stopReason { throw RuntimeError.stopped(reason) }
+    } catch {
+        control.post(.failed(rank: first.rank, message: "\(error)"))
+        throw error
+    }
+    if let notice = data.notice, first.rank == 0 { log(notice) }
+    return data
 }
 
 /// A new membership pulls this process out of the old one: after a loss at once (its collectives abort now, not
