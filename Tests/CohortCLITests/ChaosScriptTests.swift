@@ -61,6 +61,43 @@ struct ChaosScriptTests {
         #expect(result.stdout.contains("| p99 |"), "\(text)")
     }
 
+    /// A 2 × 2 grid (`--pipeline-stages 2`): each event drops the victim's whole replica and `launch` restarts it
+    /// (the dead stage and the dismissed one), which rejoins as a replica; nothing completed is lost.
+    @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
+    func aGridLosesAndRegainsWholeReplicas() throws {
+        let binary = try requireCohortBinary()
+        let python = try #require(ProcessRunner.which("python3"))
+        let dir = try scratchDirectory("chaos-grid")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
+        let result = try ProcessRunner.run(
+            python,
+            [
+                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "4", "--pipeline-stages",
+                "2", "--steps", "60000", "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "3",
+                "--out", dir.path, "--binary", binary.path,
+            ], timeout: 200)
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0 && !result.timedOut, "\(text)")
+        let lines = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let events = lines.filter { $0["signal"] != nil }
+        try #require(events.count == 2, "\(text)")
+        for e in events {
+            #expect(e["workers"] as? String == "4→2→4", "\(e)")
+            #expect((e["reason"] as? String)?.hasSuffix("its replica's other stages left") == true, "\(e)")
+            #expect([0, 1].contains(e["steps_redone"] as? Int ?? -1), "\(e)")
+            #expect(e["completed_steps_lost"] as? Int == 0, "\(e)")
+            #expect((e["heal_bytes"] as? Int ?? 0) > 0, "the rejoining replica's stages got their state: \(e)")
+        }
+        let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
+        #expect(summary["weights_identical"] as? Bool == true, "\(summary)")
+        #expect(summary["final_workers"] as? Int == 4, "\(summary)")
+        #expect(summary["steps"] as? Int == 60000, "\(summary)")
+        #expect(summary["checkpoint_read"] as? Bool == false, "\(summary)")
+    }
+
     /// `elastic.deterministic`: after a SIGKILL and a SIGSTOP, each restarted and healed, the final weights equal
     /// a failure-free run's with the same seed bit for bit (the script compares the done lines' checksums).
     @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
