@@ -53,7 +53,7 @@ extension ClusterConfig {
 
     /// Bitwise recovery sums each logical shard's exact gradient: what would make a shard's gradient or the sum
     /// depend on the membership is refused (a dropout or BatchNorm layer draws or counts per forward pass, a
-    /// compressed or locally-synchronised gradient is not the exact sum, a pipeline does not reshard).
+    /// compressed or locally-synchronised gradient is not the exact sum; pipeline stages are not covered).
     private func deterministicIssues(_ elastic: ElasticSpec, _ issues: inout IssueList) {
         let key: [ConfigKey] = ["elastic", "deterministic"]
         let logical = elastic.maximum(configured: totalWorkers)
@@ -62,7 +62,7 @@ extension ClusterConfig {
             "bitwise recovery sums at most \(ConfigLimits.maximumDeterministicShards) logical shards (max_workers), got \(logical)"
         )
         issues.check(
-            parallelism.pipelineStages <= 1, key, "bitwise recovery is for data parallelism; a pipeline restarts whole")
+            parallelism.pipelineStages <= 1, key, "bitwise recovery covers data parallelism only, not pipeline stages")
         issues.check(
             (parallelism.gradient?.compression ?? .none) == .none, key,
             "bitwise recovery needs the exact gradient sum: leave parallelism.gradient.compression out")
