@@ -185,6 +185,22 @@ public final class DataPlane: @unchecked Sendable {
         dropFrames(before: epoch)
     }
 
+    /// Closes at once, dropping what they still queue, the outboxes to endpoints outside `kept` (the peers of a
+    /// membership that lost some): a frame lent to libzmq for a dead peer is then released now, instead of the
+    /// aborted collective waiting out its grace for it (half a second over tcp). `resetPeers` would close them too,
+    /// but only once the old membership's collectives have returned.
+    public func dropOutboxes(notIn kept: [String]) {
+        let keep = Set(kept)
+        sendLock.lock()
+        let departed = outboxes.filter { !keep.contains($0.key) }
+        for endpoint in departed.keys { outboxes[endpoint] = nil }
+        sendLock.unlock()
+        for socket in departed.values {
+            try? socket.setLinger(.zero)
+            socket.close()
+        }
+    }
+
     /// Starts connecting to `endpoints` now (libzmq's handshake, with CURVE or the token, runs in its I/O thread),
     /// so that the first frames of a membership about to form don't wait for it: an elastic worker calls it as
     /// soon as the next membership's peer table arrives. Errors are left for the first send to report.

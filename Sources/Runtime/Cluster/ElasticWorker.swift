@@ -90,6 +90,7 @@ func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switche
             }
         } else {
             plane.abortCollectives(before: epoch, reason: reason)
+            plane.dropOutboxes(notIn: next.peers)
         }
         // A joiner's inbox is connected to (handshake included) while this rank leaves the old membership.
         plane.connectAhead(to: next.peers)
