@@ -14,22 +14,17 @@ struct CoordinatorLossTests {
     static let deadline = 2.0
     static let steps = 20000
 
-    func clusterYAML(dir: URL, token: String?, checkpoints: Bool) -> String {
+    func clusterYAML(
+        dir: URL, token: String?, checkpoints: Bool, parallelism: String = "{data_parallel: 2}", steps: Int = steps
+    ) -> String {
         let checkpoint = checkpoints ? "checkpoint: {directory: \(dir.path)/ckpt, every_steps: 1000000, keep: 3}\n" : ""
-        return handStartedClusterYAML(dir: dir, steps: Self.steps, deadline: Self.deadline, token: token, tail: checkpoint)
+        return handStartedClusterYAML(
+            dir: dir, steps: steps, deadline: Self.deadline, token: token, tail: checkpoint, parallelism: parallelism)
     }
 
-    @Test func workersSaveAndStopThenResumeContinues() throws {
-        let binary = try requireCohortBinary()
-        let dir = try scratchDirectory("coordinator-loss")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let token = dir.appendingPathComponent("token").path
-        try (testJobToken + "\n").write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
-        let config = dir.appendingPathComponent("cluster.yaml").path
-        try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
+    /// A hand-started coordinator for `config` and its endpoint, once it printed one.
+    func startCoordinator(_ binary: URL, _ config: String) throws -> (ChildProcess, String) {
         let coordinator = try ChildProcess(binary, ["coordinator", "--config", config, "--ephemeral-ports"])
-        defer { coordinator.kill() }
         var endpoint: String?
         let start = Date()
         while endpoint == nil && Date().timeIntervalSince(start) < 20 {
@@ -38,17 +33,48 @@ struct CoordinatorLossTests {
             }
             usleep(20_000)
         }
-        let coordinatorEndpoint = try #require(endpoint, "\(coordinator.output)")
-        // Rank 0 computes 100 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
-        // job is still training when the coordinator dies and for the deadline after.
-        let workers = try (0..<2).map { i in
+        guard let endpoint else {
+            coordinator.kill()
+            throw TestFailure("the coordinator printed no endpoint: \(coordinator.output)")
+        }
+        return (coordinator, endpoint)
+    }
+
+    /// Two hand-started workers of `endpoint`'s job.
+    func startWorkers(_ binary: URL, _ endpoint: String, token: String, environment: [String: String] = [:]) throws
+        -> [ChildProcess]
+    {
+        try (0..<2).map { i in
             try ChildProcess(
                 binary,
                 [
-                    "worker", "--coordinator", coordinatorEndpoint, "--host", "127.0.0.1", "--local-index", "\(i)",
+                    "worker", "--coordinator", endpoint, "--host", "127.0.0.1", "--local-index", "\(i)",
                     "--data-port", "0", "--token-file", token, "--rendezvous-timeout", "30",
-                ], environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
+                ], environment: environment)
         }
+    }
+
+    /// A token file in `dir` (mode 0600).
+    func tokenFile(in dir: URL) throws -> String {
+        let token = dir.appendingPathComponent("token").path
+        try (testJobToken + "\n").write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        return token
+    }
+
+    @Test func workersSaveAndStopThenResumeContinues() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("coordinator-loss")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = try tokenFile(in: dir)
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
+        let (coordinator, coordinatorEndpoint) = try startCoordinator(binary, config)
+        defer { coordinator.kill() }
+        // Rank 0 computes 100 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
+        // job is still training when the coordinator dies and for the deadline after.
+        let workers = try startWorkers(
+            binary, coordinatorEndpoint, token: token, environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
         defer { for w in workers { w.kill() } }
         let metrics = dir.appendingPathComponent("metrics.jsonl").path
         let trained = Date()
@@ -95,6 +121,59 @@ struct CoordinatorLossTests {
         try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
         let referenceConfig = reference.appendingPathComponent("cluster.yaml").path
         try clusterYAML(dir: reference, token: nil, checkpoints: false)
+            .write(toFile: referenceConfig, atomically: true, encoding: .utf8)
+        let uninterrupted = try ProcessRunner.run(binary.path, ["launch", referenceConfig, "--ephemeral-ports"], timeout: 120)
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stdout)\(uninterrupted.stderr)")
+        let sums = doneChecksums(metrics)
+        #expect(sums != nil && sums == doneChecksums(reference.appendingPathComponent("metrics.jsonl").path))
+    }
+
+    /// The pipeline case (a 2-stage pipeline, one stage per worker): each stage's replica 0 saves its last
+    /// completed step, and `launch --resume` continues from the newest step both stages hold, to the weights of a
+    /// run that was never interrupted.
+    @Test func pipelineStagesSaveAndResumeContinues() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("coordinator-loss-pipeline")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = try tokenFile(in: dir)
+        let pipeline = "{pipeline_stages: 2, micro_batches: 2}"
+        // No stage can be slowed down as rank 0 is above: a longer job is still training at the deadline.
+        let steps = 200_000
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: dir, token: token, checkpoints: true, parallelism: pipeline, steps: steps)
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let (coordinator, endpoint) = try startCoordinator(binary, config)
+        defer { coordinator.kill() }
+        let workers = try startWorkers(binary, endpoint, token: token)
+        defer { for w in workers { w.kill() } }
+        let metrics = dir.appendingPathComponent("metrics.jsonl").path
+        let trained = Date()
+        while Date().timeIntervalSince(trained) < 60 && rankSteps(metrics).isEmpty { usleep(20_000) }
+        try #require(!rankSteps(metrics).isEmpty, "training did not start: \(coordinator.output)")
+        kill(coordinator.process.processIdentifier, SIGKILL)
+        _ = coordinator.wait(timeout: 5)
+        let statuses = workers.map { $0.wait(timeout: Self.deadline + 10) }
+        let outputs = workers.map(\.output)
+        #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
+        let saved = outputs.compactMap { text in
+            text.range(of: #"saved step [0-9]+"#, options: .regularExpression).flatMap {
+                Int(text[$0].dropFirst("saved step ".count))
+            }
+        }
+        #expect(saved.count == 2, "each stage saves its last completed step: \(outputs)")
+        // The same step on both stages: the step under way when the coordinator was found lost finished on both
+        // (the abort waits a moment), so `--resume` has a step every stage holds.
+        #expect(saved.allSatisfy { $0 > 0 && $0 < steps } && Set(saved).count == 1, "\(saved)")
+
+        let before = rankSteps(metrics).count
+        let resumed = try ProcessRunner.run(binary.path, ["launch", config, "--resume", "--ephemeral-ports"], timeout: 120)
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let first = try #require(rankReports(metrics).dropFirst(before).first, "no report after the resume")
+        #expect(first.step - first.steps == saved.min(), "resumed at \(first.step - first.steps), saved \(saved)")
+        let reference = dir.appendingPathComponent("reference")
+        try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
+        let referenceConfig = reference.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: reference, token: nil, checkpoints: false, parallelism: pipeline, steps: steps)
             .write(toFile: referenceConfig, atomically: true, encoding: .utf8)
         let uninterrupted = try ProcessRunner.run(binary.path, ["launch", referenceConfig, "--ephemeral-ports"], timeout: 120)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stdout)\(uninterrupted.stderr)")

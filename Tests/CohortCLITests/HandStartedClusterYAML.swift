@@ -2,9 +2,10 @@ import Foundation
 
 /// The cluster file of the tests that hand-start a coordinator and two local workers (coordinator loss, standby): a
 /// small synthetic job with 0.2 s heartbeats, so a silent coordinator is found within `deadline` seconds. `standby`
-/// and `tail` (checkpoints) are written in as given; `token` names a token file.
+/// `tail` (checkpoints) and `parallelism` are written in as given; `token` names a token file.
 func handStartedClusterYAML(
-    dir: URL, steps: Int, deadline: Double, token: String?, standbyPort: Int? = nil, tail: String = ""
+    dir: URL, steps: Int, deadline: Double, token: String?, standbyPort: Int? = nil, tail: String = "",
+    parallelism: String = "{data_parallel: 2}"
 ) -> String {
     let standby = standbyPort.map { ", standby: {host: 127.0.0.1, port: \($0)}" } ?? ""
     let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
@@ -21,7 +22,7 @@ func handStartedClusterYAML(
           batch_size: 32
           steps: \(steps)
           seed: 7
-        parallelism: {data_parallel: 2}
+        parallelism: \(parallelism)
         timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 20}
         output: {metrics_file: \(dir.path)/metrics.jsonl}
         \(tail)

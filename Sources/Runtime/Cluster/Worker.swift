@@ -7,6 +7,9 @@ import Parallel
 import Training
 import Transport
 
+/// Seconds between finding the coordinator lost and aborting the collectives still blocked (see `runWorker`).
+let coordinatorLossAbortDelay = 0.25
+
 /// How a worker process joins a cluster.
 public struct WorkerOptions: Sendable {
     public var coordinator: String
@@ -55,10 +58,15 @@ public func runWorker(_ options: WorkerOptions, log: @escaping @Sendable (String
         host: options.host, pid: getpid(), cores: ProcessInfo.processInfo.activeProcessorCount,
         protocolVersion: ControlMessage.protocolVersion, dataEndpoint: advertised,
         localIndex: options.localIndex)
-    // A lost coordinator ends every membership: its collectives are aborted at once, so each rank stops at the
-    // step in flight and the checkpointing rank saves the last completed one (`EpochDriver`).
+    // A lost coordinator ends every membership. Each rank stops at its next step boundary (`EpochDriver`), and the
+    // checkpointing ranks save the last completed step; a collective still blocked a moment later is aborted.
+    // That moment lets a step whose update is under way finish on every stage of a pipeline: aborted at once, one
+    // stage could apply a step that its neighbour, interrupted in the same gate, did not, and the two would save
+    // steps that no `--resume` can join.
     control.setCoordinatorLossHandler { [plane] loss in
-        plane.abortCollectives(before: .max, reason: loss.description)
+        DispatchQueue.global().asyncAfter(deadline: .now() + coordinatorLossAbortDelay) {
+            plane.abortCollectives(before: .max, reason: loss.description)
+        }
     }
     var memberships = WorkerMemberships(
         control: control, plane: plane, registration: registration, timeout: options.rendezvousTimeout)

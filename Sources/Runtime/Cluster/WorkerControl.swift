@@ -165,6 +165,25 @@ public final class WorkerControl: @unchecked Sendable {
         context.terminate()
     }
 
+    /// The longest this thread waits to hand libzmq one message. A dead coordinator leaves the socket without a
+    /// peer, and every send would wait out its deadline; a thread that waited a second per queued report (rank 0
+    /// reports most) found the coordinator's silence seconds late, after its pipeline neighbour had saved and
+    /// left, so it could not save its own stage.
+    static let sendWait = 0.005
+
+    /// Sends `pending` in order; what libzmq does not take now goes back to the front of the outbox for the next
+    /// turn, so the loop keeps watching the coordinator's deadline.
+    private func sendQueued(_ pending: [ControlMessage]) {
+        for (i, m) in pending.enumerated() {
+            do {
+                try dealer.send(m.encoded(), deadline: .after(seconds: Self.sendWait))
+            } catch {
+                lock.withLock { outbox.insert(contentsOf: pending[i...], at: 0) }
+                return
+            }
+        }
+    }
+
     private func loop(rank: Int, heartbeat: Double, deadline: Double) {
         var lastSent: UInt64 = 0
         var lastHeard = Deadline.nowNanoseconds()
@@ -175,11 +194,16 @@ public final class WorkerControl: @unchecked Sendable {
             outbox.removeAll()
             let keepRunning = running
             lock.unlock()
-            for m in pending { try? dealer.send(m.encoded(), deadline: .after(seconds: 1)) }
-            if !keepRunning { return }
+            guard keepRunning else {
+                // The end of the run: its last reports (`.done`, `.failed`) may wait up to a second each.
+                let rest = lock.withLock { outbox }
+                for m in pending + rest { try? dealer.send(m.encoded(), deadline: .after(seconds: 1)) }
+                return
+            }
+            sendQueued(pending)
             let now = Deadline.nowNanoseconds()
             if now - lastSent >= interval {
-                try? dealer.send(ControlMessage.heartbeat(rank: rank).encoded(), deadline: .after(seconds: 0.5))
+                try? dealer.send(ControlMessage.heartbeat(rank: rank).encoded(), deadline: .after(seconds: Self.sendWait))
                 lastSent = now
             }
             if let m = try? dealer.receive(deadline: .after(seconds: min(heartbeat / 4, 0.02))) {

@@ -139,13 +139,11 @@ public final class EpochDriver<Step: TrainingStep> {
     private func savedOnCoordinatorLoss(_ error: Error, completed n: Int, epoch: Int, stepInEpoch: Int) -> Error {
         guard let loss = reports.coordinatorLoss() else { return error }
         guard case .coordinatorLost(let endpoint, let seconds) = loss else { return loss }
-        guard let c = options.checkpoints else {
-            // Not the saving rank: stay a moment before leaving, because leaving closes this rank's links, and the
-            // saving rank, whose own deadline may fall up to one heartbeat later, must find the coordinator's
-            // loss rather than this rank's departure, or it would stop without saving.
-            Thread.sleep(forTimeInterval: Self.saverGraceSeconds)
-            return loss
-        }
+        // Every rank stays a moment before leaving, because leaving closes its links, and a saving rank, whose own
+        // deadline may fall up to one heartbeat later, must find the coordinator's loss rather than this rank's
+        // departure, or it would stop without saving. Savers stay too: a pipeline has one per stage.
+        defer { Thread.sleep(forTimeInterval: Self.saverGraceSeconds) }
+        guard let c = options.checkpoints else { return loss }
         // The interrupted step must have left the trainer at the completed one (its update never ran).
         guard step.trainer.step == n else {
             return RuntimeError.invalid("\(loss); no checkpoint: the trainer is at step \(step.trainer.step), not \(n)")
