@@ -61,27 +61,33 @@ struct ChaosScriptTests {
         #expect(result.stdout.contains("| p99 |"), "\(text)")
     }
 
+    /// Runs `scripts/chaos.py --tiny` with `arguments` in a scratch directory named `name`: its exit, its output
+    /// and the JSON lines it printed (events and the summary).
+    static func chaos(_ name: String, _ arguments: [String]) throws -> (ok: Bool, text: String, lines: [[String: Any]]) {
+        let binary = try requireCohortBinary()
+        let python = try #require(ProcessRunner.which("python3"))
+        let dir = try scratchDirectory(name)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
+        let result = try ProcessRunner.run(
+            python, [script, "--tiny"] + arguments + ["--out", dir.path, "--binary", binary.path], timeout: 200)
+        let lines = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        return (result.status == 0 && !result.timedOut, result.stdout + result.stderr, lines)
+    }
+
     /// A 2 × 2 grid (`--pipeline-stages 2`): each event drops the victim's whole replica and `launch` restarts it
     /// (the dead stage and the dismissed one), which rejoins as a replica; nothing completed is lost.
     @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
     func aGridLosesAndRegainsWholeReplicas() throws {
-        let binary = try requireCohortBinary()
-        let python = try #require(ProcessRunner.which("python3"))
-        let dir = try scratchDirectory("chaos-grid")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
-        let result = try ProcessRunner.run(
-            python,
+        let (ok, text, lines) = try Self.chaos(
+            "chaos-grid",
             [
-                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "4", "--pipeline-stages",
-                "2", "--steps", "60000", "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "3",
-                "--out", dir.path, "--binary", binary.path,
-            ], timeout: 200)
-        let text = result.stdout + result.stderr
-        #expect(result.status == 0 && !result.timedOut, "\(text)")
-        let lines = result.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+                "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "4", "--pipeline-stages", "2", "--steps",
+                "60000", "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "3",
+            ])
+        #expect(ok, "\(text)")
         let events = lines.filter { $0["signal"] != nil }
         try #require(events.count == 2, "\(text)")
         for e in events {
@@ -102,23 +108,13 @@ struct ChaosScriptTests {
     /// a failure-free run's with the same seed bit for bit (the script compares the done lines' checksums).
     @Test(.enabled(if: ProcessRunner.which("python3") != nil, "scripts/chaos.py needs python3"))
     func deterministicRunEndsOnTheFailureFreeWeights() throws {
-        let binary = try requireCohortBinary()
-        let python = try #require(ProcessRunner.which("python3"))
-        let dir = try scratchDirectory("chaos-det")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let script = packageRoot().appendingPathComponent("scripts/chaos.py").path
-        let result = try ProcessRunner.run(
-            python,
+        let (ok, text, lines) = try Self.chaos(
+            "chaos-det",
             [
-                script, "--tiny", "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "80000",
-                "--heartbeat", "0.2", "--deadline", "2", "--backoff", "0.2", "--seed", "5", "--out", dir.path,
-                "--binary", binary.path, "--baseline", "--deterministic",
-            ], timeout: 200)
-        let text = result.stdout + result.stderr
-        #expect(result.status == 0 && !result.timedOut, "\(text)")
-        let lines = result.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+                "--kills", "2", "--signals", "SIGKILL,SIGSTOP", "--workers", "3", "--steps", "80000", "--heartbeat", "0.2",
+                "--deadline", "2", "--backoff", "0.2", "--seed", "5", "--baseline", "--deterministic",
+            ])
+        #expect(ok, "\(text)")
         #expect(lines.filter { $0["signal"] != nil }.map { $0["workers"] as? String } == ["3→2→3", "3→2→3"], "\(text)")
         let summary = try #require(lines.first { $0["summary"] as? Bool == true }, "\(text)")
         #expect(summary["bitwise_equal_to_baseline"] as? Bool == true, "\(summary)")
