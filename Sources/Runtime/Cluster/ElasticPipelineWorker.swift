@@ -18,8 +18,10 @@ func runElasticPipeline(
     installMembershipHandlers(control: control, plane: plane, switches: switches)
     let data = try loadElasticData(first, prepared: prepared?.data, control: control, log: log)
     var assignment = first
-    // Every stage built so far stays alive: zero-copy sends still queued for a dead peer point into their buffers.
-    var built: [PipelineStageWorker] = []
+    // The newest membership's stage, which the next one carries on from. Only it is kept: the buffers a stage
+    // lends libzmq belong to the model, which goes on, and an older stage's shared-memory rings, closed when it
+    // goes, would otherwise stay mapped for the rest of the run, one set per membership.
+    var latest: PipelineStageWorker?
     var failure: (at: UInt64, step: Int, inFlight: Bool, lastStepEnd: UInt64)?
     while true {
         if let newer = control.nextAssignment(after: assignment.membershipEpoch, timeout: 0) {
@@ -32,14 +34,14 @@ func runElasticPipeline(
                     assignment: assignment, control: control, log: log)
             }
             let report = try trainStageMembership(
-                assignment, data: data, plane: plane, control: control, built: &built, switches: switches,
-                recovery: recovery, prebuilt: built.isEmpty ? prepared?.stageModels ?? [] : [])
+                assignment, data: data, plane: plane, control: control, latest: &latest, switches: switches,
+                recovery: recovery, prebuilt: latest == nil ? prepared?.stageModels ?? [] : [])
             control.post(.done(report))
             return report
         } catch {
             healTrace("left membership \(assignment.membershipEpoch)")
             failure = (
-                Deadline.nowNanoseconds(), built.last?.trainer.step ?? 0,
+                Deadline.nowNanoseconds(), latest?.trainer.step ?? 0,
                 !((error as? CollectiveError)?.isBetweenSteps ?? false), switches.lastStepEnd
             )
             guard error is CollectiveError, let next = nextMembership(after: assignment, control: control) else {
@@ -56,13 +58,13 @@ func runElasticPipeline(
 }
 
 /// One membership of the grid: the stage for this assignment, after the first one carrying on from the stage
-/// before it (appended to `built` as soon as it exists, so that a failure during the agreement still leaves it
-/// as the newest state).
+/// before it (`latest`, replaced as soon as this one exists, so that a failure during the agreement still leaves
+/// the newest state there).
 private func trainStageMembership(
     _ assignment: Assignment, data: JobData, plane: DataPlane, control: WorkerControl,
-    built: inout [PipelineStageWorker], switches: MembershipSwitch, recovery: RecoveryLog?, prebuilt: [Sequential]
+    latest: inout PipelineStageWorker?, switches: MembershipSwitch, recovery: RecoveryLog?, prebuilt: [Sequential]
 ) throws -> FinalReport {
-    let previous = built.last
+    let previous = latest
     // A later membership, which a joiner's first one is too, meets in its agreement (under the rendezvous
     // deadline): no barrier before it.
     let later = previous != nil || assignment.membershipEpoch > WireHeader.firstEpoch
@@ -77,7 +79,7 @@ private func trainStageMembership(
     var agreedStep: Int?
     if later {
         if previous == nil { worker.updates.joining = true }
-        built.append(worker)
+        latest = worker
         guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
         do {
             agreedStep = try agree(worker, world: communicator, assignment, recovery: recovery)
@@ -86,7 +88,7 @@ private func trainStageMembership(
             throw error
         }
     } else {
-        built.append(worker)
+        latest = worker
     }
     worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
         switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch))
