@@ -174,14 +174,12 @@ public final class DataPlane: @unchecked Sendable {
         guard epoch >= current else {
             throw CollectiveError.invalidArgument("membership epoch \(epoch) is older than the data plane's current \(current)")
         }
-        let kept = Set(peers)
         sendLock.lock()
-        let retired = outboxes.filter { !kept.contains($0.key) }
-        for endpoint in retired.keys { outboxes[endpoint] = nil }
+        let retired = removeOutboxes(notIn: Set(peers))
         self.peers = peers
         self.globalRank = globalRank
         sendLock.unlock()
-        for socket in retired.values { socket.close() }
+        for socket in retired { socket.close() }
         dropFrames(before: epoch)
     }
 
@@ -190,12 +188,8 @@ public final class DataPlane: @unchecked Sendable {
     /// aborted collective waiting out its grace for it (half a second over tcp). `resetPeers` would close them too,
     /// but only once the old membership's collectives have returned.
     public func dropOutboxes(notIn kept: [String]) {
-        let keep = Set(kept)
-        sendLock.lock()
-        let departed = outboxes.filter { !keep.contains($0.key) }
-        for endpoint in departed.keys { outboxes[endpoint] = nil }
-        sendLock.unlock()
-        for socket in departed.values {
+        let departed = sendLock.withLock { removeOutboxes(notIn: Set(kept)) }
+        for socket in departed {
             try? socket.setLinger(.zero)
             socket.close()
         }
@@ -237,6 +231,14 @@ public final class DataPlane: @unchecked Sendable {
             throw TransportError.invalidArgument("rank \(peer) is not in the peer table of \(peers.count) ranks")
         }
         return try outbox(peers[peer])
+    }
+
+    /// Takes the outboxes to endpoints outside `kept` out of the table, for the caller to close; caller holds
+    /// `sendLock`.
+    private func removeOutboxes(notIn kept: Set<String>) -> [Socket] {
+        let leaving = outboxes.filter { !kept.contains($0.key) }
+        for endpoint in leaving.keys { outboxes[endpoint] = nil }
+        return Array(leaving.values)
     }
 
     /// The socket to `endpoint`, connected on first use; caller holds `sendLock`.

@@ -11,7 +11,7 @@ public enum RuntimeError: Error, CustomStringConvertible, LocalizedError {
     case coordinatorLostSaved(endpoint: String, seconds: Double, step: Int, path: String)
     case stopped(String)
     /// The coordinator let this worker go while the job goes on without it (a DP × PP grid dropped its replica):
-    /// not a failure, so the worker ends with status 0.
+    /// not a failure, so the worker ends with its own status (`WorkerExitStatus.dismissed`).
     case dismissed(String)
     case invalid(String)
 

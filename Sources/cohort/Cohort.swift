@@ -29,11 +29,6 @@ struct Cohort: ParsableCommand {
     /// a script can tell from a failure (1). `launch` sees it as a worker's failure text, so the text decides.
     static let divergedStatus: Int32 = 3
 
-    /// The exit status of a worker the coordinator let go while the job goes on (a DP × PP grid dropped its
-    /// replica after another stage died): nothing failed here, and a supervisor may start it again to rejoin
-    /// (`launch` does, under `elastic.restart`).
-    static let dismissedStatus = WorkerExitStatus.dismissed
-
     private static func exitWithOneLine(_ error: any Error) -> Never {
         let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? ""
         let diverged = error is TrainingDiverged || message.contains("training diverged: ")

@@ -67,7 +67,7 @@ struct WorkerCommand: ParsableCommand {
             _ = try runWorker(o) { printError($0) }
         } catch RuntimeError.dismissed(let reason) {
             printError("worker on \(o.host): left the job: \(reason)")
-            throw ExitCode(Cohort.dismissedStatus)
+            throw ExitCode(WorkerExitStatus.dismissed)
         } catch {
             throw CohortFailure("worker on \(o.host): \(error)")
         }

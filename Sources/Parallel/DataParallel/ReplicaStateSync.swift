@@ -65,22 +65,29 @@ public func agreeReplicaState(_ trainer: Trainer, communicator c: Communicator) 
 
 /// Every rank's completed step and state checksum, in rank order.
 private func gatherStepsAndChecksums(_ trainer: Trainer, _ c: Communicator) throws -> (steps: [Int], sums: [UInt64]) {
-    let width = 6  // step: 2 pieces of 16 bits; checksum: 4
-    var table = [Float](repeating: 0, count: c.size * width)
     let step = UInt64(max(0, min(trainer.step, Int(UInt32.max))))
     let sum = replicaStateChecksum(trainer)
     healTrace("checksum")
-    let pieces = [step & 0xFFFF, step >> 16] + (0..<4).map { (sum >> (16 * UInt64($0))) & 0xFFFF }
-    for (i, p) in pieces.enumerated() { table[c.rank * width + i] = Float(p) }
-    try c.allReduce(&table, op: .sum)
-    var steps: [Int] = []
-    var sums: [UInt64] = []
-    for r in 0..<c.size {
-        let row = table[(r * width)..<(r * width + width)].map { UInt64(max(0, min($0, 65535))) }
-        steps.append(Int(row[0] | row[1] << 16))
-        sums.append(row[2] | row[3] << 16 | row[4] << 32 | row[5] << 48)
+    let rows = try allGatherWords([step, sum], c)
+    return (rows.map { Int(clamping: $0[0]) }, rows.map { $0[1] })
+}
+
+/// Every rank's `words` (as many on each), in rank order, in one small all-reduce: each rank fills its own row of
+/// a zeroed table, every word as four 16-bit pieces, which are exact in fp32 and stay exact summed with zeros.
+func allGatherWords(_ words: [UInt64], _ c: Communicator) throws -> [[UInt64]] {
+    let width = words.count * 4
+    var table = [Float](repeating: 0, count: c.size * width)
+    for (w, word) in words.enumerated() {
+        for p in 0..<4 { table[c.rank * width + w * 4 + p] = Float((word >> UInt64(16 * p)) & 0xFFFF) }
     }
-    return (steps, sums)
+    try c.allReduce(&table, op: .sum)
+    return (0..<c.size).map { r in
+        (0..<words.count).map { w in
+            (0..<4).reduce(UInt64(0)) { word, p in
+                word | UInt64(max(0, min(table[r * width + w * 4 + p], 65535))) << UInt64(16 * p)
+            }
+        }
+    }
 }
 
 /// FNV-1a over the weights, the optimizer's slots (by name) and its step, and the trainer's step: equal sums mean

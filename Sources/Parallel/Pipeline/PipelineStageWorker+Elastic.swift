@@ -66,27 +66,20 @@ extension PipelineStageWorker {
         pipelineGroup?.closeRingLinks()
     }
 
-    /// Every rank's completed step, its last gate (the step it belonged to and the replica's squared norm) and
-    /// whether it is joining, in rank order. Each rank fills its own row of a zeroed table, so the sum is exact: the steps go as 16-bit
-    /// pieces, the norm as it is.
+    /// Every rank's completed step, its last gate (the step it belonged to and the replica's squared norm, as its
+    /// bits) and whether it is joining, in rank order.
     private func allGatherUpdates(_ world: Communicator) throws -> [(
         step: Int, gateStep: Int, squaredNorm: Float, joining: Bool
     )] {
-        let width = 6
-        var table = [Float](repeating: 0, count: world.size * width)
-        let step = max(0, min(trainer.step, Int(UInt32.max)))
-        let gateStep = max(0, min((updates.gate?.step ?? -1) + 1, Int(UInt32.max)))  // 0: none
-        for (i, v) in [step & 0xFFFF, step >> 16, gateStep & 0xFFFF, gateStep >> 16].enumerated() {
-            table[world.rank * width + i] = Float(v)
-        }
-        table[world.rank * width + 4] = updates.gate?.squaredNorm ?? 0
-        table[world.rank * width + 5] = updates.joining ? 1 : 0
-        try world.allReduce(&table, op: .sum)
-        return (0..<world.size).map { r in
-            let piece = { (i: Int) in Int(max(0, min(table[r * width + i], 65535))) }
-            return (
-                piece(0) | piece(1) << 16, (piece(2) | piece(3) << 16) - 1, table[r * width + 4],
-                table[r * width + 5] != 0
+        let gateStep = UInt64(max(0, (updates.gate?.step ?? -1) + 1))  // 0: none
+        let words: [UInt64] = [
+            UInt64(max(0, trainer.step)), gateStep, UInt64(updates.gate?.squaredNorm.bitPattern ?? 0),
+            updates.joining ? 1 : 0,
+        ]
+        return try allGatherWords(words, world).map { row in
+            (
+                Int(clamping: row[0]), Int(clamping: row[1]) - 1, Float(bitPattern: UInt32(truncatingIfNeeded: row[2])),
+                row[3] != 0
             )
         }
     }

@@ -9,9 +9,11 @@ extension Coordinator {
     /// `elastic:`, and `launch` restarts the whole job from the newest checkpoint every stage holds
     /// (`launchCluster`).
     var elasticMembership: ElasticSpec? {
-        let stages = max(config.parallelism.pipelineStages, 1)
-        return stages == 1 || workers / stages > 1 ? config.elastic : nil
+        stagesPerReplica == 1 || workers / stagesPerReplica > 1 ? config.elastic : nil
     }
+
+    /// The workers of one replica: the pipeline's stages (1 for data parallelism).
+    var stagesPerReplica: Int { max(config.parallelism.pipelineStages, 1) }
 
     /// Elastic training fell below `min_workers`: the job ends, cleanly. The survivors are told to stop; the lowest
     /// surviving rank is first asked to save its last completed step (when `checkpoint:` is configured), and the

@@ -87,7 +87,7 @@ extension Coordinator {
         let lost = members[rank]
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
-        let stages = max(config.parallelism.pipelineStages, 1)
+        let stages = stagesPerReplica
         var reason = why
         if stages > 1 {
             // A pipeline needs all its stages, and no survivor's state can stand in for its lost one: the grid
@@ -121,7 +121,7 @@ extension Coordinator {
     /// DP × PP: removes the replica that holds `rank` (ranks are replica-major, its stages consecutive) and tells
     /// its other stages, which are alive but have no pipeline left, to stop.
     func dropReplica(of rank: Int, because lost: String) {
-        let stages = max(config.parallelism.pipelineStages, 1)
+        let stages = stagesPerReplica
         let replica = rank / stages
         let ranks = (replica * stages)..<min(replica * stages + stages, members.count)
         for r in ranks where r != rank && members[r].final == nil {
@@ -149,7 +149,7 @@ extension Coordinator {
             return false
         }
         // The members' endpoints, for the joiner to connect to while it loads (not a peer table: no rank yet).
-        let stages = max(config.parallelism.pipelineStages, 1)
+        let stages = stagesPerReplica
         let grown = members.count + stages
         var job = assignment(
             rank: -1, worldSize: grown, peers: members.map(\.registration.dataEndpoint), hosts: [],
@@ -164,7 +164,7 @@ extension Coordinator {
     /// grows by a whole replica, so the joiners already waiting count.
     private var hasRoomForJoiner: Bool {
         guard let elastic = elasticMembership, !members.contains(where: { $0.final != nil }) else { return false }
-        let waiting = config.parallelism.pipelineStages > 1 ? candidates.count + readyJoiners.count : 0
+        let waiting = stagesPerReplica > 1 ? candidates.count + readyJoiners.count : 0
         return members.count + waiting < elastic.maximum(configured: workers)
     }
 
@@ -176,7 +176,7 @@ extension Coordinator {
     func admitCandidate(_ identity: [UInt8], _ state: inout Supervision) -> Bool {
         guard let i = candidates.firstIndex(where: { $0.member.identity == identity }) else { return false }
         let candidate = candidates.remove(at: i)
-        let stages = max(config.parallelism.pipelineStages, 1)
+        let stages = stagesPerReplica
         var joiners = [candidate.member]
         if stages > 1 {
             readyJoiners.append(candidate)
@@ -201,7 +201,7 @@ extension Coordinator {
     private func grow(by joiners: [Member], _ state: inout Supervision) {
         let before = members.count
         let step = members.compactMap(\.latest?.step).max() ?? 0
-        members = config.parallelism.pipelineStages > 1 ? members + rankOrder(joiners) : rankOrder(members + joiners)
+        members = stagesPerReplica > 1 ? members + rankOrder(joiners) : rankOrder(members + joiners)
         healTrace("admit")
         assignRanks(epoch: membershipEpoch + 1, joiners: Set(joiners.map(\.identity)))
         state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })

@@ -352,8 +352,7 @@ public final class Coordinator {
         membershipEpoch = epoch
         let peers = members.map(\.registration.dataEndpoint)
         let layout = RankLayout(
-            dataParallel: members.count / max(config.parallelism.pipelineStages, 1),
-            pipelineStages: max(config.parallelism.pipelineStages, 1))
+            dataParallel: members.count / stagesPerReplica, pipelineStages: stagesPerReplica)
         let hosts = members.map(\.registration.host)
         let order =
             members.indices.filter { joiners.contains(members[$0].identity) }

@@ -76,10 +76,10 @@ private func trainStageMembership(
         assignment: assignment, data: data, communicator: communicator, control: control, continuing: previous,
         prebuilt: prebuilt)
     healTrace("stage-built")
+    latest = worker
     var agreedStep: Int?
     if later {
         if previous == nil { worker.updates.joining = true }
-        latest = worker
         guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
         do {
             agreedStep = try agree(worker, world: communicator, assignment, recovery: recovery)
@@ -87,8 +87,6 @@ private func trainStageMembership(
             worker.closeRingLinks()
             throw error
         }
-    } else {
-        latest = worker
     }
     worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
         switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch))
