@@ -9,24 +9,15 @@ of each run (from launch's `done:` line) and the medians' ratio. Nothing else sh
 usage: scripts/elastic-grid-cost.py [--rounds 3] [--workers 4] [--pipeline-stages 2] [--workload W2] [--steps 1500]
 """
 import argparse, os, re, statistics, subprocess, sys, tempfile
+from local_cluster import local_cluster_yaml
 
 def run(binary, workload, workers, stages, micro_batches, steps, elastic):
     d = tempfile.mkdtemp(prefix="cohort-grid-cost-")
     cfg = os.path.join(d, "cluster.yaml")
+    grid = f"parallelism: {{pipeline_stages: {stages}, micro_batches: {micro_batches}}}\n"
     with open(cfg, "w") as f:
-        f.write(f"""cluster:
-  coordinator: {{host: 127.0.0.1, port: 5555}}
-  interface: 127.0.0.1
-hosts:
-  - {{address: 127.0.0.1, workers: {workers}}}
-job:
-  workload: {workload}
-  data: {{dataset: fashion-mnist, path: /usr/share/datasets/fashion-mnist, synthetic_fallback: true}}
-  batch_size: 128
-  steps: {steps}
-parallelism: {{pipeline_stages: {stages}, micro_batches: {micro_batches}}}
-timeouts: {{heartbeat_interval_s: 0.5, peer_deadline_s: 5, rendezvous_timeout_s: 60}}
-""" + (f"elastic: {{min_workers: {stages}}}\n" if elastic else ""))
+        f.write(local_cluster_yaml(workers, workload, steps,
+                                   grid + (f"elastic: {{min_workers: {stages}}}\n" if elastic else "")))
     p = subprocess.run([binary, "launch", cfg, "--ephemeral-ports"], capture_output=True, text=True, timeout=900)
     text = p.stdout + p.stderr
     m = re.search(r"^done: .* ([0-9]+) samples/s", text, re.M)

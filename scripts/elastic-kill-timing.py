@@ -16,6 +16,7 @@ With --pipeline-stages K > 1 the workers form a DP × PP grid (WORKERS / K repli
 whole replica (elastic min_workers K).
 """
 import argparse, json, os, re, signal, statistics, subprocess, sys, tempfile, time
+from local_cluster import local_cluster_yaml
 
 def child_pids(pid):
     try:
@@ -29,20 +30,8 @@ def one_event(binary, workload, workers, victim, shm, steps, stages=1, micro_bat
     cfg = os.path.join(d, "cluster.yaml")
     grid = (f"parallelism: {{pipeline_stages: {stages}, micro_batches: {micro_batches}}}\n" if stages > 1 else "")
     with open(cfg, "w") as f:
-        f.write(f"""cluster:
-  coordinator: {{host: 127.0.0.1, port: 5555}}
-  interface: 127.0.0.1
-hosts:
-  - {{address: 127.0.0.1, workers: {workers}}}
-job:
-  workload: {workload}
-  data: {{dataset: fashion-mnist, path: /usr/share/datasets/fashion-mnist, synthetic_fallback: true}}
-  batch_size: 128
-  steps: {steps}
-timeouts: {{heartbeat_interval_s: 0.5, peer_deadline_s: 5, rendezvous_timeout_s: 60}}
-output: {{metrics_file: {d}/metrics.jsonl}}
-elastic: {{min_workers: {stages}}}
-{grid}""")
+        f.write(local_cluster_yaml(workers, workload, steps,
+                                   f"output: {{metrics_file: {d}/metrics.jsonl}}\nelastic: {{min_workers: {stages}}}\n{grid}"))
     env = dict(os.environ, COHORT_SHARED_MEMORY="1" if shm else "0")
     p = subprocess.Popen([binary, "launch", cfg, "--ephemeral-ports"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, env=env, text=True)
