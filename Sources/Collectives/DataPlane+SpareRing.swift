@@ -7,17 +7,18 @@ import Transport
 /// half a millisecond of that stall. With `keepSpareRing` on, the plane keeps one ring made ahead, unnamed
 /// (`SharedMemoryRing.createUnnamed`: nothing is left in /dev/shm if the process dies), and makes the next one in
 /// the background half a second after a communicator takes it: at once, making it (reserving and mapping 4 MiB)
-/// took the CPU from the very ring formation and state copy it is meant to shorten.
+/// took the CPU from the very ring formation and state copy it is meant to shorten. A stage of a DP × PP grid
+/// forms three rings per membership (the world, its replicas, its pipeline), so it keeps three.
 extension DataPlane {
     /// The shape of the inbound ring a communicator with `options` offers its left neighbour.
     static func inboundRingShape(_ options: CommunicatorOptions) -> (slotCount: Int, slotBytes: Int) {
         (max(2, options.sharedMemorySlots), max(64, options.chunkBytes, options.sharedMemoryChunkBytes))
     }
 
-    /// Turns on the spare ring (elastic workers) and starts making the first.
-    public func keepSpareRing() {
-        guard options.sharedMemory, SharedMemoryRing.isSupported else { return }
-        spares.enable()
+    /// Turns on spare rings (elastic workers), `count` of them, and starts making them.
+    public func keepSpareRings(_ count: Int = 1) {
+        guard options.sharedMemory, SharedMemoryRing.isSupported, count > 0 else { return }
+        spares.enable(count)
         refillSpareRing(Self.inboundRingShape(options), after: 0)
     }
 
@@ -34,49 +35,55 @@ extension DataPlane {
         return try? SharedMemoryRing.create(slotCount: shape.slotCount, slotBytes: shape.slotBytes)
     }
 
+    /// Makes spares one after another, in the background, until the pool is full again.
     private func refillSpareRing(_ shape: (slotCount: Int, slotBytes: Int), after delay: Double) {
         guard spares.startRefill() else { return }
-        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + delay) { [spares] in
-            spares.finishRefill(try? SharedMemoryRing.createUnnamed(slotCount: shape.slotCount, slotBytes: shape.slotBytes))
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + delay) { [weak self, spares] in
+            let ring = try? SharedMemoryRing.createUnnamed(slotCount: shape.slotCount, slotBytes: shape.slotBytes)
+            if spares.finishRefill(ring) { self?.refillSpareRing(shape, after: 0) }
         }
     }
 }
 
-/// The plane's one spare ring and whether one is being made (`DataPlane+SpareRing`).
+/// The plane's spare rings and whether one is being made (`DataPlane+SpareRing`).
 final class SpareRings: @unchecked Sendable {
     private let lock = NSLock()
-    private var spare: SharedMemoryRing?
+    private var spares: [SharedMemoryRing] = []
     private var refilling = false
-    private var enabled = false
+    private var target = 0
 
-    /// From now on `startRefill` makes spares.
-    func enable() { lock.withLock { enabled = true } }
+    /// From now on `startRefill` makes spares until `count` are held.
+    func enable(_ count: Int) { lock.withLock { target = max(target, count) } }
 
-    /// The spare, if it has this shape (`SharedMemoryRing.shape` of what was asked).
+    /// A spare, if the spares have this shape (`SharedMemoryRing.shape` of what was asked).
     func take(_ shape: (slotCount: Int, slotBytes: Int)) -> SharedMemoryRing? {
         guard let want = try? SharedMemoryRing.shape(slotCount: shape.slotCount, slotBytes: shape.slotBytes) else {
             return nil
         }
         return lock.withLock {
-            guard let ring = spare, ring.slotCount == want.count, ring.slotBytes == want.bytes else { return nil }
-            spare = nil
-            return ring
+            guard let i = spares.firstIndex(where: { $0.slotCount == want.count && $0.slotBytes == want.bytes }) else {
+                return nil
+            }
+            return spares.remove(at: i)
         }
     }
 
-    /// True when the caller should make a spare now (enabled, none held, none being made).
+    /// True when the caller should make a spare now (enabled, fewer held than wanted, none being made).
     func startRefill() -> Bool {
         lock.withLock {
-            guard enabled, spare == nil, !refilling else { return false }
+            guard spares.count < target, !refilling else { return false }
             refilling = true
             return true
         }
     }
 
-    func finishRefill(_ ring: SharedMemoryRing?) {
+    /// Holds a new spare; true when the pool wants another (a failed make stops the refill until the next take).
+    func finishRefill(_ ring: SharedMemoryRing?) -> Bool {
         lock.withLock {
-            spare = ring
             refilling = false
+            guard let ring else { return false }
+            spares.append(ring)
+            return spares.count < target
         }
     }
 }

@@ -71,6 +71,9 @@ struct PipelineScheduleTests {
                 #expect(one.allSatisfy { $0 <= k && $0 <= m })
                 #expect(one[0] == min(k, m), "stage 0 of 1F1B holds min(K, M)")
                 #expect(gp.allSatisfy { $0 == m })
+                // What a grid's joiner makes ahead: enough slots for whichever stage it is given.
+                #expect(PipelineSchedules.maxInFlightOfAnyStage(.gpipe, stages: k, microBatches: m) == m)
+                #expect(PipelineSchedules.maxInFlightOfAnyStage(.oneForwardOneBackward, stages: k, microBatches: m) == min(k, m))
             }
         }
     }

@@ -24,58 +24,37 @@ extension Communicator {
             ringLinks = alone
             return alone
         }
-        let operation = operation + " (link setup)"
-        let enabled = options.sharedMemory && SharedMemoryRing.isSupported
-        healTrace("links-start")
-        var inbound = enabled ? offerableInboundRing() : nil
-        healTrace("ring-created")
-        try sendLinkFrame(offer(of: inbound), to: left, sequence: sequence, chunk: 0, operation: operation, deadline: deadline)
-        let theirs = try receiveFrame(
-            from: right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
-            length: Self.offerBytes, operation: operation, deadline: deadline)
-        healTrace("offer-received")
-        let outbound = enabled ? acceptOffer(theirs) : nil
-        healTrace("offer-accepted")
-        try sendLinkFrame(
-            [outbound == nil ? 0 : 1], to: right, sequence: sequence, chunk: 1, operation: operation, deadline: deadline)
-        let reply = try receiveFrame(
-            from: left, kind: .link, dtype: .bytes, sequence: sequence, chunk: 1, length: 1,
-            operation: operation, deadline: deadline)
-        if reply.withBytes({ $0.first }) == 1, let ring = inbound {
-            ring.unlinkName()
-        } else {
-            inbound = nil
-        }
-        let spin = UInt64(max(0, options.spinMicroseconds)) * 1000
-        inbound?.spinNanoseconds = spin
-        outbound?.spinNanoseconds = spin
-        // A new membership aborts this one's waits on the rings too (`DataPlane.abortCollectives`).
-        let interruption: @Sendable () -> String? = { [plane, epoch] in plane.interruption(of: epoch) }
-        inbound?.interruption = interruption
-        outbound?.interruption = interruption
-        for ring in [inbound, outbound].compactMap({ $0 }) { plane.wakeOnAbort(ring) }
-        let links = RingLinks(
-            outbound: outbound.map { SharedMemoryOutboundLink(communicator: self, ring: $0) }
-                ?? SocketRingLink(communicator: self, peer: right),
-            inbound: inbound.map { SharedMemoryInboundLink(communicator: self, ring: $0) }
-                ?? SocketRingLink(communicator: self, peer: left))
-        ringLinks = links
-        healTrace("replied")
-        // Two ranks have two links, and each rank now knows both (its offer's answer and its own): no vote.
-        links.everyLinkShared = size == 2 ? outbound != nil && inbound != nil : try everyRankAgrees(outbound != nil)
-        healTrace("links-agreed")
+        var negotiation = try RingLinkNegotiation(self, sequence: sequence, deadline: deadline, operation: operation)
+        try negotiation.answer()
+        let links = try negotiation.finish()
+        try negotiation.vote(links)
         return links
+    }
+
+    /// Negotiates the ring links of several groups at once, each step of the negotiation in every group before the
+    /// next step in any (a new membership's groups would otherwise each wait out their own round trips, one group
+    /// after another, on their first collective). Every member of each group must call this at the same point,
+    /// with the groups in the same order; groups whose links exist already, and groups of one, are left alone.
+    public static func establishRingLinks(together groups: [Communicator]) throws(CollectiveError) {
+        var open: [RingLinkNegotiation] = []
+        for c in groups where c.ringLinks == nil && c.size > 1 {
+            open.append(try RingLinkNegotiation(c, sequence: c.nextSequence(), deadline: c.deadline(), operation: "link setup"))
+        }
+        for i in open.indices { try open[i].answer() }
+        var links: [RingLinks] = []
+        for i in open.indices { links.append(try open[i].finish()) }
+        for (negotiation, l) in zip(open, links) { try negotiation.vote(l) }
     }
 
     /// A new ring for the left neighbour to write into (the plane's spare when it keeps one), when its path fits
     /// an offer.
-    private func offerableInboundRing() -> SharedMemoryRing? {
+    fileprivate func offerableInboundRing() -> SharedMemoryRing? {
         guard let ring = plane.inboundRing(DataPlane.inboundRingShape(options)), ring.path.utf8.count <= Self.offerPathBytes
         else { return nil }
         return ring
     }
 
-    private func offer(of ring: SharedMemoryRing?) -> [UInt8] {
+    fileprivate func offer(of ring: SharedMemoryRing?) -> [UInt8] {
         var offer = [UInt8](repeating: 0, count: Self.offerBytes)
         guard let ring else { return offer }
         offer.replaceSubrange(0..<ring.path.utf8.count, with: Array(ring.path.utf8))
@@ -89,7 +68,7 @@ extension Communicator {
 
     /// The right neighbour's ring, if its offer comes from this host and names a ring that maps here and whose
     /// nonce reads back. A file of the same name seen from another host or namespace is never opened.
-    private func acceptOffer(_ frame: Message) -> SharedMemoryRing? {
+    fileprivate func acceptOffer(_ frame: Message) -> SharedMemoryRing? {
         let (path, nonce, identity): (String, UInt64, String) = frame.withBytes { b in
             let raw = b.prefix(Self.offerPathBytes)
             let end = raw.firstIndex(of: 0) ?? raw.endIndex
@@ -109,7 +88,7 @@ extension Communicator {
     }
 
     /// Whether `mine` holds on every rank: a sum over the sockets of the ranks where it does not.
-    private func everyRankAgrees(_ mine: Bool) throws(CollectiveError) -> Bool {
+    fileprivate func everyRankAgrees(_ mine: Bool) throws(CollectiveError) -> Bool {
         var not: [Float] = [mine ? 0 : 1]
         let agreed: Result<Void, CollectiveError> = not.withUnsafeMutableBufferPointer { b in
             do throws(CollectiveError) {
@@ -123,7 +102,7 @@ extension Communicator {
         return not[0] == 0
     }
 
-    private func sendLinkFrame(
+    fileprivate func sendLinkFrame(
         _ bytes: [UInt8], to peer: Int, sequence: UInt64, chunk: Int, operation: String, deadline: Deadline
     ) throws(CollectiveError) {
         let sent: Result<Void, CollectiveError> = bytes.withUnsafeBytes { b in
@@ -154,5 +133,81 @@ extension Communicator {
         (ringLinks?.inbound as? SharedMemoryInboundLink)?.ring.markClosed()
         hierarchy?.local.closeRingLinks()
         hierarchy?.cross.closeRingLinks()
+    }
+}
+
+/// One group's ring-link negotiation, in the steps of `Communicator.establishRingLinks`, so that several groups can
+/// run each step before the next (`establishRingLinks(together:)`).
+private struct RingLinkNegotiation {
+    let communicator: Communicator
+    let sequence: UInt64
+    let deadline: Deadline
+    let operation: String
+    let enabled: Bool
+    var inbound: SharedMemoryRing?
+    var outbound: SharedMemoryRing?
+
+    /// Step 1: the inbound ring is made and offered to the left neighbour.
+    init(_ c: Communicator, sequence: UInt64, deadline: Deadline, operation: String) throws(CollectiveError) {
+        communicator = c
+        self.sequence = sequence
+        self.deadline = deadline
+        self.operation = operation + " (link setup)"
+        enabled = c.options.sharedMemory && SharedMemoryRing.isSupported
+        healTrace("links-start")
+        inbound = enabled ? c.offerableInboundRing() : nil
+        healTrace("ring-created")
+        try c.sendLinkFrame(
+            c.offer(of: inbound), to: c.left, sequence: sequence, chunk: 0, operation: self.operation, deadline: deadline)
+    }
+
+    /// Step 2: the right neighbour's offer is taken or refused, and the answer sent back.
+    mutating func answer() throws(CollectiveError) {
+        let c = communicator
+        let theirs = try c.receiveFrame(
+            from: c.right, kind: .link, dtype: .bytes, sequence: sequence, chunk: 0,
+            length: Communicator.offerBytes, operation: operation, deadline: deadline)
+        healTrace("offer-received")
+        outbound = enabled ? c.acceptOffer(theirs) : nil
+        healTrace("offer-accepted")
+        try c.sendLinkFrame(
+            [outbound == nil ? 0 : 1], to: c.right, sequence: sequence, chunk: 1, operation: operation, deadline: deadline)
+    }
+
+    /// Step 3: the left neighbour's answer decides the inbound ring; the links are installed on the communicator.
+    mutating func finish() throws(CollectiveError) -> RingLinks {
+        let c = communicator
+        let reply = try c.receiveFrame(
+            from: c.left, kind: .link, dtype: .bytes, sequence: sequence, chunk: 1, length: 1,
+            operation: operation, deadline: deadline)
+        if reply.withBytes({ $0.first }) == 1, let ring = inbound {
+            ring.unlinkName()
+        } else {
+            inbound = nil
+        }
+        let spin = UInt64(max(0, c.options.spinMicroseconds)) * 1000
+        inbound?.spinNanoseconds = spin
+        outbound?.spinNanoseconds = spin
+        // A new membership aborts this one's waits on the rings too (`DataPlane.abortCollectives`).
+        let interruption: @Sendable () -> String? = { [plane = c.plane, epoch = c.epoch] in plane.interruption(of: epoch) }
+        inbound?.interruption = interruption
+        outbound?.interruption = interruption
+        for ring in [inbound, outbound].compactMap({ $0 }) { c.plane.wakeOnAbort(ring) }
+        let links = RingLinks(
+            outbound: outbound.map { SharedMemoryOutboundLink(communicator: c, ring: $0) }
+                ?? SocketRingLink(communicator: c, peer: c.right),
+            inbound: inbound.map { SharedMemoryInboundLink(communicator: c, ring: $0) }
+                ?? SocketRingLink(communicator: c, peer: c.left))
+        c.ringLinks = links
+        healTrace("replied")
+        return links
+    }
+
+    /// Step 4: whether every link of the ring is shared memory. Two ranks have two links, and each rank now knows
+    /// both (its offer's answer and its own): no vote.
+    func vote(_ links: RingLinks) throws(CollectiveError) {
+        let c = communicator
+        links.everyLinkShared = c.size == 2 ? outbound != nil && inbound != nil : try c.everyRankAgrees(outbound != nil)
+        healTrace("links-agreed")
     }
 }

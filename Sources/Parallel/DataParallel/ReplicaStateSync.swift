@@ -74,13 +74,15 @@ private func gatherStepsAndChecksums(_ trainer: Trainer, _ c: Communicator) thro
 
 /// Every rank's `words` (as many on each), in rank order, in one small all-reduce: each rank fills its own row of
 /// a zeroed table, every word as four 16-bit pieces, which are exact in fp32 and stay exact summed with zeros.
-func allGatherWords(_ words: [UInt64], _ c: Communicator) throws -> [[UInt64]] {
+/// `algorithm`: `.recursiveDoubling` for a group that never runs a ring collective, whose ring links would be
+/// negotiated for this alone.
+func allGatherWords(_ words: [UInt64], _ c: Communicator, algorithm: AllReduceAlgorithm = .automatic) throws -> [[UInt64]] {
     let width = words.count * 4
     var table = [Float](repeating: 0, count: c.size * width)
     for (w, word) in words.enumerated() {
         for p in 0..<4 { table[c.rank * width + w * 4 + p] = Float((word >> UInt64(16 * p)) & 0xFFFF) }
     }
-    try c.allReduce(&table, op: .sum)
+    try c.allReduce(&table, op: .sum, algorithm: algorithm)
     return (0..<c.size).map { r in
         (0..<words.count).map { w in
             (0..<4).reduce(UInt64(0)) { word, p in

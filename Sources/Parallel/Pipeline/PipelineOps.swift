@@ -59,6 +59,16 @@ public enum PipelineSchedules {
         return ops
     }
 
+    /// The most micro-batches any stage of the schedule keeps in flight (GPipe: all M; 1F1B: at most K): the layer
+    /// copies (slots) the busiest stage makes, and so the models a grid's joiner makes ahead for whichever stage
+    /// it is given.
+    public static func maxInFlightOfAnyStage(_ schedule: PipelineSchedule, stages: Int, microBatches: Int) -> Int {
+        guard stages >= 1, microBatches >= 1 else { return 1 }
+        return (0..<stages).map {
+            maxInFlight(ops(schedule, stage: $0, stages: stages, microBatches: microBatches))
+        }.max() ?? 1
+    }
+
     /// The largest number of micro-batches whose forward has run but whose backward has not, over an op list:
     /// the activations a stage must keep at once.
     public static func maxInFlight(_ ops: [PipelineOp]) -> Int {

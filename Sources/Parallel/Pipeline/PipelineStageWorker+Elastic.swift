@@ -52,6 +52,18 @@ extension PipelineStageWorker {
         return StageAgreement(step: target, stepsBefore: steps, finishedUpdate: finished, replicas: replicas)
     }
 
+    /// The groups of a stage of a grid that run ring collectives, each over a ring of its own: its replicas
+    /// (gradients) and its pipeline (the gate's norm). The world runs none: its agreement gathers a few words by
+    /// recursive doubling, over the sockets.
+    public static let groupsPerStage = 2
+
+    /// Negotiates the ring links of the stage's replicas and pipeline in one go, where a new membership's stages
+    /// meet: each group's first collective would otherwise wait out its own round trips, one group after the
+    /// other, while the whole grid waits.
+    public func establishRingLinks() throws {
+        try Communicator.establishRingLinks(together: [dataParallelGroup, pipelineGroup].compactMap { $0 })
+    }
+
     /// The deadline of every group this stage talks in (the world, its replicas, its pipeline).
     public func setCollectiveTimeout(_ seconds: Double) {
         comm?.setTimeout(seconds)
@@ -76,7 +88,7 @@ extension PipelineStageWorker {
             UInt64(max(0, trainer.step)), gateStep, UInt64(updates.gate?.squaredNorm.bitPattern ?? 0),
             updates.joining ? 1 : 0,
         ]
-        return try allGatherWords(words, world).map { row in
+        return try allGatherWords(words, world, algorithm: .recursiveDoubling).map { row in
             (
                 Int(clamping: row[0]), Int(clamping: row[1]) - 1, Float(bitPattern: UInt32(truncatingIfNeeded: row[2])),
                 row[3] != 0

@@ -16,6 +16,7 @@ func runElasticPipeline(
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
+    plane.keepSpareRings(PipelineStageWorker.groupsPerStage)
     let data = try loadElasticData(first, prepared: prepared?.data, control: control, log: log)
     var assignment = first
     // The newest membership's stage, which the next one carries on from. Only it is kept: the buffers a stage
@@ -82,6 +83,7 @@ private func trainStageMembership(
         if previous == nil { worker.updates.joining = true }
         guard let communicator else { throw RuntimeError.invalid("pipeline stage \(worker.stage) has no communicator") }
         do {
+            try worker.establishRingLinks()
             agreedStep = try agree(worker, world: communicator, assignment, recovery: recovery)
         } catch {
             worker.closeRingLinks()

@@ -16,7 +16,7 @@ func runElasticDataParallel(
 ) throws -> FinalReport {
     let switches = MembershipSwitch()
     installMembershipHandlers(control: control, plane: plane, switches: switches)
-    plane.keepSpareRing()
+    plane.keepSpareRings()
     let data = try loadElasticData(first, prepared: prepared?.data, control: control, log: log)
     var assignment = first
     var trainer: Trainer? = prepared?.trainer

@@ -112,9 +112,11 @@ struct WorkerMemberships {
         case .prepare(let job):
             // The members' inboxes (the prepare's peers): connected while the data loads, not once admitted.
             plane.connectAhead(to: job.peers)
-            plane.keepSpareRing()
+            plane.keepSpareRings(job.layout.pipelineStages > 1 ? PipelineStageWorker.groupsPerStage : 1)
             prepared = try PreparedJoin(job)
             assignment = try control.ready(pid: registration.pid, timeout: timeout)
+            // The other joiners of its replica were not in the prepare's table.
+            plane.connectAhead(to: assignment.peers)
         }
         control.start(
             rank: assignment.rank, heartbeat: assignment.timeouts.heartbeatInterval,
@@ -143,8 +145,11 @@ struct PreparedJoin {
             stageModels = []
         } else {
             trainer = nil
-            let inFlight = min(job.layout.pipelineStages, max(job.parallelism.microBatches, 1))
-            stageModels = try (0..<inFlight).map { _ in try job.job.makeModel() }
+            let (stages, m) = (job.layout.pipelineStages, max(job.parallelism.microBatches, 1))
+            let slots = PipelineSchedules.maxInFlightOfAnyStage(job.parallelism.schedule, stages: stages, microBatches: m)
+            stageModels = try (0..<slots).map { _ in try job.job.makeModel() }
+            let replicaRows = (job.job.batchSize + job.layout.dataParallel - 1) / max(job.layout.dataParallel, 1)
+            Self.warmUp(stageModels, data: data.train, rows: (replicaRows + m - 1) / m)
         }
         if let step = job.membersStep { Self.preparePermutations(job.job, data: data.train, aroundStep: step) }
     }
@@ -157,6 +162,24 @@ struct PreparedJoin {
         guard plan.stepsPerEpoch > 0 else { return }
         let epoch = max(step, 0) / plan.stepsPerEpoch
         plan.prepare(epochs: epoch..<(epoch + 4))
+    }
+
+    /// A grid joiner's models, each through one forward and backward over a micro-batch's rows, thrown away, as a
+    /// trainer's warm-up is: the first step with the joiner, which the whole grid waits for, then finds its layers'
+    /// buffers allocated. Only for models whose layers hold no state beyond their weights (no dropout generators,
+    /// no BatchNorm statistics): the agreement copies the weights, but not every slot's generators.
+    static func warmUp(_ models: [Sequential], data: LabeledDataset, rows: Int) {
+        guard data.count > 0, models.allSatisfy({ m in m.layers.allSatisfy { !($0 is Dropout) && $0.bufferCount == 0 } })
+        else { return }
+        let batch = data.subset(Array(0..<min(max(rows, 1), data.count)))
+        let loss = SoftmaxCrossEntropy()
+        for model in models {
+            batch.labels.withUnsafeBufferPointer { labels in
+                _ = loss.forward(logits: model.forward(batch.features, training: true), labels: labels)
+            }
+            _ = model.backward(loss.backward())
+            model.zeroGradients()
+        }
     }
 
     /// One forward and backward over a share of rows, thrown away, so that the joiner's first real step (which
