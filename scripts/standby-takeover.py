@@ -3,7 +3,9 @@
 the coordinator is SIGKILLed mid-job, ROUNDS times. Per round: when the first and the last worker reported to the
 standby (detection), when the standby took over, and whether the job then finished with identical weights.
 
-  scripts/standby-takeover.py [--binary .build/release/cohort] [--rounds 5] [--deadline 1.0] [--steps 4000]
+  scripts/standby-takeover.py [--binary .build/release/cohort] [--rounds 5] [--deadline 1.0] [--heartbeat 0.2] [--steps 4000]
+
+The defaults of a cluster file are --heartbeat 0.5 --deadline 5.
 """
 import argparse, json, os, re, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
@@ -28,7 +30,7 @@ class Proc:
             time.sleep(0.01)
         return None
 
-def one_round(binary, deadline, steps, work):
+def one_round(binary, deadline, heartbeat, steps, work):
     token = os.path.join(work, "token")
     with open(token, "w") as f: f.write("standby-takeover-job-token-0123456789\n")
     os.chmod(token, 0o600)
@@ -47,7 +49,7 @@ job:
   steps: {steps}
   seed: 7
 parallelism: {{data_parallel: 2}}
-timeouts: {{heartbeat_interval_s: 0.2, peer_deadline_s: {deadline}, rendezvous_timeout_s: 20}}
+timeouts: {{heartbeat_interval_s: {heartbeat}, peer_deadline_s: {deadline}, rendezvous_timeout_s: 20}}
 """)
     standby = Proc([binary, "coordinator", "--config", cfg, "--standby"])
     coordinator = Proc([binary, "coordinator", "--config", cfg, "--ephemeral-ports"])
@@ -76,12 +78,13 @@ def main():
     a.add_argument("--binary", default=".build/release/cohort")
     a.add_argument("--rounds", type=int, default=5)
     a.add_argument("--deadline", type=float, default=1.0)
+    a.add_argument("--heartbeat", type=float, default=0.2)
     a.add_argument("--steps", type=int, default=4000)
     o = a.parse_args()
     rows = []
     for r in range(o.rounds):
         with tempfile.TemporaryDirectory() as work:
-            row = one_round(os.path.abspath(o.binary), o.deadline, o.steps, work)
+            row = one_round(os.path.abspath(o.binary), o.deadline, o.heartbeat, o.steps, work)
         row["round"] = r
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -91,7 +94,7 @@ def main():
         print(f"{len(good)} of {len(rows)} rounds finished under the standby with identical weights; medians: "
               f"first worker reported {med('first_report_s'):.3f} s after the kill, last {med('last_report_s'):.3f} s, "
               f"standby took over {med('takeover_s'):.3f} s after the kill ({med('takeover_after_last_report_s') * 1e3:.1f} ms "
-              f"after the last report); peer_deadline_s {o.deadline}")
+              f"after the last report); peer_deadline_s {o.deadline}, heartbeat_interval_s {o.heartbeat}")
     sys.exit(0 if len(good) == len(rows) else 1)
 
 if __name__ == "__main__":

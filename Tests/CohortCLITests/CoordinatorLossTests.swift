@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// Issue 14, item 5: a SIGKILLed coordinator (hand-started, with two hand-started workers over ZeroMQ). The workers
-/// find it silent within `peer_deadline_s`, rank 0 saves its last completed step, both stop with one line, and
+/// find it gone (its connection closed) within `peer_deadline_s`, rank 0 saves its last completed step, both stop with one line, and
 /// `launch --resume` continues from that step to weights bitwise equal to a run that was never interrupted.
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct CoordinatorLossTests {
@@ -89,13 +89,13 @@ struct CoordinatorLossTests {
         let exited = Date().timeIntervalSince(killed)
         let outputs = workers.map(\.output)
         #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
-        // Found silent within the deadline (one heartbeat of slack), and out soon after: the collective in flight is
-        // aborted, not waited out.
-        #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the kill: \(outputs)")
-        // Rank 0 finds the coordinator silent. Rank 1 either does too, or first sees rank 0 leave (it closed their
+        // Its connection found closed and not back within three heartbeats (0.6 s), well before the deadline, and
+        // out soon after: the collective in flight is aborted, not waited out.
+        #expect(exited >= 3 * 0.2 - 0.1 && exited < Self.deadline + 3, "exited \(exited) s after the kill: \(outputs)")
+        // Rank 0 finds the coordinator gone. Rank 1 either does too, or first sees rank 0 leave (it closed their
         // link on its way out after saving): both are one clear line and a non-zero exit.
-        #expect(outputs[0].contains("sent nothing for"), "\(outputs[0])")
-        #expect(outputs[1].contains("sent nothing for") || outputs[1].contains("is gone"), "\(outputs[1])")
+        #expect(outputs[0].contains("closed its connection"), "\(outputs[0])")
+        #expect(outputs[1].contains("closed its connection") || outputs[1].contains("is gone"), "\(outputs[1])")
         let line = try #require(
             outputs[0].split(separator: "\n").first { $0.contains("saved step") }, "rank 0 saved nothing: \(outputs)")
         #expect(line.contains("continue with --resume"), "\(line)")
@@ -126,6 +126,37 @@ struct CoordinatorLossTests {
         #expect(uninterrupted.status == 0, "\(uninterrupted.stdout)\(uninterrupted.stderr)")
         let sums = doneChecksums(metrics)
         #expect(sums != nil && sums == doneChecksums(reference.appendingPathComponent("metrics.jsonl").path))
+    }
+
+    /// A coordinator that hangs (SIGSTOP) keeps its connections open: the workers find it by its silence, at the
+    /// peer deadline and not before, and rank 0 saves as for a closed one.
+    @Test func aHungCoordinatorIsFoundAtTheDeadline() throws {
+        let binary = try requireCohortBinary()
+        let dir = try scratchDirectory("coordinator-hung")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = try tokenFile(in: dir)
+        let config = dir.appendingPathComponent("cluster.yaml").path
+        try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
+        let (coordinator, endpoint) = try startCoordinator(binary, config)
+        defer {
+            kill(coordinator.process.processIdentifier, SIGCONT)
+            coordinator.kill()
+        }
+        let workers = try startWorkers(binary, endpoint, token: token, environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
+        defer { for w in workers { w.kill() } }
+        let metrics = dir.appendingPathComponent("metrics.jsonl").path
+        let trained = Date()
+        while Date().timeIntervalSince(trained) < 60 && rankSteps(metrics).isEmpty { usleep(50_000) }
+        try #require(!rankSteps(metrics).isEmpty, "training did not start: \(coordinator.output)")
+        kill(coordinator.process.processIdentifier, SIGSTOP)
+        let stopped = Date()
+        let statuses = workers.map { $0.wait(timeout: Self.deadline + 10) }
+        let exited = Date().timeIntervalSince(stopped)
+        let outputs = workers.map(\.output)
+        #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
+        #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the stop: \(outputs)")
+        #expect(outputs[0].contains("sent nothing for"), "\(outputs[0])")
+        #expect(outputs[0].contains("saved step"), "\(outputs[0])")
     }
 
     /// The pipeline case (a 2-stage pipeline, one stage per worker): each stage's replica 0 saves its last

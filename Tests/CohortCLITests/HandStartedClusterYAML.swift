@@ -5,7 +5,7 @@ import Foundation
 /// `tail` (checkpoints) and `parallelism` are written in as given; `token` names a token file.
 func handStartedClusterYAML(
     dir: URL, steps: Int, deadline: Double, token: String?, standbyPort: Int? = nil, tail: String = "",
-    parallelism: String = "{data_parallel: 2}"
+    parallelism: String = "{data_parallel: 2}", heartbeat: Double = 0.2
 ) -> String {
     let standby = standbyPort.map { ", standby: {host: 127.0.0.1, port: \($0)}" } ?? ""
     let security = token.map { "  security: {token_file: \($0)}\n" } ?? ""
@@ -23,7 +23,7 @@ func handStartedClusterYAML(
           steps: \(steps)
           seed: 7
         parallelism: \(parallelism)
-        timeouts: {heartbeat_interval_s: 0.2, peer_deadline_s: \(deadline), rendezvous_timeout_s: 20}
+        timeouts: {heartbeat_interval_s: \(heartbeat), peer_deadline_s: \(deadline), rendezvous_timeout_s: 20}
         output: {metrics_file: \(dir.path)/metrics.jsonl}
         \(tail)
         """

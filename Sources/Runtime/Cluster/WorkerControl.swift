@@ -10,6 +10,9 @@ public final class WorkerControl: @unchecked Sendable {
     private let context: Context
     /// The coordinator's socket; after a failover, the standby's (the control thread's alone by then).
     private var dealer: Socket
+    /// Its connection events: a coordinator process that ended is found within a few heartbeats, not at the
+    /// deadline (nil once the loss is handled, or where libzmq could not monitor).
+    private var monitor: SocketMonitor?
     private let security: PeerSecurity?
     /// Where this worker stands (rank and membership) and the standby to report that to when the coordinator goes
     /// silent (`cluster.coordinator.standby`): nil, a silent coordinator ends the worker as before.
@@ -46,6 +49,7 @@ public final class WorkerControl: @unchecked Sendable {
         talkingTo = coordinator
         context = try Context(ioThreads: 1)
         dealer = try Self.dealer(context, to: coordinator, security: security)
+        monitor = try? SocketMonitor(watching: dealer)
     }
 
     private static func dealer(_ context: Context, to endpoint: String, security: PeerSecurity?) throws -> Socket {
@@ -161,6 +165,7 @@ public final class WorkerControl: @unchecked Sendable {
         // zmq_send only queues: flush now (close, then terminate the context, bounded by the linger), or the
         // process may exit with its final `.epoch`/`.done` reports still queued and the coordinator would see a
         // silent, "dead" rank at the very end of a successful job.
+        monitor?.close()
         dealer.close()
         context.terminate()
     }
@@ -214,19 +219,29 @@ public final class WorkerControl: @unchecked Sendable {
                 case .assign(let a)?: received(a)
                 default: break
                 }
-            } else if Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) {
-                if !failOver(silentFor: deadline) {
-                    lost(RuntimeError.coordinatorLost(endpoint: talkingTo, seconds: deadline))
+            } else if let gone = coordinatorGone(lastHeard: lastHeard, heartbeat: heartbeat, deadline: deadline) {
+                if !failOver(gone) {
+                    lost(RuntimeError.coordinatorLost(endpoint: talkingTo, seconds: gone.seconds, closed: gone.closed))
+                    monitor = nil
                 }
                 lastHeard = Deadline.nowNanoseconds()
             }
         }
     }
 
+    /// Whether the coordinator is gone, and how it was found: its connection closed and no handshake again within
+    /// three heartbeats (libzmq retries every 0.1 s, so a live coordinator is back long before), or nothing heard
+    /// within the deadline (a lost host closes nothing).
+    private func coordinatorGone(lastHeard: UInt64, heartbeat: Double, deadline: Double) -> (seconds: Double, closed: Bool)? {
+        let grace = min(3 * heartbeat, deadline)
+        if monitor?.gone(after: grace) == true { return (grace, true) }
+        return Deadline.nowNanoseconds() - lastHeard > UInt64(deadline * 1e9) ? (deadline, false) : nil
+    }
+
     /// On the control thread: the coordinator went silent; with a standby configured (and not turned to already),
     /// the worker reports to it (`rejoin`) and trains on: nothing stops, and the standby takes over once every
     /// member has done the same. False when there is no standby to turn to.
-    private func failOver(silentFor seconds: Double) -> Bool {
+    private func failOver(_ gone: (seconds: Double, closed: Bool)) -> Bool {
         guard !failedOver else { return false }
         let target: (String, Rejoin, (@Sendable (String) -> Void)?)? = lock.withLock {
             guard let standby, let registration, let position else { return nil }
@@ -239,16 +254,19 @@ public final class WorkerControl: @unchecked Sendable {
         failedOver = true
         talkingTo = endpoint
         try? dealer.setLinger(.zero)
+        monitor?.close()
         dealer.close()
         do {
             dealer = try Self.dealer(context, to: endpoint, security: security)
+            monitor = try? SocketMonitor(watching: dealer)
             try dealer.send(ControlMessage.rejoin(rejoin).encoded(), deadline: .after(seconds: 1))
         } catch {
             return false
         }
         hook?(
-            "the coordinator \(coordinator) sent nothing for \(seconds) s: reporting to the standby coordinator \(endpoint) "
-                + "as rank \(rejoin.rank) of membership \(rejoin.membershipEpoch); training goes on")
+            "the coordinator \(coordinator) \(RuntimeError.lossText(seconds: gone.seconds, closed: gone.closed)): "
+                + "reporting to the standby coordinator \(endpoint) as rank \(rejoin.rank) of membership "
+                + "\(rejoin.membershipEpoch); training goes on")
         return true
     }
 

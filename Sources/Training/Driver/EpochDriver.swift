@@ -138,7 +138,7 @@ public final class EpochDriver<Step: TrainingStep> {
     /// in flight, and the error says where. Any other failure is returned as it is.
     private func savedOnCoordinatorLoss(_ error: Error, completed n: Int, epoch: Int, stepInEpoch: Int) -> Error {
         guard let loss = reports.coordinatorLoss() else { return error }
-        guard case .coordinatorLost(let endpoint, let seconds) = loss else { return loss }
+        guard case .coordinatorLost(let endpoint, let seconds, let closed) = loss else { return loss }
         // Every rank stays a moment before leaving, because leaving closes its links, and a saving rank, whose own
         // deadline may fall up to one heartbeat later, must find the coordinator's loss rather than this rank's
         // departure, or it would stop without saving. Savers stay too: a pipeline has one per stage.
@@ -151,7 +151,7 @@ public final class EpochDriver<Step: TrainingStep> {
         do {
             let path = try c.save(step.trainer, epoch: epoch, stepInEpoch: stepInEpoch, seed: options.seed)
             reports.checkpointed(n, path)
-            return RuntimeError.coordinatorLostSaved(endpoint: endpoint, seconds: seconds, step: n, path: path)
+            return RuntimeError.coordinatorLostSaved(endpoint: endpoint, seconds: seconds, closed: closed, step: n, path: path)
         } catch {
             return RuntimeError.invalid("\(loss); saving step \(n) failed: \(error)")
         }
