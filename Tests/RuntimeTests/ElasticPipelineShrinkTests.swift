@@ -189,6 +189,33 @@ struct ElasticPipelineShrinkTests {
         }
     }
 
+    /// A join: only the last stage learns of the new membership (its assignment came first), and only from step 3
+    /// on. Its vote goes round the pipeline with step 3's gate, so both stages leave at the boundary after step 3,
+    /// neither beginning a step the other will not finish; before the vote neither leaves.
+    @Test func aJoinVoteTakesTheWholePipelineOutAfterTheSameStep() throws {
+        let layout = RankLayout(dataParallel: 1, pipelineStages: 2)
+        let job = Self.job(steps: 10)
+        let data = try job.loadData()
+        let comms = try Communicator.local(size: 2)
+        for c in comms { c.options.timeout = 20 }
+        let results = runRanks(comms) { comm -> (left: Int, error: String) in
+            let w = try Self.stage(comm.rank, layout, steps: 10, data: data, comm)
+            if w.stage == 1 { w.joinPending = { [unowned w] in w.trainer.step >= 3 } }
+            w.membershipEnded = { voted in voted ? "left for the next membership" : nil }
+            do {
+                _ = try w.run()
+                return (w.trainer.step, "finished")
+            } catch {
+                return (w.trainer.step, "\(error)")
+            }
+        }
+        for (rank, r) in results.enumerated() {
+            let (left, error) = try r.get()
+            #expect(left == 4, "rank \(rank) left after step \(left)")
+            #expect(error.contains("left for the next membership"), "rank \(rank): \(error)")
+        }
+    }
+
     /// Two steps apart cannot happen in a grid (a stage cannot begin a step its neighbours have not finished the
     /// last of); if it did, the agreement refuses rather than guessing, and the job falls back to its checkpoints.
     @Test func stagesTwoStepsApartAreRefused() throws {

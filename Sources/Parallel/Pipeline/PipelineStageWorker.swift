@@ -88,7 +88,14 @@ public final class PipelineStageWorker {
     public var onStepDone: ((Int) -> Void)?
     /// Elastic training: why this membership has ended (the coordinator formed a newer one), or nil; checked
     /// before each step, so that a step begun after the abort fails at once rather than at its first receive.
-    public var membershipEnded: (() -> String?)?
+    /// Its argument: whether the last step's gate carried a vote to leave (`joinPending`).
+    public var membershipEnded: ((_ pipelineVotedToLeave: Bool) -> String?)?
+    /// Elastic training: whether this stage knows of a membership that admits a joiner. Its vote goes round the
+    /// replica's stages with the gate, so that they all leave after the same step: a stage that left alone would
+    /// strand a neighbour that had begun the next step in a receive from it, until its fallback abort.
+    public var joinPending: (() -> Bool)?
+    /// Whether the last step's gate carried a vote to leave.
+    private var pipelineVotedToLeave = false
     private let control: (any WorkerControlChannel)?
     /// The neighbour stages (nil for one stage alone).
     let links: StageLinks?
@@ -430,14 +437,17 @@ public final class PipelineStageWorker {
         let step = trainer.step
         updates.pendingStep = step
         updates.penalized = false
+        var voted = false
         timing.gradientNorm = try trainer.applyUpdate(squaredNorm: { [updates] squared in
             updates.penalized = true
             guard let pipelineGroup else { return squared }
-            var sq = [squared]
+            var sq = [squared, joinPending?() == true ? 1 : 0]
             try pipelineGroup.allReduce(&sq, op: .sum)
             updates.gate = (step, sq[0])
+            voted = sq[1] > 0
             return sq[0]
         })
+        pipelineVotedToLeave = voted
         updates.pendingStep = nil
     }
 
@@ -574,7 +584,7 @@ extension PipelineStageWorker: TrainingStep {
     public typealias Evaluation = TestShard
 
     public func step(_ index: Int, permutation: [Int]) throws -> StepRecord {
-        if let reason = membershipEnded?() {
+        if let reason = membershipEnded?(pipelineVotedToLeave) {
             throw CollectiveError.aborted(operation: "step", me: rank, epoch: assignment.membershipEpoch, reason: reason)
         }
         let global = trainer.step

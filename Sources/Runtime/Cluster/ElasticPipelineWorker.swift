@@ -90,9 +90,10 @@ private func trainStageMembership(
             throw error
         }
     }
-    worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] in
-        switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch))
+    worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] voted in
+        switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch), joinAgreed: voted)
     }
+    worker.joinPending = { [switches, epoch = assignment.membershipEpoch] in switches.joinPending(after: epoch) }
     worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
     do {
         return try worker.run(agreedStep: agreedStep)

@@ -21,17 +21,21 @@ final class MembershipSwitch: @unchecked Sendable {
 
     /// Called by the training thread before each step of `epoch`: why it must leave now (`aborted`, the plane's
     /// abort of this membership, or a join's membership pending), or nil. Also times the steps, for `grace`, and
-    /// the boundary, for `lastStepEnd`.
-    func reasonToLeave(_ epoch: UInt32, aborted: String?) -> String? {
+    /// the boundary, for `lastStepEnd`. `joinAgreed`: false holds a pending join back (a grid's stage leaves only
+    /// after a step whose gate carried a vote to leave, so that its replica's stages leave together).
+    func reasonToLeave(_ epoch: UInt32, aborted: String?, joinAgreed: Bool = true) -> String? {
         let now = Deadline.nowNanoseconds()
         return lock.withLock {
             if lastBoundary > 0, now > lastBoundary { stepNanoseconds = now - lastBoundary }
             lastBoundary = now
             if let aborted { return aborted }
-            guard pendingEpoch > epoch else { return nil }
+            guard pendingEpoch > epoch, joinAgreed else { return nil }
             return "left at a step boundary for membership \(pendingEpoch), which admits a joiner"
         }
     }
+
+    /// Whether a membership after `epoch` that admits a joiner was formed (no side effects: a grid stage's vote).
+    func joinPending(after epoch: UInt32) -> Bool { lock.withLock { pendingEpoch > epoch } }
 
     /// The last step boundary this rank reached (after the epoch's evaluation, when one came between), CLOCK_MONOTONIC
     /// nanoseconds: where it left, when it left between steps.

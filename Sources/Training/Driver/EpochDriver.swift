@@ -78,6 +78,11 @@ public final class EpochDriver<Step: TrainingStep> {
             }
             if stop { break }
         }
+        // Resumed with no step left (an elastic membership formed after the last step, which may have cut the
+        // last epoch's evaluation short): the run still ends with the model's test figures.
+        if evaluation == nil, resumeAt.step > 0, resumeAt.step >= options.totalSteps {
+            evaluation = try step.evaluate()
+        }
         state.total.seconds = Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9
         return TrainingRun(
             steps: state.step, totals: state.total, steady: state.steady.result, lastEvaluation: evaluation,
