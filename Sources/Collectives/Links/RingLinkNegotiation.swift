@@ -38,7 +38,9 @@ extension Communicator {
     public static func establishRingLinks(together groups: [Communicator]) throws(CollectiveError) {
         var open: [RingLinkNegotiation] = []
         for c in groups where c.ringLinks == nil && c.size > 1 {
-            open.append(try RingLinkNegotiation(c, sequence: c.nextSequence(), deadline: c.deadline(), operation: "link setup"))
+            open.append(
+                try RingLinkNegotiation(
+                    c, sequence: c.nextSequence(), deadline: c.deadline(), operation: "rings of a new membership"))
         }
         for i in open.indices { try open[i].answer() }
         var links: [RingLinks] = []

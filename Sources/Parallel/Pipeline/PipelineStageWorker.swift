@@ -96,6 +96,9 @@ public final class PipelineStageWorker {
     public var joinPending: (() -> Bool)?
     /// Whether the last step's gate carried a vote to leave.
     private var pipelineVotedToLeave = false
+    /// Elastic training: told when an epoch's evaluation begins (true) and ends (false), which a join's fallback
+    /// abort waits for.
+    public var evaluating: ((Bool) -> Void)?
     private let control: (any WorkerControlChannel)?
     /// The neighbour stages (nil for one stage alone).
     let links: StageLinks?
@@ -598,5 +601,9 @@ extension PipelineStageWorker: TrainingStep {
             start: t.start, end: t.end)
     }
 
-    public func evaluate() throws -> TestShard { try evaluate(data.test) }
+    public func evaluate() throws -> TestShard {
+        evaluating?(true)
+        defer { evaluating?(false) }
+        return try evaluate(data.test)
+    }
 }

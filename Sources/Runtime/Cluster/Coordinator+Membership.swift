@@ -241,6 +241,27 @@ extension Coordinator {
 }
 
 extension Coordinator {
+    /// A member finished the job: joiners admitted but not yet stepped (a join that came at the last step) will
+    /// never train with it. They are told so and let go at once, instead of holding the job's end for
+    /// `elastic.join_timeout_s`.
+    func releaseUnstartedJoiners(_ state: inout Supervision) {
+        guard elasticMembership != nil, members.contains(where: { $0.final != nil }) else { return }
+        let unstarted = members.filter { $0.final == nil && $0.latest == nil && $0.joinedAt != nil }
+        guard !unstarted.isEmpty else { return }
+        for j in unstarted {
+            send(.stop(reason: "not admitted: the job has finished"), to: j.identity)
+            dismissed.insert(j.identity)
+            onEvent(
+                .warning(
+                    "joiner on \(j.registration.host) (pid \(j.registration.pid)) let go: the job finished before its first step"
+                ))
+        }
+        members.removeAll { m in unstarted.contains { $0.identity == m.identity } }
+        state.rankOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.identity, $0) })
+    }
+}
+
+extension Coordinator {
     /// Candidates that have not said `ready` within `elastic.join_timeout_s` of `prepare` (stuck loading their data,
     /// or hung) are told why and forgotten; the members never waited for them.
     func dropSlowCandidates(now: UInt64, limit: UInt64, timeout: Double) {

@@ -499,6 +499,7 @@ public final class Coordinator {
             metrics?.write(.recovery(r))
         case .done(let f):
             members[rank].final = f
+            releaseUnstartedJoiners(&state)
         case .failed(_, let message):
             let failure = RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
             guard elasticMembership != nil else { throw failure }

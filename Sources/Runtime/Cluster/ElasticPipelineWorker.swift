@@ -40,7 +40,7 @@ func runElasticPipeline(
             control.post(.done(report))
             return report
         } catch {
-            healTrace("left membership \(assignment.membershipEpoch)")
+            healTrace("left membership \(assignment.membershipEpoch): \(error)")
             failure = (
                 Deadline.nowNanoseconds(), latest?.trainer.step ?? 0,
                 !((error as? CollectiveError)?.isBetweenSteps ?? false), switches.lastStepEnd
@@ -91,9 +91,10 @@ private func trainStageMembership(
         }
     }
     worker.membershipEnded = { [plane, switches, epoch = assignment.membershipEpoch] voted in
-        switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch), joinAgreed: voted)
+        switches.reasonToLeave(epoch, aborted: plane.interruption(of: epoch), pipelineVote: voted)
     }
     worker.joinPending = { [switches, epoch = assignment.membershipEpoch] in switches.joinPending(after: epoch) }
+    worker.evaluating = { [switches] in switches.setEvaluating($0) }
     worker.onStepDone = recovery.map { r in { r.stepDone($0) } }
     do {
         return try worker.run(agreedStep: agreedStep)

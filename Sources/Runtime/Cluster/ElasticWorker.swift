@@ -43,7 +43,7 @@ func runElasticDataParallel(
             return report
         } catch {
             failedAt = Deadline.nowNanoseconds()
-            healTrace("left membership \(assignment.membershipEpoch)")
+            healTrace("left membership \(assignment.membershipEpoch): \(error)")
             stepAtFailure = trainer?.step ?? 0
             stepInFlight = !((error as? CollectiveError)?.isBetweenSteps ?? false)
             lastStepEnd = switches.lastStepEnd
@@ -85,9 +85,7 @@ func installMembershipHandlers(control: WorkerControl, plane: DataPlane, switche
         let reason = "aborted: the coordinator formed membership \(epoch)"
         if next.admitsJoiner == true {
             switches.joinPending(epoch)
-            DispatchQueue.global().asyncAfter(deadline: .now() + switches.grace) {
-                plane.abortCollectives(before: epoch, reason: reason + " (its step boundary came too late)")
-            }
+            switches.abortIfStuck(plane, before: epoch, reason: reason + " (its step boundary came too late)")
         } else {
             plane.abortCollectives(before: epoch, reason: reason)
             plane.dropOutboxes(notIn: next.peers)

@@ -18,19 +18,24 @@ final class MembershipSwitch: @unchecked Sendable {
     private var pendingEpoch: UInt32 = 0
     private var lastBoundary: UInt64 = 0
     private var stepNanoseconds: UInt64 = 0
+    private var evaluating = false
+    private var evaluationEnded: UInt64 = 0
 
     /// Called by the training thread before each step of `epoch`: why it must leave now (`aborted`, the plane's
     /// abort of this membership, or a join's membership pending), or nil. Also times the steps, for `grace`, and
-    /// the boundary, for `lastStepEnd`. `joinAgreed`: false holds a pending join back (a grid's stage leaves only
-    /// after a step whose gate carried a vote to leave, so that its replica's stages leave together).
-    func reasonToLeave(_ epoch: UInt32, aborted: String?, joinAgreed: Bool = true) -> String? {
+    /// the boundary, for `lastStepEnd`. `pipelineVote`: a grid's stage leaves for a join exactly when the last
+    /// step's gate carried a vote to leave, so that its replica's stages leave together, whether or not its own
+    /// copy of the assignment has arrived (it waits for it once out); nil (data parallelism) leaves once it has.
+    func reasonToLeave(_ epoch: UInt32, aborted: String?, pipelineVote: Bool? = nil) -> String? {
         let now = Deadline.nowNanoseconds()
         return lock.withLock {
             if lastBoundary > 0, now > lastBoundary { stepNanoseconds = now - lastBoundary }
             lastBoundary = now
             if let aborted { return aborted }
-            guard pendingEpoch > epoch, joinAgreed else { return nil }
-            return "left at a step boundary for membership \(pendingEpoch), which admits a joiner"
+            guard pipelineVote ?? (pendingEpoch > epoch) else { return nil }
+            return pendingEpoch > epoch
+                ? "left at a step boundary for membership \(pendingEpoch), which admits a joiner"
+                : "left at a step boundary with its pipeline, for a membership that admits a joiner"
         }
     }
 
@@ -44,6 +49,31 @@ final class MembershipSwitch: @unchecked Sendable {
     /// From the control thread: a join's membership `epoch` was formed.
     func joinPending(_ epoch: UInt32) {
         lock.withLock { pendingEpoch = max(pendingEpoch, epoch) }
+    }
+
+    /// From the training thread: an epoch's evaluation began or ended. A grid's evaluation passes the test set
+    /// through the stages and takes many steps' time; the fallback abort waits for it (`abortIfStuck`), or it would
+    /// cut the evaluation short, lose the epoch's test figures and strand the stage still sending.
+    func setEvaluating(_ on: Bool) {
+        lock.withLock {
+            evaluating = on
+            if !on { evaluationEnded = Deadline.nowNanoseconds() }
+        }
+    }
+
+    /// The fallback abort of a join: a member that has not left `epoch` a grace after the assignment, or after its
+    /// last evaluation ended (the steps it waited for come after that), is pulled out; never while it evaluates.
+    func abortIfStuck(_ plane: DataPlane, before epoch: UInt32, reason: String, after wait: Double? = nil) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + (wait ?? grace)) { [self] in
+            let (busy, since) = lock.withLock { (evaluating, Double(Deadline.nowNanoseconds() &- evaluationEnded) / 1e9) }
+            if busy {
+                abortIfStuck(plane, before: epoch, reason: reason)
+            } else if since < grace {
+                abortIfStuck(plane, before: epoch, reason: reason, after: grace - since)
+            } else {
+                plane.abortCollectives(before: epoch, reason: reason)
+            }
+        }
     }
 
     /// How long a member may take to reach its step boundary before it is pulled out: three recent step times,
