@@ -62,24 +62,51 @@ struct CoordinatorLossTests {
         return token
     }
 
-    @Test func workersSaveAndStopThenResumeContinues() throws {
+    /// A data-parallel job of a hand-started coordinator and two workers, with checkpoints, once it trains. Rank 0
+    /// computes 100 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the job is still
+    /// training when the coordinator is lost and for the deadline after.
+    struct TrainingJob {
+        let binary: URL
+        let dir: URL
+        let config: String
+        let metrics: String
+        let coordinator: ChildProcess
+        let workers: [ChildProcess]
+
+        func end() {
+            kill(coordinator.process.processIdentifier, SIGCONT)
+            coordinator.kill()
+            for w in workers { w.kill() }
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+
+    func trainingJob(_ name: String) throws -> TrainingJob {
         let binary = try requireCohortBinary()
-        let dir = try scratchDirectory("coordinator-loss")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory(name)
         let token = try tokenFile(in: dir)
         let config = dir.appendingPathComponent("cluster.yaml").path
         try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
-        let (coordinator, coordinatorEndpoint) = try startCoordinator(binary, config)
-        defer { coordinator.kill() }
-        // Rank 0 computes 100 times slower (COHORT_DEBUG_SLOW_RANK changes the time, not the math), so that the
-        // job is still training when the coordinator dies and for the deadline after.
-        let workers = try startWorkers(
-            binary, coordinatorEndpoint, token: token, environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
-        defer { for w in workers { w.kill() } }
-        let metrics = dir.appendingPathComponent("metrics.jsonl").path
+        let (coordinator, endpoint) = try startCoordinator(binary, config)
+        let workers = try startWorkers(binary, endpoint, token: token, environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
+        let job = TrainingJob(
+            binary: binary, dir: dir, config: config, metrics: dir.appendingPathComponent("metrics.jsonl").path,
+            coordinator: coordinator, workers: workers)
         let trained = Date()
-        while Date().timeIntervalSince(trained) < 60 && rankSteps(metrics).isEmpty { usleep(50_000) }
-        try #require(!rankSteps(metrics).isEmpty, "training did not start: \(coordinator.output)")
+        while Date().timeIntervalSince(trained) < 60 && rankSteps(job.metrics).isEmpty { usleep(50_000) }
+        guard !rankSteps(job.metrics).isEmpty else {
+            job.end()
+            throw TestFailure("training did not start: \(coordinator.output)")
+        }
+        return job
+    }
+
+    @Test func workersSaveAndStopThenResumeContinues() throws {
+        let job = try trainingJob("coordinator-loss")
+        defer { job.end() }
+        let (binary, dir, config, metrics, coordinator, workers) = (
+            job.binary, job.dir, job.config, job.metrics, job.coordinator, job.workers
+        )
         kill(coordinator.process.processIdentifier, SIGKILL)
         let killed = Date()
         _ = coordinator.wait(timeout: 5)
@@ -131,28 +158,13 @@ struct CoordinatorLossTests {
     /// A coordinator that hangs (SIGSTOP) keeps its connections open: the workers find it by its silence, at the
     /// peer deadline and not before, and rank 0 saves as for a closed one.
     @Test func aHungCoordinatorIsFoundAtTheDeadline() throws {
-        let binary = try requireCohortBinary()
-        let dir = try scratchDirectory("coordinator-hung")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let token = try tokenFile(in: dir)
-        let config = dir.appendingPathComponent("cluster.yaml").path
-        try clusterYAML(dir: dir, token: token, checkpoints: true).write(toFile: config, atomically: true, encoding: .utf8)
-        let (coordinator, endpoint) = try startCoordinator(binary, config)
-        defer {
-            kill(coordinator.process.processIdentifier, SIGCONT)
-            coordinator.kill()
-        }
-        let workers = try startWorkers(binary, endpoint, token: token, environment: ["COHORT_DEBUG_SLOW_RANK": "0:100"])
-        defer { for w in workers { w.kill() } }
-        let metrics = dir.appendingPathComponent("metrics.jsonl").path
-        let trained = Date()
-        while Date().timeIntervalSince(trained) < 60 && rankSteps(metrics).isEmpty { usleep(50_000) }
-        try #require(!rankSteps(metrics).isEmpty, "training did not start: \(coordinator.output)")
-        kill(coordinator.process.processIdentifier, SIGSTOP)
+        let job = try trainingJob("coordinator-hung")
+        defer { job.end() }
+        kill(job.coordinator.process.processIdentifier, SIGSTOP)
         let stopped = Date()
-        let statuses = workers.map { $0.wait(timeout: Self.deadline + 10) }
+        let statuses = job.workers.map { $0.wait(timeout: Self.deadline + 10) }
         let exited = Date().timeIntervalSince(stopped)
-        let outputs = workers.map(\.output)
+        let outputs = job.workers.map(\.output)
         #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
         #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the stop: \(outputs)")
         #expect(outputs[0].contains("sent nothing for"), "\(outputs[0])")
