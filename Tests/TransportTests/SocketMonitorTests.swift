@@ -4,7 +4,7 @@ import Transport
 
 /// `SocketMonitor`, which a worker uses to find a coordinator process that ended: its kernel closes the connection
 /// at once, and one that stays closed past a grace is a peer gone; a peer that answers again clears it.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct SocketMonitorTests {
     /// Polls `monitor` until `done` holds of its answer, at most `seconds`.
     func waitFor(_ monitor: SocketMonitor, seconds: Double, _ done: (UInt64?) -> Bool) -> Bool {
@@ -41,5 +41,6 @@ struct SocketMonitorTests {
         try again.bind(endpoint)
         #expect(waitFor(monitor, seconds: 5) { $0 == nil }, "the peer bound again was not seen")
         #expect(!monitor.gone(after: 0))
+        dealer.close()  // the watched socket lives to here
     }
 }
