@@ -226,6 +226,7 @@ extension Coordinator {
     /// dropped, and the survivors go on without it in the next membership.
     func checkJoins(now: UInt64, _ state: inout Supervision) throws {
         guard let elastic = elasticMembership else { return }
+        releaseUnstartedJoiners(now: now, &state)
         let limit = UInt64(elastic.joinTimeout * 1e9)
         dropSlowCandidates(now: now, limit: limit, timeout: elastic.joinTimeout)
         for (r, m) in members.enumerated() {
@@ -241,13 +242,20 @@ extension Coordinator {
 }
 
 extension Coordinator {
-    /// A member finished the job: joiners admitted but not yet stepped (a join that came at the last step) will
-    /// never train with it. They are told so and let go at once, instead of holding the job's end for
-    /// `elastic.join_timeout_s`.
-    func releaseUnstartedJoiners(_ state: inout Supervision) {
-        guard elasticMembership != nil, members.contains(where: { $0.final != nil }) else { return }
+    /// Joiners admitted at the job's last step never train: the members they were to join have finished. Once
+    /// every other member has, a joiner that has reported no step and no end within a grace (a joiner that did
+    /// train ends with the members, its last reports a moment behind theirs) is told so and let go, instead of
+    /// holding the job's end for `elastic.join_timeout_s`.
+    func releaseUnstartedJoiners(now: UInt64, _ state: inout Supervision) {
         let unstarted = members.filter { $0.final == nil && $0.latest == nil && $0.joinedAt != nil }
-        guard !unstarted.isEmpty else { return }
+        let others = members.filter { m in !unstarted.contains { $0.identity == m.identity } }
+        guard !unstarted.isEmpty, !others.isEmpty, others.allSatisfy({ $0.final != nil }) else {
+            othersFinishedAt = nil
+            return
+        }
+        let since = othersFinishedAt ?? now
+        othersFinishedAt = since
+        guard now > since, Double(now - since) / 1e9 > max(1, 2 * timeouts.heartbeatInterval) else { return }
         for j in unstarted {
             send(.stop(reason: "not admitted: the job has finished"), to: j.identity)
             dismissed.insert(j.identity)

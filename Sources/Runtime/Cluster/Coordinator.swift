@@ -140,6 +140,8 @@ public final class Coordinator {
     var lostMembers: [String] = []
     /// Workers let go while the job goes on (a DP × PP grid's dropped replica): their last messages are ignored.
     var dismissed: Set<[UInt8]> = []
+    /// When every member but joiners that never reported a step had finished (`releaseUnstartedJoiners`).
+    var othersFinishedAt: UInt64?
     /// Worker processes the launcher saw exit (host, pid), for the supervision loop (elastic training).
     let exits = ExitNotices()
     /// Ends a rendezvous still in progress, from any thread (the launcher saw a worker process exit), instead of
@@ -499,7 +501,6 @@ public final class Coordinator {
             metrics?.write(.recovery(r))
         case .done(let f):
             members[rank].final = f
-            releaseUnstartedJoiners(&state)
         case .failed(_, let message):
             let failure = RuntimeError.workerFailed(rank: rank, host: members[rank].registration.host, message: message)
             guard elasticMembership != nil else { throw failure }
