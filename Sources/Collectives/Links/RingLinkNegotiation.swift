@@ -24,11 +24,8 @@ extension Communicator {
             ringLinks = alone
             return alone
         }
-        var negotiation = try RingLinkNegotiation(self, sequence: sequence, deadline: deadline, operation: operation)
-        try negotiation.answer()
-        let links = try negotiation.finish()
-        try negotiation.vote(links)
-        return links
+        var one = [try RingLinkNegotiation(self, sequence: sequence, deadline: deadline, operation: operation)]
+        return try RingLinkNegotiation.complete(&one)[0]
     }
 
     /// Negotiates the ring links of several groups at once, each step of the negotiation in every group before the
@@ -42,10 +39,7 @@ extension Communicator {
                 try RingLinkNegotiation(
                     c, sequence: c.nextSequence(), deadline: c.deadline(), operation: "rings of a new membership"))
         }
-        for i in open.indices { try open[i].answer() }
-        var links: [RingLinks] = []
-        for i in open.indices { links.append(try open[i].finish()) }
-        for (negotiation, l) in zip(open, links) { try negotiation.vote(l) }
+        _ = try RingLinkNegotiation.complete(&open)
     }
 
     /// A new ring for the left neighbour to write into (the plane's spare when it keeps one), when its path fits
@@ -202,6 +196,16 @@ private struct RingLinkNegotiation {
                 ?? SocketRingLink(communicator: c, peer: c.left))
         c.ringLinks = links
         healTrace("replied")
+        return links
+    }
+
+    /// Steps 2 to 4 of negotiations begun (`init`, step 1), each step in every group before the next in any; the
+    /// links, in the negotiations' order.
+    static func complete(_ negotiations: inout [RingLinkNegotiation]) throws(CollectiveError) -> [RingLinks] {
+        for i in negotiations.indices { try negotiations[i].answer() }
+        var links: [RingLinks] = []
+        for i in negotiations.indices { links.append(try negotiations[i].finish()) }
+        for (negotiation, l) in zip(negotiations, links) { try negotiation.vote(l) }
         return links
     }
 

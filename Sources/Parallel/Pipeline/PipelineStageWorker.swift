@@ -117,12 +117,19 @@ public final class PipelineStageWorker {
         let activationSent = StageSend()
         let gradientSent = StageSend()
 
+        /// `model`'s slot with receive buffers for `maxRows` rows: activations where a stage comes before it,
+        /// gradients where one comes after it.
+        init(model: Sequential, loss: SoftmaxCrossEntropy, maxRows: Int, stage: Int, stages: Int) {
+            self.model = model
+            self.loss = loss
+            input = Tensor(shape: [stage > 0 ? maxRows : 0, model.inputFeatures])
+            outputGradient = Tensor(shape: [stage < stages - 1 ? maxRows : 0, model.outputFeatures])
+        }
+
         /// The same model and loss with receive buffers for `maxRows` rows (an elastic grid's next replica count)
         /// and handles of its own.
         func resized(maxRows: Int, stage: Int, stages: Int) -> Slot {
-            Slot(
-                model: model, loss: loss, input: Tensor(shape: [stage > 0 ? maxRows : 0, model.inputFeatures]),
-                outputGradient: Tensor(shape: [stage < stages - 1 ? maxRows : 0, model.outputFeatures]))
+            Slot(model: model, loss: loss, maxRows: maxRows, stage: stage, stages: stages)
         }
     }
     let slots: [Slot]
@@ -263,10 +270,7 @@ public final class PipelineStageWorker {
             m.threads = threads
             m.accumulatesGradients = true
             m.computesInputGradient = stage > 0 || uniformStages
-            return Slot(
-                model: m, loss: SoftmaxCrossEntropy(),
-                input: Tensor(shape: [stage > 0 ? maxRows : 0, m.inputFeatures]),
-                outputGradient: Tensor(shape: [stage < stages - 1 ? maxRows : 0, m.outputFeatures]))
+            return Slot(model: m, loss: SoftmaxCrossEntropy(), maxRows: maxRows, stage: stage, stages: stages)
         }
     }
 

@@ -169,8 +169,7 @@ struct PreparedJoin {
     /// buffers allocated. Only for models whose layers hold no state beyond their weights (no dropout generators,
     /// no BatchNorm statistics): the agreement copies the weights, but not every slot's generators.
     static func warmUp(_ models: [Sequential], data: LabeledDataset, rows: Int) {
-        guard data.count > 0, models.allSatisfy({ m in m.layers.allSatisfy { !($0 is Dropout) && $0.bufferCount == 0 } })
-        else { return }
+        guard data.count > 0, models.allSatisfy({ m in !drawsRandomly(m.layers) && m.buffers.count == 0 }) else { return }
         let batch = data.subset(Array(0..<min(max(rows, 1), data.count)))
         let loss = SoftmaxCrossEntropy()
         for model in models {
@@ -180,6 +179,11 @@ struct PreparedJoin {
             _ = model.backward(loss.backward())
             model.zeroGradients()
         }
+    }
+
+    /// Whether any layer, in a residual block's body too, draws from a generator (dropout).
+    private static func drawsRandomly(_ layers: [Layer]) -> Bool {
+        layers.contains { ($0 as? Residual).map { drawsRandomly($0.body) } ?? ($0 is Dropout) }
     }
 
     /// One forward and backward over a share of rows, thrown away, so that the joiner's first real step (which
