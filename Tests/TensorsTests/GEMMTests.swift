@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 import Testing
 
@@ -36,10 +37,10 @@ struct GEMMTests {
     }
 
     /// Sizes past one cache block in every dimension (k > kc: β applies once, later blocks accumulate;
-    /// m > mc and n > nc: several packed blocks), with every transpose pair.
+    /// m > mc and n > nc: several packed blocks, n = 2100 also past Zen 4's nc of 2048), with every transpose pair.
     @Test(arguments: GEMMKernel.supported)
     func multiBlockShapesMatchFloat64Reference(kernel: GEMMKernel) {
-        let shapes = [(m: 71, n: 70, k: 600), (m: 1100, n: 37, k: 61), (m: 13, n: 1100, k: 300)]
+        let shapes = [(m: 71, n: 70, k: 600), (m: 1100, n: 37, k: 61), (m: 13, n: 1100, k: 300), (m: 19, n: 2100, k: 270)]
         for (i, s) in shapes.enumerated() {
             for (j, (ta, tb)) in transposes.enumerated() {
                 let t = GEMMCase(
@@ -153,6 +154,29 @@ struct GEMMTests {
                 #expect(r.worst <= 1, "\(kernel) \(t): error \(r.worst)× bound")
                 #expect(r.guardsIntact, "\(kernel) \(t): wrote outside C")
             }
+        }
+    }
+
+    /// /proc/cpuinfo's first vendor and family lines, whatever else surrounds them.
+    @Test func cpuModelIsReadFromCPUInfo() {
+        let text =
+            "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n\nprocessor\t: 1\nvendor_id\t: X\n"
+        #expect(CPUModel.parse(text) == CPUModel(vendor: "AuthenticAMD", family: 25))
+        #expect(CPUModel.parse("vendor_id : GenuineIntel\ncpu family : 6\n") == CPUModel(vendor: "GenuineIntel", family: 6))
+        #expect(CPUModel.parse("garbage\ncpu family : x\n") == CPUModel(vendor: "", family: 0))
+        #expect(!CPUModel(vendor: "GenuineIntel", family: 6).isAMDZen4OrLater)
+        #expect(!CPUModel(vendor: "AuthenticAMD", family: 23).isAMDZen4OrLater)
+    }
+
+    /// The x86 entries take 2048-wide column blocks on Zen 4 and later, 1024 elsewhere; the portable entry 512.
+    /// (Skipped where `COHORT_GEMM_BLOCKS` overrides the table.)
+    @Test func blockTableFollowsTheCPU() {
+        guard ProcessInfo.processInfo.environment["COHORT_GEMM_BLOCKS"] == nil else { return }
+        #expect(sgemmBlockSizes(kernel: .portable) == SgemmBlockSizes(mr: 4, nr: 8, kc: 256, mc: 512, nc: 512))
+        for kernel in [GEMMKernel.avx512, .avx2] where kernel.isSupported {
+            let nc = CPUModel.current.isAMDZen4OrLater ? 2048 : 1024
+            #expect(sgemmBlockSizes(kernel: kernel)?.nc == nc, "\(kernel) on \(CPUModel.current)")
+            #expect(sgemmBlockSizes(kernel: kernel)?.kc == 256)
         }
     }
 

@@ -79,16 +79,47 @@ enum KernelRegistry {
     /// 6 rounds (`--cpu-time`), square1024 108.2 vs 107.9, square2048 106.6 vs 105.2 and the 1024×128·128×1024
     /// shape 110.7 vs 107.5 GFLOP/s against mc = 960 (within that machine's ±5% clock drift, never worse); kc = 384
     /// and 512 lost on square1024/2048, nc = 2048 on square2048. The portable entry is scaled, not tuned.
+    ///
+    /// On AMD Zen 4 both x86 entries take nc = 2048 (`zenWideColumns`), the opposite of the Xeon's finding: a 2048-wide
+    /// C is then one column block, so each A row panel is packed once and used across all 2048 columns, and B is
+    /// read from L3 (fast on Zen) rather than kept in the 1 MiB L2. Paired with OpenBLAS
+    /// (`cohort bench gemm --shape square2048 --beside-openblas numpy`, `COHORT_GEMM_BLOCKS=256,1032,2048` against
+    /// the default, alternating): AVX-512 against SkylakeX 1.036/1.048/1.045 against 1.012/1.013/1.025; AVX2
+    /// against Haswell 0.970/0.997/0.997/0.997 against 0.995/0.978/0.980/0.978. Only products wider than 1024
+    /// columns change (every training shape has n ≤ 1024).
     static let sgemm: KernelTable<SgemmEntry> = {
         var entries: [GEMMKernel: SgemmEntry] = [
             .portable: SgemmEntry(PortableFloat32Kernels.self, kc: 256, mc: 512, nc: 512)
         ]
         #if arch(x86_64)
+            let nc = zenWideColumns ? 2048 : 1024
             entries[.avx512] = SgemmEntry(
-                AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: 1024, narrow: NarrowKernels.of(.avx512))
+                AVX512Float32Kernels.self, kc: 256, mc: 1032, nc: nc, narrow: NarrowKernels.of(.avx512))
             entries[.avx2] = SgemmEntry(
-                AVX2Float32Kernels.self, kc: 256, mc: 1032, nc: 1024, narrow: NarrowKernels.of(.avx2))
+                AVX2Float32Kernels.self, kc: 256, mc: 1032, nc: nc, narrow: NarrowKernels.of(.avx2))
         #endif
         return KernelTable(element: .float32, entries)
     }()
+
+    /// Whether the x86 entries take Zen 4's wider column blocks (an AMD Zen 4 or later core). On one machine,
+    /// `COHORT_GEMM_BLOCKS=256,1032,1024` gives every other x86 CPU's table for an A/B run.
+    static let zenWideColumns = CPUModel.current.isAMDZen4OrLater
+}
+
+/// One kernel family's fp32 register tile and block sizes as `sgemm` uses them on this CPU (after
+/// `COHORT_GEMM_BLOCKS`), for benchmarks that state what they measured.
+public struct SgemmBlockSizes: Sendable, Equatable, CustomStringConvertible {
+    public let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
+
+    public init(mr: Int, nr: Int, kc: Int, mc: Int, nc: Int) {
+        (self.mr, self.nr, self.kc, self.mc, self.nc) = (mr, nr, kc, mc, nc)
+    }
+
+    public var description: String { "tile \(mr)x\(nr), kc \(kc), mc \(mc), nc \(nc)" }
+}
+
+/// The fp32 block sizes of `kernel` on this CPU, or nil when this build has no such kernel.
+public func sgemmBlockSizes(kernel: GEMMKernel) -> SgemmBlockSizes? {
+    guard let b = KernelRegistry.sgemm[KernelKey(family: kernel, element: .float32)]?.blocking else { return nil }
+    return SgemmBlockSizes(mr: b.mr, nr: b.nr, kc: b.kc, mc: b.mc, nc: b.nc)
 }

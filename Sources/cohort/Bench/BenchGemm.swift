@@ -90,6 +90,7 @@ struct BenchGemm: ParsableCommand {
             print(
                 "cohort bench gemm: kernel \(chosen), \(threads) thread(s), FMA peak \(String(format: "%.1f", peak)) GFLOP/s (measured)"
             )
+            print("blocking: \(sgemmBlockSizes(kernel: chosen).map(String.init(describing:)) ?? "none") on \(CPUModel.current)")
             if let openblas { print("beside OpenBLAS \(openblas.path), pairs back to back; ratio = Cohort / OpenBLAS") }
             print(
                 "label                                      m     n     k  op    GFLOP/s     min     max  of peak"
