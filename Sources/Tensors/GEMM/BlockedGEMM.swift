@@ -87,7 +87,7 @@ func rowBlock<K: Float32MicroKernels>(
     while jc < op.n {
         let cols = jc..<min(op.n, jc + ncMax)
         let plan = BlockPlan(K.self, op, a: aPlan, rows: rows, depth: depth, cols: cols)
-        plan.packBOutsideKernels(op, nr: K.nr, into: ws.packedB)
+        plan.packBOutsideKernels(K.self, op, into: ws.packedB)
         macroKernel(K.self, plan, op, ws)
         jc = cols.upperBound
     }

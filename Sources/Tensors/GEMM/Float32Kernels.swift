@@ -57,6 +57,11 @@ protocol Float32MicroKernels: SendableMetatype {
         kc: Int, a: UnsafePointer<Float>, lda: Int, packedA: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float)
 
+    /// The packing pass for B as stored: `depth` rows `ld` apart, `count` columns, into panels of `nr` (see
+    /// `packCopying`, the default). The AVX families have their own, built for their instruction set.
+    static func packCopyingB(
+        _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>)
+
     /// The block walk specialised for these kernels, on one thread's strip of C. A requirement (with the default
     /// below), so calling it on the table's `any Float32MicroKernels.Type` lands in the specialised copy.
     static func runBlocked(_ blk: GEMMBlocking, _ op: GEMMOperands)
@@ -68,6 +73,12 @@ extension Float32MicroKernels {
 
     static func runBlocked(_ blk: GEMMBlocking, _ op: GEMMOperands) {
         blockedSgemm(Self.self, blk, op)
+    }
+
+    static func packCopyingB(
+        _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
+        packCopying(src, ld: ld, count: count, depth: depth, width: nr, into: dst)
     }
 
     static func edge(
@@ -182,6 +193,13 @@ enum PortableFloat32Kernels: Float32MicroKernels {
             sgemmMicroKernelAVX2PackingARows(
                 kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
         }
+
+        @inline(__always)
+        static func packCopyingB(
+            _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+        ) {
+            sgemmPackCopyingBAVX2(src, ld: ld, count: count, depth: depth, into: dst)
+        }
     }
 
     /// The 12 × 32 AVX-512 kernel (KernelsAVX512), its three edge kernels and its three packing kernels.
@@ -236,6 +254,13 @@ enum PortableFloat32Kernels: Float32MicroKernels {
         ) {
             sgemmMicroKernelAVX512PackingARows(
                 kc: kc, a: a, lda: lda, packedA: packedA, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+
+        @inline(__always)
+        static func packCopyingB(
+            _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+        ) {
+            sgemmPackCopyingBAVX512(src, ld: ld, count: count, depth: depth, into: dst)
         }
     }
 #endif

@@ -22,15 +22,16 @@ func packA(
 
 /// Packs rows `p0..<p0+depth`, columns `j0..<j0+cols` of op(B) into panels of `nr` columns:
 /// element (p, q·nr + j) goes to `dst[q·nr·depth + p·nr + j]`.
+/// B as stored takes the family's own copying pass (`packCopyingB`).
 @inline(__always)
-func packB(
-    _ trans: Transpose, _ b: UnsafePointer<Float>, ldb: Int,
-    p0: Int, depth: Int, j0: Int, cols: Int, nr: Int, into dst: UnsafeMutablePointer<Float>
+func packB<K: Float32MicroKernels>(
+    _: K.Type, _ trans: Transpose, _ b: UnsafePointer<Float>, ldb: Int,
+    p0: Int, depth: Int, j0: Int, cols: Int, into dst: UnsafeMutablePointer<Float>
 ) {
     if trans == .none {
-        packCopying(b + p0 * ldb + j0, ld: ldb, count: cols, depth: depth, width: nr, into: dst)
+        K.packCopyingB(b + p0 * ldb + j0, ld: ldb, count: cols, depth: depth, into: dst)
     } else {
-        packTransposing(b + j0 * ldb + p0, ld: ldb, count: cols, depth: depth, width: nr, into: dst)
+        packTransposing(b + j0 * ldb + p0, ld: ldb, count: cols, depth: depth, width: K.nr, into: dst)
     }
 }
 

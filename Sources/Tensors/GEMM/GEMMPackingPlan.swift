@@ -104,7 +104,10 @@ struct BlockPlan {
     }
 
     /// Packs the columns of op(B) that no kernel packs on the fly (all of them when none does).
-    func packBOutsideKernels(_ op: GEMMOperands, nr: Int, into packedB: UnsafeMutablePointer<Float>) {
+    func packBOutsideKernels<K: Float32MicroKernels>(
+        _: K.Type, _ op: GEMMOperands, into packedB: UnsafeMutablePointer<Float>
+    ) {
+        let nr = K.nr
         let kc = depth.count
         let ncb = cols.count
         if let panels = op.bPanels {
@@ -114,13 +117,13 @@ struct BlockPlan {
         }
         if fusedBCols.lowerBound > 0 {
             packB(
-                op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc, j0: cols.lowerBound,
-                cols: fusedBCols.lowerBound, nr: nr, into: packedB)
+                K.self, op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc, j0: cols.lowerBound,
+                cols: fusedBCols.lowerBound, into: packedB)
         }
         if fusedBCols.upperBound < ncb {
             packB(
-                op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc,
-                j0: cols.lowerBound + fusedBCols.upperBound, cols: ncb - fusedBCols.upperBound, nr: nr,
+                K.self, op.transB, op.b, ldb: op.ldb, p0: depth.lowerBound, depth: kc,
+                j0: cols.lowerBound + fusedBCols.upperBound, cols: ncb - fusedBCols.upperBound,
                 into: packedB + fusedBCols.upperBound * kc)
         }
     }
