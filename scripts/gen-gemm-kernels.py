@@ -288,6 +288,77 @@ for isa, module in [("avx512", "KernelsAVX512/NarrowGEMMAVX512.swift"), ("avx2",
           + narrow_columns(f"sgemmNarrowColumns{suffix}", nvec, 5, vt, ln, label) + "#endif\n")
 
 
+def pack_copying_b(name, nvec, vt, lanes, isa, doc_tail):
+    """The packing pass for B as stored, in the family's own instruction set: each panel step (nvec·lanes floats)
+    is whole-vector loads and stores, and four source rows are copied side by side (one contiguous run of four
+    panel steps written while four row streams are read)."""
+    width = nvec * lanes
+    loads, stores = [], []
+    for r, name_r in enumerate("abcd"):
+        for v in range(nvec):
+            loads.append(f"            let {name_r}{v} = r{r}.loadUnaligned(fromByteOffset: o + {v * lanes * 4}, as: {vt}.self)")
+            stores.append(f"            out.storeBytes(of: {name_r}{v}, toByteOffset: {(r * width + v * lanes) * 4}, as: {vt}.self)")
+    single = [f"            out.storeBytes(of: row.loadUnaligned(fromByteOffset: o + {v * lanes * 4}, as: {vt}.self), "
+              f"toByteOffset: {v * lanes * 4}, as: {vt}.self)" for v in range(nvec)]
+    L = [f"/// Packs `depth` rows of B as stored (row p at `src + p·ld`, `count` floats along C's columns) into panels of",
+         f"/// {width} columns: element (p, q·{width} + j) goes to `dst[q·{width}·depth + p·{width} + j]`, a partial last panel",
+         f"/// zero-padded. {isa}: each panel step is {nvec} whole {vt} loads and stores, and four source rows are read",
+         "/// side by side, so a panel gets four steps written in one contiguous run while four row streams are in flight." + doc_tail,
+         "@inline(never)",
+         f"public func {name}(",
+         "    _ src: UnsafePointer<Float>, ld: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>",
+         ") {",
+         f"    let width = {width}",
+         "    let panelBytes = width * depth * 4",
+         "    let full = count / width",
+         "    var p = 0",
+         "    while p + 4 <= depth {",
+         "        let r0 = UnsafeRawPointer(src + p * ld)",
+         "        let r1 = r0 + ld * 4",
+         "        let r2 = r1 + ld * 4",
+         "        let r3 = r2 + ld * 4",
+         "        var out = UnsafeMutableRawPointer(dst + p * width)",
+         "        var q = 0",
+         "        while q < full {",
+         "            let o = q * width * 4"] + loads + stores + [
+         "            out += panelBytes",
+         "            q += 1",
+         "        }",
+         "        p += 4",
+         "    }",
+         "    while p < depth {",
+         "        let row = UnsafeRawPointer(src + p * ld)",
+         "        var out = UnsafeMutableRawPointer(dst + p * width)",
+         "        var q = 0",
+         "        while q < full {",
+         "            let o = q * width * 4"] + single + [
+         "            out += panelBytes",
+         "            q += 1",
+         "        }",
+         "        p += 1",
+         "    }",
+         "    let tail = count - full * width",
+         "    guard tail > 0 else { return }",
+         "    let panel = dst + full * width * depth",
+         "    for p in 0..<depth {",
+         "        let row = src + p * ld + full * width",
+         "        let out = panel + p * width",
+         "        for j in 0..<tail { out[j] = row[j] }",
+         "        for j in tail..<width { out[j] = 0 }",
+         "    }",
+         "}"]
+    return "\n".join(L) + "\n"
+
+
+PACK_NOTE = ("\n/// The generic `packCopying` of Tensors is built for baseline x86-64 (16-byte moves, a run-time width). On Zen 4\n"
+             "/// with the AVX2 path, 128×1024·1024×1024, `perf` put this pass at 11.0% of the product before, 9.1% after.")
+for isa, module in [("avx512", "KernelsAVX512/PackingBAVX512.swift"), ("avx2", "KernelsAVX2/PackingBAVX2.swift")]:
+    mr, nv, vt, ln = TILES[isa]
+    label = "AVX-512" if isa == "avx512" else "AVX2"
+    write(f"Sources/{module}", "#if arch(x86_64)\n" + pack_copying_b(
+        f"sgemmPackCopyingB{isa.upper()}", nv, vt, ln, label, PACK_NOTE) + "#endif\n")
+
+
 def main(argv):
     """Writes every output, or with --check compares them with the tree; one line on stderr when they differ,
     so CI shows which file was edited by hand (or which generator change was not regenerated)."""
