@@ -166,7 +166,9 @@ struct CoordinatorLossTests {
         let exited = Date().timeIntervalSince(stopped)
         let outputs = job.workers.map(\.output)
         #expect(statuses.allSatisfy { $0 != nil && $0 != 0 }, "\(statuses) \(outputs)")
-        #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 3, "exited \(exited) s after the stop: \(outputs)")
+        // Not before the deadline (the connection stays open, so the closed-connection watch must not fire). The
+        // upper bound is loose: in a full parallel test run on 2 cores the workers once took 7.3 s to save and exit.
+        #expect(exited >= Self.deadline - 0.5 && exited < Self.deadline + 9, "exited \(exited) s after the stop: \(outputs)")
         #expect(outputs[0].contains("sent nothing for"), "\(outputs[0])")
         #expect(outputs[0].contains("saved step"), "\(outputs[0])")
     }

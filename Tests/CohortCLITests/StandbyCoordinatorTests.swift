@@ -67,9 +67,10 @@ struct StandbyCoordinatorTests {
         #expect(status == 0, "\(standby.output)")
         #expect(outputs.allSatisfy { $0 == nil }, "a worker failed: \(outputs)")
         let seconds = try #require(tookOver, "no takeover: \(standby.output)")
-        // Its connection found closed (three heartbeats, 1.5 s), and taken over within the 3 s, at the default
-        // 5 s deadline.
-        #expect(seconds < 3, "took over \(seconds) s after the kill")
+        // Its connection found closed (three heartbeats, 1.5 s) and taken over before the default 5 s deadline, which
+        // only the closed-connection watch can do. The 3 s is timed by scripts/standby-takeover.py (1.51 s);
+        // a test on 2 cores shared with the rest of the suite would time the machine's load as much.
+        #expect(seconds < Self.deadline, "took over \(seconds) s after the kill")
         #expect(standby.output.contains("done: 2 workers, \(Self.steps) steps"), "\(standby.output)")
         #expect(standby.output.contains("weights: identical on all workers"), "\(standby.output)")
         #expect(workers.allSatisfy { $0.output.contains("reporting to the standby coordinator") }, "\(workers.map(\.output))")

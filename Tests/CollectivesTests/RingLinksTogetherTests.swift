@@ -6,7 +6,7 @@ import Testing
 /// membership meets: several overlapping groups negotiate their rings step by step side by side, and afterwards
 /// every group's collectives run over the links chosen (shared memory where both ends offer it) with their
 /// sequence numbers still in step.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(4)))
 struct RingLinksTogetherTests {
     /// The world, the ranks of one parity (a grid's replicas of one stage) and consecutive pairs (its pipelines;
     /// the last is alone at an odd size): each group's ring sum is exact, each link is shared memory exactly where
