@@ -28,28 +28,50 @@ public struct CPUModel: Sendable, Equatable, CustomStringConvertible {
 
     /// The first `vendor_id` and `cpu family` lines of a /proc/cpuinfo text.
     public static func parse(_ text: String) -> CPUModel {
-        var vendor = ""
-        var family = 0
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if key == "vendor_id", vendor.isEmpty { vendor = value }
-            if key == "cpu family", family == 0 { family = Int(value) ?? 0 }
-            if !vendor.isEmpty && family != 0 { break }
-        }
-        return CPUModel(vendor: vendor, family: family)
+        CPUModel(
+            vendor: CPUInfo.value(of: "vendor_id", in: text) ?? "",
+            family: CPUInfo.value(of: "cpu family", in: text).flatMap { Int($0) } ?? 0)
     }
 
     private static func read() -> CPUModel {
         #if os(Linux)
-            // The first processor's block is enough (and /proc/cpuinfo of a many-core machine is long).
-            guard let handle = FileHandle(forReadingAtPath: "/proc/cpuinfo") else { return CPUModel(vendor: "", family: 0) }
-            defer { try? handle.close() }
-            let head = (try? handle.read(upToCount: 4096)) ?? Data()
-            return parse(String(decoding: head, as: UTF8.self))
+            return parse(CPUInfo.firstProcessor)
         #else
             return CPUModel(vendor: "", family: 0)
         #endif
+    }
+}
+
+/// /proc/cpuinfo, read once for both `CPUFeatures` (the flags) and `CPUModel` (vendor and family): its first
+/// processor's block, which has every line they look for (the file of a many-core machine is long).
+enum CPUInfo {
+    static let firstProcessor: String = {
+        #if os(Linux)
+            guard let file = fopen("/proc/cpuinfo", "r") else { return "" }
+            defer { fclose(file) }
+            var line: UnsafeMutablePointer<CChar>? = nil
+            var capacity = 0
+            defer { free(line) }
+            var text = ""
+            while getline(&line, &capacity, file) > 0, let l = line {
+                let s = String(cString: l)
+                if s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { break }
+                text += s
+            }
+            return text
+        #else
+            return ""
+        #endif
+    }()
+
+    /// The value of the first `key : value` line for `key` in `text`, trimmed; nil when there is none.
+    static func value(of key: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"),
+                line[..<colon].trimmingCharacters(in: .whitespaces) == key
+            else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return nil
     }
 }

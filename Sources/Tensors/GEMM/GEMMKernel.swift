@@ -85,21 +85,10 @@ struct CPUFeatures: Sendable {
 
     private static func readFlags() -> Set<String> {
         #if os(Linux)
-            guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
-            defer { fclose(file) }
-            var line: UnsafeMutablePointer<CChar>? = nil
-            var capacity = 0
-            defer { free(line) }
-            while getline(&line, &capacity, file) > 0 {
-                let text = String(cString: line!)
-                if text.hasPrefix("flags") || text.hasPrefix("Features") {
-                    guard let colon = text.firstIndex(of: ":") else { continue }
-                    return Set(
-                        text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(
-                            String.init))
-                }
-            }
-            return []
+            let line =
+                CPUInfo.value(of: "flags", in: CPUInfo.firstProcessor)
+                ?? CPUInfo.value(of: "Features", in: CPUInfo.firstProcessor) ?? ""
+            return Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
         #elseif os(macOS) && arch(x86_64)
             let names = [
                 "avx1_0": "avx", "avx2_0": "avx2", "fma": "fma", "f16c": "f16c", "bmi1": "bmi1", "bmi2": "bmi2",
