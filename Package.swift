@@ -51,6 +51,8 @@ let package = Package(
         // The int8 GEMM's kernels (VNNI, AVX2, portable) and packing, in C: Swift's SIMD types cannot emit
         // vpdpbusd. Each ISA kernel carries a `target` attribute, so the target builds with baseline flags.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        // The bf16 wire's encode, decode-and-add and rounding with error feedback, per ISA with run-time choice.
+        .target(name: "CWireKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "Tensors",
             dependencies: [
@@ -66,7 +68,7 @@ let package = Package(
 
         // Communication: libzmq → transport → collectives.
         .target(name: "Transport", dependencies: ["CZeroMQ", "CSharedMemory"]),
-        .target(name: "Collectives", dependencies: ["Transport"]),
+        .target(name: "Collectives", dependencies: ["Transport", "CWireKernels"]),
 
         // The runtime, split by role: Config → Training → Parallel → Runtime (the cluster) → cohort. Config and
         // Training never import the transport; Parallel is the first to use Collectives.
@@ -103,7 +105,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "CohortTestSupport"]),
-        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CohortTestSupport"]),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CohortTestSupport", "CWireKernels"]),
         .testTarget(
             name: "RuntimeTests", dependencies: ["Runtime", "Parallel", "Training", "Config", "CohortTestSupport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortTestSupport", "Datasets"]),

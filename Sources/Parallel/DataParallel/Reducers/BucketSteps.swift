@@ -1,3 +1,5 @@
+import Collectives
+
 /// How many times each bucket has been reduced: a reducer's own step count, the same on every rank (every rank
 /// reduces the same buckets in the same order), so no step number has to be passed in.
 struct BucketSteps {
@@ -25,24 +27,25 @@ struct Residuals {
         }
     }
 
+    /// The kept residual storage of `bucket`, `count` floats (zeros when new or resized), for a reducer that writes
+    /// its residual in place rather than building a new array every step.
+    mutating func withStorage(bucket: Int, count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        var r = values.removeValue(forKey: bucket) ?? []
+        if r.count != count { r = [Float](repeating: 0, count: count) }
+        r.withUnsafeMutableBufferPointer { body($0) }
+        values[bucket] = r
+    }
+
     /// Keeps `residual` for `bucket`.
     mutating func set(_ residual: [Float], bucket: Int) { values[bucket] = residual }
 
-    /// Error feedback around an in-place lossy rounding: adds the kept residual into `gradient`, rounds it with
-    /// `round`, and keeps what the rounding dropped, reusing the bucket's residual storage (no allocation per step).
-    mutating func roundWithFeedback(
-        _ gradient: UnsafeMutableBufferPointer<Float>, bucket: Int, round: (UnsafeMutableBufferPointer<Float>) -> Void
-    ) {
+    /// Error feedback around the wire's rounding: adds the kept residual into `gradient`, rounds it to `wire`, and
+    /// keeps what the rounding dropped, in one pass over the bucket, reusing its residual storage (no allocation
+    /// per step).
+    mutating func roundWithFeedback(_ gradient: UnsafeMutableBufferPointer<Float>, bucket: Int, wire: WirePrecision) {
         var r = values.removeValue(forKey: bucket) ?? []
         if r.count != gradient.count { r = [Float](repeating: 0, count: gradient.count) }
-        r.withUnsafeMutableBufferPointer { r in
-            for i in 0..<gradient.count {
-                gradient[i] += r[i]
-                r[i] = gradient[i]
-            }
-            round(gradient)
-            for i in 0..<gradient.count { r[i] -= gradient[i] }
-        }
+        r.withUnsafeMutableBufferPointer { wire.round(gradient, keepingResidualIn: $0) }
         values[bucket] = r
     }
 }

@@ -31,7 +31,7 @@ public final class HalfPrecisionReducer: GradientReducer {
             return try communicator.allReduce(bucket.values, op: .sum)
         }
         if errorFeedback {
-            residuals.roundWithFeedback(bucket.values, bucket: bucket.index) { wire.round($0) }
+            residuals.roundWithFeedback(bucket.values, bucket: bucket.index, wire: wire)
         }
         try communicator.allReduce(bucket.values, op: .sum, wire: wire)
     }

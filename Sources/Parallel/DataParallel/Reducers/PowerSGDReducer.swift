@@ -95,7 +95,7 @@ public final class PowerSGDReducer: GradientReducer {
         var q = qProducts(inside, g: g, base: base, p: p)
         if errorFeedback { keepResiduals(inside, bucket: bucket, p: p, localQ: q) }
         try communicator.allReduce(&q, op: .sum)
-        decompress(inside, g: g, base: base, p: p, q: q, keepQ: true)
+        decompress(inside, g: g, base: base, p: p, q: q)
     }
 
     /// Everything of the bucket that is not a compressed matrix (biases, small matrices): packed with block copies
@@ -178,24 +178,35 @@ public final class PowerSGDReducer: GradientReducer {
         return q
     }
 
-    /// Each rank's own dropped part, M − P·Q_localᵀ, for its next step.
+    /// Each rank's own dropped part, M − P·Q_localᵀ, for its next step: M copied into the bucket's kept residual
+    /// storage and the product subtracted there by the GEMM (β = 1), with no scratch buffer. Outside the matrices
+    /// the storage stays zero: those parts are summed exactly.
     private func keepResiduals(_ inside: [Matrix], bucket: GradientBucket, p: [Float], localQ: [Float]) {
-        var residual = [Float](repeating: 0, count: bucket.values.count)
-        let approx = UnsafeMutableBufferPointer<Float>.allocate(capacity: bucket.values.count)
-        defer { approx.deallocate() }
-        approx.initialize(repeating: 0)
-        decompress(inside, g: approx, base: bucket.range.lowerBound, p: p, q: localQ, keepQ: false)
+        guard let g = bucket.values.baseAddress else { return }
         let base = bucket.range.lowerBound
-        for m in inside {
-            let lo = m.offset - base
-            for i in lo..<(lo + m.rows * m.cols) { residual[i] = bucket.values[i] - approx[i] }
+        residuals.withStorage(bucket: bucket.index, count: bucket.values.count) { residual in
+            guard let out = residual.baseAddress else { return }
+            var (pAt, qAt) = (0, 0)
+            for m in inside {
+                let (at, r) = (m.offset - base, effectiveRank(m))
+                (out + at).update(from: g + at, count: m.rows * m.cols)
+                p.withUnsafeBufferPointer { pb in
+                    localQ.withUnsafeBufferPointer { qb in
+                        sgemm(
+                            transA: .none, transB: .transpose, m: m.rows, n: m.cols, k: r, alpha: -1,
+                            a: pb.baseAddress! + pAt, lda: r, b: qb.baseAddress! + qAt, ldb: r, beta: 1,
+                            c: out + at, ldc: m.cols)
+                    }
+                }
+                pAt += m.rows * r
+                qAt += m.cols * r
+            }
         }
-        residuals.set(residual, bucket: bucket.index)
     }
 
-    /// M ← P·Qᵀ for every matrix; with `keepQ` (the all-reduced Q) Q is kept as the next step's warm start.
+    /// M ← P·Qᵀ for every matrix; the all-reduced Q is kept as the next step's warm start.
     private func decompress(
-        _ inside: [Matrix], g: UnsafeMutableBufferPointer<Float>, base: Int, p: [Float], q: [Float], keepQ: Bool
+        _ inside: [Matrix], g: UnsafeMutableBufferPointer<Float>, base: Int, p: [Float], q: [Float]
     ) {
         var (pAt, qAt) = (0, 0)
         for m in inside {
@@ -208,7 +219,7 @@ public final class PowerSGDReducer: GradientReducer {
                         c: g.baseAddress! + (m.offset - base), ldc: m.cols)
                 }
             }
-            if keepQ { keepWarmStart(Array(q[qAt..<(qAt + m.cols * r)]), for: m) }
+            keepWarmStart(Array(q[qAt..<(qAt + m.cols * r)]), for: m)
             pAt += m.rows * r
             qAt += m.cols * r
         }

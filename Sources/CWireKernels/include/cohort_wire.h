@@ -1,0 +1,34 @@
+// The bf16 wire's element-wise kernels (issue 12): the encoding a ring sends, the decoding each hop adds or copies,
+// and the rounding with error feedback a compressing reducer keeps. In C because Swift's SIMD code in `Collectives`
+// is built for baseline x86-64 (SSE2), where one 16-lane bf16 rounding is some seventy instructions; here each ISA
+// variant is one function with a `target` attribute, chosen at run time.
+//
+// Every variant computes exactly what the portable one does, bit for bit: round to nearest even in integer
+// arithmetic (a NaN stays a quiet NaN), with no hardware bf16 conversion (vcvtneps2bf16 flushes denormals), so
+// replicas on CPUs with different instruction sets stay identical.
+#pragma once
+#include <stdint.h>
+
+enum {
+    COHORT_WIRE_PORTABLE = 0,
+    COHORT_WIRE_AVX2 = 1,
+    COHORT_WIRE_AVX512 = 2,
+};
+
+/// The best variant this CPU runs (COHORT_WIRE_*).
+int cohort_wire_best_isa(void);
+/// Whether this CPU runs the variant `isa`.
+int cohort_wire_isa_supported(int isa);
+
+/// out[i] = bf16(src[i])
+void cohort_bf16_encode(int isa, const float *src, long n, uint16_t *out);
+/// dst[i] = float(src[i])
+void cohort_bf16_decode(int isa, const uint16_t *src, long n, float *dst);
+/// dst[i] += float(src[i])
+void cohort_bf16_accumulate(int isa, const uint16_t *src, long n, float *dst);
+/// dst[i] = (dst[i] + float(src[i])) / divisor
+void cohort_bf16_accumulate_divide(int isa, const uint16_t *src, long n, float divisor, float *dst);
+/// dst[i] = float(bf16(dst[i])): what the wire carries, in place.
+void cohort_bf16_quantize(int isa, float *dst, long n);
+/// Error feedback around the rounding, in one pass: x = g[i] + residual[i]; g[i] = float(bf16(x)); residual[i] = x − g[i].
+void cohort_bf16_round_with_residual(int isa, float *g, float *residual, long n);

@@ -1,0 +1,140 @@
+import CWireKernels
+import Collectives
+import Testing
+
+/// Every ISA variant of the bf16 wire kernels this CPU runs, against references written from the definition in
+/// Swift: replicas on machines with different instruction sets must compute the same bits. Counts cover whole
+/// vectors of 8 and 16 lanes, the scalar tail, and a start one element past an aligned address.
+@Suite struct WireKernelVariantsTests {
+    static let variants = WireInstructionSet.allCases.filter(\.isSupported)
+    static let counts = [0, 1, 7, 8, 9, 15, 16, 17, 33, 1000]
+
+    static func code(_ isa: WireInstructionSet) -> Int32 {
+        switch isa {
+        case .portable: return Int32(COHORT_WIRE_PORTABLE)
+        case .avx2: return Int32(COHORT_WIRE_AVX2)
+        case .avx512: return Int32(COHORT_WIRE_AVX512)
+        }
+    }
+
+    /// Round to nearest, ties to even, on the upper 16 bits; a NaN keeps its upper bits with the quiet bit set.
+    static func naiveBits(_ x: Float) -> UInt16 {
+        let bits = x.bitPattern
+        let upper = bits >> 16
+        if x.isNaN { return UInt16(upper | 0x40) }
+        let lower = bits & 0xFFFF
+        let up = lower > 0x8000 || (lower == 0x8000 && upper & 1 == 1)
+        return UInt16(truncatingIfNeeded: up ? upper &+ 1 : upper)
+    }
+
+    static func float(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+    static func inputs(_ count: Int, offset: Int) -> [Float] {
+        var g = SystemRandomNumberGenerator()
+        return (0..<(count + offset)).map { i in
+            i % 3 == 0
+                ? WireRoundingTests.specials[i / 3 % WireRoundingTests.specials.count]
+                : Float.random(in: -1e4...1e4, using: &g)
+        }
+    }
+
+    static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+    @Test(arguments: variants)
+    func encodeAndQuantizeMatchTheDefinition(isa: WireInstructionSet) {
+        for count in Self.counts {
+            for offset in [0, 1] {
+                let x = Self.inputs(count, offset: offset)
+                var out = [UInt16](repeating: 0xDEAD, count: count + offset)
+                x.withUnsafeBufferPointer { src in
+                    out.withUnsafeMutableBufferPointer { dst in
+                        cohort_bf16_encode(Self.code(isa), src.baseAddress! + offset, count, dst.baseAddress! + offset)
+                    }
+                }
+                for i in offset..<(count + offset) {
+                    #expect(out[i] == Self.naiveBits(x[i]), "\(isa) encode n=\(count) element \(i): \(x[i])")
+                }
+                var q = x
+                q.withUnsafeMutableBufferPointer { cohort_bf16_quantize(Self.code(isa), $0.baseAddress! + offset, count) }
+                for i in offset..<(count + offset) {
+                    #expect(Self.same(q[i], Self.float(Self.naiveBits(x[i]))), "\(isa) quantize n=\(count) element \(i)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: variants)
+    func decodeAndAccumulateMatchScalarFloatArithmetic(isa: WireInstructionSet) {
+        for count in Self.counts {
+            for offset in [0, 1] {
+                let wire = Self.inputs(count, offset: offset).map(Self.naiveBits)
+                let base = Self.inputs(count, offset: offset)
+                var decoded = [Float](repeating: 7, count: count + offset)
+                var summed = base
+                var averaged = base
+                wire.withUnsafeBufferPointer { w in
+                    let src = w.baseAddress! + offset
+                    decoded.withUnsafeMutableBufferPointer {
+                        cohort_bf16_decode(Self.code(isa), src, count, $0.baseAddress! + offset)
+                    }
+                    summed.withUnsafeMutableBufferPointer {
+                        cohort_bf16_accumulate(Self.code(isa), src, count, $0.baseAddress! + offset)
+                    }
+                    averaged.withUnsafeMutableBufferPointer {
+                        cohort_bf16_accumulate_divide(Self.code(isa), src, count, 3, $0.baseAddress! + offset)
+                    }
+                }
+                for i in offset..<(count + offset) {
+                    let w = Self.float(wire[i])
+                    #expect(Self.same(decoded[i], w), "\(isa) decode n=\(count) element \(i)")
+                    #expect(Self.same(summed[i], base[i] + w), "\(isa) accumulate n=\(count) element \(i)")
+                    #expect(Self.same(averaged[i], (base[i] + w) / 3), "\(isa) accumulate/divide n=\(count) element \(i)")
+                }
+            }
+        }
+    }
+
+    /// x = g + r; g ← bf16(x); r ← x − g: the residual holds exactly what the rounding dropped.
+    @Test(arguments: variants)
+    func roundingWithResidualKeepsWhatWasDropped(isa: WireInstructionSet) {
+        for count in Self.counts {
+            for offset in [0, 1] {
+                let g0 = Self.inputs(count, offset: offset)
+                let r0 = Self.inputs(count, offset: offset).map { $0.isFinite ? $0 * 1e-3 : 0 }
+                var (g, r) = (g0, r0)
+                g.withUnsafeMutableBufferPointer { gb in
+                    r.withUnsafeMutableBufferPointer { rb in
+                        cohort_bf16_round_with_residual(Self.code(isa), gb.baseAddress! + offset, rb.baseAddress! + offset, count)
+                    }
+                }
+                for i in offset..<(count + offset) {
+                    let x = g0[i] + r0[i]
+                    let q = Self.float(Self.naiveBits(x))
+                    #expect(Self.same(g[i], q), "\(isa) rounded n=\(count) element \(i)")
+                    #expect(Self.same(r[i], x - q), "\(isa) residual n=\(count) element \(i)")
+                }
+                #expect(g[..<offset] == g0[..<offset] && r[..<offset] == r0[..<offset], "\(isa) wrote before the start")
+            }
+        }
+    }
+
+    /// The public face the reducers use agrees with the kernels, for each precision.
+    @Test func wireRoundingWithResidualFollowsEachPrecision() {
+        let g0: [Float] = [1.0009765625, -3.3, 1e-3, 65519.9]
+        let r0: [Float] = [0.0001, 0.01, -1e-4, 0.05]
+        for wire in WirePrecision.allCases {
+            var (g, r) = (g0, r0)
+            g.withUnsafeMutableBufferPointer { gb in r.withUnsafeMutableBufferPointer { wire.round(gb, keepingResidualIn: $0) } }
+            for i in g0.indices {
+                let x = g0[i] + r0[i]
+                let q: Float
+                switch wire {
+                case .float32: q = x
+                case .bfloat16: q = Self.float(Self.naiveBits(x))
+                case .float16: q = Float(Float16(x))
+                }
+                #expect(g[i] == q && r[i] == x - q, "\(wire) element \(i): \(g[i]), \(r[i])")
+            }
+        }
+    }
+}
