@@ -5,16 +5,20 @@
 # busbw / link rate, where the link rate is the shaped rate in GB/s (the physical limit of the ring). With
 # `--op broadcast` or `--op heal` (the state copy that heals a joiner, for `--workloads`) the fraction is
 # copy_gbytes_per_s / link rate. `--burst`: tbf's bucket, sent at the veth's speed after an idle spell (it flatters a
-# copy not much longer than it). Arguments after `--` go to `cohort bench allreduce` as they are.
+# copy not much longer than it). `--cc`: the hosts' TCP congestion control (default: what a new namespace gets from
+# this kernel; the name must be in net.ipv4.tcp_allowed_congestion_control). Each line says which one ran: with bbr,
+# whose bandwidth probes pace below the link in some rounds, 3 of 8 runs of a 4 MiB all-reduce at 1 Gbit/s fell to
+# 0.85–0.94 of the link, with cubic (Linux's usual default) none did. Arguments after `--` go to
+# `cohort bench allreduce` as they are.
 #
 #   scripts/bench-allreduce-hosts.sh [--hosts N] [--rates unlimited,10gbit,1gbit] [--sizes 4194304,16777216]
 #                                    [--wire float32] [--reps 5] [--op allreduce|broadcast|heal]
-#                                    [--workloads W1,W2] [--burst 256kb] [--binary PATH] [-- EXTRA…]
+#                                    [--workloads W1,W2] [--burst 256kb] [--cc NAME] [--binary PATH] [-- EXTRA…]
 # Needs root and `ip netns`; prints one line saying why and exits 0 ("skipped") without them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOSTS=2 RATES=unlimited,10gbit,1gbit SIZES=4194304,16777216 WIRE=float32 REPS=5 BINARY="$ROOT/.build/release/cohort"
-OP=allreduce WORKLOADS=W1,W2 BURST=256kb EXTRA=()
+OP=allreduce WORKLOADS=W1,W2 BURST=256kb CC="" EXTRA=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --hosts) HOSTS=$2; shift 2 ;;
@@ -25,9 +29,10 @@ while [[ $# -gt 0 ]]; do
         --op) OP=$2; shift 2 ;;
         --workloads) WORKLOADS=$2; shift 2 ;;
         --burst) BURST=$2; shift 2 ;;
+        --cc) CC=$2; shift 2 ;;
         --binary) BINARY=$2; shift 2 ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-allreduce-hosts: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -61,6 +66,10 @@ for h in $(seq 1 "$HOSTS"); do
     ip -n "$TAG-br" link set "v$h" master br0 up
     ip -n "$TAG-h$h" addr add "10.78.0.$((10 + h))/24" dev eth0
     ip -n "$TAG-h$h" link set eth0 up
+    if [[ -n "$CC" ]] && ! ip netns exec "$TAG-h$h" sysctl -q net.ipv4.tcp_congestion_control="$CC" 2>/dev/null; then
+        echo "bench-allreduce-hosts: --cc $CC refused (allowed: $(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control))" >&2
+        exit 1
+    fi
     ADDRS+=("10.78.0.$((10 + h))")
 done
 # Rank r runs on host r+1, in a mount namespace of its own with a private /dev/shm.
@@ -71,6 +80,7 @@ exec ip netns exec "$TAG-h\$((rank + 1))" unshare -m sh -c 'mount -t tmpfs -o si
 WRAP
 chmod +x "$WORK/wrapper"
 addresses=$(IFS=,; echo "${ADDRS[*]}")
+CC_USED=$(ip netns exec "$TAG-h1" cat /proc/sys/net/ipv4/tcp_congestion_control)
 IFS=, read -ra rates <<<"$RATES"
 for rate in "${rates[@]}"; do
     for h in $(seq 1 "$HOSTS"); do
@@ -90,7 +100,7 @@ for line in sys.stdin:
     o = json.loads(line)
     measured = o.get("busbw_gbps", o.get("copy_gbytes_per_s"))
     if measured is None: continue
-    o["rate"] = rate; o["hosts"] = int(sys.argv[2]); o["link_gbytes_per_s"] = gbps
+    o["rate"] = rate; o["hosts"] = int(sys.argv[2]); o["link_gbytes_per_s"] = gbps; o["congestion_control"] = sys.argv[3]
     o["of_link"] = round(measured / gbps, 3) if gbps else None
-    print(json.dumps(o), flush=True)' "$rate" "$HOSTS" || { cat "$WORK/err" >&2; exit 1; }
+    print(json.dumps(o), flush=True)' "$rate" "$HOSTS" "$CC_USED" || { cat "$WORK/err" >&2; exit 1; }
 done

@@ -134,7 +134,7 @@ struct BenchRank: ParsableCommand {
                     BenchLine([
                         ("bench", .string("allreduce")), ("ranks", .int(c.size)), ("transport", .string(transport)),
                         ("bytes", .int(bytes)), ("latency_us", .fixed(med * 1e6, digits: 1)),
-                        ("algbw_gbps", .fixed(algbw, digits: 3)), ("busbw_gbps", .fixed(busbw, digits: 3)),
+                        ("algbw_gbps", .fixed(algbw, digits: 5)), ("busbw_gbps", .fixed(busbw, digits: 5)),
                         ("iters", .int(k)), ("reps", .int(reps)), ("algorithm", .string(algo.rawValue)),
                         ("wire", .string(wire.rawValue)), ("check", .string(ok == 1 ? "ok" : "FAIL")),
                     ]).text)
