@@ -1,6 +1,7 @@
 #include "cohort_wire.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 // ---- portable: the definition every variant matches ----
@@ -34,12 +35,16 @@ static void accumulate_divide_portable(const uint16_t *src, long n, float diviso
 static void quantize_portable(float *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = float_of(bf16_of(dst[i]));
 }
+// A non-finite x (a NaN or infinite gradient, or one that rounds to infinity) leaves a residual of 0: the step is
+// skipped by the trainer, and a NaN kept here would come back in every later step.
+static inline float finite_or_zero(float d) { return fabsf(d) < INFINITY ? d : 0.0f; }
+
 static void round_with_residual_portable(float *g, float *r, long n) {
     for (long i = 0; i < n; i++) {
         float x = g[i] + r[i];
         float q = float_of(bf16_of(x));
         g[i] = q;
-        r[i] = x - q;
+        r[i] = finite_or_zero(x - q);
     }
 }
 
@@ -97,8 +102,11 @@ AVX512_TARGET static void round_with_residual_avx512(float *g, float *r, long n)
     for (; i + 16 <= n; i += 16) {
         __m512 x = _mm512_add_ps(_mm512_loadu_ps(g + i), _mm512_loadu_ps(r + i));
         __m512 q = quantized16(x);
+        __m512 d = _mm512_sub_ps(x, q);
+        __m512 magnitude = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(d), _mm512_set1_epi32(0x7FFFFFFF)));
+        __mmask16 finite = _mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(INFINITY), _CMP_LT_OQ);
         _mm512_storeu_ps(g + i, q);
-        _mm512_storeu_ps(r + i, _mm512_sub_ps(x, q));
+        _mm512_storeu_ps(r + i, _mm512_maskz_mov_ps(finite, d));
     }
     round_with_residual_portable(g + i, r + i, n - i);
 }
@@ -160,8 +168,11 @@ AVX2_TARGET static void round_with_residual_avx2(float *g, float *r, long n) {
     for (; i + 8 <= n; i += 8) {
         __m256 x = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_loadu_ps(r + i));
         __m256 q = quantized8(x);
+        __m256 d = _mm256_sub_ps(x, q);
+        __m256 magnitude = _mm256_and_ps(d, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+        __m256 finite = _mm256_cmp_ps(magnitude, _mm256_set1_ps(INFINITY), _CMP_LT_OQ);
         _mm256_storeu_ps(g + i, q);
-        _mm256_storeu_ps(r + i, _mm256_sub_ps(x, q));
+        _mm256_storeu_ps(r + i, _mm256_and_ps(finite, d));
     }
     round_with_residual_portable(g + i, r + i, n - i);
 }

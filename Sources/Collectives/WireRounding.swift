@@ -9,7 +9,9 @@ extension WirePrecision {
     }
 
     /// Error feedback around the rounding, in one pass: x = values + residual; values ← x rounded to this
-    /// precision; residual ← x − values (what the rounding dropped, added back next time).
+    /// precision; residual ← x − values (what the rounding dropped, added back next time), or 0 where that is not
+    /// finite: a NaN or infinite gradient makes the trainer skip its step, and a residual that kept it would bring
+    /// it back in every later step.
     public func round(_ values: UnsafeMutableBufferPointer<Float>, keepingResidualIn residual: UnsafeMutableBufferPointer<Float>)
     {
         guard let g = values.baseAddress, let r = residual.baseAddress else { return }
@@ -25,7 +27,8 @@ extension WirePrecision {
             for i in 0..<count {
                 let x = g[i] + r[i]
                 g[i] = Float(Float16(x))
-                r[i] = x - g[i]
+                let dropped = x - g[i]
+                r[i] = dropped.isFinite ? dropped : 0
             }
         }
     }

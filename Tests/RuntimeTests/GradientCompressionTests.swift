@@ -137,6 +137,32 @@ struct GradientCompressionTests {
         #expect(worst < 1e-3, "\(next)")
     }
 
+    /// With error feedback (the default), a step whose gradient held NaN or infinity (skipped by the trainer) must
+    /// not leave its non-finite values in the residual: every later step would add them back, and the job would
+    /// skip every step after one bad batch.
+    @Test(arguments: ["bf16", "fp16", "powersgd", "topk"])
+    func errorFeedbackForgetsANonFiniteStep(method: String) throws {
+        let comm = try Communicator.local(size: 1)[0]
+        let reducer: GradientReducer
+        switch method {
+        case "bf16": reducer = HalfPrecisionReducer(communicator: comm, wire: .bfloat16, errorFeedback: true)
+        case "fp16": reducer = HalfPrecisionReducer(communicator: comm, wire: .float16, errorFeedback: true)
+        case "powersgd":
+            reducer = PowerSGDReducer(
+                communicator: comm, matrices: [PowerSGDReducer.Matrix(offset: 0, rows: 6, cols: 5)], rank: 1,
+                errorFeedback: true)
+        default: reducer = TopKReducer(communicator: comm, density: 0.1, errorFeedback: true)
+        }
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var poisoned: [Float] = (0..<30).map { Float($0 % 7) * 0.3 + 0.001 }
+            for i in [2, 11, 17, 23, 29] { poisoned[i] = bad }
+            _ = try reduced(reducer, poisoned)
+            let g: [Float] = (0..<30).map { Float($0 % 5) + 1 }
+            let next = try reduced(reducer, g)
+            #expect(next.allSatisfy { $0.isFinite }, "\(method), after \(bad): \(next)")
+        }
+    }
+
     static let methods: [GradientSpec] = [
         GradientSpec(compression: .bf16), GradientSpec(compression: .fp16),
         GradientSpec(compression: .powersgd, rank: 2), GradientSpec(compression: .powersgd, rank: 1, startStep: 5),

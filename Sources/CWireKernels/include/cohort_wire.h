@@ -30,5 +30,6 @@ void cohort_bf16_accumulate(int isa, const uint16_t *src, long n, float *dst);
 void cohort_bf16_accumulate_divide(int isa, const uint16_t *src, long n, float divisor, float *dst);
 /// dst[i] = float(bf16(dst[i])): what the wire carries, in place.
 void cohort_bf16_quantize(int isa, float *dst, long n);
-/// Error feedback around the rounding, in one pass: x = g[i] + residual[i]; g[i] = float(bf16(x)); residual[i] = x − g[i].
+/// Error feedback around the rounding, in one pass: x = g[i] + residual[i]; g[i] = float(bf16(x)); residual[i] = x − g[i],
+/// or 0 where that is not finite (x NaN or infinite: the trainer skips that step, and the residual must not carry it on).
 void cohort_bf16_round_with_residual(int isa, float *g, float *residual, long n);

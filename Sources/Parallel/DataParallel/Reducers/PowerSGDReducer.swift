@@ -180,15 +180,22 @@ public final class PowerSGDReducer: GradientReducer {
 
     /// Each rank's own dropped part, M − P·Q_localᵀ, for its next step: M copied into the bucket's kept residual
     /// storage and the product subtracted there by the GEMM (β = 1), with no scratch buffer. Outside the matrices
-    /// the storage stays zero: those parts are summed exactly.
+    /// the storage stays zero: those parts are summed exactly. A step with a NaN or infinity in any rank's M
+    /// (P = ΣM·Q is then not finite everywhere) keeps a zero residual: the trainer skips that step, and a residual
+    /// that kept the NaN would bring it back in every later step.
     private func keepResiduals(_ inside: [Matrix], bucket: GradientBucket, p: [Float], localQ: [Float]) {
         guard let g = bucket.values.baseAddress else { return }
         let base = bucket.range.lowerBound
+        let finite = p.allSatisfy(\.isFinite) && localQ.allSatisfy(\.isFinite)
         residuals.withStorage(bucket: bucket.index, count: bucket.values.count) { residual in
             guard let out = residual.baseAddress else { return }
             var (pAt, qAt) = (0, 0)
             for m in inside {
                 let (at, r) = (m.offset - base, effectiveRank(m))
+                guard finite else {
+                    (out + at).update(repeating: 0, count: m.rows * m.cols)
+                    continue
+                }
                 (out + at).update(from: g + at, count: m.rows * m.cols)
                 p.withUnsafeBufferPointer { pb in
                     localQ.withUnsafeBufferPointer { qb in

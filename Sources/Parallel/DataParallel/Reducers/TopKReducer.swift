@@ -49,7 +49,8 @@ public final class TopKReducer: GradientReducer {
             pairs[2 * j + 1] = values[i]
         }
         if errorFeedback {
-            var residual = Array(values)
+            // What is not finite is not kept: the trainer skips this step, and a kept NaN would return every step.
+            var residual = values.map { $0.isFinite ? $0 : 0 }
             for i in chosen { residual[i] = 0 }
             residuals.set(residual, bucket: bucket.index)
         }
