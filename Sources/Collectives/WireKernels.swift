@@ -1,9 +1,10 @@
 import CWireKernels
 
-/// The element-wise kernels of a reduced-precision wire (bf16 or fp16 on the ring, fp32 sums at every hop). bf16
-/// runs in `CWireKernels`, per ISA: this module is built for baseline x86-64, where even 16-lane Swift SIMD code
-/// compiled to SSE2 cost W2 about 2.7 ms a step in encoding and rounding (`perf`, 2 netns hosts), more than half of
-/// what halving the bytes saved. The scalar `bf16(_:)` below is the definition the C kernels are tested against.
+/// The element-wise kernels of a reduced-precision wire (bf16 or fp16 on the ring, fp32 sums at every hop). Both
+/// run in `CWireKernels`, per ISA: this module is built for baseline x86-64, where even 16-lane Swift SIMD code
+/// compiled to SSE2 cost W2 about 2.7 ms a step in bf16 encoding and rounding (`perf`, 2 netns hosts), more than
+/// half of what halving the bytes saved, and fp16 was a libcall per element. The scalar `bf16(_:)` below is the
+/// definition the C kernels are tested against.
 extension ReduceKernels {
     static let isa = WireInstructionSet.selected.code
 
@@ -25,26 +26,16 @@ extension ReduceKernels {
         case .float32: out.copyMemory(from: src, byteCount: count * 4)
         case .bfloat16:
             cohort_bf16_encode(isa, src, count, out.assumingMemoryBound(to: UInt16.self))
-        case .float16:
-            for i in 0..<count { out.storeBytes(of: Float16(src[i]).bitPattern, toByteOffset: i * 2, as: UInt16.self) }
+        case .float16: cohort_f16_encode(isa, src, count, out.assumingMemoryBound(to: UInt16.self))
         }
     }
 
-    @inline(__always)
-    static func decode(_ src: UnsafeRawPointer, _ i: Int, _ wire: WirePrecision) -> Float {
-        switch wire {
-        case .float32: return src.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
-        case .bfloat16: return float(bf16: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
-        case .float16: return Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
-        }
-    }
-
-    /// dst[i] += decode(src[i])
+    /// dst[i] += the wire value src[i] as fp32
     static func add(into dst: UnsafeMutablePointer<Float>, fromWire src: UnsafeRawPointer, count: Int, wire: WirePrecision) {
         switch wire {
         case .float32: add(into: dst, from: src, count: count)
         case .bfloat16: cohort_bf16_accumulate(isa, src.assumingMemoryBound(to: UInt16.self), count, dst)
-        case .float16: for i in 0..<count { dst[i] += decode(src, i, wire) }
+        case .float16: cohort_f16_accumulate(isa, src.assumingMemoryBound(to: UInt16.self), count, dst)
         }
     }
 
@@ -55,7 +46,8 @@ extension ReduceKernels {
         case .float32: addAndDivide(into: dst, from: src, count: count, divisor: divisor)
         case .bfloat16:
             cohort_bf16_accumulate_divide(isa, src.assumingMemoryBound(to: UInt16.self), count, divisor, dst)
-        case .float16: for i in 0..<count { dst[i] = (dst[i] + decode(src, i, wire)) / divisor }
+        case .float16:
+            cohort_f16_accumulate_divide(isa, src.assumingMemoryBound(to: UInt16.self), count, divisor, dst)
         }
     }
 
@@ -63,7 +55,7 @@ extension ReduceKernels {
         switch wire {
         case .float32: copy(into: dst, from: src, count: count)
         case .bfloat16: cohort_bf16_decode(isa, src.assumingMemoryBound(to: UInt16.self), count, dst)
-        case .float16: for i in 0..<count { dst[i] = decode(src, i, wire) }
+        case .float16: cohort_f16_decode(isa, src.assumingMemoryBound(to: UInt16.self), count, dst)
         }
     }
 
@@ -72,7 +64,7 @@ extension ReduceKernels {
         switch wire {
         case .float32: return
         case .bfloat16: cohort_bf16_quantize(isa, dst, count)
-        case .float16: for i in 0..<count { dst[i] = Float(Float16(dst[i])) }
+        case .float16: cohort_f16_quantize(isa, dst, count)
         }
     }
 }

@@ -23,13 +23,7 @@ extension WirePrecision {
                 r[i] = 0
             }
         case .bfloat16: cohort_bf16_round_with_residual(ReduceKernels.isa, g, r, count)
-        case .float16:
-            for i in 0..<count {
-                let x = g[i] + r[i]
-                g[i] = Float(Float16(x))
-                let dropped = x - g[i]
-                r[i] = dropped.isFinite ? dropped : 0
-            }
+        case .float16: cohort_f16_round_with_residual(ReduceKernels.isa, g, r, count)
         }
     }
 }

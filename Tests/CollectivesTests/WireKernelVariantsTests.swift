@@ -140,4 +140,58 @@ import Testing
             }
         }
     }
+
+    /// fp16: every variant against Swift's `Float16` (IEEE round to nearest even), which is what the portable one
+    /// computes; a NaN must stay a NaN (its payload may differ, and nothing reads it).
+    @Test(arguments: variants)
+    func fp16KernelsMatchSwiftFloat16(isa: WireInstructionSet) {
+        let extra: [Float] = [65504, 65520, 65519.99, 6.1e-5, 5.96e-8, 2.98e-8, 1e-9, -3e-6, 0x1.002p0, 0x1.003p0]
+        for count in Self.counts {
+            for offset in [0, 1] {
+                var x = Self.inputs(count, offset: offset)
+                for i in stride(from: 1, to: x.count, by: 5) { x[i] = extra[i % extra.count] }
+                var bits = [UInt16](repeating: 0, count: count + offset)
+                var quantized = x
+                let r0 = x.map { $0.isFinite ? $0 * 1e-4 : 0 }
+                var (g, r) = (x, r0)
+                x.withUnsafeBufferPointer { src in
+                    bits.withUnsafeMutableBufferPointer {
+                        cohort_f16_encode(Self.code(isa), src.baseAddress! + offset, count, $0.baseAddress! + offset)
+                    }
+                }
+                quantized.withUnsafeMutableBufferPointer { cohort_f16_quantize(Self.code(isa), $0.baseAddress! + offset, count) }
+                g.withUnsafeMutableBufferPointer { gb in
+                    r.withUnsafeMutableBufferPointer { rb in
+                        cohort_f16_round_with_residual(Self.code(isa), gb.baseAddress! + offset, rb.baseAddress! + offset, count)
+                    }
+                }
+                var decoded = [Float](repeating: 7, count: count + offset)
+                var summed = r0
+                bits.withUnsafeBufferPointer { w in
+                    decoded.withUnsafeMutableBufferPointer {
+                        cohort_f16_decode(Self.code(isa), w.baseAddress! + offset, count, $0.baseAddress! + offset)
+                    }
+                    summed.withUnsafeMutableBufferPointer {
+                        cohort_f16_accumulate(Self.code(isa), w.baseAddress! + offset, count, $0.baseAddress! + offset)
+                    }
+                }
+                for i in offset..<(count + offset) {
+                    let h = Float16(x[i])
+                    if x[i].isNaN {
+                        #expect(Float16(bitPattern: bits[i]).isNaN && quantized[i].isNaN, "\(isa) fp16 NaN at \(i)")
+                    } else {
+                        #expect(bits[i] == h.bitPattern, "\(isa) fp16 encode n=\(count) element \(i): \(x[i])")
+                        #expect(quantized[i].bitPattern == Float(h).bitPattern, "\(isa) fp16 quantize element \(i)")
+                        #expect(decoded[i].bitPattern == Float(h).bitPattern, "\(isa) fp16 decode element \(i)")
+                        #expect(summed[i].bitPattern == (r0[i] + Float(h)).bitPattern, "\(isa) fp16 accumulate element \(i)")
+                    }
+                    let y = x[i] + r0[i]
+                    let q = Float(Float16(y))
+                    let dropped = y - q
+                    #expect(Self.same(g[i], q), "\(isa) fp16 rounded element \(i)")
+                    #expect(r[i].bitPattern == (dropped.isFinite ? dropped : 0).bitPattern, "\(isa) fp16 residual element \(i)")
+                }
+            }
+        }
+    }
 }
