@@ -1,6 +1,8 @@
 #include "cohort_wire.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 
