@@ -21,6 +21,7 @@ NETNS = os.path.join(ROOT, "scripts", "netns-cluster.sh")
 METHODS = {
     "fp32": ("", {"method": "fp32"}),
     "bf16": ("gradient: {compression: bf16}", {"method": "bf16"}),
+    "fp16": ("gradient: {compression: fp16}", {"method": "fp16"}),
     "powersgd-r1": ("gradient: {compression: powersgd, rank: 1}", {"method": "powersgd", "rank": 1}),
     "powersgd-r4": ("gradient: {compression: powersgd, rank: 4}", {"method": "powersgd", "rank": 4}),
     "topk-1pct": ("gradient: {compression: topk, density: 0.01}", {"method": "topk", "density": 0.01}),
@@ -52,7 +53,7 @@ def formula_bytes_per_rank(method, workload, ranks, per_host=1):
     fields = METHODS[method][1]
     if fields["method"] == "fp32":
         return ring * 4 * params
-    if fields["method"] == "bf16":
+    if fields["method"] in ("bf16", "fp16"):
         return ring * 2 * params
     if fields["method"] == "powersgd":
         r = fields["rank"]
