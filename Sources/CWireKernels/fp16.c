@@ -1,187 +1,40 @@
+// fp16: IEEE binary16, round to nearest even. Without F16C each conversion is a libcall (__truncsfhf2, as Swift's
+// Float16(x) is on baseline x86-64), some 30 times slower per element than bf16's. F16C's conversions are the same
+// IEEE rounding, so the variants agree on every non-NaN value; a NaN stays a NaN (its payload bits may differ,
+// which nothing reads: a NaN gradient's step is skipped and keeps no residual).
 #include "cohort_wire.h"
 
+#include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define AVX2_TARGET __attribute__((target("avx2,f16c")))
+#define ROUND_EVEN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #endif
-#include <math.h>
-#include <string.h>
 
-// The fp16 wire: IEEE binary16, round to nearest even. Without F16C each conversion is a libcall
-// (__truncsfhf2, as Swift's Float16(x) is on baseline x86-64), some 30 times slower per element than bf16's.
-// F16C's conversions are the same IEEE rounding, so the variants agree on every non-NaN value; a NaN stays a NaN
-// (its payload bits may differ, which nothing reads: a NaN gradient's step is skipped and keeps no residual).
+#define EXPORTED(name) cohort_f16_##name
 
-static inline uint16_t f16_of(float x) {
+static inline uint16_t to_wire(float x) {
     _Float16 h = (_Float16)x;
     uint16_t bits;
     memcpy(&bits, &h, 2);
     return bits;
 }
 
-static inline float float_of_f16(uint16_t bits) {
+static inline float from_wire(uint16_t bits) {
     _Float16 h;
     memcpy(&h, &bits, 2);
     return (float)h;
 }
 
-static inline float finite_or_zero(float d) { return fabsf(d) < INFINITY ? d : 0.0f; }
-
-static void encode_portable(const float *src, long n, uint16_t *out) {
-    for (long i = 0; i < n; i++) out[i] = f16_of(src[i]);
-}
-static void decode_portable(const uint16_t *src, long n, float *dst) {
-    for (long i = 0; i < n; i++) dst[i] = float_of_f16(src[i]);
-}
-static void accumulate_portable(const uint16_t *src, long n, float *dst) {
-    for (long i = 0; i < n; i++) dst[i] += float_of_f16(src[i]);
-}
-static void accumulate_divide_portable(const uint16_t *src, long n, float divisor, float *dst) {
-    for (long i = 0; i < n; i++) dst[i] = (dst[i] + float_of_f16(src[i])) / divisor;
-}
-static void quantize_portable(float *dst, long n) {
-    for (long i = 0; i < n; i++) dst[i] = float_of_f16(f16_of(dst[i]));
-}
-static void round_with_residual_portable(float *g, float *r, long n) {
-    for (long i = 0; i < n; i++) {
-        float x = g[i] + r[i];
-        float q = float_of_f16(f16_of(x));
-        g[i] = q;
-        r[i] = finite_or_zero(x - q);
-    }
-}
-
 #if defined(__x86_64__)
+AVX512_TARGET static inline __m256i wire16(__m512 x) { return _mm512_cvtps_ph(x, ROUND_EVEN); }
+AVX512_TARGET static inline __m512 float16x(__m256i h) { return _mm512_cvtph_ps(h); }
 
-#define ROUND_EVEN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-
-// ---- AVX-512: 16 lanes ----
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
-
-AVX512_TARGET static inline __m512 load16(const uint16_t *p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+AVX2_TARGET static inline __m256i wire8x2(__m256 lo, __m256 hi) {
+    return _mm256_set_m128i(_mm256_cvtps_ph(hi, ROUND_EVEN), _mm256_cvtps_ph(lo, ROUND_EVEN));
 }
-AVX512_TARGET static inline __m512 quantized16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, ROUND_EVEN)); }
-
-AVX512_TARGET static void encode_avx512(const float *src, long n, uint16_t *out) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), ROUND_EVEN));
-    encode_portable(src + i, n - i, out + i);
-}
-AVX512_TARGET static void decode_avx512(const uint16_t *src, long n, float *dst) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load16(src + i));
-    decode_portable(src + i, n - i, dst + i);
-}
-AVX512_TARGET static void accumulate_avx512(const uint16_t *src, long n, float *dst) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), load16(src + i)));
-    accumulate_portable(src + i, n - i, dst + i);
-}
-AVX512_TARGET static void accumulate_divide_avx512(const uint16_t *src, long n, float divisor, float *dst) {
-    __m512 d = _mm512_set1_ps(divisor);
-    long i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_div_ps(_mm512_add_ps(_mm512_loadu_ps(dst + i), load16(src + i)), d));
-    accumulate_divide_portable(src + i, n - i, divisor, dst + i);
-}
-AVX512_TARGET static void quantize_avx512(float *dst, long n) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, quantized16(_mm512_loadu_ps(dst + i)));
-    quantize_portable(dst + i, n - i);
-}
-AVX512_TARGET static void round_with_residual_avx512(float *g, float *r, long n) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 x = _mm512_add_ps(_mm512_loadu_ps(g + i), _mm512_loadu_ps(r + i));
-        __m512 q = quantized16(x);
-        __m512 d = _mm512_sub_ps(x, q);
-        __m512 magnitude = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(d), _mm512_set1_epi32(0x7FFFFFFF)));
-        __mmask16 finite = _mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(INFINITY), _CMP_LT_OQ);
-        _mm512_storeu_ps(g + i, q);
-        _mm512_storeu_ps(r + i, _mm512_maskz_mov_ps(finite, d));
-    }
-    round_with_residual_portable(g + i, r + i, n - i);
-}
-
-// ---- AVX2 with F16C: 8 lanes ----
-#define AVX2_TARGET __attribute__((target("avx2,f16c")))
-
-AVX2_TARGET static inline __m256 load8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-AVX2_TARGET static inline __m256 quantized8(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, ROUND_EVEN)); }
-
-AVX2_TARGET static void encode_avx2(const float *src, long n, uint16_t *out) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), ROUND_EVEN));
-    encode_portable(src + i, n - i, out + i);
-}
-AVX2_TARGET static void decode_avx2(const uint16_t *src, long n, float *dst) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(src + i));
-    decode_portable(src + i, n - i, dst + i);
-}
-AVX2_TARGET static void accumulate_avx2(const uint16_t *src, long n, float *dst) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), load8(src + i)));
-    accumulate_portable(src + i, n - i, dst + i);
-}
-AVX2_TARGET static void accumulate_divide_avx2(const uint16_t *src, long n, float divisor, float *dst) {
-    __m256 d = _mm256_set1_ps(divisor);
-    long i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(dst + i), load8(src + i)), d));
-    accumulate_divide_portable(src + i, n - i, divisor, dst + i);
-}
-AVX2_TARGET static void quantize_avx2(float *dst, long n) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, quantized8(_mm256_loadu_ps(dst + i)));
-    quantize_portable(dst + i, n - i);
-}
-AVX2_TARGET static void round_with_residual_avx2(float *g, float *r, long n) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 x = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_loadu_ps(r + i));
-        __m256 q = quantized8(x);
-        __m256 d = _mm256_sub_ps(x, q);
-        __m256 magnitude = _mm256_and_ps(d, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
-        __m256 finite = _mm256_cmp_ps(magnitude, _mm256_set1_ps(INFINITY), _CMP_LT_OQ);
-        _mm256_storeu_ps(g + i, q);
-        _mm256_storeu_ps(r + i, _mm256_and_ps(finite, d));
-    }
-    round_with_residual_portable(g + i, r + i, n - i);
-}
-
-#define DISPATCH(isa, name, ...)             \
-    do {                                     \
-        int chosen = (isa);                  \
-        if (chosen == COHORT_WIRE_AVX512)    \
-            name##_avx512(__VA_ARGS__);      \
-        else if (chosen == COHORT_WIRE_AVX2) \
-            name##_avx2(__VA_ARGS__);        \
-        else                                 \
-            name##_portable(__VA_ARGS__);    \
-    } while (0)
-
-#else
-
-#define DISPATCH(isa, name, ...)      \
-    do {                              \
-        (void)(isa);                  \
-        name##_portable(__VA_ARGS__); \
-    } while (0)
-
+AVX2_TARGET static inline __m256 float8x(__m128i h) { return _mm256_cvtph_ps(h); }
 #endif
 
-static inline int usable(int isa) { return cohort_wire_isa_supported(isa) ? isa : COHORT_WIRE_PORTABLE; }
-
-void cohort_f16_encode(int isa, const float *src, long n, uint16_t *out) { DISPATCH(usable(isa), encode, src, n, out); }
-void cohort_f16_decode(int isa, const uint16_t *src, long n, float *dst) { DISPATCH(usable(isa), decode, src, n, dst); }
-void cohort_f16_accumulate(int isa, const uint16_t *src, long n, float *dst) {
-    DISPATCH(usable(isa), accumulate, src, n, dst);
-}
-void cohort_f16_accumulate_divide(int isa, const uint16_t *src, long n, float divisor, float *dst) {
-    DISPATCH(usable(isa), accumulate_divide, src, n, divisor, dst);
-}
-void cohort_f16_quantize(int isa, float *dst, long n) { DISPATCH(usable(isa), quantize, dst, n); }
-void cohort_f16_round_with_residual(int isa, float *g, float *residual, long n) {
-    DISPATCH(usable(isa), round_with_residual, g, residual, n);
-}
+#include "wire_loops.h"
