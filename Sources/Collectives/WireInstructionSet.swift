@@ -1,9 +1,9 @@
 import CWireKernels
 import Foundation
 
-/// Which variant of the bf16 wire kernels (`CWireKernels`) this process runs: the best the CPU has, or the one
-/// `COHORT_WIRE_KERNEL=avx512|avx2|portable` names, so one binary can time or test each path. Every variant gives
-/// the same bits; only the speed differs.
+/// Which variant of the bf16 and fp16 wire kernels (`CWireKernels`) this process runs: the best the CPU has, or the
+/// one `COHORT_WIRE_KERNEL=avx512|avx2|portable` names, so one binary can time or test each path. Every variant
+/// gives the same bits (for fp16, on every value but NaN); only the speed differs.
 public enum WireInstructionSet: String, CaseIterable, Sendable {
     case portable, avx2, avx512
 

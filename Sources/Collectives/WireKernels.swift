@@ -3,22 +3,10 @@ import CWireKernels
 /// The element-wise kernels of a reduced-precision wire (bf16 or fp16 on the ring, fp32 sums at every hop). Both
 /// run in `CWireKernels`, per ISA: this module is built for baseline x86-64, where even 16-lane Swift SIMD code
 /// compiled to SSE2 cost W2 about 2.7 ms a step in bf16 encoding and rounding (`perf`, 2 netns hosts), more than
-/// half of what halving the bytes saved, and fp16 was a libcall per element. The scalar `bf16(_:)` below is the
-/// definition the C kernels are tested against.
+/// half of what halving the bytes saved, and fp16 was a libcall per element. `WireKernelVariantsTests` checks every
+/// variant against the formats' definitions written in Swift.
 extension ReduceKernels {
     static let isa = WireInstructionSet.selected.code
-
-    /// fp32 → bf16 with round-to-nearest-even (NaN stays a quiet NaN).
-    @inline(__always)
-    static func bf16(_ x: Float) -> UInt16 {
-        let b = x.bitPattern
-        if x.isNaN { return UInt16(truncatingIfNeeded: b >> 16) | 0x40 }
-        let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)
-        return UInt16(truncatingIfNeeded: rounded >> 16)
-    }
-
-    @inline(__always)
-    static func float(bf16 h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
 
     /// Encodes `count` floats into `out` in the wire precision.
     static func encode(_ src: UnsafePointer<Float>, count: Int, as wire: WirePrecision, into out: UnsafeMutableRawPointer) {
