@@ -51,7 +51,7 @@ let package = Package(
         // The int8 GEMM's kernels (VNNI, AVX2, portable) and packing, in C: Swift's SIMD types cannot emit
         // vpdpbusd. Each ISA kernel carries a `target` attribute, so the target builds with baseline flags.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
-        // The bf16 wire's encode, decode-and-add and rounding with error feedback, per ISA with run-time choice.
+        // The bf16 and fp16 wires' encode, decode-and-add and rounding with error feedback, per ISA with run-time choice.
         .target(name: "CWireKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "Tensors",

@@ -12,9 +12,3 @@ int cohort_wire_isa_supported(int isa) {
     default: return 0;
     }
 }
-
-int cohort_wire_best_isa(void) {
-    if (cohort_wire_isa_supported(COHORT_WIRE_AVX512)) return COHORT_WIRE_AVX512;
-    if (cohort_wire_isa_supported(COHORT_WIRE_AVX2)) return COHORT_WIRE_AVX2;
-    return COHORT_WIRE_PORTABLE;
-}

@@ -7,7 +7,8 @@ import Foundation
 public enum WireInstructionSet: String, CaseIterable, Sendable {
     case portable, avx2, avx512
 
-    var code: Int32 {
+    /// The `COHORT_WIRE_*` value the C kernels take.
+    public var code: Int32 {
         switch self {
         case .portable: return Int32(COHORT_WIRE_PORTABLE)
         case .avx2: return Int32(COHORT_WIRE_AVX2)
@@ -17,6 +18,7 @@ public enum WireInstructionSet: String, CaseIterable, Sendable {
 
     public var isSupported: Bool { cohort_wire_isa_supported(code) != 0 }
 
+    /// The widest variant this CPU runs (the cases are declared narrowest first).
     public static let best: WireInstructionSet = allCases.last(where: \.isSupported) ?? .portable
 
     /// Read once per process. A name this CPU cannot run falls back to `best` with a warning on stderr.

@@ -2,20 +2,12 @@ import CWireKernels
 import Collectives
 import Testing
 
-/// Every ISA variant of the bf16 wire kernels this CPU runs, against references written from the definition in
+/// Every ISA variant of the bf16 and fp16 wire kernels this CPU runs, against references written from the definition in
 /// Swift: replicas on machines with different instruction sets must compute the same bits. Counts cover whole
 /// vectors of 8 and 16 lanes, the scalar tail, and a start one element past an aligned address.
 @Suite struct WireKernelVariantsTests {
     static let variants = WireInstructionSet.allCases.filter(\.isSupported)
     static let counts = [0, 1, 7, 8, 9, 15, 16, 17, 33, 1000]
-
-    static func code(_ isa: WireInstructionSet) -> Int32 {
-        switch isa {
-        case .portable: return Int32(COHORT_WIRE_PORTABLE)
-        case .avx2: return Int32(COHORT_WIRE_AVX2)
-        case .avx512: return Int32(COHORT_WIRE_AVX512)
-        }
-    }
 
     /// Round to nearest, ties to even, on the upper 16 bits; a NaN keeps its upper bits with the quiet bit set.
     static func naiveBits(_ x: Float) -> UInt16 {
@@ -48,14 +40,14 @@ import Testing
                 var out = [UInt16](repeating: 0xDEAD, count: count + offset)
                 x.withUnsafeBufferPointer { src in
                     out.withUnsafeMutableBufferPointer { dst in
-                        cohort_bf16_encode(Self.code(isa), src.baseAddress! + offset, count, dst.baseAddress! + offset)
+                        cohort_bf16_encode(isa.code, src.baseAddress! + offset, count, dst.baseAddress! + offset)
                     }
                 }
                 for i in offset..<(count + offset) {
                     #expect(out[i] == Self.naiveBits(x[i]), "\(isa) encode n=\(count) element \(i): \(x[i])")
                 }
                 var q = x
-                q.withUnsafeMutableBufferPointer { cohort_bf16_quantize(Self.code(isa), $0.baseAddress! + offset, count) }
+                q.withUnsafeMutableBufferPointer { cohort_bf16_quantize(isa.code, $0.baseAddress! + offset, count) }
                 for i in offset..<(count + offset) {
                     #expect(Self.same(q[i], Self.float(Self.naiveBits(x[i]))), "\(isa) quantize n=\(count) element \(i)")
                 }
@@ -75,13 +67,13 @@ import Testing
                 wire.withUnsafeBufferPointer { w in
                     let src = w.baseAddress! + offset
                     decoded.withUnsafeMutableBufferPointer {
-                        cohort_bf16_decode(Self.code(isa), src, count, $0.baseAddress! + offset)
+                        cohort_bf16_decode(isa.code, src, count, $0.baseAddress! + offset)
                     }
                     summed.withUnsafeMutableBufferPointer {
-                        cohort_bf16_accumulate(Self.code(isa), src, count, $0.baseAddress! + offset)
+                        cohort_bf16_accumulate(isa.code, src, count, $0.baseAddress! + offset)
                     }
                     averaged.withUnsafeMutableBufferPointer {
-                        cohort_bf16_accumulate_divide(Self.code(isa), src, count, 3, $0.baseAddress! + offset)
+                        cohort_bf16_accumulate_divide(isa.code, src, count, 3, $0.baseAddress! + offset)
                     }
                 }
                 for i in offset..<(count + offset) {
@@ -105,7 +97,7 @@ import Testing
                 var (g, r) = (g0, r0)
                 g.withUnsafeMutableBufferPointer { gb in
                     r.withUnsafeMutableBufferPointer { rb in
-                        cohort_bf16_round_with_residual(Self.code(isa), gb.baseAddress! + offset, rb.baseAddress! + offset, count)
+                        cohort_bf16_round_with_residual(isa.code, gb.baseAddress! + offset, rb.baseAddress! + offset, count)
                     }
                 }
                 for i in offset..<(count + offset) {
@@ -156,23 +148,23 @@ import Testing
                 var (g, r) = (x, r0)
                 x.withUnsafeBufferPointer { src in
                     bits.withUnsafeMutableBufferPointer {
-                        cohort_f16_encode(Self.code(isa), src.baseAddress! + offset, count, $0.baseAddress! + offset)
+                        cohort_f16_encode(isa.code, src.baseAddress! + offset, count, $0.baseAddress! + offset)
                     }
                 }
-                quantized.withUnsafeMutableBufferPointer { cohort_f16_quantize(Self.code(isa), $0.baseAddress! + offset, count) }
+                quantized.withUnsafeMutableBufferPointer { cohort_f16_quantize(isa.code, $0.baseAddress! + offset, count) }
                 g.withUnsafeMutableBufferPointer { gb in
                     r.withUnsafeMutableBufferPointer { rb in
-                        cohort_f16_round_with_residual(Self.code(isa), gb.baseAddress! + offset, rb.baseAddress! + offset, count)
+                        cohort_f16_round_with_residual(isa.code, gb.baseAddress! + offset, rb.baseAddress! + offset, count)
                     }
                 }
                 var decoded = [Float](repeating: 7, count: count + offset)
                 var summed = r0
                 bits.withUnsafeBufferPointer { w in
                     decoded.withUnsafeMutableBufferPointer {
-                        cohort_f16_decode(Self.code(isa), w.baseAddress! + offset, count, $0.baseAddress! + offset)
+                        cohort_f16_decode(isa.code, w.baseAddress! + offset, count, $0.baseAddress! + offset)
                     }
                     summed.withUnsafeMutableBufferPointer {
-                        cohort_f16_accumulate(Self.code(isa), w.baseAddress! + offset, count, $0.baseAddress! + offset)
+                        cohort_f16_accumulate(isa.code, w.baseAddress! + offset, count, $0.baseAddress! + offset)
                     }
                 }
                 for i in offset..<(count + offset) {

@@ -3,9 +3,9 @@
 // is built for baseline x86-64 (SSE2), where one 16-lane bf16 rounding is some seventy instructions; here each ISA
 // variant is one function with a `target` attribute, chosen at run time.
 //
-// Every variant computes exactly what the portable one does, bit for bit: round to nearest even in integer
-// arithmetic (a NaN stays a quiet NaN), with no hardware bf16 conversion (vcvtneps2bf16 flushes denormals), so
-// replicas on CPUs with different instruction sets stay identical.
+// Every variant computes exactly what the portable one does, so replicas on CPUs with different instruction sets
+// stay identical: bf16 rounds to nearest even in integer arithmetic (a NaN stays a quiet NaN), with no hardware
+// bf16 conversion (vcvtneps2bf16 flushes denormals); fp16 uses IEEE rounding, in F16C or in software.
 #pragma once
 #include <stdint.h>
 
@@ -15,8 +15,6 @@ enum {
     COHORT_WIRE_AVX512 = 2,
 };
 
-/// The best variant this CPU runs (COHORT_WIRE_*).
-int cohort_wire_best_isa(void);
 /// Whether this CPU runs the variant `isa`.
 int cohort_wire_isa_supported(int isa);
 

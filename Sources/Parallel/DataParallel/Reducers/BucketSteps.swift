@@ -43,9 +43,6 @@ struct Residuals {
     /// keeps what the rounding dropped, in one pass over the bucket, reusing its residual storage (no allocation
     /// per step).
     mutating func roundWithFeedback(_ gradient: UnsafeMutableBufferPointer<Float>, bucket: Int, wire: WirePrecision) {
-        var r = values.removeValue(forKey: bucket) ?? []
-        if r.count != gradient.count { r = [Float](repeating: 0, count: gradient.count) }
-        r.withUnsafeMutableBufferPointer { wire.round(gradient, keepingResidualIn: $0) }
-        values[bucket] = r
+        withStorage(bucket: bucket, count: gradient.count) { wire.round(gradient, keepingResidualIn: $0) }
     }
 }

@@ -189,13 +189,13 @@ public final class PowerSGDReducer: GradientReducer {
         let finite = p.allSatisfy(\.isFinite) && localQ.allSatisfy(\.isFinite)
         residuals.withStorage(bucket: bucket.index, count: bucket.values.count) { residual in
             guard let out = residual.baseAddress else { return }
+            guard finite else {
+                for m in inside { (out + m.offset - base).update(repeating: 0, count: m.rows * m.cols) }
+                return
+            }
             var (pAt, qAt) = (0, 0)
             for m in inside {
                 let (at, r) = (m.offset - base, effectiveRank(m))
-                guard finite else {
-                    (out + at).update(repeating: 0, count: m.rows * m.cols)
-                    continue
-                }
                 (out + at).update(from: g + at, count: m.rows * m.cols)
                 p.withUnsafeBufferPointer { pb in
                     localQ.withUnsafeBufferPointer { qb in
