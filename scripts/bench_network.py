@@ -3,6 +3,8 @@
 hosts (scripts/netns-cluster.sh: one network and mount namespace per host, a private /dev/shm, tc tbf on each
 host's egress) and reports samples/s, the speedup over one worker alone, the compute-only ceiling, the bytes per
 step that the transport counted beside the method's formula, and the alpha-beta prediction of the step time.
+Each cell runs right after a compute-only ceiling run of its own, over --rounds rounds, and every figure is the
+median over the rounds (the per-round fractions and prediction errors are kept in the JSON line).
 
 Run through scripts/bench-network.sh (it needs root). Output: CSV, JSON lines (stdout and a file) and a PNG
 crossover chart (speedup against link rate, one line per method) when matplotlib is there.
@@ -126,6 +128,8 @@ def main():
     ap.add_argument("--shapes", default="2x1", help="hosts x workers per host, comma-separated (e.g. 2x1,2x2)")
     ap.add_argument("--steps", type=int, default=60, help="steps per cell (100mbit cells use a quarter)")
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds over all cells; each figure is the median over them (default 3)")
     ap.add_argument("--accuracy-rate", default="", help="also train W1 for --accuracy-epochs at this rate")
     ap.add_argument("--accuracy-epochs", type=int, default=10)
     ap.add_argument("--timeout", type=int, default=600)
@@ -145,61 +149,23 @@ def main():
         if not (h.isdigit() and w.isdigit() and int(h) >= 1 and int(w) >= 1):
             ap.error(f"--shapes: expected HOSTSxWORKERS, got {s}")
         shapes.append((int(h), int(w)))
+    if args.rounds < 1:
+        ap.error(f"--rounds: expected at least 1, got {args.rounds}")
     os.makedirs(args.out, exist_ok=True)
     warm = [f"--warmup-steps", str(args.warmup)]
 
     def log(msg):
         print(f"bench-network: {msg}", file=sys.stderr, flush=True)
 
-    log(f"{args.workload}: one worker alone")
-    single = run_cluster(args, 1, 1, "unlimited", "", args.steps, warm)
-    single_sps = single.get("steady_samples_per_s") or single["samples_per_s"]
     rows = []
     for hosts, per_host in shapes:
-        ranks = hosts * per_host
-        log(f"{hosts}x{per_host}: compute-only ceiling")
-        ceiling = run_cluster(args, hosts, per_host, "unlimited", "", args.steps, warm + ["--no-allreduce"])
-        ceiling_sps = ceiling.get("steady_samples_per_s") or ceiling["samples_per_s"]
-        ceiling_step = steady_step(ceiling)
-        unlimited_overhead = {}
+        rounds = [run_round(args, hosts, per_host, rates, methods, warm, r, log) for r in range(args.rounds)]
         for rate in rates:
             for method in methods:
-                steps, cell_warm = cell_steps(args, rate, METHODS[method][1].get("every_steps"))
-                log(f"{hosts}x{per_host} {rate} {method} ({steps} steps, {cell_warm} warm-up)")
-                try:
-                    done = run_cluster(
-                        args, hosts, per_host, rate, METHODS[method][0], steps, ["--warmup-steps", str(cell_warm)])
-                except RuntimeError as e:
-                    log(str(e))
+                cells = [r[(rate, method)] for r in rounds if (rate, method) in r]
+                if not cells:
                     continue
-                sps = done.get("steady_samples_per_s") or done["samples_per_s"]
-                step = steady_step(done)
-                # The steady window's own traffic (no start-up broadcast or link set-up), per rank and step.
-                if done.get("steady_socket_bytes") is not None and done.get("steady_steps"):
-                    measured_per_step = done["steady_socket_bytes"] / done["steady_steps"] / ranks
-                else:
-                    measured_per_step = done.get("socket_bytes", 0) / max(1, done["steps"]) / ranks
-                formula = formula_bytes_per_rank(method, args.workload, ranks, per_host)
-                if rate == "unlimited":
-                    unlimited_overhead[method] = max(0.0, step - ceiling_step)
-                bits = RATE_BITS[rate]
-                # alpha-beta: the ceiling's compute, then the method's own cost at an unshaped link (its compression
-                # and the loopback transfer, measured) overlapped with its bytes through the shaped link (a host's
-                # link carries its L ranks): the ring pipelines chunks, so the CPU's part and the wire's part run at
-                # once and the slower one sets the step. The serial sum is kept beside it: it counts the transfer
-                # twice (once inside the unshaped overhead), and over-predicted bf16 by 18% at 1 Gbit/s.
-                predicted = serial = None
-                if bits is not None and method in unlimited_overhead:
-                    wire = 8 * formula * per_host / bits
-                    predicted = ceiling_step + max(unlimited_overhead[method], wire)
-                    serial = ceiling_step + unlimited_overhead[method] + wire
-                row = {"bench": "network", "rate": rate, **METHODS[method][1], "hosts": hosts,
-                       "workers_per_host": per_host, "samples_per_s": sps, "ceiling_samples_per_s": ceiling_sps,
-                       "single_worker_samples_per_s": single_sps, "speedup": sps / single_sps,
-                       "ceiling_fraction": sps / ceiling_sps, "step_s": step,
-                       "predicted_step_s": predicted, "predicted_serial_step_s": serial,
-                       "bytes_per_step": measured_per_step,
-                       "formula_bytes_per_step": formula, "test_accuracy": None, "label": method}
+                row = median_row(cells)
                 if args.accuracy_rate == rate and per_host == 1:
                     log(f"{hosts}x{per_host} {rate} {method}: W1, {args.accuracy_epochs} epochs on Fashion-MNIST")
                     try:
@@ -213,13 +179,96 @@ def main():
     write_outputs(rows, args)
 
 
+def steady_sps(done):
+    return done.get("steady_samples_per_s") or done["samples_per_s"]
+
+
+def run_round(args, hosts, per_host, rates, methods, warm, index, log):
+    """One round: one worker alone, then every cell right after its own compute-only ceiling run. The ceiling is
+    what each fraction divides by, and this machine's speed drifts by several percent within a minute, so each
+    cell is paired with a ceiling measured next to it rather than with one taken at the start of the sweep."""
+    ranks = hosts * per_host
+    tag = f"round {index + 1}/{args.rounds}: " if args.rounds > 1 else ""
+    log(f"{tag}{args.workload}: one worker alone")
+    single_sps = steady_sps(run_cluster(args, 1, 1, "unlimited", "", args.steps, warm))
+    cells = {}
+    unlimited_overhead = {}
+    for rate in rates:
+        for method in methods:
+            steps, cell_warm = cell_steps(args, rate, METHODS[method][1].get("every_steps"))
+            log(f"{tag}{hosts}x{per_host} {rate} {method} ({steps} steps, {cell_warm} warm-up), after its ceiling")
+            try:
+                ceiling = run_cluster(args, hosts, per_host, "unlimited", "", args.steps, warm + ["--no-allreduce"])
+                done = run_cluster(
+                    args, hosts, per_host, rate, METHODS[method][0], steps, ["--warmup-steps", str(cell_warm)])
+            except RuntimeError as e:
+                log(str(e))
+                continue
+            ceiling_sps, ceiling_step = steady_sps(ceiling), steady_step(ceiling)
+            sps, step = steady_sps(done), steady_step(done)
+            # The steady window's own traffic (no start-up broadcast or link set-up), per rank and step.
+            if done.get("steady_socket_bytes") is not None and done.get("steady_steps"):
+                measured_per_step = done["steady_socket_bytes"] / done["steady_steps"] / ranks
+            else:
+                measured_per_step = done.get("socket_bytes", 0) / max(1, done["steps"]) / ranks
+            formula = formula_bytes_per_rank(method, args.workload, ranks, per_host)
+            if rate == "unlimited":
+                unlimited_overhead[method] = max(0.0, step - ceiling_step)
+            bits = RATE_BITS[rate]
+            # alpha-beta: the ceiling's compute, then the method's own cost at an unshaped link (its compression
+            # and the loopback transfer, measured) overlapped with its bytes through the shaped link (a host's
+            # link carries its L ranks): the ring pipelines chunks, so the CPU's part and the wire's part run at
+            # once and the slower one sets the step. The serial sum is kept beside it: it counts the transfer
+            # twice (once inside the unshaped overhead), and over-predicted bf16 by 18% at 1 Gbit/s.
+            predicted = serial = None
+            if bits is not None and method in unlimited_overhead:
+                wire = 8 * formula * per_host / bits
+                predicted = ceiling_step + max(unlimited_overhead[method], wire)
+                serial = ceiling_step + unlimited_overhead[method] + wire
+            cells[(rate, method)] = {
+                "bench": "network", "rate": rate, **METHODS[method][1], "hosts": hosts,
+                "workers_per_host": per_host, "samples_per_s": sps, "ceiling_samples_per_s": ceiling_sps,
+                "single_worker_samples_per_s": single_sps, "speedup": sps / single_sps,
+                "ceiling_fraction": sps / ceiling_sps, "step_s": step,
+                "predicted_step_s": predicted, "predicted_serial_step_s": serial,
+                "bytes_per_step": measured_per_step,
+                "formula_bytes_per_step": formula, "test_accuracy": None, "label": method}
+    return cells
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+MEDIAN_FIELDS = ["samples_per_s", "ceiling_samples_per_s", "single_worker_samples_per_s", "speedup",
+                 "ceiling_fraction", "step_s", "predicted_step_s", "predicted_serial_step_s", "bytes_per_step"]
+
+
+def median_row(cells):
+    """One cell over its rounds: each figure the median of its per-round values (a ratio is taken within its round
+    first, then the median of the ratios), and the per-round fractions and prediction errors beside it."""
+    row = dict(cells[0])
+    for f in MEDIAN_FIELDS:
+        values = [c[f] for c in cells if c.get(f) is not None]
+        row[f] = median(values) if values else None
+    row["rounds"] = len(cells)
+    row["ceiling_fraction_rounds"] = [round(c["ceiling_fraction"], 4) for c in cells]
+    # (predicted - measured) / measured: the issue's "within 15% of the measured step time".
+    errors = [c["predicted_step_s"] / c["step_s"] - 1 for c in cells if c.get("predicted_step_s")]
+    row["prediction_error_rounds"] = [round(e, 4) for e in errors] if errors else None
+    row["prediction_error"] = median(errors) if errors else None
+    return row
+
+
 def write_outputs(rows, args):
     with open(os.path.join(args.out, "network.jsonl"), "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
     cols = ["rate", "label", "hosts", "workers_per_host", "samples_per_s", "ceiling_samples_per_s",
             "single_worker_samples_per_s", "speedup", "ceiling_fraction", "step_s", "predicted_step_s", "predicted_serial_step_s",
-            "bytes_per_step", "formula_bytes_per_step", "test_accuracy"]
+            "bytes_per_step", "formula_bytes_per_step", "test_accuracy", "rounds", "prediction_error"]
     with open(os.path.join(args.out, "network.csv"), "w") as f:
         f.write(",".join(cols) + "\n")
         for r in rows:

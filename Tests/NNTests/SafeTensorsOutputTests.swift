@@ -11,6 +11,7 @@ import Testing
         let model = Sequential(mlp: [6, 4, 3])
         model.initialize(.heNormal, seed: 4)
         let path = NSTemporaryDirectory() + "cohort-weights-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try model.saveSafeTensors(to: path, metadata: ["producer": "test"])
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
@@ -51,6 +52,7 @@ import Testing
         #expect(model.parameterLayout.map(\.name) == ["0.kernel", "0.bias", "2.kernel", "2.bias"])
         let data = try SafeTensors.encode(layout: model.parameterLayout, flat: UnsafeBufferPointer(model.parameters.buffer))
         let path = NSTemporaryDirectory() + "cohort-flat-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try data.write(to: URL(fileURLWithPath: path))
         let other = Sequential(mlp: [5, 3, 2])
         try other.loadSafeTensors(from: path)
