@@ -44,6 +44,48 @@ public func sgemmMicroKernelAVX2(
         pb += 64
         p += 1
     }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 + r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 + r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 + r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 + r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
@@ -118,6 +160,36 @@ public func sgemmMicroKernelAVX2_4x16(
         pa += 6
         pb += 64
         p += 1
+    }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
     }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
@@ -206,6 +278,24 @@ public func sgemmMicroKernelAVX2_2x16(
     c0_1 += d0_1
     c1_0 += d1_0
     c1_1 += d1_1
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
@@ -306,6 +396,36 @@ public func sgemmMicroKernelAVX2_6x8(
     c3_0 += d3_0
     c4_0 += d4_0
     c5_0 += d5_0
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 + r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 + r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        return
+    }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
@@ -382,6 +502,48 @@ public func sgemmMicroKernelAVX2PackingB(
         pb += bStep
         pd += 64
         p += 1
+    }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 + r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 + r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 + r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 + r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
     }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
@@ -470,6 +632,48 @@ public func sgemmMicroKernelAVX2PackingA(
         pda += 24
         pb += 64
         p += 1
+    }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 + r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 + r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 + r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 + r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
     }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {
@@ -571,6 +775,48 @@ public func sgemmMicroKernelAVX2PackingARows(
         pda += 24
         pb += 64
         p += 1
+    }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0, toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1, toByteOffset: 32, as: SIMD8<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r4 = UnsafeMutableRawPointer(c + 4 * ldc)
+        r4.storeBytes(of: c4_0 + r4.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r4.storeBytes(of: c4_1 + r4.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        let r5 = UnsafeMutableRawPointer(c + 5 * ldc)
+        r5.storeBytes(of: c5_0 + r5.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self), toByteOffset: 0, as: SIMD8<Float>.self)
+        r5.storeBytes(of: c5_1 + r5.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+        return
     }
     let va = SIMD8<Float>(repeating: alpha)
     if beta == 0 {

@@ -36,6 +36,36 @@ func sgemmMicroKernelPortable(
         pb += 32
         p += 1
     }
+    if alpha == 1 && beta == 0 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0, toByteOffset: 0, as: SIMD4<Float>.self)
+        r0.storeBytes(of: c0_1, toByteOffset: 16, as: SIMD4<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0, toByteOffset: 0, as: SIMD4<Float>.self)
+        r1.storeBytes(of: c1_1, toByteOffset: 16, as: SIMD4<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0, toByteOffset: 0, as: SIMD4<Float>.self)
+        r2.storeBytes(of: c2_1, toByteOffset: 16, as: SIMD4<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0, toByteOffset: 0, as: SIMD4<Float>.self)
+        r3.storeBytes(of: c3_1, toByteOffset: 16, as: SIMD4<Float>.self)
+        return
+    }
+    if alpha == 1 && beta == 1 {
+        let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
+        r0.storeBytes(of: c0_0 + r0.loadUnaligned(fromByteOffset: 0, as: SIMD4<Float>.self), toByteOffset: 0, as: SIMD4<Float>.self)
+        r0.storeBytes(of: c0_1 + r0.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self), toByteOffset: 16, as: SIMD4<Float>.self)
+        let r1 = UnsafeMutableRawPointer(c + 1 * ldc)
+        r1.storeBytes(of: c1_0 + r1.loadUnaligned(fromByteOffset: 0, as: SIMD4<Float>.self), toByteOffset: 0, as: SIMD4<Float>.self)
+        r1.storeBytes(of: c1_1 + r1.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self), toByteOffset: 16, as: SIMD4<Float>.self)
+        let r2 = UnsafeMutableRawPointer(c + 2 * ldc)
+        r2.storeBytes(of: c2_0 + r2.loadUnaligned(fromByteOffset: 0, as: SIMD4<Float>.self), toByteOffset: 0, as: SIMD4<Float>.self)
+        r2.storeBytes(of: c2_1 + r2.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self), toByteOffset: 16, as: SIMD4<Float>.self)
+        let r3 = UnsafeMutableRawPointer(c + 3 * ldc)
+        r3.storeBytes(of: c3_0 + r3.loadUnaligned(fromByteOffset: 0, as: SIMD4<Float>.self), toByteOffset: 0, as: SIMD4<Float>.self)
+        r3.storeBytes(of: c3_1 + r3.loadUnaligned(fromByteOffset: 16, as: SIMD4<Float>.self), toByteOffset: 16, as: SIMD4<Float>.self)
+        return
+    }
     let va = SIMD4<Float>(repeating: alpha)
     if beta == 0 {
         let r0 = UnsafeMutableRawPointer(c + 0 * ldc)
