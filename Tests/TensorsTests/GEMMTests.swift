@@ -9,7 +9,8 @@ private let edgeSizes = [0, 1, 2, 5, 7, 8, 13, 16, 20, 31, 32, 33, 37, 40, 67]
 private let transposes: [(Transpose, Transpose)] = [
     (.none, .none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose),
 ]
-private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (-0.5, 1), (1.25, 0.75), (2, 0)]
+/// (1, 0) and (1, 1) are the micro-kernels' store-only and add-only epilogues (a product's first and later kc blocks).
+private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (-0.5, 1), (1.25, 0.75), (2, 0), (1, 1)]
 
 @Suite(.timeLimit(.minutes(5)))
 struct GEMMTests {

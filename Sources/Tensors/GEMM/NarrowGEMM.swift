@@ -84,9 +84,20 @@ struct NarrowKernels: Sendable {
         if op.transB == .none {
             let ld = (k + 15) / 16 * 16
             let t = Self.alignedScratch(n * ld)
+            // Sixteen rows of B at a time: their n × 16 floats are a few cache lines, read once for all n columns,
+            // and each column's 16 values go out as one aligned vector store.
+            let whole = k / 16 * 16
+            for p0 in stride(from: 0, to: whole, by: 16) {
+                let block = op.b + p0 * op.ldb
+                for j in 0..<n {
+                    var v = SIMD16<Float>()
+                    for l in 0..<16 { v[l] = block[l * op.ldb + j] }
+                    UnsafeMutableRawPointer(t + j * ld + p0).storeBytes(of: v, as: SIMD16<Float>.self)
+                }
+            }
             for j in 0..<n {
                 let (column, out) = (op.b + j, t + j * ld)
-                for p in 0..<k { out[p] = column[p * op.ldb] }
+                for p in whole..<k { out[p] = column[p * op.ldb] }
             }
             (scratch, bt, ldbt) = (t, UnsafePointer(t), ld)
         }
