@@ -102,9 +102,9 @@ def advance(mr, astride, bstride, pack_b, pack_a, pack_a_rows):
 
 def epilogue(mr, nvec, vt, lanes, fused):
     """C = α·tile (β = 0: C is not read, so NaN there is ignored) or C = α·tile + β·C. α = 1 with β = 0 or 1 (a
-    product's first and later kc blocks, as training calls them) skips the multiplies: at k = 10 (an output layer's
-    ∂x) the 2·mr·nvec multiplies and loads of C are a tenth of the tile's floating-point work. 1·x is x, and
-    fma(1, C, x) rounds x + C once, so every path gives the same bits."""
+    product's first and later kc blocks, as training calls them) skips the mr·nvec multiplies by α: at k = 10 (an
+    output layer's ∂x) they are a tenth of the tile's floating-point work. 1·x is x, and fma(1, C, x) rounds x + C
+    once, so every path gives the same bits."""
     L = ["    if alpha == 1 && beta == 0 {"]
     for r in range(mr):
         L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
