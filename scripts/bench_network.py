@@ -12,6 +12,7 @@ crossover chart (speedup against link rate, one line per method) when matplotlib
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,40 +207,40 @@ def run_round(args, hosts, per_host, rates, methods, warm, index, log):
                 continue
             ceiling_sps, ceiling_step = steady_sps(ceiling), steady_step(ceiling)
             sps, step = steady_sps(done), steady_step(done)
-            # The steady window's own traffic (no start-up broadcast or link set-up), per rank and step.
-            if done.get("steady_socket_bytes") is not None and done.get("steady_steps"):
-                measured_per_step = done["steady_socket_bytes"] / done["steady_steps"] / ranks
-            else:
-                measured_per_step = done.get("socket_bytes", 0) / max(1, done["steps"]) / ranks
             formula = formula_bytes_per_rank(method, args.workload, ranks, per_host)
             if rate == "unlimited":
                 unlimited_overhead[method] = max(0.0, step - ceiling_step)
-            bits = RATE_BITS[rate]
-            # alpha-beta: the ceiling's compute, then the method's own cost at an unshaped link (its compression
-            # and the loopback transfer, measured) overlapped with its bytes through the shaped link (a host's
-            # link carries its L ranks): the ring pipelines chunks, so the CPU's part and the wire's part run at
-            # once and the slower one sets the step. The serial sum is kept beside it: it counts the transfer
-            # twice (once inside the unshaped overhead), and over-predicted bf16 by 18% at 1 Gbit/s.
-            predicted = serial = None
-            if bits is not None and method in unlimited_overhead:
-                wire = 8 * formula * per_host / bits
-                predicted = ceiling_step + max(unlimited_overhead[method], wire)
-                serial = ceiling_step + unlimited_overhead[method] + wire
+            predicted, serial = predicted_step(
+                ceiling_step, unlimited_overhead.get(method), formula * per_host, RATE_BITS[rate])
             cells[(rate, method)] = {
                 "bench": "network", "rate": rate, **METHODS[method][1], "hosts": hosts,
                 "workers_per_host": per_host, "samples_per_s": sps, "ceiling_samples_per_s": ceiling_sps,
                 "single_worker_samples_per_s": single_sps, "speedup": sps / single_sps,
                 "ceiling_fraction": sps / ceiling_sps, "step_s": step,
                 "predicted_step_s": predicted, "predicted_serial_step_s": serial,
-                "bytes_per_step": measured_per_step,
+                "bytes_per_step": measured_bytes_per_rank(done, ranks),
                 "formula_bytes_per_step": formula, "test_accuracy": None, "label": method}
     return cells
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+def measured_bytes_per_rank(done, ranks):
+    """The steady window's own traffic (no start-up broadcast or link set-up), per rank and step."""
+    if done.get("steady_socket_bytes") is not None and done.get("steady_steps"):
+        return done["steady_socket_bytes"] / done["steady_steps"] / ranks
+    return done.get("socket_bytes", 0) / max(1, done["steps"]) / ranks
+
+
+def predicted_step(ceiling_step, overhead, host_bytes, bits):
+    """(predicted, serial) step seconds, or (None, None) without a shaped rate or the method's unshaped overhead.
+    alpha-beta: the ceiling's compute, then the method's own cost at an unshaped link (its compression and the
+    loopback transfer, measured) overlapped with its bytes through the shaped link (a host's link carries its L
+    ranks): the ring pipelines chunks, so the CPU's part and the wire's part run at once and the slower one sets the
+    step. The serial sum is kept beside it: it counts the transfer twice (once inside the unshaped overhead), and
+    over-predicted bf16 by 18% at 1 Gbit/s."""
+    if bits is None or overhead is None:
+        return None, None
+    wire = 8 * host_bytes / bits
+    return ceiling_step + max(overhead, wire), ceiling_step + overhead + wire
 
 
 MEDIAN_FIELDS = ["samples_per_s", "ceiling_samples_per_s", "single_worker_samples_per_s", "speedup",
@@ -252,13 +253,13 @@ def median_row(cells):
     row = dict(cells[0])
     for f in MEDIAN_FIELDS:
         values = [c[f] for c in cells if c.get(f) is not None]
-        row[f] = median(values) if values else None
+        row[f] = statistics.median(values) if values else None
     row["rounds"] = len(cells)
     row["ceiling_fraction_rounds"] = [round(c["ceiling_fraction"], 4) for c in cells]
     # (predicted - measured) / measured: the issue's "within 15% of the measured step time".
     errors = [c["predicted_step_s"] / c["step_s"] - 1 for c in cells if c.get("predicted_step_s")]
     row["prediction_error_rounds"] = [round(e, 4) for e in errors] if errors else None
-    row["prediction_error"] = median(errors) if errors else None
+    row["prediction_error"] = statistics.median(errors) if errors else None
     return row
 
 
