@@ -64,7 +64,7 @@ extension ClusterConfig {
         issues.check(
             parallelism.pipelineStages <= 1, key, "bitwise recovery covers data parallelism only, not pipeline stages")
         issues.check(
-            (parallelism.gradient?.compression ?? .none) == .none, key,
+            (parallelism.gradient?.compression ?? GradientCompression.none) == GradientCompression.none, key,
             "bitwise recovery needs the exact gradient sum: leave parallelism.gradient.compression out")
         issues.check(
             job.compression?.qat == nil, key, "bitwise recovery does not cover QAT's all-reduced observers (job.compression.qat)")

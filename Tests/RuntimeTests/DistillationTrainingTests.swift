@@ -153,6 +153,35 @@ struct DistillationTrainingTests {
         }
     }
 
+    /// An int8 teacher (the file `cohort compress quantize` writes) teaches: it loads as int8, its logits stay
+    /// near the fp32 teacher's, and the student it teaches learns, reproducibly.
+    @Test func anInt8TeacherTeaches() throws {
+        let dir = try TestFiles.scratchDirectory("distill-int8")
+        defer { TestFiles.cleanup(dir) }
+        var job = smallJob(steps: 40, batch: 30)
+        job.data.standardize = false
+        let data = try job.loadData()
+        let fp32Path = try Self.teacherFile(dir)
+        let source = try ModelFile.load(fp32Path)
+        let q = try PostTrainingQuantization.quantize(
+            source.model, calibration: calibrationSet(data.train, batches: 4, seed: 1))
+        let int8Path = dir.appendingPathComponent("teacher-int8.safetensors").path
+        _ = try Int8ModelExport.write(q, source: source, metadata: [:], to: int8Path)
+        #expect(try ModelFile.load(int8Path).format == .int8)
+
+        let x = calibrationSet(data.train, batches: 1, seed: 2)[0]
+        let exact = source.model.forward(x, training: false).array
+        let approximate = try ModelFile.load(int8Path).model.forward(x, training: false).array
+        let range = (exact.max() ?? 0) - (exact.min() ?? 0)
+        let worst = zip(exact, approximate).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(range > 0 && worst <= 0.1 * range, "int8 logits \(worst) from fp32's, whose range is \(range)")
+
+        job.distillation = DistillationSpec(teacher: int8Path, temperature: 2, alpha: 0.8)
+        let a = try Self.trainWatchingLoss(job, data)
+        #expect(a.params == (try Self.trainWatchingLoss(job, data)).params, "two runs with one seed differ")
+        #expect(a.last.isFinite && a.last < a.first, "loss \(a.first) → \(a.last)")
+    }
+
     /// A teacher whose widths differ from the student's is one line naming the file; bad T and α name their keys.
     @Test func badTeachersAndSettingsAreOneLineErrors() throws {
         let dir = try TestFiles.scratchDirectory("distill-bad")

@@ -23,6 +23,14 @@ import Testing
         #expect(config.elastic == nil)
     }
 
+    /// `compression: none` is the exact sum, as leaving the key out is, so bitwise recovery accepts it (it was read
+    /// as an absent compression once, and refused).
+    @Test func deterministicAcceptsNoCompressionWrittenOut() throws {
+        let config = try ClusterConfig.parse(
+            Self.text("{deterministic: true}", extra: "parallelism: {gradient: {compression: none}}\n"), file: "cluster.yaml")
+        #expect(config.elastic?.deterministic == true)
+    }
+
     @Test func omittedKeysTakeDefaults() throws {
         let config = try ClusterConfig.parse(Self.text("{}"), file: "cluster.yaml")
         let elastic = try #require(config.elastic)

@@ -1,7 +1,8 @@
 /// The `distillation:` part of a job: train against a teacher's softened outputs as well as the labels
 /// (Hinton et al. 2015). loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE.
 public struct DistillationSpec: Codable, Sendable, Equatable {
-    /// fp32 model files (`cohort train --output`) with the student's input and output widths. In YAML `teacher`
+    /// Model files with the student's input and output widths: fp32 (`cohort train --output`) or int8 (`cohort
+    /// compress quantize`; the teacher's forward, most of a distilled step, then runs on the int8 GEMM). In YAML `teacher`
     /// takes one path or a list: a list teaches as an ensemble, whose softened outputs are the mean of its members'
     /// (Hinton et al. 2015 distil an ensemble the same way), a stronger teacher than any one member.
     public var teachers: [String]

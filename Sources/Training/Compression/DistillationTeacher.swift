@@ -50,11 +50,7 @@ public final class DistillationTeacher {
     }
 
     private static func loadTeacher(_ path: String, for student: Sequential) throws -> Sequential {
-        let file = try ModelFile.load(path)
-        guard file.format != .int8 else {
-            throw SafeTensorsError(file: path, message: "an int8 model cannot teach: use its fp32 file")
-        }
-        let t = file.model
+        let t = try ModelFile.load(path).model
         guard t.inputFeatures == student.inputFeatures && t.outputFeatures == student.outputFeatures else {
             throw SafeTensorsError(
                 file: path,
