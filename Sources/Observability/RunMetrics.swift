@@ -41,7 +41,9 @@ public final class RunMetrics: @unchecked Sendable {
         let (registry, factory) = (registry, PrometheusMetricsFactory(registry: registry))
         self.factory = factory
         func gauge(_ name: String, _ help: String) -> Meter {
-            Meter(label: name, dimensions: [], handler: registry.makeGauge(name: name, labels: [], help: help), factory: factory)
+            Meter(
+                label: name, dimensions: [], handler: registry.makeGauge(descriptor: Self.descriptor(name, help), labels: []),
+                factory: factory)
         }
         samplesPerSecond = gauge("cohort_samples_per_second", "Training samples per second, all workers together")
         step = gauge("cohort_step", "Optimizer steps done (the slowest rank's)")
@@ -60,12 +62,17 @@ public final class RunMetrics: @unchecked Sendable {
         for reason in DropReason.allCases { _ = droppedCounter(reason) }
     }
 
+    /// The whole name as the metric name: the exposition joins the descriptor's non-empty parts with underscores.
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
     private static func counter(
         _ registry: PrometheusCollectorRegistry, _ factory: PrometheusMetricsFactory, _ name: String,
         _ labels: [(String, String)], _ help: String
     ) -> FloatingPointCounter {
         FloatingPointCounter(
-            label: name, dimensions: labels, handler: registry.makeCounter(name: name, labels: labels, help: help))
+            label: name, dimensions: labels, handler: registry.makeCounter(descriptor: descriptor(name, help), labels: labels))
     }
 
     private func droppedCounter(_ reason: DropReason) -> FloatingPointCounter {
@@ -82,7 +89,8 @@ public final class RunMetrics: @unchecked Sendable {
         }
         func gauge(_ name: String, _ help: String) -> Meter {
             Meter(
-                label: name, dimensions: labels, handler: registry.makeGauge(name: name, labels: labels, help: help),
+                label: name, dimensions: labels,
+                handler: registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels),
                 factory: factory)
         }
         let s = RankSeries(

@@ -181,7 +181,7 @@ public final class TrialProcesses: TrialLauncher, @unchecked Sendable {
         let input = Pipe()
         p.standardOutput = out
         p.standardInput = input
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         p.standardError = FileHandle(forWritingAtPath: logPath)
         lock.lock()
         if cancelled {

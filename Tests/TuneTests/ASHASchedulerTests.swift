@@ -20,7 +20,7 @@ import Tune
         while let run = scheduler.next() {
             seen.append((run.trial, run.rung))
             #expect(run.budget == [1, 3, 9][run.rung])
-            scheduler.record(run, metric: Self.quality[run.trial] * Double(run.budget) / 9)
+            _ = scheduler.record(run, metric: Self.quality[run.trial] * Double(run.budget) / 9)
         }
         #expect(seen.map { "\($0.0)/\($0.1)" } == expected.map { "\($0.0)/\($0.1)" })
     }
@@ -45,7 +45,7 @@ import Tune
         for t in 0..<3 {
             let run = scheduler.next()
             #expect(run?.trial == t)
-            if let run { scheduler.record(run, metric: t == 0 ? nil : -1) }
+            if let run { _ = scheduler.record(run, metric: t == 0 ? nil : -1) }
         }
         // Top 1 of rung 0 is trial 1 (-1 > failed -∞; ties broken by trial number: 1 before 2).
         #expect(scheduler.next() == TrialRun(trial: 1, rung: 1, budget: 3))

@@ -146,7 +146,9 @@ public final class DataParallelWorker {
             options.resumeAt = point
             buckets.reducer?.resumed(atStep: trainer.step)
             // Local SGD resumes the interrupted period from its last synchronised weights.
-            if let outer { outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) } }
+            if let outer {
+                _ = outer.start.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) }
+            }
         }
         // Replicas start from rank 0's weights, as DDP does (they are equal already when seeded alike).
         if let communicator {

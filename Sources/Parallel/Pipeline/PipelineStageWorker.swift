@@ -576,7 +576,7 @@ public final class PipelineStageWorker {
                 try links?.send(raw(out), to: next)
             } else {
                 let y = Array(set.labels[lo..<hi])
-                try y.withUnsafeBufferPointer { y in
+                y.withUnsafeBufferPointer { y in
                     lossSum += Double(loss.forward(logits: out, labels: y)) * Double(hi - lo)
                     correct += correctPredictions(out, labels: y)
                 }

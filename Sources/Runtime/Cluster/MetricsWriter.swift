@@ -62,7 +62,7 @@ public final class MetricsWriter {
             throw RuntimeError.invalid("output.metrics_file: cannot create the folder of \(path): \(error.localizedDescription)")
         }
         if !(append && FileManager.default.fileExists(atPath: path)) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw RuntimeError.invalid("output.metrics_file: cannot write \(path)")
