@@ -175,7 +175,7 @@ import Testing
         try Self.clusterYAML(trials: 8).write(toFile: config, atomically: true, encoding: .utf8)
         let study = dir.appendingPathComponent("study.jsonl").path
         let errURL = dir.appendingPathComponent("stderr.txt")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let tuner = Process()
         tuner.executableURL = try requireCohortBinary()
         tuner.arguments = ["tune", config, "--study", study, "--slots", "1", "--json", "--no-plot"]
