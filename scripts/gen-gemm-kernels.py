@@ -105,31 +105,26 @@ def epilogue(mr, nvec, vt, lanes, fused):
     product's first and later kc blocks, as training calls them) skips the mr·nvec multiplies by α: at k = 10 (an
     output layer's ∂x) they are a tenth of the tile's floating-point work. 1·x is x, and fma(1, C, x) rounds x + C
     once, so every path gives the same bits."""
-    L = ["    if alpha == 1 && beta == 0 {"]
-    for r in range(mr):
-        L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
-        for v in range(nvec):
-            L.append(f"        r{r}.storeBytes(of: c{r}_{v}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
-    L += ["        return", "    }", "    if alpha == 1 && beta == 1 {"]
-    for r in range(mr):
-        L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
-        for v in range(nvec):
-            old = f"r{r}.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)"
-            L.append(f"        r{r}.storeBytes(of: c{r}_{v} + {old}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
-    L += ["        return", "    }"]
-    L += [f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
-    for r in range(mr):
-        L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
-        for v in range(nvec):
-            L.append(f"        r{r}.storeBytes(of: c{r}_{v} * va, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
+    store = lambda value: store_tile(mr, nvec, vt, lanes, value)
+    L = ["    if alpha == 1 && beta == 0 {"] + store(lambda acc, old: acc)
+    L += ["        return", "    }", "    if alpha == 1 && beta == 1 {"] + store(lambda acc, old: f"{acc} + {old}")
+    L += ["        return", "    }", f"    let va = {vt}(repeating: alpha)", "    if beta == 0 {"]
+    L += store(lambda acc, old: f"{acc} * va")
     L += ["    } else {", f"        let vb = {vt}(repeating: beta)"]
+    L += store(lambda acc, old: f"({acc} * va).addingProduct(vb, {old})" if fused else f"{acc} * va + vb * {old}")
+    return L + ["    }", "}"]
+
+
+def store_tile(mr, nvec, vt, lanes, value):
+    """Every tile row's pointer into C and one store per vector of `value(acc, old)`: `acc` names the accumulator,
+    `old` an expression that reads C at the same place (only the β ≠ 0 paths use it)."""
+    L = []
     for r in range(mr):
         L.append(f"        let r{r} = UnsafeMutableRawPointer(c + {r} * ldc)")
         for v in range(nvec):
             old = f"r{r}.loadUnaligned(fromByteOffset: {v * lanes * 4}, as: {vt}.self)"
-            expr = f"(c{r}_{v} * va).addingProduct(vb, {old})" if fused else f"c{r}_{v} * va + vb * {old}"
-            L.append(f"        r{r}.storeBytes(of: {expr}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
-    return L + ["    }", "}"]
+            L.append(f"        r{r}.storeBytes(of: {value(f'c{r}_{v}', old)}, toByteOffset: {v * lanes * 4}, as: {vt}.self)")
+    return L
 
 
 bstride_override = {}

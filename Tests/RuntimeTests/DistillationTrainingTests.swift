@@ -167,11 +167,12 @@ struct DistillationTrainingTests {
             source.model, calibration: calibrationSet(data.train, batches: 4, seed: 1))
         let int8Path = dir.appendingPathComponent("teacher-int8.safetensors").path
         _ = try Int8ModelExport.write(q, source: source, metadata: [:], to: int8Path)
-        #expect(try ModelFile.load(int8Path).format == .int8)
+        let int8 = try ModelFile.load(int8Path)
+        #expect(int8.format == .int8)
 
         let x = calibrationSet(data.train, batches: 1, seed: 2)[0]
         let exact = source.model.forward(x, training: false).array
-        let approximate = try ModelFile.load(int8Path).model.forward(x, training: false).array
+        let approximate = int8.model.forward(x, training: false).array
         let range = (exact.max() ?? 0) - (exact.min() ?? 0)
         let worst = zip(exact, approximate).map { abs($0 - $1) }.max() ?? .infinity
         #expect(range > 0 && worst <= 0.1 * range, "int8 logits \(worst) from fp32's, whose range is \(range)")
